@@ -1,0 +1,1 @@
+"""bpy-free core of the Blender extension, shared with the server (naming engine, pure helpers)."""

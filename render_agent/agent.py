@@ -1,0 +1,733 @@
+"""The render agent's loop: register, heartbeat, claim a job, run it, report it (docs/agent-protocol.md).
+
+Every report about a job goes through the outbox (outbox.py) so that it survives the server being away;
+the ComfyUI client (comfyui.py) and the protocol client (server_client.py) do the talking.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import dataclasses
+import logging
+import os
+import random
+import shutil
+import signal
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any, get_args
+
+from render_agent.comfyui import (
+    ComfyClient,
+    ComfyError,
+    ComfyExecutionError,
+    ComfyInterrupted,
+    ComfyTimeout,
+    ComfyValidationError,
+)
+from render_agent.cpu_jobs import CPU_JOB_TYPES, CpuJobError, ffmpeg_exe, plan_ffmpeg, run_ffmpeg
+from render_agent.gpu import GpuReport, probe_gpus
+from render_agent.outbox import FlushResult, Outbox
+from render_agent.server_client import (
+    ChecksumMismatch,
+    Claim,
+    FarmAuthError,
+    FarmClient,
+    FarmError,
+    FarmNotFound,
+    FarmRefused,
+    FarmUnavailable,
+    LeaseLost,
+    Registration,
+    sha256_file,
+)
+from render_agent.settings import AgentSettings, SigtermMode
+from sync_server import __version__
+from sync_server.farm.workflows import JobType, graph_model_files
+
+log = logging.getLogger(__name__)
+
+COMFY_JOB_TYPES: tuple[str, ...] = get_args(JobType)
+COMFY_INPUT_SUBFOLDER = "aipipe"
+EXIT_OK, EXIT_REFUSED, EXIT_AUTH = 0, 1, 2
+
+
+class JobFailed(Exception):
+    """The job cannot be done here; `retryable` tells the server whether another agent may try."""
+
+    def __init__(self, message: str, *, retryable: bool):
+        super().__init__(message)
+        self.retryable = retryable
+
+
+@dataclass(frozen=True)
+class JobResult:
+    files: list[Path]
+    gpu_seconds: float
+    provenance: dict[str, Any]
+    sha256: list[str] = field(default_factory=list)  # one per file, filled in before reporting
+
+
+@dataclass
+class RunningJob:
+    """The job being worked on: its lease, its folder, its progress, and why it was stopped (if it was)."""
+
+    claim: Claim
+    dir: Path
+    progress: float = 0.0
+    stage: str = "claimed"
+    stop_reason: str | None = None  # "cancel" | "shutdown" | "lease-lost"
+    heartbeat_buffered: bool = False
+    stopped: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def id(self) -> str:
+        return self.claim.job_id
+
+    @property
+    def lease_id(self) -> str:
+        return self.claim.lease_id
+
+    def stop(self, reason: str) -> None:
+        if self.stop_reason is None:
+            self.stop_reason = reason
+        self.stopped.set()
+
+    def on_progress(self, fraction: float, stage: str) -> None:
+        self.progress, self.stage = fraction, stage
+
+
+class Backoff:
+    """Jittered exponential delays: the base doubles from min_s to max_s; each delay is in [base/2, base]."""
+
+    def __init__(self, min_s: float, max_s: float, rng: random.Random):
+        self.min_s, self.max_s, self.rng, self.attempt = min_s, max_s, rng, 0
+
+    def next_delay(self) -> float:
+        base = min(self.max_s, self.min_s * 2**self.attempt)
+        self.attempt += 1
+        return self.rng.uniform(base / 2, base)
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+class Agent:
+    """One render agent. `run()` returns the process exit code."""
+
+    def __init__(
+        self,
+        settings: AgentSettings,
+        farm: FarmClient,
+        outbox: Outbox,
+        comfy: ComfyClient | None = None,
+        *,
+        gpu_probe: Callable[[], GpuReport] = probe_gpus,
+        rng: random.Random | None = None,
+    ):
+        self.settings, self.farm, self.outbox, self.comfy = settings, farm, outbox, comfy
+        self.gpu_probe = gpu_probe
+        self.rng = rng or random.Random()
+        self.registration: Registration | None = None
+        self.loaded_models: list[str] = []
+        self.draining = False
+        self.current: RunningJob | None = None
+        self.stop_mode: SigtermMode | None = None
+        self.fatal: FarmError | None = None
+        self.comfyui_version: str | None = None
+        self._stopping = asyncio.Event()
+        self._register_lock = asyncio.Lock()
+        self._signals = 0
+        self._finished_jobs: set[str] = set()
+        self._server_away = False
+        runnable = list(CPU_JOB_TYPES) + (list(COMFY_JOB_TYPES) if comfy is not None else [])
+        self.job_types = list(settings.job_types) or runnable
+
+    # ---- public ----------------------------------------------------------------------------
+    @property
+    def agent_id(self) -> str:
+        if self.registration is None:
+            raise RuntimeError("the agent is not registered")
+        return self.registration.agent_id
+
+    @property
+    def heartbeat_s(self) -> float:
+        fallback = self.registration.heartbeat_s if self.registration else 10.0
+        return self.settings.heartbeat_s or fallback
+
+    def request_stop(self, mode: SigtermMode) -> None:
+        """finish: finish the current job, then exit. release: stop it, give it back, exit."""
+        if self.stop_mode != "release":
+            self.stop_mode = mode
+        self._stopping.set()
+        if self.stop_mode == "release" and self.current is not None:
+            self.current.stop("shutdown")
+
+    async def run(self) -> int:
+        """Register, then claim and run jobs until asked to stop."""
+        handled = self._install_signal_handlers()
+        try:
+            self._clean_work_dir()
+            if await self._register():
+                heartbeats = asyncio.create_task(self._agent_heartbeats(), name="agent-heartbeats")
+                try:
+                    await self._claim_loop()
+                finally:
+                    heartbeats.cancel()
+                    await asyncio.gather(heartbeats, return_exceptions=True)
+            await self._final_flush()
+        except (FarmAuthError, FarmRefused) as exc:
+            self.fatal = exc
+        finally:
+            for sig in handled:
+                asyncio.get_running_loop().remove_signal_handler(sig)
+        if isinstance(self.fatal, FarmAuthError):
+            log.error(
+                "the server refused our API key (%s); check AIPIPE_AGENT_API_KEY. Stopping.", self.fatal
+            )
+            return EXIT_AUTH
+        if self.fatal is not None:
+            log.error("the server refused this agent's messages (%s); stopping", self.fatal)
+            return EXIT_REFUSED
+        log.info("agent %s stopped", self.settings.name)
+        return EXIT_OK
+
+    # ---- registration and agent heartbeats -------------------------------------------------
+    async def _register(self) -> bool:
+        backoff = self._backoff()
+        while self.stop_mode is None:
+            body = await self._register_body()
+            try:
+                self.registration = await self.farm.register(body)
+            except FarmUnavailable as exc:
+                delay = backoff.next_delay()
+                log.warning("cannot register with %s (%s); again in %.1f s", self.farm.base_url, exc, delay)
+                await self._sleep(delay)
+                continue
+            log.info(
+                "registered as %s (agent %s): job types %s, GPUs %d%s",
+                self.settings.name,
+                self.registration.agent_id,
+                ", ".join(self.job_types),
+                len(body["gpus"]),
+                f" ({body['gpu_error']})" if body["gpu_error"] else "",
+            )
+            return True
+        return False
+
+    async def _reregister(self, stale_id: str) -> None:
+        async with self._register_lock:
+            if self.registration is not None and self.registration.agent_id == stale_id:
+                log.warning("the server does not know agent %s; registering again", stale_id)
+                await self._register()
+
+    async def _register_body(self) -> dict[str, Any]:
+        report = await asyncio.to_thread(self.gpu_probe)
+        return {
+            "name": self.settings.name,
+            "host": socket.getfqdn(),
+            "version": __version__,
+            "gpus": report.gpus_json(),
+            "gpu_error": report.error,
+            "cpu_count": os.cpu_count() or 0,
+            "ram_mb": _ram_mb(),
+            "tags": list(self.settings.tags),
+            "job_types": self.job_types,
+            "loaded_models": list(self.loaded_models),
+        }
+
+    async def _agent_heartbeats(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_s)
+            try:
+                await self._agent_heartbeat()
+            except FarmUnavailable as exc:
+                log.debug("agent heartbeat not delivered: %s", exc)
+            except FarmAuthError as exc:
+                self._fail_fatally(exc)
+                return
+            except FarmError as exc:
+                log.error("agent heartbeat refused: %s", exc)
+            except Exception:
+                log.exception("agent heartbeat failed; trying again at the next one")
+
+    async def _agent_heartbeat(self) -> None:
+        agent_id = self.agent_id
+        report = await asyncio.to_thread(self.gpu_probe)
+        try:
+            action = await self.farm.agent_heartbeat(
+                agent_id,
+                state="busy" if self.current is not None else "idle",
+                loaded_models=list(self.loaded_models),
+                gpus=report.gpus_json(),
+            )
+        except FarmNotFound:
+            await self._reregister(agent_id)
+            return
+        if (action == "drain") != self.draining:
+            self.draining = action == "drain"
+            log.info("%s", "drained by the server: no new jobs" if self.draining else "undrained")
+
+    # ---- claiming --------------------------------------------------------------------------
+    async def _claim_loop(self) -> None:
+        backoff = self._backoff()
+        while self.stop_mode is None:
+            if not (await self._flush()).complete:
+                await self._sleep(backoff.next_delay())
+                continue
+            if self.draining:
+                await self._sleep(self.heartbeat_s)
+                continue
+            if not await self._comfy_ready():
+                await self._sleep(backoff.next_delay())
+                continue
+            agent_id = self.agent_id
+            try:
+                claim = await self._claim_unless_stopped()
+            except FarmUnavailable as exc:
+                delay = backoff.next_delay()
+                self._note_server_away(exc, delay)
+                await self._sleep(delay)
+                continue
+            except FarmNotFound:
+                await self._reregister(agent_id)
+                continue
+            except (FarmRefused, LeaseLost) as exc:
+                delay = backoff.next_delay()
+                log.error("claim refused (%s); again in %.1f s", exc, delay)
+                await self._sleep(delay)
+                continue
+            backoff.reset()
+            self._note_server_back()
+            if claim is not None:
+                await self._run_job(claim)
+
+    async def _claim_unless_stopped(self) -> Claim | None:
+        assert self.registration is not None
+        wait_s = min(self.settings.claim_wait_s, self.registration.claim_wait_max_s)
+        claim_task = asyncio.create_task(
+            self.farm.claim(self.agent_id, wait_s=wait_s, loaded_models=list(self.loaded_models))
+        )
+        stop_task = asyncio.create_task(self._stopping.wait())
+        await asyncio.wait({claim_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+        stop_task.cancel()
+        if not claim_task.done():
+            claim_task.cancel()
+            await asyncio.gather(claim_task, return_exceptions=True)
+            return None
+        claim = claim_task.result()
+        if claim is not None and self.stop_mode is not None:
+            log.info("job %s arrived while stopping; giving it back", claim.job_id)
+            self.outbox.add(claim.job_id, "release", {"lease_id": claim.lease_id})
+            self._finished_jobs.add(claim.job_id)
+            await self._flush()
+            return None
+        return claim
+
+    async def _comfy_ready(self) -> bool:
+        if self.comfy is None:
+            return True
+        try:
+            stats = await self.comfy.system_stats()
+        except ComfyError as exc:
+            log.warning("ComfyUI at %s does not answer (%s); not claiming", self.comfy.base_url, exc)
+            return False
+        self.comfyui_version = str((stats.get("system") or {}).get("comfyui_version") or "unknown")
+        return True
+
+    # ---- one job ---------------------------------------------------------------------------
+    async def _run_job(self, claim: Claim) -> None:
+        job = RunningJob(claim, self.settings.work_dir / "jobs" / _safe_name(claim.job_id, "job"))
+        self.current = job
+        log.info(
+            "job %s (%s, attempt %s) claimed", job.id, claim.job.get("type"), claim.job.get("attempt", "?")
+        )
+        if self.stop_mode == "release":
+            job.stop("shutdown")
+        beats = asyncio.create_task(self._job_heartbeats(job), name=f"job-heartbeats-{job.id}")
+        work = asyncio.create_task(self._execute(job), name=f"job-{job.id}")
+        stopped = asyncio.create_task(job.stopped.wait())
+        try:
+            await asyncio.wait({work, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            if not work.done():
+                log.info("job %s: stopping (%s)", job.id, job.stop_reason)
+                work.cancel()
+            outcome = (await asyncio.gather(work, return_exceptions=True))[0]
+        finally:
+            for task in (beats, stopped):
+                task.cancel()
+            await asyncio.gather(beats, stopped, return_exceptions=True)
+            self.current = None
+        self._report(job, outcome)
+        await self._flush()
+
+    def _report(self, job: RunningJob, outcome: JobResult | BaseException) -> None:
+        """Put the job's result into the outbox (or drop everything, when the lease is lost)."""
+        if job.stop_reason == "lease-lost":
+            dropped = self.outbox.drop_job(job.id)
+            log.warning("job %s: lease lost; dropped its results and %d buffered report(s)", job.id, dropped)
+            self._remove_job_dir(job.id)
+            return
+        self._finished_jobs.add(job.id)
+        if isinstance(outcome, JobResult):
+            for path, sha256 in zip(outcome.files, outcome.sha256, strict=True):
+                payload = {"lease_id": job.lease_id, "path": str(path), "name": path.name}
+                self.outbox.add(job.id, "outputs", {**payload, "sha256": sha256})
+            result = {"gpu_seconds": outcome.gpu_seconds, "provenance": outcome.provenance}
+            self.outbox.add(job.id, "complete", {"lease_id": job.lease_id, **result})
+            log.info("job %s done: %d output(s), %.1f GPU-s", job.id, len(outcome.files), outcome.gpu_seconds)
+        elif job.stop_reason in ("cancel", "shutdown"):
+            self.outbox.add(job.id, "release", {"lease_id": job.lease_id})
+            log.info("job %s released (%s)", job.id, job.stop_reason)
+        else:
+            error, retryable = _describe_failure(outcome)
+            self.outbox.add(
+                job.id, "fail", {"lease_id": job.lease_id, "error": error, "retryable": retryable}
+            )
+            log.error("job %s failed (retryable=%s): %s", job.id, retryable, error)
+
+    async def _execute(self, job: RunningJob) -> JobResult:
+        spec = job.claim.job
+        job_type = str(spec.get("type"))
+        if job_type not in self.job_types:
+            raise JobFailed(f"this agent does not run job type {job_type!r}", retryable=True)
+        inputs = await self._download_inputs(job)
+        if job_type in CPU_JOB_TYPES and not spec.get("graph"):
+            result = await self._run_cpu(job)
+        elif not isinstance(spec.get("graph"), dict) or not spec["graph"]:
+            raise JobFailed(f"job type {job_type!r} needs a ComfyUI graph; the job has none", retryable=False)
+        elif self.comfy is None:
+            raise JobFailed("this agent has no ComfyUI configured", retryable=True)
+        else:
+            graph = copy.deepcopy(spec["graph"])
+            await self._upload_inputs(job, graph, inputs)
+            result = await self._run_comfy(job, graph)
+        job.stage = "checksumming outputs"
+        digests = [await asyncio.to_thread(sha256_file, path) for path in result.files]
+        return dataclasses.replace(result, sha256=digests)
+
+    async def _download_inputs(self, job: RunningJob) -> list[tuple[dict[str, Any], Path, str]]:
+        downloaded: list[tuple[dict[str, Any], Path, str]] = []
+        taken: set[str] = set()
+        for index, spec in enumerate(job.claim.job.get("inputs") or []):
+            name = _safe_name(str(spec.get("name") or ""), f"input_{index}")
+            if name in taken:
+                name = f"{index}_{name}"
+            taken.add(name)
+            job.stage = f"downloading input {name}"
+            dest = job.dir / "inputs" / name
+            sha = await self._download(str(spec.get("url") or ""), dest, spec.get("sha256"), what=name)
+            downloaded.append((spec, dest, sha))
+        return downloaded
+
+    async def _download(self, url: str, dest: Path, sha256: str | None, *, what: str) -> str:
+        if not url:
+            raise JobFailed(f"input {what}: the job gives no url", retryable=False)
+        backoff = self._backoff()
+        for attempt in range(1, self.settings.download_attempts + 1):
+            try:
+                return await self.farm.download(url, dest, sha256=sha256)
+            except (FarmUnavailable, ChecksumMismatch) as exc:
+                if attempt == self.settings.download_attempts:
+                    raise JobFailed(f"input {what}: {exc}", retryable=True) from exc
+                delay = backoff.next_delay()
+                log.warning("input %s: %s; try %d again in %.1f s", what, exc, attempt + 1, delay)
+                await asyncio.sleep(delay)
+            except (FarmNotFound, FarmRefused) as exc:
+                raise JobFailed(f"input {what}: {exc}", retryable=False) from exc
+        raise AssertionError("unreachable")
+
+    async def _upload_inputs(
+        self, job: RunningJob, graph: dict[str, Any], inputs: list[tuple[dict[str, Any], Path, str]]
+    ) -> None:
+        assert self.comfy is not None
+        for spec, path, sha in inputs:
+            targets = _input_targets(spec, graph, path.name)
+            if not targets:
+                log.info(
+                    "job %s: input %s is not used by the graph; not uploaded to ComfyUI", job.id, path.name
+                )
+                continue
+            job.stage = f"uploading {path.name} to ComfyUI"
+            # A folder per content hash: two jobs never overwrite each other's same-named inputs.
+            uploaded = await self.comfy.upload_file(path, subfolder=f"{COMFY_INPUT_SUBFOLDER}/{sha[:16]}")
+            for node_id, input_name in targets:
+                graph[node_id]["inputs"][input_name] = uploaded
+
+    async def _run_comfy(self, job: RunningJob, graph: dict[str, Any]) -> JobResult:
+        assert self.comfy is not None
+        prompt_id = str(uuid.uuid4())
+        timeout = job.claim.job.get("timeout_s")
+        job.stage = "queued on ComfyUI"
+        started = time.monotonic()
+        try:
+            await self.comfy.submit(graph, prompt_id=prompt_id, on_progress=job.on_progress)
+            entry = await self.comfy.wait(prompt_id, timeout=float(timeout) if timeout else None)
+        except asyncio.CancelledError:
+            # Stopped (cancel, lease lost, shutdown): ComfyUI must stop too, not run on for nobody.
+            await asyncio.shield(self._cancel_prompt(prompt_id))
+            raise
+        gpu_seconds = time.monotonic() - started
+        models = sorted(graph_model_files(graph))
+        self.loaded_models = models
+        job.stage = "fetching outputs from ComfyUI"
+        try:
+            files = await self.comfy.download_outputs(entry, job.dir / "outputs")
+        finally:
+            try:
+                await self.comfy.delete_history(prompt_id)
+            except ComfyError as exc:
+                log.warning("could not delete ComfyUI history of prompt %s: %s", prompt_id, exc)
+        if not files:
+            raise JobFailed("ComfyUI finished but saved no output file (no Save node?)", retryable=False)
+        provenance = {
+            "comfyui_prompt_id": prompt_id,
+            "models": models,
+            "comfyui_version": self.comfyui_version or "unknown",
+        }
+        return JobResult([f.path for f in files], round(gpu_seconds, 3), provenance)
+
+    async def _cancel_prompt(self, prompt_id: str) -> None:
+        assert self.comfy is not None
+        try:
+            await self.comfy.cancel(prompt_id)
+        except ComfyError as exc:
+            log.error("could not cancel ComfyUI prompt %s: %s", prompt_id, exc)
+
+    async def _run_cpu(self, job: RunningJob) -> JobResult:
+        plan = plan_ffmpeg(job.claim.job)
+        source = job.dir / "inputs" / ("source" + PurePosixPath(plan.input_url).suffix)
+        await self._download(plan.input_url, source, plan.input_sha256, what="params.input_url")
+        exe = await asyncio.to_thread(ffmpeg_exe)
+        timeout = job.claim.job.get("timeout_s")
+        try:
+            async with asyncio.timeout(float(timeout) if timeout else None):
+                output = await run_ffmpeg(
+                    exe, source, plan, job.dir / "outputs", lambda s: job.on_progress(0, s)
+                )
+        except TimeoutError as exc:
+            raise JobFailed(
+                f"ffmpeg did not finish within the job's timeout_s ({timeout} s)", retryable=True
+            ) from exc
+        provenance = {"tool": "ffmpeg", "ffmpeg": Path(exe).name, "args": plan.args}
+        return JobResult([output], 0.0, provenance)
+
+    # ---- job heartbeats --------------------------------------------------------------------
+    async def _job_heartbeats(self, job: RunningJob) -> None:
+        while True:
+            await self._job_heartbeat(job)
+            await asyncio.sleep(self.heartbeat_s)
+
+    async def _job_heartbeat(self, job: RunningJob) -> None:
+        # `preview` is left out while the agent has none to send (the spec shows it as null).
+        body = {"lease_id": job.lease_id, "progress": round(job.progress, 4), "stage": job.stage[:200]}
+        self.outbox.discard_heartbeats(job.id)  # this one supersedes any unsent one
+        if len(self.outbox) and not (await self._flush()).complete:
+            self.outbox.add(job.id, "job_heartbeat", body)
+            return
+        try:
+            reply = await self.farm.job_heartbeat(job.id, body)
+        except FarmUnavailable as exc:
+            level = logging.DEBUG if job.heartbeat_buffered else logging.WARNING
+            log.log(level, "job %s: heartbeat not delivered (%s); buffered, the job goes on", job.id, exc)
+            job.heartbeat_buffered = True
+            self.outbox.add(job.id, "job_heartbeat", body)
+            return
+        except (LeaseLost, FarmNotFound) as exc:
+            log.warning("job %s: %s", job.id, exc)
+            job.stop("lease-lost")
+            return
+        except FarmAuthError as exc:
+            self._fail_fatally(exc)
+            return
+        except FarmError as exc:
+            log.error("job %s: heartbeat refused: %s", job.id, exc)
+            return
+        job.heartbeat_buffered = False
+        if reply.action == "cancel":
+            log.info("job %s: cancelled by the server", job.id)
+            job.stop("cancel")
+
+    # ---- delivery, files, helpers ----------------------------------------------------------
+    async def _flush(self) -> FlushResult:
+        try:
+            result = await self.outbox.flush(self.farm)
+        except FarmAuthError as exc:
+            self._fail_fatally(exc)
+            return FlushResult(unavailable=FarmUnavailable(str(exc)))
+        current = self.current
+        if current is not None:
+            if current.id in result.dropped_jobs:
+                current.stop("lease-lost")
+            reply = result.heartbeat_replies.get(current.id)
+            if reply is not None and reply.action == "cancel":
+                current.stop("cancel")
+        pending = self.outbox.job_ids()
+        for job_id in list(self._finished_jobs - pending):
+            self._finished_jobs.discard(job_id)
+            self._remove_job_dir(job_id)
+        return result
+
+    async def _final_flush(self) -> None:
+        deadline = time.monotonic() + self.settings.shutdown_flush_s
+        backoff = self._backoff()
+        while len(self.outbox) and not isinstance(self.fatal, FarmAuthError):
+            if (await self._flush()).complete:
+                continue
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                log.warning(
+                    "%d report(s) stay in %s; they are delivered at the next start",
+                    len(self.outbox),
+                    self.outbox.path,
+                )
+                return
+            await asyncio.sleep(min(backoff.next_delay(), remaining))
+
+    def _clean_work_dir(self) -> None:
+        jobs = self.settings.work_dir / "jobs"
+        jobs.mkdir(parents=True, exist_ok=True)
+        pending = self.outbox.job_ids()
+        for folder in jobs.iterdir():
+            if folder.name in pending:
+                self._finished_jobs.add(folder.name)  # its reports are still to be delivered
+            else:
+                self._remove_job_dir(folder.name)
+
+    def _remove_job_dir(self, job_id: str) -> None:
+        folder = self.settings.work_dir / "jobs" / _safe_name(job_id, "job")
+        try:
+            shutil.rmtree(folder)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            log.warning("could not remove %s: %s", folder, exc)
+
+    def _fail_fatally(self, exc: FarmError) -> None:
+        log.error("stopping: %s", exc)
+        self.fatal = exc
+        self.request_stop("release")
+
+    def _note_server_away(self, exc: Exception, delay: float) -> None:
+        level = logging.DEBUG if self._server_away else logging.WARNING
+        log.log(level, "server %s away (%s); trying again in %.1f s", self.farm.base_url, exc, delay)
+        self._server_away = True
+
+    def _note_server_back(self) -> None:
+        if self._server_away:
+            log.info("server %s answers again", self.farm.base_url)
+            self._server_away = False
+
+    def _backoff(self) -> Backoff:
+        return Backoff(self.settings.backoff_min_s, self.settings.backoff_max_s, self.rng)
+
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep, but wake at once when a stop is requested."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    def _install_signal_handlers(self) -> list[signal.Signals]:
+        loop = asyncio.get_running_loop()
+        installed = []
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                loop.add_signal_handler(sig, self._on_signal, sig)
+            except (NotImplementedError, RuntimeError, ValueError) as exc:
+                log.info("no handler for %s here (%s); stop the agent by other means", sig.name, exc)
+                continue
+            installed.append(sig)
+        return installed
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        self._signals += 1
+        mode: SigtermMode = self.settings.on_sigterm if self._signals == 1 else "release"
+        log.info(
+            "%s received: %s", sig.name, "finishing the current job" if mode == "finish" else "releasing"
+        )
+        self.request_stop(mode)
+
+
+def _describe_failure(outcome: BaseException | JobResult) -> tuple[str, bool]:
+    """The `error` text and `retryable` flag of a fail report."""
+    if isinstance(outcome, JobFailed | CpuJobError):
+        return str(outcome), outcome.retryable
+    if isinstance(outcome, ComfyValidationError):
+        return f"ComfyUI: {outcome}", False  # the same graph fails the same way on every agent
+    if isinstance(outcome, ComfyTimeout):
+        return f"ComfyUI: {outcome}", True
+    if isinstance(outcome, ComfyExecutionError | ComfyInterrupted | ComfyError):
+        return f"ComfyUI: {outcome}", True
+    if isinstance(outcome, OSError):
+        return f"agent: {outcome}", True
+    log.error("job failed on an unexpected error", exc_info=outcome)
+    return f"agent error: {type(outcome).__name__}: {outcome}", True
+
+
+def _input_targets(spec: dict[str, Any], graph: dict[str, Any], local_name: str) -> list[tuple[str, str]]:
+    """`[[node_id, input_name], …]` the input's uploaded name goes to; JobFailed names a bad target.
+
+    Without `targets` the server's binding is taken from the graph: every input holding the input's name.
+    """
+    name = str(spec.get("name") or local_name)
+    if "targets" not in spec:
+        return [
+            (node_id, input_name)
+            for node_id, node in graph.items()
+            for input_name, value in (node.get("inputs") or {}).items()
+            if value == name
+        ]
+    targets: list[tuple[str, str]] = []
+    for target in spec.get("targets") or []:
+        if not (isinstance(target, list | tuple) and len(target) == 2):
+            raise JobFailed(f"input {name}: target {target!r} is not [node_id, input_name]", retryable=False)
+        node_id, input_name = str(target[0]), str(target[1])
+        if input_name not in (graph.get(node_id) or {}).get("inputs", {}):
+            raise JobFailed(
+                f"input {name}: target node {node_id} input '{input_name}' is not in the graph",
+                retryable=False,
+            )
+        targets.append((node_id, input_name))
+    return targets
+
+
+def _safe_name(name: str, fallback: str) -> str:
+    base = PurePosixPath(name.replace("\\", "/")).name
+    return base if base not in ("", ".", "..") else fallback
+
+
+def _ram_mb() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1024 * 1024)
+    except (ValueError, OSError, AttributeError) as exc:
+        log.warning("cannot read this host's RAM size (%s); reporting 0", exc)
+        return 0
+
+
+async def run_agent(settings: AgentSettings) -> int:
+    """Build the clients from settings, run the agent, close everything; returns the exit code."""
+    outbox = Outbox(settings.resolved_outbox_path)
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            farm = await stack.enter_async_context(
+                FarmClient(
+                    settings.server_url,
+                    settings.api_key.get_secret_value(),
+                    request_timeout=settings.request_timeout_s,
+                    connect_timeout=settings.connect_timeout_s,
+                    transfer_timeout=settings.transfer_timeout_s,
+                )
+            )
+            comfy = None
+            if settings.comfyui_url:
+                comfy = await stack.enter_async_context(
+                    ComfyClient(settings.comfyui_url, connect_timeout=settings.connect_timeout_s)
+                )
+            return await Agent(settings, farm, outbox, comfy).run()
+    finally:
+        outbox.close()

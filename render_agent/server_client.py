@@ -1,0 +1,314 @@
+"""Our agent protocol (docs/agent-protocol.md) over httpx: one request per call, typed errors, no retries.
+
+Retrying, backoff and buffering belong to the caller (agent.py and outbox.py). Errors map the server's
+problem+json: 401/403 -> FarmAuthError, 404 -> FarmNotFound, 409 lease-lost -> LeaseLost, 409 conflict ->
+OutputConflict, other 4xx -> FarmRefused; connection failures, timeouts and 5xx -> FarmUnavailable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+log = logging.getLogger(__name__)
+
+CHUNK = 1024 * 1024
+
+
+class FarmError(Exception):
+    """Base of every error talking to the sync server; `status` and `problem_type` when it answered."""
+
+    def __init__(self, message: str, *, status: int | None = None, problem_type: str = ""):
+        super().__init__(message)
+        self.status = status
+        self.problem_type = problem_type
+
+
+class FarmUnavailable(FarmError):
+    """The server could not be reached, timed out or answered 5xx: try again later."""
+
+
+class FarmAuthError(FarmError):
+    """401/403: the API key is bad, revoked or not of role `agent`; an operator must fix it."""
+
+
+class FarmNotFound(FarmError):
+    """404: unknown agent (register again) or job."""
+
+
+class LeaseLost(FarmError):
+    """409 lease-lost: the job is no longer ours; stop, upload nothing, report nothing more."""
+
+
+class OutputConflict(FarmError):
+    """409 conflict: an output name already holds other bytes."""
+
+
+class FarmRefused(FarmError):
+    """Any other 4xx (422 validation…): the message was refused; sending it again will not help."""
+
+
+class ChecksumMismatch(FarmError):
+    """A downloaded input's sha256 differs from the one the job announced."""
+
+
+@dataclass(frozen=True)
+class Registration:
+    agent_id: str
+    lease_s: float
+    heartbeat_s: float
+    claim_wait_max_s: float
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A leased job: the job object as the server sent it, and the lease."""
+
+    job: dict[str, Any]
+    lease_id: str
+    lease_expires_at: str | None
+
+    @property
+    def job_id(self) -> str:
+        return str(self.job["id"])
+
+
+@dataclass(frozen=True)
+class JobHeartbeatReply:
+    action: str  # "continue" | "cancel"
+    lease_expires_at: str | None
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        while chunk := fh.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class FarmClient:
+    """Speak docs/agent-protocol.md to one sync server with one API key."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        request_timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+        transfer_timeout: float = 600.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self._api_key = api_key
+        self.request_timeout = request_timeout
+        self.connect_timeout = connect_timeout
+        self.transfer_timeout = transfer_timeout
+        self._transport = transport
+        self._http: httpx.AsyncClient | None = None
+
+    async def __aenter__(self) -> FarmClient:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        if self._http is None:
+            self._http = httpx.AsyncClient(
+                base_url=self.base_url,
+                headers={"Authorization": f"Bearer {self._api_key}"},
+                timeout=httpx.Timeout(self.request_timeout, connect=self.connect_timeout),
+                transport=self._transport,
+                follow_redirects=False,
+            )
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    # ---- agents ----------------------------------------------------------------------------
+    async def register(self, body: dict[str, Any]) -> Registration:
+        """`POST /api/farm/agents/register`; the answer carries the agent id and the farm's timing."""
+        answer = (await self._post_json("/api/farm/agents/register", body)).json()
+        return Registration(
+            agent_id=str(answer["agent_id"]),
+            lease_s=float(answer["lease_s"]),
+            heartbeat_s=float(answer["heartbeat_s"]),
+            claim_wait_max_s=float(answer["claim_wait_max_s"]),
+        )
+
+    async def agent_heartbeat(
+        self, agent_id: str, *, state: str, loaded_models: list[str], gpus: list[dict[str, Any]]
+    ) -> str:
+        """`POST …/agents/{id}/heartbeat` -> "continue" or "drain"."""
+        body = {"state": state, "loaded_models": loaded_models, "gpus": gpus}
+        answer = (await self._post_json(f"/api/farm/agents/{agent_id}/heartbeat", body)).json()
+        return str(answer.get("action", "continue"))
+
+    async def claim(self, agent_id: str, *, wait_s: float, loaded_models: list[str]) -> Claim | None:
+        """Long-poll `POST …/agents/{id}/claim`: a Claim, or None when nothing came within wait_s."""
+        body = {"wait_s": wait_s, "loaded_models": loaded_models}
+        timeout = httpx.Timeout(wait_s + self.request_timeout, connect=self.connect_timeout)
+        response = await self._post_json(f"/api/farm/agents/{agent_id}/claim", body, timeout=timeout)
+        if response.status_code == 204:
+            return None
+        answer = response.json()
+        lease = answer["lease"]
+        return Claim(job=answer["job"], lease_id=str(lease["id"]), lease_expires_at=lease.get("expires_at"))
+
+    # ---- jobs ------------------------------------------------------------------------------
+    async def job_heartbeat(self, job_id: str, body: dict[str, Any]) -> JobHeartbeatReply:
+        """`POST /api/farm/jobs/{id}/heartbeat` (lease_id, progress, stage, preview); renews the lease."""
+        answer = (await self._post_json(f"/api/farm/jobs/{job_id}/heartbeat", body)).json()
+        return JobHeartbeatReply(str(answer.get("action", "continue")), answer.get("lease_expires_at"))
+
+    async def upload_output(
+        self, job_id: str, lease_id: str, path: Path, *, name: str, sha256: str
+    ) -> dict[str, Any]:
+        """Stream one output file (multipart `lease_id` + `files`, plus its `sha256`); idempotent."""
+        path = Path(path)
+        timeout = httpx.Timeout(self.transfer_timeout, connect=self.connect_timeout)
+        with path.open("rb") as fh:
+            # httpx reads the file object in chunks while sending: the file is never held in memory.
+            response = await self._send(
+                "POST",
+                f"/api/farm/jobs/{job_id}/outputs",
+                data={"lease_id": lease_id, "sha256": sha256},
+                files=[("files", (name, fh, "application/octet-stream"))],
+                timeout=timeout,
+            )
+        answer = _json_or_empty(response)
+        for stored in answer.get("outputs") or answer.get("files") or []:
+            if (
+                isinstance(stored, dict)
+                and stored.get("name") == name
+                and stored.get("sha256")
+                not in (
+                    None,
+                    sha256,
+                )
+            ):
+                raise ChecksumMismatch(
+                    f"server stored output {name} with sha256 {stored['sha256']}, we sent {sha256}"
+                )
+        return answer
+
+    async def complete(
+        self, job_id: str, lease_id: str, *, gpu_seconds: float, provenance: dict[str, Any]
+    ) -> dict[str, Any]:
+        body = {"lease_id": lease_id, "gpu_seconds": gpu_seconds, "provenance": provenance}
+        return _json_or_empty(await self._post_json(f"/api/farm/jobs/{job_id}/complete", body))
+
+    async def fail(self, job_id: str, lease_id: str, *, error: str, retryable: bool) -> dict[str, Any]:
+        body = {"lease_id": lease_id, "error": error, "retryable": retryable}
+        return _json_or_empty(await self._post_json(f"/api/farm/jobs/{job_id}/fail", body))
+
+    async def release(self, job_id: str, lease_id: str) -> dict[str, Any]:
+        body = {"lease_id": lease_id}
+        return _json_or_empty(await self._post_json(f"/api/farm/jobs/{job_id}/release", body))
+
+    # ---- files -----------------------------------------------------------------------------
+    async def download(self, url: str, dest: Path, *, sha256: str | None = None) -> str:
+        """Stream a server file (URL relative to the server) to dest via a temp name; returns its sha256.
+
+        Raises ChecksumMismatch when `sha256` is given and differs. Absolute URLs must point at the server
+        itself: the API key is never sent anywhere else.
+        """
+        target = self._resolve(url)
+        dest = Path(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        part = dest.with_name(dest.name + ".part")
+        digest = hashlib.sha256()
+        timeout = httpx.Timeout(self.transfer_timeout, connect=self.connect_timeout)
+        try:
+            async with self._client().stream("GET", target, timeout=timeout) as response:
+                if response.status_code != 200:
+                    await response.aread()
+                    _raise_for_status(response, f"GET {target}")
+                with part.open("wb") as fh:
+                    async for chunk in response.aiter_bytes(CHUNK):
+                        fh.write(chunk)
+                        digest.update(chunk)
+        except httpx.HTTPError as exc:
+            part.unlink(missing_ok=True)
+            raise FarmUnavailable(f"GET {target} failed: {exc}") from exc
+        except BaseException:
+            part.unlink(missing_ok=True)
+            raise
+        actual = digest.hexdigest()
+        if sha256 and actual != sha256.lower():
+            part.unlink(missing_ok=True)
+            raise ChecksumMismatch(f"{url}: sha256 is {actual}, the job says {sha256}")
+        part.replace(dest)
+        return actual
+
+    # ---- internals -------------------------------------------------------------------------
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            raise RuntimeError("FarmClient is not started (use `async with FarmClient(...)`)")
+        return self._http
+
+    def _resolve(self, url: str) -> httpx.URL:
+        base = httpx.URL(self.base_url + "/")
+        target = base.join(url)
+        if (target.scheme, target.host, target.port) != (base.scheme, base.host, base.port):
+            raise FarmRefused(f"input URL {url} is not on the server {self.base_url}; refusing to fetch it")
+        return target
+
+    async def _post_json(
+        self, path: str, body: dict[str, Any], *, timeout: httpx.Timeout | None = None
+    ) -> httpx.Response:
+        kwargs: dict[str, Any] = {"json": body}
+        if timeout is not None:
+            kwargs["timeout"] = timeout
+        return await self._send("POST", path, **kwargs)
+
+    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = await self._client().request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise FarmUnavailable(f"{method} {self.base_url}{path} failed: {exc!r}") from exc
+        _raise_for_status(response, f"{method} {path}")
+        return response
+
+
+def _json_or_empty(response: httpx.Response) -> dict[str, Any]:
+    if response.status_code == 204 or not response.content:
+        return {}
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _raise_for_status(response: httpx.Response, what: str) -> None:
+    status = response.status_code
+    if status < 400:
+        return
+    body = _json_or_empty(response)
+    problem_type = str(body.get("type") or "").rsplit("/", 1)[-1]
+    detail = body.get("detail") or body.get("title") or response.text[:300]
+    kind = f" {problem_type}" if problem_type else ""
+    message = f"{what} answered {status}{kind}: {detail}"
+    if status >= 500 or status in (408, 429):
+        raise FarmUnavailable(message, status=status, problem_type=problem_type)
+    if status in (401, 403):
+        raise FarmAuthError(message, status=status, problem_type=problem_type)
+    if status == 404:
+        raise FarmNotFound(message, status=status, problem_type=problem_type)
+    if status == 409 and problem_type == "lease-lost":
+        raise LeaseLost(message, status=status, problem_type=problem_type)
+    if status == 409:
+        raise OutputConflict(message, status=status, problem_type=problem_type)
+    raise FarmRefused(message, status=status, problem_type=problem_type)

@@ -1,0 +1,5 @@
+"""`python -m sync_server` is the `aipipe` command."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,170 @@
+"""The app factory: `create_app(settings)` builds everything; nothing happens at import time."""
+
+from __future__ import annotations
+
+import gc
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, Depends, FastAPI, Response
+from fastapi.middleware.cors import CORSMiddleware
+from sqlalchemy import text
+
+from . import __version__
+from .audit.routes import router as audit_router
+from .auth.passwords import Passwords
+from .auth.permissions import Permission
+from .auth.routes import router as auth_router
+from .auth.tokens import Tokens
+from .cache import ResponseCache
+from .catalog.characters import CHARACTERS
+from .catalog.environments import ENVIRONMENTS
+from .catalog.presets import PRESETS, clone_router
+from .catalog.scenes import SCENES
+from .db.engine import make_database
+from .db.migrate import upgrade
+from .deps import Services, ServicesDep, require
+from .errors import install_error_handlers
+from .events import EventHub
+from .events_routes import router as events_router
+from .farm.claim import ClaimWaker
+from .farm.render import router as render_router
+from .farm.routes import router as farm_router
+from .metrics import Metrics
+from .middleware import BodyLimitMiddleware, RequestContextMiddleware
+from .project_children import build_router
+from .projects.routes import router as projects_router
+from .settings import Settings
+from .shots.routes import router as shots_router
+from .storage.meta import MetaWriter
+from .storage.routes import router as storage_router
+from .users.routes import router as users_router
+from .versions.routes import router as versions_router
+
+logger = logging.getLogger(__name__)
+UPLOAD_PREFIXES = ("/api/shots/", "/api/farm/jobs/", "/api/farm/agents/")
+
+
+def build_services(settings: Settings) -> Services:
+    settings.ensure_dirs()
+    url = settings.resolved_database_url
+    db = make_database(url, pool_size=settings.db_pool_size)
+    hub = EventHub(db, settings.events_poll_interval_s, url)
+    meta = MetaWriter(db, settings.resolved_storage_root)
+    hub.add_listener(meta.handle)
+    waker = ClaimWaker()
+    hub.add_loop_listener(waker.on_event)
+    return Services(
+        settings=settings,
+        db=db,
+        passwords=Passwords(),
+        tokens=Tokens(
+            settings.resolved_jwt_secret(), settings.access_token_ttl_s, settings.refresh_token_ttl_s
+        ),
+        hub=hub,
+        metrics=Metrics(),
+        meta=meta,
+        responses=ResponseCache(),
+        shot_fragments=ResponseCache(max_entries=100_000, max_bytes=128 * 1024 * 1024),
+        waker=waker,
+    )
+
+
+def _system_router() -> APIRouter:
+    router = APIRouter(tags=["system"])
+
+    @router.get("/health", operation_id="health")
+    def health(services: ServicesDep, response: Response) -> dict[str, str]:
+        """Liveness and database reachability; needs no login."""
+        try:
+            with services.db.read_sessions() as session:
+                session.execute(text("SELECT 1"))
+            database = services.db.dialect
+            state = "ok"
+        except Exception:
+            logger.exception("health check: database unreachable")
+            database, state = "unreachable", "degraded"
+            response.status_code = 503
+        return {"status": state, "version": __version__, "database": database}
+
+    @router.get(
+        "/metrics",
+        dependencies=[Depends(require(Permission.METRICS_READ))],
+        operation_id="metrics",
+        response_class=Response,
+    )
+    def metrics(services: ServicesDep) -> Response:
+        return Response(services.metrics.render(), media_type="text/plain; version=0.0.4")
+
+    return router
+
+
+def create_app(settings: Settings, *, migrate: bool = True) -> FastAPI:
+    """Build the API for `settings`: database, auth, events, routes and middleware."""
+    services = build_services(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await services.hub.start()
+        # Long-lived objects made at start-up need not be traced by every full collection.
+        gc.collect()
+        gc.freeze()
+        logger.info("server ready", extra={"database": services.db.dialect})
+        try:
+            yield
+        finally:
+            await services.hub.stop()
+            services.db.dispose()
+
+    if migrate:
+        upgrade(settings.resolved_database_url)
+
+    app = FastAPI(
+        title="AIPipeline sync server",
+        version=__version__,
+        description="Project state for AIPipeline: shots, assets, users, live events. "
+        "Errors are RFC 9457 problem+json. Updates need the revision you edited (409 when stale).",
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+        redoc_url=None,
+    )
+    app.state.services = services
+    install_error_handlers(app)
+
+    api = APIRouter(prefix="/api")
+    api.include_router(_system_router())
+    api.include_router(auth_router)
+    api.include_router(users_router)
+    api.include_router(projects_router)
+    for spec in (SCENES, CHARACTERS, ENVIRONMENTS, PRESETS):
+        api.include_router(build_router(spec))
+    api.include_router(clone_router)
+    api.include_router(shots_router)
+    api.include_router(versions_router)  # its lifespan cleans up after crashed uploads at start-up
+    api.include_router(storage_router)
+    api.include_router(farm_router)
+    api.include_router(render_router)
+    api.include_router(audit_router)
+    api.include_router(events_router)
+    app.include_router(api)
+
+    # Outermost last: the request id and metrics wrap everything, including 413s.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        upload_prefixes=UPLOAD_PREFIXES,
+        max_upload_bytes=settings.max_upload_bytes,
+    )
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "X-Request-ID"],
+            expose_headers=["ETag", "X-Request-ID"],
+        )
+    app.add_middleware(RequestContextMiddleware, metrics=services.metrics)
+    return app

@@ -1,0 +1,18 @@
+"""Backups: a consistent snapshot of the database and the production metadata, taken while the server runs.
+
+`service` holds create / restore; `bundle` the file format; `sqlite` and `postgres` the per-database work.
+See docs/backups.md.
+"""
+
+from .bundle import BackupError, Manifest, verify
+from .service import BackupResult, RestoreResult, create_backup, restore_backup
+
+__all__ = [
+    "BackupError",
+    "BackupResult",
+    "Manifest",
+    "RestoreResult",
+    "create_backup",
+    "restore_backup",
+    "verify",
+]

@@ -1,0 +1,1 @@
+"""The records a project's shots refer to: scenes, characters, environments, cinematic presets."""

@@ -1,0 +1,1 @@
+"""Database layer: engine, sessions, models and Alembic migrations."""

@@ -1,0 +1,148 @@
+"""`aipipe demo`: the sample project (through the real services) and a demo login. Safe to run again."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from importlib import resources as pkg_resources
+from typing import Any
+
+from sqlalchemy import select
+
+from .auth.passwords import Passwords
+from .catalog.characters import CHARACTER, CharacterCreate
+from .catalog.environments import ENVIRONMENT, EnvironmentCreate
+from .catalog.scenes import SCENE, SceneCreate, scene_code_for
+from .cli import system_uow
+from .db.migrate import upgrade
+from .db.models import ApiKey, Character, CinematicPreset, Environment, Project, Scene, Shot, User
+from .projects.schemas import ProjectCreate
+from .projects.service import confirm_project, create_project
+from .resources import create
+from .settings import Settings
+from .shots.schemas import ShotCreate, SubjectIn
+from .shots.service import create_shot
+from .storage.meta import MetaWriter
+from .users.schemas import ApiKeyCreate, UserCreate, UserUpdate
+from .users.service import create_api_key, create_user, ensure_first_admin, revoke_api_key, update_user
+
+DEMO_USER = "director"
+DEMO_AGENT = "demo-cpu-agent"
+SAMPLE = "night_alley.json"
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    project_code: str
+    project_name: str
+    shots: int
+    username: str
+    password: str
+    admin_password: str | None
+    tree: str
+    agent_key: str
+
+
+def load_sample() -> dict[str, Any]:
+    return json.loads(pkg_resources.files("sync_server.sample").joinpath(SAMPLE).read_text(encoding="utf-8"))
+
+
+def prepare_demo(settings: Settings) -> DemoResult:
+    upgrade(settings.resolved_database_url)
+    sample = load_sample()
+    passwords = Passwords()
+    password = secrets.token_urlsafe(9)
+    with system_uow(settings) as uow:
+        admin_password = ensure_first_admin(uow, passwords)
+    with system_uow(settings) as uow:
+        user = uow.session.scalar(select(User).where(User.username == DEMO_USER))
+        if user is None:
+            create_user(
+                uow,
+                passwords,
+                UserCreate(
+                    username=DEMO_USER, password=password, role="director", display_name="Demo Director"
+                ),
+            )
+        else:
+            update_user(uow, passwords, user.id, UserUpdate(password=password, active=True), user.revision)
+        project = uow.session.scalar(select(Project).where(Project.code == sample["project"]["code"]))
+        if project is None:
+            _create_sample(uow, sample)
+            project = uow.session.scalar(select(Project).where(Project.code == sample["project"]["code"]))
+        assert project is not None
+        # Confirming is idempotent: a re-run only completes the tree.
+        confirmed = confirm_project(
+            uow,
+            project.id,
+            None,
+            settings.resolved_storage_root,
+            MetaWriter(None, settings.resolved_storage_root),
+        )
+        shots = len(uow.session.scalars(select(Shot.id).where(Shot.project_id == project.id)).all())
+        agent_key = demo_agent_key(uow)
+        return DemoResult(
+            project.code,
+            project.name,
+            shots,
+            DEMO_USER,
+            password,
+            admin_password,
+            str(settings.resolved_storage_root / confirmed.tree_root),
+            agent_key,
+        )
+
+
+def demo_agent_key(uow: Any) -> str:
+    """A fresh API key for the demo's local CPU agent; keys from earlier runs are revoked."""
+    for old in uow.session.scalars(
+        select(ApiKey).where(ApiKey.name == DEMO_AGENT, ApiKey.revoked_at.is_(None))
+    ):
+        revoke_api_key(uow, old.id)
+    return create_api_key(uow, ApiKeyCreate(name=DEMO_AGENT, role="agent")).key
+
+
+def _create_sample(uow: Any, sample: dict[str, Any]) -> None:
+    project_out = create_project(uow, ProjectCreate(**sample["project"]))
+    session = uow.session
+    project = session.get(Project, project_out.id)
+    chars = {}
+    for data in sample["characters"]:
+        create(uow, CHARACTER, Character(project_id=project.id, **CharacterCreate(**data).model_dump()))
+    for row in session.scalars(select(Character).where(Character.project_id == project.id)):
+        chars[row.name] = row.id
+    envs = {}
+    for data in sample["environments"]:
+        create(uow, ENVIRONMENT, Environment(project_id=project.id, **EnvironmentCreate(**data).model_dump()))
+    for row in session.scalars(select(Environment).where(Environment.project_id == project.id)):
+        envs[row.name] = row.id
+    presets = {p.name: p.id for p in session.scalars(select(CinematicPreset).where(CinematicPreset.builtin))}
+    for index, scene_data in enumerate(sample["scenes"]):
+        body = SceneCreate(name=scene_data["name"], description=scene_data["description"])
+        scene = Scene(
+            project_id=project.id,
+            code=scene_code_for(uow, project, None),
+            name=body.name,
+            description=body.description,
+            sort_order=(index + 1) * 10,
+        )
+        create(uow, SCENE, scene)
+        for shot in scene_data["shots"]:
+            create_shot(
+                uow,
+                project.id,
+                ShotCreate(
+                    scene_id=scene.id,
+                    description=shot["description"],
+                    action=shot["action"],
+                    dialogue=shot.get("dialogue", ""),
+                    duration_frames=shot["duration_frames"],
+                    preset_id=presets.get(shot["preset"]),
+                    environment_id=envs.get(shot["environment"]),
+                    subjects=[
+                        SubjectIn(character_id=chars[s["character"]], clothing=s["clothing"])
+                        for s in shot["subjects"]
+                    ],
+                ),
+            )

@@ -1,0 +1,172 @@
+"""Shared FastAPI dependencies: the app's services, the caller, sessions and units of work."""
+
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+from starlette.requests import HTTPConnection
+
+from .auth.passwords import Passwords
+from .auth.permissions import Permission
+from .auth.tokens import TokenError, Tokens, hash_api_key, is_api_key
+from .cache import ResponseCache
+from .context import Principal, UnitOfWork
+from .db.engine import Database
+from .db.models import ApiKey, User
+from .errors import Forbidden, Unauthorized
+from .events import EventHub
+from .metrics import Metrics
+from .settings import Settings
+
+if TYPE_CHECKING:  # storage.meta imports the catalog routes, which import this module
+    from .farm.claim import ClaimWaker
+    from .storage.meta import MetaWriter
+
+API_KEY_TOUCH_INTERVAL = timedelta(minutes=1)
+
+
+@dataclass
+class Services:
+    """Everything the app factory builds; stored on `app.state.services`, never in a module global."""
+
+    settings: Settings
+    db: Database
+    passwords: Passwords
+    tokens: Tokens
+    hub: EventHub
+    metrics: Metrics
+    meta: "MetaWriter"
+    responses: ResponseCache
+    shot_fragments: ResponseCache
+    waker: "ClaimWaker"
+
+
+def get_services(conn: HTTPConnection) -> Services:
+    return conn.app.state.services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+bearer = HTTPBearer(auto_error=False, description="An access token from /api/auth/login, or an API key.")
+
+
+def authenticate(services: Services, token: str) -> Principal:
+    """Resolve a bearer token (JWT access token or API key) to a principal, or raise 401."""
+    with services.db.read_sessions() as session:
+        if is_api_key(token):
+            key = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_api_key(token)))
+            if key is None or key.revoked_at is not None:
+                raise Unauthorized("Unknown or revoked API key.", headers={"WWW-Authenticate": "Bearer"})
+            now = datetime.now(UTC)
+            last = key.last_used_at
+            if last is None or now - last.replace(tzinfo=last.tzinfo or UTC) > API_KEY_TOUCH_INTERVAL:
+                with services.db.write_sessions() as write, write.begin():
+                    write.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
+            return Principal(id=key.id, name=key.name, kind="api_key", role=key.role)
+        try:
+            claims = services.tokens.decode(token, "access")
+        except TokenError as exc:
+            raise Unauthorized(
+                f"Bearer token rejected: {exc}.", headers={"WWW-Authenticate": "Bearer"}
+            ) from exc
+        try:
+            user_id = uuid.UUID(claims["sub"])
+        except ValueError as exc:
+            raise Unauthorized("Bearer token rejected: bad subject.") from exc
+        user = session.get(User, user_id)
+        if user is None or not user.active:
+            raise Unauthorized("This account is disabled or no longer exists.")
+        return Principal(id=user.id, name=user.username, kind="user", role=user.role)
+
+
+def get_principal(
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized(
+            "Authentication required: send 'Authorization: Bearer <token or API key>'.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return authenticate(services, credentials.credentials)
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def require(*permissions: Permission) -> Callable[..., Principal]:
+    """Dependency: the caller must hold every listed permission."""
+
+    def check(principal: PrincipalDep) -> Principal:
+        missing = [p.value for p in permissions if not principal.can(p)]
+        if missing:
+            raise Forbidden(
+                f"Role '{principal.role}' may not do this (needs {', '.join(missing)}).",
+                required=missing,
+                role=principal.role,
+            )
+        return principal
+
+    return check
+
+
+def get_read_session(services: ServicesDep) -> Iterator[Session]:
+    with services.db.read_sessions() as session:
+        yield session
+
+
+ReadSession = Annotated[Session, Depends(get_read_session)]
+
+
+def client_addr(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def require_any(*permissions: Permission) -> Callable[..., Principal]:
+    """Dependency: the caller must hold at least one of the listed permissions."""
+
+    def check(principal: PrincipalDep) -> Principal:
+        if not any(principal.can(p) for p in permissions):
+            needed = [p.value for p in permissions]
+            raise Forbidden(
+                f"Role '{principal.role}' may not do this (needs {' or '.join(needed)}).",
+                required=needed,
+                role=principal.role,
+            )
+        return principal
+
+    return check
+
+
+def _uow_dependency(checker: Callable[..., Principal]) -> Callable[..., Iterator[UnitOfWork]]:
+    def make(
+        request: Request,
+        services: ServicesDep,
+        principal: Annotated[Principal, Depends(checker)],
+    ) -> Iterator[UnitOfWork]:
+        with services.db.write_sessions() as session:
+            yield UnitOfWork(
+                session=session,
+                hub=services.hub,
+                actor=principal,
+                request_id=getattr(request.state, "request_id", None),
+                remote_addr=client_addr(request),
+            )
+
+    return make
+
+
+def uow_for(*permissions: Permission) -> Callable[..., Iterator[UnitOfWork]]:
+    """Dependency: a write unit of work for a caller holding every one of `permissions`."""
+    return _uow_dependency(require(*permissions))
+
+
+def uow_for_any(*permissions: Permission) -> Callable[..., Iterator[UnitOfWork]]:
+    """Dependency: a write unit of work for a caller holding at least one of `permissions`."""
+    return _uow_dependency(require_any(*permissions))

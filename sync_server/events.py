@@ -1,0 +1,249 @@
+"""Live events: every audit event with a project is pushed to subscribed WebSocket clients.
+
+One dispatcher per server process reads new events from the database and fans them out. It is woken by
+the local commit (SQLite) or by PostgreSQL LISTEN/NOTIFY, so a change made through one server process
+reaches the clients of every other process. A slow poll catches anything a notification missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from sqlalchemy import func, or_, select
+from sqlalchemy.engine import make_url
+
+from .context import PG_CHANNEL, Principal
+from .db.engine import Database
+from .db.models import AuditEvent
+
+logger = logging.getLogger(__name__)
+
+SUBSCRIBER_QUEUE_SIZE = 2000
+DISPATCHED_MEMORY = 20000
+LISTEN_RETRY_S = 2.0
+
+
+def event_message(event: AuditEvent) -> dict[str, Any]:
+    """The documented JSON shape of one event (docs/events.md)."""
+    return {
+        "type": "event",
+        "id": event.id,
+        "at": event.at.isoformat(),
+        "action": event.action,
+        "entity": event.entity,
+        "entity_id": event.entity_id,
+        "project_id": str(event.project_id) if event.project_id else None,
+        "revision": event.revision_after,
+        "revision_before": event.revision_before,
+        "actor": {
+            "id": str(event.actor_id) if event.actor_id else None,
+            "name": event.actor_name,
+            "kind": event.actor_kind,
+        },
+        "changes": event.changes,
+        "data": event.data,
+    }
+
+
+@dataclass(eq=False)
+class Subscriber:
+    principal: Principal
+    project_id: uuid.UUID | None
+    queue: asyncio.Queue[dict[str, Any]] = field(
+        default_factory=lambda: asyncio.Queue(maxsize=SUBSCRIBER_QUEUE_SIZE)
+    )
+    overflowed: bool = False
+
+    def wants(self, message: dict[str, Any]) -> bool:
+        project = message["project_id"]
+        if project is None:
+            return self.principal.role == "admin"
+        return self.project_id is None or project == str(self.project_id)
+
+
+class EventHub:
+    """Fan-out of committed events to this process's WebSocket subscribers."""
+
+    def __init__(self, db: Database, poll_interval_s: float, database_url: str) -> None:
+        self._db = db
+        self._poll_interval_s = poll_interval_s
+        self._database_url = database_url
+        self._subscribers: set[Subscriber] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        self._requested: set[int] = set()
+        self._dispatched: set[int] = set()
+        self._dispatched_order: deque[int] = deque()
+        self._last_id = 0
+        self._tasks: list[asyncio.Task[None]] = []
+        self._listeners: list[Callable[[list[dict[str, Any]]], None]] = []
+        self._loop_listeners: list[Callable[[dict[str, Any]], None]] = []
+        self._listener_queue: asyncio.Queue[list[dict[str, Any]]] | None = None
+        self.dispatched_total = 0
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)
+
+    @property
+    def last_event_id(self) -> int:
+        return self._last_id
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self._last_id = await asyncio.to_thread(self._max_id)
+        self._listener_queue = asyncio.Queue()
+        self._tasks.append(asyncio.create_task(self._dispatch_loop(), name="aipipe-event-dispatch"))
+        self._tasks.append(asyncio.create_task(self._listener_loop(), name="aipipe-event-listeners"))
+        if self._db.dialect == "postgresql":
+            self._tasks.append(asyncio.create_task(self._listen_loop(), name="aipipe-event-listen"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+
+    # -- producers ------------------------------------------------------------------------------------
+
+    def announce(self, event_ids: list[int]) -> None:
+        """Called from any thread after a commit in this process."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        loop.call_soon_threadsafe(self._request, event_ids)
+
+    def _request(self, event_ids: list[int]) -> None:
+        self._requested.update(event_ids)
+        if self._wake is not None:
+            self._wake.set()
+
+    def add_loop_listener(self, listener: Callable[[dict[str, Any]], None]) -> None:
+        """Call `listener(event)` in the event loop for every event (it must be quick and not block)."""
+        self._loop_listeners.append(listener)
+
+    def add_listener(self, listener: Callable[[list[dict[str, Any]]], None]) -> None:
+        """Call `listener(events)` (blocking, in a worker thread, in order) after each batch is fanned out."""
+        self._listeners.append(listener)
+
+    async def _listener_loop(self) -> None:
+        assert self._listener_queue is not None
+        while True:
+            batch = await self._listener_queue.get()
+            for listener in self._listeners:
+                try:
+                    await asyncio.to_thread(listener, batch)
+                except Exception:
+                    logger.exception("event listener %r failed", listener)
+
+    # -- subscribers ----------------------------------------------------------------------------------
+
+    def subscribe(self, principal: Principal, project_id: uuid.UUID | None) -> Subscriber:
+        subscriber = Subscriber(principal, project_id)
+        self._subscribers.add(subscriber)
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        self._subscribers.discard(subscriber)
+
+    def replay(self, since: int, project_id: uuid.UUID | None, limit: int) -> list[dict[str, Any]]:
+        """Events after `since`, oldest first (blocking: call from a worker thread)."""
+        query = select(AuditEvent).where(AuditEvent.id > since)
+        if project_id is not None:
+            query = query.where(AuditEvent.project_id == project_id)
+        with self._db.read_sessions() as session:
+            rows = session.scalars(query.order_by(AuditEvent.id).limit(limit)).all()
+            return [event_message(row) for row in rows]
+
+    # -- dispatch -------------------------------------------------------------------------------------
+
+    def _max_id(self) -> int:
+        with self._db.read_sessions() as session:
+            return session.scalar(select(func.max(AuditEvent.id))) or 0
+
+    def _fetch(self, last_id: int, requested: set[int]) -> list[AuditEvent]:
+        condition = AuditEvent.id > last_id
+        if requested:
+            condition = or_(condition, AuditEvent.id.in_(requested))
+        with self._db.read_sessions() as session:
+            return list(session.scalars(select(AuditEvent).where(condition).order_by(AuditEvent.id)).all())
+
+    async def _dispatch_loop(self) -> None:
+        assert self._wake is not None
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval_s)
+            self._wake.clear()
+            requested, self._requested = self._requested, set()
+            try:
+                events = await asyncio.to_thread(self._fetch, self._last_id, requested)
+            except Exception:
+                logger.exception("event dispatch: reading new events failed; retrying")
+                self._requested |= requested
+                await asyncio.sleep(self._poll_interval_s)
+                continue
+            batch = []
+            for event in events:
+                if event.id in self._dispatched:
+                    continue
+                self._remember(event.id)
+                self._last_id = max(self._last_id, event.id)
+                message = event_message(event)
+                self._fan_out(message)
+                batch.append(message)
+            if batch and self._listeners and self._listener_queue is not None:
+                self._listener_queue.put_nowait(batch)
+
+    def _remember(self, event_id: int) -> None:
+        self._dispatched.add(event_id)
+        self._dispatched_order.append(event_id)
+        while len(self._dispatched_order) > DISPATCHED_MEMORY:
+            self._dispatched.discard(self._dispatched_order.popleft())
+
+    def _fan_out(self, message: dict[str, Any]) -> None:
+        self.dispatched_total += 1
+        for listener in self._loop_listeners:
+            listener(message)
+        for subscriber in list(self._subscribers):
+            if subscriber.overflowed or not subscriber.wants(message):
+                continue
+            try:
+                subscriber.queue.put_nowait(message)
+            except asyncio.QueueFull:
+                # The client is too slow; it is told to reconnect and resume from its last event id.
+                subscriber.overflowed = True
+                logger.warning("event subscriber overflowed", extra={"principal": subscriber.principal.name})
+
+    async def _listen_loop(self) -> None:
+        conninfo = (
+            make_url(self._database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+        )
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+                    await conn.execute(f"LISTEN {PG_CHANNEL}")
+                    logger.info("listening for events from other server processes")
+                    # Anything committed while we were not listening is picked up by id.
+                    if self._wake is not None:
+                        self._wake.set()
+                    async for notify in conn.notifies():
+                        try:
+                            self._request([int(notify.payload)])
+                        except ValueError:
+                            logger.warning("ignoring malformed event notification %r", notify.payload)
+            except asyncio.CancelledError:
+                raise
+            except (psycopg.Error, OSError):
+                logger.exception("event listener lost its PostgreSQL connection; reconnecting")
+                await asyncio.sleep(LISTEN_RETRY_S)

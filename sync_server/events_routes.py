@@ -1,0 +1,127 @@
+"""WebSocket /api/events: live project changes, with ping/pong and resume from an event id."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from .auth.permissions import Permission
+from .deps import Services, authenticate, get_services
+from .errors import ApiError
+from .events import Subscriber
+
+logger = logging.getLogger(__name__)
+router = APIRouter(tags=["events"])
+
+CLOSE_POLICY = 1008  # auth failure
+CLOSE_TRY_AGAIN = 1013  # the client fell behind: reconnect with ?since=<last id>
+
+
+def _token(websocket: WebSocket) -> str | None:
+    header = websocket.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip()
+    return websocket.query_params.get("token")
+
+
+@router.websocket("/events")
+async def events(websocket: WebSocket) -> None:
+    """See docs/events.md for the messages. Query: token, since (event id), project_id."""
+    services = get_services(websocket)
+    token = _token(websocket)
+    try:
+        if not token:
+            raise ApiError("token required")
+        principal = await asyncio.to_thread(authenticate, services, token)
+        if not principal.can(Permission.EVENTS_READ):
+            raise ApiError(f"role '{principal.role}' may not read events")
+        raw_project = websocket.query_params.get("project_id")
+        project_id = uuid.UUID(raw_project) if raw_project else None
+        raw_since = websocket.query_params.get("since")
+        since = int(raw_since) if raw_since else None
+    except (ApiError, ValueError) as exc:
+        await websocket.close(code=CLOSE_POLICY, reason=str(exc)[:120])
+        return
+
+    await websocket.accept()
+    hub = services.hub
+    subscriber = hub.subscribe(principal, project_id)
+    services.metrics.websocket_clients.inc()
+    try:
+        last_sent = since if since is not None else hub.last_event_id
+        await websocket.send_json(
+            {"type": "hello", "last_event_id": hub.last_event_id, "resumed_from": since}
+        )
+        replayed: set[int] = set()
+        if since is not None:
+            backlog = await asyncio.to_thread(
+                hub.replay, since, project_id, services.settings.events_replay_max
+            )
+            for message in backlog:
+                if subscriber.wants(message):
+                    await websocket.send_json(message)
+                replayed.add(message["id"])
+                last_sent = max(last_sent, message["id"])
+        await _pump(websocket, subscriber, last_sent, replayed, services)
+    except WebSocketDisconnect:
+        logger.debug("event client disconnected")
+    finally:
+        hub.unsubscribe(subscriber)
+        services.metrics.websocket_clients.dec()
+
+
+async def _pump(
+    websocket: WebSocket, subscriber: Subscriber, last_sent: int, replayed: set[int], services: Services
+) -> None:
+    """Send events and pings; answer the client's pings; stop when either side goes away."""
+    ping_interval = services.settings.ws_ping_interval_s
+    receiver = asyncio.create_task(_receive(websocket))
+    try:
+        while True:
+            getter = asyncio.create_task(subscriber.queue.get())
+            done, _ = await asyncio.wait(
+                {getter, receiver}, timeout=ping_interval, return_when=asyncio.FIRST_COMPLETED
+            )
+            if receiver in done:
+                getter.cancel()
+                receiver.result()  # re-raises WebSocketDisconnect
+                return
+            if getter in done:
+                message = getter.result()
+                if message["id"] in replayed:  # already sent while replaying the backlog
+                    replayed.discard(message["id"])
+                else:
+                    await websocket.send_json(message)
+                    services.metrics.events_dispatched.inc()
+                    last_sent = max(last_sent, message["id"])
+            else:
+                getter.cancel()
+                await websocket.send_json({"type": "ping"})
+            if subscriber.overflowed:
+                await websocket.send_json({"type": "overflow", "last_event_id": last_sent})
+                await websocket.close(code=CLOSE_TRY_AGAIN, reason="too slow; resume with since")
+                return
+    finally:
+        receiver.cancel()
+        with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
+            await receiver
+
+
+async def _receive(websocket: WebSocket) -> None:
+    while True:
+        text = await websocket.receive_text()
+        try:
+            message = json.loads(text)
+        except json.JSONDecodeError:
+            await websocket.send_json({"type": "error", "detail": "messages must be JSON"})
+            continue
+        kind = message.get("type") if isinstance(message, dict) else None
+        if kind == "ping":
+            await websocket.send_json({"type": "pong"})
+        elif kind != "pong":
+            await websocket.send_json({"type": "error", "detail": f"unknown message type {kind!r}"})

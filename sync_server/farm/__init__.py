@@ -1,0 +1,1 @@
+"""The render farm: workflow templates and the work agents do."""

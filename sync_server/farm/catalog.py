@@ -1,0 +1,35 @@
+"""Where workflow templates come from: the shipped `workflows/` folder, then the configured folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import NotFound, Unprocessable
+from ..settings import Settings
+from .workflows import TemplateCatalog, WorkflowTemplate, load_templates
+
+SHIPPED = Path(__file__).resolve().parents[2] / "workflows"
+
+
+def template_folders(settings: Settings) -> list[Path]:
+    return [p for p in (SHIPPED, *settings.workflow_dirs) if p.is_dir()]
+
+
+def catalog(settings: Settings) -> TemplateCatalog:
+    """Read the templates now: a file dropped into a folder is available to the next job."""
+    return load_templates(template_folders(settings))
+
+
+def template(settings: Settings, name: str, field: str = "workflow") -> WorkflowTemplate:
+    found = catalog(settings)
+    if name in found.templates:
+        return found.templates[name]
+    broken = [str(p) for p in found.problems if name in str(p)]
+    if broken:
+        raise Unprocessable(f"workflow '{name}' is broken: {'; '.join(broken)}", field=field)
+    raise NotFound(f"no workflow named '{name}'; known: {', '.join(sorted(found.templates))}", field=field)
+
+
+def model_key(tpl: WorkflowTemplate) -> str:
+    """What must be resident on the GPU for this template: its first model file, else its name."""
+    return tpl.meta.models[0] if tpl.meta.models else tpl.name

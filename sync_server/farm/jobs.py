@@ -1,0 +1,188 @@
+"""Jobs: submit (with dependencies), read, and the wrangler's retry / cancel / priority."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from .. import resources
+from ..context import UnitOfWork
+from ..crud import ListParams, check_revision, get_or_404, paginate
+from ..db.base import utcnow
+from ..db.models import Agent, ComfyObjectInfo, Job, JobDependency, Project, Shot
+from ..errors import Conflict, Unprocessable
+from ..settings import Settings
+from . import catalog
+from .schemas import CPU_JOB_TYPES, JobOut, JobSubmit
+from .workflows import TemplateBindError, WorkflowTemplate, bind, check_bindings, validate_graph
+
+SORTABLE = {"priority": Job.priority, "created_at": Job.created_at, "status": Job.status, "type": Job.type}
+FINISHED = ("succeeded", "failed", "cancelled")
+
+
+def job_out(session: Session, job: Job) -> JobOut:
+    parents = session.scalars(select(JobDependency.parent_id).where(JobDependency.job_id == job.id)).all()
+    return JobOut.model_validate(
+        {**{c.key: getattr(job, c.key) for c in Job.__table__.columns}, "depends_on": list(parents)}
+    )
+
+
+def _res(session: Session) -> resources.Resource:
+    return resources.Resource(Job, "job", lambda job: job_out(session, job))
+
+
+def get_job(session: Session, job_id: uuid.UUID) -> Job:
+    return get_or_404(session, Job, job_id, "job")
+
+
+def list_jobs(session: Session, params: ListParams, filters: dict[str, Any]) -> dict[str, Any]:
+    stmt = select(Job)
+    for name in ("status", "type"):
+        if filters.get(name):
+            stmt = stmt.where(getattr(Job, name).in_(filters[name]))
+    for name in ("project_id", "shot_id", "agent_id"):
+        if filters.get(name):
+            stmt = stmt.where(getattr(Job, name) == filters[name])
+    return paginate(
+        session, stmt, params, SORTABLE, ["-priority", "created_at"], lambda j: job_out(session, j)
+    )
+
+
+def submit(
+    uow: UnitOfWork,
+    settings: Settings,
+    body: JobSubmit,
+    inputs: list[dict[str, Any]] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> JobOut:
+    """Validate, bind the workflow and queue the job (it runs when its parents have succeeded)."""
+    session = uow.session
+    values: dict[str, Any] = {"graph": None, "model": None, "min_vram_gb": 0.0}
+    if body.type not in CPU_JOB_TYPES:
+        if not body.workflow:
+            raise Unprocessable(f"a {body.type} job needs a workflow", field="workflow")
+        tpl = catalog.template(settings, body.workflow)
+        if tpl.meta.job_type != body.type:
+            raise Unprocessable(
+                f"workflow '{tpl.name}' is a {tpl.meta.job_type} workflow, not {body.type}", field="workflow"
+            )
+        problems = check_bindings(tpl)
+        if problems:
+            raise Unprocessable(f"workflow '{tpl.name}': {problems[0]}", field="workflow")
+        placeholders = {i["role"]: i["name"] for i in inputs or []}
+        try:
+            values["graph"] = bind(tpl, {**body.params, **placeholders})
+        except TemplateBindError as exc:
+            raise Unprocessable(str(exc), field="params") from exc
+        check_against_agents(session, values["graph"], tpl)
+        values.update(model=catalog.model_key(tpl), min_vram_gb=tpl.meta.min_vram_gb)
+    project_id = body.project_id
+    if body.shot_id is not None:
+        shot = get_or_404(session, Shot, body.shot_id, "shot")
+        if project_id is not None and project_id != shot.project_id:
+            raise Unprocessable("shot_id is not a shot of project_id", field="shot_id")
+        project_id = shot.project_id
+    if project_id is not None:
+        get_or_404(session, Project, project_id, "project")
+    parents = list(dict.fromkeys(body.depends_on))
+    for index, parent_id in enumerate(parents):
+        if session.get(Job, parent_id) is None:
+            raise Unprocessable("no such job", field=f"depends_on.{index}")
+    job = Job(
+        project_id=project_id,
+        shot_id=body.shot_id,
+        output_stage=body.output_stage,
+        type=body.type,
+        priority=body.priority,
+        tags=list(body.tags),
+        workflow=body.workflow,
+        params=dict(body.params),
+        inputs=list(inputs or []),
+        max_attempts=body.max_attempts,
+        timeout_s=body.timeout_s,
+        estimate_s=body.estimate_s or 60.0,
+        created_by=uow.actor.name,
+        **values,
+        **(extra or {}),
+    )
+    session.add(job)
+    session.flush()
+    session.add_all(JobDependency(job_id=job.id, parent_id=p) for p in parents)
+    return resources.create(uow, _res(session), job)  # type: ignore[return-value]
+
+
+def check_against_agents(session: Session, graph: dict[str, Any], tpl: WorkflowTemplate) -> None:
+    """The bound graph must be one that at least one agent's ComfyUI accepts (as its /object_info says):
+    node classes, required inputs, types, ranges and options. Without any report yet, agents check it."""
+    infos = session.scalars(
+        select(ComfyObjectInfo.data).where(
+            ComfyObjectInfo.sha256.in_(
+                select(Agent.object_info_sha).where(Agent.object_info_sha.is_not(None))
+            )
+        )
+    ).all()
+    if not infos:
+        return
+    reports = [
+        validate_graph(graph, info, custom_node_classes=tpl.meta.custom_node_classes) for info in infos
+    ]
+    if any(not report.errors for report in reports):
+        return
+    problems = reports[0].errors
+    raise Unprocessable(
+        f"No agent's ComfyUI accepts workflow '{tpl.name}': {problems[0]}",
+        errors=[
+            {
+                "field": f"graph.{p.node_id}.{p.input_name}" if p.input_name else f"graph.{p.node_id}",
+                "message": str(p),
+            }
+            for p in problems
+        ],
+    )
+
+
+def cancel(uow: UnitOfWork, job_id: uuid.UUID) -> JobOut:
+    """Queued: cancelled now. Running: the agent is told at its next heartbeat and releases it."""
+    session = uow.session
+    job = get_job(session, job_id)
+    if job.status in FINISHED:
+        raise Conflict(f"The job is already {job.status}.", field="id")
+    values: dict[str, Any] = {"cancel_requested": True}
+    if job.status == "queued":
+        values.update(status="cancelled", finished_at=utcnow())
+    return resources.update(uow, _res(session), job, values, job.revision)  # type: ignore[return-value]
+
+
+def retry(uow: UnitOfWork, job_id: uuid.UUID) -> JobOut:
+    """Queue a failed or cancelled job again with a clean slate (attempts, failed agents)."""
+    session = uow.session
+    job = get_job(session, job_id)
+    if job.status not in ("failed", "cancelled"):
+        raise Conflict(f"Only failed or cancelled jobs are retried; this one is {job.status}.", field="id")
+    values = {
+        "status": "queued",
+        "attempts": 0,
+        "failed_agents": [],
+        "error": "",
+        "cancel_requested": False,
+        "not_before": None,
+        "finished_at": None,
+        "progress": 0.0,
+        "stage_text": "",
+    }
+    return resources.update(uow, _res(session), job, values, job.revision)  # type: ignore[return-value]
+
+
+def set_priority(uow: UnitOfWork, job_id: uuid.UUID, priority: int, revision: int | None) -> JobOut:
+    session = uow.session
+    job = get_job(session, job_id)
+    if revision is not None:
+        check_revision(job, revision, "job", lambda: job_out(session, job))
+    return resources.update(uow, _res(session), job, {"priority": priority}, job.revision)  # type: ignore[return-value]
+
+
+def queue_depth(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Job).where(Job.status == "queued")) or 0

@@ -1,0 +1,253 @@
+"""A running job's lease: heartbeats renew it; complete, fail and release end it; expiry requeues it."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from blender_addon.core.naming import safe_component
+
+from .. import resources
+from ..context import UnitOfWork
+from ..db.base import utcnow
+from ..db.models import Agent, AgentBlock, Job, Version
+from ..errors import Conflict, Unprocessable
+from ..settings import Settings
+from .jobs import get_job, job_out
+from .schemas import JobComplete, JobFail, JobHeartbeat
+
+FARM_DIR = ".farm"
+MAX_BACKOFF_S = 600.0
+CHUNK = 1024 * 1024
+
+
+Publisher = Callable[[Job, dict[str, Any]], uuid.UUID]  # (job, agent's provenance) -> the version made
+
+
+class LeaseLost(Conflict):
+    title, type_slug = "Lease lost", "lease-lost"
+
+
+def _res(session: Session) -> resources.Resource:
+    return resources.Resource(Job, "job", lambda job: job_out(session, job))
+
+
+def leased(session: Session, job_id: uuid.UUID, lease_id: str) -> Job:
+    """The job, if `lease_id` still holds it; else 409 lease-lost (the agent must drop the job)."""
+    job = get_job(session, job_id)
+    if job.status != "running" or job.lease_id != lease_id:
+        raise LeaseLost(
+            "This job is no longer leased to you: drop it and report nothing more.",
+            field="lease_id",
+            status_now=job.status,
+        )
+    return job
+
+
+def heartbeat(session: Session, settings: Settings, job_id: uuid.UUID, body: JobHeartbeat) -> tuple[str, Any]:
+    """Renew the lease and note progress (no audit event: this happens every few seconds)."""
+    job = leased(session, job_id, body.lease_id)
+    now = utcnow()
+    # A Core UPDATE: progress is not an edit of the job, so its revision stays.
+    expires = now + timedelta(seconds=settings.farm_lease_s)
+    session.execute(
+        update(Job)
+        .where(Job.id == job.id)
+        .values(lease_expires_at=expires, progress=body.progress, stage_text=body.stage)
+    )
+    if job.agent_id is not None:
+        session.execute(update(Agent).where(Agent.id == job.agent_id).values(last_seen_at=now, state="busy"))
+    session.commit()
+    return ("cancel" if job.cancel_requested else "continue"), expires
+
+
+def outputs_dir(settings: Settings, job_id: uuid.UUID) -> Path:
+    return settings.resolved_storage_root / FARM_DIR / "jobs" / str(job_id)
+
+
+def store_output(settings: Settings, job: Job, name: str, source: Any) -> dict[str, Any]:
+    """Copy one uploaded file into the job's outputs (streamed, hashed). Same name + same bytes: no-op."""
+    safe = safe_component(Path(name).name)
+    folder = outputs_dir(settings, job.id)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{safe}.{uuid.uuid4().hex}.part"
+    digest, size = hashlib.sha256(), 0
+    with tmp.open("wb") as out:
+        while chunk := source.read(CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+            out.write(chunk)
+    sha = digest.hexdigest()
+    for existing in job.outputs:
+        if existing["name"] == safe:
+            tmp.unlink()
+            if existing["sha256"] != sha:
+                raise Conflict(
+                    f"An output named {safe} was already uploaded with other bytes.", field="files"
+                )
+            return existing
+    tmp.replace(folder / safe)
+    return {
+        "name": safe,
+        "size": size,
+        "sha256": sha,
+        "path": (folder / safe).relative_to(settings.resolved_storage_root).as_posix(),
+    }
+
+
+def add_outputs(session: Session, job: Job, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    known = {o["name"] for o in job.outputs}
+    job.outputs = [*job.outputs, *(e for e in entries if e["name"] not in known)]
+    session.commit()
+    return job.outputs
+
+
+def complete(uow: UnitOfWork, job_id: uuid.UUID, body: JobComplete, publish: Publisher | None = None) -> Any:
+    """Mark the job done. A shot job's result is the version the agent named, or else its uploaded outputs
+    published by `publish`."""
+    session = uow.session
+    job = get_job(session, job_id)
+    if job.status == "succeeded" and job.result.get("lease_id") == body.lease_id:
+        return job_out(session, job)  # the answer to an earlier, identical completion was lost
+    job = leased(session, job_id, body.lease_id)
+    values: dict[str, Any] = {
+        "status": "succeeded",
+        "finished_at": utcnow(),
+        "progress": 1.0,
+        "gpu_seconds": body.gpu_seconds,
+        "lease_expires_at": None,
+        "result": {"lease_id": body.lease_id, "provenance": body.provenance},
+    }
+    if job.shot_id is not None and job.output_stage:
+        if body.version_id is None and job.outputs and publish is not None:
+            snapshot = SimpleNamespace(**{c.key: getattr(job, c.key) for c in Job.__table__.columns})
+            # Publishing takes its own write turn (SQLite has one writer): give ours back meanwhile.
+            session.rollback()
+            values["version_id"] = publish(snapshot, {**body.provenance, "gpu_seconds": body.gpu_seconds})  # type: ignore[arg-type]
+            job = leased(session, job_id, body.lease_id)
+        else:
+            version = session.get(Version, body.version_id) if body.version_id else None
+            if version is None or version.shot_id != job.shot_id:
+                raise Unprocessable(
+                    "a shot job completes with its outputs or the version it published for that shot",
+                    field="version_id",
+                )
+            values["version_id"] = version.id
+    elif not job.outputs and job.type not in ("playblast",):
+        raise Unprocessable("upload the job's outputs before completing it", field="outputs")
+    out = resources.update(uow, _res(session), job, values, job.revision, commit=False)
+    _agent_idle(session, job.agent_id)
+    uow.commit()
+    return out
+
+
+def _agent_idle(session: Session, agent_id: uuid.UUID | None) -> None:
+    if agent_id is not None:
+        session.execute(update(Agent).where(Agent.id == agent_id).values(state="idle", last_seen_at=utcnow()))
+
+
+def _backoff(settings: Settings, attempts: int) -> timedelta:
+    return timedelta(seconds=min(MAX_BACKOFF_S, settings.farm_retry_backoff_s * 2 ** max(attempts - 1, 0)))
+
+
+def _blame(uow: UnitOfWork, settings: Settings, job: Job, error: str, retryable: bool) -> Any:
+    """Count a failure of `job` on its agent: back to the queue after a backoff, or failed for good."""
+    session = uow.session
+    agent_key = str(job.agent_id) if job.agent_id else "unknown"
+    failed_agents = list(dict.fromkeys([*job.failed_agents, agent_key]))
+    attempts = job.attempts + 1
+    final = (
+        not retryable
+        or len(failed_agents) >= settings.farm_max_agents_per_job
+        or attempts >= job.max_attempts * settings.farm_max_agents_per_job
+    )
+    values: dict[str, Any] = {
+        "attempts": attempts,
+        "failed_agents": failed_agents,
+        "error": error,
+        "lease_id": None,
+        "lease_expires_at": None,
+        "progress": 0.0,
+        "stage_text": "",
+    }
+    if final:
+        values.update(status="failed", finished_at=utcnow())
+    else:
+        values.update(status="queued", agent_id=None, not_before=utcnow() + _backoff(settings, attempts))
+    if job.agent_id is not None:
+        _count_failure(session, settings, job.agent_id, job.type)
+        _agent_idle(session, job.agent_id)
+    return resources.update(uow, _res(session), job, values, job.revision, commit=False)
+
+
+def _count_failure(session: Session, settings: Settings, agent_id: uuid.UUID, job_type: str) -> None:
+    row = session.get(AgentBlock, (agent_id, job_type))
+    if row is None:
+        row = AgentBlock(agent_id=agent_id, job_type=job_type, failures=0)
+        session.add(row)
+    row.failures = (row.failures or 0) + 1
+    row.blocked = row.failures >= settings.farm_blocklist_after
+
+
+def fail(uow: UnitOfWork, settings: Settings, job_id: uuid.UUID, body: JobFail) -> Any:
+    job = leased(uow.session, job_id, body.lease_id)
+    out = _blame(uow, settings, job, body.error, body.retryable)
+    uow.commit()
+    return out
+
+
+def requeue_lost(uow: UnitOfWork, settings: Settings, job: Job, why: str) -> Any:
+    """A lease that expired (or an agent that restarted): a failure on that agent, without its report."""
+    return _blame(uow, settings, job, f"lease lost: {why}", retryable=True)
+
+
+def release(uow: UnitOfWork, job_id: uuid.UUID, lease_id: str) -> Any:
+    """Give the job back without blame; a cancelled job ends cancelled, others are offered again at once."""
+    session = uow.session
+    job = leased(session, job_id, lease_id)
+    values: dict[str, Any] = {
+        "lease_id": None,
+        "lease_expires_at": None,
+        "agent_id": None,
+        "progress": 0.0,
+        "stage_text": "",
+    }
+    values.update(status="cancelled", finished_at=utcnow()) if job.cancel_requested else values.update(
+        status="queued", not_before=None
+    )
+    _agent_idle(session, job.agent_id)
+    out = resources.update(uow, _res(session), job, values, job.revision, commit=False)
+    uow.commit()
+    return out
+
+
+def expire_leases(uow: UnitOfWork, settings: Settings) -> int:
+    """Requeue (or fail) every running job whose lease ran out or that ran past its timeout. Called before
+    each claim and periodically."""
+    now = utcnow()
+    overdue = [
+        job
+        for job in uow.session.scalars(
+            select(Job).where(Job.status == "running", Job.started_at.is_not(None))
+        )
+        if job.started_at + timedelta(seconds=job.timeout_s) < now
+    ]
+    for job in overdue:
+        # Its agent is told at the next heartbeat (lease lost); the job goes elsewhere or fails.
+        requeue_lost(uow, settings, job, f"ran longer than its timeout of {job.timeout_s} s")
+    expired = list(
+        uow.session.scalars(select(Job).where(Job.status == "running", Job.lease_expires_at < utcnow()))
+    )
+    for job in expired:
+        requeue_lost(uow, settings, job, f"not renewed within {settings.farm_lease_s} s")
+    if expired or overdue:
+        uow.commit()
+    return len(expired) + len(overdue)

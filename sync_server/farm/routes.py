@@ -1,0 +1,362 @@
+"""/api/farm: the agent protocol (docs/agent-protocol.md) and the wrangler's view and controls."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from functools import partial
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response, status
+from fastapi.responses import FileResponse
+from sqlalchemy import func, select
+from starlette.concurrency import run_in_threadpool
+
+from ..auth.permissions import Permission as P
+from ..context import SYSTEM, Principal, UnitOfWork
+from ..crud import ListParamsDep
+from ..db.base import utcnow
+from ..db.models import Agent, Job
+from ..deps import (
+    PrincipalDep,
+    ReadSession,
+    Services,
+    ServicesDep,
+    get_services,
+    require,
+    require_any,
+    uow_for,
+)
+from ..errors import Forbidden, NotFound, Unprocessable
+from ..schemas import Page
+from ..versions.routes import staging_of
+from . import agents, jobs, lease
+from .claim import claim
+from .publish import publish_outputs
+from .schemas import (
+    AgentAction,
+    AgentHeartbeat,
+    AgentOut,
+    AgentRegister,
+    AgentRegistered,
+    BlockOut,
+    Claim,
+    ClaimBody,
+    FarmStatus,
+    JobAction,
+    JobComplete,
+    JobFail,
+    JobHeartbeat,
+    JobOut,
+    JobSubmit,
+    LeaseBody,
+    PriorityBody,
+)
+
+logger = logging.getLogger(__name__)
+SWEEP_INTERVAL_S = 5.0
+
+
+def _sweep(services: Services) -> None:
+    with services.db.write_sessions() as session:
+        lease.expire_leases(UnitOfWork(session=session, hub=services.hub, actor=SYSTEM), services.settings)
+
+
+@asynccontextmanager
+async def farm_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Expire leases of agents that went silent, even while nobody claims."""
+    services: Services = app.state.services
+
+    async def sweeper() -> None:
+        while True:
+            await asyncio.sleep(SWEEP_INTERVAL_S)
+            try:
+                await run_in_threadpool(_sweep, services)
+            except Exception:
+                logger.exception("farm: expiring leases failed; will try again")
+
+    task = asyncio.create_task(sweeper(), name="aipipe-farm-sweeper")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+router = APIRouter(prefix="/farm", tags=["farm"], lifespan=farm_lifespan)
+AgentUow = Annotated[UnitOfWork, Depends(uow_for(P.FARM_AGENT))]
+Wrangler = Annotated[UnitOfWork, Depends(uow_for(P.FARM_MANAGE))]
+Submitter = Annotated[UnitOfWork, Depends(uow_for(P.RENDER_SUBMIT))]
+AgentOnly = Depends(require(P.FARM_AGENT))
+FarmReader = Depends(require_any(P.FARM_MANAGE, P.PROJECT_READ))
+
+
+# -- the agent protocol -------------------------------------------------------------------------------
+
+
+@router.post("/agents/register", response_model=AgentRegistered, operation_id="register_agent")
+def register_agent(body: AgentRegister, uow: AgentUow, services: ServicesDep) -> AgentRegistered:
+    return agents.register(uow, services.settings, body)
+
+
+@router.post(
+    "/agents/{agent_id}/heartbeat",
+    response_model=AgentAction,
+    operation_id="agent_heartbeat",
+    dependencies=[AgentOnly],
+)
+def agent_heartbeat(
+    agent_id: uuid.UUID, body: AgentHeartbeat, principal: PrincipalDep, services: ServicesDep
+) -> AgentAction:
+    with services.db.write_sessions() as session:
+        agent = agents.own_agent(session, agent_id, principal)
+        return AgentAction(action=agents.heartbeat(session, agent, body))
+
+
+@router.put("/agents/{agent_id}/object-info", operation_id="put_agent_object_info", dependencies=[AgentOnly])
+async def put_object_info(agent_id: uuid.UUID, request: Request, principal: PrincipalDep) -> dict[str, str]:
+    """The agent's ComfyUI `GET /object_info`, sent after registering: jobs are checked against it."""
+    services = get_services(request)
+    try:
+        info = await request.json()
+    except ValueError as exc:
+        raise Unprocessable("the body must be ComfyUI's /object_info JSON", field="body") from exc
+
+    def store() -> str:
+        with services.db.write_sessions() as session:
+            return agents.store_object_info(session, agents.own_agent(session, agent_id, principal), info)
+
+    return {"sha256": await run_in_threadpool(store)}
+
+
+def _claim_once(
+    services: Services, agent_id: uuid.UUID, principal: Principal, body: ClaimBody, request_id: str | None
+) -> Claim | None:
+    with services.db.write_sessions() as session:
+        uow = UnitOfWork(session=session, hub=services.hub, actor=principal, request_id=request_id)
+        agent = agents.own_agent(session, agent_id, principal)
+        return claim(uow, services.settings, agent, body.loaded_models)
+
+
+@router.post(
+    "/agents/{agent_id}/claim",
+    response_model=Claim,
+    operation_id="claim_job",
+    responses={204: {"description": "Nothing came within wait_s."}},
+    dependencies=[AgentOnly],
+)
+async def claim_job(agent_id: uuid.UUID, body: ClaimBody, request: Request, principal: PrincipalDep) -> Any:
+    """Long-poll: answers as soon as a job this agent should run is queued, or 204 after `wait_s`."""
+    services = get_services(request)
+    deadline = time.monotonic() + min(body.wait_s, services.settings.farm_claim_wait_max_s)
+    request_id = getattr(request.state, "request_id", None)
+    while True:
+        woken = services.waker.current()
+        found = await run_in_threadpool(_claim_once, services, agent_id, principal, body, request_id)
+        if found is not None:
+            return found
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or await request.is_disconnected():
+            return Response(status_code=status.HTTP_204_NO_CONTENT)
+        # Woken by a job event; the timeout also catches retry back-offs that ran out.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(woken.wait(), timeout=min(remaining, SWEEP_INTERVAL_S))
+
+
+@router.post(
+    "/jobs/{job_id}/heartbeat",
+    response_model=JobAction,
+    operation_id="job_heartbeat",
+    dependencies=[AgentOnly],
+)
+def job_heartbeat(job_id: uuid.UUID, body: JobHeartbeat, services: ServicesDep) -> JobAction:
+    with services.db.write_sessions() as session:
+        action, expires = lease.heartbeat(session, services.settings, job_id, body)
+        return JobAction(action=action, lease_expires_at=expires)
+
+
+@router.post("/jobs/{job_id}/outputs", operation_id="upload_job_outputs", dependencies=[AgentOnly])
+async def upload_job_outputs(job_id: uuid.UUID, request: Request) -> dict[str, Any]:
+    """Multipart `lease_id` + `files` (streamed to disk); the same name with the same bytes is a no-op."""
+    services = get_services(request)
+    async with request.form(max_files=100, max_fields=10) as form:
+        lease_id = form.get("lease_id")
+        if not isinstance(lease_id, str) or not lease_id:
+            raise Unprocessable("lease_id is required", field="lease_id")
+        uploads = [f for f in form.getlist("files") if not isinstance(f, str)]
+        if not uploads:
+            raise Unprocessable("no files", field="files")
+
+        def store() -> list[dict[str, Any]]:
+            with services.db.write_sessions() as session:
+                job = lease.leased(session, job_id, lease_id)
+                entries = [
+                    lease.store_output(services.settings, job, u.filename or "output", u.file)
+                    for u in uploads
+                ]
+                return lease.add_outputs(session, job, entries)
+
+        return {"outputs": await run_in_threadpool(store)}
+
+
+@router.get(
+    "/jobs/{job_id}/outputs/{name}",
+    operation_id="download_job_output",
+    dependencies=[Depends(require_any(P.FARM_AGENT, P.PROJECT_READ, P.FARM_MANAGE))],
+)
+def download_job_output(
+    job_id: uuid.UUID, name: str, session: ReadSession, services: ServicesDep
+) -> FileResponse:
+    job = jobs.get_job(session, job_id)
+    entry = next((o for o in job.outputs if o["name"] == name), None)
+    if entry is None:
+        raise NotFound(f"job {job_id} has no output named {name}", field="name")
+    path = lease.outputs_dir(services.settings, job.id) / entry["name"]
+    return FileResponse(path, filename=entry["name"], headers={"ETag": f'"{entry["sha256"]}"'})
+
+
+@router.post("/jobs/{job_id}/complete", response_model=JobOut, operation_id="complete_job")
+async def complete_job(job_id: uuid.UUID, body: JobComplete, request: Request, uow: AgentUow) -> Any:
+    """Finish the job; a shot job's uploaded outputs become the shot's next version."""
+    services = get_services(request)
+    staging = await staging_of(request.app)
+    publisher = partial(publish_outputs, services, staging, uow)
+    return await run_in_threadpool(lease.complete, uow, job_id, body, publisher)
+
+
+@router.post("/jobs/{job_id}/fail", response_model=JobOut, operation_id="fail_job")
+def fail_job(job_id: uuid.UUID, body: JobFail, uow: AgentUow, services: ServicesDep) -> Any:
+    return lease.fail(uow, services.settings, job_id, body)
+
+
+@router.post("/jobs/{job_id}/release", response_model=JobOut, operation_id="release_job")
+def release_job(job_id: uuid.UUID, body: LeaseBody, uow: AgentUow) -> Any:
+    return lease.release(uow, job_id, body.lease_id)
+
+
+# -- submitting and wrangling -------------------------------------------------------------------------
+
+
+@router.post("/jobs", response_model=JobOut, status_code=status.HTTP_201_CREATED, operation_id="submit_job")
+def submit_job(body: JobSubmit, uow: Submitter, services: ServicesDep) -> JobOut:
+    return jobs.submit(uow, services.settings, body)
+
+
+@router.get("/jobs", response_model=Page[JobOut], dependencies=[FarmReader], operation_id="list_jobs")
+def list_jobs(
+    session: ReadSession,
+    params: ListParamsDep,
+    status_: Annotated[list[str] | None, Query(alias="status")] = None,
+    type_: Annotated[list[str] | None, Query(alias="type")] = None,
+    project_id: uuid.UUID | None = None,
+    shot_id: uuid.UUID | None = None,
+    agent_id: uuid.UUID | None = None,
+) -> dict[str, Any]:
+    filters = {
+        "status": status_,
+        "type": type_,
+        "project_id": project_id,
+        "shot_id": shot_id,
+        "agent_id": agent_id,
+    }
+    return jobs.list_jobs(session, params, filters)
+
+
+@router.get("/jobs/{job_id}", response_model=JobOut, dependencies=[FarmReader], operation_id="get_job")
+def get_job(job_id: uuid.UUID, session: ReadSession) -> JobOut:
+    return jobs.job_out(session, jobs.get_job(session, job_id))
+
+
+@router.post("/jobs/{job_id}/cancel", response_model=JobOut, operation_id="cancel_job")
+def cancel_job(
+    job_id: uuid.UUID, uow: Annotated[UnitOfWork, Depends(uow_for())], principal: PrincipalDep
+) -> JobOut:
+    job = jobs.get_job(uow.session, job_id)
+    # The wrangler, or whoever submitted it.
+    if not principal.can(P.FARM_MANAGE) and not (
+        principal.can(P.RENDER_SUBMIT) and job.created_by == principal.name
+    ):
+        raise_forbidden(principal)
+    return jobs.cancel(uow, job_id)
+
+
+def raise_forbidden(principal: Principal) -> None:
+    raise Forbidden(
+        f"Role '{principal.role}' may cancel only its own jobs (wranglers: any).",
+        required=[P.FARM_MANAGE.value],
+        role=principal.role,
+    )
+
+
+@router.post("/jobs/{job_id}/retry", response_model=JobOut, operation_id="retry_job")
+def retry_job(job_id: uuid.UUID, uow: Wrangler) -> JobOut:
+    return jobs.retry(uow, job_id)
+
+
+@router.post("/jobs/{job_id}/priority", response_model=JobOut, operation_id="set_job_priority")
+def set_job_priority(job_id: uuid.UUID, body: PriorityBody, uow: Wrangler) -> JobOut:
+    return jobs.set_priority(uow, job_id, body.priority, None)
+
+
+@router.get("/agents", response_model=list[AgentOut], dependencies=[FarmReader], operation_id="list_agents")
+def list_agents(session: ReadSession, services: ServicesDep) -> list[AgentOut]:
+    return [
+        agents.agent_out(session, a, services.settings)
+        for a in session.scalars(select(Agent).order_by(Agent.name))
+    ]
+
+
+@router.post("/agents/{agent_id}/drain", response_model=AgentOut, operation_id="drain_agent")
+def drain_agent(agent_id: uuid.UUID, uow: Wrangler) -> AgentOut:
+    return agents.set_draining(uow, agent_id, True)
+
+
+@router.post("/agents/{agent_id}/undrain", response_model=AgentOut, operation_id="undrain_agent")
+def undrain_agent(agent_id: uuid.UUID, uow: Wrangler) -> AgentOut:
+    return agents.set_draining(uow, agent_id, False)
+
+
+@router.get(
+    "/blocklist", response_model=list[BlockOut], dependencies=[FarmReader], operation_id="list_blocklist"
+)
+def list_blocklist(session: ReadSession, agent_id: uuid.UUID | None = None) -> list[BlockOut]:
+    return agents.blocklist(session, agent_id)
+
+
+@router.delete("/blocklist/{agent_id}", operation_id="clear_blocklist")
+def clear_blocklist(agent_id: uuid.UUID, uow: Wrangler, job_type: str | None = None) -> dict[str, int]:
+    return {"cleared": agents.clear_block(uow, agent_id, job_type)}
+
+
+@router.get("/status", response_model=FarmStatus, dependencies=[FarmReader], operation_id="farm_status")
+def farm_status(session: ReadSession, services: ServicesDep) -> FarmStatus:
+    all_agents = list(session.scalars(select(Agent)))
+    states: dict[str, int] = {}
+    for agent in all_agents:
+        state = "offline" if agents.is_offline(agent, services.settings) else agent.state
+        states[state] = states.get(state, 0) + 1
+    by_status = dict(session.execute(select(Job.status, func.count()).group_by(Job.status)).all())
+    hour_ago = utcnow() - timedelta(hours=1)
+    finished = dict(
+        session.execute(
+            select(Job.status, func.count()).where(Job.finished_at >= hour_ago).group_by(Job.status)
+        ).all()
+    )
+    ok, bad = finished.get("succeeded", 0), finished.get("failed", 0)
+    return FarmStatus(
+        agents=states,
+        gpus=sum(len(a.gpus) for a in all_agents if not agents.is_offline(a, services.settings)),
+        queue_depth=by_status.get("queued", 0),
+        running=by_status.get("running", 0),
+        succeeded_last_hour=ok,
+        failed_last_hour=bad,
+        error_rate_last_hour=round(bad / (ok + bad), 3) if ok + bad else 0.0,
+        jobs_by_status=by_status,
+    )

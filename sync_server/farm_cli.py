@@ -1,0 +1,430 @@
+"""`aipipe farm`: the wrangler's view of the render farm and its controls, over the server's HTTP API.
+
+Agents are named by name or id (or a unique id prefix), jobs by id or a unique id prefix. Every refusal
+of the server is shown with its problem+json `detail` and ends the command with exit status 1.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, get_args
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .farm.schemas import JobType
+
+farm_app = typer.Typer(help="Render farm: status, jobs and the wrangler's controls.", no_args_is_help=True)
+blocklist_app = typer.Typer(help="Agents blocklisted for a job type.", no_args_is_help=True)
+farm_app.add_typer(blocklist_app, name="blocklist")
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+HTTP_TIMEOUT_S = 30.0
+SEARCH_PAGE = 1000  # jobs per request while resolving an id prefix
+MIN_PREFIX = 4  # shorter job or agent id prefixes would match too much to be useful
+SHORT_ID = 8  # characters of an id shown in tables; enough to name it again
+JOB_TYPES = frozenset(get_args(JobType))
+STATE_ORDER = {"busy": 0, "idle": 1, "draining": 2, "offline": 3}
+STATUS_STYLE = {
+    "queued": "cyan",
+    "running": "yellow",
+    "succeeded": "green",
+    "failed": "red",
+    "cancelled": "dim",
+}
+
+
+class JobStatus(StrEnum):
+    queued = "queued"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+ServerUrl = Annotated[
+    str | None,
+    typer.Option("--server", envvar="AIPIPE_SERVER_URL", help="Sync server URL.", show_default=False),
+]
+ApiKey = Annotated[
+    str | None,
+    typer.Option(
+        "--api-key",
+        envvar="AIPIPE_API_KEY",
+        help="API key of role wrangler (or admin); better the env var, flags show in ps.",
+        show_default=False,
+    ),
+]
+AgentRef = Annotated[str, typer.Argument(help="Agent name or id.")]
+JobRef = Annotated[str, typer.Argument(help="Job id or a unique id prefix.")]
+
+
+class FarmCliError(Exception):
+    """Something to tell the wrangler before exiting with `exit_code`."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code
+
+
+def refusal(response: httpx.Response) -> str:
+    """The server's problem+json as one line: status, title, detail and the fields it names."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        text = response.text.strip()[:300] or response.reason_phrase
+        return f"Refused ({response.status_code}): {text}"
+    title = body.get("title") or response.reason_phrase
+    detail = body.get("detail") or ""
+    named = [e for e in body.get("errors") or [] if e.get("field")]
+    more = "; ".join(f"{e['field']}: {e.get('message', '')}" for e in named if e.get("message") != detail)
+    extra = f" — {more}" if more else ""
+    return f"Refused ({response.status_code} {title}): {detail}{extra}"
+
+
+class FarmClient:
+    """The wrangler routes of /api/farm over one httpx client."""
+
+    def __init__(self, server: str, api_key: str) -> None:
+        self.server = server.rstrip("/")
+        self.http = httpx.Client(
+            base_url=self.server, headers={"Authorization": f"Bearer {api_key}"}, timeout=HTTP_TIMEOUT_S
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self.http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise FarmCliError(f"Cannot reach the server at {self.server}: {exc}") from exc
+        if response.is_error:
+            raise FarmCliError(refusal(response))
+        return response.json() if response.content else None
+
+    def agents(self) -> list[dict[str, Any]]:
+        return self.call("GET", "/api/farm/agents")
+
+    def agent(self, ref: str) -> dict[str, Any]:
+        """The agent named `ref`, or with id (or unique id prefix) `ref`."""
+        agents = self.agents()
+        by_name = [a for a in agents if a["name"] == ref]
+        if by_name:
+            return by_name[0]
+        wanted = ref.lower()
+        exact = [a for a in agents if a["id"] == wanted]
+        if exact:
+            return exact[0]
+        prefixed = [a for a in agents if len(wanted) >= MIN_PREFIX and a["id"].startswith(wanted)]
+        if len(prefixed) == 1:
+            return prefixed[0]
+        if prefixed:
+            names = ", ".join(a["name"] for a in prefixed)
+            raise FarmCliError(f"'{ref}' is the start of the ids of {len(prefixed)} agents: {names}.")
+        raise FarmCliError(f"No agent named '{ref}' or with that id.")
+
+    def job(self, ref: str) -> dict[str, Any]:
+        """The job with id `ref`, or the one job whose id starts with `ref`."""
+        try:
+            job_id = uuid.UUID(ref)
+        except ValueError:
+            return self._job_by_prefix(ref)
+        return self.call("GET", f"/api/farm/jobs/{job_id}")
+
+    def _job_by_prefix(self, ref: str) -> dict[str, Any]:
+        prefix = ref.lower()
+        if not re.fullmatch(r"[0-9a-f-]+", prefix):
+            raise FarmCliError(f"'{ref}' is not a job id or id prefix (hexadecimal digits).", exit_code=2)
+        if len(prefix.replace("-", "")) < MIN_PREFIX:
+            raise FarmCliError(f"Job id prefix '{ref}' is too short; give at least {MIN_PREFIX} characters.")
+        # The API has no prefix filter: page through every job, oldest first.
+        matches: list[dict[str, Any]] = []
+        offset = 0
+        while True:
+            page = self.call(
+                "GET",
+                "/api/farm/jobs",
+                params={"limit": SEARCH_PAGE, "offset": offset, "sort": "created_at"},
+            )
+            matches += [j for j in page["items"] if j["id"].startswith(prefix)]
+            offset += len(page["items"])
+            if not page["items"] or offset >= page["total"]:
+                break
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            ids = ", ".join(j["id"] for j in matches[:5])
+            raise FarmCliError(f"Job id prefix '{ref}' matches {len(matches)} jobs: {ids}.")
+        raise FarmCliError(f"No job with id '{ref}' (or starting with it).")
+
+    def project_id(self, ref: str) -> str:
+        """A project id from an id or a project code."""
+        try:
+            return str(uuid.UUID(ref))
+        except ValueError:
+            page = self.call("GET", "/api/projects", params={"q": ref})
+        found = [p for p in page["items"] if p["code"].lower() == ref.lower()]
+        if not found:
+            raise FarmCliError(f"No project with code '{ref}'.")
+        return found[0]["id"]
+
+
+@contextmanager
+def farm_client(server: str | None, api_key: str | None) -> Iterator[FarmClient]:
+    """A client for the command's server; any FarmCliError inside becomes a message and an exit status."""
+    if not server:
+        err.print("[red]No server:[/red] pass --server URL or set AIPIPE_SERVER_URL.")
+        raise typer.Exit(2)
+    if not api_key:
+        err.print("[red]No API key:[/red] set AIPIPE_API_KEY (a key of role wrangler) or pass --api-key.")
+        raise typer.Exit(2)
+    client = FarmClient(server, api_key)
+    try:
+        yield client
+    except FarmCliError as exc:
+        err.print(exc.message, style="red", markup=False, highlight=False)
+        raise typer.Exit(exc.exit_code) from exc
+    finally:
+        client.close()
+
+
+# -- formatting --------------------------------------------------------------------------------------------
+
+
+def short(value: str | None) -> str:
+    return value[:SHORT_ID] if value else "—"
+
+
+def ago(stamp: str | None) -> str:
+    if not stamp:
+        return "never"
+    when = datetime.fromisoformat(stamp)
+    if when.tzinfo is None:  # the server keeps UTC
+        when = when.replace(tzinfo=UTC)
+    seconds = (datetime.now(UTC) - when).total_seconds()
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f}{unit} ago"
+    return f"{max(seconds, 0):.0f}s ago"
+
+
+def gpus_text(agent: dict[str, Any]) -> str:
+    if not agent["gpus"]:
+        return f"none ({agent['gpu_error']})" if agent.get("gpu_error") else "none"
+    return ", ".join(f"{g.get('name', '?')} {g.get('vram_total_mb', 0) / 1024:.0f} GB" for g in agent["gpus"])
+
+
+def status_text(status: str) -> str:
+    style = STATUS_STYLE.get(status, "")
+    return f"[{style}]{status}[/{style}]" if style else status
+
+
+def agent_state(agent: dict[str, Any]) -> str:
+    state = agent["state"]
+    return f"{state} (draining)" if agent["draining"] and state not in ("draining", "offline") else state
+
+
+def job_line(job: dict[str, Any]) -> str:
+    return f"{short(job['id'])} ({job['type']}, {job['status']}, priority {job['priority']})"
+
+
+# -- commands ----------------------------------------------------------------------------------------------
+
+
+@farm_app.command("status")
+def status(server: ServerUrl = None, api_key: ApiKey = None) -> None:
+    """Agents by state with their GPUs and current job; queue depth, running, last hour's throughput."""
+    with farm_client(server, api_key) as farm:
+        summary = farm.call("GET", "/api/farm/status")
+        agents = farm.agents()
+        running = farm.call("GET", "/api/farm/jobs", params={"status": "running", "limit": 5000})["items"]
+    jobs = {j["id"]: j for j in running}
+    table = Table(title=f"Agents ({len(agents)})", header_style="bold")
+    for column in ("agent", "state", "GPUs", "current job", "last seen", "tags", "blocked for"):
+        table.add_column(column, no_wrap=column in ("agent", "state"))
+    for agent in sorted(agents, key=lambda a: (STATE_ORDER.get(a["state"], 9), a["name"])):
+        current = jobs.get(agent["current_job_id"] or "")
+        doing = (
+            f"{short(current['id'])} {current['type']} {current['progress']:.0%}"
+            if current
+            else short(agent["current_job_id"])
+            if agent["current_job_id"]
+            else "—"
+        )
+        table.add_row(
+            agent["name"],
+            agent_state(agent),
+            gpus_text(agent),
+            doing,
+            ago(agent["last_seen_at"]),
+            ", ".join(agent["tags"]) or "—",
+            ", ".join(agent["blocked_types"]) or "—",
+        )
+    console.print(table)
+    ok, bad = summary["succeeded_last_hour"], summary["failed_last_hour"]
+    states = ", ".join(f"{n} {s}" for s, n in sorted(summary["agents"].items())) or "none"
+    farm_table = Table(title="Farm", show_header=False)
+    farm_table.add_row("agents", states)
+    farm_table.add_row("GPUs online", str(summary["gpus"]))
+    farm_table.add_row("queue depth", str(summary["queue_depth"]))
+    farm_table.add_row("running", str(summary["running"]))
+    farm_table.add_row("last hour", f"{ok + bad} jobs finished ({ok} succeeded, {bad} failed)")
+    farm_table.add_row("error rate", f"{summary['error_rate_last_hour']:.1%}")
+    console.print(farm_table)
+
+
+@farm_app.command("jobs")
+def list_jobs(
+    status_: Annotated[
+        list[JobStatus] | None, typer.Option("--status", help="Only jobs in this state (repeatable).")
+    ] = None,
+    project: Annotated[str | None, typer.Option("--project", help="Project code or id.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=5000, help="At most this many jobs.")] = 50,
+    server: ServerUrl = None,
+    api_key: ApiKey = None,
+) -> None:
+    """Jobs in queue order (highest priority first), optionally only some states or one project."""
+    params: dict[str, Any] = {"limit": limit}
+    if status_:
+        params["status"] = [s.value for s in status_]
+    with farm_client(server, api_key) as farm:
+        if project:
+            params["project_id"] = farm.project_id(project)
+        page = farm.call("GET", "/api/farm/jobs", params=params)
+        names = {a["id"]: a["name"] for a in farm.agents()} if page["items"] else {}
+        codes = {
+            pid: farm.call("GET", f"/api/projects/{pid}")["code"]
+            for pid in {j["project_id"] for j in page["items"] if j["project_id"]}
+        }
+    items = page["items"]
+    table = Table(title=f"Jobs ({len(items)} of {page['total']})", header_style="bold")
+    for column in ("id", "type", "status", "priority", "project", "agent", "progress", "tries", "age"):
+        table.add_column(column, no_wrap=True, justify="right" if column == "priority" else "left")
+    table.add_column("error / stage", overflow="fold")
+    for job in items:
+        table.add_row(
+            short(job["id"]),
+            job["type"],
+            status_text(job["status"]) + (" (cancel asked)" if job["cancel_requested"] else ""),
+            str(job["priority"]),
+            codes.get(job["project_id"], "—"),
+            names.get(job["agent_id"], short(job["agent_id"])),
+            f"{job['progress']:.0%}" if job["status"] == "running" else "",
+            f"{job['attempts']}/{job['max_attempts']}",
+            ago(job["created_at"]),
+            (job["error"] or job["stage_text"])[:120],
+        )
+    console.print(table)
+
+
+@farm_app.command("retry")
+def retry(job: JobRef, server: ServerUrl = None, api_key: ApiKey = None) -> None:
+    """Queue a failed or cancelled job again with a clean slate."""
+    with farm_client(server, api_key) as farm:
+        found = farm.job(job)
+        done = farm.call("POST", f"/api/farm/jobs/{found['id']}/retry")
+    console.print(f"Job {job_line(done)} is queued again.")
+
+
+@farm_app.command("cancel")
+def cancel(job: JobRef, server: ServerUrl = None, api_key: ApiKey = None) -> None:
+    """Cancel a job: a queued one at once, a running one at its agent's next heartbeat."""
+    with farm_client(server, api_key) as farm:
+        found = farm.job(job)
+        done = farm.call("POST", f"/api/farm/jobs/{found['id']}/cancel")
+    if done["status"] == "cancelled":
+        console.print(f"Job {job_line(done)} is cancelled.")
+    else:
+        console.print(f"Job {job_line(done)}: cancel asked; its agent stops at its next heartbeat.")
+
+
+@farm_app.command("priority")
+def priority(
+    job: JobRef,
+    value: Annotated[int, typer.Argument(min=0, max=100, help="0–100; higher runs first.")],
+    server: ServerUrl = None,
+    api_key: ApiKey = None,
+) -> None:
+    """Set a job's priority."""
+    with farm_client(server, api_key) as farm:
+        found = farm.job(job)
+        done = farm.call("POST", f"/api/farm/jobs/{found['id']}/priority", json={"priority": value})
+    console.print(f"Job {job_line(done)}: priority {found['priority']} → {done['priority']}.")
+
+
+@farm_app.command("drain")
+def drain(agent: AgentRef, server: ServerUrl = None, api_key: ApiKey = None) -> None:
+    """Let an agent finish its current job, then give it no more."""
+    with farm_client(server, api_key) as farm:
+        found = farm.agent(agent)
+        farm.call("POST", f"/api/farm/agents/{found['id']}/drain")
+    current = f" after job {short(found['current_job_id'])}" if found["current_job_id"] else ""
+    console.print(f"Agent [bold]{found['name']}[/bold] is draining: no new work{current}.")
+
+
+@farm_app.command("undrain")
+def undrain(agent: AgentRef, server: ServerUrl = None, api_key: ApiKey = None) -> None:
+    """Give a drained agent work again."""
+    with farm_client(server, api_key) as farm:
+        found = farm.agent(agent)
+        farm.call("POST", f"/api/farm/agents/{found['id']}/undrain")
+    console.print(f"Agent [bold]{found['name']}[/bold] takes work again.")
+
+
+@blocklist_app.command("show")
+def blocklist_show(
+    agent: Annotated[str | None, typer.Option("--agent", help="Only this agent (name or id).")] = None,
+    server: ServerUrl = None,
+    api_key: ApiKey = None,
+) -> None:
+    """Agents blocklisted for a job type after failing it repeatedly."""
+    with farm_client(server, api_key) as farm:
+        params = {"agent_id": farm.agent(agent)["id"]} if agent else {}
+        blocks = farm.call("GET", "/api/farm/blocklist", params=params)
+    if not blocks:
+        console.print(
+            f"{agent or 'No agent'} is blocklisted for nothing." if agent else "No agent is blocklisted."
+        )
+        return
+    table = Table(title="Blocklist", header_style="bold")
+    for column in ("agent", "agent id", "job type", "failures"):
+        table.add_column(column, no_wrap=True)
+    for block in blocks:
+        table.add_row(
+            block["agent_name"], short(block["agent_id"]), block["job_type"], str(block["failures"])
+        )
+    console.print(table)
+
+
+@blocklist_app.command("clear")
+def blocklist_clear(
+    agent: AgentRef,
+    job_type: Annotated[
+        str | None, typer.Option("--type", help="Only this job type (default: every type).")
+    ] = None,
+    server: ServerUrl = None,
+    api_key: ApiKey = None,
+) -> None:
+    """Let an agent run job types it was blocklisted for (and forget its failure counts)."""
+    if job_type is not None and job_type not in JOB_TYPES:
+        raise typer.BadParameter(f"one of {', '.join(sorted(JOB_TYPES))}", param_hint="--type")
+    with farm_client(server, api_key) as farm:
+        found = farm.agent(agent)
+        params = {"job_type": job_type} if job_type else {}
+        cleared = farm.call("DELETE", f"/api/farm/blocklist/{found['id']}", params=params)["cleared"]
+    scope = f"{job_type} " if job_type else ""
+    console.print(
+        f"Cleared {cleared} {scope}blocklist entr{'y' if cleared == 1 else 'ies'} of {found['name']}."
+    )

@@ -1,0 +1,1 @@
+"""Projects: code, name, frame rate, resolution, handles, storage root."""

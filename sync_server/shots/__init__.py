@@ -1,0 +1,1 @@
+"""Shots: the shot list, its order, its status workflow and its locks."""

@@ -1,0 +1,1 @@
+"""Users and API keys (admin only), and each user's own account."""

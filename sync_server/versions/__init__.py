@@ -1,0 +1,1 @@
+"""Versions of shots: publishing (streamed uploads, atomic numbering), media facts, review."""

@@ -1,0 +1,1 @@
+"""Render-agent tests: ComfyUI client, stand-in protocol, workflow templates."""

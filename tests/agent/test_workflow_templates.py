@@ -1,0 +1,265 @@
+"""Workflow templates: shipped graphs validate, sidecars are checked, binding sets only bound inputs."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sync_server.farm.workflows import (
+    TemplateBindError,
+    TemplateError,
+    WorkflowTemplate,
+    bind,
+    graph_model_files,
+    load_template,
+    load_templates,
+    validate_graph,
+    validate_template,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOWS = ROOT / "workflows"
+SHIPPED = sorted(p.stem for p in WORKFLOWS.glob("*.json") if not p.name.endswith(".meta.json"))
+
+
+@pytest.fixture(scope="module")
+def object_info() -> dict[str, Any]:
+    return json.loads((ROOT / "tests" / "data" / "comfyui" / "object_info.json").read_text(encoding="utf-8"))
+
+
+def template(name: str) -> WorkflowTemplate:
+    return load_template(WORKFLOWS / f"{name}.json")
+
+
+def copy_template(name: str, folder: Path, *, graph: Any = None, meta: Any = None) -> Path:
+    """Copy a shipped template into folder, optionally editing graph/meta dicts in place."""
+    folder.mkdir(parents=True, exist_ok=True)
+    g = json.loads((WORKFLOWS / f"{name}.json").read_text(encoding="utf-8"))
+    m = json.loads((WORKFLOWS / f"{name}.meta.json").read_text(encoding="utf-8"))
+    if graph:
+        graph(g)
+    if meta:
+        meta(m)
+    (folder / f"{name}.json").write_text(json.dumps(g), encoding="utf-8")
+    (folder / f"{name}.meta.json").write_text(json.dumps(m), encoding="utf-8")
+    return folder / f"{name}.json"
+
+
+def test_all_expected_templates_are_shipped() -> None:
+    assert set(SHIPPED) >= {
+        "wan21_i2v_480p",
+        "wan22_i2v_14b",
+        "ltxv095_i2v",
+        "flux1_dev_t2i",
+        "flux1_dev_lora_t2i",
+        "esrgan_upscale_video",
+        "rife_interpolate_2x",
+        "cpu_test_still_video",
+    }
+    catalog = load_templates([WORKFLOWS])
+    assert catalog.problems == [] and sorted(catalog.templates) == SHIPPED
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_template_validates_against_the_captured_object_info(
+    name: str, object_info: dict[str, Any]
+) -> None:
+    t = template(name)
+    report = validate_template(t, object_info)
+
+    assert report.errors == [], [str(e) for e in report.errors]
+    undeclared_classes = t.meta.custom_node_classes - set(object_info)
+    assert {p.class_type for p in report.missing_custom_nodes} == undeclared_classes
+    lora_slots = {t.graph[n]["inputs"][i] for n, i in t.meta.bindings.get("loras", [])}
+    # the sidecar lists every model file the graph names (LoRA slots are filled per job) ...
+    assert graph_model_files(t.graph) - lora_slots == set(t.meta.models)
+    # ... so every model a host lacks is one the scheduler knows about
+    missing = {t.graph[p.node_id]["inputs"][p.input_name] for p in report.missing_models}
+    assert missing <= set(t.meta.models) | lora_slots
+
+
+def test_rife_template_reports_only_its_declared_custom_node(object_info: dict[str, Any]) -> None:
+    report = validate_template(template("rife_interpolate_2x"), object_info)
+
+    assert report.errors == [] and report.missing_models == []
+    assert [(p.node_id, p.class_type) for p in report.missing_custom_nodes] == [("3", "RIFE VFI")]
+    assert template("rife_interpolate_2x").meta.custom_nodes[0].package == "ComfyUI-Frame-Interpolation"
+
+
+def test_undeclared_unknown_class_is_an_error_naming_the_node(object_info: dict[str, Any]) -> None:
+    report = validate_graph(template("rife_interpolate_2x").graph, object_info)
+
+    assert [(e.kind, e.node_id, e.class_type) for e in report.errors] == [("unknown_class", "3", "RIFE VFI")]
+
+
+def test_ltx_graph_without_the_required_strength_is_refused(object_info: dict[str, Any]) -> None:
+    graph = copy.deepcopy(template("ltxv095_i2v").graph)
+    del graph["95"]["inputs"]["strength"]  # as in ComfyUI_examples' LTX-Video 0.9.5 graph
+
+    report = validate_graph(graph, object_info)
+
+    assert [(e.kind, e.node_id, e.class_type, e.input_name) for e in report.errors] == [
+        ("required_input_missing", "95", "LTXVImgToVideo", "strength")
+    ]
+
+
+def _set(node: str, name: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    return lambda g: g[node]["inputs"].__setitem__(name, value)
+
+
+@pytest.mark.parametrize(
+    ("change", "kind", "node_id", "class_type", "input_name"),
+    [
+        (_set("5", "video", ["3", 0]), "return_type_mismatch", "5", "SaveVideo", "video"),
+        (_set("2", "width", 99999), "value_bigger_than_max", "2", "ImageScale", "width"),
+        (_set("3", "amount", 0), "value_smaller_than_min", "3", "RepeatImageBatch", "amount"),
+        (_set("2", "upscale_method", "bogus"), "value_not_in_list", "2", "ImageScale", "upscale_method"),
+        (_set("5", "codec", "hevc"), "value_not_in_list", "5", "SaveVideo", "codec"),  # V3 combo
+        (_set("4", "fps", "fast"), "invalid_input_type", "4", "CreateVideo", "fps"),
+        (_set("3", "image", ["42", 0]), "bad_linked_input", "3", "RepeatImageBatch", "image"),
+        (_set("3", "image", ["2", 3]), "bad_linked_input", "3", "RepeatImageBatch", "image"),
+        (lambda g: g["2"]["inputs"].pop("crop"), "required_input_missing", "2", "ImageScale", "crop"),
+    ],
+)
+def test_graph_error_names_node_class_and_input(
+    object_info: dict[str, Any], change: Any, kind: str, node_id: str, class_type: str, input_name: str
+) -> None:
+    graph = copy.deepcopy(template("cpu_test_still_video").graph)
+    change(graph)
+
+    report = validate_graph(graph, object_info)
+
+    assert [(e.kind, e.node_id, e.class_type, e.input_name) for e in report.errors] == [
+        (kind, node_id, class_type, input_name)
+    ]
+    assert f"node {node_id} ({class_type}) input '{input_name}'" in str(report.errors[0])
+
+
+def test_missing_model_is_reported_apart_from_errors(object_info: dict[str, Any]) -> None:
+    report = validate_template(template("flux1_dev_t2i"), object_info)
+
+    assert report.ok
+    assert ("10", "VAELoader", "vae_name") in {
+        (p.node_id, p.class_type, p.input_name) for p in report.missing_models
+    }
+
+
+def test_binding_puts_positive_and_negative_prompts_in_their_nodes_only() -> None:
+    t = template("wan21_i2v_480p")
+    before = copy.deepcopy(t.graph)
+
+    graph = bind(t, {"positive": "a fox in snow", "negative": "blurry", "image": "job/first.png", "seed": 7})
+
+    assert graph["6"]["inputs"]["text"] == "a fox in snow"
+    assert graph["7"]["inputs"]["text"] == "blurry"
+    changed = {
+        (node_id, name)
+        for node_id, node in graph.items()
+        for name, value in node["inputs"].items()
+        if before[node_id]["inputs"][name] != value
+    }
+    assert changed == {("6", "text"), ("7", "text"), ("52", "image"), ("3", "seed")}
+    assert t.graph == before  # the template itself is untouched
+    positive_only = bind(t, {"positive": "a fox in snow", "image": "job/first.png"})
+    assert positive_only["7"]["inputs"]["text"] == before["7"]["inputs"]["text"]  # negative kept its default
+
+
+def test_binding_sets_every_target_of_a_role() -> None:
+    graph = bind(template("flux1_dev_t2i"), {"width": 768, "height": 1344, "positive": "x"})
+
+    assert (graph["27"]["inputs"]["width"], graph["30"]["inputs"]["width"]) == (768, 768)
+    assert (graph["27"]["inputs"]["height"], graph["30"]["inputs"]["height"]) == (1344, 1344)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"negative": "blurry"}, "no binding for role 'negative'"),  # FLUX has no negative prompt
+        ({"prompt": "x"}, "unknown role"),
+        ({"seed": "42"}, "role 'seed' must be a number"),
+        ({"seed": True}, "role 'seed' must be a number"),
+        ({"width": 512.5}, "whole number"),
+        ({"positive": 3}, "role 'positive' must be text"),
+    ],
+)
+def test_binding_refuses_parameters_that_do_not_fit(params: dict[str, Any], message: str) -> None:
+    with pytest.raises(TemplateBindError, match=message):
+        bind(template("flux1_dev_t2i"), params)
+
+
+def test_binding_requires_the_uploaded_input_file() -> None:
+    with pytest.raises(TemplateBindError, match=r"input file for role\(s\) \['image'\]"):
+        bind(template("ltxv095_i2v"), {"positive": "a fox"})
+
+
+def test_loras_fill_slots_and_unused_slots_are_bypassed(object_info: dict[str, Any]) -> None:
+    t = template("flux1_dev_lora_t2i")
+
+    one = bind(t, {"positive": "x", "loras": [{"name": "hero.safetensors", "strength": 0.8}]})
+    none = bind(t, {"positive": "x"})
+
+    assert (
+        one["40"]["inputs"]["lora_name"] == "hero.safetensors"
+        and one["40"]["inputs"]["strength_model"] == 0.8
+    )
+    assert "41" not in one and one["30"]["inputs"]["model"] == ["40", 0]
+    assert "40" not in none and "41" not in none and none["30"]["inputs"]["model"] == ["12", 0]
+    for graph in (one, none):
+        assert validate_graph(graph, object_info).errors == []
+    with pytest.raises(TemplateBindError, match="2 LoRA slot"):
+        bind(t, {"loras": [{"name": f"{i}.safetensors"} for i in range(3)]})
+
+
+@pytest.mark.parametrize(
+    ("edit", "key"),
+    [
+        (lambda m: m.__setitem__("job_type", "t2v"), "job_type"),
+        (lambda m: m.pop("outputs"), "outputs"),
+        (lambda m: m.__setitem__("min_vram_gb", -1), "min_vram_gb"),
+        (lambda m: m.__setitem__("colour", "red"), "colour"),
+        (lambda m: m["bindings"].__setitem__("mood", [["2", "width"]]), "bindings.mood"),
+        (lambda m: m["bindings"].__setitem__("width", [["99", "width"]]), "bindings.width"),
+        (lambda m: m["bindings"].__setitem__("width", [["2", "wdith"]]), "bindings.width"),
+        (lambda m: m["bindings"].__setitem__("width", [["2", "image"]]), "bindings.width"),  # a link
+        (lambda m: m.__setitem__("outputs", ["77"]), "outputs"),
+    ],
+)
+def test_bad_sidecar_is_refused_naming_the_file_and_key(tmp_path: Path, edit: Any, key: str) -> None:
+    path = copy_template("cpu_test_still_video", tmp_path, meta=edit)
+
+    with pytest.raises(TemplateError) as caught:
+        load_template(path)
+
+    assert caught.value.path.name == "cpu_test_still_video.meta.json"
+    assert caught.value.key.startswith(key)
+    assert f"cpu_test_still_video.meta.json: {key}" in str(caught.value)
+
+
+def test_graph_without_sidecar_or_in_ui_format_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "lonely.json").write_text(json.dumps(template("cpu_test_still_video").graph))
+    (tmp_path / "ui.json").write_text(json.dumps({"nodes": [], "links": []}))
+
+    with pytest.raises(TemplateError, match="sidecar missing"):
+        load_template(tmp_path / "lonely.json")
+    with pytest.raises(TemplateError, match="Export \\(API\\)"):
+        load_template(tmp_path / "ui.json")
+
+
+def test_user_folder_adds_and_overrides_templates_and_a_broken_one_hides_nothing(tmp_path: Path) -> None:
+    user = tmp_path / "user"
+    copy_template("cpu_test_still_video", user, meta=lambda m: m.__setitem__("title", "studio version"))
+    shutil.copy(WORKFLOWS / "flux1_dev_t2i.json", user / "my_flux.json")
+    shutil.copy(WORKFLOWS / "flux1_dev_t2i.meta.json", user / "my_flux.meta.json")
+    (user / "broken.json").write_text("{not json")
+
+    catalog = load_templates([WORKFLOWS, user, tmp_path / "does-not-exist"])
+
+    assert catalog.templates["cpu_test_still_video"].meta.title == "studio version"
+    assert "my_flux" in catalog.templates and "wan21_i2v_480p" in catalog.templates
+    assert [p.path.name for p in catalog.problems] == ["broken.json"]

@@ -1,0 +1,123 @@
+"""Live events over WebSocket /api/events: delivery, ping/pong, resume, access, and across processes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import ClientConnection, connect
+
+from tests.conftest import start_server_with_admin
+from tests.support.api import Api, login
+
+RECV_TIMEOUT_S = 10
+
+
+def _token(client: Any) -> str:
+    return client.headers["Authorization"].split(" ", 1)[1]
+
+
+def _open(ws_url: str, token: str, **params: Any) -> ClientConnection:
+    query = "&".join(f"{k}={v}" for k, v in {"token": token, **params}.items())
+    return connect(f"{ws_url}/api/events?{query}", open_timeout=RECV_TIMEOUT_S)
+
+
+def _next(ws: ClientConnection, kind: str = "event") -> dict[str, Any]:
+    while True:
+        message = json.loads(ws.recv(timeout=RECV_TIMEOUT_S))
+        if message["type"] == kind:
+            return message
+
+
+def test_a_shot_edit_reaches_a_subscribed_client_with_its_changes(api: Api) -> None:
+    project = api.project()
+    shot = api.shot(project["id"], api.scene(project["id"])["id"], description="before")
+    with _open(api.ws_url, _token(api.admin), project_id=project["id"]) as ws:
+        assert _next(ws, "hello")["type"] == "hello"
+        edited = api.admin.patch(f"/api/shots/{shot['id']}", json={"description": "리나", "revision": 1})
+        assert edited.status_code == 200
+        event = _next(ws)
+    assert event["action"] == "shot.updated"
+    assert event["entity_id"] == shot["id"]
+    assert event["project_id"] == project["id"]
+    assert event["revision"] == 2 and event["revision_before"] == 1
+    assert event["changes"]["description"] == ["before", "리나"]
+    assert event["data"]["description"] == "리나"
+    assert event["actor"]["name"] == "admin_test"
+
+
+def test_a_client_only_gets_events_of_the_project_it_subscribed_to(api: Api) -> None:
+    watched, other = api.project(), api.project()
+    with _open(api.ws_url, _token(api.admin), project_id=watched["id"]) as ws:
+        _next(ws, "hello")
+        api.scene(other["id"], name="not for you")
+        api.scene(watched["id"], name="for you")
+        event = _next(ws)
+    assert event["project_id"] == watched["id"]
+    assert event["data"]["name"] == "for you"
+
+
+def test_the_server_answers_ping_with_pong(api: Api) -> None:
+    with _open(api.ws_url, _token(api.admin)) as ws:
+        _next(ws, "hello")
+        ws.send(json.dumps({"type": "ping"}))
+        assert _next(ws, "pong") == {"type": "pong"}
+
+
+def test_a_reconnecting_client_resumes_from_its_last_event_id(api: Api) -> None:
+    project = api.project()
+    scene = api.scene(project["id"])
+    with _open(api.ws_url, _token(api.admin), project_id=project["id"]) as ws:
+        _next(ws, "hello")
+        api.admin.patch(f"/api/scenes/{scene['id']}", json={"name": "one", "revision": 1})
+        last_seen = _next(ws)["id"]
+    # Offline: two more changes happen.
+    api.admin.patch(f"/api/scenes/{scene['id']}", json={"name": "two", "revision": 2})
+    api.admin.patch(f"/api/scenes/{scene['id']}", json={"name": "three", "revision": 3})
+    with _open(api.ws_url, _token(api.admin), project_id=project["id"], since=last_seen) as ws:
+        hello = _next(ws, "hello")
+        missed = [_next(ws), _next(ws)]
+    assert hello["resumed_from"] == last_seen
+    assert [m["data"]["name"] for m in missed] == ["two", "three"]
+    assert missed[0]["id"] < missed[1]["id"]
+
+
+def test_the_event_stream_needs_a_valid_token_and_the_right_role(api: Api) -> None:
+    with pytest.raises(InvalidStatus) as no_token:
+        connect(f"{api.ws_url}/api/events", open_timeout=RECV_TIMEOUT_S)
+    assert no_token.value.response.status_code == 403
+    with pytest.raises(InvalidStatus):
+        _open(api.ws_url, "not-a-token")
+    agent = api.user("agent")
+    with pytest.raises(InvalidStatus):
+        _open(api.ws_url, _token(agent))
+    artist = api.user("artist")
+    with _open(api.ws_url, _token(artist)) as ws:
+        assert _next(ws, "hello")["type"] == "hello"
+
+
+@pytest.mark.postgres
+def test_a_change_through_one_server_process_reaches_a_client_of_another(fresh_pg_url: str, tmp_path) -> None:
+    server_a, password = start_server_with_admin(tmp_path / "a", fresh_pg_url)
+    server_b = None
+    try:
+        from tests.support.server import ServerProcess
+
+        server_b = ServerProcess(tmp_path / "b", fresh_pg_url).start()
+        client_a = login(server_a.url, "admin_test", password)
+        client_b = login(server_b.url, "admin_test", password)
+        project = client_a.post("/api/projects", json={"code": "REPLICA", "name": "두 서버"}).json()
+        with _open(server_b.ws_url, _token(client_b), project_id=project["id"]) as ws:
+            _next(ws, "hello")
+            scene = client_a.post(f"/api/projects/{project['id']}/scenes", json={"name": "골목길"})
+            assert scene.status_code == 201
+            event = _next(ws)
+        assert event["action"] == "scene.created"
+        assert event["data"]["name"] == "골목길"
+        assert event["entity_id"] == scene.json()["id"]
+    finally:
+        server_a.stop()
+        if server_b is not None:
+            server_b.stop()

@@ -1,0 +1,284 @@
+"""The render farm on the server: registration, long-poll claims, leases, failures, wrangler controls."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import ADMIN, start_server_with_admin
+from tests.support.api import Api, login
+
+CPU_PARAMS = {"image": "first_frame.png", "width": 64, "height": 64, "length": 4, "fps": 8}
+GPU_24 = [{"index": 0, "name": "NVIDIA GeForce RTX 4090", "vram_total_mb": 24564, "vram_free_mb": 24000}]
+GPU_16 = [{"index": 0, "name": "NVIDIA RTX A4000", "vram_total_mb": 16376, "vram_free_mb": 16000}]
+
+
+def agent_client(api: Api) -> httpx.Client:
+    key = api.admin.post("/api/api-keys", json={"name": f"agent-{uuid.uuid4().hex[:6]}", "role": "agent"})
+    assert key.status_code == 201, key.text
+    return httpx.Client(
+        base_url=api.base_url, headers={"Authorization": f"Bearer {key.json()['key']}"}, timeout=60
+    )
+
+
+def register(client: httpx.Client, gpus: list[dict[str, Any]] | None = None, **extra: Any) -> str:
+    body = {"name": f"gpu-{uuid.uuid4().hex[:8]}", "gpus": GPU_24 if gpus is None else gpus, **extra}
+    response = client.post("/api/farm/agents/register", json=body)
+    assert response.status_code == 200, response.text
+    return response.json()["agent_id"]
+
+
+def submit(api: Api, **overrides: Any) -> dict[str, Any]:
+    body = {"type": "i2v", "workflow": "cpu_test_still_video", "params": CPU_PARAMS, **overrides}
+    response = api.admin.post("/api/farm/jobs", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def claim(client: httpx.Client, agent_id: str, wait_s: float = 0.0) -> dict[str, Any] | None:
+    response = client.post(f"/api/farm/agents/{agent_id}/claim", json={"wait_s": wait_s})
+    assert response.status_code in (200, 204), response.text
+    return response.json() if response.status_code == 200 else None
+
+
+def drain_queue(api: Api) -> None:
+    """Jobs left by other tests must not be claimed by this one's agents."""
+    for job in api.admin.get(
+        "/api/farm/jobs", params={"status": ["queued", "running"], "limit": 5000}
+    ).json()["items"]:
+        api.admin.post(f"/api/farm/jobs/{job['id']}/cancel")
+
+
+@pytest.fixture
+def farm(api: Api) -> Api:
+    drain_queue(api)
+    return api
+
+
+def test_a_claimed_job_carries_the_bound_graph_and_a_lease(farm: Api) -> None:
+    agent = agent_client(farm)
+    agent_id = register(agent)
+    job = submit(farm, priority=60)
+    assert job["status"] == "queued" and job["model"] == "cpu_test_still_video"
+    got = claim(agent, agent_id)
+    assert got is not None
+    assert got["job"]["id"] == job["id"]
+    graph = got["job"]["graph"]
+    assert any(node["inputs"].get("image") == "first_frame.png" for node in graph.values())
+    assert got["lease"]["id"]
+    running = farm.admin.get(f"/api/farm/jobs/{job['id']}").json()
+    assert running["status"] == "running" and running["agent_id"] == agent_id
+    assert claim(agent, agent_id) is None  # nothing else waiting
+
+
+def test_a_waiting_claim_wakes_as_soon_as_a_job_is_queued(farm: Api) -> None:
+    agent = agent_client(farm)
+    agent_id = register(agent)
+    result: dict[str, Any] = {}
+
+    def wait() -> None:
+        started = time.monotonic()
+        result["claim"] = claim(agent, agent_id, wait_s=20)
+        result["after"] = time.monotonic() - started
+
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    time.sleep(0.5)
+    job = submit(farm)
+    waiter.join(timeout=30)
+    assert result["claim"]["job"]["id"] == job["id"]
+    assert result["after"] < 5, f"the claim waited {result['after']:.1f}s after the job was queued"
+
+
+def test_outputs_are_idempotent_and_completion_releases_the_children(farm: Api) -> None:
+    agent = agent_client(farm)
+    agent_id = register(agent)
+    parent = submit(farm)
+    child = submit(farm, depends_on=[parent["id"]])
+    got = claim(agent, agent_id)
+    assert got["job"]["id"] == parent["id"]  # the child waits for its parent
+    lease_id = got["lease"]["id"]
+    files = {"files": ("clip.mp4", b"\x00\x00\x00\x18ftypmp42 fake", "video/mp4")}
+    first = agent.post(f"/api/farm/jobs/{parent['id']}/outputs", data={"lease_id": lease_id}, files=files)
+    again = agent.post(f"/api/farm/jobs/{parent['id']}/outputs", data={"lease_id": lease_id}, files=files)
+    assert first.status_code == 200 and again.status_code == 200
+    assert len(again.json()["outputs"]) == 1
+    other = agent.post(
+        f"/api/farm/jobs/{parent['id']}/outputs",
+        data={"lease_id": lease_id},
+        files={"files": ("clip.mp4", b"other bytes", "video/mp4")},
+    )
+    assert other.status_code == 409
+    assert claim(agent, agent_id) is None
+    done = agent.post(
+        f"/api/farm/jobs/{parent['id']}/complete",
+        json={"lease_id": lease_id, "gpu_seconds": 1.5, "provenance": {"comfyui_prompt_id": "p"}},
+    )
+    assert done.status_code == 200 and done.json()["status"] == "succeeded"
+    repeat = agent.post(f"/api/farm/jobs/{parent['id']}/complete", json={"lease_id": lease_id})
+    assert repeat.status_code == 200 and repeat.json()["gpu_seconds"] == 1.5
+    next_claim = claim(agent, agent_id)
+    assert next_claim["job"]["id"] == child["id"]
+    output = next_claim["job"]["parents"][0]["outputs"][0]
+    assert agent.get(output["url"]).content == b"\x00\x00\x00\x18ftypmp42 fake"
+
+
+def test_a_non_retryable_failure_ends_the_job_and_a_repeat_offender_is_blocklisted(farm: Api) -> None:
+    agent = agent_client(farm)
+    agent_id = register(agent)
+    for _ in range(3):
+        job = submit(farm)
+        got = claim(agent, agent_id)
+        assert got["job"]["id"] == job["id"]
+        agent.post(
+            f"/api/farm/jobs/{job['id']}/fail",
+            json={"lease_id": got["lease"]["id"], "error": "bad graph", "retryable": False},
+        )
+        assert farm.admin.get(f"/api/farm/jobs/{job['id']}").json()["status"] == "failed"
+    blocked = farm.admin.get("/api/farm/blocklist", params={"agent_id": agent_id}).json()
+    assert [(b["job_type"], b["failures"]) for b in blocked] == [("i2v", 3)]
+    submit(farm)
+    assert claim(agent, agent_id) is None
+    assert farm.admin.delete(f"/api/farm/blocklist/{agent_id}").json() == {"cleared": 1}
+    assert claim(agent, agent_id) is not None
+
+
+def test_a_job_never_goes_to_a_card_without_enough_vram_or_the_tags(farm: Api) -> None:
+    small, big = agent_client(farm), agent_client(farm)
+    small_id, big_id = register(small, GPU_16), register(big, GPU_24, tags=["wan"])
+    job = submit(farm, type="t2i", workflow="flux1_dev_t2i", params={"positive": "리나, rain"}, tags=["wan"])
+    assert job["min_vram_gb"] == 24
+    assert claim(small, small_id) is None
+    assert claim(big, big_id)["job"]["id"] == job["id"]
+
+
+def test_cancel_reaches_the_agent_at_its_next_heartbeat(farm: Api) -> None:
+    agent = agent_client(farm)
+    agent_id = register(agent)
+    job = submit(farm)
+    got = claim(agent, agent_id)
+    beat = agent.post(
+        f"/api/farm/jobs/{job['id']}/heartbeat",
+        json={"lease_id": got["lease"]["id"], "progress": 0.3, "stage": "CreateVideo"},
+    )
+    assert beat.json()["action"] == "continue"
+    assert farm.admin.get(f"/api/farm/jobs/{job['id']}").json()["progress"] == 0.3
+    assert farm.admin.post(f"/api/farm/jobs/{job['id']}/cancel").status_code == 200
+    beat = agent.post(f"/api/farm/jobs/{job['id']}/heartbeat", json={"lease_id": got["lease"]["id"]})
+    assert beat.json()["action"] == "cancel"
+    released = agent.post(f"/api/farm/jobs/{job['id']}/release", json={"lease_id": got["lease"]["id"]})
+    assert released.json()["status"] == "cancelled"
+
+
+def test_a_drained_agent_gets_no_new_work(farm: Api) -> None:
+    agent = agent_client(farm)
+    agent_id = register(agent)
+    farm.admin.post(f"/api/farm/agents/{agent_id}/drain")
+    submit(farm)
+    assert claim(agent, agent_id) is None
+    assert (
+        agent.post(f"/api/farm/agents/{agent_id}/heartbeat", json={"state": "idle"}).json()["action"]
+        == "drain"
+    )
+    farm.admin.post(f"/api/farm/agents/{agent_id}/undrain")
+    assert claim(agent, agent_id) is not None
+
+
+def test_an_agent_reports_no_gpu_honestly_and_gets_only_work_that_needs_none(farm: Api) -> None:
+    agent = agent_client(farm)
+    agent_id = register(agent, gpus=[], gpu_error="NVML: driver not loaded")
+    listed = {a["id"]: a for a in farm.admin.get("/api/farm/agents").json()}
+    assert listed[agent_id]["gpus"] == [] and listed[agent_id]["gpu_error"] == "NVML: driver not loaded"
+    submit(farm, type="t2i", workflow="flux1_dev_t2i", params={"positive": "x"})
+    assert claim(agent, agent_id) is None
+
+
+def test_concurrent_claims_never_hand_one_job_to_two_agents(farm: Api) -> None:
+    jobs = {submit(farm)["id"] for _ in range(6)}
+    clients = [agent_client(farm) for _ in range(10)]
+    ids = [register(c) for c in clients]
+
+    def one(i: int) -> str | None:
+        got = claim(clients[i], ids[i])
+        return got["job"]["id"] if got else None
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        claimed = [j for j in pool.map(one, range(10)) if j]
+    assert sorted(claimed) == sorted(jobs)
+
+
+@pytest.fixture(scope="module")
+def fast_farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    """A server with one-second leases and no retry back-off, for tests about expiry and retries."""
+    env = {"AIPIPE_FARM_LEASE_S": "1", "AIPIPE_FARM_RETRY_BACKOFF_S": "0"}
+    server, password = start_server_with_admin(tmp_path_factory.mktemp("fast-farm"), None, env=env)
+    admin = login(server.url, ADMIN, password)
+    try:
+        yield Api(server.url, server.ws_url, admin, "sqlite")
+    finally:
+        admin.close()
+        server.stop()
+
+
+def test_a_failed_job_goes_to_another_agent_and_fails_for_good_after_three(fast_farm: Api) -> None:
+    job = submit(fast_farm)
+    seen = []
+    for _ in range(3):
+        agent = agent_client(fast_farm)
+        agent_id = register(agent)
+        got = claim(agent, agent_id, wait_s=10)
+        assert got is not None and got["job"]["id"] == job["id"]
+        seen.append(agent_id)
+        failed = agent.post(
+            f"/api/farm/jobs/{job['id']}/fail",
+            json={"lease_id": got["lease"]["id"], "error": "node 3 (CreateVideo): boom"},
+        )
+        assert failed.status_code == 200
+        assert claim(agent, agent_id) is None  # never offered again to an agent that failed it
+    final = fast_farm.admin.get(f"/api/farm/jobs/{job['id']}").json()
+    assert final["status"] == "failed"
+    assert sorted(final["failed_agents"]) == sorted(seen)
+    assert "node 3" in final["error"]
+
+
+def test_an_expired_lease_puts_the_job_back_and_the_old_holder_is_told(fast_farm: Api) -> None:
+    drain_queue(fast_farm)
+    first, second = agent_client(fast_farm), agent_client(fast_farm)
+    first_id, second_id = register(first), register(second)
+    job = submit(fast_farm)
+    got = claim(first, first_id)
+    time.sleep(2.5)  # the first agent goes silent
+    again = claim(second, second_id, wait_s=10)
+    assert again is not None and again["job"]["id"] == job["id"]
+    lost = first.post(f"/api/farm/jobs/{job['id']}/heartbeat", json={"lease_id": got["lease"]["id"]})
+    assert lost.status_code == 409
+    assert lost.json()["type"].endswith("/lease-lost")
+    state = fast_farm.admin.get(f"/api/farm/jobs/{job['id']}").json()
+    assert state["attempts"] == 1 and state["failed_agents"] == [first_id]
+
+
+def test_a_job_running_past_its_timeout_is_taken_back(fast_farm: Api) -> None:
+    drain_queue(fast_farm)
+    agent = agent_client(fast_farm)
+    agent_id = register(agent)
+    job = submit(fast_farm, timeout_s=10)
+    got = claim(agent, agent_id)
+    assert got["job"]["id"] == job["id"]
+    deadline = time.monotonic() + 30
+    state = {}
+    while time.monotonic() < deadline:
+        # The agent keeps its lease alive, but the job has run too long.
+        beat = agent.post(f"/api/farm/jobs/{job['id']}/heartbeat", json={"lease_id": got["lease"]["id"]})
+        state = fast_farm.admin.get(f"/api/farm/jobs/{job['id']}").json()
+        if beat.status_code == 409:
+            break
+        time.sleep(1)
+    assert state["status"] in ("queued", "failed")
+    assert "timeout" in state["error"]

@@ -1,0 +1,97 @@
+"""The whole farm for real: a shot is rendered by a real `aipipe agent` process on the real server,
+driving the ComfyUI stand-in (the only part that cannot run here), and comes back as a render version."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import av
+import httpx
+
+from tests.comfyui_standin.fixtures import running_standin
+from tests.conftest import ADMIN, start_server_with_admin
+from tests.support.api import login
+from tests.support.media import png_bytes
+
+
+def test_a_shot_render_runs_on_an_agent_and_lands_as_a_version(tmp_path) -> None:
+    server, password = start_server_with_admin(tmp_path / "server", None)
+    agent_process = None
+    try:
+        admin = login(server.url, ADMIN, password)
+        project = admin.post("/api/projects", json={"code": "E2E", "name": "끝에서 끝", "fps": "24"}).json()
+        scene = admin.post(f"/api/projects/{project['id']}/scenes", json={}).json()
+        shot = admin.post(
+            f"/api/projects/{project['id']}/shots",
+            json={"scene_id": scene["id"], "duration_frames": 24, "action": "Rina runs"},
+        ).json()
+        previz = admin.post(
+            f"/api/shots/{shot['id']}/versions",
+            data={"stage": "previz"},
+            files={"files": ("frame.png", png_bytes(512, 288), "image/png")},
+        )
+        assert previz.status_code == 201, previz.text
+        admin.post(f"/api/versions/{previz.json()['id']}/reviews", json={"verdict": "approve"})
+        job = admin.post(f"/api/shots/{shot['id']}/render", json={"workflow": "cpu_test_still_video"})
+        assert job.status_code == 201, job.text
+        job = job.json()
+        assert job["params"]["length"] == 24 and (job["params"]["width"], job["params"]["height"]) == (
+            512,
+            288,
+        )
+        key = admin.post("/api/api-keys", json={"name": "e2e-agent", "role": "agent"}).json()["key"]
+
+        with running_standin(tmp_path / "comfy") as comfy:
+            env = {**os.environ, "AIPIPE_AGENT_API_KEY": key, "AIPIPE_AGENT_WORK_DIR": str(tmp_path / "work")}
+            agent_process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "sync_server",
+                    "agent",
+                    "--server",
+                    server.url,
+                    "--comfyui",
+                    comfy.url,
+                    "--name",
+                    "e2e-cpu",
+                    "--job-types",
+                    "i2v",
+                ],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            deadline = time.monotonic() + 90
+            state = job
+            while time.monotonic() < deadline and state["status"] not in ("succeeded", "failed"):
+                time.sleep(0.3)
+                state = admin.get(f"/api/farm/jobs/{job['id']}").json()
+            agent_process.send_signal(signal.SIGTERM)
+            output, _ = agent_process.communicate(timeout=30)
+        assert state["status"] == "succeeded", f"{state}\n--- agent ---\n{output}"
+        assert state["gpu_seconds"] is not None and state["attempts"] == 0
+        version = admin.get(f"/api/versions/{state['version_id']}").json()
+        assert version["stage"] == "render" and version["number"] == 1
+        assert version["provenance"]["job_id"] == job["id"] and version["provenance"]["comfyui_prompt_id"]
+        movie = next(f for f in version["files"] if f["name"].endswith(".mp4"))
+        clip = tmp_path / "render.mp4"
+        clip.write_bytes(httpx.get(server.url + movie["url"], headers=admin.headers).content)
+        with av.open(str(clip)) as container:
+            stream = container.streams.video[0]
+            frames = sum(1 for _ in container.decode(stream))
+            assert (stream.codec_context.width, stream.codec_context.height) == (512, 288)
+        assert frames == 24
+        agents = admin.get("/api/farm/agents").json()
+        assert [a["name"] for a in agents] == ["e2e-cpu"] and agents[0]["gpus"] == []
+        assert json.dumps(agents[0]["gpu_error"])  # says why there is no GPU
+    finally:
+        if agent_process is not None and agent_process.poll() is None:
+            agent_process.kill()
+        server.stop()

@@ -1,0 +1,85 @@
+"""Fixtures: real servers on loopback against SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+
+from tests.support.api import Api, login
+from tests.support.server import ServerProcess, start_with_admin
+
+DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+ADMIN = "admin_test"
+
+
+def _pg_base_url() -> str:
+    return os.environ.get("AIPIPE_TEST_PG_URL", DEFAULT_PG_URL)
+
+
+def _conninfo(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> str:
+    """The PostgreSQL server for tests, or a skip that says why (a failure when CI requires it)."""
+    url = _pg_base_url()
+    try:
+        with psycopg.connect(_conninfo(url), connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        reason = f"PostgreSQL not reachable at {make_url(url).render_as_string()}: {exc}".strip()
+        if os.environ.get("AIPIPE_REQUIRE_PG"):
+            pytest.fail(reason)
+        pytest.skip(reason + " (set AIPIPE_TEST_PG_URL to run these tests)")
+    return url
+
+
+@pytest.fixture
+def fresh_pg_url(pg_server_url: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database for one test; dropped afterwards."""
+    yield from _temporary_database(pg_server_url)
+
+
+def _temporary_database(server_url: str) -> Iterator[str]:
+    name = f"aipipe_t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(_conninfo(server_url), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(_conninfo(server_url), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def start_server_with_admin(
+    data_dir: Path, database_url: str | None, env: dict[str, str] | None = None
+) -> tuple[ServerProcess, str]:
+    return start_with_admin(data_dir, database_url, ADMIN, env)
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    """A real server (one per backend for the whole run) and an admin client."""
+    backend = request.param
+    data_dir = tmp_path_factory.mktemp(f"server-{backend}")
+    databases: Iterator[str] | None = None
+    url: str | None = None
+    if backend == "postgresql":
+        databases = _temporary_database(request.getfixturevalue("pg_server_url"))
+        url = next(databases)
+    server, password = start_server_with_admin(data_dir, url)
+    admin = login(server.url, ADMIN, password)
+    try:
+        yield Api(server.url, server.ws_url, admin, backend, data_dir=data_dir, database_url=url)
+    finally:
+        admin.close()
+        server.stop()
+        if databases is not None:
+            next(databases, None)

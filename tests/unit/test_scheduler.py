@@ -1,0 +1,205 @@
+"""The farm scheduler's choice: hard filters, priority, affinity, fairness, determinism, and the
+simulated farm on the benchmark trace."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import random
+import sys
+from pathlib import Path
+
+import pytest
+
+from sync_server.farm.scheduler import AgentView, FarmView, JobView, choose, fits
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def job(ident: str, **kw) -> JobView:
+    fields = {
+        "type": "t2i",
+        "priority": 50,
+        "min_vram_gb": 14.0,
+        "model": "flux",
+        "submitted_at": 0.0,
+        "estimate_s": 30.0,
+    }
+    fields.update(kw)
+    return JobView(id=ident, **fields)
+
+
+def farm(**kw) -> FarmView:
+    fields = {"now": 0.0, "agent_vram": [24.0] * 4, "load_s": {"flux": 35.0, "wan": 70.0, "ltx": 60.0}}
+    fields.update(kw)
+    return FarmView(**fields)
+
+
+AGENT = AgentView(id="A1", vram_gb=24.0, tags=frozenset({"cuda"}))
+
+
+# Hard rules: `fits` is the filter and `choose` never hands out a job that does not fit.
+
+
+@pytest.mark.parametrize(
+    ("agent", "bad"),
+    [
+        (AGENT, job("vram", min_vram_gb=40.0)),
+        (AGENT, job("tags", tags=frozenset({"cuda", "nvlink"}))),
+        (AgentView(id="A1", vram_gb=24.0, job_types=frozenset({"upscale"})), job("type", type="t2i")),
+        (AgentView(id="A1", vram_gb=24.0, blocked_types=frozenset({"t2i"})), job("blocked", type="t2i")),
+        (AGENT, job("failed", failed_agents=frozenset({"A1"}))),
+    ],
+)
+def test_a_job_that_does_not_fit_is_never_chosen(agent: AgentView, bad: JobView) -> None:
+    assert not fits(agent, bad)
+    # Even as the only job, and even when it is a rush job with a long chain behind it.
+    assert choose(agent, [bad], farm()) is None
+    urgent = JobView(**{**bad.__dict__, "priority": 90, "downstream_s": 5000.0})
+    ok = job("ok", type="upscale", priority=10)
+    assert choose(agent, [urgent, ok], farm()) == ok
+
+
+def test_a_fitting_job_fits() -> None:
+    good = job("ok", min_vram_gb=24.0, tags=frozenset({"cuda"}))
+    assert fits(AGENT, good)
+    assert choose(AGENT, [good], farm()) == good
+
+
+def test_nothing_runnable_gives_none() -> None:
+    assert choose(AGENT, [], farm()) is None
+
+
+# Priority: a weight, not starvation.
+
+
+def test_a_rush_job_goes_before_normal_jobs_of_the_same_model() -> None:
+    normal = [job(f"n{i}", estimate_s=60.0, downstream_s=500.0, submitted_at=-100.0) for i in range(5)]
+    rush = job("rush", priority=70, submitted_at=50.0)
+    agent = AgentView(id="A1", vram_gb=24.0, loaded_model="flux")
+    assert choose(agent, [*normal, rush], farm(now=60.0, holders={"flux": 1})) == rush
+
+
+def test_the_parent_of_a_rush_job_inherits_its_urgency() -> None:
+    plain = job("plain", downstream_s=600.0)
+    feeds_rush = job("feeds-rush", downstream_s=600.0, downstream_priority=70)
+    agent = AgentView(id="A1", vram_gb=24.0, loaded_model="flux")
+    assert choose(agent, [plain, feeds_rush], farm(holders={"flux": 1})) == feeds_rush
+
+
+def test_a_low_priority_job_is_not_starved_forever() -> None:
+    agent = AgentView(id="A1", vram_gb=24.0, loaded_model="flux")
+    low = job("low", priority=40, submitted_at=0.0)
+    # Fresh, the normal job goes first; after hours of waiting, aging outweighs ten priority points.
+    fresh = job("fresh", submitted_at=20.0)
+    assert choose(agent, [low, fresh], farm(now=20.0, holders={"flux": 1})) == fresh
+    later = job("later", submitted_at=20_000.0)
+    assert choose(agent, [low, later], farm(now=20_000.0, holders={"flux": 1})) == low
+
+
+def test_a_job_of_a_model_nobody_holds_is_served_once_it_has_waited() -> None:
+    agent = AgentView(id="A1", vram_gb=24.0, loaded_model="flux")
+    flux = [job(f"f{i}", submitted_at=700.0) for i in range(3)]
+    lonely = job("depth", model="depth", submitted_at=0.0)
+    # Four agents on flux, which needs fewer; four more on a long i2v model.
+    busy = {"agent_vram": [24.0] * 8, "holders": {"flux": 4, "wan": 4}}
+    demand = {"flux": 1500.0, "depth": 30.0, "wan": 20_000.0}
+    view = farm(now=800.0, demand_s=demand, **busy)
+    assert choose(agent, [*flux, lonely], view) == lonely
+    early = farm(now=100.0, demand_s=demand, **busy)
+    assert choose(agent, [*flux, job("depth", model="depth", submitted_at=0.0)], early).model == "flux"
+
+
+# Affinity and the capacity plan.
+
+
+def test_the_loaded_model_is_kept_while_it_has_work() -> None:
+    agent = AgentView(id="A1", vram_gb=24.0, loaded_model="flux")
+    jobs = [job("flux-1"), job("other-1", model="qwen", min_vram_gb=10.0, estimate_s=31.0)]
+    view = farm(holders={"flux": 1}, demand_s={"flux": 30.0, "qwen": 31.0})
+    assert choose(agent, jobs, view).model == "flux"
+
+
+def test_an_agent_on_short_work_moves_to_long_jobs_that_lack_agents() -> None:
+    agent = AgentView(id="A1", vram_gb=24.0, loaded_model="flux")
+    t2i = [job(f"t{i}") for i in range(10)]
+    i2v = [job(f"v{i}", type="i2v", model="wan", min_vram_gb=24.0, estimate_s=500.0) for i in range(10)]
+    view = farm(holders={"flux": 4}, demand_s={"flux": 300.0, "wan": 5000.0})
+    assert choose(agent, t2i + i2v, view).model == "wan"
+
+
+def test_a_big_card_takes_the_work_only_big_cards_can_run() -> None:
+    vrams = [16.0] * 2 + [24.0] * 8 + [48.0] * 4 + [80.0] * 2
+    big = AgentView(id="H100", vram_gb=80.0)
+    wan = [job(f"w{i}", type="i2v", model="wan", min_vram_gb=24.0, estimate_s=500.0) for i in range(20)]
+    ltx = [job(f"l{i}", type="i2v", model="ltx", min_vram_gb=40.0, estimate_s=200.0) for i in range(20)]
+    view = farm(agent_vram=vrams, holders={"wan": 8}, demand_s={"wan": 10_000.0, "ltx": 4000.0})
+    assert choose(big, wan + ltx, view).model == "ltx"
+
+
+def test_projects_with_fewer_running_jobs_go_first_among_equals() -> None:
+    agent = AgentView(id="A1", vram_gb=24.0, loaded_model="flux")
+    busy = job("busy", project="P1")
+    idle = job("idle", project="P2", submitted_at=10.0)
+    view = farm(now=10.0, holders={"flux": 1}, running_by_project={"P1": 3, "P2": 0})
+    assert choose(agent, [busy, idle], view) == idle
+
+
+def test_the_choice_is_deterministic_and_ignores_candidate_order() -> None:
+    rng = random.Random(7)
+    jobs = [
+        job(
+            f"j{i:03d}",
+            model=rng.choice(["flux", "wan", "ltx", "qwen"]),
+            min_vram_gb=rng.choice([10.0, 14.0, 24.0, 40.0]),
+            priority=rng.choice([40, 50, 50, 70]),
+            estimate_s=rng.uniform(10, 600),
+            downstream_s=rng.choice([0.0, 300.0]),
+            project=rng.choice(["P1", "P2", "P3"]),
+            submitted_at=rng.uniform(0, 100),
+        )
+        for i in range(200)
+    ]
+    view = farm(
+        now=500.0,
+        agent_vram=[16.0, 24.0, 24.0, 48.0, 80.0],
+        holders={"flux": 2, "wan": 1},
+        demand_s={"flux": 2000.0, "wan": 9000.0, "ltx": 3000.0, "qwen": 400.0},
+        running_by_project={"P1": 2},
+    )
+    for vram, loaded in [(16.0, None), (24.0, "flux"), (48.0, "wan"), (80.0, None)]:
+        agent = AgentView(id="A", vram_gb=vram, loaded_model=loaded)
+        first = choose(agent, jobs, view)
+        for _ in range(5):
+            shuffled = jobs[:]
+            rng.shuffle(shuffled)
+            assert choose(agent, shuffled, view) == first
+
+
+# The simulated farm on the benchmark trace.
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("bench_farm", ROOT / "scripts" / "bench_farm.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("bench_farm", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("estimates", ["job", "workflow"])
+def test_the_scheduler_beats_fifo_on_the_trace_and_respects_vram(estimates: str) -> None:
+    bench = _bench()
+    trace = json.loads((ROOT / "scripts" / "data" / "farm_trace.json").read_text(encoding="utf-8"))
+    bound = bench.lower_bound(trace)
+    fifo = bench.simulate(trace, bench.fifo, estimates)
+    ours = bench.simulate(trace, choose, estimates)
+    assert len(ours.runs) == len(trace["jobs"])
+    assert ours.makespan <= 1.06 * bound
+    assert fifo.makespan / ours.makespan >= 1.15
+    assert ours.loads * 4 <= fifo.loads
+    vram = {a["id"]: a["vram_gb"] for a in trace["agents"]}
+    need = {j["id"]: j["min_vram_gb"] for j in trace["jobs"]}
+    assert all(need[job_id] <= vram[agent] for agent, job_id, *_ in ours.runs)
+    # Rush jobs are not starved: none waits behind the whole queue.
+    assert max(ours.waits_by_priority[70]) < 0.5 * ours.makespan
