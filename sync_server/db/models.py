@@ -399,3 +399,7 @@ class AuditEvent(Base):
     data: Mapped[dict[str, Any] | None] = mapped_column(JsonType, default=None)
     request_id: Mapped[str | None] = mapped_column(String(64), default=None)
     remote_addr: Mapped[str | None] = mapped_column(String(64), default=None)
+
+
+# Feature tables live in their own modules; importing them here registers them on Base.metadata.
+from . import models_breakdown, models_editorial, models_history  # noqa: E402,F401
