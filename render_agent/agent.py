@@ -7,6 +7,7 @@ the ComfyUI client (comfyui.py) and the protocol client (server_client.py) do th
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import copy
 import dataclasses
@@ -55,6 +56,7 @@ log = logging.getLogger(__name__)
 
 COMFY_JOB_TYPES: tuple[str, ...] = get_args(JobType)
 COMFY_INPUT_SUBFOLDER = "aipipe"
+MAX_PREVIEW_BYTES = 512 * 1024  # the server refuses bigger previews (sync_server/farm/previews.py)
 EXIT_OK, EXIT_REFUSED, EXIT_AUTH = 0, 1, 2
 
 
@@ -85,6 +87,7 @@ class RunningJob:
     stop_reason: str | None = None  # "cancel" | "shutdown" | "lease-lost"
     heartbeat_buffered: bool = False
     stopped: asyncio.Event = field(default_factory=asyncio.Event)
+    preview: tuple[str, bytes] | None = None  # the newest preview image not yet sent with a heartbeat
 
     @property
     def id(self) -> str:
@@ -101,6 +104,12 @@ class RunningJob:
 
     def on_progress(self, fraction: float, stage: str) -> None:
         self.progress, self.stage = fraction, stage
+
+    def on_preview(self, mime: str, data: bytes) -> None:
+        if (
+            len(data) <= MAX_PREVIEW_BYTES
+        ):  # the server keeps at most this much; a bigger one waits for the next
+            self.preview = (mime, data)
 
 
 class Backoff:
@@ -467,7 +476,9 @@ class Agent:
         job.stage = "queued on ComfyUI"
         started = time.monotonic()
         try:
-            await self.comfy.submit(graph, prompt_id=prompt_id, on_progress=job.on_progress)
+            await self.comfy.submit(
+                graph, prompt_id=prompt_id, on_progress=job.on_progress, on_preview=job.on_preview
+            )
             entry = await self.comfy.wait(prompt_id, timeout=float(timeout) if timeout else None)
         except asyncio.CancelledError:
             # Stopped (cancel, lease lost, shutdown): ComfyUI must stop too, not run on for nobody.
@@ -525,8 +536,15 @@ class Agent:
             await asyncio.sleep(self.heartbeat_s)
 
     async def _job_heartbeat(self, job: RunningJob) -> None:
-        # `preview` is left out while the agent has none to send (the spec shows it as null).
-        body = {"lease_id": job.lease_id, "progress": round(job.progress, 4), "stage": job.stage[:200]}
+        body: dict[str, Any] = {
+            "lease_id": job.lease_id,
+            "progress": round(job.progress, 4),
+            "stage": job.stage[:200],
+        }
+        if job.preview is not None:  # sent once; left out while there is no newer one
+            mime, data = job.preview
+            body["preview"] = {"mime": mime, "data": base64.b64encode(data).decode("ascii")}
+            job.preview = None
         self.outbox.discard_heartbeats(job.id)  # this one supersedes any unsent one
         if len(self.outbox) and not (await self._flush()).complete:
             self.outbox.add(job.id, "job_heartbeat", body)

@@ -35,6 +35,7 @@ from render_agent.comfyui_messages import (
     OutputFile,
     ProgressTracker,
     output_files,
+    parse_preview,
     raise_for_history,
     validation_error,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "ComfyValidationError",
     "DownloadedFile",
     "NodeProblem",
+    "PreviewCallback",
     "ProgressCallback",
     "RunResult",
 ]
@@ -58,6 +60,8 @@ log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[float, str], None | Awaitable[None]]
 """Called with the overall fraction (0-1) and a short stage text such as 'KSampler (node 3) 12/20'."""
+PreviewCallback = Callable[[str, bytes], None]
+"""Called with the MIME type and bytes of each preview image of the prompt (from binary frames)."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,7 @@ class _Watch:
     client_id: str | None
     progress: ProgressTracker
     on_progress: ProgressCallback | None
+    on_preview: PreviewCallback | None = None
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     terminal: str | None = None  # "done" | "success" | "error" | "interrupted" | "history"
     payload: dict[str, Any] = field(default_factory=dict)
@@ -211,8 +216,10 @@ class ComfyClient:
         *,
         prompt_id: str | None = None,
         on_progress: ProgressCallback | None = None,
+        on_preview: PreviewCallback | None = None,
     ) -> str:
-        """Queue an API-format graph under our own prompt id; raises ComfyValidationError when refused."""
+        """Queue an API-format graph under our own prompt id; raises ComfyValidationError when refused.
+        `on_preview(mime, bytes)` gets the sampler's preview images (when ComfyUI runs with previews on)."""
         prompt_id = prompt_id or str(uuid.uuid4())
         if not self.connected:
             try:
@@ -220,7 +227,7 @@ class ComfyClient:
             except TimeoutError:
                 log.warning("WebSocket still down; submitting anyway, the prompt will be followed by polling")
         client_id = self.client_id if self.connected else None
-        watch = _Watch(prompt_id, client_id, ProgressTracker(graph), on_progress)
+        watch = _Watch(prompt_id, client_id, ProgressTracker(graph), on_progress, on_preview)
         self._watches[prompt_id] = watch  # before the POST: events may beat the response
         body = {"prompt": graph, "client_id": self.client_id, "prompt_id": prompt_id}
         try:
@@ -532,10 +539,28 @@ class ComfyClient:
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.reconnect_max_delay)
 
-    def _dispatch(self, frame: str | bytes) -> None:
-        if isinstance(frame, bytes):
+    def _dispatch_binary(self, frame: bytes) -> None:
+        preview = parse_preview(frame)
+        if preview is None:
             event = int.from_bytes(frame[:4], "big") if len(frame) >= 4 else None
             log.debug("ignoring binary WebSocket frame (event %s, %d bytes)", event, len(frame))
+            return
+        if preview.prompt_id is not None:
+            watch = self._watches.get(preview.prompt_id)
+        else:
+            # Event 1 names no prompt; it belongs to the one prompt of ours that is running, if only one is.
+            running = [w for w in self._watches.values() if w.terminal is None]
+            watch = running[0] if len(running) == 1 else None
+        if watch is None or watch.on_preview is None:
+            return
+        try:
+            watch.on_preview(preview.mime, preview.data)
+        except Exception:
+            log.exception("preview callback failed for prompt %s", watch.prompt_id)
+
+    def _dispatch(self, frame: str | bytes) -> None:
+        if isinstance(frame, bytes):
+            self._dispatch_binary(frame)
             return
         try:
             message = json.loads(frame)

@@ -5,6 +5,7 @@ Shapes follow ComfyUI 0.3.64 as captured in tests/data/comfyui/. Nothing here do
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,6 +13,9 @@ from typing import Any
 FILE_OUTPUT_KEYS = ("images", "gifs", "videos", "audio")
 """History output keys that list files: core image *and* video nodes use `images` (video entries
 carry `animated: [true]`), VideoHelperSuite uses `gifs`, some packs use `videos`."""
+PREVIEW_IMAGE = 1  # binary frame: [u32 1][u32 image type: 1 JPEG, 2 PNG][image bytes]
+PREVIEW_IMAGE_WITH_METADATA = 4  # [u32 4][u32 meta length][meta JSON with prompt_id, image_type][image bytes]
+_PREVIEW_TYPES = {1: "image/jpeg", 2: "image/png"}
 
 
 class ComfyError(Exception):
@@ -250,3 +254,35 @@ class ProgressTracker:
         # Never step backwards (a late progress_state must not make the bar jump down), and keep 1.0
         # for "finished": the last node may report 100 % while it is still writing its file.
         self.fraction = max(self.fraction, min(0.99, done / total))
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A preview image from a binary WebSocket frame; `prompt_id` only when the frame names it (event 4)."""
+
+    mime: str
+    data: bytes
+    prompt_id: str | None = None
+
+
+def parse_preview(frame: bytes) -> Preview | None:
+    """ComfyUI's binary preview frames (protocol.py); None for other events or a malformed frame."""
+    if len(frame) < 8:
+        return None
+    event = int.from_bytes(frame[:4], "big")
+    if event == PREVIEW_IMAGE:
+        mime = _PREVIEW_TYPES.get(int.from_bytes(frame[4:8], "big"))
+        return Preview(mime, frame[8:]) if mime and len(frame) > 8 else None
+    if event == PREVIEW_IMAGE_WITH_METADATA:
+        size = int.from_bytes(frame[4:8], "big")
+        try:
+            meta = json.loads(frame[8 : 8 + size])
+        except ValueError:
+            return None
+        mime = meta.get("image_type") if isinstance(meta, dict) else None
+        data = frame[8 + size :]
+        if mime not in _PREVIEW_TYPES.values() or not data:
+            return None
+        prompt_id = meta.get("prompt_id")
+        return Preview(mime, data, prompt_id if isinstance(prompt_id, str) else None)
+    return None

@@ -25,7 +25,7 @@ from .metrics import Metrics
 from .settings import Settings
 
 if TYPE_CHECKING:  # storage.meta imports the catalog routes, which import this module
-    from .farm.claim import ClaimWaker
+    from .farm.dispatch import ClaimDispatcher
     from .storage.meta import MetaWriter
 
 API_KEY_TOUCH_INTERVAL = timedelta(minutes=1)
@@ -44,7 +44,7 @@ class Services:
     meta: "MetaWriter"
     responses: ResponseCache
     shot_fragments: ResponseCache
-    waker: "ClaimWaker"
+    claims: "ClaimDispatcher"
 
 
 def get_services(conn: HTTPConnection) -> Services:

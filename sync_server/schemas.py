@@ -18,6 +18,7 @@ Code = Annotated[str, StringConstraints(pattern=r"^[\w][\w.-]{0,63}$")]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 LongText = Annotated[str, StringConstraints(max_length=20000)]
 ShortText = Annotated[str, StringConstraints(max_length=200)]
+WorkflowName = Annotated[str, StringConstraints(pattern=r"^[\w][\w.-]{0,199}$")]
 
 
 def _inside_storage(value: str) -> str:

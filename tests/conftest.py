@@ -14,6 +14,11 @@ from sqlalchemy.engine import make_url
 from tests.support.api import Api, login
 from tests.support.server import ServerProcess, start_with_admin
 
+try:  # tests/blender run inside Blender's Python (the bpy wheel); scripts/test runs them once per release
+    import bpy  # noqa: F401
+except ImportError:
+    collect_ignore = ["blender"]
+
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 ADMIN = "admin_test"
 

@@ -94,6 +94,8 @@ class Project(IdMixin, TimestampMixin, RevisionMixin, Base):
     # Naming-template overrides for this project (the rest come from the naming engine's defaults).
     naming: Mapped[dict[str, str]] = mapped_column(JsonType, default=dict)
     confirmed_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The workflow a shot renders with unless it names its own; None: the server's AIPIPE_RENDER_WORKFLOW.
+    render_workflow: Mapped[str | None] = mapped_column(String(200), default=None)
 
 
 class Scene(IdMixin, TimestampMixin, RevisionMixin, Base):
@@ -185,6 +187,7 @@ class Shot(IdMixin, TimestampMixin, RevisionMixin, Base):
     )
     status: Mapped[str] = mapped_column(String(20), default="draft")
     locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    render_workflow: Mapped[str | None] = mapped_column(String(200), default=None)  # None: the project's
 
     subjects: Mapped[list[ShotSubject]] = relationship(
         back_populates="shot",
@@ -352,6 +355,7 @@ class Job(IdMixin, TimestampMixin, RevisionMixin, Base):
     )
     error: Mapped[str] = mapped_column(Text, default="")
     gpu_seconds: Mapped[float | None] = mapped_column(Float, default=None)
+    preview_mime: Mapped[str | None] = mapped_column(String(20), default=None)  # its newest preview image
     created_by: Mapped[str] = mapped_column(String(200), default="")
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)

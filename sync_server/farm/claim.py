@@ -1,47 +1,47 @@
-"""Claiming: the scheduler picks an idle agent's next job, which is then leased to it. Never twice."""
+"""Claiming: the scheduler picks idle agents' next jobs, which are then leased to them. Never twice.
+
+Claims are served in passes (`claim_pass`): every agent waiting in this server process at that moment is
+served in one write transaction, each getting the scheduler's choice for it with the farm view updated
+after every lease. `dispatch.ClaimDispatcher` runs the passes; see docs/agent-protocol.md.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import Row, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from .. import resources
-from ..context import UnitOfWork
+from ..context import SYSTEM, Principal, UnitOfWork
+from ..crud import apply_changes
 from ..db.base import utcnow
 from ..db.models import Agent, AgentBlock, Job, JobDependency
+from ..errors import Forbidden, NotFound
 from ..settings import Settings
 from .agents import is_offline
-from .jobs import job_out
 from .lease import expire_leases
 from .scheduler import AgentView, FarmView, JobView, choose
-from .schemas import Claim, ClaimedJob, LeaseOut
+from .schemas import Claim, ClaimedJob, JobOut, LeaseOut
 
-CANDIDATES = 300  # runnable jobs shown to the scheduler per claim (highest priority first, plus same-model)
+if TYPE_CHECKING:
+    from ..events import EventHub
+
+CANDIDATES = 300  # runnable jobs shown to the scheduler per pass (highest priority first, plus same-model)
 
 
-class ClaimWaker:
-    """Wakes long-polling claims when jobs may have become runnable (in this or another server process)."""
+@dataclass(frozen=True)
+class ClaimRequest:
+    """One agent asking for work, as served by a claim pass."""
 
-    def __init__(self) -> None:
-        self._event = asyncio.Event()
-
-    def current(self) -> asyncio.Event:
-        return self._event
-
-    def notify(self) -> None:
-        event, self._event = self._event, asyncio.Event()
-        event.set()
-
-    def on_event(self, message: dict[str, Any]) -> None:
-        if message.get("entity") == "job":
-            self.notify()
+    agent_id: uuid.UUID
+    actor: Principal
+    loaded_models: list[str] | None = None
+    request_id: str | None = None
 
 
 def _vram_gb(agent: Agent) -> float:
@@ -49,7 +49,24 @@ def _vram_gb(agent: Agent) -> float:
     return max((g.get("vram_total_mb", 0) for g in agent.gpus), default=0) / 1000
 
 
-def _runnable(session: Session, agent: Agent, models: list[str]) -> list[Job]:
+_VIEW_COLUMNS = (
+    Job.id,
+    Job.type,
+    Job.priority,
+    Job.min_vram_gb,
+    Job.model,
+    Job.created_at,
+    Job.tags,
+    Job.failed_agents,
+    Job.project_id,
+    Job.estimate_s,
+    Job.not_before,
+)
+
+
+def candidate_rows(session: Session, vram_gb: float, models: Iterable[str]) -> list[Row[Any]]:
+    """Runnable queued jobs (parents done, back-off over, VRAM within `vram_gb`): the columns the scheduler
+    reads, never the graph or params. The highest priority first, plus the same-model ones."""
     parent = aliased(Job)
     waiting_on_parent = exists(
         select(JobDependency.job_id)
@@ -57,46 +74,69 @@ def _runnable(session: Session, agent: Agent, models: list[str]) -> list[Job]:
         .where(JobDependency.job_id == Job.id, parent.status != "succeeded")
     )
     now = utcnow()
-    base = select(Job).where(
+    base = select(*_VIEW_COLUMNS).where(
         Job.status == "queued",
         or_(Job.not_before.is_(None), Job.not_before <= now),
-        Job.min_vram_gb <= _vram_gb(agent),
+        Job.min_vram_gb <= vram_gb,
         ~waiting_on_parent,
     )
-    found = {
-        j.id: j for j in session.scalars(base.order_by(Job.priority.desc(), Job.created_at).limit(CANDIDATES))
-    }
-    if models:
-        same_model = base.where(Job.model.in_(models)).order_by(Job.priority.desc(), Job.created_at)
-        for job in session.scalars(same_model.limit(CANDIDATES // 3)):
-            found.setdefault(job.id, job)
+    order = (Job.priority.desc(), Job.created_at)
+    found = {row.id: row for row in session.execute(base.order_by(*order).limit(CANDIDATES))}
+    wanted = sorted(set(models))
+    if wanted:
+        same_model = base.where(Job.model.in_(wanted)).order_by(*order).limit(CANDIDATES // 3)
+        for row in session.execute(same_model):
+            found.setdefault(row.id, row)
     return list(found.values())
 
 
-@dataclass(frozen=True)
-class _Downstream:
-    work_s: dict[uuid.UUID, float]
-    priority: dict[uuid.UUID, int]
+@dataclass
+class _FarmState:
+    """What the scheduler plans with, kept up to date while one pass leases several jobs: which agent holds
+    which model, when each frees up, running jobs per project, queued work per model (blocked jobs
+    included), and the work and priority waiting on each candidate."""
+
+    now: float
+    loaded: dict[uuid.UUID, list[str]]
+    vram: dict[uuid.UUID, float]
+    busy_until: dict[uuid.UUID, float]
+    running_by_project: Counter[str]
+    demand_s: dict[str, float]
+    model_vram_gb: dict[str, float]
+    downstream_s: dict[uuid.UUID, float]
+    downstream_priority: dict[uuid.UUID, int]
+
+    def view(self) -> FarmView:
+        holders = Counter(model for models in self.loaded.values() for model in models)
+        next_free: dict[str, float] = {}
+        for agent_id, models in self.loaded.items():
+            free_in = max(0.0, self.busy_until.get(agent_id, self.now) - self.now)
+            for model in models:
+                next_free[model] = min(next_free.get(model, free_in), free_in)
+        return FarmView(
+            now=self.now,
+            holders=dict(holders),
+            agent_vram=list(self.vram.values()),
+            running_by_project=dict(self.running_by_project),
+            demand_s=dict(self.demand_s),
+            model_vram_gb=dict(self.model_vram_gb),
+            next_free_s=next_free,
+        )
+
+    def assign(self, agent_id: uuid.UUID, job: JobView) -> None:
+        if job.model:
+            self.loaded[agent_id] = [job.model]
+            self.demand_s[job.model] = max(0.0, self.demand_s.get(job.model, 0.0) - job.estimate_s)
+        self.busy_until[agent_id] = self.now + job.estimate_s
+        self.running_by_project[job.project or ""] += 1
 
 
-def _farm_view(session: Session, settings: Settings, jobs: list[Job]) -> tuple[FarmView, _Downstream]:
-    """The aggregates the scheduler plans with: who holds which model, queued work per model (blocked
-    jobs included), when a holder frees up, and the work and priority waiting on each candidate."""
+def _farm_state(session: Session, settings: Settings, candidates: list[uuid.UUID]) -> _FarmState:
     now = utcnow()
     agents = [a for a in session.scalars(select(Agent)) if not is_offline(a, settings)]
-    holders = Counter(model for a in agents for model in a.loaded_models)
     running_jobs = session.execute(
-        select(Job.project_id, Job.model, Job.agent_id, Job.started_at, Job.estimate_s).where(
-            Job.status == "running"
-        )
+        select(Job.project_id, Job.agent_id, Job.started_at, Job.estimate_s).where(Job.status == "running")
     ).all()
-    running = Counter(str(row.project_id) for row in running_jobs)
-    busy_until = {row.agent_id: (row.started_at or now).timestamp() + row.estimate_s for row in running_jobs}
-    next_free: dict[str, float] = {}
-    for agent in agents:
-        free_in = max(0.0, busy_until.get(agent.id, now.timestamp()) - now.timestamp())
-        for model in agent.loaded_models:
-            next_free[model] = min(next_free.get(model, free_in), free_in)
     queued = session.execute(
         select(Job.model, func.sum(Job.estimate_s), func.max(Job.min_vram_gb))
         .where(Job.status == "queued", Job.model.is_not(None))
@@ -104,136 +144,224 @@ def _farm_view(session: Session, settings: Settings, jobs: list[Job]) -> tuple[F
     ).all()
     work: dict[uuid.UUID, float] = {}
     priority: dict[uuid.UUID, int] = {}
-    if jobs:
+    if candidates:
         child = aliased(Job)
         rows = session.execute(
             select(JobDependency.parent_id, func.sum(child.estimate_s), func.max(child.priority))
             .join(child, child.id == JobDependency.job_id)
-            .where(JobDependency.parent_id.in_([j.id for j in jobs]), child.status == "queued")
+            .where(JobDependency.parent_id.in_(candidates), child.status == "queued")
             .group_by(JobDependency.parent_id)
         )
         for parent_id, total, top in rows:
             work[parent_id] = float(total or 0)
             priority[parent_id] = int(top) if top is not None else 0
-    view = FarmView(
+    return _FarmState(
         now=now.timestamp(),
-        holders=dict(holders),
-        agent_vram=[_vram_gb(a) for a in agents],
-        running_by_project=dict(running),
+        loaded={a.id: list(a.loaded_models) for a in agents},
+        vram={a.id: _vram_gb(a) for a in agents},
+        busy_until={
+            row.agent_id: (row.started_at or now).timestamp() + row.estimate_s
+            for row in running_jobs
+            if row.agent_id is not None
+        },
+        running_by_project=Counter(str(row.project_id) for row in running_jobs),
         demand_s={model: float(total or 0) for model, total, _ in queued},
         model_vram_gb={model: float(vram or 0) for model, _, vram in queued},
-        next_free_s=next_free,
+        downstream_s=work,
+        downstream_priority=priority,
     )
-    return view, _Downstream(work, priority)
 
 
-def claim(uow: UnitOfWork, settings: Settings, agent: Agent, loaded_models: list[str] | None) -> Claim | None:
-    """Lease the scheduler's choice for `agent`, or None when nothing it can run is waiting."""
-    session = uow.session
-    expire_leases(uow, settings)
-    agent.last_seen_at = utcnow()
-    if loaded_models is not None:
-        agent.loaded_models = list(loaded_models)
-    if agent.draining:
-        uow.commit()
-        return None
-    jobs = _runnable(session, agent, list(agent.loaded_models))
-    blocked = frozenset(
-        session.scalars(
-            select(AgentBlock.job_type).where(
-                and_(AgentBlock.agent_id == agent.id, AgentBlock.blocked.is_(True))
-            )
+def _job_view(row: Row[Any], farm: _FarmState) -> JobView:
+    return JobView(
+        id=str(row.id),
+        type=row.type,
+        priority=row.priority,
+        min_vram_gb=row.min_vram_gb,
+        model=row.model,
+        submitted_at=row.created_at.timestamp(),
+        tags=frozenset(row.tags),
+        failed_agents=frozenset(row.failed_agents),
+        project=str(row.project_id),
+        estimate_s=row.estimate_s,
+        downstream_s=farm.downstream_s.get(row.id, 0.0),
+        downstream_priority=farm.downstream_priority.get(row.id),
+        ready_at=(row.not_before or row.created_at).timestamp(),
+    )
+
+
+def _check_agent(agent: Agent | None, request: ClaimRequest) -> Exception | None:
+    if agent is None:
+        return NotFound(f"No agent with id {request.agent_id}.", field="agent_id")
+    if request.actor.role != "admin" and agent.api_key_id not in (None, request.actor.id):
+        return Forbidden("This API key belongs to another agent.", field="agent_id")
+    return None
+
+
+def claim_pass(
+    session: Session, hub: EventHub | None, settings: Settings, requests: Sequence[ClaimRequest]
+) -> list[Claim | None | Exception]:
+    """Serve several waiting agents in one write transaction: each gets the scheduler's choice for it (or
+    None). A request that is not allowed (unknown agent, another agent's key) gets its exception instead;
+    the others go on. Commits, then announces the events."""
+    expire_leases(UnitOfWork(session=session, hub=hub, actor=SYSTEM), settings)
+    results: list[Claim | None | Exception] = [None] * len(requests)
+    ids = {r.agent_id for r in requests}
+    agents = {a.id: a for a in session.scalars(select(Agent).where(Agent.id.in_(ids)))}
+    active: list[tuple[int, ClaimRequest, Agent]] = []
+    now = utcnow()
+    for i, request in enumerate(requests):
+        agent = agents.get(request.agent_id)
+        refused = _check_agent(agent, request)
+        if refused is not None or agent is None:
+            results[i] = refused
+            continue
+        agent.last_seen_at = now
+        if request.loaded_models is not None:
+            agent.loaded_models = list(request.loaded_models)
+        if not agent.draining:
+            active.append((i, request, agent))
+    rows: list[Row[Any]] = []
+    if active:
+        vram = max(_vram_gb(a) for _, _, a in active)
+        rows = candidate_rows(session, vram, {m for _, _, a in active for m in a.loaded_models})
+    if not rows:
+        session.commit()
+        return results
+    blocked: dict[uuid.UUID, set[str]] = {}
+    for agent_id, job_type in session.execute(
+        select(AgentBlock.agent_id, AgentBlock.job_type).where(
+            AgentBlock.agent_id.in_([a.id for _, _, a in active]), AgentBlock.blocked.is_(True)
         )
-    )
-    farm, downstream = _farm_view(session, settings, jobs)
-    me = AgentView(
+    ):
+        blocked.setdefault(agent_id, set()).add(job_type)
+    farm = _farm_state(session, settings, [row.id for row in rows])
+    views = [_job_view(row, farm) for row in rows]
+    # Agents that already hold a waiting job's model choose first (no load to pay), then in arrival order.
+    wanted = {v.model for v in views if v.model}
+    active.sort(key=lambda item: (not set(item[2].loaded_models) & wanted, item[0]))
+    leases: list[tuple[int, ClaimRequest, Agent, Job]] = []
+    while active and views:
+        chosen: list[tuple[int, ClaimRequest, Agent, JobView]] = []
+        for i, request, agent in active:
+            picked = choose(_agent_view(agent, blocked), views, farm.view()) if views else None
+            if picked is not None:
+                chosen.append((i, request, agent, picked))
+                farm.assign(agent.id, picked)
+                views = [v for v in views if v.id != picked.id]
+        if not chosen:
+            break
+        locked = _lock([uuid.UUID(p.id) for _, _, _, p in chosen], session)
+        leases.extend(
+            (i, r, a, locked[uuid.UUID(p.id)]) for i, r, a, p in chosen if uuid.UUID(p.id) in locked
+        )
+        # PostgreSQL: a job another server process took meanwhile; its agent chooses again.
+        active = [(i, r, a) for i, r, a, p in chosen if uuid.UUID(p.id) not in locked]
+    event_ids: list[int] = []
+    for i, claim in _lease(session, settings, leases, event_ids).items():
+        results[i] = claim
+    session.commit()
+    if hub is not None and event_ids:
+        hub.announce(event_ids)
+    return results
+
+
+def _agent_view(agent: Agent, blocked: dict[uuid.UUID, set[str]]) -> AgentView:
+    return AgentView(
         id=str(agent.id),
         vram_gb=_vram_gb(agent),
         loaded_model=agent.loaded_models[0] if agent.loaded_models else None,
         tags=frozenset(agent.tags),
         job_types=frozenset(agent.job_types) or None,
-        blocked_types=blocked,
+        blocked_types=frozenset(blocked.get(agent.id, ())),
     )
-    views = [
-        JobView(
-            id=str(j.id),
-            type=j.type,
-            priority=j.priority,
-            min_vram_gb=j.min_vram_gb,
-            model=j.model,
-            submitted_at=j.created_at.timestamp(),
-            tags=frozenset(j.tags),
-            failed_agents=frozenset(j.failed_agents),
-            project=str(j.project_id),
-            estimate_s=j.estimate_s,
-            downstream_s=downstream.work_s.get(j.id, 0.0),
-            downstream_priority=downstream.priority.get(j.id),
-            ready_at=(j.not_before or j.created_at).timestamp(),
-        )
-        for j in jobs
-    ]
-    job = _choose_and_lock(session, me, views, farm, {str(j.id): j for j in jobs})
-    if job is None:
-        uow.commit()
-        return None
-    lease_id = uuid.uuid4().hex
-    expires = utcnow() + timedelta(seconds=settings.farm_lease_s)
-    values: dict[str, Any] = {
-        "status": "running",
-        "agent_id": agent.id,
-        "lease_id": lease_id,
-        "lease_expires_at": expires,
-        "progress": 0.0,
-        "stage_text": "",
-        "started_at": utcnow(),  # this attempt's start: the timeout counts from here
-        "not_before": None,
-    }
-    resources.update(
-        uow,
-        resources.Resource(Job, "job", lambda j: job_out(session, j)),
-        job,
-        values,
-        job.revision,
-        commit=False,
-    )
-    agent.state = "busy"
-    if job.model and job.model not in agent.loaded_models:
-        agent.loaded_models = [job.model]  # one model resident: the new one replaces the old
-    # The answer is built inside the lease's transaction: nothing after the commit can fail and leave the
-    # job leased to an agent that never heard of it.
-    answer = Claim(job=_claimed(session, job), lease=LeaseOut(id=lease_id, expires_at=expires))
-    uow.commit()
-    return answer
 
 
-def _choose_and_lock(
-    session: Session, me: AgentView, views: list[JobView], farm: FarmView, by_id: dict[str, Job]
-) -> Job | None:
-    """The scheduler's choice, locked for this transaction. PostgreSQL: a job another claimer holds
-    (FOR UPDATE SKIP LOCKED) or took meanwhile is passed over and the next choice tried. SQLite: writers
-    are serialised (BEGIN IMMEDIATE), so the first choice is free."""
-    views = list(views)
-    while True:
-        picked = choose(me, views, farm)
-        if picked is None:
-            return None
-        job = session.scalar(
-            select(Job)
-            .where(Job.id == by_id[picked.id].id, Job.status == "queued")
-            .with_for_update(skip_locked=True)
-            .execution_options(populate_existing=True)
-        )
-        if job is not None:
-            return job
-        views = [v for v in views if v.id != picked.id]
-
-
-def _claimed(session: Session, job: Job) -> ClaimedJob:
-    parents = session.scalars(
+def _lock(job_ids: list[uuid.UUID], session: Session) -> dict[uuid.UUID, Job]:
+    """The chosen jobs still queued, locked for this transaction. PostgreSQL passes over rows another
+    server process holds (FOR UPDATE SKIP LOCKED); SQLite serialises writers (BEGIN IMMEDIATE)."""
+    stmt = (
         select(Job)
-        .join(JobDependency, JobDependency.parent_id == Job.id)
-        .where(JobDependency.job_id == job.id)
-    ).all()
+        .where(Job.id.in_(job_ids), Job.status == "queued")
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    )
+    return {job.id: job for job in session.scalars(stmt)}
+
+
+def _lease(
+    session: Session,
+    settings: Settings,
+    leases: list[tuple[int, ClaimRequest, Agent, Job]],
+    event_ids: list[int],
+) -> dict[int, Claim]:
+    """Lease each job to its agent: one flush for all, then an audit event each. The answers are built
+    inside the transaction: nothing after the commit can fail and leave a job leased to an agent that
+    never heard of it."""
+    if not leases:
+        return {}
+    now = utcnow()
+    expires = now + timedelta(seconds=settings.farm_lease_s)
+    lease_ids: dict[uuid.UUID, str] = {}
+    changes: dict[uuid.UUID, dict[str, list[Any]]] = {}
+    before: dict[uuid.UUID, int] = {}
+    for _, _, agent, job in leases:
+        lease_ids[job.id] = uuid.uuid4().hex
+        before[job.id] = job.revision
+        values = {
+            "status": "running",
+            "agent_id": agent.id,
+            "lease_id": lease_ids[job.id],
+            "lease_expires_at": expires,
+            "progress": 0.0,
+            "stage_text": "",
+            "started_at": now,  # this attempt's start: the timeout counts from here
+            "not_before": None,
+        }
+        changes[job.id] = apply_changes(job, values)
+        agent.state = "busy"
+        if job.model and job.model not in agent.loaded_models:
+            agent.loaded_models = [job.model]  # one model resident: the new one replaces the old
+    session.flush()
+    parents = _parents(session, [job.id for _, _, _, job in leases])
+    answers: dict[int, Claim] = {}
+    for i, request, _, job in leases:
+        mine = parents.get(job.id, [])
+        out = JobOut.model_validate(
+            {
+                **{c.key: getattr(job, c.key) for c in Job.__table__.columns},
+                "depends_on": [p.id for p in mine],
+            }
+        )
+        uow = UnitOfWork(session=session, hub=None, actor=request.actor, request_id=request.request_id)
+        uow.record(
+            "job.updated",
+            "job",
+            job.id,
+            project_id=job.project_id,
+            revision_before=before[job.id],
+            revision_after=job.revision,
+            changes=changes[job.id],
+            data=out.model_dump(mode="json"),
+        )
+        event_ids.extend(uow.event_ids)
+        answers[i] = Claim(job=_claimed(job, mine), lease=LeaseOut(id=lease_ids[job.id], expires_at=expires))
+    return answers
+
+
+def _parents(session: Session, job_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Job]]:
+    found: dict[uuid.UUID, list[Job]] = {}
+    rows = session.execute(
+        select(JobDependency.job_id, Job)
+        .join(Job, Job.id == JobDependency.parent_id)
+        .where(JobDependency.job_id.in_(job_ids))
+    )
+    for job_id, parent in rows:
+        found.setdefault(job_id, []).append(parent)
+    return found
+
+
+def _claimed(job: Job, parents: list[Job]) -> ClaimedJob:
     return ClaimedJob(
         id=job.id,
         type=job.type,

@@ -21,6 +21,7 @@ from ..db.base import utcnow
 from ..db.models import Agent, AgentBlock, Job, Version
 from ..errors import Conflict, Unprocessable
 from ..settings import Settings
+from . import previews
 from .jobs import get_job, job_out
 from .schemas import JobComplete, JobFail, JobHeartbeat
 
@@ -58,11 +59,14 @@ def heartbeat(session: Session, settings: Settings, job_id: uuid.UUID, body: Job
     now = utcnow()
     # A Core UPDATE: progress is not an edit of the job, so its revision stays.
     expires = now + timedelta(seconds=settings.farm_lease_s)
-    session.execute(
-        update(Job)
-        .where(Job.id == job.id)
-        .values(lease_expires_at=expires, progress=body.progress, stage_text=body.stage)
-    )
+    values: dict[str, Any] = {
+        "lease_expires_at": expires,
+        "progress": body.progress,
+        "stage_text": body.stage,
+    }
+    if body.preview is not None:
+        values["preview_mime"] = previews.store(settings, FARM_DIR, job.id, body.preview)
+    session.execute(update(Job).where(Job.id == job.id).values(**values))
     if job.agent_id is not None:
         session.execute(update(Agent).where(Agent.id == job.agent_id).values(last_seen_at=now, state="busy"))
     session.commit()
@@ -231,23 +235,22 @@ def release(uow: UnitOfWork, job_id: uuid.UUID, lease_id: str) -> Any:
 
 def expire_leases(uow: UnitOfWork, settings: Settings) -> int:
     """Requeue (or fail) every running job whose lease ran out or that ran past its timeout. Called before
-    each claim and periodically."""
+    each claim pass and periodically; it reads four columns of the running jobs and loads only the lost."""
     now = utcnow()
-    overdue = [
-        job
-        for job in uow.session.scalars(
-            select(Job).where(Job.status == "running", Job.started_at.is_not(None))
-        )
-        if job.started_at + timedelta(seconds=job.timeout_s) < now
-    ]
-    for job in overdue:
-        # Its agent is told at the next heartbeat (lease lost); the job goes elsewhere or fails.
-        requeue_lost(uow, settings, job, f"ran longer than its timeout of {job.timeout_s} s")
-    expired = list(
-        uow.session.scalars(select(Job).where(Job.status == "running", Job.lease_expires_at < utcnow()))
+    lost: dict[uuid.UUID, str] = {}
+    rows = uow.session.execute(
+        select(Job.id, Job.started_at, Job.timeout_s, Job.lease_expires_at).where(Job.status == "running")
     )
-    for job in expired:
-        requeue_lost(uow, settings, job, f"not renewed within {settings.farm_lease_s} s")
-    if expired or overdue:
+    for job_id, started_at, timeout_s, lease_expires_at in rows:
+        if started_at is not None and started_at + timedelta(seconds=timeout_s) < now:
+            lost[job_id] = f"ran longer than its timeout of {timeout_s} s"
+        elif lease_expires_at is not None and lease_expires_at < now:
+            lost[job_id] = f"not renewed within {settings.farm_lease_s} s"
+    for job_id, why in lost.items():
+        job = uow.session.get(Job, job_id, populate_existing=True, with_for_update=True)
+        if job is not None and job.status == "running":
+            # Its agent is told at the next heartbeat (lease lost); the job goes elsewhere or fails.
+            requeue_lost(uow, settings, job, why)
+    if lost:
         uow.commit()
-    return len(expired) + len(overdue)
+    return len(lost)

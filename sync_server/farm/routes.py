@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -36,8 +35,8 @@ from ..deps import (
 from ..errors import Forbidden, NotFound, Unprocessable
 from ..schemas import Page
 from ..versions.routes import staging_of
-from . import agents, jobs, lease
-from .claim import claim
+from . import agents, jobs, lease, previews
+from .claim import ClaimRequest
 from .publish import publish_outputs
 from .schemas import (
     AgentAction,
@@ -82,9 +81,11 @@ async def farm_lifespan(app: FastAPI) -> AsyncIterator[None]:
                 logger.exception("farm: expiring leases failed; will try again")
 
     task = asyncio.create_task(sweeper(), name="aipipe-farm-sweeper")
+    await services.claims.start()
     try:
         yield
     finally:
+        await services.claims.stop()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
@@ -136,15 +137,6 @@ async def put_object_info(agent_id: uuid.UUID, request: Request, principal: Prin
     return {"sha256": await run_in_threadpool(store)}
 
 
-def _claim_once(
-    services: Services, agent_id: uuid.UUID, principal: Principal, body: ClaimBody, request_id: str | None
-) -> Claim | None:
-    with services.db.write_sessions() as session:
-        uow = UnitOfWork(session=session, hub=services.hub, actor=principal, request_id=request_id)
-        agent = agents.own_agent(session, agent_id, principal)
-        return claim(uow, services.settings, agent, body.loaded_models)
-
-
 @router.post(
     "/agents/{agent_id}/claim",
     response_model=Claim,
@@ -155,19 +147,15 @@ def _claim_once(
 async def claim_job(agent_id: uuid.UUID, body: ClaimBody, request: Request, principal: PrincipalDep) -> Any:
     """Long-poll: answers as soon as a job this agent should run is queued, or 204 after `wait_s`."""
     services = get_services(request)
-    deadline = time.monotonic() + min(body.wait_s, services.settings.farm_claim_wait_max_s)
-    request_id = getattr(request.state, "request_id", None)
-    while True:
-        woken = services.waker.current()
-        found = await run_in_threadpool(_claim_once, services, agent_id, principal, body, request_id)
-        if found is not None:
-            return found
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or await request.is_disconnected():
-            return Response(status_code=status.HTTP_204_NO_CONTENT)
-        # Woken by a job event; the timeout also catches retry back-offs that ran out.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(woken.wait(), timeout=min(remaining, SWEEP_INTERVAL_S))
+    wanted = ClaimRequest(
+        agent_id=agent_id,
+        actor=principal,
+        loaded_models=body.loaded_models,
+        request_id=getattr(request.state, "request_id", None),
+    )
+    wait_s = min(body.wait_s, services.settings.farm_claim_wait_max_s)
+    found = await services.claims.claim(wanted, wait_s, request.is_disconnected)
+    return found if found is not None else Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post(
@@ -272,6 +260,25 @@ def list_jobs(
 @router.get("/jobs/{job_id}", response_model=JobOut, dependencies=[FarmReader], operation_id="get_job")
 def get_job(job_id: uuid.UUID, session: ReadSession) -> JobOut:
     return jobs.job_out(session, jobs.get_job(session, job_id))
+
+
+@router.get(
+    "/jobs/{job_id}/preview",
+    dependencies=[FarmReader],
+    operation_id="get_job_preview",
+    responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}}},
+)
+def get_job_preview(job_id: uuid.UUID, session: ReadSession, services: ServicesDep) -> FileResponse:
+    """The newest preview image its agent sent (while sampling); 404 until there is one."""
+    job = jobs.get_job(session, job_id)
+    path = (
+        previews.preview_path(services.settings, lease.FARM_DIR, job.id, job.preview_mime)
+        if job.preview_mime in previews.EXTENSIONS
+        else None
+    )
+    if path is None or not path.is_file():
+        raise NotFound(f"Job {job_id} has no preview image yet.", field="job_id")
+    return FileResponse(path, media_type=job.preview_mime, headers={"Cache-Control": "no-cache"})
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=JobOut, operation_id="cancel_job")

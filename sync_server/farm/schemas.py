@@ -127,6 +127,10 @@ class JobOut(Output):
     version_id: uuid.UUID | None
     error: str
     gpu_seconds: float | None
+    preview_mime: str | None = Field(
+        default=None,
+        description="Type of the newest preview image at /api/farm/jobs/{id}/preview; null: none.",
+    )
     created_by: str
     created_at: datetime
     started_at: datetime | None
@@ -157,10 +161,18 @@ class Claim(Output):
     lease: LeaseOut
 
 
+class PreviewIn(Input):
+    mime: Literal["image/jpeg", "image/png", "image/webp"]
+    data: Annotated[str, Field(max_length=720_000, description="base64 of the image, at most 512 KiB")]
+
+
 class JobHeartbeat(Input):
     lease_id: Annotated[str, Field(min_length=1, max_length=64)]
     progress: float = Field(default=0.0, ge=0.0, le=1.0)
     stage: Annotated[str, Field(max_length=200)] = ""
+    preview: PreviewIn | None = Field(
+        default=None, description="The newest preview image (e.g. ComfyUI's sampler preview), if it changed."
+    )
 
 
 class JobAction(Output):

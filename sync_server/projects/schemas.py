@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import Field, field_validator
 
 from ..framerate import FrameRateError, fps_decimal, fps_text, parse_fps
-from ..schemas import Code, FolderName, Input, LongText, Name, Output, Patch
+from ..schemas import Code, FolderName, Input, LongText, Name, Output, Patch, WorkflowName
 
 Dimension = Annotated[int, Field(ge=16, le=16384, multiple_of=2)]
 Handle = Annotated[int, Field(ge=0, le=1000)]
@@ -38,6 +38,9 @@ class ProjectCreate(Input):
     storage_root: FolderName | None = Field(
         default=None, description="Folder under the storage root; default: the code."
     )
+    render_workflow: WorkflowName | None = Field(
+        default=None, description="Workflow shots render with; default: the server's AIPIPE_RENDER_WORKFLOW."
+    )
 
     _fps = field_validator("fps")(_check_fps)
 
@@ -55,6 +58,9 @@ class ProjectUpdate(Patch):
         default=None, description="Folder under the storage root; default: the code."
     )
     archived: bool | None = None
+    render_workflow: WorkflowName | None = Field(
+        default=None, description="Workflow shots render with; null: the server's AIPIPE_RENDER_WORKFLOW."
+    )
 
     _fps = field_validator("fps")(_check_fps)
 
@@ -75,6 +81,7 @@ class ProjectOut(Output):
     storage_root: str | None
     locked: bool
     archived: bool
+    render_workflow: str | None
     revision: int
     created_at: datetime
     updated_at: datetime

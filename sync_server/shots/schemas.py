@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from ..schemas import Code, Id, Input, LongText, Output, Patch, ShortText
+from ..schemas import Code, Id, Input, LongText, Output, Patch, ShortText, WorkflowName
 from .status import STATUSES, allowed_next
 
 Status = Literal["draft", "ready", "generating", "review", "approved", "final", "omitted"]
@@ -41,6 +41,9 @@ class ShotCreate(Input):
     environment_id: Id | None = None
     subjects: Annotated[list[SubjectIn], Field(max_length=50)] = []
     status: Literal["draft", "ready"] = "draft"
+    render_workflow: WorkflowName | None = Field(
+        default=None, description="Workflow this shot renders with; default: the project's."
+    )
     after_shot_id: Id | None = Field(default=None, description="Insert after this shot; default: at the end.")
 
 
@@ -58,6 +61,9 @@ class ShotUpdate(Patch):
     environment_id: Id | None = None
     subjects: Annotated[list[SubjectIn], Field(max_length=50)] | None = None
     status: Status | None = None
+    render_workflow: WorkflowName | None = Field(
+        default=None, description="Workflow this shot renders with; null: the project's."
+    )
 
 
 class ShotOut(Output):
@@ -79,6 +85,7 @@ class ShotOut(Output):
     status: Status
     next_statuses: list[str]
     locked: bool
+    render_workflow: str | None
     revision: int
     created_at: datetime
     updated_at: datetime
@@ -104,6 +111,7 @@ class ShotOut(Output):
             status=s.status,
             next_statuses=list(allowed_next(s.status)),
             locked=s.locked,
+            render_workflow=s.render_workflow,
             revision=s.revision,
             created_at=s.created_at,
             updated_at=s.updated_at,

@@ -21,7 +21,7 @@ from render_agent.comfyui import (
     ComfyTimeout,
     ComfyValidationError,
 )
-from render_agent.comfyui_messages import output_files
+from render_agent.comfyui_messages import Preview, output_files, parse_preview
 from sync_server.farm.workflows import WorkflowTemplate, bind, load_template
 from tests.comfyui_standin.fixtures import RunningStandin, running_standin, write_probe_image
 
@@ -340,3 +340,17 @@ def test_outputs_are_collected_from_images_gifs_and_videos_keys() -> None:
         ("8", "w.mp4", True),
     ]
     assert [f.filename for f in output_files(entry, ["9"], include_temp=True)] == ["p.png"]
+
+
+def test_binary_preview_frames_are_read_as_comfyui_sends_them() -> None:
+    png = b"\x89PNG\r\n\x1a\n" + b"rest"
+    legacy = (1).to_bytes(4, "big") + (2).to_bytes(4, "big") + png
+    assert parse_preview(legacy) == Preview("image/png", png)
+    meta = json.dumps({"node_id": "3", "prompt_id": "p-1", "image_type": "image/jpeg"}).encode()
+    with_meta = (4).to_bytes(4, "big") + len(meta).to_bytes(4, "big") + meta + b"\xff\xd8\xffjpeg"
+    assert parse_preview(with_meta) == Preview("image/jpeg", b"\xff\xd8\xffjpeg", "p-1")
+    text = (3).to_bytes(4, "big") + (1).to_bytes(4, "big") + b"3progress text"
+    assert parse_preview(text) is None  # event 3 is progress text, not an image
+    assert parse_preview(b"\x00\x00") is None
+    broken_meta = (4).to_bytes(4, "big") + (50).to_bytes(4, "big") + b"{not json"
+    assert parse_preview(broken_meta) is None

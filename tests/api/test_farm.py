@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import threading
 import time
 import uuid
@@ -11,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 
 from tests.conftest import ADMIN, start_server_with_admin
 from tests.support.api import Api, login
@@ -177,6 +180,33 @@ def test_cancel_reaches_the_agent_at_its_next_heartbeat(farm: Api) -> None:
     assert released.json()["status"] == "cancelled"
 
 
+def test_a_heartbeat_preview_is_kept_as_an_image_and_a_bad_one_is_refused_by_field(farm: Api) -> None:
+    agent = agent_client(farm)
+    agent_id = register(agent)
+    job = submit(farm)
+    lease = claim(agent, agent_id)["lease"]["id"]
+    url = f"/api/farm/jobs/{job['id']}"
+    assert farm.admin.get(f"{url}/preview").status_code == 404  # none yet
+    jpeg = io.BytesIO()
+    Image.new("RGB", (16, 9), (10, 120, 200)).save(jpeg, format="JPEG")
+    preview = {"mime": "image/jpeg", "data": base64.b64encode(jpeg.getvalue()).decode()}
+    beat = agent.post(f"{url}/heartbeat", json={"lease_id": lease, "progress": 0.5, "preview": preview})
+    assert beat.status_code == 200, beat.text
+    shown = farm.admin.get(f"{url}/preview")
+    assert shown.status_code == 200 and shown.headers["content-type"] == "image/jpeg"
+    assert shown.content == jpeg.getvalue()
+    assert farm.admin.get(url).json()["preview_mime"] == "image/jpeg"
+    for bad in (
+        {"mime": "image/png", "data": preview["data"]},  # says PNG, is JPEG
+        {"mime": "image/jpeg", "data": "not base64!"},
+    ):
+        refused = agent.post(f"{url}/heartbeat", json={"lease_id": lease, "preview": bad})
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["errors"][0]["field"] == "preview.data"
+    assert farm.admin.get(f"{url}/preview").content == jpeg.getvalue()  # the good one is still there
+    farm.admin.post(f"{url}/cancel")
+
+
 def test_a_drained_agent_gets_no_new_work(farm: Api) -> None:
     agent = agent_client(farm)
     agent_id = register(agent)
@@ -212,6 +242,36 @@ def test_concurrent_claims_never_hand_one_job_to_two_agents(farm: Api) -> None:
     with ThreadPoolExecutor(max_workers=10) as pool:
         claimed = [j for j in pool.map(one, range(10)) if j]
     assert sorted(claimed) == sorted(jobs)
+
+
+def test_many_waiting_agents_each_new_job_goes_to_one_and_the_model_holder_first(farm: Api) -> None:
+    clients = [agent_client(farm) for _ in range(6)]
+    ids = [register(c) for c in clients]
+    holder = 3  # the only agent with the jobs' model already loaded: it should not pay a load
+    results: dict[int, dict[str, Any] | None] = {}
+
+    def wait(i: int) -> None:
+        models = ["cpu_test_still_video"] if i == holder else ["some-other-model"]
+        response = clients[i].post(
+            f"/api/farm/agents/{ids[i]}/claim", json={"wait_s": 20, "loaded_models": models}
+        )
+        assert response.status_code in (200, 204), response.text
+        results[i] = response.json() if response.status_code == 200 else None
+
+    threads = [threading.Thread(target=wait, args=(i,)) for i in range(len(clients))]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.0)  # all six are waiting
+    first = submit(farm)
+    threads[holder].join(timeout=15)
+    assert results.get(holder) is not None and results[holder]["job"]["id"] == first["id"]
+    time.sleep(0.5)
+    assert len(results) == 1, "the other agents must still be waiting, not answered empty"
+    rest = {submit(farm)["id"] for _ in range(len(clients) - 1)}
+    for thread in threads:
+        thread.join(timeout=25)
+    got = [r["job"]["id"] for i, r in results.items() if i != holder and r is not None]
+    assert sorted(got) == sorted(rest)  # each job to exactly one agent, every agent one job
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@ driving the ComfyUI stand-in (the only part that cannot run here), and comes bac
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -12,6 +13,7 @@ import time
 
 import av
 import httpx
+from PIL import Image
 
 from tests.comfyui_standin.fixtures import running_standin
 from tests.conftest import ADMIN, start_server_with_admin
@@ -46,8 +48,14 @@ def test_a_shot_render_runs_on_an_agent_and_lands_as_a_version(tmp_path) -> None
         )
         key = admin.post("/api/api-keys", json={"name": "e2e-agent", "role": "agent"}).json()["key"]
 
-        with running_standin(tmp_path / "comfy") as comfy:
-            env = {**os.environ, "AIPIPE_AGENT_API_KEY": key, "AIPIPE_AGENT_WORK_DIR": str(tmp_path / "work")}
+        # ComfyUI with previews on: the sampler's preview images reach the server with the heartbeats.
+        with running_standin(tmp_path / "comfy", send_previews=True, node_delay=0.4) as comfy:
+            env = {
+                **os.environ,
+                "AIPIPE_AGENT_API_KEY": key,
+                "AIPIPE_AGENT_WORK_DIR": str(tmp_path / "work"),
+                "AIPIPE_AGENT_HEARTBEAT_S": "0.2",
+            }
             agent_process = subprocess.Popen(
                 [
                     sys.executable,
@@ -91,6 +99,12 @@ def test_a_shot_render_runs_on_an_agent_and_lands_as_a_version(tmp_path) -> None
         agents = admin.get("/api/farm/agents").json()
         assert [a["name"] for a in agents] == ["e2e-cpu"] and agents[0]["gpus"] == []
         assert json.dumps(agents[0]["gpu_error"])  # says why there is no GPU
+        # The newest preview the sampler showed is kept with the job, as the image it is.
+        assert state["preview_mime"] == "image/png"
+        preview = admin.get(f"/api/farm/jobs/{job['id']}/preview")
+        assert preview.status_code == 200 and preview.headers["content-type"] == "image/png"
+        with Image.open(io.BytesIO(preview.content)) as image:
+            assert image.size == (8, 8)
     finally:
         if agent_process is not None and agent_process.poll() is None:
             agent_process.kill()

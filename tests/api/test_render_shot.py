@@ -185,3 +185,46 @@ def test_subjects_loras_are_bound_into_a_lora_workflow(api: Api) -> None:
     assert body["params"]["loras"] == [{"name": "rina_v1.safetensors", "strength": 0.7}]
     assert body["output_stage"] == "previz"
     api.admin.post(f"/api/farm/jobs/{body['id']}/cancel")
+
+
+def test_the_workflow_comes_from_the_request_then_the_shot_then_the_project(api: Api) -> None:
+    sample = _shot_with_approved_first_frame(api)
+    shot, project = sample["shot"], sample["project"]
+
+    def rendered_with(**body: Any) -> str:
+        response = api.admin.post(f"/api/shots/{shot['id']}/render", json=body)
+        assert response.status_code == 201, response.text
+        api.admin.post(f"/api/farm/jobs/{response.json()['id']}/cancel")
+        return response.json()["workflow"]
+
+    assert rendered_with() == "wan22_i2v_14b"  # nothing chosen: the server's default
+    changed = api.admin.patch(
+        f"/api/projects/{project['id']}",
+        json={"render_workflow": "ltxv095_i2v", "revision": project["revision"]},
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["render_workflow"] == "ltxv095_i2v"
+    assert rendered_with() == "ltxv095_i2v"
+    current = api.admin.get(f"/api/shots/{shot['id']}").json()
+    mine = api.admin.patch(
+        f"/api/shots/{shot['id']}",
+        json={"render_workflow": "wan21_i2v_480p", "revision": current["revision"]},
+    )
+    assert mine.status_code == 200, mine.text
+    assert rendered_with() == "wan21_i2v_480p"
+    assert rendered_with(workflow="ltxv095_i2v") == "ltxv095_i2v"  # the request wins
+    # A stored choice that no longer exists is refused, naming where it was made.
+    gone = api.admin.patch(
+        f"/api/shots/{shot['id']}",
+        json={"render_workflow": "deleted_flow", "revision": mine.json()["revision"]},
+    )
+    assert gone.status_code == 200, gone.text
+    refused = api.admin.post(f"/api/shots/{shot['id']}/render", json={})
+    assert refused.status_code == 404
+    assert refused.json()["errors"][0]["field"] == "shot.render_workflow"
+    assert "deleted_flow" in refused.json()["detail"]
+    cleared = api.admin.patch(
+        f"/api/shots/{shot['id']}", json={"render_workflow": None, "revision": gone.json()["revision"]}
+    )
+    assert cleared.status_code == 200 and cleared.json()["render_workflow"] is None
+    assert rendered_with() == "ltxv095_i2v"  # back to the project's

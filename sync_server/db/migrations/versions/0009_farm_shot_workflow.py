@@ -1,4 +1,4 @@
-"""render farm: per-shot workflow choice, job previews (issue 4)
+"""render farm: the workflow a shot renders with, per shot and per project; job preview images (issue 4)
 
 Revision ID: 0009
 Revises: 0008
@@ -7,6 +7,9 @@ Create Date: 2026-11-22 00:50:00
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+from alembic import op
+
 revision = "0009"
 down_revision = "0008"
 branch_labels = None
@@ -14,8 +17,18 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass  # placeholder: filled in by the feature that owns this revision
+    with op.batch_alter_table("projects") as batch:
+        batch.add_column(sa.Column("render_workflow", sa.String(length=200), nullable=True))
+    with op.batch_alter_table("shots") as batch:
+        batch.add_column(sa.Column("render_workflow", sa.String(length=200), nullable=True))
+    with op.batch_alter_table("jobs") as batch:
+        batch.add_column(sa.Column("preview_mime", sa.String(length=20), nullable=True))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("jobs") as batch:
+        batch.drop_column("preview_mime")
+    with op.batch_alter_table("shots") as batch:
+        batch.drop_column("render_workflow")
+    with op.batch_alter_table("projects") as batch:
+        batch.drop_column("render_workflow")
