@@ -35,6 +35,7 @@ from render_agent.comfyui import (
 from render_agent.cpu_jobs import CPU_JOB_TYPES, CpuJobError, ffmpeg_exe, plan_ffmpeg, run_ffmpeg
 from render_agent.gpu import GpuReport, probe_gpus
 from render_agent.outbox import FlushResult, Outbox
+from render_agent.playblast_job import PLAYBLAST, blender_command, plan_playblast, run_playblast
 from render_agent.server_client import (
     ChecksumMismatch,
     Claim,
@@ -155,7 +156,8 @@ class Agent:
         self._signals = 0
         self._finished_jobs: set[str] = set()
         self._server_away = False
-        runnable = list(CPU_JOB_TYPES) + (list(COMFY_JOB_TYPES) if comfy is not None else [])
+        runnable = list(CPU_JOB_TYPES) + ([PLAYBLAST] if settings.blender else [])
+        runnable += list(COMFY_JOB_TYPES) if comfy is not None else []
         self.job_types = list(settings.job_types) or runnable
 
     # ---- public ----------------------------------------------------------------------------
@@ -407,7 +409,9 @@ class Agent:
         if job_type not in self.job_types:
             raise JobFailed(f"this agent does not run job type {job_type!r}", retryable=True)
         inputs = await self._download_inputs(job)
-        if job_type in CPU_JOB_TYPES and not spec.get("graph"):
+        if job_type == PLAYBLAST:
+            result = await self._run_playblast(job)
+        elif job_type in CPU_JOB_TYPES and not spec.get("graph"):
             result = await self._run_cpu(job)
         elif not isinstance(spec.get("graph"), dict) or not spec["graph"]:
             raise JobFailed(f"job type {job_type!r} needs a ComfyUI graph; the job has none", retryable=False)
@@ -528,6 +532,38 @@ class Agent:
             ) from exc
         provenance = {"tool": "ffmpeg", "ffmpeg": Path(exe).name, "args": plan.args}
         return JobResult([output], 0.0, provenance)
+
+    async def _run_playblast(self, job: RunningJob) -> JobResult:
+        if not self.settings.blender:
+            raise JobFailed("this agent has no Blender configured (AIPIPE_AGENT_BLENDER)", retryable=True)
+        plan = plan_playblast(job.claim.job)
+        blend = job.dir / "inputs" / "layout.blend"
+        await self._download(plan.blend_url, blend, plan.blend_sha256, what="params.blend_url")
+        output = job.dir / "outputs" / plan.output_name
+        command = blender_command(self.settings.blender, plan, blend, output)
+        timeout = job.claim.job.get("timeout_s")
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(float(timeout) if timeout else None):
+                movie, report = await run_playblast(command, output, lambda s: job.on_progress(0, s))
+        except TimeoutError as exc:
+            raise JobFailed(
+                f"Blender did not finish within the job's timeout_s ({timeout} s)", retryable=True
+            ) from exc
+        files = [movie]
+        thumbnail = report.get("thumbnail")
+        if isinstance(thumbnail, str) and Path(thumbnail).is_file():
+            files.append(Path(thumbnail))
+        provenance = {
+            "tool": "blender",
+            "blender": Path(self.settings.blender).name,
+            "frames": report.get("frames"),
+            "frame_start": report.get("frame_start"),
+            "frame_end": report.get("frame_end"),
+            "method": report.get("method"),
+            "cpu_seconds": round(time.monotonic() - started, 3),
+        }
+        return JobResult(files, 0.0, provenance)
 
     # ---- job heartbeats --------------------------------------------------------------------
     async def _job_heartbeats(self, job: RunningJob) -> None:

@@ -39,6 +39,11 @@ class AgentSettings(BaseSettings):
     comfyui_url: str | None = Field(
         default=None, description="The local ComfyUI to drive; unset = CPU job types only."
     )
+    blender: str | None = Field(
+        default=None,
+        description="Blender for playblast jobs: a Blender executable, or a Python that has the bpy module. "
+        "Unset: this agent takes no playblast jobs.",
+    )
     name: str = Field(default_factory=socket.gethostname, description="Agent name; unique on the farm.")
     tags: Annotated[list[str], NoDecode] = Field(default_factory=list, description="Tags jobs may require.")
     job_types: Annotated[list[str], NoDecode] = Field(

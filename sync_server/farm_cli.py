@@ -28,7 +28,6 @@ console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 HTTP_TIMEOUT_S = 30.0
-SEARCH_PAGE = 1000  # jobs per request while resolving an id prefix
 MIN_PREFIX = 4  # shorter job or agent id prefixes would match too much to be useful
 SHORT_ID = 8  # characters of an id shown in tables; enough to name it again
 JOB_TYPES = frozenset(get_args(JobType))
@@ -149,24 +148,15 @@ class FarmClient:
             raise FarmCliError(f"'{ref}' is not a job id or id prefix (hexadecimal digits).", exit_code=2)
         if len(prefix.replace("-", "")) < MIN_PREFIX:
             raise FarmCliError(f"Job id prefix '{ref}' is too short; give at least {MIN_PREFIX} characters.")
-        # The API has no prefix filter: page through every job, oldest first.
-        matches: list[dict[str, Any]] = []
-        offset = 0
-        while True:
-            page = self.call(
-                "GET",
-                "/api/farm/jobs",
-                params={"limit": SEARCH_PAGE, "offset": offset, "sort": "created_at"},
-            )
-            matches += [j for j in page["items"] if j["id"].startswith(prefix)]
-            offset += len(page["items"])
-            if not page["items"] or offset >= page["total"]:
-                break
+        page = self.call(
+            "GET", "/api/farm/jobs", params={"id_prefix": prefix, "limit": 6, "sort": "created_at"}
+        )
+        matches: list[dict[str, Any]] = page["items"]
         if len(matches) == 1:
             return matches[0]
         if matches:
             ids = ", ".join(j["id"] for j in matches[:5])
-            raise FarmCliError(f"Job id prefix '{ref}' matches {len(matches)} jobs: {ids}.")
+            raise FarmCliError(f"Job id prefix '{ref}' matches {page['total']} jobs: {ids}.")
         raise FarmCliError(f"No job with id '{ref}' (or starting with it).")
 
     def project_id(self, ref: str) -> str:
@@ -303,11 +293,6 @@ def list_jobs(
         if project:
             params["project_id"] = farm.project_id(project)
         page = farm.call("GET", "/api/farm/jobs", params=params)
-        names = {a["id"]: a["name"] for a in farm.agents()} if page["items"] else {}
-        codes = {
-            pid: farm.call("GET", f"/api/projects/{pid}")["code"]
-            for pid in {j["project_id"] for j in page["items"] if j["project_id"]}
-        }
     items = page["items"]
     table = Table(title=f"Jobs ({len(items)} of {page['total']})", header_style="bold")
     for column in ("id", "type", "status", "priority", "project", "agent", "progress", "tries", "age"):
@@ -319,8 +304,8 @@ def list_jobs(
             job["type"],
             status_text(job["status"]) + (" (cancel asked)" if job["cancel_requested"] else ""),
             str(job["priority"]),
-            codes.get(job["project_id"], "—"),
-            names.get(job["agent_id"], short(job["agent_id"])),
+            job["project_code"] or "—",
+            job["agent_name"] or short(job["agent_id"]),
             f"{job['progress']:.0%}" if job["status"] == "running" else "",
             f"{job['attempts']}/{job['max_attempts']}",
             ago(job["created_at"]),

@@ -24,9 +24,10 @@ from ..db.models import Agent, AgentBlock, Job, JobDependency
 from ..errors import Forbidden, NotFound
 from ..settings import Settings
 from .agents import is_offline
+from .jobs import job_out
 from .lease import expire_leases
 from .scheduler import AgentView, FarmView, JobView, choose
-from .schemas import Claim, ClaimedJob, JobOut, LeaseOut
+from .schemas import Claim, ClaimedJob, LeaseOut
 
 if TYPE_CHECKING:
     from ..events import EventHub
@@ -327,12 +328,7 @@ def _lease(
     answers: dict[int, Claim] = {}
     for i, request, _, job in leases:
         mine = parents.get(job.id, [])
-        out = JobOut.model_validate(
-            {
-                **{c.key: getattr(job, c.key) for c in Job.__table__.columns},
-                "depends_on": [p.id for p in mine],
-            }
-        )
+        out = job_out(session, job, [p.id for p in mine])
         uow = UnitOfWork(session=session, hub=None, actor=request.actor, request_id=request.request_id)
         uow.record(
             "job.updated",

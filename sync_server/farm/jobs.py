@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import String, cast, func, select
 from sqlalchemy.orm import Session
 
 from .. import resources
@@ -23,10 +23,21 @@ SORTABLE = {"priority": Job.priority, "created_at": Job.created_at, "status": Jo
 FINISHED = ("succeeded", "failed", "cancelled")
 
 
-def job_out(session: Session, job: Job) -> JobOut:
-    parents = session.scalars(select(JobDependency.parent_id).where(JobDependency.job_id == job.id)).all()
+def job_out(session: Session, job: Job, parents: list[uuid.UUID] | None = None) -> JobOut:
+    """The job as the API shows it, with its parents and the names a wrangler reads (agent, project)."""
+    if parents is None:
+        parents = list(
+            session.scalars(select(JobDependency.parent_id).where(JobDependency.job_id == job.id)).all()
+        )
+    agent = session.get(Agent, job.agent_id) if job.agent_id else None  # identity map: one query per agent
+    project = session.get(Project, job.project_id) if job.project_id else None
     return JobOut.model_validate(
-        {**{c.key: getattr(job, c.key) for c in Job.__table__.columns}, "depends_on": list(parents)}
+        {
+            **{c.key: getattr(job, c.key) for c in Job.__table__.columns},
+            "depends_on": parents,
+            "agent_name": agent.name if agent else None,
+            "project_code": project.code if project else None,
+        }
     )
 
 
@@ -46,6 +57,9 @@ def list_jobs(session: Session, params: ListParams, filters: dict[str, Any]) -> 
     for name in ("project_id", "shot_id", "agent_id"):
         if filters.get(name):
             stmt = stmt.where(getattr(Job, name) == filters[name])
+    if filters.get("id_prefix"):
+        # Hexadecimal digits only (checked by the route); dashes are ignored on either side.
+        stmt = stmt.where(func.replace(cast(Job.id, String), "-", "").like(f"{filters['id_prefix']}%"))
     return paginate(
         session, stmt, params, SORTABLE, ["-priority", "created_at"], lambda j: job_out(session, j)
     )

@@ -246,8 +246,13 @@ def list_jobs(
     project_id: uuid.UUID | None = None,
     shot_id: uuid.UUID | None = None,
     agent_id: uuid.UUID | None = None,
+    id_prefix: Annotated[
+        str | None,
+        Query(pattern=r"^[0-9a-fA-F-]{4,36}$", description="Jobs whose id starts with these hex digits."),
+    ] = None,
 ) -> dict[str, Any]:
     filters = {
+        "id_prefix": id_prefix.replace("-", "").lower() if id_prefix else None,
         "status": status_,
         "type": type_,
         "project_id": project_id,

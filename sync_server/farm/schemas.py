@@ -117,6 +117,8 @@ class JobOut(Output):
     attempts: int
     failed_agents: list[str]
     agent_id: uuid.UUID | None
+    agent_name: str | None = Field(default=None, description="The agent holding (or that last held) it.")
+    project_code: str | None = None
     lease_expires_at: datetime | None
     not_before: datetime | None
     progress: float

@@ -81,6 +81,26 @@ def test_a_claimed_job_carries_the_bound_graph_and_a_lease(farm: Api) -> None:
     assert claim(agent, agent_id) is None  # nothing else waiting
 
 
+def test_jobs_are_found_by_id_prefix_and_show_their_agent_and_project_by_name(farm: Api) -> None:
+    agent = agent_client(farm)
+    agent_id = register(agent, name="gpu-prefix-test")
+    project = farm.project()
+    job = submit(farm, project_id=project["id"])
+    other = submit(farm)
+    assert claim(agent, agent_id)["job"]["id"] in (job["id"], other["id"])
+    for prefix in (job["id"][:6], job["id"][:13], job["id"][:8].upper()):
+        found = farm.admin.get("/api/farm/jobs", params={"id_prefix": prefix}).json()
+        assert [j["id"] for j in found["items"]] == [job["id"]], prefix
+    shown = farm.admin.get(f"/api/farm/jobs/{job['id']}").json()
+    assert shown["project_code"] == project["code"]
+    held = farm.admin.get("/api/farm/jobs", params={"agent_id": agent_id}).json()["items"]
+    assert [j["agent_name"] for j in held] == ["gpu-prefix-test"]
+    bad = farm.admin.get("/api/farm/jobs", params={"id_prefix": "xyz!"})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "id_prefix"
+    for j in (job, other):
+        farm.admin.post(f"/api/farm/jobs/{j['id']}/cancel")
+
+
 def test_a_waiting_claim_wakes_as_soon_as_a_job_is_queued(farm: Api) -> None:
     agent = agent_client(farm)
     agent_id = register(agent)
