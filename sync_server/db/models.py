@@ -361,6 +361,10 @@ class Job(IdMixin, TimestampMixin, RevisionMixin, Base):
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
+# The claim query's order (highest priority first, then oldest): read in index order, stopping at the limit.
+Index("ix_jobs_queue", Job.status, Job.priority.desc(), Job.created_at)
+
+
 class JobDependency(Base):
     __tablename__ = "job_dependencies"
 

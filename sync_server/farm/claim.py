@@ -92,49 +92,32 @@ def candidate_rows(session: Session, vram_gb: float, models: Iterable[str]) -> l
 
 
 @dataclass
-class _FarmState:
-    """What the scheduler plans with, kept up to date while one pass leases several jobs: which agent holds
-    which model, when each frees up, running jobs per project, queued work per model (blocked jobs
-    included), and the work and priority waiting on each candidate."""
+class Candidates:
+    """The queue as the last pass read it: the runnable jobs (highest priority first), queued work per
+    model, the running jobs, and the work waiting on each candidate. The next pass reuses it while nothing
+    but this process's own leases changed the queue (the dispatcher drops it on any other job event, and
+    every few seconds); each lease updates it. Safe when stale: a job is leased only if its row, locked,
+    is still queued (`_lock`)."""
 
-    now: float
-    loaded: dict[uuid.UUID, list[str]]
-    vram: dict[uuid.UUID, float]
-    busy_until: dict[uuid.UUID, float]
+    rows: dict[uuid.UUID, Row[Any]]
+    complete: bool  # the query found fewer than its limit: no runnable job is missing from `rows`
+    vram_gb: float
+    models: frozenset[str]
+    demand_s: dict[str, float]  # model -> estimated work of its queued jobs (blocked ones included)
+    model_vram_gb: dict[str, float]  # model -> the largest min_vram_gb among its queued jobs
+    busy_until: dict[uuid.UUID, float]  # agent -> when its running job should end (epoch seconds)
     running_by_project: Counter[str]
-    demand_s: dict[str, float]
-    model_vram_gb: dict[str, float]
-    downstream_s: dict[uuid.UUID, float]
-    downstream_priority: dict[uuid.UUID, int]
+    downstream_s: dict[uuid.UUID, float]  # candidate -> queued work waiting on it
+    downstream_priority: dict[uuid.UUID, int]  # candidate -> highest priority waiting on it
 
-    def view(self) -> FarmView:
-        holders = Counter(model for models in self.loaded.values() for model in models)
-        next_free: dict[str, float] = {}
-        for agent_id, models in self.loaded.items():
-            free_in = max(0.0, self.busy_until.get(agent_id, self.now) - self.now)
-            for model in models:
-                next_free[model] = min(next_free.get(model, free_in), free_in)
-        return FarmView(
-            now=self.now,
-            holders=dict(holders),
-            agent_vram=list(self.vram.values()),
-            running_by_project=dict(self.running_by_project),
-            demand_s=dict(self.demand_s),
-            model_vram_gb=dict(self.model_vram_gb),
-            next_free_s=next_free,
-        )
-
-    def assign(self, agent_id: uuid.UUID, job: JobView) -> None:
-        if job.model:
-            self.loaded[agent_id] = [job.model]
-            self.demand_s[job.model] = max(0.0, self.demand_s.get(job.model, 0.0) - job.estimate_s)
-        self.busy_until[agent_id] = self.now + job.estimate_s
-        self.running_by_project[job.project or ""] += 1
+    def serves(self, vram_gb: float, models: frozenset[str]) -> bool:
+        enough = self.complete or len(self.rows) >= CANDIDATES // 2
+        return enough and vram_gb <= self.vram_gb and models <= self.models
 
 
-def _farm_state(session: Session, settings: Settings, candidates: list[uuid.UUID]) -> _FarmState:
+def read_candidates(session: Session, vram_gb: float, models: frozenset[str]) -> Candidates:
+    rows = candidate_rows(session, vram_gb, models)
     now = utcnow()
-    agents = [a for a in session.scalars(select(Agent)) if not is_offline(a, settings)]
     running_jobs = session.execute(
         select(Job.project_id, Job.agent_id, Job.started_at, Job.estimate_s).where(Job.status == "running")
     ).all()
@@ -145,31 +128,79 @@ def _farm_state(session: Session, settings: Settings, candidates: list[uuid.UUID
     ).all()
     work: dict[uuid.UUID, float] = {}
     priority: dict[uuid.UUID, int] = {}
-    if candidates:
+    if rows:
         child = aliased(Job)
-        rows = session.execute(
+        waiting = session.execute(
             select(JobDependency.parent_id, func.sum(child.estimate_s), func.max(child.priority))
             .join(child, child.id == JobDependency.job_id)
-            .where(JobDependency.parent_id.in_(candidates), child.status == "queued")
+            .where(JobDependency.parent_id.in_([row.id for row in rows]), child.status == "queued")
             .group_by(JobDependency.parent_id)
         )
-        for parent_id, total, top in rows:
+        for parent_id, total, top in waiting:
             work[parent_id] = float(total or 0)
             priority[parent_id] = int(top) if top is not None else 0
-    return _FarmState(
-        now=now.timestamp(),
-        loaded={a.id: list(a.loaded_models) for a in agents},
-        vram={a.id: _vram_gb(a) for a in agents},
+    return Candidates(
+        rows={row.id: row for row in rows},
+        complete=len(rows) < CANDIDATES,
+        vram_gb=vram_gb,
+        models=models,
+        demand_s={model: float(total or 0) for model, total, _ in queued},
+        model_vram_gb={model: float(vram or 0) for model, _, vram in queued},
         busy_until={
             row.agent_id: (row.started_at or now).timestamp() + row.estimate_s
             for row in running_jobs
             if row.agent_id is not None
         },
         running_by_project=Counter(str(row.project_id) for row in running_jobs),
-        demand_s={model: float(total or 0) for model, total, _ in queued},
-        model_vram_gb={model: float(vram or 0) for model, _, vram in queued},
         downstream_s=work,
         downstream_priority=priority,
+    )
+
+
+@dataclass
+class _FarmState:
+    """What the scheduler plans with, kept up to date while one pass leases several jobs: which agent holds
+    which model and when each frees up (from the queue snapshot), and the agents that are up."""
+
+    now: float
+    loaded: dict[uuid.UUID, list[str]]
+    vram: dict[uuid.UUID, float]
+    queue: Candidates
+
+    def view(self) -> FarmView:
+        holders = Counter(model for models in self.loaded.values() for model in models)
+        next_free: dict[str, float] = {}
+        for agent_id, models in self.loaded.items():
+            free_in = max(0.0, self.queue.busy_until.get(agent_id, self.now) - self.now)
+            for model in models:
+                next_free[model] = min(next_free.get(model, free_in), free_in)
+        return FarmView(
+            now=self.now,
+            holders=dict(holders),
+            agent_vram=list(self.vram.values()),
+            running_by_project=dict(self.queue.running_by_project),
+            demand_s=dict(self.queue.demand_s),
+            model_vram_gb=dict(self.queue.model_vram_gb),
+            next_free_s=next_free,
+        )
+
+    def assign(self, agent_id: uuid.UUID, job: JobView) -> None:
+        """`job` was leased to `agent_id`: the snapshot follows, for this pass and the next."""
+        queue = self.queue
+        if job.model:
+            self.loaded[agent_id] = [job.model]
+            queue.demand_s[job.model] = max(0.0, queue.demand_s.get(job.model, 0.0) - job.estimate_s)
+        queue.busy_until[agent_id] = self.now + job.estimate_s
+        queue.running_by_project[job.project or ""] += 1
+
+
+def _farm_state(session: Session, settings: Settings, queue: Candidates) -> _FarmState:
+    agents = [a for a in session.scalars(select(Agent)) if not is_offline(a, settings)]
+    return _FarmState(
+        now=utcnow().timestamp(),
+        loaded={a.id: list(a.loaded_models) for a in agents},
+        vram={a.id: _vram_gb(a) for a in agents},
+        queue=queue,
     )
 
 
@@ -185,8 +216,8 @@ def _job_view(row: Row[Any], farm: _FarmState) -> JobView:
         failed_agents=frozenset(row.failed_agents),
         project=str(row.project_id),
         estimate_s=row.estimate_s,
-        downstream_s=farm.downstream_s.get(row.id, 0.0),
-        downstream_priority=farm.downstream_priority.get(row.id),
+        downstream_s=farm.queue.downstream_s.get(row.id, 0.0),
+        downstream_priority=farm.queue.downstream_priority.get(row.id),
         ready_at=(row.not_before or row.created_at).timestamp(),
     )
 
@@ -200,8 +231,12 @@ def _check_agent(agent: Agent | None, request: ClaimRequest) -> Exception | None
 
 
 def claim_pass(
-    session: Session, hub: EventHub | None, settings: Settings, requests: Sequence[ClaimRequest]
-) -> list[Claim | None | Exception]:
+    session: Session,
+    hub: EventHub | None,
+    settings: Settings,
+    requests: Sequence[ClaimRequest],
+    cached: Candidates | None = None,
+) -> tuple[list[Claim | None | Exception], Candidates | None]:
     """Serve several waiting agents in one write transaction: each gets the scheduler's choice for it (or
     None). A request that is not allowed (unknown agent, another agent's key) gets its exception instead;
     the others go on. Commits, then announces the events."""
@@ -222,13 +257,16 @@ def claim_pass(
             agent.loaded_models = list(request.loaded_models)
         if not agent.draining:
             active.append((i, request, agent))
-    rows: list[Row[Any]] = []
+    candidates = cached
     if active:
         vram = max(_vram_gb(a) for _, _, a in active)
-        rows = candidate_rows(session, vram, {m for _, _, a in active for m in a.loaded_models})
-    if not rows:
+        models = frozenset(m for _, _, a in active for m in a.loaded_models)
+        if cached is None or not cached.serves(vram, models):
+            candidates = read_candidates(session, vram, models)
+    rows = list(candidates.rows.values()) if candidates is not None and active else []
+    if candidates is None or not rows:
         session.commit()
-        return results
+        return results, candidates
     blocked: dict[uuid.UUID, set[str]] = {}
     for agent_id, job_type in session.execute(
         select(AgentBlock.agent_id, AgentBlock.job_type).where(
@@ -236,7 +274,7 @@ def claim_pass(
         )
     ):
         blocked.setdefault(agent_id, set()).add(job_type)
-    farm = _farm_state(session, settings, [row.id for row in rows])
+    farm = _farm_state(session, settings, candidates)
     views = [_job_view(row, farm) for row in rows]
     # Agents that already hold a waiting job's model choose first (no load to pay), then in arrival order.
     wanted = {v.model for v in views if v.model}
@@ -253,6 +291,8 @@ def claim_pass(
         if not chosen:
             break
         locked = _lock([uuid.UUID(p.id) for _, _, _, p in chosen], session)
+        for _, _, _, p in chosen:  # leased now, or no longer queued: not a candidate any more
+            candidates.rows.pop(uuid.UUID(p.id), None)
         leases.extend(
             (i, r, a, locked[uuid.UUID(p.id)]) for i, r, a, p in chosen if uuid.UUID(p.id) in locked
         )
@@ -264,7 +304,7 @@ def claim_pass(
     session.commit()
     if hub is not None and event_ids:
         hub.announce(event_ids)
-    return results
+    return results, candidates
 
 
 def _agent_view(agent: Agent, blocked: dict[uuid.UUID, set[str]]) -> AgentView:

@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from ..db.base import utcnow
 from ..db.models import Job
 from ..settings import Settings
-from .claim import ClaimRequest, claim_pass
+from .claim import Candidates, ClaimRequest, claim_pass
 from .schemas import Claim
 
 if TYPE_CHECKING:
@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 RECHECK_S = 5.0  # every waiter is tried again at least this often (lease expiry, clock-based changes)
 DISCONNECT_CHECK_S = 5.0  # a long-poll looks at its connection this often
 RUNNABLE_AGAIN = frozenset({"queued", "succeeded"})  # a job entering one of these may free up work
+OWN_LEASES_KEPT = 10_000  # lease events of this process awaited; more means the events stopped coming
 
 
 def wakes_waiters(message: dict[str, Any]) -> bool:
@@ -83,6 +84,12 @@ class ClaimDispatcher:
         self._recheck_at = 0.0
         self._task: asyncio.Task[None] | None = None
         self.stats = _Stats()
+        # Candidates read by the last pass, valid while `_generation` (bumped by every job event that is not
+        # one of this process's own leases) has not moved since.
+        self._candidates: Candidates | None = None
+        self._candidates_generation = -1
+        self._generation = 0
+        self._own_leases: set[str] = set()  # job ids this process leased whose event has not come yet
 
     # -- life cycle -----------------------------------------------------------------------------------
 
@@ -109,6 +116,12 @@ class ClaimDispatcher:
 
     def on_event(self, message: dict[str, Any]) -> None:
         """Event-loop listener of the event hub: events from this and other server processes."""
+        if message.get("entity") == "job":
+            job_id = str(message.get("entity_id"))
+            if job_id in self._own_leases and message.get("action") == "job.updated":
+                self._own_leases.discard(job_id)  # our own lease: the candidates already know
+            else:
+                self._generation += 1
         if wakes_waiters(message):
             self._everyone = True
             self._wake()
@@ -180,12 +193,17 @@ class ClaimDispatcher:
                 self._next_ready = None
             for waiter in batch:
                 waiter.in_pass = True
+            generation = self._generation
+            cached = self._candidates if self._candidates_generation == generation and not due else None
             started = time.perf_counter()
             try:
-                results, next_ready = await asyncio.to_thread(self._serve, [w.request for w in batch])
+                results, next_ready, candidates = await asyncio.to_thread(
+                    self._serve, [w.request for w in batch], cached
+                )
             except Exception as exc:  # the database is away: every claim in the pass says so
                 logger.exception("farm: a claim pass failed")
-                results, next_ready = [exc] * len(batch), None
+                results, next_ready, candidates = [exc] * len(batch), None, None
+            self._candidates, self._candidates_generation = candidates, generation
             self._record(batch, results, time.perf_counter() - started)
             if next_ready is not None:
                 wait = max(0.0, (next_ready - utcnow()).total_seconds())
@@ -217,11 +235,13 @@ class ClaimDispatcher:
         self.stats.leased += sum(1 for r in results if isinstance(r, Claim))
         self.stats.last_pass_ms = seconds * 1000
 
-    def _serve(self, requests: list[ClaimRequest]) -> tuple[list[Claim | None | Exception], datetime | None]:
+    def _serve(
+        self, requests: list[ClaimRequest], cached: Candidates | None
+    ) -> tuple[list[Claim | None | Exception], datetime | None, Candidates | None]:
         """One pass in a worker thread. If the shared transaction fails, each claim is tried on its own so
         that one bad request cannot hold up the others."""
         try:
-            return self._serve_together(requests)
+            return self._serve_together(requests, cached)
         except Exception:
             if len(requests) == 1:
                 raise
@@ -230,24 +250,28 @@ class ClaimDispatcher:
         next_ready: datetime | None = None
         for request in requests:
             try:
-                [result], ready = self._serve_together([request])
+                [result], ready, _ = self._serve_together([request], None)
             except Exception as exc:
                 logger.exception("farm: claim for agent %s failed", request.agent_id)
                 result, ready = exc, None
             results.append(result)
             if ready is not None:
                 next_ready = ready if next_ready is None else min(next_ready, ready)
-        return results, next_ready
+        return results, next_ready, None
 
     def _serve_together(
-        self, requests: list[ClaimRequest]
-    ) -> tuple[list[Claim | None | Exception], datetime | None]:
+        self, requests: list[ClaimRequest], cached: Candidates | None
+    ) -> tuple[list[Claim | None | Exception], datetime | None, Candidates | None]:
         with self._db.write_sessions() as session:
-            results = claim_pass(session, self._hub, self._settings, requests)
-        if any(isinstance(r, Claim) for r in results):
-            return results, None
+            results, candidates = claim_pass(session, self._hub, self._settings, requests, cached)
+        leased = [str(r.job.id) for r in results if isinstance(r, Claim)]
+        if leased:
+            if len(self._own_leases) > OWN_LEASES_KEPT:
+                self._own_leases.clear()
+            self._own_leases.update(leased)  # before their events can arrive: they are announced later
+            return results, None, candidates
         with self._db.read_sessions() as session:  # the next retry back-off to run out, if any
             next_ready = session.scalar(
                 select(func.min(Job.not_before)).where(Job.status == "queued", Job.not_before > utcnow())
             )
-        return results, next_ready
+        return results, next_ready, candidates

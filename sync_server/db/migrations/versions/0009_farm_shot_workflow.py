@@ -1,4 +1,4 @@
-"""render farm: the workflow a shot renders with, per shot and per project; job preview images (issue 4)
+"""render farm: the workflow a shot renders with, per shot and per project; job preview images, the claim queue index (issue 4)
 
 Revision ID: 0009
 Revises: 0008
@@ -23,9 +23,11 @@ def upgrade() -> None:
         batch.add_column(sa.Column("render_workflow", sa.String(length=200), nullable=True))
     with op.batch_alter_table("jobs") as batch:
         batch.add_column(sa.Column("preview_mime", sa.String(length=20), nullable=True))
+    op.create_index("ix_jobs_queue", "jobs", ["status", sa.text("priority DESC"), "created_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_jobs_queue", table_name="jobs")
     with op.batch_alter_table("jobs") as batch:
         batch.drop_column("preview_mime")
     with op.batch_alter_table("shots") as batch:
