@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import copy
-import dataclasses
 import logging
 import os
 import random
@@ -18,26 +16,27 @@ import shutil
 import signal
 import socket
 import time
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
-from typing import Any, get_args
+from typing import Any
 
 from render_agent.comfyui import (
     ComfyClient,
     ComfyError,
-    ComfyExecutionError,
-    ComfyInterrupted,
-    ComfyTimeout,
-    ComfyValidationError,
 )
-from render_agent.cpu_jobs import CPU_JOB_TYPES, CpuJobError, ffmpeg_exe, plan_ffmpeg, run_ffmpeg
+from render_agent.cpu_jobs import CPU_JOB_TYPES
+from render_agent.execution import (
+    COMFY_JOB_TYPES,
+    Backoff,
+    JobExecutor,
+    JobResult,
+    RunningJob,
+    describe_failure,
+    safe_name,
+)
 from render_agent.gpu import GpuReport, probe_gpus
 from render_agent.outbox import FlushResult, Outbox
-from render_agent.playblast_job import PLAYBLAST, blender_command, plan_playblast, run_playblast
+from render_agent.playblast_job import PLAYBLAST
 from render_agent.server_client import (
-    ChecksumMismatch,
     Claim,
     FarmAuthError,
     FarmClient,
@@ -47,85 +46,13 @@ from render_agent.server_client import (
     FarmUnavailable,
     LeaseLost,
     Registration,
-    sha256_file,
 )
 from render_agent.settings import AgentSettings, SigtermMode
 from sync_server import __version__
-from sync_server.farm.workflows import JobType, graph_model_files
 
 log = logging.getLogger(__name__)
 
-COMFY_JOB_TYPES: tuple[str, ...] = get_args(JobType)
-COMFY_INPUT_SUBFOLDER = "aipipe"
-MAX_PREVIEW_BYTES = 512 * 1024  # the server refuses bigger previews (sync_server/farm/previews.py)
 EXIT_OK, EXIT_REFUSED, EXIT_AUTH = 0, 1, 2
-
-
-class JobFailed(Exception):
-    """The job cannot be done here; `retryable` tells the server whether another agent may try."""
-
-    def __init__(self, message: str, *, retryable: bool):
-        super().__init__(message)
-        self.retryable = retryable
-
-
-@dataclass(frozen=True)
-class JobResult:
-    files: list[Path]
-    gpu_seconds: float
-    provenance: dict[str, Any]
-    sha256: list[str] = field(default_factory=list)  # one per file, filled in before reporting
-
-
-@dataclass
-class RunningJob:
-    """The job being worked on: its lease, its folder, its progress, and why it was stopped (if it was)."""
-
-    claim: Claim
-    dir: Path
-    progress: float = 0.0
-    stage: str = "claimed"
-    stop_reason: str | None = None  # "cancel" | "shutdown" | "lease-lost"
-    heartbeat_buffered: bool = False
-    stopped: asyncio.Event = field(default_factory=asyncio.Event)
-    preview: tuple[str, bytes] | None = None  # the newest preview image not yet sent with a heartbeat
-
-    @property
-    def id(self) -> str:
-        return self.claim.job_id
-
-    @property
-    def lease_id(self) -> str:
-        return self.claim.lease_id
-
-    def stop(self, reason: str) -> None:
-        if self.stop_reason is None:
-            self.stop_reason = reason
-        self.stopped.set()
-
-    def on_progress(self, fraction: float, stage: str) -> None:
-        self.progress, self.stage = fraction, stage
-
-    def on_preview(self, mime: str, data: bytes) -> None:
-        if (
-            len(data) <= MAX_PREVIEW_BYTES
-        ):  # the server keeps at most this much; a bigger one waits for the next
-            self.preview = (mime, data)
-
-
-class Backoff:
-    """Jittered exponential delays: the base doubles from min_s to max_s; each delay is in [base/2, base]."""
-
-    def __init__(self, min_s: float, max_s: float, rng: random.Random):
-        self.min_s, self.max_s, self.rng, self.attempt = min_s, max_s, rng, 0
-
-    def next_delay(self) -> float:
-        base = min(self.max_s, self.min_s * 2**self.attempt)
-        self.attempt += 1
-        return self.rng.uniform(base / 2, base)
-
-    def reset(self) -> None:
-        self.attempt = 0
 
 
 class Agent:
@@ -159,6 +86,7 @@ class Agent:
         runnable = list(CPU_JOB_TYPES) + ([PLAYBLAST] if settings.blender else [])
         runnable += list(COMFY_JOB_TYPES) if comfy is not None else []
         self.job_types = list(settings.job_types) or runnable
+        self.executor = JobExecutor(settings, farm, comfy, self.rng)
 
     # ---- public ----------------------------------------------------------------------------
     @property
@@ -350,11 +278,12 @@ class Agent:
             log.warning("ComfyUI at %s does not answer (%s); not claiming", self.comfy.base_url, exc)
             return False
         self.comfyui_version = str((stats.get("system") or {}).get("comfyui_version") or "unknown")
+        self.executor.comfyui_version = self.comfyui_version
         return True
 
     # ---- one job ---------------------------------------------------------------------------
     async def _run_job(self, claim: Claim) -> None:
-        job = RunningJob(claim, self.settings.work_dir / "jobs" / _safe_name(claim.job_id, "job"))
+        job = RunningJob(claim, self.settings.work_dir / "jobs" / safe_name(claim.job_id, "job"))
         self.current = job
         log.info(
             "job %s (%s, attempt %s) claimed", job.id, claim.job.get("type"), claim.job.get("attempt", "?")
@@ -397,173 +326,18 @@ class Agent:
             self.outbox.add(job.id, "release", {"lease_id": job.lease_id})
             log.info("job %s released (%s)", job.id, job.stop_reason)
         else:
-            error, retryable = _describe_failure(outcome)
+            error, retryable = describe_failure(outcome)
             self.outbox.add(
                 job.id, "fail", {"lease_id": job.lease_id, "error": error, "retryable": retryable}
             )
             log.error("job %s failed (retryable=%s): %s", job.id, retryable, error)
 
     async def _execute(self, job: RunningJob) -> JobResult:
-        spec = job.claim.job
-        job_type = str(spec.get("type"))
-        if job_type not in self.job_types:
-            raise JobFailed(f"this agent does not run job type {job_type!r}", retryable=True)
-        inputs = await self._download_inputs(job)
-        if job_type == PLAYBLAST:
-            result = await self._run_playblast(job)
-        elif job_type in CPU_JOB_TYPES and not spec.get("graph"):
-            result = await self._run_cpu(job)
-        elif not isinstance(spec.get("graph"), dict) or not spec["graph"]:
-            raise JobFailed(f"job type {job_type!r} needs a ComfyUI graph; the job has none", retryable=False)
-        elif self.comfy is None:
-            raise JobFailed("this agent has no ComfyUI configured", retryable=True)
-        else:
-            graph = copy.deepcopy(spec["graph"])
-            await self._upload_inputs(job, graph, inputs)
-            result = await self._run_comfy(job, graph)
-        job.stage = "checksumming outputs"
-        digests = [await asyncio.to_thread(sha256_file, path) for path in result.files]
-        return dataclasses.replace(result, sha256=digests)
-
-    async def _download_inputs(self, job: RunningJob) -> list[tuple[dict[str, Any], Path, str]]:
-        downloaded: list[tuple[dict[str, Any], Path, str]] = []
-        taken: set[str] = set()
-        for index, spec in enumerate(job.claim.job.get("inputs") or []):
-            name = _safe_name(str(spec.get("name") or ""), f"input_{index}")
-            if name in taken:
-                name = f"{index}_{name}"
-            taken.add(name)
-            job.stage = f"downloading input {name}"
-            dest = job.dir / "inputs" / name
-            sha = await self._download(str(spec.get("url") or ""), dest, spec.get("sha256"), what=name)
-            downloaded.append((spec, dest, sha))
-        return downloaded
-
-    async def _download(self, url: str, dest: Path, sha256: str | None, *, what: str) -> str:
-        if not url:
-            raise JobFailed(f"input {what}: the job gives no url", retryable=False)
-        backoff = self._backoff()
-        for attempt in range(1, self.settings.download_attempts + 1):
-            try:
-                return await self.farm.download(url, dest, sha256=sha256)
-            except (FarmUnavailable, ChecksumMismatch) as exc:
-                if attempt == self.settings.download_attempts:
-                    raise JobFailed(f"input {what}: {exc}", retryable=True) from exc
-                delay = backoff.next_delay()
-                log.warning("input %s: %s; try %d again in %.1f s", what, exc, attempt + 1, delay)
-                await asyncio.sleep(delay)
-            except (FarmNotFound, FarmRefused) as exc:
-                raise JobFailed(f"input {what}: {exc}", retryable=False) from exc
-        raise AssertionError("unreachable")
-
-    async def _upload_inputs(
-        self, job: RunningJob, graph: dict[str, Any], inputs: list[tuple[dict[str, Any], Path, str]]
-    ) -> None:
-        assert self.comfy is not None
-        for spec, path, sha in inputs:
-            targets = _input_targets(spec, graph, path.name)
-            if not targets:
-                log.info(
-                    "job %s: input %s is not used by the graph; not uploaded to ComfyUI", job.id, path.name
-                )
-                continue
-            job.stage = f"uploading {path.name} to ComfyUI"
-            # A folder per content hash: two jobs never overwrite each other's same-named inputs.
-            uploaded = await self.comfy.upload_file(path, subfolder=f"{COMFY_INPUT_SUBFOLDER}/{sha[:16]}")
-            for node_id, input_name in targets:
-                graph[node_id]["inputs"][input_name] = uploaded
-
-    async def _run_comfy(self, job: RunningJob, graph: dict[str, Any]) -> JobResult:
-        assert self.comfy is not None
-        prompt_id = str(uuid.uuid4())
-        timeout = job.claim.job.get("timeout_s")
-        job.stage = "queued on ComfyUI"
-        started = time.monotonic()
-        try:
-            await self.comfy.submit(
-                graph, prompt_id=prompt_id, on_progress=job.on_progress, on_preview=job.on_preview
-            )
-            entry = await self.comfy.wait(prompt_id, timeout=float(timeout) if timeout else None)
-        except asyncio.CancelledError:
-            # Stopped (cancel, lease lost, shutdown): ComfyUI must stop too, not run on for nobody.
-            await asyncio.shield(self._cancel_prompt(prompt_id))
-            raise
-        gpu_seconds = time.monotonic() - started
-        models = sorted(graph_model_files(graph))
-        self.loaded_models = models
-        job.stage = "fetching outputs from ComfyUI"
-        try:
-            files = await self.comfy.download_outputs(entry, job.dir / "outputs")
-        finally:
-            try:
-                await self.comfy.delete_history(prompt_id)
-            except ComfyError as exc:
-                log.warning("could not delete ComfyUI history of prompt %s: %s", prompt_id, exc)
-        if not files:
-            raise JobFailed("ComfyUI finished but saved no output file (no Save node?)", retryable=False)
-        provenance = {
-            "comfyui_prompt_id": prompt_id,
-            "models": models,
-            "comfyui_version": self.comfyui_version or "unknown",
-        }
-        return JobResult([f.path for f in files], round(gpu_seconds, 3), provenance)
-
-    async def _cancel_prompt(self, prompt_id: str) -> None:
-        assert self.comfy is not None
-        try:
-            await self.comfy.cancel(prompt_id)
-        except ComfyError as exc:
-            log.error("could not cancel ComfyUI prompt %s: %s", prompt_id, exc)
-
-    async def _run_cpu(self, job: RunningJob) -> JobResult:
-        plan = plan_ffmpeg(job.claim.job)
-        source = job.dir / "inputs" / ("source" + PurePosixPath(plan.input_url).suffix)
-        await self._download(plan.input_url, source, plan.input_sha256, what="params.input_url")
-        exe = await asyncio.to_thread(ffmpeg_exe)
-        timeout = job.claim.job.get("timeout_s")
-        try:
-            async with asyncio.timeout(float(timeout) if timeout else None):
-                output = await run_ffmpeg(
-                    exe, source, plan, job.dir / "outputs", lambda s: job.on_progress(0, s)
-                )
-        except TimeoutError as exc:
-            raise JobFailed(
-                f"ffmpeg did not finish within the job's timeout_s ({timeout} s)", retryable=True
-            ) from exc
-        provenance = {"tool": "ffmpeg", "ffmpeg": Path(exe).name, "args": plan.args}
-        return JobResult([output], 0.0, provenance)
-
-    async def _run_playblast(self, job: RunningJob) -> JobResult:
-        if not self.settings.blender:
-            raise JobFailed("this agent has no Blender configured (AIPIPE_AGENT_BLENDER)", retryable=True)
-        plan = plan_playblast(job.claim.job)
-        blend = job.dir / "inputs" / "layout.blend"
-        await self._download(plan.blend_url, blend, plan.blend_sha256, what="params.blend_url")
-        output = job.dir / "outputs" / plan.output_name
-        command = blender_command(self.settings.blender, plan, blend, output)
-        timeout = job.claim.job.get("timeout_s")
-        started = time.monotonic()
-        try:
-            async with asyncio.timeout(float(timeout) if timeout else None):
-                movie, report = await run_playblast(command, output, lambda s: job.on_progress(0, s))
-        except TimeoutError as exc:
-            raise JobFailed(
-                f"Blender did not finish within the job's timeout_s ({timeout} s)", retryable=True
-            ) from exc
-        files = [movie]
-        thumbnail = report.get("thumbnail")
-        if isinstance(thumbnail, str) and Path(thumbnail).is_file():
-            files.append(Path(thumbnail))
-        provenance = {
-            "tool": "blender",
-            "blender": Path(self.settings.blender).name,
-            "frames": report.get("frames"),
-            "frame_start": report.get("frame_start"),
-            "frame_end": report.get("frame_end"),
-            "method": report.get("method"),
-            "cpu_seconds": round(time.monotonic() - started, 3),
-        }
-        return JobResult(files, 0.0, provenance)
+        result = await self.executor.execute(job, self.job_types)
+        models = result.provenance.get("models")
+        if job.claim.job.get("graph") and isinstance(models, list):
+            self.loaded_models = list(models)  # what ComfyUI now holds: claims prefer jobs that need it
+        return result
 
     # ---- job heartbeats --------------------------------------------------------------------
     async def _job_heartbeats(self, job: RunningJob) -> None:
@@ -655,7 +429,7 @@ class Agent:
                 self._remove_job_dir(folder.name)
 
     def _remove_job_dir(self, job_id: str) -> None:
-        folder = self.settings.work_dir / "jobs" / _safe_name(job_id, "job")
+        folder = self.settings.work_dir / "jobs" / safe_name(job_id, "job")
         try:
             shutil.rmtree(folder)
         except FileNotFoundError:
@@ -705,54 +479,6 @@ class Agent:
             "%s received: %s", sig.name, "finishing the current job" if mode == "finish" else "releasing"
         )
         self.request_stop(mode)
-
-
-def _describe_failure(outcome: BaseException | JobResult) -> tuple[str, bool]:
-    """The `error` text and `retryable` flag of a fail report."""
-    if isinstance(outcome, JobFailed | CpuJobError):
-        return str(outcome), outcome.retryable
-    if isinstance(outcome, ComfyValidationError):
-        return f"ComfyUI: {outcome}", False  # the same graph fails the same way on every agent
-    if isinstance(outcome, ComfyTimeout):
-        return f"ComfyUI: {outcome}", True
-    if isinstance(outcome, ComfyExecutionError | ComfyInterrupted | ComfyError):
-        return f"ComfyUI: {outcome}", True
-    if isinstance(outcome, OSError):
-        return f"agent: {outcome}", True
-    log.error("job failed on an unexpected error", exc_info=outcome)
-    return f"agent error: {type(outcome).__name__}: {outcome}", True
-
-
-def _input_targets(spec: dict[str, Any], graph: dict[str, Any], local_name: str) -> list[tuple[str, str]]:
-    """`[[node_id, input_name], …]` the input's uploaded name goes to; JobFailed names a bad target.
-
-    Without `targets` the server's binding is taken from the graph: every input holding the input's name.
-    """
-    name = str(spec.get("name") or local_name)
-    if "targets" not in spec:
-        return [
-            (node_id, input_name)
-            for node_id, node in graph.items()
-            for input_name, value in (node.get("inputs") or {}).items()
-            if value == name
-        ]
-    targets: list[tuple[str, str]] = []
-    for target in spec.get("targets") or []:
-        if not (isinstance(target, list | tuple) and len(target) == 2):
-            raise JobFailed(f"input {name}: target {target!r} is not [node_id, input_name]", retryable=False)
-        node_id, input_name = str(target[0]), str(target[1])
-        if input_name not in (graph.get(node_id) or {}).get("inputs", {}):
-            raise JobFailed(
-                f"input {name}: target node {node_id} input '{input_name}' is not in the graph",
-                retryable=False,
-            )
-        targets.append((node_id, input_name))
-    return targets
-
-
-def _safe_name(name: str, fallback: str) -> str:
-    base = PurePosixPath(name.replace("\\", "/")).name
-    return base if base not in ("", ".", "..") else fallback
 
 
 def _ram_mb() -> int:
