@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from starlette.requests import HTTPConnection
 
+from .auth.key_cache import ApiKeyCache
 from .auth.passwords import Passwords
 from .auth.permissions import Permission
 from .auth.tokens import TokenError, Tokens, hash_api_key, is_api_key
@@ -45,6 +46,7 @@ class Services:
     responses: ResponseCache
     shot_fragments: ResponseCache
     claims: "ClaimDispatcher"
+    api_keys: ApiKeyCache
 
 
 def get_services(conn: HTTPConnection) -> Services:
@@ -60,7 +62,11 @@ def authenticate(services: Services, token: str) -> Principal:
     """Resolve a bearer token (JWT access token or API key) to a principal, or raise 401."""
     with services.db.read_sessions() as session:
         if is_api_key(token):
-            key = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_api_key(token)))
+            digest = hash_api_key(token)
+            cached = services.api_keys.get(digest)
+            if cached is not None:
+                return cached
+            key = session.scalar(select(ApiKey).where(ApiKey.key_hash == digest))
             if key is None or key.revoked_at is not None:
                 raise Unauthorized("Unknown or revoked API key.", headers={"WWW-Authenticate": "Bearer"})
             now = datetime.now(UTC)
@@ -68,7 +74,9 @@ def authenticate(services: Services, token: str) -> Principal:
             if last is None or now - last.replace(tzinfo=last.tzinfo or UTC) > API_KEY_TOUCH_INTERVAL:
                 with services.db.write_sessions() as write, write.begin():
                     write.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
-            return Principal(id=key.id, name=key.name, kind="api_key", role=key.role)
+            principal = Principal(id=key.id, name=key.name, kind="api_key", role=key.role)
+            services.api_keys.put(digest, principal)
+            return principal
         try:
             claims = services.tokens.decode(token, "access")
         except TokenError as exc:

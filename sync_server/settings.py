@@ -12,7 +12,7 @@ import secrets
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 JWT_SECRET_FILE = "jwt_secret"
@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     jwt_secret: str | None = Field(default=None, description="HMAC key for tokens; generated once if unset.")
     access_token_ttl_s: int = Field(default=900, gt=0)
     refresh_token_ttl_s: int = Field(default=30 * 24 * 3600, gt=0)
+    api_key_cache_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="Seconds a seen API key is trusted without a lookup (revoking clears it); 0: off.",
+    )
     login_max_failures: int = Field(default=5, gt=0, description="Failed logins per user+address per window.")
     login_window_s: int = Field(default=300, gt=0)
 
@@ -105,6 +110,17 @@ class Settings(BaseSettings):
     farm_max_agents_per_job: int = Field(default=3, gt=0, description="Different agents before failing.")
     farm_blocklist_after: int = Field(default=3, gt=0, description="Failures of one type before a block.")
     render_workflow: str = Field(default="wan22_i2v_14b", description="Workflow of a shot's final render.")
+    llm_base_url: str = Field(
+        default="http://127.0.0.1:11434/v1",
+        description="OpenAI-compatible endpoint for scenario breakdown (Ollama's by default).",
+    )
+    llm_model: str = Field(default="qwen2.5:7b-instruct", description="Model name sent to the LLM endpoint.")
+    llm_api_key: SecretStr | None = Field(
+        default=None, description="Bearer key for the LLM endpoint (OpenAI); never logged."
+    )
+    llm_timeout_s: float = Field(default=180.0, gt=0, description="Longest wait for one LLM reply.")
+    llm_max_attempts: int = Field(default=3, ge=1, le=10, description="Tries per chunk on invalid JSON.")
+    llm_chunk_chars: int = Field(default=12000, ge=500, description="Scenes are sent in chunks of this size.")
     workflow_dirs: list[Path] = Field(
         default_factory=list,
         description="Extra folders of ComfyUI workflow templates (after the shipped workflows/).",
@@ -115,6 +131,15 @@ class Settings(BaseSettings):
         description="pg_dump program for `aipipe backup` on PostgreSQL (pg_restore is looked for beside it); "
         "default: found on PATH.",
     )
+    editorial_record_start: str = Field(
+        default="01:00:00:00", description="Record timecode of the first frame of exported edits."
+    )
+    editorial_proxy_height: int = Field(default=540, ge=64, le=4320, description="Proxy movie height, px.")
+    editorial_proxy_workers: int = Field(default=2, gt=0, description="Shots encoded at once (proxy movie).")
+    editorial_burnin_font: Path | None = Field(
+        default=None, description="Font file for proxy burn-ins (one with Hangul for Korean codes)."
+    )
+    editorial_ffmpeg_timeout_s: float = Field(default=600.0, gt=0, description="Longest ffmpeg run per shot.")
 
     @field_validator("cors_origins")
     @classmethod

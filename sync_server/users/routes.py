@@ -96,5 +96,7 @@ def create_api_key(body: ApiKeyCreate, uow: AdminWrite) -> ApiKeyCreated:
 
 
 @router.delete("/api-keys/{key_id}", response_model=ApiKeyOut, operation_id="revoke_api_key")
-def revoke_api_key(key_id: uuid.UUID, uow: AdminWrite) -> ApiKeyOut:
-    return service.revoke_api_key(uow, key_id)
+def revoke_api_key(key_id: uuid.UUID, uow: AdminWrite, services: ServicesDep) -> ApiKeyOut:
+    revoked = service.revoke_api_key(uow, key_id)
+    services.api_keys.clear()  # here at once; other server processes clear theirs on the event
+    return revoked

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 import uuid
 from typing import Any
 
@@ -11,8 +12,9 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import create_engine, text
 
+from tests.conftest import ADMIN, start_server_with_admin
 from tests.support.api import Api, assert_problem, login
-from tests.support.server import run_cli
+from tests.support.server import ServerProcess, run_cli
 
 # Operations that answer without a bearer token. Everything else in /openapi.json must say 401.
 PUBLIC_OPERATIONS = {("GET", "/api/health"), ("POST", "/api/auth/login")}
@@ -329,3 +331,27 @@ def test_an_admin_can_reset_a_users_password_which_signs_out_their_sessions(api:
     assert_problem(_refresh(api, session["refresh_token"]), 401)
     assert_problem(_login(api, name, password), 401)
     assert _login(api, name, "r3set-by-admin").status_code == 200
+
+
+def test_a_key_revoked_through_one_server_process_stops_working_on_another_at_once(
+    tmp_path, fresh_pg_url
+) -> None:
+    """API keys are cached by each server process; a revocation must reach every one of them."""
+    first, password = start_server_with_admin(tmp_path / "one", fresh_pg_url)
+    second = ServerProcess(tmp_path / "two", fresh_pg_url)
+    second.start()
+    try:
+        admin = login(first.url, ADMIN, password)
+        key = admin.post("/api/api-keys", json={"name": "wrangler-revoke", "role": "wrangler"}).json()
+        headers = {"Authorization": f"Bearer {key['key']}"}
+        for server in (first, second):  # now cached by both
+            assert httpx.get(f"{server.url}/api/farm/agents", headers=headers).status_code == 200
+        assert admin.delete(f"/api/api-keys/{key['id']}").status_code == 200
+        deadline = time.monotonic() + 5
+        while httpx.get(f"{second.url}/api/farm/agents", headers=headers).status_code != 401:
+            assert time.monotonic() < deadline, "the other process still accepts the revoked key"
+            time.sleep(0.05)
+        assert httpx.get(f"{first.url}/api/farm/agents", headers=headers).status_code == 401
+    finally:
+        second.stop()
+        first.stop()
