@@ -13,10 +13,12 @@ from sqlalchemy import text
 
 from . import __version__
 from .audit.routes import router as audit_router
+from .auth.key_cache import ApiKeyCache
 from .auth.passwords import Passwords
 from .auth.permissions import Permission
 from .auth.routes import router as auth_router
 from .auth.tokens import Tokens
+from .breakdown.routes import router as breakdown_router
 from .cache import ResponseCache
 from .catalog.characters import CHARACTERS
 from .catalog.environments import ENVIRONMENTS
@@ -25,17 +27,24 @@ from .catalog.scenes import SCENES
 from .db.engine import make_database
 from .db.migrate import upgrade
 from .deps import Services, ServicesDep, require
+from .editorial.routes import router as editorial_router
 from .errors import install_error_handlers
 from .events import EventHub
 from .events_routes import router as events_router
-from .farm.claim import ClaimWaker
+from .farm.dispatch import ClaimDispatcher
+from .farm.playblast import router as playblast_router
 from .farm.render import router as render_router
 from .farm.routes import router as farm_router
+from .farm.workflow_list import router as workflow_list_router
+from .history.routes import router as history_router
+from .ingest.routes import router as ingest_router
 from .metrics import Metrics
 from .middleware import BodyLimitMiddleware, RequestContextMiddleware
 from .project_children import build_router
 from .projects.routes import router as projects_router
+from .prompts.routes import router as prompts_router
 from .settings import Settings
+from .shotlist.routes import router as shotlist_router
 from .shots.routes import router as shots_router
 from .storage.meta import MetaWriter
 from .storage.routes import router as storage_router
@@ -43,7 +52,7 @@ from .users.routes import router as users_router
 from .versions.routes import router as versions_router
 
 logger = logging.getLogger(__name__)
-UPLOAD_PREFIXES = ("/api/shots/", "/api/farm/jobs/", "/api/farm/agents/")
+UPLOAD_PREFIXES = ("/api/shots/", "/api/farm/jobs/", "/api/farm/agents/", "/api/projects/")
 
 
 def build_services(settings: Settings) -> Services:
@@ -53,8 +62,10 @@ def build_services(settings: Settings) -> Services:
     hub = EventHub(db, settings.events_poll_interval_s, url)
     meta = MetaWriter(db, settings.resolved_storage_root)
     hub.add_listener(meta.handle)
-    waker = ClaimWaker()
-    hub.add_loop_listener(waker.on_event)
+    claims = ClaimDispatcher(db, hub, settings)
+    hub.add_loop_listener(claims.on_event)
+    api_keys = ApiKeyCache(settings.api_key_cache_s)
+    hub.add_loop_listener(api_keys.on_event)
     return Services(
         settings=settings,
         db=db,
@@ -67,7 +78,8 @@ def build_services(settings: Settings) -> Services:
         meta=meta,
         responses=ResponseCache(),
         shot_fragments=ResponseCache(max_entries=100_000, max_bytes=128 * 1024 * 1024),
-        waker=waker,
+        claims=claims,
+        api_keys=api_keys,
     )
 
 
@@ -144,10 +156,18 @@ def create_app(settings: Settings, *, migrate: bool = True) -> FastAPI:
     api.include_router(shots_router)
     api.include_router(versions_router)  # its lifespan cleans up after crashed uploads at start-up
     api.include_router(storage_router)
+    api.include_router(editorial_router)  # its lifespan starts the proxy job runner
     api.include_router(farm_router)
     api.include_router(render_router)
+    api.include_router(playblast_router)
+    api.include_router(breakdown_router)
+    api.include_router(prompts_router)
+    api.include_router(workflow_list_router)
     api.include_router(audit_router)
     api.include_router(events_router)
+    api.include_router(history_router)
+    api.include_router(shotlist_router)
+    api.include_router(ingest_router)
     app.include_router(api)
 
     # Outermost last: the request id and metrics wrap everything, including 413s.

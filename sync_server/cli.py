@@ -242,6 +242,7 @@ def demo(
         table.add_row("admin", f"admin / {result.admin_password} (one-time; first start)")
     table.add_row("data", str(settings.data_dir.resolve()))
     table.add_row("tree", result.tree)
+    table.add_row("shot list", str(_demo_workbook(settings, result.project_code)))
     console.print(table)
     if no_serve:
         return
@@ -278,6 +279,12 @@ def demo(
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def _demo_workbook(settings: Settings, project_code: str) -> Path:
+    from .shotlist.demo import write_demo_workbook
+
+    return write_demo_workbook(settings, project_code)
 
 
 def main() -> None:
@@ -418,6 +425,13 @@ def agent(
             "--comfyui", help="Local ComfyUI URL (env AIPIPE_AGENT_COMFYUI_URL); unset: CPU jobs only."
         ),
     ] = None,
+    blender: Annotated[
+        str | None,
+        typer.Option(
+            "--blender",
+            help="Blender (or a Python with bpy) for playblast jobs (env AIPIPE_AGENT_BLENDER); unset: none.",
+        ),
+    ] = None,
     tags: Annotated[
         list[str] | None,
         typer.Option("--tags", help="Tags, repeated or comma-separated (env AIPIPE_AGENT_TAGS)."),
@@ -456,6 +470,7 @@ def agent(
         "server_url": server,
         "api_key": api_key,
         "comfyui_url": comfyui,
+        "blender": blender,
         "tags": joined(tags),
         "name": name,
         "job_types": joined(job_types),
@@ -479,3 +494,20 @@ def agent(
 from .farm_cli import farm_app  # noqa: E402  (its own module; registered here so `aipipe farm` exists)
 
 app.add_typer(farm_app, name="farm")
+
+from .editorial_cli import editorial_app  # noqa: E402
+
+app.add_typer(editorial_app, name="editorial")
+
+from .breakdown_cli import breakdown as breakdown_command  # noqa: E402
+
+app.command("breakdown")(breakdown_command)
+
+from .addon_cli import addon_app  # noqa: E402
+
+app.add_typer(addon_app, name="addon")
+
+from .shotlist_cli import ingest_command, shots_app  # noqa: E402
+
+app.add_typer(shots_app, name="shots")
+app.command("ingest")(ingest_command)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from .auth.permissions import Permission, role_has
 from .db.models import AuditEvent
+from .history.recorder import track_change
 
 if TYPE_CHECKING:
     from .events import EventHub
@@ -45,6 +46,7 @@ class UnitOfWork:
     request_id: str | None = None
     remote_addr: str | None = None
     event_ids: list[int] = field(default_factory=list)
+    history: Any = None  # this transaction's change sets (sync_server.history.recorder), made on first edit
 
     def record(
         self,
@@ -76,6 +78,7 @@ class UnitOfWork:
         self.session.add(event)
         self.session.flush()
         self.event_ids.append(event.id)
+        track_change(self, event)
         if self.session.get_bind().dialect.name == "postgresql":
             # Delivered to every listening server process when (and only if) this transaction commits.
             self.session.execute(
@@ -86,6 +89,7 @@ class UnitOfWork:
 
     def commit(self) -> None:
         self.session.commit()
+        self.history = None
         if self.hub is not None and self.event_ids:
             self.hub.announce(list(self.event_ids))
         self.event_ids.clear()

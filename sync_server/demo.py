@@ -11,18 +11,17 @@ from typing import Any
 from sqlalchemy import select
 
 from .auth.passwords import Passwords
+from .breakdown.apply import apply_draft
+from .breakdown.service import parse_into_draft
 from .catalog.characters import CHARACTER, CharacterCreate
 from .catalog.environments import ENVIRONMENT, EnvironmentCreate
-from .catalog.scenes import SCENE, SceneCreate, scene_code_for
 from .cli import system_uow
 from .db.migrate import upgrade
-from .db.models import ApiKey, Character, CinematicPreset, Environment, Project, Scene, Shot, User
+from .db.models import ApiKey, Character, Environment, Project, Shot, User
 from .projects.schemas import ProjectCreate
 from .projects.service import confirm_project, create_project
 from .resources import create
 from .settings import Settings
-from .shots.schemas import ShotCreate, SubjectIn
-from .shots.service import create_shot
 from .storage.meta import MetaWriter
 from .users.schemas import ApiKeyCreate, UserCreate, UserUpdate
 from .users.service import create_api_key, create_user, ensure_first_admin, revoke_api_key, update_user
@@ -30,6 +29,7 @@ from .users.service import create_api_key, create_user, ensure_first_admin, revo
 DEMO_USER = "director"
 DEMO_AGENT = "demo-cpu-agent"
 SAMPLE = "night_alley.json"
+SCENARIO = "night_alley.scenario.txt"
 
 
 @dataclass(frozen=True)
@@ -105,44 +105,13 @@ def demo_agent_key(uow: Any) -> str:
 
 def _create_sample(uow: Any, sample: dict[str, Any]) -> None:
     project_out = create_project(uow, ProjectCreate(**sample["project"]))
-    session = uow.session
-    project = session.get(Project, project_out.id)
-    chars = {}
+    project = uow.session.get(Project, project_out.id)
     for data in sample["characters"]:
         create(uow, CHARACTER, Character(project_id=project.id, **CharacterCreate(**data).model_dump()))
-    for row in session.scalars(select(Character).where(Character.project_id == project.id)):
-        chars[row.name] = row.id
-    envs = {}
     for data in sample["environments"]:
         create(uow, ENVIRONMENT, Environment(project_id=project.id, **EnvironmentCreate(**data).model_dump()))
-    for row in session.scalars(select(Environment).where(Environment.project_id == project.id)):
-        envs[row.name] = row.id
-    presets = {p.name: p.id for p in session.scalars(select(CinematicPreset).where(CinematicPreset.builtin))}
-    for index, scene_data in enumerate(sample["scenes"]):
-        body = SceneCreate(name=scene_data["name"], description=scene_data["description"])
-        scene = Scene(
-            project_id=project.id,
-            code=scene_code_for(uow, project, None),
-            name=body.name,
-            description=body.description,
-            sort_order=(index + 1) * 10,
-        )
-        create(uow, SCENE, scene)
-        for shot in scene_data["shots"]:
-            create_shot(
-                uow,
-                project.id,
-                ShotCreate(
-                    scene_id=scene.id,
-                    description=shot["description"],
-                    action=shot["action"],
-                    dialogue=shot.get("dialogue", ""),
-                    duration_frames=shot["duration_frames"],
-                    preset_id=presets.get(shot["preset"]),
-                    environment_id=envs.get(shot["environment"]),
-                    subjects=[
-                        SubjectIn(character_id=chars[s["character"]], clothing=s["clothing"])
-                        for s in shot["subjects"]
-                    ],
-                ),
-            )
+    # Scenes and shots come from the bundled scenario through the deterministic parser and are applied
+    # as a person would apply them: its characters and places merge into the bible above by name.
+    scenario = pkg_resources.files("sync_server.sample").joinpath(SCENARIO).read_text(encoding="utf-8")
+    draft = parse_into_draft(uow, project.id, scenario, SCENARIO)
+    apply_draft(uow, draft.id, draft.revision)

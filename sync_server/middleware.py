@@ -80,7 +80,10 @@ class BodyLimitMiddleware:
 
     def _is_upload(self, path: str) -> bool:
         return any(
-            path.startswith(p) and path.endswith(("/versions", "/outputs", "/object-info"))
+            path.startswith(p)
+            and path.endswith(
+                ("/versions", "/outputs", "/object-info", "/shotlist/import", "/shotlist/apply")
+            )
             for p in self.upload_prefixes
         )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from ..errors import NotFound, Unprocessable
 from ..settings import Settings
@@ -33,3 +34,15 @@ def template(settings: Settings, name: str, field: str = "workflow") -> Workflow
 def model_key(tpl: WorkflowTemplate) -> str:
     """What must be resident on the GPU for this template: its first model file, else its name."""
     return tpl.meta.models[0] if tpl.meta.models else tpl.name
+
+
+def chosen_workflow(requested: str | None, shot: Any, project: Any, server_default: str) -> tuple[str, str]:
+    """The workflow a render uses and where that choice was made (the field an error names): the request,
+    else the shot's own choice, else the project's default, else the server's AIPIPE_RENDER_WORKFLOW."""
+    if requested:
+        return requested, "workflow"
+    if shot.render_workflow:
+        return shot.render_workflow, "shot.render_workflow"
+    if project.render_workflow:
+        return project.render_workflow, "project.render_workflow"
+    return server_default, "AIPIPE_RENDER_WORKFLOW"

@@ -32,6 +32,7 @@ from .schemas import Claim, ClaimedJob, LeaseOut
 if TYPE_CHECKING:
     from ..events import EventHub
 
+SEEN_RESOLUTION_S = 2.0  # an agent's last_seen_at is refreshed by a claim at most this often
 CANDIDATES = 300  # runnable jobs shown to the scheduler per pass (highest priority first, plus same-model)
 
 
@@ -194,8 +195,8 @@ class _FarmState:
         queue.running_by_project[job.project or ""] += 1
 
 
-def _farm_state(session: Session, settings: Settings, queue: Candidates) -> _FarmState:
-    agents = [a for a in session.scalars(select(Agent)) if not is_offline(a, settings)]
+def _farm_state(agents: Iterable[Agent], settings: Settings, queue: Candidates) -> _FarmState:
+    agents = [a for a in agents if not is_offline(a, settings)]
     return _FarmState(
         now=utcnow().timestamp(),
         loaded={a.id: list(a.loaded_models) for a in agents},
@@ -242,8 +243,7 @@ def claim_pass(
     the others go on. Commits, then announces the events."""
     expire_leases(UnitOfWork(session=session, hub=hub, actor=SYSTEM), settings)
     results: list[Claim | None | Exception] = [None] * len(requests)
-    ids = {r.agent_id for r in requests}
-    agents = {a.id: a for a in session.scalars(select(Agent).where(Agent.id.in_(ids)))}
+    agents = {a.id: a for a in session.scalars(select(Agent))}  # the waiters, and the farm they plan with
     active: list[tuple[int, ClaimRequest, Agent]] = []
     now = utcnow()
     for i, request in enumerate(requests):
@@ -252,8 +252,9 @@ def claim_pass(
         if refused is not None or agent is None:
             results[i] = refused
             continue
-        agent.last_seen_at = now
-        if request.loaded_models is not None:
+        if agent.last_seen_at is None or (now - agent.last_seen_at).total_seconds() >= SEEN_RESOLUTION_S:
+            agent.last_seen_at = now  # not at every claim: a pass would write every waiting agent's row
+        if request.loaded_models is not None and list(request.loaded_models) != agent.loaded_models:
             agent.loaded_models = list(request.loaded_models)
         if not agent.draining:
             active.append((i, request, agent))
@@ -274,7 +275,7 @@ def claim_pass(
         )
     ):
         blocked.setdefault(agent_id, set()).add(job_type)
-    farm = _farm_state(session, settings, candidates)
+    farm = _farm_state(agents.values(), settings, candidates)
     views = [_job_view(row, farm) for row in rows]
     # Agents that already hold a waiting job's model choose first (no load to pay), then in arrival order.
     wanted = {v.model for v in views if v.model}

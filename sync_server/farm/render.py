@@ -12,69 +12,30 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, status
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..auth.permissions import Permission as P
 from ..context import UnitOfWork
 from ..crud import get_or_404
-from ..db.models import Character, CinematicPreset, Environment, Project, Shot
+from ..db.models import Project, Shot
 from ..deps import ServicesDep, uow_for
 from ..errors import Conflict, NotFound
+from ..prompts.lora_chain import MODEL_LOADERS
+from ..prompts.service import prompt_for
 from ..versions.review import first_frame
 from . import catalog, jobs
 from .schemas import JobOut, JobSubmit, RenderShot
 from .workflows import WorkflowTemplate
 
 router = APIRouter(tags=["farm"])
-DEFAULT_NEGATIVE = "blurry, low quality, distorted faces, extra limbs, watermark, text, subtitles"
 SIZE_STEP = 16
 # Image jobs make first-frame candidates (previz); video jobs make renders.
 IMAGE_JOB_TYPES = frozenset({"t2i", "i2i", "image_edit", "inpaint"})
 
 
-def shot_prompt(session: Session, shot: Shot) -> str:
-    """A plain natural-language prompt from the shot's records (the prompt engine refines this)."""
-    parts: list[str] = []
-    if shot.preset_id and (preset := session.get(CinematicPreset, shot.preset_id)):
-        parts.append(
-            ", ".join(
-                p
-                for p in (preset.shot_size, preset.angle, f"{preset.lens_mm:g}mm lens", preset.movement)
-                if p
-            )
-        )
-    names = {
-        c.id: c
-        for c in session.scalars(
-            select(Character).where(Character.id.in_([s.character_id for s in shot.subjects]))
-        )
-    }
-    for subject in shot.subjects:
-        character = names.get(subject.character_id)
-        if character is None:
-            continue
-        words = " ".join(character.trigger_words)
-        desc = ", ".join(
-            x
-            for x in (
-                words,
-                character.name,
-                character.description,
-                f"wearing {subject.clothing}" if subject.clothing else "",
-            )
-            if x
-        )
-        parts.append(desc)
-    if shot.action or shot.description:
-        parts.append(shot.action or shot.description)
-    if shot.environment_id and (env := session.get(Environment, shot.environment_id)):
-        parts.append(
-            env.prompt or ", ".join(x for x in (env.location, env.time_of_day, env.weather, env.mood) if x)
-        )
-    if shot.preset_id and (preset := session.get(CinematicPreset, shot.preset_id)):
-        parts.append(", ".join(p for p in (preset.film_look, preset.lighting) if p))
-    return ". ".join(p for p in parts if p)
+def shot_prompt(session: Session, shot: Shot, template: WorkflowTemplate | None = None) -> str:
+    """The shot's positive prompt from the prompt engine, in the workflow's style (docs/prompts.md)."""
+    return prompt_for(session, shot, template).positive
 
 
 def _default(template: WorkflowTemplate, role: str) -> Any:
@@ -100,10 +61,11 @@ def render_params(
 ) -> dict[str, Any]:
     roles = template.roles
     params: dict[str, Any] = {}
+    prompt = prompt_for(session, shot, template)
     if "positive" in roles:
-        params["positive"] = shot_prompt(session, shot)
+        params["positive"] = prompt.positive
     if "negative" in roles:
-        params["negative"] = DEFAULT_NEGATIVE
+        params["negative"] = prompt.negative
     if "seed" in roles:
         params["seed"] = body.seed if body.seed is not None else shot.id.int % 2**32
     height = _default(template, "height")
@@ -117,16 +79,11 @@ def render_params(
         seconds = shot.duration_frames * project.fps_den / project.fps_num
         length = _default(template, "length")
         params["length"] = _frames(seconds, float(fps), length if isinstance(length, int) else None)
-    if "loras" in roles:
-        # Each subject's LoRA (file name as the agent's ComfyUI knows it) at the character's strength.
-        characters = session.scalars(
-            select(Character).where(Character.id.in_([s.character_id for s in shot.subjects]))
-        ).all()
-        params["loras"] = [
-            {"name": c.lora_file.replace("\\", "/").rsplit("/", 1)[-1], "strength": c.lora_strength}
-            for c in characters
-            if c.lora_file
-        ]
+    has_loader = any(n.get("class_type") in MODEL_LOADERS for n in template.graph.values())
+    if prompt.loras and ("loras" in roles or has_loader):
+        # Each subject's LoRA (file name as the agent's ComfyUI knows it) at the character's strength:
+        # into the template's LoRA slots, or as a chain of loaders after its model loader(s).
+        params["loras"] = [{"name": x.name, "strength": x.strength} for x in prompt.loras]
     if "filename_prefix" in roles:
         params["filename_prefix"] = f"aipipe/{shot.code}"
     params.update(body.params)
@@ -151,8 +108,8 @@ def render_shot(
     project = get_or_404(session, Project, shot.project_id, "project")
     if shot.status == "omitted":
         raise Conflict(f"Shot {shot.code} is omitted.", field="shot_id")
-    name = body.workflow or services.settings.render_workflow
-    template = catalog.template(services.settings, name)
+    name, chosen_by = catalog.chosen_workflow(body.workflow, shot, project, services.settings.render_workflow)
+    template = catalog.template(services.settings, name, field=chosen_by)
     inputs: list[dict[str, Any]] = []
     if "image" in template.roles:
         try:

@@ -155,7 +155,10 @@ async def claim_job(agent_id: uuid.UUID, body: ClaimBody, request: Request, prin
     )
     wait_s = min(body.wait_s, services.settings.farm_claim_wait_max_s)
     found = await services.claims.claim(wanted, wait_s, request.is_disconnected)
-    return found if found is not None else Response(status_code=status.HTTP_204_NO_CONTENT)
+    if found is None:
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+    # Already a validated Claim: serialised once, not validated again against the response model.
+    return Response(found.model_dump_json(), media_type="application/json")
 
 
 @router.post(

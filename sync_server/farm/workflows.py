@@ -514,12 +514,12 @@ def bind(template: WorkflowTemplate, params: Mapping[str, Any]) -> dict[str, Any
     for role, value in params.items():
         if value is None:
             continue
+        if role == "loras":
+            continue  # slots when the template has them, else a chain after its model loaders (below)
         if role not in bindings:
             raise TemplateBindError(
                 f"template '{template.name}' has no binding for role '{role}' (it binds {sorted(bindings)})"
             )
-        if role == "loras":
-            continue
         value = _coerce(role, value)
         for node_id, input_name in bindings[role]:
             graph[node_id]["inputs"][input_name] = value
@@ -530,7 +530,24 @@ def bind(template: WorkflowTemplate, params: Mapping[str, Any]) -> dict[str, Any
         )
     if "loras" in bindings:
         _bind_loras(graph, template, params.get("loras") or [])
+    elif params.get("loras"):
+        graph = _chain_loras(graph, template, params["loras"])
     return graph
+
+
+def _chain_loras(
+    graph: dict[str, Any], template: WorkflowTemplate, loras: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """A template without LoRA slots gets a chain of LoRA loaders after its model loader(s)."""
+    from ..prompts.lora_chain import LoraChainError, insert_lora_chain
+
+    if not isinstance(loras, Sequence) or isinstance(loras, str):
+        raise TemplateBindError("role 'loras' must be a list of {name, strength}")
+    try:
+        chained, _ = insert_lora_chain(graph, loras)
+    except LoraChainError as exc:
+        raise TemplateBindError(f"template '{template.name}': {exc}") from exc
+    return chained
 
 
 def _coerce(role: str, value: Any) -> Any:

@@ -1,0 +1,41 @@
+"""AIPipeline for Blender: register and unregister the feature packages, nothing else.
+
+Each name in `FEATURES` is a sub-package exposing `register()` / `unregister()`; they are registered in
+this order and unregistered in reverse. Add a feature with a one-line edit of the tuple. Nothing here
+imports `bpy` at import time: the server imports `blender_addon.core.naming` through this package.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+FEATURES = ("connect", "shots", "layout", "playblast", "render", "editorial", "breakdown", "shotlist")
+
+
+def _features() -> list:
+    return [importlib.import_module(f".{name}", __package__) for name in FEATURES]
+
+
+def register() -> None:
+    from . import runtime
+
+    runtime.register()
+    registered = []
+    try:
+        for feature in _features():
+            feature.register()
+            registered.append(feature)
+    except Exception:
+        # A feature that fails to register must not leave the others half-registered.
+        for feature in reversed(registered):
+            feature.unregister()
+        runtime.unregister()
+        raise
+
+
+def unregister() -> None:
+    from . import runtime
+
+    for feature in reversed(_features()):
+        feature.unregister()
+    runtime.unregister()

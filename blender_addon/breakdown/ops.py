@@ -1,0 +1,289 @@
+"""Breakdown operators: analyse a text datablock on the server, accept or drop items, apply the draft,
+and "Create edit": the applied shots as strips in the VSE, one step. Network calls run on the add-on's
+worker, never on Blender's main thread."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import bpy
+from bpy.props import EnumProperty, FloatProperty, StringProperty
+
+from .. import compat, runtime
+from ..registry import ensure_online, register_classes, unregister_classes
+from . import core
+
+# An LLM breakdown of a long script can take many minutes; the request waits that long (the worker is
+# busy meanwhile, Blender is not).
+BREAKDOWN_WAIT_S = 3600.0
+DRAFT = "breakdown_draft"  # runtime.extras key: the draft as the server last returned it
+DEFAULT_CHANNEL = 2
+
+
+def current_project_id() -> str:
+    return str(runtime.get().extras.get("project_id") or "") if runtime.is_ready() else ""
+
+
+def current_draft() -> dict[str, Any] | None:
+    return runtime.get().extras.get(DRAFT) if runtime.is_ready() else None
+
+
+def show_draft(draft: dict[str, Any]) -> None:
+    """Keep the server's draft and mirror it into the panel's rows (main thread)."""
+    runtime.get().extras[DRAFT] = draft
+    state = bpy.context.window_manager.aipipe_breakdown
+    state.draft_id = str(draft["id"])
+    state.status = str(draft["status"])
+    state.summary = core.summary(draft)
+    state.rows.clear()
+    for row in core.rows(draft):
+        item = state.rows.add()
+        for name in ("item_id", "kind", "label", "detail", "decision", "merge_into"):
+            setattr(item, name, getattr(row, name))
+
+
+def _poll_draft(cls: type, context: Any, status: str) -> bool:
+    if not ensure_online(cls, context):
+        return False
+    draft = current_draft()
+    if draft is None:
+        cls.poll_message_set("Break a script down first")
+        return False
+    if draft["status"] != status:
+        cls.poll_message_set(f"The breakdown is {draft['status']}")
+        return False
+    return True
+
+
+class AIPIPE_OT_breakdown_analyse(bpy.types.Operator):
+    """Send the script in the chosen text datablock to the server and show the draft it makes (nothing is
+    created in the project until you apply it)"""
+
+    bl_idname = "aipipe.breakdown_analyse"
+    bl_label = "Break down script"
+    bl_options = {"REGISTER"}
+
+    @classmethod
+    def poll(cls, context: Any) -> bool:
+        if not ensure_online(cls, context):
+            return False
+        if not current_project_id():
+            cls.poll_message_set("Pick a project in the Shots panel first")
+            return False
+        name = context.window_manager.aipipe_breakdown.text_name
+        if not name or name not in bpy.data.texts:
+            cls.poll_message_set("Choose the text datablock that holds the script")
+            return False
+        return True
+
+    def execute(self, context: Any) -> set[str]:
+        state = context.window_manager.aipipe_breakdown
+        try:
+            body = core.create_body(
+                bpy.data.texts[state.text_name].as_string(), state.text_name, state.format, state.engine
+            )
+        except ValueError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        rt = runtime.get()
+        project_id = current_project_id()
+
+        def send(_ctx: Any) -> dict[str, Any]:
+            client = rt.require_client()
+            wait, client.timeout_s = client.timeout_s, max(client.timeout_s, BREAKDOWN_WAIT_S)
+            try:
+                return client.request("POST", f"/api/projects/{project_id}/breakdowns", body).data
+            finally:
+                client.timeout_s = wait
+
+        def done(draft: dict[str, Any]) -> None:
+            show_draft(draft)
+            rt.report(f"Breakdown ready: {core.summary(draft)}")
+
+        rt.run("Breaking the script down", send, done)
+        return {"FINISHED"}
+
+
+class AIPIPE_OT_breakdown_decide(bpy.types.Operator):
+    """Accept or drop one character, environment, scene or shot of the draft"""
+
+    bl_idname = "aipipe.breakdown_decide"
+    bl_label = "Decide"
+    bl_options = {"INTERNAL"}
+
+    item_id: StringProperty()  # type: ignore[valid-type]
+    decision: EnumProperty(  # type: ignore[valid-type]
+        items=[(d, d.title(), "") for d in core.DECISIONS], default="accepted"
+    )
+
+    @classmethod
+    def poll(cls, context: Any) -> bool:
+        return _poll_draft(cls, context, "draft")
+
+    def execute(self, context: Any) -> set[str]:
+        rt = runtime.get()
+        draft = current_draft()
+        assert draft is not None
+        path = f"/api/breakdowns/{draft['id']}/items/{self.item_id}"
+        body = {"decision": self.decision, "revision": draft["revision"]}
+        rt.run(
+            f"Marking {self.item_id} {self.decision}",
+            lambda _ctx: rt.require_client().request("PATCH", path, body).data,
+            show_draft,
+        )
+        return {"FINISHED"}
+
+
+class AIPIPE_OT_breakdown_edit_item(bpy.types.Operator):
+    """Rename a character, environment or scene of the draft, or change a shot's description and length"""
+
+    bl_idname = "aipipe.breakdown_edit_item"
+    bl_label = "Edit item"
+    bl_options = {"INTERNAL"}
+
+    item_id: StringProperty()  # type: ignore[valid-type]
+    text: StringProperty(name="Name / description")  # type: ignore[valid-type]
+    duration_s: FloatProperty(name="Seconds", description="Shots only; 0 keeps it", min=0.0, max=600.0)  # type: ignore[valid-type]
+
+    @classmethod
+    def poll(cls, context: Any) -> bool:
+        return _poll_draft(cls, context, "draft")
+
+    def invoke(self, context: Any, _event: Any) -> set[str]:
+        state = context.window_manager.aipipe_breakdown
+        row = next((r for r in state.rows if r.item_id == self.item_id), None)
+        if row is None:
+            self.report({"ERROR"}, f"no item {self.item_id} in the draft")
+            return {"CANCELLED"}
+        self.text = row.label
+        return context.window_manager.invoke_props_dialog(self)
+
+    def execute(self, context: Any) -> set[str]:
+        draft = current_draft()
+        assert draft is not None
+        try:
+            body = core.item_edit(self.item_id, self.text, self.duration_s, draft["revision"])
+        except ValueError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        rt = runtime.get()
+        path = f"/api/breakdowns/{draft['id']}/items/{self.item_id}"
+        rt.run(
+            f"Editing {self.item_id}",
+            lambda _ctx: rt.require_client().request("PATCH", path, body).data,
+            show_draft,
+        )
+        return {"FINISHED"}
+
+
+class AIPIPE_OT_breakdown_apply(bpy.types.Operator):
+    """Create the draft's scenes, shots, characters and environments in the project, all at once
+    (characters merge with existing ones by name or alias)"""
+
+    bl_idname = "aipipe.breakdown_apply"
+    bl_label = "Apply breakdown"
+    bl_options = {"REGISTER"}
+
+    @classmethod
+    def poll(cls, context: Any) -> bool:
+        return _poll_draft(cls, context, "draft")
+
+    def execute(self, context: Any) -> set[str]:
+        rt = runtime.get()
+        draft = current_draft()
+        assert draft is not None
+        path, body = f"/api/breakdowns/{draft['id']}/apply", {"revision": draft["revision"]}
+
+        def done(applied: dict[str, Any]) -> None:
+            show_draft(applied)
+            n = {key: len(value) for key, value in applied["result"].items()}
+            rt.report(
+                f"Applied: {n['scenes']} scenes, {n['shots']} shots, {n['characters_created']} new and "
+                f"{n['characters_merged']} merged characters"
+            )
+
+        rt.run(
+            "Applying the breakdown", lambda _ctx: rt.require_client().request("POST", path, body).data, done
+        )
+        return {"FINISHED"}
+
+
+def fetch_new_shots(project_id: str, shot_ids: list[str]) -> Any:
+    """Worker: the project (for its frame rate) and the applied shots as the server has them now."""
+    rt = runtime.get()
+
+    def work(_ctx: Any) -> dict[str, Any]:
+        client = rt.require_client()
+        project = client.get(f"/api/projects/{project_id}")
+        return {"project": project, "shots": [client.get(f"/api/shots/{shot_id}") for shot_id in shot_ids]}
+
+    return work
+
+
+def build_strips(scene_name: str, data: dict[str, Any]) -> list[Any]:
+    """Colour strips (the new shots have no media yet) after the edit's existing strips, one per shot,
+    with the ids Build edit and Push edit read (main thread)."""
+    from ..editorial import vse
+
+    scene = bpy.data.scenes.get(scene_name)
+    if scene is None:
+        raise RuntimeError(f"scene '{scene_name}' is gone")
+    channel = getattr(getattr(scene, "aipipe_editorial", None), "picture_channel", DEFAULT_CHANNEL)
+    existing = [compat.strip_range(s) for s in vse.picture_strips(scene)]
+    if not existing:
+        vse.set_scene_rate(scene, int(data["project"]["fps_num"]), int(data["project"]["fps_den"]))
+    start = core.after_existing(existing, scene.frame_start)
+    strips = compat.vse_strips(scene)
+    made = []
+    for slot in core.edit_slots(data["shots"], start):
+        strip = vse.new_color_strip(strips, slot.code, channel, slot.start, slot.length)
+        strip.color = vse.SLATE_COLOUR
+        strip[vse.SHOT_ID] = slot.shot_id
+        strip[vse.CODE] = slot.code
+        strip[vse.VERSION_ID] = ""
+        made.append(strip)
+    if made:
+        scene.frame_start = min(scene.frame_start, made[0].frame_final_start)
+        scene.frame_end = compat.strip_range(made[-1])[1] - 1
+    runtime.get().report(f"Created the edit: {len(made)} new shots in the VSE")
+    return made
+
+
+class AIPIPE_OT_breakdown_create_edit(bpy.types.Operator):
+    """Lay the applied breakdown's shots out in this scene's VSE, timed from their suggested durations"""
+
+    bl_idname = "aipipe.breakdown_create_edit"
+    bl_label = "Create edit"
+    bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context: Any) -> bool:
+        return _poll_draft(cls, context, "applied")
+
+    def execute(self, context: Any) -> set[str]:
+        draft = current_draft()
+        assert draft is not None
+        name = context.scene.name
+        runtime.get().run(
+            "Creating the edit",
+            fetch_new_shots(str(draft["project_id"]), core.applied_shot_ids(draft)),
+            lambda data: build_strips(name, data),
+        )
+        return {"FINISHED"}
+
+
+CLASSES = (
+    AIPIPE_OT_breakdown_analyse,
+    AIPIPE_OT_breakdown_decide,
+    AIPIPE_OT_breakdown_edit_item,
+    AIPIPE_OT_breakdown_apply,
+    AIPIPE_OT_breakdown_create_edit,
+)
+
+
+def register() -> None:
+    register_classes(CLASSES)
+
+
+def unregister() -> None:
+    unregister_classes(CLASSES)

@@ -1,0 +1,76 @@
+"""The "AIPipeline" sidebar tab in the 3D View: connection status, running work, messages."""
+
+from __future__ import annotations
+
+import bpy
+
+from .. import runtime
+from ..registry import register_classes, unregister_classes
+
+CATEGORY = "AIPipeline"
+
+
+class AIPIPE_PT_connection(bpy.types.Panel):
+    bl_idname = "AIPIPE_PT_connection"
+    bl_label = "Connection"
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = CATEGORY
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        if not runtime.is_ready():
+            layout.label(text="Add-on not running", icon="ERROR")
+            return
+        rt = runtime.get()
+        if rt.online and rt.client is not None:
+            user = rt.user or {}
+            layout.label(text=f"{user.get('username', '?')} ({user.get('role', '')})", icon="USER")
+            layout.label(text=rt.client.base_url, icon="URL")
+            if rt.live:
+                layout.label(
+                    text=f"Live updates: {rt.live}", icon="LINKED" if rt.live == "live" else "UNLINKED"
+                )
+            layout.operator("aipipe.connect_logout", icon="UNLINKED")
+        else:
+            layout.label(text="Logging in…" if rt.state == "connecting" else "Not logged in", icon="UNLINKED")
+            layout.operator("aipipe.connect_login", icon="LINKED")
+        draw_activity(layout, rt)
+
+
+def draw_activity(layout: bpy.types.UILayout, rt: runtime.Runtime) -> None:
+    """Running tasks with their progress, then the last message (errors carry the server's words)."""
+    busy = rt.worker.busy
+    for task in busy[:4]:
+        row = layout.row()
+        row.label(text=f"{task.label} {int(task.progress * 100)}% {task.text}".strip(), icon="SORTTIME")
+    if busy:
+        layout.operator("aipipe.connect_cancel_tasks", icon="CANCEL")
+    if rt.message.text:
+        icon = {"ERROR": "ERROR", "WARNING": "ERROR"}.get(rt.message.level, "INFO")
+        box = layout.box()
+        for line in _wrap(rt.message.text, 48):
+            box.label(text=line, icon=icon)
+            icon = "BLANK1"
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    words, lines, line = text.split(), [], ""
+    for word in words:
+        if line and len(line) + len(word) + 1 > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    return [*lines, line] if line else lines
+
+
+CLASSES = (AIPIPE_PT_connection,)
+
+
+def register() -> None:
+    register_classes(CLASSES)
+
+
+def unregister() -> None:
+    unregister_classes(CLASSES)

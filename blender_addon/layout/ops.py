@@ -1,0 +1,263 @@
+"""Shot setup, layout publishing (the .blend, its camera as FBX + Alembic), camera import, recognition."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any
+
+import bpy
+from bpy.app.handlers import persistent
+from bpy.props import BoolProperty, FloatProperty, StringProperty
+
+from .. import runtime
+from ..connect import props as connect_props
+from ..core.client import ApiError
+from ..registry import ensure_online, register_classes, unregister_classes
+from . import opsdata, scene_setup
+
+
+def _selected_shot_id(context: bpy.types.Context) -> str:
+    return context.window_manager.aipipe.form.shot_id
+
+
+def fetch_setup(shot_id: str) -> Any:
+    """Worker: everything shot setup needs — project, shot, preset, the approved first frame (cached)."""
+    rt = runtime.get()
+
+    def work(ctx: Any) -> dict[str, Any]:
+        client = rt.require_client()
+        shot = client.get(f"/api/shots/{shot_id}")
+        project = client.get(f"/api/projects/{shot['project_id']}")
+        preset = client.get(f"/api/presets/{shot['preset_id']}") if shot.get("preset_id") else None
+        ctx.progress(0.3, "first frame")
+        image = None
+        try:
+            first = client.get(f"/api/shots/{shot_id}/first-frame")
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+            first = None
+        if first is not None:
+            file = first["file"]
+            image = os.path.join(rt.cache_dir, "first_frames", f"{file['sha256'][:16]}_{file['name']}")
+            if not os.path.exists(image):
+                client.download(
+                    file["url"], image, lambda done, total: ctx.progress(0.3 + 0.7 * done / max(total, 1))
+                )
+        return {"shot": shot, "project": project, "preset": preset, "first_frame": image}
+
+    return work
+
+
+class AIPIPE_OT_layout_setup_shot(bpy.types.Operator):
+    """Create or update the shot's layout scene: frame range, fps, resolution, camera and first-frame guide"""
+
+    bl_idname = "aipipe.layout_setup_shot"
+    bl_label = "Set up shot"
+    bl_options = {"REGISTER", "UNDO"}
+
+    shot_id: StringProperty(options={"SKIP_SAVE"})  # type: ignore[valid-type]
+    background_alpha: FloatProperty(name="Guide opacity", default=0.5, min=0.0, max=1.0)  # type: ignore[valid-type]
+    background_in_front: BoolProperty(name="Guide in front")  # type: ignore[valid-type]
+    reference_plane: BoolProperty(name="Reference plane")  # type: ignore[valid-type]
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        if not ensure_online(cls, context):
+            return False
+        if not _selected_shot_id(context):
+            cls.poll_message_set("Pick a shot in the Shots panel first")
+            return False
+        return True
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        rt = runtime.get()
+        shot_id = self.shot_id or _selected_shot_id(context)
+        options = scene_setup.SetupOptions(
+            self.background_alpha, self.background_in_front, self.reference_plane
+        )
+
+        def apply(data: dict[str, Any]) -> None:
+            scene = scene_setup.setup_scene(
+                data["project"], data["shot"], data["preset"], data["first_frame"], options
+            )
+            guide = "" if data["first_frame"] else " (no approved first frame yet)"
+            rt.report(f"Scene {scene.name} ready{guide}")
+
+        rt.run("Setting up shot", fetch_setup(shot_id), apply)
+        return {"FINISHED"}
+
+
+def _shot_context(context: bpy.types.Context, cls: Any) -> bool:
+    if not ensure_online(cls, context):
+        return False
+    if not context.scene.aipipe_shot.shot_id:
+        cls.poll_message_set("This scene is not set up for a shot (use Set up shot)")
+        return False
+    return True
+
+
+class AIPIPE_OT_layout_publish(bpy.types.Operator):
+    """Publish this layout as the shot's next layout version: the .blend plus the camera as FBX and Alembic"""
+
+    bl_idname = "aipipe.layout_publish"
+    bl_label = "Publish layout"
+    bl_options = {"REGISTER"}
+
+    comment: StringProperty(name="Comment", options={"SKIP_SAVE"})  # type: ignore[valid-type]
+    with_camera: BoolProperty(name="Camera as FBX and Alembic", default=True)  # type: ignore[valid-type]
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return _shot_context(context, cls)
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        rt = runtime.get()
+        scene = context.scene
+        shot = scene.aipipe_shot
+        staging = tempfile.mkdtemp(prefix="aipipe-layout-")
+        stem = f"{shot.shot_code}_layout"
+        files = []
+        if self.with_camera and scene.camera is not None:
+            try:
+                files += scene_setup.export_camera(scene, staging, stem)
+            except (RuntimeError, ValueError) as exc:
+                self.report({"ERROR"}, f"Camera export failed: {exc}")
+                return {"CANCELLED"}
+        blend = os.path.join(staging, f"{stem}.blend")
+        bpy.ops.wm.save_as_mainfile(filepath=blend, copy=True)
+        files.insert(0, blend)
+        shot_id, code, comment = shot.shot_id, shot.shot_code, self.comment
+
+        def upload(ctx: Any) -> dict[str, Any]:
+            fields = {"stage": "layout", "rename": "true", "comment": comment}
+            progress = lambda done, total: ctx.progress(done / max(total, 1), "uploading")  # noqa: E731
+            return rt.require_client().upload(f"/api/shots/{shot_id}/versions", fields, files, progress)
+
+        def published(version: dict[str, Any]) -> None:
+            work = save_work_file(version)
+            where = f"; working file {work}" if work else ""
+            rt.report(f"{code} layout {version['code']} published{where}")
+
+        rt.run(f"Publishing {code} layout", upload, published)
+        return {"FINISHED"}
+
+
+def save_work_file(version: dict[str, Any]) -> str | None:
+    """Keep working in a file named by the naming engine, under the work folder (mirrors the tree)."""
+    blend = next((f for f in version["files"] if f["name"].endswith(".blend")), None)
+    if blend is None:
+        return None
+    target = os.path.join(connect_props.work_root(), *blend["path"].split("/"))
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    bpy.ops.wm.save_as_mainfile(filepath=target)
+    return target
+
+
+class AIPIPE_OT_layout_camera_export(bpy.types.Operator):
+    """Export the scene camera as FBX and Alembic into a folder"""
+
+    bl_idname = "aipipe.layout_camera_export"
+    bl_label = "Export camera"
+
+    directory: StringProperty(subtype="DIR_PATH")  # type: ignore[valid-type]
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        if context.scene.camera is None:
+            cls.poll_message_set("The scene has no camera")
+            return False
+        return True
+
+    def invoke(self, context: bpy.types.Context, event: Any) -> set[str]:
+        context.window_manager.fileselect_add(self)
+        return {"RUNNING_MODAL"}
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        stem = context.scene.aipipe_shot.shot_code or context.scene.camera.name
+        written = scene_setup.export_camera(context.scene, bpy.path.abspath(self.directory), f"{stem}_camera")
+        self.report({"INFO"}, "Wrote " + ", ".join(os.path.basename(p) for p in written))
+        return {"FINISHED"}
+
+
+class AIPIPE_OT_layout_camera_import(bpy.types.Operator):
+    """Import a camera from an FBX or Alembic file as the scene camera"""
+
+    bl_idname = "aipipe.layout_camera_import"
+    bl_label = "Import camera"
+    bl_options = {"REGISTER", "UNDO"}
+
+    filepath: StringProperty(subtype="FILE_PATH")  # type: ignore[valid-type]
+    filter_glob: StringProperty(default="*.fbx;*.abc", options={"HIDDEN"})  # type: ignore[valid-type]
+
+    def invoke(self, context: bpy.types.Context, event: Any) -> set[str]:
+        context.window_manager.fileselect_add(self)
+        return {"RUNNING_MODAL"}
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        try:
+            camera = scene_setup.import_camera(context.scene, bpy.path.abspath(self.filepath))
+        except (ValueError, RuntimeError) as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"Camera {camera.name} is now the scene camera")
+        return {"FINISHED"}
+
+
+def recognise_current_file() -> opsdata.Recognised | None:
+    """Set the scene's shot from the open file's path (naming engine parse-back), if it is in the tree."""
+    path = bpy.data.filepath
+    if not path or not runtime.is_ready():
+        return None
+    rt = runtime.get()
+    storage = rt.extras.get("storage") or {}
+    mappings = connect_props.mappings() + list(storage.get("mappings") or [])
+    try:
+        found = opsdata.recognise(
+            path, opsdata.templates(rt.extras.get("naming")), mappings, [connect_props.work_root()]
+        )
+    except ValueError:
+        return None
+    if found is None:
+        return None
+    shot = next((s for s in rt.table("shots").values() if s["code"] == found.shot_code), None)
+    for scene in bpy.data.scenes:
+        context = scene.aipipe_shot
+        if context.shot_code and context.shot_code != found.shot_code:
+            continue
+        context.shot_code = found.shot_code
+        if shot is not None:
+            context.shot_id, context.project_id = str(shot["id"]), str(shot["project_id"])
+    if shot is not None:
+        state = bpy.context.window_manager.aipipe
+        ids = [item.id for item in state.shots]
+        if str(shot["id"]) in ids:
+            state.shot_index = ids.index(str(shot["id"]))
+    rt.report(f"This file belongs to {found.shot_code} ({found.stage or ''} {found.version or ''})".strip())
+    return found
+
+
+@persistent
+def _on_load(_filepath: Any = None) -> None:
+    recognise_current_file()
+
+
+CLASSES = (
+    AIPIPE_OT_layout_setup_shot,
+    AIPIPE_OT_layout_publish,
+    AIPIPE_OT_layout_camera_export,
+    AIPIPE_OT_layout_camera_import,
+)
+
+
+def register() -> None:
+    register_classes(CLASSES)
+    if _on_load not in bpy.app.handlers.load_post:
+        bpy.app.handlers.load_post.append(_on_load)
+
+
+def unregister() -> None:
+    if _on_load in bpy.app.handlers.load_post:
+        bpy.app.handlers.load_post.remove(_on_load)
+    unregister_classes(CLASSES)

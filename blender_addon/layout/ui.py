@@ -1,0 +1,41 @@
+"""The Layout panel: set up the selected shot, publish, camera exchange."""
+
+from __future__ import annotations
+
+import bpy
+
+from ..connect.ui import CATEGORY
+from ..registry import register_classes, unregister_classes
+
+
+class AIPIPE_PT_layout(bpy.types.Panel):
+    bl_idname = "AIPIPE_PT_layout"
+    bl_label = "Layout"
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = CATEGORY
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        shot = context.scene.aipipe_shot
+        if shot.shot_code:
+            layout.label(
+                text=f"{shot.shot_code}: cut {shot.cut_in}-{shot.cut_out}, {shot.lens_mm:g} mm",
+                icon="CAMERA_DATA",
+            )
+        layout.operator("aipipe.layout_setup_shot", icon="SCENE_DATA")
+        layout.operator("aipipe.layout_publish", icon="EXPORT")
+        row = layout.row(align=True)
+        row.operator("aipipe.layout_camera_export", icon="OUTLINER_OB_CAMERA")
+        row.operator("aipipe.layout_camera_import", icon="IMPORT")
+
+
+CLASSES = (AIPIPE_PT_layout,)
+
+
+def register() -> None:
+    register_classes(CLASSES)
+
+
+def unregister() -> None:
+    unregister_classes(CLASSES)

@@ -1,0 +1,139 @@
+"""`aipipe.playblast_create`: render the playblast, upload it as the next version, shot to review."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any
+
+import bpy
+from bpy.props import IntProperty, StringProperty
+
+from .. import runtime
+from ..core.client import ApiClient
+from ..registry import ensure_online, register_classes, unregister_classes
+from . import opsdata
+from .render import PlayblastSpec, render_playblast
+
+
+def move_to_review(client: ApiClient, shot_id: str) -> dict[str, Any]:
+    """Step a shot that is still being worked on (draft, ready, generating) to `review`; a shot already in
+    review or further along keeps its status (moving it back is a director's decision)."""
+    shot = client.get(f"/api/shots/{shot_id}")
+    for _ in range(3):
+        if shot["status"] not in ("draft", "ready", "generating"):
+            break
+        step = (
+            "review"
+            if "review" in shot["next_statuses"]
+            else "ready"
+            if "ready" in shot["next_statuses"]
+            else None
+        )
+        if step is None:
+            break
+        headers = {"If-Match": f'"{shot["revision"]}"'}
+        shot = client.request("PATCH", f"/api/shots/{shot_id}", {"status": step}, headers=headers).data
+    return shot
+
+
+class AIPIPE_OT_playblast_create(bpy.types.Operator):
+    """Playblast the shot with burn-ins, upload it as the next playblast version and put the shot in review"""
+
+    bl_idname = "aipipe.playblast_create"
+    bl_label = "Playblast and upload"
+    bl_options = {"REGISTER"}
+
+    comment: StringProperty(name="Comment", options={"SKIP_SAVE"})  # type: ignore[valid-type]
+    resolution_percentage: IntProperty(  # type: ignore[valid-type]
+        name="Resolution %", default=100, min=10, max=100, subtype="PERCENTAGE"
+    )
+    thumbnail_frame: IntProperty(name="Thumbnail frame", description="0: the middle of the cut")  # type: ignore[valid-type]
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        if not ensure_online(cls, context):
+            return False
+        if not context.scene.aipipe_shot.shot_id:
+            cls.poll_message_set("This scene is not set up for a shot (use Set up shot)")
+            return False
+        if context.scene.camera is None:
+            cls.poll_message_set("The scene has no camera")
+            return False
+        return True
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        rt = runtime.get()
+        scene = context.scene
+        shot = scene.aipipe_shot
+        shot_id, code, comment = shot.shot_id, shot.shot_code, self.comment
+        start, end = opsdata.playblast_range(shot.cut_in, shot.cut_out, scene.frame_start, scene.frame_end)
+        thumb_frame = self.thumbnail_frame or (start + end) // 2
+        scene_name = scene.name
+        percentage = self.resolution_percentage
+        artist = (rt.user or {}).get("username", "")
+
+        def next_number(_ctx: Any) -> int:
+            items = rt.require_client().get(
+                f"/api/shots/{shot_id}/versions", {"stage": "playblast", "limit": 1}
+            )
+            return opsdata.next_number_of(items["items"])
+
+        def render_and_upload(number: int) -> None:
+            scene_ = bpy.data.scenes.get(scene_name)
+            if scene_ is None:
+                rt.report(f"Scene {scene_name} is gone; playblast cancelled", "ERROR")
+                return
+            label = opsdata.version_label(number)
+            folder = tempfile.mkdtemp(prefix="aipipe-playblast-")
+            spec = PlayblastSpec(
+                output=os.path.join(folder, f"{code}_playblast_{label}.mp4"),
+                frame_start=start,
+                frame_end=end,
+                burnins=opsdata.Burnins(code, f"playblast {label}", artist),
+                thumbnail=os.path.join(folder, f"{code}_playblast_{label}_thumbnail.jpg"),
+                thumbnail_frame=thumb_frame,
+                resolution_percentage=percentage,
+            )
+            try:
+                result = render_playblast(scene_, spec)  # local work: Blender renders on its main thread
+            except (RuntimeError, ValueError) as exc:
+                rt.report(f"Playblast of {code} failed: {exc}", "ERROR")
+                return
+            # The thumbnail goes first: the server makes the version's thumbnail from the first picture.
+            files = [result.thumbnail, result.path] if result.thumbnail else [result.path]
+            fields = {"stage": "playblast", "comment": comment}
+
+            def upload(ctx: Any) -> dict[str, Any]:
+                client = rt.require_client()
+                progress = lambda done, total: ctx.progress(done / max(total, 1), "uploading")  # noqa: E731
+                version = client.upload(f"/api/shots/{shot_id}/versions", fields, files, progress)
+                version["shot"] = move_to_review(client, shot_id)
+                return version
+
+            def uploaded(version: dict[str, Any]) -> None:
+                note = (
+                    ""
+                    if version["number"] == number
+                    else f" (burn-in says {label}: someone published meanwhile)"
+                )
+                rt.report(
+                    f"{code} playblast {version['code']} uploaded, {result.frames} frames; shot is "
+                    f"{version['shot']['status']}{note}"
+                )
+
+            rt.run(f"Uploading {code} playblast", upload, uploaded)
+
+        rt.run(f"Preparing {code} playblast", next_number, render_and_upload)
+        return {"FINISHED"}
+
+
+CLASSES = (AIPIPE_OT_playblast_create,)
+
+
+def register() -> None:
+    register_classes(CLASSES)
+
+
+def unregister() -> None:
+    unregister_classes(CLASSES)

@@ -1,0 +1,43 @@
+"""Pure helpers for playblasts (no bpy): the burn-in note, the frame range, the next version number."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+
+@dataclass(frozen=True)
+class Burnins:
+    """What is written on every frame (Blender's stamp adds frame number, lens, camera and date)."""
+
+    shot: str = ""
+    version: str = ""
+    artist: str = ""
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def note(self, today: date | None = None) -> str:
+        day = (today or date.today()).isoformat()
+        parts = [self.shot, self.version, self.artist, day, *(f"{k}: {v}" for k, v in self.extra.items())]
+        return " | ".join(p for p in parts if p)
+
+
+def playblast_range(cut_in: int, cut_out: int, frame_start: int, frame_end: int) -> tuple[int, int]:
+    """The cut (handles left out) when the scene knows its shot, else the scene range."""
+    if cut_in and cut_out and cut_out >= cut_in:
+        return cut_in, cut_out
+    return frame_start, frame_end
+
+
+def version_label(number: int) -> str:
+    return f"v{number:03d}"
+
+
+def font_size(height: int) -> int:
+    """Burn-in text readable at any resolution: 2.5% of the picture height, at least 12 px."""
+    return max(12, round(height * 0.025))
+
+
+def next_number_of(newest_first: list[Mapping[str, object]]) -> int:
+    """The number the next version of a stage will most likely get (the server decides for sure)."""
+    return (int(str(newest_first[0]["number"])) + 1) if newest_first else 1

@@ -1,0 +1,160 @@
+"""Korean screenplay conventions: `S#1. 골목길 - 밤` scene headings, `리나: 대사` dialogue, 지문 as action.
+
+Scene headings: `S#1.`, `S# 1`, `#1.`, `씬 1.`, `장면 1.` followed by the place and the time
+(`골목길 - 밤`, `골목길 (밤)`, `골목길/밤`); an interior/exterior mark may precede or follow the place
+(`(실내)`, `내부`, `외부`). Dialogue: `이름: 대사` or `이름 : 대사`, with an optional parenthetical or
+extension after the name (`리나(작게): ...`, `민수(E): ...`, `리나 (V.O.): ...`). Narration (`NA:`,
+`내레이션:`) is kept as dialogue of the narrator. Lines such as `F.I.`, `F.O.`, `컷`, `디졸브`, `암전`
+are transitions; `//` starts a comment that is dropped.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .script import Action, Dialogue, Script, ScriptScene, Transition, clean, split_location_time
+
+HEADING = re.compile(
+    r"^\s*(?:S\s*#|#|씬|장면|신)\s*(\d+[A-Za-z]?(?:-\d+)?)\s*[.):\]]?\s*(.*)$", re.IGNORECASE
+)
+_DIALOGUE = re.compile(r"^\s*([^\s:()][^:()]{0,19}?)\s*(?:\(([^)]{1,30})\))?\s*[:：]\s*(.+)$")
+_TRANSITION = re.compile(
+    r"^\s*(?:F\.?\s?I\.?|F\.?\s?O\.?|CUT TO:?|DISSOLVE TO:?"
+    r"|컷|디졸브|암전|페이드\s?인|페이드\s?아웃|화면\s?전환)\s*[.)]?\s*$",
+    re.IGNORECASE,
+)
+_INT_EXT = {"실내": "실내", "내부": "실내", "내": "실내", "실외": "실외", "외부": "실외", "외": "실외"}
+NARRATOR_NAMES = frozenset({"NA", "N", "내레이션", "나레이션", "해설"})
+# `label: text` lines that are directions, not someone speaking (자막: subtitle, 효과음: sound effect, ...).
+NOT_SPEAKERS = frozenset(
+    {
+        "자막",
+        "효과",
+        "효과음",
+        "음악",
+        "소리",
+        "장소",
+        "시간",
+        "배경",
+        "참고",
+        "메모",
+        "비고",
+        "인서트",
+        "화면",
+        "날짜",
+        "BGM",
+        "SE",
+    }
+)
+_EXTENSION_WORDS = frozenset({"E", "V.O.", "V.O", "VO", "O.S.", "O.S", "OS", "NA", "F", "CONT'D"})
+
+
+def looks_korean(text: str) -> bool:
+    """At least one `S#`-style scene heading at the start of a line."""
+    return any(
+        HEADING.match(line) and re.match(r"^\s*(S\s*#|씬|장면)", line, re.I) for line in text.splitlines()
+    )
+
+
+def _heading(number: str, rest: str, line: int) -> ScriptScene:
+    rest = rest.strip()
+    int_ext = ""
+    found = re.search(r"\((실내|실외|내부|외부)\)|^(실내|실외|내부|외부)[.\s]+", rest)
+    if found:
+        int_ext = _INT_EXT[found.group(1) or found.group(2)]
+        rest = (rest[: found.start()] + " " + rest[found.end() :]).strip()
+    location, time = split_location_time(rest)
+    return ScriptScene(
+        heading=clean(f"S#{number}. {rest}"),
+        line=line,
+        number=number,
+        int_ext=int_ext,
+        location=location,
+        time_of_day=time,
+    )
+
+
+def _dialogue(line: str, number: int) -> Dialogue | None:
+    match = _DIALOGUE.match(line)
+    if not match:
+        return None
+    name, inside, text = match.group(1).strip(), (match.group(2) or "").strip(), match.group(3).strip()
+    if not name or re.search(r"[.!?,。]", name) or name.count(" ") > 2 or name.upper() in NOT_SPEAKERS:
+        return None  # a sentence or a direction label before the colon: action, not dialogue
+    extension, parenthetical = "", ""
+    if inside.upper() in _EXTENSION_WORDS:
+        extension = inside.upper()
+    elif inside:
+        parenthetical = inside
+    if name.upper() in NARRATOR_NAMES:
+        extension = extension or "NA"
+    return Dialogue(character=name, text=text, line=number, extension=extension, parenthetical=parenthetical)
+
+
+def _front_matter(script: Script, line: str) -> bool:
+    """Title and cast list before the first scene heading; False when the line is story content."""
+    titled = re.match(r"^(?:제목|title)\s*[:：]\s*(.+)$", line, re.IGNORECASE)
+    if titled:
+        script.title = titled.group(1).strip()
+        return True
+    if re.fullmatch(r"[<\[(]?\s*(등장\s*인물|인물|cast)\s*[>\])]?\s*:?", line, re.IGNORECASE):
+        script.cast.setdefault("", "")
+        return True
+    if "" in script.cast:  # inside the cast list: `리나: 20대 여성, 짧은 검은 머리`
+        said = _dialogue(line, 0)
+        if said is not None:
+            script.cast[said.character] = said.text
+            return True
+    if not script.title and not script.cast:
+        script.title = line.strip("<>《》「」\"' ")
+        return True
+    return False
+
+
+def parse_korean(text: str) -> Script:
+    """Parse a Korean-convention screenplay into scenes."""
+    script = Script(format="korean")
+    scene: ScriptScene | None = None
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    previous_blank = True
+    for index, raw in enumerate(lines):
+        number = index + 1
+        line = raw.split("//", 1)[0].rstrip() if "//" in raw and "://" not in raw else raw.rstrip()
+        stripped = line.strip()
+        if not stripped:
+            previous_blank = True
+            continue
+        was_blank, previous_blank = previous_blank, False
+        heading = HEADING.match(stripped)
+        if heading and (heading.group(2) or re.match(r"^\s*(S\s*#|씬|장면)", stripped, re.I)):
+            scene = _heading(heading.group(1), heading.group(2), number)
+            script.scenes.append(scene)
+            continue
+        if scene is None:
+            if _front_matter(script, stripped):
+                continue
+            scene = ScriptScene(heading="", line=number)
+            script.scenes.append(scene)
+        if _TRANSITION.match(stripped):
+            scene.elements.append(Transition(stripped, number))
+            previous_blank = True
+            continue
+        said = _dialogue(stripped, number)
+        if said is not None:
+            scene.elements.append(said)
+            continue
+        last = scene.elements[-1] if scene.elements else None
+        text_line = (
+            stripped[1:-1].strip() if stripped.startswith("(") and stripped.endswith(")") else stripped
+        )
+        # A line right under dialogue continues it (unless it is a parenthesised direction);
+        # a line right under action continues that paragraph.
+        continues = isinstance(last, Action) or (isinstance(last, Dialogue) and not stripped.startswith("("))
+        if last is not None and continues and not was_blank:
+            last.text = f"{last.text}\n{text_line}"
+        else:
+            scene.elements.append(Action(text_line, number))
+    script.cast.pop("", None)
+    if not script.scenes:
+        script.warnings.append("no S# scene headings found")
+    return script

@@ -1,0 +1,156 @@
+"""Breakdown HTTP routes: make a draft from a script, review and edit it, apply or discard it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Request, status
+from sqlalchemy import select
+
+from ..auth.permissions import Permission as P
+from ..context import Principal, UnitOfWork
+from ..crud import IfMatch, ListParamsDep, expected_revision, get_or_404, paginate
+from ..db.models import Project
+from ..db.models_breakdown import BreakdownDraft
+from ..deps import ReadSession, ServicesDep, client_addr, require, uow_for
+from ..schemas import Page
+from . import service, templates
+from .apply import apply_draft
+from .schemas import (
+    ApplyBody,
+    BreakdownCreate,
+    DiscardBody,
+    DraftOut,
+    DraftSummary,
+    ItemUpdate,
+    TemplateCreate,
+    TemplateOut,
+)
+
+router = APIRouter(tags=["breakdown"])
+ItemId = Annotated[str, Path(pattern=r"^(CHR|ENV|SCN|SHT)-[\w-]{1,40}$")]
+
+
+@router.post(
+    "/projects/{project_id}/breakdowns",
+    response_model=DraftOut,
+    status_code=status.HTTP_201_CREATED,
+    operation_id="create_breakdown",
+)
+def create_breakdown(
+    project_id: uuid.UUID,
+    body: BreakdownCreate,
+    request: Request,
+    services: ServicesDep,
+    principal: Annotated[Principal, Depends(require(P.SHOT_STRUCTURE))],
+) -> DraftOut:
+    """Break a script down into a draft (nothing in the project changes until it is applied).
+    LLM failures answer 502 (504 for a timeout) and store nothing."""
+
+    @contextmanager
+    def write_uow() -> Iterator[UnitOfWork]:
+        with services.db.write_sessions() as session:
+            yield UnitOfWork(
+                session=session,
+                hub=services.hub,
+                actor=principal,
+                request_id=getattr(request.state, "request_id", None),
+                remote_addr=client_addr(request),
+            )
+
+    return service.create_draft(services.settings, write_uow, project_id, body)
+
+
+@router.get(
+    "/projects/{project_id}/breakdowns",
+    response_model=Page[DraftSummary],
+    operation_id="list_breakdowns",
+    dependencies=[Depends(require(P.PROJECT_READ))],
+)
+def list_breakdowns(project_id: uuid.UUID, session: ReadSession, params: ListParamsDep) -> dict[str, Any]:
+    get_or_404(session, Project, project_id, "project")
+    stmt = select(BreakdownDraft).where(BreakdownDraft.project_id == project_id)
+    sortable = {"created_at": BreakdownDraft.created_at, "status": BreakdownDraft.status}
+    return paginate(session, stmt, params, sortable, ["-created_at"], DraftSummary.model_validate)
+
+
+@router.get(
+    "/breakdowns/{draft_id}",
+    response_model=DraftOut,
+    operation_id="get_breakdown",
+    dependencies=[Depends(require(P.PROJECT_READ))],
+)
+def get_breakdown(draft_id: uuid.UUID, session: ReadSession) -> DraftOut:
+    return service.draft_out(session, service.get_draft(session, draft_id))
+
+
+@router.patch(
+    "/breakdowns/{draft_id}/items/{item_id}", response_model=DraftOut, operation_id="update_breakdown_item"
+)
+def update_item(
+    draft_id: uuid.UUID,
+    item_id: ItemId,
+    body: ItemUpdate,
+    if_match: IfMatch,
+    uow: Annotated[UnitOfWork, Depends(uow_for(P.SHOT_STRUCTURE))],
+) -> DraftOut:
+    """Edit, accept (`decision: accepted`) or drop (`decision: dropped`) one character, environment,
+    scene or shot of a draft. Needs the draft's revision."""
+    return service.update_item(uow, draft_id, item_id, body, expected_revision(body.revision, if_match))
+
+
+@router.post("/breakdowns/{draft_id}/apply", response_model=DraftOut, operation_id="apply_breakdown")
+def apply_breakdown(
+    draft_id: uuid.UUID,
+    body: ApplyBody,
+    uow: Annotated[UnitOfWork, Depends(uow_for(P.SHOT_STRUCTURE, P.ASSET_EDIT))],
+) -> DraftOut:
+    """Create the draft's scenes, shots, characters and environments in one transaction; characters
+    merge with existing ones by name or alias. `result` lists what was created and merged."""
+    return apply_draft(uow, draft_id, body.revision)
+
+
+@router.post("/breakdowns/{draft_id}/discard", response_model=DraftOut, operation_id="discard_breakdown")
+def discard_breakdown(
+    draft_id: uuid.UUID,
+    body: DiscardBody,
+    uow: Annotated[UnitOfWork, Depends(uow_for(P.SHOT_STRUCTURE))],
+) -> DraftOut:
+    return service.discard(uow, draft_id, body.revision)
+
+
+@router.get("/breakdown/templates", response_model=list[TemplateOut], operation_id="list_breakdown_templates")
+def list_templates(
+    services: ServicesDep, principal: Annotated[Principal, Depends(require(P.PROJECT_READ))]
+) -> list[TemplateOut]:
+    """Every version of the breakdown prompt templates (the built-ins appear as version 1)."""
+    with services.db.write_sessions() as session:
+        for name in templates.BUILTIN:
+            templates.current(session, name)
+        session.commit()
+        return [TemplateOut.model_validate(t) for t in templates.versions(session)]
+
+
+@router.post(
+    "/breakdown/templates",
+    response_model=TemplateOut,
+    status_code=status.HTTP_201_CREATED,
+    operation_id="create_breakdown_template",
+)
+def create_template(
+    body: TemplateCreate, uow: Annotated[UnitOfWork, Depends(uow_for(P.PROJECT_ADMIN))]
+) -> TemplateOut:
+    """Add the next version of a prompt template; later LLM breakdowns use it and record its version."""
+    template = templates.add_version(uow.session, body.name, body.body, body.note, uow.actor.name)
+    out = TemplateOut.model_validate(template)
+    uow.record(
+        "prompt_template.created",
+        "prompt_template",
+        template.id,
+        data=out.model_dump(mode="json"),
+    )
+    uow.commit()
+    return out

@@ -1,0 +1,173 @@
+"""The edit as the server knows it: the project's shots in order, each with the media it shows.
+
+Media by priority, decided by the add-on's `blender_addon.editorial.core.pick_media` so that Build edit in
+Blender and the server agree: the newest final, the newest render, the newest approved playblast, the newest
+approved first frame (previz image); a shot with none of these is a slate (colour strip / colour segment with
+its code). Omitted shots are not in the edit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from blender_addon.core.naming import PathOutsideRootError, resolve_inside
+from blender_addon.editorial import core
+
+from ..crud import get_or_404
+from ..db.models import Project, ReviewNote, Scene, Shot, Version, VersionFile
+from .timeline import EditMedia, EditShot
+
+
+@dataclass(frozen=True)
+class Edit:
+    project: Project
+    shots: list[EditShot]
+
+    @property
+    def frames(self) -> int:
+        return sum(s.duration for s in self.shots)
+
+
+def load_edit(session: Session, project_id: uuid.UUID, storage_root: Path) -> Edit:
+    """The project's edit in shot order (omitted shots left out)."""
+    project = get_or_404(session, Project, project_id, "project")
+    shots = list(
+        session.scalars(
+            select(Shot)
+            .where(Shot.project_id == project.id, Shot.status != "omitted")
+            .order_by(Shot.sort_order, Shot.code)
+        )
+    )
+    scenes = {s.id: s.code for s in session.scalars(select(Scene).where(Scene.project_id == project.id))}
+    versions: dict[uuid.UUID, list[Version]] = defaultdict(list)
+    if shots:
+        for version in session.scalars(
+            select(Version)
+            .where(Version.project_id == project.id, Version.stage.in_(core.MEDIA_STAGES))
+            .order_by(Version.number.desc())
+        ):
+            versions[version.shot_id].append(version)
+    out = []
+    for shot in shots:
+        handle_in = shot.handle_in if shot.handle_in is not None else project.handle_in
+        out.append(
+            EditShot(
+                shot_id=shot.id,
+                code=shot.code,
+                duration=shot.duration_frames,
+                handle_in=handle_in or 0,
+                revision=shot.revision,
+                media=pick_media(versions.get(shot.id, []), storage_root),
+                scene_code=scenes.get(shot.scene_id, ""),
+            )
+        )
+    return Edit(project, out)
+
+
+def version_record(version: Version) -> dict[str, Any]:
+    """The fields of a version the media rule reads, as the API shows them."""
+    return {
+        "id": str(version.id),
+        "stage": version.stage,
+        "number": version.number,
+        "verdict": version.verdict,
+        "files": [
+            {
+                "id": str(f.id),
+                "name": f.name,
+                "mime": f.mime,
+                "path": f.path,
+                "sha256": f.sha256,
+                "media": f.media,
+            }
+            for f in version.files
+        ],
+    }
+
+
+def pick_media(versions: list[Version], storage_root: Path) -> EditMedia | None:
+    """The media a shot shows (the add-on's rule); None: a slate."""
+    choice = core.pick_media([version_record(v) for v in versions])
+    if choice is None:
+        return None
+    version = next(v for v in versions if str(v.id) == choice.version_id)
+    file = next(f for f in version.files if str(f.id) == str(choice.file["id"]))
+    return _media(version, file, choice.kind, storage_root)
+
+
+def _media(version: Version, file: VersionFile, kind: str, storage_root: Path) -> EditMedia:
+    try:
+        path: Path | None = Path(resolve_inside(storage_root, file.path))
+    except PathOutsideRootError:
+        path = None
+    if path is not None and not path.is_file():
+        path = None
+    frames = file.media.get("frames") if isinstance(file.media, dict) else None
+    return EditMedia(
+        version_id=version.id,
+        stage=version.stage,
+        number=version.number,
+        name=file.name,
+        path=path,
+        relative=file.path,
+        still=kind == "image",
+        frames=int(frames) if isinstance(frames, int | float) and kind == "video" else None,
+        sha256=file.sha256,
+        file_id=file.id,
+    )
+
+
+def version_media(
+    session: Session, version_id: uuid.UUID, shot_id: uuid.UUID, storage_root: Path
+) -> EditMedia | None:
+    """A chosen take of the shot (any stage) as media: its first movie, else its first picture."""
+    version = session.get(Version, version_id)
+    if version is None or version.shot_id != shot_id:
+        return None
+    for kind in ("video", "image"):
+        file = _file_of_kind(version.files, kind)
+        if file is not None:
+            return _media(version, file, kind, storage_root)
+    return None
+
+
+def _file_of_kind(files: list[VersionFile], kind: str) -> VersionFile | None:
+    return next((f for f in files if f.mime.startswith(f"{kind}/")), None)
+
+
+def review_notes(session: Session, version_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[ReviewNote]]:
+    """Notes anchored to a frame, per version, oldest first (they become VSE markers)."""
+    notes: dict[uuid.UUID, list[ReviewNote]] = defaultdict(list)
+    if version_ids:
+        for note in session.scalars(
+            select(ReviewNote)
+            .where(ReviewNote.version_id.in_(version_ids), ReviewNote.frame.is_not(None))
+            .order_by(ReviewNote.created_at)
+        ):
+            notes[note.version_id].append(note)
+    return notes
+
+
+def reference_audio(
+    session: Session, project_id: uuid.UUID, storage_root: Path
+) -> dict[uuid.UUID, EditMedia]:
+    """The newest `reference` version with a sound file, per shot (its own channel in the VSE)."""
+    found: dict[uuid.UUID, EditMedia] = {}
+    for version in session.scalars(
+        select(Version)
+        .where(Version.project_id == project_id, Version.stage == "reference")
+        .order_by(Version.number.desc())
+    ):
+        if version.shot_id in found:
+            continue
+        file = _file_of_kind(version.files, "audio")
+        if file is not None:
+            found[version.shot_id] = _media(version, file, "audio", storage_root)
+    return found

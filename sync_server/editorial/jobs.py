@@ -1,0 +1,196 @@
+"""Proxy movies as server-side background jobs: a row to poll, a worker thread that does the encoding.
+
+One `ProxyJobs` per app, built when the app starts (see `routes.proxy_jobs_lifespan`) and reached through
+the `ProxyJobsDep` dependency; never a module global. Each render is a `proxy_renders` row whose status
+and progress the API serves; the movie lands in `edit/proxy/vNNN/`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from ..context import SYSTEM, Principal, UnitOfWork
+from ..crud import get_or_404
+from ..db.engine import Database
+from ..db.models import Project
+from ..db.models_editorial import ProxyRender
+from ..errors import Conflict
+from ..events import EventHub
+from ..framerate import fps_text
+from ..settings import Settings
+from ..storage.layout import ProjectLayout
+from .edit import load_edit
+from .proxy import ProxyError, ProxySpec, render_proxy
+from .schemas import ProxyRenderOut
+
+logger = logging.getLogger(__name__)
+SEGMENT_CACHE = ".segments"
+PROGRESS_STEP = 0.05  # write progress to the database at most every 5 %
+
+
+def proxy_size(width: int, height: int, proxy_height: int) -> tuple[int, int]:
+    """Proxy size: `proxy_height` (never above the project's), the project's aspect, even numbers."""
+    h = min(proxy_height, height) // 2 * 2
+    w = max(2, round(width * h / height / 2) * 2)
+    return w, max(2, h)
+
+
+class ProxyJobs:
+    """Queues proxy renders and runs them one at a time on a worker thread."""
+
+    def __init__(self, db: Database, hub: EventHub | None, settings: Settings) -> None:
+        self._db = db
+        self._hub = hub
+        self._settings = settings
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aipipe-proxy")
+        self._lock = threading.Lock()
+        self._running: dict[uuid.UUID, Future[None]] = {}
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def submit(self, project_id: uuid.UUID, actor: Principal) -> ProxyRenderOut:
+        """Queue a render of the project's edit as the next `vNNN`; returns the queued row."""
+        root = self._settings.resolved_storage_root
+        with self._db.write_sessions() as session:
+            uow = UnitOfWork(session=session, hub=self._hub, actor=actor)
+            project = get_or_404(session, Project, project_id, "project")
+            last = session.scalar(
+                select(func.max(ProxyRender.number)).where(ProxyRender.project_id == project.id)
+            )
+            number = (last or 0) + 1
+            layout = ProjectLayout.of(project, root)
+            folder = (
+                f"{layout.build('edit_proxy_dir')}/{layout.templates.build('version_code', version=number)}"
+            )
+            width, height = proxy_size(project.width, project.height, self._settings.editorial_proxy_height)
+            row = ProxyRender(
+                id=uuid.uuid4(),
+                project_id=project.id,
+                number=number,
+                path=f"{folder}/{project.code}_edit_v{number:03d}.mp4",
+                fps=fps_text(project.fps_num, project.fps_den),
+                width=width,
+                height=height,
+                created_by=actor.name,
+            )
+            session.add(row)
+            try:
+                session.flush()
+            except IntegrityError as exc:
+                raise Conflict("Another proxy render took the same number; start it again.") from exc
+            out = ProxyRenderOut.of(row)
+            uow.record(
+                "proxy.queued", "proxy", row.id, project_id=project.id, data=out.model_dump(mode="json")
+            )
+            uow.commit()
+        with self._lock:
+            self._running[out.id] = self._pool.submit(self._run, out.id)
+        return out
+
+    def wait(self, render_id: uuid.UUID, timeout_s: float | None = None) -> None:
+        """Block until the render has finished in this process (CLI and tests)."""
+        with self._lock:
+            future = self._running.get(render_id)
+        if future is not None:
+            future.result(timeout=timeout_s)
+
+    # -- the worker -----------------------------------------------------------------------------------
+
+    def _run(self, render_id: uuid.UUID) -> None:
+        try:
+            self._render(render_id)
+        except Exception as exc:
+            logger.exception("proxy render failed", extra={"render_id": str(render_id)})
+            self._finish(render_id, error=str(exc) or type(exc).__name__)
+        finally:
+            with self._lock:
+                self._running.pop(render_id, None)
+
+    def _render(self, render_id: uuid.UUID) -> None:
+        settings = self._settings
+        root = settings.resolved_storage_root
+        with self._db.write_sessions() as session:
+            row = get_or_404(session, ProxyRender, render_id, "proxy")
+            row.status, row.started_at = "running", datetime.now(UTC)
+            edit = load_edit(session, row.project_id, root)
+            layout = ProjectLayout.of(edit.project, root)
+            cache = layout.absolute(f"{layout.build('edit_proxy_dir')}/{SEGMENT_CACHE}")
+            output = layout.absolute(row.path)
+            num, den = edit.project.fps_num, edit.project.fps_den
+            spec = ProxySpec(
+                num,
+                den,
+                row.width,
+                row.height,
+                font=_font(settings.editorial_burnin_font),
+                workers=settings.editorial_proxy_workers,
+                timeout_s=settings.editorial_ffmpeg_timeout_s,
+            )
+            row.frames, row.shots = edit.frames, len(edit.shots)
+            session.commit()
+        last = [0.0]
+
+        def progress(value: float) -> None:
+            if value - last[0] >= PROGRESS_STEP or value >= 1.0:
+                last[0] = value
+                self._progress(render_id, value)
+
+        try:
+            result = render_proxy(edit.shots, spec, cache, output, progress)
+        except ProxyError as exc:
+            self._finish(render_id, error=str(exc))
+            return
+        self._finish(
+            render_id,
+            segments=[s.as_dict() for s in result.segments],
+            encoded=result.encoded,
+            reused=result.reused,
+            frames=result.frames,
+        )
+
+    def _progress(self, render_id: uuid.UUID, value: float) -> None:
+        with self._db.write_sessions() as session:
+            row = session.get(ProxyRender, render_id)
+            if row is not None:
+                row.progress = round(min(value, 0.99), 3)
+                session.commit()
+
+    def _finish(self, render_id: uuid.UUID, *, error: str | None = None, **values: object) -> None:
+        with self._db.write_sessions() as session:
+            row = session.get(ProxyRender, render_id)
+            if row is None:  # the project was deleted meanwhile
+                return
+            row.status = "failed" if error else "succeeded"
+            row.error = error or ""
+            row.progress = row.progress if error else 1.0
+            row.finished_at = datetime.now(UTC)
+            for name, value in values.items():
+                setattr(row, name, value)
+            uow = UnitOfWork(session=session, hub=self._hub, actor=SYSTEM)
+            out = ProxyRenderOut.of(row)
+            uow.record(
+                f"proxy.{row.status}",
+                "proxy",
+                row.id,
+                project_id=row.project_id,
+                data=out.model_dump(mode="json"),
+            )
+            uow.commit()
+
+
+def _font(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    if not path.is_file():
+        logger.warning("burn-in font not found; using the default sans", extra={"path": str(path)})
+        return None
+    return str(path)

@@ -1,0 +1,1 @@
+"""Scan ingest: find image sequences and movies, probe them, match them to shots, register versions."""

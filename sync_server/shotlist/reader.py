@@ -1,0 +1,252 @@
+"""Reading an uploaded shot list (xlsx, CSV or JSON) into rows of raw cell values by column key.
+
+Structural problems (not a workbook, wrong sheet, merged cells, too many rows, formulas, duplicate
+columns) are blocking problems; unknown columns are ignored with a warning.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import zipfile
+from dataclasses import dataclass, field
+from typing import Any
+
+from openpyxl import load_workbook
+from openpyxl.utils.exceptions import InvalidFileException
+
+from .cells import column_letter
+from .columns import META_SHEET, SHOT_COLUMNS, SHOTS_SHEET, Column, header_index, normalise_header
+from .problems import Problem
+
+MERGE_RE = re.compile(rb'<mergeCell\s+ref="([A-Z]+\d+:[A-Z]+\d+)"')
+CSV_ENCODINGS = ("utf-8-sig", "cp949")  # Excel's Korean CSVs are often CP949
+
+
+@dataclass
+class RawRow:
+    row: int
+    cells: dict[str, Any]  # column key -> value as read
+    cell_refs: dict[str, str] = field(default_factory=dict)  # column key -> "F12"
+
+
+@dataclass
+class RawTable:
+    sheet: str = ""
+    headers: dict[str, str] = field(default_factory=dict)  # column key -> header as written
+    rows: list[RawRow] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    def fail(self, message: str, **where: Any) -> None:
+        self.problems.append(Problem(message, sheet=where.pop("sheet", self.sheet), **where))
+
+    def warn(self, message: str, **where: Any) -> None:
+        self.problems.append(Problem(message, sheet=where.pop("sheet", self.sheet), blocking=False, **where))
+
+    @property
+    def blocked(self) -> bool:
+        return any(p.blocking for p in self.problems)
+
+
+def read_upload(filename: str, content: bytes, max_rows: int) -> RawTable:
+    """Dispatch on the content (not only the name): a zip is a workbook, `{` is JSON, else CSV."""
+    name = filename.lower()
+    if content.startswith(b"PK\x03\x04"):
+        return read_xlsx(content, max_rows)
+    if name.endswith((".xlsx", ".xlsm")):
+        table = RawTable(sheet=filename)
+        table.fail(f"{filename} is not an Excel workbook (.xlsx): its content is not a zip package.")
+        return table
+    if name.endswith(".json") or content.lstrip()[:1] in (b"{", b"["):
+        return read_json(filename, content, max_rows)
+    return read_csv(filename, content, max_rows)
+
+
+# -- xlsx -------------------------------------------------------------------------------------------------
+
+
+def read_xlsx(content: bytes, max_rows: int) -> RawTable:
+    table = RawTable()
+    try:
+        book = load_workbook(io.BytesIO(content), read_only=True, data_only=False)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        table.fail(f"The file is not a readable Excel workbook (.xlsx): {exc}")
+        return table
+    try:
+        table.meta = _meta(book)
+        if table.meta.get("kind") not in (None, "shots"):
+            table.fail(
+                f"This is a '{table.meta['kind']}' export, not a shot list; only shot lists are imported."
+            )
+            return table
+        wanted = {name.casefold() for name in SHOTS_SHEET}
+        sheet_name = next((n for n in book.sheetnames if n.casefold() in wanted), None)
+        if sheet_name is None:
+            found = ", ".join(f"'{n}'" for n in book.sheetnames if n not in (META_SHEET, "lists"))
+            table.fail(
+                f"The workbook has no sheet named '{SHOTS_SHEET[0]}' or '{SHOTS_SHEET[1]}' (it has {found})."
+            )
+            return table
+        table.sheet = sheet_name
+        sheet = book[sheet_name]
+        size = sheet.max_row or 0
+        if size - 1 > max_rows:
+            table.fail(f"The sheet has {size - 1:,} rows; at most {max_rows:,} are imported at once.")
+            return table
+        for ref in _merged(content, getattr(sheet, "_worksheet_path", "")):
+            table.fail(
+                f"Cells {ref} are merged; unmerge them so that every row has its own values.", cell=ref
+            )
+        if table.blocked:
+            return table
+        _read_rows(table, sheet.iter_rows(), max_rows)
+    finally:
+        book.close()
+    return table
+
+
+def _meta(book: Any) -> dict[str, Any]:
+    if META_SHEET not in book.sheetnames:
+        return {}
+    return {
+        str(row[0]): row[1]
+        for row in book[META_SHEET].iter_rows(values_only=True)
+        if row and row[0] is not None and len(row) > 1
+    }
+
+
+def _merged(content: bytes, worksheet_path: str) -> list[str]:
+    if not worksheet_path:
+        return []
+    with zipfile.ZipFile(io.BytesIO(content)) as package:
+        try:
+            xml = package.read(worksheet_path.lstrip("/"))
+        except KeyError:
+            return []
+    return [ref.decode() for ref in MERGE_RE.findall(xml)]
+
+
+def _read_rows(table: RawTable, rows: Any, max_rows: int) -> None:
+    columns: dict[int, Column] = {}
+    for number, row in enumerate(rows, start=1):
+        if number == 1:
+            columns = _header(table, [cell.value for cell in row])
+            if table.blocked:
+                return
+            continue
+        if number - 1 > max_rows:
+            table.fail(
+                f"The sheet has more than {max_rows:,} rows; at most {max_rows:,} are imported at once."
+            )
+            return
+        cells: dict[str, Any] = {}
+        refs: dict[str, str] = {}
+        for index, cell in enumerate(row):
+            column = columns.get(index)
+            value = getattr(cell, "value", None)
+            if column is None or value is None:
+                continue
+            ref = f"{column_letter(index)}{number}"
+            if getattr(cell, "data_type", None) == "f":
+                table.fail(
+                    f"Cell {ref} holds a formula ({str(value)[:60]}); type the value itself.",
+                    row=number,
+                    column=table.headers[column.key],
+                    cell=ref,
+                )
+                continue
+            cells[column.key] = value
+            refs[column.key] = ref
+        if any(v not in ("", None) for v in cells.values()):
+            table.rows.append(RawRow(number, cells, refs))
+
+
+def _header(table: RawTable, names: list[Any]) -> dict[int, Column]:
+    known = header_index(SHOT_COLUMNS)
+    columns: dict[int, Column] = {}
+    for index, name in enumerate(names):
+        if name is None or str(name).strip() == "":
+            continue
+        column = known.get(normalise_header(str(name)))
+        letter = column_letter(index)
+        if column is None:
+            table.warn(
+                f"Column '{name}' ({letter}) is not a shot list column and is ignored.", column=str(name)
+            )
+            continue
+        if column.key in table.headers:
+            table.fail(
+                f"Columns '{table.headers[column.key]}' and '{name}' ({letter}) are the same field; "
+                "keep one.",
+                column=str(name),
+            )
+            continue
+        table.headers[column.key] = str(name)
+        columns[index] = column
+    if not columns:
+        table.fail("The first row has none of the shot list's column headers (English or Korean).", row=1)
+    return columns
+
+
+# -- CSV and JSON -------------------------------------------------------------------------------------------
+
+
+class _Cell:
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def read_csv(filename: str, content: bytes, max_rows: int) -> RawTable:
+    table = RawTable(sheet=filename)
+    text = None
+    for encoding in CSV_ENCODINGS:
+        try:
+            text = content.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    if text is None or "\x00" in text:
+        table.fail(f"{filename} is neither an Excel workbook nor a UTF-8 (or CP949) CSV text file.")
+        return table
+    try:  # Excel writes ';' in some locales: take the delimiter from the header, the rest is Excel's CSV
+        delimiter = csv.Sniffer().sniff(text.split("\n", 1)[0], delimiters=",;\t").delimiter
+    except csv.Error:
+        delimiter = ","
+    try:
+        reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+        rows = [[_Cell(v if v != "" else None) for v in row] for row in reader]
+    except csv.Error as exc:
+        table.fail(f"{filename} is not valid CSV: {exc}")
+        return table
+    if len(rows) - 1 > max_rows:
+        table.fail(f"The file has {len(rows) - 1:,} rows; at most {max_rows:,} are imported at once.")
+        return table
+    _read_rows(table, rows, max_rows)
+    return table
+
+
+def read_json(filename: str, content: bytes, max_rows: int) -> RawTable:
+    table = RawTable(sheet=filename)
+    try:
+        document = json.loads(content)
+    except (ValueError, UnicodeDecodeError) as exc:
+        table.fail(f"{filename} is not valid JSON: {exc}")
+        return table
+    shots = document.get("shots") if isinstance(document, dict) else document
+    if not isinstance(shots, list) or not all(isinstance(s, dict) for s in shots):
+        table.fail(f"{filename} must hold a list of shots (objects), or an object with a 'shots' list.")
+        return table
+    if len(shots) > max_rows:
+        table.fail(f"The file has {len(shots):,} shots; at most {max_rows:,} are imported at once.")
+        return table
+    table.meta = {k: v for k, v in document.items() if k != "shots"} if isinstance(document, dict) else {}
+    keys = sorted({key for shot in shots for key in shot}, key=lambda k: k != "id")
+    rows: list[list[Any]] = [[_Cell(k) for k in keys]]
+    rows += [[_Cell(shot.get(k)) for k in keys] for shot in shots]
+    _read_rows(table, rows, max_rows)
+    return table

@@ -1,0 +1,16 @@
+"""Shot list import/export settings (env `AIPIPE_SHOTLIST_*`, documented in `.env.example`)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ShotlistSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="AIPIPE_SHOTLIST_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    max_rows: int = Field(default=20000, gt=0, description="Most rows one import reads.")
+    max_import_bytes: int = Field(default=200 * 1024 * 1024, gt=0, description="Largest file imported.")
+    thumbnail_px: int = Field(default=96, ge=16, le=512, description="Longest side of embedded thumbnails.")

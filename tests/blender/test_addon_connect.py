@@ -1,0 +1,97 @@
+"""Registration, log in once, the saved session, and the main thread never waiting on the network."""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+
+import bpy
+
+from tests.blender.helpers import SlowProxy, idle, pump
+
+
+def test_register_and_unregister_twice_cleanly() -> None:
+    import blender_addon
+    from blender_addon import runtime
+
+    for _ in range(2):
+        blender_addon.register()
+        assert runtime.is_ready()
+        assert hasattr(bpy.ops.aipipe, "shots_refresh") and hasattr(bpy.types.WindowManager, "aipipe")
+        blender_addon.unregister()
+        assert not runtime.is_ready()
+        assert not hasattr(bpy.types.WindowManager, "aipipe")
+        assert "AIPIPE_PT_connection" not in dir(bpy.types)
+
+
+def test_login_keeps_only_a_refresh_token_owner_only(online, studio, tmp_path) -> None:
+    rt = online.get()
+    assert rt.user["username"] == studio.artist
+    session_file = rt.tokens.path
+    mode = stat.S_IMODE(os.stat(session_file).st_mode)
+    assert mode == 0o600
+    with open(session_file, encoding="utf-8") as handle:
+        content = handle.read()
+    assert studio.artist_password not in content
+    assert rt.tokens.load(studio.url)
+    # nothing of the session is in the .blend
+    blend = tmp_path / "scene.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(blend))
+    assert rt.tokens.load(studio.url).encode() not in blend.read_bytes()
+
+
+def test_next_session_resumes_without_the_password(online, studio) -> None:
+    import addon_utils
+
+    from blender_addon import runtime
+
+    addon_utils.disable("blender_addon", default_set=True)
+    addon_utils.enable("blender_addon", default_set=True, handle_error=None)
+    runtime.preferences().server_url = studio.url
+    from blender_addon.connect import ops
+
+    assert ops.resume_session()
+    pump(lambda: runtime.get().online, what="session resume")
+    assert runtime.get().user["username"] == studio.artist
+
+
+def test_wrong_password_shows_the_servers_message(addon, studio) -> None:
+    addon.preferences().server_url = studio.url
+    bpy.ops.aipipe.connect_login(username=studio.artist, password="not-the-password")
+    pump(lambda: addon.get().state == "offline" and idle(), what="refusal", errors_ok=True)
+    message = addon.get().message
+    assert message.level == "ERROR"
+    assert "401" in message.text and "Logging in failed" in message.text
+
+
+def test_operators_return_within_50ms_while_the_server_is_slow(addon, studio) -> None:
+    proxy = SlowProxy(studio.server.port, delay_s=0.5)
+    try:
+        addon.preferences().server_url = proxy.url
+        started = time.perf_counter()
+        assert bpy.ops.aipipe.connect_login(username=studio.artist, password=studio.artist_password) == {
+            "FINISHED"
+        }
+        login_s = time.perf_counter() - started
+        assert login_s < 0.05, f"login operator blocked for {login_s * 1000:.0f} ms"
+        pump(lambda: addon.get().online, what="login through the slow proxy")
+        started = time.perf_counter()
+        assert bpy.ops.aipipe.shots_refresh() == {"FINISHED"}
+        refresh_s = time.perf_counter() - started
+        assert refresh_s < 0.05, f"refresh operator blocked for {refresh_s * 1000:.0f} ms"
+        assert addon.get().worker.busy, "the refresh should still be running in the background"
+        pump(lambda: len(bpy.context.window_manager.aipipe.shots) == len(studio.shots) and idle(), 60)
+    finally:
+        addon.get().stop_listening()
+        proxy.close()
+
+
+def test_disabled_buttons_say_why(addon) -> None:
+    assert not bpy.ops.aipipe.shots_refresh.poll()
+    try:
+        bpy.ops.aipipe.shots_refresh()
+    except RuntimeError as exc:
+        assert "Not logged in" in str(exc)
+    else:
+        raise AssertionError("refresh ran without a login")

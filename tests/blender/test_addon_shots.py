@@ -1,0 +1,98 @@
+"""Browse and edit shots on a real server: saving, 409 conflicts (merge, reload, overwrite), live updates."""
+
+from __future__ import annotations
+
+import bpy
+
+from tests.blender.helpers import idle, pump
+
+
+def _pick(studio, index: int):
+    state = bpy.context.window_manager.aipipe
+    state.shot_index = [item.id for item in state.shots].index(studio.shots[index]["id"])
+    return state.form
+
+
+def _admin_patch(studio, index: int, **fields) -> dict:
+    shot = studio.shot(index)
+    response = studio.admin.patch(
+        f"/api/shots/{shot['id']}", json=fields, headers={"If-Match": f'"{shot["revision"]}"'}
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_list_shows_code_status_duration(online, studio) -> None:
+    items = bpy.context.window_manager.aipipe.shots
+    assert [i.code for i in items] == ["SHT_0010", "SHT_0020"]
+    assert [i.duration_frames for i in items] == [12, 36]
+    assert [i.status for i in items] == [studio.shot(0)["status"], studio.shot(1)["status"]]
+
+
+def test_edit_and_save_creates_a_new_revision(online, studio) -> None:
+    form = _pick(studio, 1)
+    before = studio.shot(1)["revision"]
+    form.description = "She stops under the neon sign"
+    form.duration_frames = 40
+    assert bpy.ops.aipipe.shots_save() == {"FINISHED"}
+    pump(lambda: idle() and "saved" in online.get().message.text, what="save")
+    shot = studio.shot(1)
+    assert shot["description"] == "She stops under the neon sign" and shot["duration_frames"] == 40
+    assert shot["revision"] == before + 1 and form.revision == before + 1
+
+
+def test_conflict_on_other_fields_merges_without_asking(online, studio) -> None:
+    form = _pick(studio, 1)
+    form.action = "Rina turns her head"
+    _admin_patch(studio, 1, description="Director's new description")
+    online.get().stop_listening()  # no live refresh: the save must meet the 409
+    bpy.ops.aipipe.shots_save()
+    pump(lambda: idle() and "saved" in online.get().message.text, what="merged save")
+    shot = studio.shot(1)
+    assert shot["action"] == "Rina turns her head" and shot["description"] == "Director's new description"
+
+
+def test_conflict_on_the_same_field_offers_reload_and_keeps_the_artists_text(online, studio) -> None:
+    form = _pick(studio, 1)
+    online.get().stop_listening()
+    form.description = "Artist's careful wording"
+    _admin_patch(studio, 1, description="Director's wording")
+    bpy.ops.aipipe.shots_save()
+    pump(lambda: idle() and form.conflict, what="conflict")
+    assert form.conflict_fields == "description"
+    assert not bpy.ops.aipipe.shots_save.poll()
+    assert bpy.ops.aipipe.shots_conflict_reload() == {"FINISHED"}
+    assert form.description == "Director's wording" and not form.conflict
+    kept = bpy.data.texts["AIPipeline SHT_0020 (your edit)"].as_string()
+    assert "Artist's careful wording" in kept
+
+
+def test_conflict_overwrite_saves_the_artists_value(online, studio) -> None:
+    form = _pick(studio, 1)
+    online.get().stop_listening()
+    form.description = "Mine wins"
+    _admin_patch(studio, 1, description="Theirs")
+    bpy.ops.aipipe.shots_save()
+    pump(lambda: idle() and form.conflict, what="conflict")
+    assert bpy.ops.aipipe.shots_conflict_overwrite() == {"FINISHED"}
+    pump(lambda: idle() and "saved" in online.get().message.text, what="overwrite")
+    assert studio.shot(1)["description"] == "Mine wins"
+
+
+def test_live_update_refreshes_what_others_changed(online, studio) -> None:
+    form = _pick(studio, 1)
+    pump(lambda: online.get().live == "live", what="event stream")
+    _admin_patch(studio, 1, description="Changed in the web app", duration_frames=44)
+    pump(lambda: form.description == "Changed in the web app", what="live update")
+    assert bpy.context.window_manager.aipipe.shots[1].duration_frames == 44
+    _admin_patch(studio, 1, duration_frames=36)  # back to what the other tests expect
+    pump(lambda: bpy.context.window_manager.aipipe.shots[1].duration_frames == 36, what="live update")
+
+
+def test_server_refusal_is_shown_with_the_field(online, studio) -> None:
+    form = _pick(studio, 0)  # approved and with an approved first frame; artists may edit text
+    online.get().stop_listening()
+    form.duration_frames = 2_000_000  # the form allows it; the server refuses it
+    bpy.ops.aipipe.shots_save()
+    pump(lambda: idle() and online.get().message.level == "ERROR", what="refusal", errors_ok=True)
+    assert "duration_frames" in online.get().message.text
