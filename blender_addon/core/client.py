@@ -67,6 +67,7 @@ class ApiClient:
         self.user: dict[str, Any] | None = None
         self._access: str | None = None
         self._lock = threading.Lock()
+        self._refresh_lock = threading.Lock()
 
     # -- session ------------------------------------------------------------------------------------
 
@@ -115,11 +116,16 @@ class ApiClient:
             self.user = pair.get("user") or {}
         return self.user
 
-    def _refresh(self) -> bool:
-        try:
-            return self.resume() is not None
-        except ApiError:
-            return False
+    def _refresh(self, stale: str | None) -> bool:
+        """After a 401 with the access token `stale`: refresh once. Threads that met the same 401 wait
+        here and reuse the new token: a refresh token presented twice signs the user out everywhere."""
+        with self._refresh_lock:
+            if self._access is not None and self._access != stale:
+                return True  # another thread refreshed meanwhile
+            try:
+                return self.resume() is not None
+            except ApiError:
+                return False
 
     # -- requests -----------------------------------------------------------------------------------
 
@@ -141,10 +147,11 @@ class ApiClient:
                 [(k, v) for k, vs in params.items() for v in (vs if isinstance(vs, list) else [vs])]
             )
             path = f"{path}?{query}"
+        token = self._access
         try:
             return self._send(method, path, body, headers=headers)
         except ApiError as exc:
-            if exc.status != 401 or not self._refresh():
+            if exc.status != 401 or not self._refresh(token):
                 raise
         return self._send(method, path, body, headers=headers)
 
@@ -197,10 +204,11 @@ class ApiClient:
             headers = {"Content-Type": body.content_type}
             return self._send("POST", path, headers=headers, data=body.chunks(progress), length=body.length)
 
+        token = self._access
         try:
             return send().data
         except ApiError as exc:
-            if exc.status != 401 or not self._refresh():
+            if exc.status != 401 or not self._refresh(token):
                 raise
         return send().data
 

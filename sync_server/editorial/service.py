@@ -157,11 +157,10 @@ def import_edit(uow: UnitOfWork, project_id: uuid.UUID, body: ImportBody) -> Imp
         session.scalars(select(Shot).where(Shot.project_id == project.id).order_by(Shot.sort_order))
     )
     events = _match(cuts, existing, ProjectLayout.of(project))
-    live = [s.id for s in existing if s.status != "omitted"]
     in_file = [e.shot_id for e in events if e.action == "match"]
-    order_changed = [i for i in live if i in set(in_file)] != in_file or any(
-        e.action == "create" for e in events
-    )
+    listed = set(in_file)
+    live = [s.id for s in existing if s.status != "omitted" and s.id in listed]
+    order_changed = live != in_file or any(e.action == "create" for e in events)
     result = ImportResult(
         format=body.format,
         record_start=exchange.record_offset(timeline, project.fps_num, project.fps_den),

@@ -94,25 +94,23 @@ def candidate_rows(session: Session, vram_gb: float, models: Iterable[str]) -> l
 
 @dataclass
 class Candidates:
-    """The queue as the last pass read it: the runnable jobs (highest priority first), queued work per
-    model, the running jobs, and the work waiting on each candidate. The next pass reuses it while nothing
-    but this process's own leases changed the queue (the dispatcher drops it on any other job event, and
-    every few seconds); each lease updates it. Safe when stale: a job is leased only if its row, locked,
-    is still queued (`_lock`)."""
+    """The queue as the last pass read it: the runnable jobs as the scheduler sees them (highest
+    priority first), queued work per model and the running jobs. The next pass reuses it while nothing but
+    this process's own leases changed the queue (the dispatcher drops it on any other job event, and every
+    few seconds); each lease updates it. Safe when stale: a job is leased only if its row, locked, is still
+    queued (`_lock`)."""
 
-    rows: dict[uuid.UUID, Row[Any]]
-    complete: bool  # the query found fewer than its limit: no runnable job is missing from `rows`
+    views: dict[uuid.UUID, JobView]  # the runnable jobs as the scheduler sees them
+    complete: bool  # the query found fewer than its limit: no runnable job is missing from `views`
     vram_gb: float
     models: frozenset[str]
     demand_s: dict[str, float]  # model -> estimated work of its queued jobs (blocked ones included)
     model_vram_gb: dict[str, float]  # model -> the largest min_vram_gb among its queued jobs
     busy_until: dict[uuid.UUID, float]  # agent -> when its running job should end (epoch seconds)
     running_by_project: Counter[str]
-    downstream_s: dict[uuid.UUID, float]  # candidate -> queued work waiting on it
-    downstream_priority: dict[uuid.UUID, int]  # candidate -> highest priority waiting on it
 
     def serves(self, vram_gb: float, models: frozenset[str]) -> bool:
-        enough = self.complete or len(self.rows) >= CANDIDATES // 2
+        enough = self.complete or len(self.views) >= CANDIDATES // 2
         return enough and vram_gb <= self.vram_gb and models <= self.models
 
 
@@ -140,8 +138,26 @@ def read_candidates(session: Session, vram_gb: float, models: frozenset[str]) ->
         for parent_id, total, top in waiting:
             work[parent_id] = float(total or 0)
             priority[parent_id] = int(top) if top is not None else 0
+    views = {
+        row.id: JobView(
+            id=str(row.id),
+            type=row.type,
+            priority=row.priority,
+            min_vram_gb=row.min_vram_gb,
+            model=row.model,
+            submitted_at=row.created_at.timestamp(),
+            tags=frozenset(row.tags),
+            failed_agents=frozenset(row.failed_agents),
+            project=str(row.project_id),
+            estimate_s=row.estimate_s,
+            downstream_s=work.get(row.id, 0.0),
+            downstream_priority=priority.get(row.id),
+            ready_at=(row.not_before or row.created_at).timestamp(),
+        )
+        for row in rows
+    }
     return Candidates(
-        rows={row.id: row for row in rows},
+        views=views,
         complete=len(rows) < CANDIDATES,
         vram_gb=vram_gb,
         models=models,
@@ -153,8 +169,6 @@ def read_candidates(session: Session, vram_gb: float, models: frozenset[str]) ->
             if row.agent_id is not None
         },
         running_by_project=Counter(str(row.project_id) for row in running_jobs),
-        downstream_s=work,
-        downstream_priority=priority,
     )
 
 
@@ -205,24 +219,6 @@ def _farm_state(agents: Iterable[Agent], settings: Settings, queue: Candidates) 
     )
 
 
-def _job_view(row: Row[Any], farm: _FarmState) -> JobView:
-    return JobView(
-        id=str(row.id),
-        type=row.type,
-        priority=row.priority,
-        min_vram_gb=row.min_vram_gb,
-        model=row.model,
-        submitted_at=row.created_at.timestamp(),
-        tags=frozenset(row.tags),
-        failed_agents=frozenset(row.failed_agents),
-        project=str(row.project_id),
-        estimate_s=row.estimate_s,
-        downstream_s=farm.queue.downstream_s.get(row.id, 0.0),
-        downstream_priority=farm.queue.downstream_priority.get(row.id),
-        ready_at=(row.not_before or row.created_at).timestamp(),
-    )
-
-
 def _check_agent(agent: Agent | None, request: ClaimRequest) -> Exception | None:
     if agent is None:
         return NotFound(f"No agent with id {request.agent_id}.", field="agent_id")
@@ -264,8 +260,8 @@ def claim_pass(
         models = frozenset(m for _, _, a in active for m in a.loaded_models)
         if cached is None or not cached.serves(vram, models):
             candidates = read_candidates(session, vram, models)
-    rows = list(candidates.rows.values()) if candidates is not None and active else []
-    if candidates is None or not rows:
+    views = list(candidates.views.values()) if candidates is not None and active else []
+    if candidates is None or not views:
         session.commit()
         return results, candidates
     blocked: dict[uuid.UUID, set[str]] = {}
@@ -276,7 +272,6 @@ def claim_pass(
     ):
         blocked.setdefault(agent_id, set()).add(job_type)
     farm = _farm_state(agents.values(), settings, candidates)
-    views = [_job_view(row, farm) for row in rows]
     # Agents that already hold a waiting job's model choose first (no load to pay), then in arrival order.
     wanted = {v.model for v in views if v.model}
     active.sort(key=lambda item: (not set(item[2].loaded_models) & wanted, item[0]))
@@ -293,7 +288,7 @@ def claim_pass(
             break
         locked = _lock([uuid.UUID(p.id) for _, _, _, p in chosen], session)
         for _, _, _, p in chosen:  # leased now, or no longer queued: not a candidate any more
-            candidates.rows.pop(uuid.UUID(p.id), None)
+            candidates.views.pop(uuid.UUID(p.id), None)
         leases.extend(
             (i, r, a, locked[uuid.UUID(p.id)]) for i, r, a, p in chosen if uuid.UUID(p.id) in locked
         )

@@ -22,6 +22,7 @@ from .columns import META_SHEET, SHOT_COLUMNS, SHOTS_SHEET, Column, header_index
 from .problems import Problem
 
 MERGE_RE = re.compile(rb'<mergeCell\s+ref="([A-Z]+\d+:[A-Z]+\d+)"')
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls (and other Office 97-2003 files)
 CSV_ENCODINGS = ("utf-8-sig", "cp949")  # Excel's Korean CSVs are often CP949
 
 
@@ -56,6 +57,10 @@ def read_upload(filename: str, content: bytes, max_rows: int) -> RawTable:
     name = filename.lower()
     if content.startswith(b"PK\x03\x04"):
         return read_xlsx(content, max_rows)
+    if content.startswith(OLE_MAGIC) or name.endswith(".xls"):
+        table = RawTable(sheet=filename)
+        table.fail(f"{filename} is an old Excel 97-2003 (.xls) file; save it as .xlsx and import that.")
+        return table
     if name.endswith((".xlsx", ".xlsm")):
         table = RawTable(sheet=filename)
         table.fail(f"{filename} is not an Excel workbook (.xlsx): its content is not a zip package.")

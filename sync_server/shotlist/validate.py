@@ -59,7 +59,29 @@ def validate(
             seen_codes[code.casefold()] = raw.row
         rows.append(row)
     _check_codes_against_server(table, rows, current)
+    _warn_read_only(table, current)
     return rows
+
+
+def _warn_read_only(table: RawTable, current: dict[str, ShotRow]) -> None:
+    """Edits of columns the import does not apply are ignored, but said."""
+    for key, now in (("order", lambda s: s.order), ("locked", lambda s: "yes" if s.locked else "no")):
+        if key not in table.headers:
+            continue
+        rows = [
+            raw.row
+            for raw in table.rows
+            if raw.cells.get("id") in current
+            and raw.cells.get(key) not in (None, "")
+            and _text(raw.cells[key]).strip() != str(now(current[raw.cells["id"]]))
+        ]
+        if rows:
+            where = ", ".join(map(str, rows[:10])) + (" …" if len(rows) > 10 else "")
+            table.warn(
+                f"'{table.headers[key]}' is read-only here and was changed in rows {where}; those "
+                "changes are ignored (reorder and lock shots in Blender or the API).",
+                column=table.headers[key],
+            )
 
 
 def _fail(table: RawTable, raw: RawRow, key: str, message: str) -> None:

@@ -209,6 +209,7 @@ def test_korean_csv_round_trip_with_an_unknown_column_warns_and_applies(
     header = rows[0]
     assert "샷" in header and "설명" in header and "상태" in header
     header.append("메모")
+    rows[2][header.index("순서")] = "1"  # read-only: ignored, with a warning
     rows[1][header.index("설명")] = "수정된 설명"
     rows[1][header.index("등장인물")] = "Mina (suit)"
     rows[1][header.index("환경")] = "Alley"
@@ -217,7 +218,8 @@ def test_korean_csv_round_trip_with_an_unknown_column_warns_and_applies(
     csv.writer(buffer).writerows(rows)
     content = buffer.getvalue().encode("utf-8")
     shown = preview(api, pid, "ko.csv", content)
-    assert [w["column"] for w in shown["warnings"]] == ["메모"]
+    assert [w["column"] for w in shown["warnings"]] == ["메모", "순서"]
+    assert "rows 3" in shown["warnings"][1]["message"]
     assert shown["summary"]["changed"] == 1
     assert apply(api, pid, "ko.csv", content).status_code == 200
     shot = api.admin.get(f"/api/shots/{small['shots'][0]['id']}").json()
@@ -306,6 +308,7 @@ def _broken_cases(api: Api, small: dict[str, Any], huge: bytes = b"") -> list[tu
     cases = [
         ("not a workbook", b"PK\x03\x04 this is not really a zip", "not a readable Excel workbook"),
         ("text named xlsx", b"hello, world", "not an Excel workbook"),
+        ("an old .xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(512), "save it as .xlsx"),
         ("wrong sheet", modified(rename), "no sheet named 'Shots'"),
         ("merged cells", modified(merge), "H2:I3 are merged"),
         ("formula", modified(formula), "holds a formula"),

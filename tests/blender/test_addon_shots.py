@@ -96,3 +96,12 @@ def test_server_refusal_is_shown_with_the_field(online, studio) -> None:
     bpy.ops.aipipe.shots_save()
     pump(lambda: idle() and online.get().message.level == "ERROR", what="refusal", errors_ok=True)
     assert "duration_frames" in online.get().message.text
+
+
+def test_list_thumbnails_come_from_the_newest_pictured_version(online, studio) -> None:
+    from blender_addon.shots import thumbnails
+
+    pump(lambda: thumbnails.icon_for(studio.shots[0]["id"]) > 0 and idle(), what="thumbnail")
+    assert thumbnails.icon_for(studio.shots[1]["id"]) == 0 or studio.admin.get(
+        f"/api/shots/{studio.shots[1]['id']}/versions"
+    ).json()["items"]

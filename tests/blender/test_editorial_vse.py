@@ -335,3 +335,22 @@ def test_review_notes_become_markers_and_reference_audio_gets_its_channel(editor
     _run(bpy.ops.aipipe.editorial_build)  # a rebuild replaces its own markers and strips only
     assert sorted((m.frame, m.name) for m in scene.timeline_markers) == markers
     assert len([s for s in compat.vse_all_strips(scene) if s.type == "SOUND"]) == len(sounds)
+
+
+def test_stepping_through_the_versions_of_a_strip_keeps_its_place(editor, studio, tmp_path) -> None:
+    made = _edit_project(studio.admin, tmp_path, "25")
+    _use_project(editor, made["project"]["id"])
+    _run(bpy.ops.aipipe.editorial_build)
+    newer = _publish(studio.admin, made["shots"][0]["id"], "render", "a_v2.mp4", made["movie"])
+    scene = bpy.context.scene
+    scene.sequence_editor.active_strip = _strips()[0]
+    _run(bpy.ops.aipipe.editorial_step_version, step=1)
+    first = _strips()[0]
+    assert first["aipipe_version_id"] == newer["id"]
+    assert _ranges()[0][1:] == (1, 49) and first.frame_offset_start == HANDLE and first.channel == 2
+    scene.sequence_editor.active_strip = first
+    _run(bpy.ops.aipipe.editorial_step_version, step=-1)
+    assert _strips()[0]["aipipe_version_id"] == made["render"]["id"]
+    scene.sequence_editor.active_strip = _strips()[2]  # the slate: C has no takes
+    _run(bpy.ops.aipipe.editorial_step_version, step=1)
+    assert editor.get().message.text == "This shot has no takes yet"

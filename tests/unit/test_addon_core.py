@@ -142,3 +142,19 @@ def test_client_logs_in_resumes_and_refreshes_on_401(api, tmp_path: Path) -> Non
     assert refused.value.status == 404
     again.logout()
     assert store.load(api.base_url) is None
+
+
+def test_parallel_401s_refresh_once_and_keep_the_session(api, tmp_path: Path) -> None:
+    import secrets
+    from concurrent.futures import ThreadPoolExecutor
+
+    password = secrets.token_urlsafe(12)
+    name = f"addon_{secrets.token_hex(4)}"
+    api.admin.post("/api/users", json={"username": name, "password": password, "role": "artist"})
+    client = ApiClient(api.base_url, TokenStore(str(tmp_path)))
+    client.login(name, password)
+    client._access = "expired"
+    with ThreadPoolExecutor(4) as pool:
+        pages = list(pool.map(lambda _i: client.get("/api/projects"), range(8)))
+    assert all("items" in page for page in pages)
+    assert "items" in client.get("/api/projects")  # still signed in: no refresh token was reused
