@@ -169,7 +169,7 @@ def load_reference_plane(image_path: str, name: str) -> Any:
     nodes = material.node_tree.nodes
     texture = nodes.new("ShaderNodeTexImage")
     texture.image = image
-    shader = nodes.get("Principled BSDF")
+    shader: Any = nodes.get("Principled BSDF")
     if shader is not None:
         material.node_tree.links.new(texture.outputs["Color"], shader.inputs["Base Color"])
     mesh.materials.append(material)

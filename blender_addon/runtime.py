@@ -166,7 +166,7 @@ def is_ready() -> bool:
 
 
 def preferences() -> Any:
-    addon = bpy.context.preferences.addons.get(ADDON_ID)
+    addon: Any = bpy.context.preferences.addons.get(ADDON_ID)
     return addon.preferences if addon else None
 
 

@@ -20,8 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import bpy  # noqa: E402  (first: it makes Blender's own modules importable)
-import addon_utils  # noqa: E402
+import bpy  # noqa: E402
 
 
 def pump(until, what: str, timeout_s: float = 300.0) -> None:
@@ -47,6 +46,8 @@ def idle() -> bool:
 
 
 def main() -> int:
+    import addon_utils  # importable once bpy is: Blender's own module
+
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

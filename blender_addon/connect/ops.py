@@ -88,7 +88,7 @@ class AIPIPE_OT_connect_login(bpy.types.Operator):
 
     def invoke(self, context: bpy.types.Context, event: Any) -> set[str]:
         self.server_url = _server_url(self.server_url)
-        return context.window_manager.invoke_props_dialog(self)
+        return context.window_manager.invoke_props_dialog(self)  # type: ignore[return-value]
 
     def draw(self, context: bpy.types.Context) -> None:
         self.layout.prop(self, "server_url")

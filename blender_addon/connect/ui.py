@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import bpy
 
 from .. import runtime
@@ -47,7 +49,7 @@ def draw_activity(layout: bpy.types.UILayout, rt: runtime.Runtime) -> None:
     if busy:
         layout.operator("aipipe.connect_cancel_tasks", icon="CANCEL")
     if rt.message.text:
-        icon = {"ERROR": "ERROR", "WARNING": "ERROR"}.get(rt.message.level, "INFO")
+        icon: Any = {"ERROR": "ERROR", "WARNING": "ERROR"}.get(rt.message.level, "INFO")
         box = layout.box()
         for line in _wrap(rt.message.text, 48):
             box.label(text=line, icon=icon)

@@ -66,7 +66,7 @@ def setup_scene(
 
 
 def _camera(scene: Any, code: str, preset: Mapping[str, Any] | None) -> Any:
-    camera = bpy.data.objects.get(code)
+    camera: Any = bpy.data.objects.get(code)
     if camera is None or camera.type != "CAMERA":
         data = bpy.data.cameras.new(code)
         camera = bpy.data.objects.new(code, data)

@@ -80,7 +80,7 @@ class AIPIPE_OT_playblast_create(bpy.types.Operator):
             return opsdata.next_number_of(items["items"])
 
         def render_and_upload(number: int) -> None:
-            scene_ = bpy.data.scenes.get(scene_name)
+            scene_: Any = bpy.data.scenes.get(scene_name)
             if scene_ is None:
                 rt.report(f"Scene {scene_name} is gone; playblast cancelled", "ERROR")
                 return

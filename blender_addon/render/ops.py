@@ -226,7 +226,7 @@ CLASSES = (AIPIPE_PG_render, AIPIPE_OT_render_send, AIPIPE_OT_render_refresh, AI
 
 def register() -> None:
     register_classes(CLASSES)
-    bpy.types.WindowManager.aipipe_render = PointerProperty(type=AIPIPE_PG_render)
+    bpy.types.WindowManager.aipipe_render = PointerProperty(type=AIPIPE_PG_render)  # type: ignore[func-returns-value]
     rt = runtime.get()
     rt.subscribe("version.created", _on_version)
     rt.subscribe("session.", _on_session)

@@ -125,8 +125,8 @@ CLASSES = (
 
 def register() -> None:
     register_classes(CLASSES)
-    bpy.types.WindowManager.aipipe = PointerProperty(type=AIPIPE_PG_browser)
-    bpy.types.Scene.aipipe_shot = PointerProperty(type=AIPIPE_PG_scene_shot)
+    bpy.types.WindowManager.aipipe = PointerProperty(type=AIPIPE_PG_browser)  # type: ignore[func-returns-value]
+    bpy.types.Scene.aipipe_shot = PointerProperty(type=AIPIPE_PG_scene_shot)  # type: ignore[func-returns-value]
 
 
 def unregister() -> None:

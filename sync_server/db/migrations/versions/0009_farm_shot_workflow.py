@@ -1,4 +1,4 @@
-"""render farm: the workflow a shot renders with, per shot and per project; job preview images, the claim queue index (issue 4)
+"""render farm: per-shot and per-project render workflow, job preview images, the claim queue index
 
 Revision ID: 0009
 Revises: 0008
