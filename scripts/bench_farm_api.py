@@ -220,11 +220,18 @@ def queue_jobs(data_dir: Path, url: str | None, count: int) -> None:
             jobs.submit(uow, settings, JobSubmit(**JOB))
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc), whatever else the machine runs."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Claims:
     got: list[tuple[str, str]] = field(default_factory=list)  # (job, agent) per claim answered 200
     errors: Counter[str] = field(default_factory=Counter)  # other answers, by status and detail
     last_at: float | None = None  # when the last job was leased (perf_counter)
+    empty: int = 0  # 204 answers
 
 
 async def claimer(client: httpx.AsyncClient, agent_id: str, claims: Claims) -> None:
@@ -242,6 +249,7 @@ async def claimer(client: httpx.AsyncClient, agent_id: str, claims: Claims) -> N
             empty = 0
         elif response.status_code == 204:
             empty += 1
+            claims.empty += 1
         else:
             claims.errors[f"{response.status_code} {response.json().get('detail', '')}"] += 1
 
@@ -250,15 +258,21 @@ async def bench_claims(farm: Farm, claimers: int) -> dict[str, Any]:
     claims = Claims()
     async with farm.client(farm.agent_key, claimers + 5) as agents, farm.client(farm.admin) as admin:
         ids = await register(agents, claimers)
+        server_cpu, bench_cpu = cpu_seconds(farm.server.process.pid), time.process_time()
         started = time.perf_counter()
         await asyncio.gather(*(claimer(agents, agent_id, claims) for agent_id in ids))
         elapsed = (claims.last_at or time.perf_counter()) - started
+        server_cpu = cpu_seconds(farm.server.process.pid) - server_cpu
+        bench_cpu = time.process_time() - bench_cpu
         listed = (await admin.get("/api/farm/jobs", params={"limit": 5000})).json()
     per_job = Counter(job_id for job_id, _ in claims.got)
     holder = dict(claims.got)
     server = {j["id"]: j for j in listed["items"]}
     return {
         "claims": len(claims.got),
+        "server_cpu": server_cpu,
+        "bench_cpu": bench_cpu,
+        "requests": len(claims.got) + sum(claims.errors.values()) + claims.empty,
         "elapsed": elapsed,
         "jobs": listed["total"],
         "errors": claims.errors,
@@ -315,6 +329,12 @@ def run_claims(label: str, url: str | None, args: argparse.Namespace) -> bool:
         f"{label:10} claims {result['claims']} of {args.jobs} queued jobs by {args.claimers} agents in"
         f" {result['elapsed']:5.1f} s = {result['claims'] / result['elapsed']:6.1f} claims/s"
         f"  (per agent {min(spread)}..{max(spread)}; queued in-process in {queued_s:.1f} s)"
+    )
+    requests = max(1, result["requests"])
+    print(
+        f"{label:10}        CPU per request: server {result['server_cpu'] / requests * 1000:.2f} ms,"
+        f" this client {result['bench_cpu'] / requests * 1000:.2f} ms ({requests} requests, 204s included)"
+        f" -> one server process is bound at {requests / max(result['server_cpu'], 1e-9):.0f} requests/s"
     )
     errors = sum(result["errors"].values())
     sound = errors == 0 and result["double"] == result["lost"] == result["left"] == result["mismatch"] == 0

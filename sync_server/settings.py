@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     )
     events_replay_max: int = Field(default=10000, gt=0, description="Most events replayed on resume.")
     farm_lease_s: int = Field(default=60, gt=0, description="A job lease not renewed this long expires.")
+    farm_sweep_s: float = Field(
+        default=5.0, gt=0, description="How often expired leases and overdue jobs are taken back."
+    )
     farm_heartbeat_s: int = Field(default=10, gt=0, description="How often agents heartbeat.")
     farm_claim_wait_max_s: float = Field(default=30.0, gt=0, description="Longest claim long-poll.")
     farm_retry_backoff_s: float = Field(default=15.0, ge=0, description="First delay before a retry.")

@@ -12,6 +12,7 @@ from bpy.props import BoolProperty, FloatProperty, StringProperty
 
 from .. import runtime
 from ..connect import props as connect_props
+from ..core import pathmap
 from ..core.client import ApiError
 from ..registry import ensure_online, register_classes, unregister_classes
 from . import opsdata, scene_setup
@@ -138,10 +139,24 @@ class AIPIPE_OT_layout_publish(bpy.types.Operator):
         def published(version: dict[str, Any]) -> None:
             work = save_work_file(version)
             where = f"; working file {work}" if work else ""
+            blend = next((f for f in version["files"] if f["name"].endswith(".blend")), None)
+            mounted = mounted_path(blend["path"] if blend else version["path"])
+            if mounted:
+                where += f"; in the tree at {mounted}"
             rt.report(f"{code} layout {version['code']} published{where}")
 
         rt.run(f"Publishing {code} layout", upload, published)
         return {"FINISHED"}
+
+
+def mounted_path(relative: str) -> str | None:
+    """Where a storage-relative path is on this workstation, when the storage root is mounted here."""
+    storage = runtime.get().extras.get("storage") or {}
+    mappings = connect_props.mappings() + list(storage.get("mappings") or [])
+    try:
+        return pathmap.to_local(relative, mappings, exists=os.path.isdir)
+    except ValueError:
+        return None
 
 
 def save_work_file(version: dict[str, Any]) -> str | None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Row, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from ..context import SYSTEM, Principal, UnitOfWork
+from ..context import Principal, UnitOfWork
 from ..crud import apply_changes
 from ..db.base import utcnow
 from ..db.models import Agent, AgentBlock, Job, JobDependency
@@ -25,7 +25,6 @@ from ..errors import Forbidden, NotFound
 from ..settings import Settings
 from .agents import is_offline
 from .jobs import job_out
-from .lease import expire_leases
 from .scheduler import AgentView, FarmView, JobView, choose
 from .schemas import Claim, ClaimedJob, LeaseOut
 
@@ -237,7 +236,6 @@ def claim_pass(
     """Serve several waiting agents in one write transaction: each gets the scheduler's choice for it (or
     None). A request that is not allowed (unknown agent, another agent's key) gets its exception instead;
     the others go on. Commits, then announces the events."""
-    expire_leases(UnitOfWork(session=session, hub=hub, actor=SYSTEM), settings)
     results: list[Claim | None | Exception] = [None] * len(requests)
     agents = {a.id: a for a in session.scalars(select(Agent))}  # the waiters, and the farm they plan with
     active: list[tuple[int, ClaimRequest, Agent]] = []

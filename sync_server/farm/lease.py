@@ -234,8 +234,9 @@ def release(uow: UnitOfWork, job_id: uuid.UUID, lease_id: str) -> Any:
 
 
 def expire_leases(uow: UnitOfWork, settings: Settings) -> int:
-    """Requeue (or fail) every running job whose lease ran out or that ran past its timeout. Called before
-    each claim pass and periodically; it reads four columns of the running jobs and loads only the lost."""
+    """Requeue (or fail) every running job whose lease ran out or that ran past its timeout. The farm's
+    sweeper calls it every few seconds (not each claim: it reads every running job); it reads four columns
+    of the running jobs and loads only the lost ones. A requeue is an event, so waiting agents wake."""
     now = utcnow()
     lost: dict[uuid.UUID, str] = {}
     rows = uow.session.execute(

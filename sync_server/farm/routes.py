@@ -59,7 +59,6 @@ from .schemas import (
 )
 
 logger = logging.getLogger(__name__)
-SWEEP_INTERVAL_S = 5.0
 
 
 def _sweep(services: Services) -> None:
@@ -74,7 +73,7 @@ async def farm_lifespan(app: FastAPI) -> AsyncIterator[None]:
 
     async def sweeper() -> None:
         while True:
-            await asyncio.sleep(SWEEP_INTERVAL_S)
+            await asyncio.sleep(services.settings.farm_sweep_s)
             try:
                 await run_in_threadpool(_sweep, services)
             except Exception:

@@ -297,7 +297,7 @@ def test_many_waiting_agents_each_new_job_goes_to_one_and_the_model_holder_first
 @pytest.fixture(scope="module")
 def fast_farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     """A server with one-second leases and no retry back-off, for tests about expiry and retries."""
-    env = {"AIPIPE_FARM_LEASE_S": "1", "AIPIPE_FARM_RETRY_BACKOFF_S": "0"}
+    env = {"AIPIPE_FARM_LEASE_S": "1", "AIPIPE_FARM_RETRY_BACKOFF_S": "0", "AIPIPE_FARM_SWEEP_S": "0.5"}
     server, password = start_server_with_admin(tmp_path_factory.mktemp("fast-farm"), None, env=env)
     admin = login(server.url, ADMIN, password)
     try:

@@ -48,7 +48,10 @@ def test_set_up_again_updates_the_same_scene(online, studio) -> None:
 
 
 def test_publish_layout_uploads_blend_and_camera_and_file_is_recognised(online, studio, tmp_path) -> None:
-    online.preferences().work_root = str(tmp_path / "work")
+    prefs = online.preferences()
+    prefs.work_root = str(tmp_path / "work")
+    mapping = prefs.path_mappings.add()  # this workstation mounts the server's storage root here
+    mapping.linux = studio.admin.get("/api/storage").json()["server_root"]
     _select(studio, 0)
     bpy.ops.aipipe.layout_setup_shot()
     pump(lambda: "SHT_0010_layout" in bpy.data.scenes and idle(), what="shot setup")
@@ -63,6 +66,17 @@ def test_publish_layout_uploads_blend_and_camera_and_file_is_recognised(online, 
     number = versions["items"][0]["code"]
     assert names == sorted(f"SHT_0010_layout_{number}.{ext}" for ext in ("abc", "blend", "fbx"))
     assert bpy.data.filepath.endswith(f"SHT_0010_layout_{number}.blend")
+    # the published file is in the production tree where the naming engine says, seen through the mount
+    from pathlib import Path
+
+    from blender_addon.core.naming import default_template_set
+    from blender_addon.layout import opsdata
+
+    relative = opsdata.layout_file(
+        default_template_set(), studio.project, studio.scene["code"], "SHT_0010", int(number[1:])
+    )
+    in_tree = Path(mapping.linux, relative)
+    assert in_tree.is_file() and f"in the tree at {in_tree}" in online.get().message.text
     # opening the file again recognises its shot from the path alone
     path = bpy.data.filepath
     bpy.ops.wm.read_homefile(use_empty=True)

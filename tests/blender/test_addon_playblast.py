@@ -97,6 +97,14 @@ def test_headless_entry_renders_a_blend_for_the_farm(tmp_path) -> None:
     result = json.loads(completed.stdout.strip().splitlines()[-1])
     assert result["frames"] == 6 and result["method"] == "workbench"
     assert _frames(str(output))[0] == 6
+    # The burn-ins are in the pixels: Blender's stamp draws white text on a dark band at the top and
+    # bottom; without them this empty scene is one flat grey.
+    with av.open(str(output)) as container:
+        picture = next(container.decode(video=0)).to_ndarray(format="gray")
+    band = picture[-picture.shape[0] // 8 :]
+    middle = picture[picture.shape[0] // 3 : 2 * picture.shape[0] // 3]
+    assert int(middle.max()) - int(middle.min()) < 30
+    assert band.max() > 180 and band.min() < 40
     assert (tmp_path / "t.jpg").stat().st_size > 0
     # a bad scene name fails with the reason and a non-zero status
     failed = subprocess.run(

@@ -158,3 +158,13 @@ def test_parallel_401s_refresh_once_and_keep_the_session(api, tmp_path: Path) ->
         pages = list(pool.map(lambda _i: client.get("/api/projects"), range(8)))
     assert all("items" in page for page in pages)
     assert "items" in client.get("/api/projects")  # still signed in: no refresh token was reused
+
+
+def test_workflow_list_for_the_render_picker(api) -> None:
+    artist = api.user("artist")
+    workflows = artist.get("/api/farm/workflows")
+    assert workflows.status_code == 200, workflows.text
+    by_name = {w["name"]: w for w in workflows.json()}
+    assert "wan21_i2v_480p" in by_name and "image" in by_name["wan21_i2v_480p"]["roles"]
+    assert by_name["wan21_i2v_480p"]["job_type"] == "i2v"
+    assert api.client(None).get("/api/farm/workflows").status_code == 401
