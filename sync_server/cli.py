@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import os
+import asyncio
+import contextlib
+import signal
 import socket
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 import uvicorn
@@ -19,6 +21,9 @@ from rich.table import Table
 from .context import SYSTEM, UnitOfWork
 from .db.engine import make_database
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .farm.dispatch import ClaimDispatcher
 
 app = typer.Typer(help="AIPipeline: sync server, render farm and tools.", no_args_is_help=True)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
@@ -206,7 +211,21 @@ def serve(
         proxy_headers=False,
         timeout_graceful_shutdown=5,
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    _Server(config, application.state.services.claims).run(sockets=[sock])
+
+
+class _Server(uvicorn.Server):
+    """uvicorn waits for open requests before shutting down: claim long-polls (up to 30 s) are answered
+    at once when the stop signal comes, so the shutdown is graceful and quick."""
+
+    def __init__(self, config: uvicorn.Config, claims: ClaimDispatcher) -> None:
+        super().__init__(config)
+        self._claims = claims
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        with contextlib.suppress(RuntimeError):  # no loop yet or any more: nothing is waiting
+            asyncio.get_running_loop().call_soon_threadsafe(self._claims.close_waiting)
 
 
 @app.command()
@@ -226,9 +245,19 @@ def demo(
     port: Annotated[int | None, typer.Option("--port")] = None,
     data_dir: Annotated[Path, typer.Option("--data-dir")] = Path("data/demo"),
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Prepare the demo data and exit.")] = False,
+    blender: Annotated[
+        str | None,
+        typer.Option(
+            "--blender", help="A Python with bpy (or Blender): farm playblasts and the demo layout scene."
+        ),
+    ] = None,
+    layout: Annotated[
+        bool, typer.Option("--layout/--no-layout", help="With --blender: make the first shot's layout.")
+    ] = True,
 ) -> None:
     """Set up the sample project (idempotent) and run the server with a demo login."""
-    from .demo import prepare_demo
+    from .demo import demo_edit, prepare_demo
+    from .demo_run import DemoProcesses
     from .logging_setup import configure_logging
 
     settings = load_settings(data_dir, None, host=host, port=port)
@@ -243,42 +272,23 @@ def demo(
     table.add_row("data", str(settings.data_dir.resolve()))
     table.add_row("tree", result.tree)
     table.add_row("shot list", str(_demo_workbook(settings, result.project_code)))
+    edit = demo_edit(settings, result.project_code)
+    table.add_row("edit", f"{edit.edl}")
+    table.add_row("proxy movie", f"{edit.proxy} ({edit.note})" if edit.proxy else edit.note)
     console.print(table)
     if no_serve:
         return
-    agent: list[subprocess.Popen[bytes]] = []
-
-    def start_cpu_agent(url: str) -> None:
-        # A local render agent for the CPU job types (proxy, transcode); it waits for the server to answer.
-        env = {
-            **os.environ,
-            "AIPIPE_AGENT_API_KEY": result.agent_key,
-            "AIPIPE_AGENT_WORK_DIR": str((settings.data_dir / "agent").resolve()),
-        }
-        command = [
-            sys.executable,
-            "-m",
-            "sync_server",
-            "agent",
-            "--server",
-            url,
-            "--name",
-            "demo-cpu-agent",
-            "--job-types",
-            "proxy,transcode",
-        ]
-        agent.append(subprocess.Popen(command, env=env))
-        console.print(f"Local CPU render agent started (pid {agent[0].pid}); see it at {url}/api/farm/agents")
-
+    processes = DemoProcesses(settings, result.agent_key, blender, layout, say=console.print)
+    # uvicorn re-raises SIGTERM after its graceful shutdown; as an exception it lets the agent be stopped.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
-        serve(settings, on_listening=start_cpu_agent)
+        serve(settings, on_listening=processes.start)
     finally:
-        for process in agent:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        processes.stop()
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _demo_workbook(settings: Settings, project_code: str) -> Path:
@@ -486,6 +496,8 @@ def agent(
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # One line per HTTP request (heartbeats every few seconds) says nothing the agent's own lines do not.
+    logging.getLogger("httpx").setLevel(max(logging.getLogger().level, logging.WARNING))
     raise typer.Exit(asyncio.run(run_agent(settings)))
 
 

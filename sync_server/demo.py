@@ -6,6 +6,7 @@ import json
 import secrets
 from dataclasses import dataclass
 from importlib import resources as pkg_resources
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -16,6 +17,7 @@ from .breakdown.service import parse_into_draft
 from .catalog.characters import CHARACTER, CharacterCreate
 from .catalog.environments import ENVIRONMENT, EnvironmentCreate
 from .cli import system_uow
+from .context import SYSTEM
 from .db.migrate import upgrade
 from .db.models import ApiKey, Character, Environment, Project, Shot, User
 from .projects.schemas import ProjectCreate
@@ -115,3 +117,51 @@ def _create_sample(uow: Any, sample: dict[str, Any]) -> None:
     scenario = pkg_resources.files("sync_server.sample").joinpath(SCENARIO).read_text(encoding="utf-8")
     draft = parse_into_draft(uow, project.id, scenario, SCENARIO)
     apply_draft(uow, draft.id, draft.revision)
+
+
+@dataclass
+class DemoEdit:
+    edl: Path
+    proxy: Path | None
+    note: str
+
+
+def demo_edit(settings: Settings, project_code: str) -> DemoEdit:
+    """The sample project's edit on disk: the EDL (rewritten each run) in `edit/edl/`, and a proxy movie
+    in `edit/proxy/vNNN/` when there is none yet (a later run reuses it; `aipipe editorial proxy` makes
+    the next one, re-encoding only the shots that changed)."""
+    from .db.engine import make_database
+    from .db.models_editorial import ProxyRender
+    from .editorial.jobs import ProxyJobs
+    from .editorial.service import export_edit
+    from .storage.atomic import atomic_write_bytes
+    from .storage.layout import ProjectLayout
+
+    root = settings.resolved_storage_root
+    db = make_database(settings.resolved_database_url)
+    jobs = ProxyJobs(db, None, settings)
+    try:
+        with db.read_sessions() as session:
+            project = session.scalar(select(Project).where(Project.code == project_code))
+            assert project is not None
+            written, name = export_edit(
+                session, project.id, root, "cmx_3600", settings.editorial_record_start
+            )
+            edl = root / ProjectLayout.of(project, root).build("edit_edl_dir") / name
+            done = session.scalar(
+                select(ProxyRender)
+                .where(ProxyRender.project_id == project.id, ProxyRender.status == "succeeded")
+                .order_by(ProxyRender.number.desc())
+            )
+        atomic_write_bytes(edl, written.text.encode("utf-8"))
+        if done is None:
+            queued = jobs.submit(project.id, SYSTEM)
+            jobs.wait(queued.id)
+            with db.read_sessions() as session:
+                done = session.get(ProxyRender, queued.id)
+        if done is None or done.status != "succeeded":
+            return DemoEdit(edl, None, f"proxy movie failed: {done.error if done else 'not made'}")
+        return DemoEdit(edl, root / done.path, f"{done.frames} frames")
+    finally:
+        jobs.close()
+        db.dispose()

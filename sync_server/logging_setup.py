@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import logging.handlers
+import re
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -20,6 +21,24 @@ HANDLER_MARK = "_aipipe_handler"
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id_var.get() or "-"
+        return True
+
+
+SECRET_IN_TEXT = re.compile(
+    r"((?:token|api_key|access_token|refresh_token|password)=)[^&\s\"']+", re.IGNORECASE
+)
+
+
+class SecretFilter(logging.Filter):
+    """Mask credentials that a client put in a URL (e.g. a WebSocket's `?token=`) before any handler
+    writes the line: uvicorn logs the request path as it came."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "=" in message:
+            masked = SECRET_IN_TEXT.sub(r"\1***", message)
+            if masked != message:
+                record.msg, record.args = masked, None
         return True
 
 
@@ -53,6 +72,7 @@ def configure_logging(settings: Settings) -> None:
         setattr(handler, HANDLER_MARK, True)
         handler.setFormatter(_formatter(settings.log_format))
         handler.addFilter(RequestIdFilter())
+        handler.addFilter(SecretFilter())
         root.addHandler(handler)
     root.setLevel(settings.log_level)
     # uvicorn's access log duplicates ours (which carries the request id); migrations chat at INFO.

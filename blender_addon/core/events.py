@@ -31,7 +31,7 @@ class WebSocketError(OSError):
 class WebSocket:
     """A client connection: text frames in and out, pings answered; enough for the event stream."""
 
-    def __init__(self, url: str, timeout_s: float = 10.0) -> None:
+    def __init__(self, url: str, timeout_s: float = 10.0, token: str | None = None) -> None:
         parts = urllib.parse.urlsplit(url)
         secure = parts.scheme in ("wss", "https")
         host = parts.hostname or "localhost"
@@ -43,9 +43,11 @@ class WebSocket:
         self._buffer = b""
         key = base64.b64encode(os.urandom(16)).decode()
         target = parts.path + (f"?{parts.query}" if parts.query else "")
+        # The token goes in a header, never in the URL (URLs end up in access logs and proxies).
+        auth = f"Authorization: Bearer {token}\r\n" if token else ""
         request = (
             f"GET {target} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            f"{auth}Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
         )
         sock.sendall(request.encode())
         head = self._read_until(b"\r\n\r\n").decode("latin-1")
@@ -161,18 +163,18 @@ class EventListener:
 
     def url(self) -> str:
         ws = "wss" + self.base_url[5:] if self.base_url.startswith("https") else "ws" + self.base_url[4:]
-        query: dict[str, str] = {"token": self._token() or ""}
+        query: dict[str, str] = {}
         if self.project_id:
             query["project_id"] = self.project_id
         if self.last_event_id is not None:
             query["since"] = str(self.last_event_id)
-        return f"{ws}/api/events?{urllib.parse.urlencode(query)}"
+        return f"{ws}/api/events" + (f"?{urllib.parse.urlencode(query)}" if query else "")
 
     def _run(self) -> None:
         attempt = 0
         while not self._stop.is_set():
             try:
-                socket_ = WebSocket(self.url())
+                socket_ = WebSocket(self.url(), token=self._token())
             except OSError as exc:
                 self._on_state(f"offline: {exc}")
                 self._stop.wait(RECONNECT_S[min(attempt, len(RECONNECT_S) - 1)])

@@ -90,6 +90,7 @@ class ClaimDispatcher:
         self._candidates_generation = -1
         self._generation = 0
         self._own_leases: set[str] = set()  # job ids this process leased whose event has not come yet
+        self._closing = False
 
     # -- life cycle -----------------------------------------------------------------------------------
 
@@ -107,6 +108,14 @@ class ClaimDispatcher:
             if not waiter.future.done():
                 waiter.future.set_result(None)
         self._waiters.clear()
+
+    def close_waiting(self) -> None:
+        """The server is shutting down: every waiting long-poll answers 204 now (its agent comes back to
+        another server, or this one once it is up again) and new claims get 204 at once."""
+        self._closing = True
+        for waiter in self._waiters:
+            if not waiter.in_pass and not waiter.future.done():
+                waiter.future.set_result(None)
 
     @property
     def waiting(self) -> int:
@@ -136,6 +145,8 @@ class ClaimDispatcher:
         """The agent's next job, or None when none came within `wait_s` (0: one try)."""
         if self._task is None:
             raise RuntimeError("the claim dispatcher is not running")
+        if self._closing:
+            return None
         loop = asyncio.get_running_loop()
         # An agent's newer claim replaces one it left waiting (e.g. after a reconnect).
         for old in self._waiters:

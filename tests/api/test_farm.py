@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import signal
 import threading
 import time
 import uuid
@@ -362,3 +363,30 @@ def test_a_job_running_past_its_timeout_is_taken_back(fast_farm: Api) -> None:
         time.sleep(1)
     assert state["status"] in ("queued", "failed")
     assert "timeout" in state["error"]
+
+
+def test_a_stopping_server_answers_waiting_claims_at_once_and_stops_quickly(tmp_path) -> None:
+    server, password = start_server_with_admin(tmp_path / "stopping", None)
+    try:
+        admin = login(server.url, ADMIN, password)
+        agent = agent_client(Api(server.url, server.ws_url, admin, "sqlite"))
+        agent_id = register(agent)
+        answer: dict[str, Any] = {}
+
+        def wait() -> None:
+            response = agent.post(f"/api/farm/agents/{agent_id}/claim", json={"wait_s": 30})
+            answer["status"], answer["at"] = response.status_code, time.monotonic()
+
+        waiter = threading.Thread(target=wait)
+        waiter.start()
+        time.sleep(1.0)
+        asked = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        waiter.join(timeout=20)
+        server.process.wait(timeout=20)
+        stopped = time.monotonic()
+        assert answer["status"] == 204  # told "nothing for you", not cut off
+        assert answer["at"] - asked < 3 and stopped - asked < 4.5  # well before the 5 s forced shutdown
+        assert "timeout graceful shutdown exceeded" not in server.log()
+    finally:
+        server.stop()

@@ -1,0 +1,103 @@
+"""What `aipipe demo` runs beside the server: a local render agent (CPU job types, and playblasts when a
+Blender is given) and, with a Blender, the sample shot's layout scene and playblast made headless through
+the Blender extension (`scripts/demo_layout.py`), as an artist would."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select
+
+from .db.models import ApiKey
+from .settings import Settings
+from .users.schemas import ApiKeyCreate
+from .users.service import create_api_key, revoke_api_key
+
+log = logging.getLogger(__name__)
+
+LAYOUT_SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "demo_layout.py"
+LAYOUT_KEY = "demo-layout"
+STOP_WAIT_S = 15
+
+
+def layout_key(settings: Settings) -> str:
+    """A fresh editor key for the demo's Blender session; keys from earlier runs are revoked."""
+    from .cli import system_uow
+
+    with system_uow(settings) as uow:
+        for old in uow.session.scalars(
+            select(ApiKey).where(ApiKey.name == LAYOUT_KEY, ApiKey.revoked_at.is_(None))
+        ):
+            revoke_api_key(uow, old.id)
+        return create_api_key(uow, ApiKeyCreate(name=LAYOUT_KEY, role="editor")).key
+
+
+@dataclass
+class DemoProcesses:
+    settings: Settings
+    agent_key: str
+    blender: str | None = None  # a Python with bpy (or Blender) for playblasts and the layout step
+    layout: bool = True
+    say: object = print  # where progress lines go (the CLI's console.print)
+    started: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def start(self, url: str) -> None:
+        """Called once the server listens on `url`."""
+        self._start_agent(url)
+        if self.blender and self.layout:
+            if LAYOUT_SCRIPT.is_file():
+                self._start_layout(url)
+            else:
+                self._say(f"Demo layout skipped: {LAYOUT_SCRIPT} is not here (not a source checkout).")
+
+    def _say(self, text: str) -> None:
+        self.say(text)  # type: ignore[operator]
+
+    def _start_agent(self, url: str) -> None:
+        env = {
+            **os.environ,
+            "AIPIPE_AGENT_API_KEY": self.agent_key,
+            "AIPIPE_AGENT_WORK_DIR": str((self.settings.data_dir / "agent").resolve()),
+        }
+        types = "proxy,transcode" + (",playblast" if self.blender else "")
+        command = [sys.executable, "-m", "sync_server", "agent", "--server", url, "--name", "demo-cpu-agent"]
+        command += ["--job-types", types] + (["--blender", self.blender] if self.blender else [])
+        self.started.append(subprocess.Popen(command, env=env))
+        self._say(f"Local render agent ({types}) started; see it at {url}/api/farm/agents")
+
+    def _start_layout(self, url: str) -> None:
+        assert self.blender is not None
+        log_path = self.settings.data_dir / "demo_layout.log"
+        command = [self.blender, str(LAYOUT_SCRIPT), "--server", url, "--api-key", layout_key(self.settings)]
+        with log_path.open("wb") as out:
+            process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        self.started.append(process)
+        self._say(f"Demo layout: Blender is setting up the first shot and its playblast (log: {log_path}).")
+
+        def report() -> None:
+            code = process.wait()
+            lines = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+            last = lines[-1] if lines else ""
+            if code == 0:
+                self._say(f"Demo layout: {last}")
+            elif code > 0:  # negative: stopped with the demo
+                self._say(f"Demo layout failed (exit {code}): {last}; see {log_path}")
+
+        threading.Thread(target=report, name="demo-layout", daemon=True).start()
+
+    def stop(self) -> None:
+        for process in self.started:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.started:
+            try:
+                process.wait(timeout=STOP_WAIT_S)
+            except subprocess.TimeoutExpired:
+                log.warning("demo process %s did not stop in %d s; killing it", process.pid, STOP_WAIT_S)
+                process.kill()
