@@ -8,12 +8,32 @@ imports `bpy` at import time: the server imports `blender_addon.core.naming` thr
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 
 FEATURES = ("connect", "shots", "layout", "playblast", "render", "editorial", "breakdown", "shotlist")
 
 
 def _features() -> list:
     return [importlib.import_module(f".{name}", __package__) for name in FEATURES]
+
+
+def parts(package: str, names: tuple[str, ...]) -> tuple[Callable[[], None], Callable[[], None]]:
+    """`register` / `unregister` for a feature package made of modules that each have their own: they are
+    registered in the order given (properties before the operators and panels that use them) and
+    unregistered in reverse. Imported lazily, so importing the package needs no `bpy`."""
+
+    def modules() -> list:
+        return [importlib.import_module(f".{name}", package) for name in names]
+
+    def register() -> None:
+        for module in modules():
+            module.register()
+
+    def unregister() -> None:
+        for module in reversed(modules()):
+            module.unregister()
+
+    return register, unregister
 
 
 def register() -> None:

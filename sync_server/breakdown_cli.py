@@ -8,16 +8,14 @@ it is shown and applied after a confirmation (`--yes` skips the question).
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from .farm_cli import refusal
+from .http_cli import ApiKey, CliError, ServerClient, ServerUrl, connect
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -25,43 +23,17 @@ err = Console(stderr=True, soft_wrap=True)
 HTTP_TIMEOUT_S = 3600.0
 
 
-class BreakdownCliError(Exception):
-    """Something to tell the user before exiting with status 1."""
-
-
 def _read(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8-sig")
     except FileNotFoundError as exc:
-        raise BreakdownCliError(f"{path}: no such file") from exc
+        raise CliError(f"{path}: no such file") from exc
     except UnicodeDecodeError as exc:
-        raise BreakdownCliError(
+        raise CliError(
             f"{path}: not UTF-8 text (byte {exc.start}); save the script as UTF-8 and try again"
         ) from exc
     except OSError as exc:
-        raise BreakdownCliError(f"{path}: cannot read: {exc.strerror}") from exc
-
-
-def _call(http: httpx.Client, method: str, path: str, **kwargs: Any) -> Any:
-    try:
-        response = http.request(method, path, **kwargs)
-    except httpx.HTTPError as exc:
-        raise BreakdownCliError(f"Cannot reach the server at {http.base_url}: {exc}") from exc
-    if response.is_error:
-        raise BreakdownCliError(refusal(response))
-    return response.json()
-
-
-def _project_id(http: httpx.Client, ref: str) -> str:
-    try:
-        return str(uuid.UUID(ref))
-    except ValueError:
-        pass
-    page = _call(http, "GET", "/api/projects", params={"q": ref, "limit": 100})
-    exact = [p for p in page["items"] if p["code"] == ref]
-    if not exact:
-        raise BreakdownCliError(f"No project with code '{ref}'.")
-    return exact[0]["id"]
+        raise CliError(f"{path}: cannot read: {exc.strerror}") from exc
 
 
 def show_draft(draft: dict[str, Any]) -> None:
@@ -103,51 +75,35 @@ def breakdown(
     apply: Annotated[bool, typer.Option("--apply", help="Apply the draft after showing it.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the draft as JSON.")] = False,
-    server: Annotated[
-        str | None,
-        typer.Option("--server", envvar="AIPIPE_SERVER_URL", help="Sync server URL.", show_default=False),
-    ] = None,
-    api_key: Annotated[
-        str | None,
-        typer.Option(
-            "--api-key", envvar="AIPIPE_API_KEY", help="API key (better the env var).", show_default=False
-        ),
-    ] = None,
+    server: ServerUrl = None,
+    api_key: ApiKey = None,
 ) -> None:
     """Break a script down into characters, environments, scenes and shots (a draft to review)."""
-    if not server or not api_key:
-        err.print("[red]Refused:[/red] the server URL and an API key are needed (AIPIPE_SERVER_URL and")
-        err.print("AIPIPE_API_KEY, or --server and --api-key).")
-        raise typer.Exit(2)
     try:
         text = _read(file)
-        with httpx.Client(
-            base_url=server.rstrip("/"),
-            headers={"Authorization": f"Bearer {api_key}"},
-            timeout=HTTP_TIMEOUT_S,
-        ) as http:
-            project_id = _project_id(http, project)
-            body = {"text": text, "format": fmt, "engine": engine, "source_name": file.name[:200]}
-            draft = _call(http, "POST", f"/api/projects/{project_id}/breakdowns", json=body)
-            if as_json:
-                console.print_json(json.dumps(draft, ensure_ascii=False))
-            else:
-                show_draft(draft)
-            if not apply:
-                console.print(
-                    f"Draft saved: review it, then apply it (POST /api/breakdowns/{draft['id']}/apply "
-                    "or run again with --apply)."
-                )
-                return
-            if not yes and not typer.confirm("Apply this breakdown to the project?", default=False):
-                console.print("Not applied; the draft is kept.")
-                return
-            applied = _call(
-                http, "POST", f"/api/breakdowns/{draft['id']}/apply", json={"revision": draft["revision"]}
-            )
-    except BreakdownCliError as exc:
+    except CliError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc
+    with connect(ServerClient, server, api_key, timeout_s=HTTP_TIMEOUT_S) as api:
+        project_id = api.project_id(project)
+        body = {"text": text, "format": fmt, "engine": engine, "source_name": file.name[:200]}
+        draft = api.call("POST", f"/api/projects/{project_id}/breakdowns", json=body)
+        if as_json:
+            console.print_json(json.dumps(draft, ensure_ascii=False))
+        else:
+            show_draft(draft)
+        if not apply:
+            console.print(
+                f"Draft saved: review it, then apply it (POST /api/breakdowns/{draft['id']}/apply "
+                "or run again with --apply)."
+            )
+            return
+        if not yes and not typer.confirm("Apply this breakdown to the project?", default=False):
+            console.print("Not applied; the draft is kept.")
+            return
+        applied = api.call(
+            "POST", f"/api/breakdowns/{draft['id']}/apply", json={"revision": draft["revision"]}
+        )
     n = {key: len(value) for key, value in applied["result"].items()}
     console.print(
         f"Applied: {n['scenes']} scenes, {n['shots']} shots, {n['characters_created']} new and "

@@ -14,12 +14,12 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, get_args
 
-import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from .farm.schemas import JobType
+from .http_cli import ApiKey, CliError, ServerClient, ServerUrl, connect
 
 farm_app = typer.Typer(help="Render farm: status, jobs and the wrangler's controls.", no_args_is_help=True)
 blocklist_app = typer.Typer(help="Agents blocklisted for a job type.", no_args_is_help=True)
@@ -49,69 +49,12 @@ class JobStatus(StrEnum):
     cancelled = "cancelled"
 
 
-ServerUrl = Annotated[
-    str | None,
-    typer.Option("--server", envvar="AIPIPE_SERVER_URL", help="Sync server URL.", show_default=False),
-]
-ApiKey = Annotated[
-    str | None,
-    typer.Option(
-        "--api-key",
-        envvar="AIPIPE_API_KEY",
-        help="API key of role wrangler (or admin); better the env var, flags show in ps.",
-        show_default=False,
-    ),
-]
 AgentRef = Annotated[str, typer.Argument(help="Agent name or id.")]
 JobRef = Annotated[str, typer.Argument(help="Job id or a unique id prefix.")]
 
 
-class FarmCliError(Exception):
-    """Something to tell the wrangler before exiting with `exit_code`."""
-
-    def __init__(self, message: str, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.message = message
-        self.exit_code = exit_code
-
-
-def refusal(response: httpx.Response) -> str:
-    """The server's problem+json as one line: status, title, detail and the fields it names."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        text = response.text.strip()[:300] or response.reason_phrase
-        return f"Refused ({response.status_code}): {text}"
-    title = body.get("title") or response.reason_phrase
-    detail = body.get("detail") or ""
-    named = [e for e in body.get("errors") or [] if e.get("field")]
-    more = "; ".join(f"{e['field']}: {e.get('message', '')}" for e in named if e.get("message") != detail)
-    extra = f" — {more}" if more else ""
-    return f"Refused ({response.status_code} {title}): {detail}{extra}"
-
-
-class FarmClient:
-    """The wrangler routes of /api/farm over one httpx client."""
-
-    def __init__(self, server: str, api_key: str) -> None:
-        self.server = server.rstrip("/")
-        self.http = httpx.Client(
-            base_url=self.server, headers={"Authorization": f"Bearer {api_key}"}, timeout=HTTP_TIMEOUT_S
-        )
-
-    def close(self) -> None:
-        self.http.close()
-
-    def call(self, method: str, path: str, **kwargs: Any) -> Any:
-        try:
-            response = self.http.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
-            raise FarmCliError(f"Cannot reach the server at {self.server}: {exc}") from exc
-        if response.is_error:
-            raise FarmCliError(refusal(response))
-        return response.json() if response.content else None
+class FarmClient(ServerClient):
+    """The wrangler routes of /api/farm."""
 
     def agents(self) -> list[dict[str, Any]]:
         return self.call("GET", "/api/farm/agents")
@@ -131,8 +74,8 @@ class FarmClient:
             return prefixed[0]
         if prefixed:
             names = ", ".join(a["name"] for a in prefixed)
-            raise FarmCliError(f"'{ref}' is the start of the ids of {len(prefixed)} agents: {names}.")
-        raise FarmCliError(f"No agent named '{ref}' or with that id.")
+            raise CliError(f"'{ref}' is the start of the ids of {len(prefixed)} agents: {names}.")
+        raise CliError(f"No agent named '{ref}' or with that id.")
 
     def job(self, ref: str) -> dict[str, Any]:
         """The job with id `ref`, or the one job whose id starts with `ref`."""
@@ -145,9 +88,9 @@ class FarmClient:
     def _job_by_prefix(self, ref: str) -> dict[str, Any]:
         prefix = ref.lower()
         if not re.fullmatch(r"[0-9a-f-]+", prefix):
-            raise FarmCliError(f"'{ref}' is not a job id or id prefix (hexadecimal digits).", exit_code=2)
+            raise CliError(f"'{ref}' is not a job id or id prefix (hexadecimal digits).", exit_code=2)
         if len(prefix.replace("-", "")) < MIN_PREFIX:
-            raise FarmCliError(f"Job id prefix '{ref}' is too short; give at least {MIN_PREFIX} characters.")
+            raise CliError(f"Job id prefix '{ref}' is too short; give at least {MIN_PREFIX} characters.")
         page = self.call(
             "GET", "/api/farm/jobs", params={"id_prefix": prefix, "limit": 6, "sort": "created_at"}
         )
@@ -156,38 +99,17 @@ class FarmClient:
             return matches[0]
         if matches:
             ids = ", ".join(j["id"] for j in matches[:5])
-            raise FarmCliError(f"Job id prefix '{ref}' matches {page['total']} jobs: {ids}.")
-        raise FarmCliError(f"No job with id '{ref}' (or starting with it).")
-
-    def project_id(self, ref: str) -> str:
-        """A project id from an id or a project code."""
-        try:
-            return str(uuid.UUID(ref))
-        except ValueError:
-            page = self.call("GET", "/api/projects", params={"q": ref})
-        found = [p for p in page["items"] if p["code"].lower() == ref.lower()]
-        if not found:
-            raise FarmCliError(f"No project with code '{ref}'.")
-        return found[0]["id"]
+            raise CliError(f"Job id prefix '{ref}' matches {page['total']} jobs: {ids}.")
+        raise CliError(f"No job with id '{ref}' (or starting with it).")
 
 
 @contextmanager
 def farm_client(server: str | None, api_key: str | None) -> Iterator[FarmClient]:
-    """A client for the command's server; any FarmCliError inside becomes a message and an exit status."""
-    if not server:
-        err.print("[red]No server:[/red] pass --server URL or set AIPIPE_SERVER_URL.")
-        raise typer.Exit(2)
-    if not api_key:
-        err.print("[red]No API key:[/red] set AIPIPE_API_KEY (a key of role wrangler) or pass --api-key.")
-        raise typer.Exit(2)
-    client = FarmClient(server, api_key)
-    try:
-        yield client
-    except FarmCliError as exc:
-        err.print(exc.message, style="red", markup=False, highlight=False)
-        raise typer.Exit(exc.exit_code) from exc
-    finally:
-        client.close()
+    """A client for the command's server; any CliError inside becomes a message and an exit status."""
+    with connect(
+        FarmClient, server, api_key, timeout_s=HTTP_TIMEOUT_S, key_hint=" (a key of role wrangler)"
+    ) as c:
+        yield c
 
 
 # -- formatting --------------------------------------------------------------------------------------------

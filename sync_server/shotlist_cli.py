@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +13,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .http_cli import ApiKey, CliError, ServerClient, ServerUrl, connect
+
 shots_app = typer.Typer(
     help="The shot list in Excel, CSV or JSON: export, import with a diff.", no_args_is_help=True
 )
@@ -21,89 +22,13 @@ console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 HTTP_TIMEOUT_S = 300.0
 
-ServerUrl = Annotated[
-    str | None,
-    typer.Option("--server", envvar="AIPIPE_SERVER_URL", help="Sync server URL.", show_default=False),
-]
-ApiKey = Annotated[
-    str | None,
-    typer.Option(
-        "--api-key",
-        envvar="AIPIPE_API_KEY",
-        help="API key; better the env var, flags show in ps.",
-        show_default=False,
-    ),
-]
 ProjectRef = Annotated[str, typer.Option("--project", "-p", help="Project code or id.")]
 
 
-class CliError(Exception):
-    def __init__(self, message: str, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.message = message
-        self.exit_code = exit_code
-
-
-def refusal(response: httpx.Response) -> str:
-    """The server's problem+json in a few lines: status, detail, and each error with its row and column."""
-    try:
-        body = response.json()
-    except ValueError:
-        return f"Refused ({response.status_code}): {response.text.strip()[:300]}"
-    lines = [f"Refused ({response.status_code} {body.get('title', '')}): {body.get('detail', '')}"]
-    for error in (body.get("errors") or [])[:20]:
-        where = ", ".join(
-            str(x)
-            for x in (error.get("sheet"), error.get("row") and f"row {error['row']}", error.get("field"))
-            if x
-        )
-        lines.append(f"  {where}: {error.get('message', '')}")
-    return "\n".join(lines)
-
-
-class Client:
-    def __init__(self, server: str, api_key: str) -> None:
-        self.server = server.rstrip("/")
-        self.http = httpx.Client(
-            base_url=self.server, headers={"Authorization": f"Bearer {api_key}"}, timeout=HTTP_TIMEOUT_S
-        )
-
-    def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        try:
-            response = self.http.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
-            raise CliError(f"Cannot reach the server at {self.server}: {exc}") from exc
-        if response.is_error:
-            raise CliError(refusal(response))
-        return response
-
-    def project_id(self, ref: str) -> str:
-        try:
-            return str(uuid.UUID(ref))
-        except ValueError:
-            page = self.call("GET", "/api/projects", params={"q": ref, "limit": 100}).json()
-        found = [p for p in page["items"] if p["code"].lower() == ref.lower()]
-        if not found:
-            raise CliError(f"No project with code '{ref}'.")
-        return found[0]["id"]
-
-
 @contextmanager
-def client(server: str | None, api_key: str | None) -> Iterator[Client]:
-    if not server:
-        err.print("[red]No server:[/red] pass --server URL or set AIPIPE_SERVER_URL.")
-        raise typer.Exit(2)
-    if not api_key:
-        err.print("[red]No API key:[/red] set AIPIPE_API_KEY or pass --api-key.")
-        raise typer.Exit(2)
-    made = Client(server, api_key)
-    try:
+def client(server: str | None, api_key: str | None) -> Iterator[ServerClient]:
+    with connect(ServerClient, server, api_key, timeout_s=HTTP_TIMEOUT_S) as made:
         yield made
-    except CliError as exc:
-        err.print(exc.message, style="red", markup=False, highlight=False)
-        raise typer.Exit(exc.exit_code) from exc
-    finally:
-        made.http.close()
 
 
 @shots_app.command("export")
@@ -125,7 +50,7 @@ def export_command(
     with client(server, api_key) as api:
         pid = api.project_id(project)
         params = {"kind": kind, "format": fmt, "lang": lang, "thumbnails": thumbnails}
-        response = api.call("GET", f"/api/projects/{pid}/shotlist/export", params=params)
+        response = api.request("GET", f"/api/projects/{pid}/shotlist/export", params=params)
         disposition = response.headers.get("content-disposition", "")
         name = disposition.split("''", 1)[-1] if "''" in disposition else f"{project}_{kind}.{fmt}"
         target = output or Path.cwd()
@@ -199,7 +124,7 @@ def import_command(
     with client(server, api_key) as api:
         pid = api.project_id(project)
         upload = {"file": (file.name, content)}
-        preview = api.call("POST", f"/api/projects/{pid}/shotlist/import", files=upload).json()
+        preview = api.request("POST", f"/api/projects/{pid}/shotlist/import", files=upload).json()
         _show(preview)
         if not preview["can_apply"]:
             raise CliError(f"{preview['error_count']} error(s): nothing can be applied until they are fixed.")
@@ -215,7 +140,7 @@ def import_command(
             ]
         if remove_missing:
             selection["remove"] = [row["key"] for row in preview["rows"] if row["action"] == "removed"]
-        response = api.call(
+        response = api.request(
             "POST",
             f"/api/projects/{pid}/shotlist/apply",
             files=upload,

@@ -5,16 +5,6 @@
 
 from __future__ import annotations
 
+from .. import parts
 
-def register() -> None:
-    from . import ops, ui
-
-    ops.register()
-    ui.register()
-
-
-def unregister() -> None:
-    from . import ops, ui
-
-    ui.unregister()
-    ops.unregister()
+register, unregister = parts(__package__, ("ops", "ui"))

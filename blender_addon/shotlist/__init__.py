@@ -3,18 +3,6 @@
 
 from __future__ import annotations
 
+from .. import parts
 
-def register() -> None:
-    from . import ops, props, ui
-
-    props.register()
-    ops.register()
-    ui.register()
-
-
-def unregister() -> None:
-    from . import ops, props, ui
-
-    ui.unregister()
-    ops.unregister()
-    props.unregister()
+register, unregister = parts(__package__, ("props", "ops", "ui"))
