@@ -200,3 +200,11 @@ def set_priority(uow: UnitOfWork, job_id: uuid.UUID, priority: int, revision: in
 
 def queue_depth(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Job).where(Job.status == "queued")) or 0
+
+
+def shot_to_work_on(session: Session, shot_id: uuid.UUID) -> Shot:
+    """The shot a render or playblast job is for; an omitted shot gets no new work (409)."""
+    shot = get_or_404(session, Shot, shot_id, "shot")
+    if shot.status == "omitted":
+        raise Conflict(f"Shot {shot.code} is omitted.", field="shot_id")
+    return shot

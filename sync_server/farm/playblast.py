@@ -76,9 +76,7 @@ def playblast_shot(
 ) -> JobOut:
     """Queue a headless playblast of the shot's layout; the agent's mp4 becomes the next playblast version."""
     session = uow.session
-    shot = get_or_404(session, Shot, shot_id, "shot")
-    if shot.status == "omitted":
-        raise Conflict(f"Shot {shot.code} is omitted.", field="shot_id")
+    shot = jobs.shot_to_work_on(session, shot_id)
     if body.start is not None and body.end is not None and body.end < body.start:
         raise Unprocessable("end comes before start", field="end")
     version, blend = _layout_blend(session, shot, body.version_id)

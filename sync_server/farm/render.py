@@ -104,10 +104,8 @@ def render_shot(
 ) -> JobOut:
     """Queue the shot's final render: its workflow, prompt, seed, first frame, size and length bound."""
     session = uow.session
-    shot = get_or_404(session, Shot, shot_id, "shot")
+    shot = jobs.shot_to_work_on(session, shot_id)
     project = get_or_404(session, Project, shot.project_id, "project")
-    if shot.status == "omitted":
-        raise Conflict(f"Shot {shot.code} is omitted.", field="shot_id")
     name, chosen_by = catalog.chosen_workflow(body.workflow, shot, project, services.settings.render_workflow)
     template = catalog.template(services.settings, name, field=chosen_by)
     inputs: list[dict[str, Any]] = []

@@ -5,11 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import av
 import httpx
@@ -17,13 +12,13 @@ from PIL import Image
 
 from tests.comfyui_standin.fixtures import running_standin
 from tests.conftest import ADMIN, start_server_with_admin
+from tests.support.agent import run_agent_until_done
 from tests.support.api import login
 from tests.support.media import png_bytes
 
 
 def test_a_shot_render_runs_on_an_agent_and_lands_as_a_version(tmp_path) -> None:
     server, password = start_server_with_admin(tmp_path / "server", None)
-    agent_process = None
     try:
         admin = login(server.url, ADMIN, password)
         project = admin.post("/api/projects", json={"code": "E2E", "name": "끝에서 끝", "fps": "24"}).json()
@@ -50,39 +45,16 @@ def test_a_shot_render_runs_on_an_agent_and_lands_as_a_version(tmp_path) -> None
 
         # ComfyUI with previews on: the sampler's preview images reach the server with the heartbeats.
         with running_standin(tmp_path / "comfy", send_previews=True, node_delay=0.4) as comfy:
-            env = {
-                **os.environ,
-                "AIPIPE_AGENT_API_KEY": key,
-                "AIPIPE_AGENT_WORK_DIR": str(tmp_path / "work"),
-                "AIPIPE_AGENT_HEARTBEAT_S": "0.2",
-            }
-            agent_process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "sync_server",
-                    "agent",
-                    "--server",
-                    server.url,
-                    "--comfyui",
-                    comfy.url,
-                    "--name",
-                    "e2e-cpu",
-                    "--job-types",
-                    "i2v",
-                ],
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
+            state, output = run_agent_until_done(
+                admin,
+                server.url,
+                key,
+                tmp_path / "work",
+                job["id"],
+                ["--comfyui", comfy.url, "--name", "e2e-cpu", "--job-types", "i2v"],
+                env={"AIPIPE_AGENT_HEARTBEAT_S": "0.2"},
+                timeout_s=90,
             )
-            deadline = time.monotonic() + 90
-            state = job
-            while time.monotonic() < deadline and state["status"] not in ("succeeded", "failed"):
-                time.sleep(0.3)
-                state = admin.get(f"/api/farm/jobs/{job['id']}").json()
-            agent_process.send_signal(signal.SIGTERM)
-            output, _ = agent_process.communicate(timeout=30)
         assert state["status"] == "succeeded", f"{state}\n--- agent ---\n{output}"
         assert state["gpu_seconds"] is not None and state["attempts"] == 0
         version = admin.get(f"/api/versions/{state['version_id']}").json()
@@ -106,6 +78,4 @@ def test_a_shot_render_runs_on_an_agent_and_lands_as_a_version(tmp_path) -> None
         with Image.open(io.BytesIO(preview.content)) as image:
             assert image.size == (8, 8)
     finally:
-        if agent_process is not None and agent_process.poll() is None:
-            agent_process.kill()
         server.stop()

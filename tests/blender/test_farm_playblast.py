@@ -3,15 +3,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import av
 import bpy
 
+from tests.support.agent import run_agent_until_done
 from tests.support.api import login
 from tests.support.server import start_with_admin
 
@@ -34,7 +32,6 @@ def test_a_layout_blend_is_playblasted_by_an_agent_into_the_next_playblast_versi
     blend = tmp_path / "SHT_0010_layout_v001.blend"
     _layout_blend(blend, frames=12)
     server, password = start_with_admin(tmp_path / "server", None, ADMIN)
-    agent = None
     try:
         admin = login(server.url, ADMIN, password)
         project = admin.post(
@@ -57,31 +54,14 @@ def test_a_layout_blend_is_playblasted_by_an_agent_into_the_next_playblast_versi
         job = job.json()
         assert job["type"] == "playblast" and job["output_stage"] == "playblast"
         key = admin.post("/api/api-keys", json={"name": "blender-agent", "role": "agent"}).json()["key"]
-        env = {**os.environ, "AIPIPE_AGENT_API_KEY": key, "AIPIPE_AGENT_WORK_DIR": str(tmp_path / "work")}
-        agent = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "sync_server",
-                "agent",
-                "--server",
-                server.url,
-                "--blender",
-                sys.executable,
-            ]
-            + ["--name", "cpu-blender"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+        state, output = run_agent_until_done(
+            admin,
+            server.url,
+            key,
+            tmp_path / "work",
+            job["id"],
+            ["--blender", sys.executable, "--name", "cpu-blender"],
         )
-        deadline = time.monotonic() + 120
-        state = job
-        while time.monotonic() < deadline and state["status"] not in ("succeeded", "failed"):
-            time.sleep(0.5)
-            state = admin.get(f"/api/farm/jobs/{job['id']}").json()
-        agent.terminate()
-        output, _ = agent.communicate(timeout=30)
         assert state["status"] == "succeeded", f"{state}\n--- agent ---\n{output}"
         registered = admin.get("/api/farm/agents").json()
         assert "playblast" in registered[0]["job_types"]
@@ -96,6 +76,4 @@ def test_a_layout_blend_is_playblasted_by_an_agent_into_the_next_playblast_versi
             assert stream.codec_context.name == "h264"
             assert sum(1 for _ in container.decode(stream)) == 12  # the shot's length, frame for frame
     finally:
-        if agent is not None and agent.poll() is None:
-            agent.kill()
         server.stop()
