@@ -7,6 +7,7 @@ so this is the one holder; everything inside it is built here and passed down.
 Use from a feature:
     rt = runtime.get()
     rt.run("Loading shots", lambda ctx: rt.require_client().get(...), on_done=apply)   # never blocks
+    rt.send("Saving", "PATCH", f"/api/shots/{shot_id}", body, on_done=apply)          # one API call
     rt.subscribe("shot.", on_shot_event)                                                # live updates
 """
 
@@ -82,6 +83,21 @@ class Runtime:
             redraw()
 
         return self.worker.submit(fn, on_done=done, on_error=failed, label=label)
+
+    def send(
+        self,
+        label: str,
+        method: str,
+        path: str,
+        body: Any = None,
+        on_done: Callable[[Any], None] | None = None,
+        on_error: Callable[[BaseException], None] | None = None,
+    ) -> Task:
+        """`run` for one API call: `method path` with the JSON `body` on the worker, then
+        `on_done(data)` with the server's answer on the main thread."""
+        return self.run(
+            label, lambda _ctx: self.require_client().request(method, path, body).data, on_done, on_error
+        )
 
     def report(self, text: str, level: str = "INFO") -> None:
         """Show `text` in the panel (main thread)."""
@@ -163,6 +179,16 @@ def get() -> Runtime:
 
 def is_ready() -> bool:
     return bool(_current)
+
+
+def is_online() -> bool:
+    """True when the add-on is running and logged in (panels draw their content only then)."""
+    return bool(_current) and _current[0].online
+
+
+def current_project_id() -> str:
+    """The project picked in the Shots panel; "" when none is, or when the add-on is not running."""
+    return str(_current[0].extras.get("project_id") or "") if _current else ""
 
 
 def preferences() -> Any:

@@ -10,7 +10,7 @@ import bpy
 from bpy.props import EnumProperty, FloatProperty, StringProperty
 
 from .. import compat, runtime
-from ..registry import ensure_online, register_classes, unregister_classes
+from ..registry import ensure_online, ensure_project, register_classes, unregister_classes
 from . import core
 
 # An LLM breakdown of a long script can take many minutes; the request waits that long (the worker is
@@ -18,10 +18,6 @@ from . import core
 BREAKDOWN_WAIT_S = 3600.0
 DRAFT = "breakdown_draft"  # runtime.extras key: the draft as the server last returned it
 DEFAULT_CHANNEL = 2
-
-
-def current_project_id() -> str:
-    return str(runtime.get().extras.get("project_id") or "") if runtime.is_ready() else ""
 
 
 def current_draft() -> dict[str, Any] | None:
@@ -40,6 +36,12 @@ def show_draft(draft: dict[str, Any]) -> None:
         item = state.rows.add()
         for name in ("item_id", "kind", "label", "detail", "decision", "merge_into"):
             setattr(item, name, getattr(row, name))
+
+
+def change_item(label: str, draft: dict[str, Any], item_id: str, body: dict[str, Any]) -> None:
+    """PATCH one item of the draft on the worker, then show the draft the server returns."""
+    path = f"/api/breakdowns/{draft['id']}/items/{item_id}"
+    runtime.get().send(label, "PATCH", path, body, show_draft)
 
 
 def _poll_draft(cls: type, context: Any, status: str) -> bool:
@@ -65,10 +67,7 @@ class AIPIPE_OT_breakdown_analyse(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: Any) -> bool:
-        if not ensure_online(cls, context):
-            return False
-        if not current_project_id():
-            cls.poll_message_set("Pick a project in the Shots panel first")
+        if not ensure_project(cls, context):
             return False
         name = context.window_manager.aipipe_breakdown.text_name
         if not name or name not in bpy.data.texts:
@@ -86,7 +85,7 @@ class AIPIPE_OT_breakdown_analyse(bpy.types.Operator):
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
         rt = runtime.get()
-        project_id = current_project_id()
+        project_id = runtime.current_project_id()
 
         def send(_ctx: Any) -> dict[str, Any]:
             client = rt.require_client()
@@ -121,16 +120,10 @@ class AIPIPE_OT_breakdown_decide(bpy.types.Operator):
         return _poll_draft(cls, context, "draft")
 
     def execute(self, context: Any) -> set[str]:
-        rt = runtime.get()
         draft = current_draft()
         assert draft is not None
-        path = f"/api/breakdowns/{draft['id']}/items/{self.item_id}"
         body = {"decision": self.decision, "revision": draft["revision"]}
-        rt.run(
-            f"Marking {self.item_id} {self.decision}",
-            lambda _ctx: rt.require_client().request("PATCH", path, body).data,
-            show_draft,
-        )
+        change_item(f"Marking {self.item_id} {self.decision}", draft, self.item_id, body)
         return {"FINISHED"}
 
 
@@ -166,13 +159,7 @@ class AIPIPE_OT_breakdown_edit_item(bpy.types.Operator):
         except ValueError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        rt = runtime.get()
-        path = f"/api/breakdowns/{draft['id']}/items/{self.item_id}"
-        rt.run(
-            f"Editing {self.item_id}",
-            lambda _ctx: rt.require_client().request("PATCH", path, body).data,
-            show_draft,
-        )
+        change_item(f"Editing {self.item_id}", draft, self.item_id, body)
         return {"FINISHED"}
 
 
@@ -202,9 +189,7 @@ class AIPIPE_OT_breakdown_apply(bpy.types.Operator):
                 f"{n['characters_merged']} merged characters"
             )
 
-        rt.run(
-            "Applying the breakdown", lambda _ctx: rt.require_client().request("POST", path, body).data, done
-        )
+        rt.send("Applying the breakdown", "POST", path, body, done)
         return {"FINISHED"}
 
 
@@ -225,9 +210,7 @@ def build_strips(scene_name: str, data: dict[str, Any]) -> list[Any]:
     with the ids Build edit and Push edit read (main thread)."""
     from ..editorial import vse
 
-    scene = bpy.data.scenes.get(scene_name)
-    if scene is None:
-        raise RuntimeError(f"scene '{scene_name}' is gone")
+    scene = vse.scene_named(scene_name)
     channel = getattr(getattr(scene, "aipipe_editorial", None), "picture_channel", DEFAULT_CHANNEL)
     existing = [compat.strip_range(s) for s in vse.picture_strips(scene)]
     if not existing:

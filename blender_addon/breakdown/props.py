@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import bpy
-from bpy.props import CollectionProperty, EnumProperty, IntProperty, PointerProperty, StringProperty
+from bpy.props import CollectionProperty, EnumProperty, IntProperty, StringProperty
 
-from ..registry import register_classes, unregister_classes
+from ..registry import register_properties, unregister_properties
 
 FORMATS = (
     ("AUTO", "Recognise", "Fountain, Korean screenplay (S#1.) or prose, from the text"),
@@ -41,13 +41,12 @@ class AIPIPE_PG_breakdown(bpy.types.PropertyGroup):
 
 
 CLASSES = (AIPIPE_PG_breakdown_row, AIPIPE_PG_breakdown)
+POINTERS = ((bpy.types.WindowManager, "aipipe_breakdown", AIPIPE_PG_breakdown),)
 
 
 def register() -> None:
-    register_classes(CLASSES)
-    bpy.types.WindowManager.aipipe_breakdown = PointerProperty(type=AIPIPE_PG_breakdown)
+    register_properties(CLASSES, POINTERS)
 
 
 def unregister() -> None:
-    del bpy.types.WindowManager.aipipe_breakdown
-    unregister_classes(CLASSES)
+    unregister_properties(CLASSES, POINTERS)

@@ -8,29 +8,18 @@ from typing import Any
 import bpy
 
 from .. import runtime
-from ..connect.ui import CATEGORY
+from ..connect.ui import SidebarPanel
 from ..registry import register_classes, unregister_classes
+from ..uilist import RowList
 
 ICONS = {"Character": "USER", "Environment": "WORLD", "Scene": "SCENE_DATA", "Shot": "SEQUENCE"}
 DECISION_ICONS = {"accepted": "CHECKMARK", "dropped": "X", "pending": "DOT"}
 
 
-class AIPIPE_UL_breakdown_rows(bpy.types.UIList):
+class AIPIPE_UL_breakdown_rows(RowList, bpy.types.UIList):
     bl_idname = "AIPIPE_UL_breakdown_rows"
 
-    def draw_item(
-        self,
-        _context: Any,
-        layout: Any,
-        _data: Any,
-        item: Any,
-        _icon: int,
-        _active_data: Any,
-        _active_property: str,
-        _index: int = 0,
-        _flt_flag: int = 0,
-    ) -> None:
-        row = layout.row(align=True)
+    def draw_row(self, row: Any, item: Any) -> None:
         row.label(text=f"{item.item_id}  {item.label}", icon=ICONS.get(item.kind, "DOT"))
         if item.merge_into:
             row.label(text=f"→ {item.merge_into}", icon="LINKED")
@@ -43,17 +32,14 @@ class AIPIPE_UL_breakdown_rows(bpy.types.UIList):
             op.item_id, op.decision = item.item_id, "dropped"
 
 
-class AIPIPE_PT_breakdown(bpy.types.Panel):
+class AIPIPE_PT_breakdown(SidebarPanel, bpy.types.Panel):
     bl_idname = "AIPIPE_PT_breakdown"
     bl_label = "Script breakdown"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = CATEGORY
     bl_options = {"DEFAULT_CLOSED"}
 
     def draw(self, context: Any) -> None:
         layout = self.layout
-        if not runtime.is_ready() or not runtime.get().online:
+        if not runtime.is_online():
             layout.label(text="Log in to break a script down", icon="INFO")
             return
         state = context.window_manager.aipipe_breakdown

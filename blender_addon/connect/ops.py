@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import bpy
@@ -28,6 +29,23 @@ def _online(rt: runtime.Runtime, client: ApiClient, user: dict[str, Any]) -> Non
     rt.dispatch({"action": "session.login", "data": user})
 
 
+def _connect(
+    rt: runtime.Runtime,
+    client: ApiClient,
+    label: str,
+    fn: Callable[[Any], Any],
+    user_of: Callable[[Any], dict[str, Any]] = lambda user: user,
+) -> None:
+    """Check `client` with `fn` on the worker: on success the add-on is online as `user_of(result)`,
+    on failure it is offline again (the error is shown in the panel)."""
+    rt.state = "connecting"
+
+    def failed(_exc: BaseException) -> None:
+        rt.state = "offline"
+
+    rt.run(label, fn, lambda result: _online(rt, client, user_of(result)), failed)
+
+
 def resume_session(server_url: str = "") -> bool:
     """Log in from the saved refresh token in the background, if there is one; True when started."""
     rt = runtime.get()
@@ -35,12 +53,7 @@ def resume_session(server_url: str = "") -> bool:
     if not url or not rt.tokens.load(url):
         return False
     client = ApiClient(url, rt.tokens, _timeout())
-    rt.state = "connecting"
-
-    def failed(_exc: BaseException) -> None:
-        rt.state = "offline"
-
-    rt.run("Resuming session", lambda _ctx: client.resume(), lambda user: _online(rt, client, user), failed)
+    _connect(rt, client, "Resuming session", lambda _ctx: client.resume())
     return True
 
 
@@ -50,16 +63,12 @@ def connect_with_api_key(server_url: str, key: str, name: str = "API key") -> No
     rt = runtime.get()
     client = ApiClient(_server_url(server_url), rt.tokens, _timeout())
     client.use_api_key(key, name)
-    rt.state = "connecting"
-
-    def failed(_exc: BaseException) -> None:
-        rt.state = "offline"
-
-    rt.run(
+    _connect(
+        rt,
+        client,
         "Connecting",
         lambda _ctx: client.get("/api/projects", {"limit": 1}),
-        lambda _page: _online(rt, client, client.user or {}),
-        failed,
+        lambda _page: client.user or {},
     )
 
 
@@ -116,16 +125,7 @@ class AIPIPE_OT_connect_login(bpy.types.Operator):
         prefs = runtime.preferences()
         if prefs is not None and prefs.server_url != url:
             prefs.server_url = url
-
-        def failed(_exc: BaseException) -> None:
-            rt.state = "offline"
-
-        rt.run(
-            "Logging in",
-            lambda _ctx: client.login(username, password),
-            lambda user: _online(rt, client, user),
-            failed,
-        )
+        _connect(rt, client, "Logging in", lambda _ctx: client.login(username, password))
         return {"FINISHED"}
 
 

@@ -12,12 +12,18 @@ from ..registry import register_classes, unregister_classes
 CATEGORY = "AIPipeline"
 
 
-class AIPIPE_PT_connection(bpy.types.Panel):
-    bl_idname = "AIPIPE_PT_connection"
-    bl_label = "Connection"
+class SidebarPanel:
+    """Mixin for a panel in the 3D View sidebar's "AIPipeline" tab
+    (`class AIPIPE_PT_x(SidebarPanel, bpy.types.Panel)`)."""
+
     bl_space_type = "VIEW_3D"
     bl_region_type = "UI"
     bl_category = CATEGORY
+
+
+class AIPIPE_PT_connection(SidebarPanel, bpy.types.Panel):
+    bl_idname = "AIPIPE_PT_connection"
+    bl_label = "Connection"
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout

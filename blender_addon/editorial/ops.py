@@ -20,7 +20,7 @@ from .. import compat, runtime
 from ..connect import props as connect_props
 from ..core import pathmap
 from ..core.client import ApiError
-from ..registry import ensure_online, register_classes, unregister_classes
+from ..registry import ensure_online, ensure_project, register_classes, unregister_classes
 from . import core, vse
 
 PROXY_POLL_S = 0.5
@@ -29,17 +29,6 @@ PROXY_WAIT_S = 3600.0
 
 
 # -- shared helpers ---------------------------------------------------------------------------------------
-
-
-def current_project_id() -> str:
-    return str(runtime.get().extras.get("project_id") or "") if runtime.is_ready() else ""
-
-
-def _scene(name: str) -> Any:
-    scene = bpy.data.scenes.get(name)
-    if scene is None:
-        raise RuntimeError(f"scene '{name}' is gone")
-    return scene
 
 
 def _mappings(rt: Any) -> list[dict[str, str]]:
@@ -61,15 +50,6 @@ def local_media(rt: Any, file: dict[str, Any], ctx: Any | None = None) -> str | 
     if not os.path.isfile(target):
         rt.require_client().download(file["url"], target)
     return target
-
-
-def _poll_project(cls: type, context: Any) -> bool:
-    if not ensure_online(cls, context):
-        return False
-    if not current_project_id():
-        cls.poll_message_set("Pick a project in the Shots panel first")
-        return False
-    return True
 
 
 def _active_strip(context: Any) -> Any:
@@ -104,7 +84,7 @@ def fetch_edit(project_id: str) -> Callable[[Any], dict[str, Any]]:
 
 
 def apply_build(scene_name: str, data: dict[str, Any]) -> list[Any]:
-    scene = _scene(scene_name)
+    scene = vse.scene_named(scene_name)
     settings = scene.aipipe_editorial
     edit = data["edit"]
     plans = core.plan_from_edit(edit, settings.start_frame)
@@ -131,7 +111,7 @@ def apply_build(scene_name: str, data: dict[str, Any]) -> list[Any]:
 
 def apply_media_update(scene_name: str, data: dict[str, Any], swap: bool) -> int:
     """Flag strips whose shot now shows another version; with `swap`, put the newer media in."""
-    scene = _scene(scene_name)
+    scene = vse.scene_named(scene_name)
     by_shot = {str(s["shot_id"]): s for s in data["edit"]["shots"]}
     changed = 0
     for strip in vse.picture_strips(scene):
@@ -160,12 +140,12 @@ class AIPIPE_OT_editorial_build(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: Any) -> bool:
-        return _poll_project(cls, context)
+        return ensure_project(cls, context)
 
     def execute(self, context: Any) -> set[str]:
         name = context.scene.name
         runtime.get().run(
-            "Building the edit", fetch_edit(current_project_id()), lambda d: apply_build(name, d)
+            "Building the edit", fetch_edit(runtime.current_project_id()), lambda d: apply_build(name, d)
         )
         return {"FINISHED"}
 
@@ -181,12 +161,14 @@ class AIPIPE_OT_editorial_update_media(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: Any) -> bool:
-        return _poll_project(cls, context)
+        return ensure_project(cls, context)
 
     def execute(self, context: Any) -> set[str]:
         name, swap = context.scene.name, self.swap
         runtime.get().run(
-            "Checking media", fetch_edit(current_project_id()), lambda d: apply_media_update(name, d, swap)
+            "Checking media",
+            fetch_edit(runtime.current_project_id()),
+            lambda d: apply_media_update(name, d, swap),
         )
         return {"FINISHED"}
 
@@ -225,7 +207,7 @@ class AIPIPE_OT_editorial_step_version(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: Any) -> bool:
-        if not _poll_project(cls, context):
+        if not ensure_project(cls, context):
             return False
         if _active_strip(context) is None:
             cls.poll_message_set("Select a strip of the edit first")
@@ -243,7 +225,7 @@ class AIPIPE_OT_editorial_step_version(bpy.types.Operator):
                 runtime.get().report("This shot has no takes yet", "WARNING")
                 return
             take = next(t for t in takes if t["version"]["id"] == chosen["id"])
-            scene = _scene(scene_name)
+            scene = vse.scene_named(scene_name)
             target = compat.vse_strips(scene).get(strip_name)
             handle = 0 if take["still"] else int(target.get(vse.HANDLE_IN, 0))
             vse.replace_media(scene, target, take["path"], take["still"], handle, str(chosen["id"]))
@@ -258,7 +240,7 @@ class AIPIPE_OT_editorial_step_version(bpy.types.Operator):
 
 def apply_takes(scene_name: str, strip_name: str, takes: list[dict[str, Any]]) -> list[Any]:
     """Each take on its own channel above the strip, same start and length, to play against each other."""
-    scene = _scene(scene_name)
+    scene = vse.scene_named(scene_name)
     strips = compat.vse_strips(scene)
     for old in [s for s in compat.vse_all_strips(scene) if s.get(vse.TAKE)]:
         strips.remove(old)
@@ -322,13 +304,13 @@ class AIPIPE_OT_editorial_approve_take(bpy.types.Operator):
     def execute(self, context: Any) -> set[str]:
         version_id, name = str(_active_strip(context)[vse.VERSION_ID]), _active_strip(context).name
         rt = runtime.get()
-
-        def work(_ctx: Any) -> Any:
-            body = {"verdict": "approve", "text": "Approved in the edit"}
-            return rt.require_client().request("POST", f"/api/versions/{version_id}/reviews", body).data
-
-        rt.run(
-            "Approving", work, lambda result: rt.report(f"{name} approved (shot is {result['shot_status']})")
+        body = {"verdict": "approve", "text": "Approved in the edit"}
+        rt.send(
+            "Approving",
+            "POST",
+            f"/api/versions/{version_id}/reviews",
+            body,
+            lambda result: rt.report(f"{name} approved (shot is {result['shot_status']})"),
         )
         return {"FINISHED"}
 
@@ -362,8 +344,8 @@ def _show(lines: list[str]) -> None:
 def start_push_preview(scene_name: str, project_id: str) -> None:
     """Read the VSE, compute the change set against the server's shots, and have the server check it."""
     rt = runtime.get()
-    states = vse.strip_states(_scene(scene_name))
-    seen = vse.remembered_revisions(_scene(scene_name))
+    states = vse.strip_states(vse.scene_named(scene_name))
+    seen = vse.remembered_revisions(vse.scene_named(scene_name))
 
     def work(_ctx: Any) -> dict[str, Any]:
         client = rt.require_client()
@@ -387,7 +369,7 @@ def start_push_preview(scene_name: str, project_id: str) -> None:
         rt.extras["editorial_push"] = {"project_id": project_id, "scene": scene_name, "changes": changes}
         rt.report("Push edit: check the changes, then apply" if not changes.empty else "Nothing to push")
 
-    rt.run("Checking the edit", work, done, lambda exc: _push_failed(exc))
+    rt.run("Checking the edit", work, done, _push_failed)
 
 
 def _push_failed(exc: BaseException) -> None:
@@ -409,13 +391,10 @@ def start_push_apply() -> None:
         rt.report("Check the edit first (Push edit)", "WARNING")
         return
     changes: core.ChangeSet = pending["changes"]
-
-    def work(_ctx: Any) -> Any:
-        path = f"/api/projects/{pending['project_id']}/editorial/changes"
-        return rt.require_client().request("POST", path, {**changes.request, "apply": True}).data
+    path = f"/api/projects/{pending['project_id']}/editorial/changes"
 
     def done(result: dict[str, Any]) -> None:
-        scene = _scene(pending["scene"])
+        scene = vse.scene_named(pending["scene"])
         strips = compat.vse_strips(scene)
         for name, shot in zip(changes.strips, result["shots"], strict=True):
             strip = strips.get(name)
@@ -427,7 +406,7 @@ def start_push_apply() -> None:
         _show([f"Applied: {len(result['shots'])} shots, {made} new, {omitted} omitted"])
         rt.report("Edit pushed")
 
-    rt.run("Pushing the edit", work, done, lambda exc: _push_failed(exc))
+    rt.send("Pushing the edit", "POST", path, {**changes.request, "apply": True}, done, _push_failed)
 
 
 class AIPIPE_OT_editorial_push(bpy.types.Operator):
@@ -438,11 +417,11 @@ class AIPIPE_OT_editorial_push(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: Any) -> bool:
-        return _poll_project(cls, context)
+        return ensure_project(cls, context)
 
     def execute(self, context: Any) -> set[str]:
         try:
-            start_push_preview(context.scene.name, current_project_id())
+            start_push_preview(context.scene.name, runtime.current_project_id())
         except core.ChangeSetError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
@@ -496,7 +475,7 @@ class AIPIPE_OT_editorial_export(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: Any) -> bool:
-        if not _poll_project(cls, context):
+        if not ensure_project(cls, context):
             return False
         if not vse.picture_strips(context.scene):
             cls.poll_message_set("Build the edit first")
@@ -511,7 +490,7 @@ class AIPIPE_OT_editorial_export(bpy.types.Operator):
             "record_start": settings.record_start,
             "cut": cut_of(context.scene),
         }
-        project_id = current_project_id()
+        project_id = runtime.current_project_id()
         rt = runtime.get()
 
         def work(_ctx: Any) -> str:
@@ -555,7 +534,7 @@ class AIPIPE_OT_editorial_proxy(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: Any) -> bool:
-        return _poll_project(cls, context)
+        return ensure_project(cls, context)
 
     def execute(self, context: Any) -> set[str]:
         rt = runtime.get()
@@ -570,7 +549,7 @@ class AIPIPE_OT_editorial_proxy(bpy.types.Operator):
             _session().proxy_status = text
             rt.report(text, "INFO" if render["status"] == "succeeded" else "ERROR")
 
-        rt.run("Proxy movie", proxy_job(current_project_id()), done)
+        rt.run("Proxy movie", proxy_job(runtime.current_project_id()), done)
         return {"FINISHED"}
 
 

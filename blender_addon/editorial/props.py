@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import bpy
-from bpy.props import CollectionProperty, EnumProperty, IntProperty, PointerProperty, StringProperty
+from bpy.props import CollectionProperty, EnumProperty, IntProperty, StringProperty
 
-from ..registry import register_classes, unregister_classes
+from ..registry import register_properties, unregister_properties
 
 FORMATS = (
     ("cmx_3600", "EDL (CMX 3600)", "Edit decision list"),
@@ -37,15 +37,15 @@ class AIPIPE_PG_editorial_session(bpy.types.PropertyGroup):
 
 
 CLASSES = (AIPIPE_PG_change_line, AIPIPE_PG_editorial, AIPIPE_PG_editorial_session)
+POINTERS = (
+    (bpy.types.Scene, "aipipe_editorial", AIPIPE_PG_editorial),
+    (bpy.types.WindowManager, "aipipe_editorial", AIPIPE_PG_editorial_session),
+)
 
 
 def register() -> None:
-    register_classes(CLASSES)
-    bpy.types.Scene.aipipe_editorial = PointerProperty(type=AIPIPE_PG_editorial)
-    bpy.types.WindowManager.aipipe_editorial = PointerProperty(type=AIPIPE_PG_editorial_session)
+    register_properties(CLASSES, POINTERS)
 
 
 def unregister() -> None:
-    del bpy.types.WindowManager.aipipe_editorial
-    del bpy.types.Scene.aipipe_editorial
-    unregister_classes(CLASSES)
+    unregister_properties(CLASSES, POINTERS)

@@ -21,11 +21,11 @@ class AIPIPE_PT_editorial(bpy.types.Panel):
 
     def draw(self, context: Any) -> None:
         layout = self.layout
-        if not runtime.is_ready() or not runtime.get().online:
+        if not runtime.is_online():
             layout.label(text="Log in (3D View > AIPipeline) to build the edit", icon="INFO")
             return
         rt = runtime.get()
-        project = rt.table("projects").get(str(rt.extras.get("project_id") or ""))
+        project = rt.table("projects").get(runtime.current_project_id())
         layout.label(text=project["code"] if project else "No project picked", icon="SEQUENCE")
         settings = context.scene.aipipe_editorial
         row = layout.row(align=True)

@@ -34,6 +34,14 @@ OUTDATED_TAG = "COLOR_01"  # red in the default theme
 CURRENT_TAG = "NONE"
 
 
+def scene_named(name: str) -> Any:
+    """The scene called `name`, looked up again when a result arrives (the artist may have deleted it)."""
+    scene = bpy.data.scenes.get(name)
+    if scene is None:
+        raise RuntimeError(f"scene '{name}' is gone")
+    return scene
+
+
 def new_color_strip(strips: Any, name: str, channel: int, start: int, length: int) -> Any:
     """A COLOR effect strip; `new_effect` takes `frame_end` before 5.0 and `length` from 5.0."""
     if compat.IS_5:

@@ -14,7 +14,7 @@ from .. import runtime
 from ..connect import props as connect_props
 from ..core import pathmap
 from ..core.client import ApiError
-from ..registry import ensure_online, register_classes, unregister_classes
+from ..registry import ensure_online, ensure_shot_scene, register_classes, unregister_classes
 from . import opsdata, scene_setup
 
 
@@ -90,15 +90,6 @@ class AIPIPE_OT_layout_setup_shot(bpy.types.Operator):
         return {"FINISHED"}
 
 
-def _shot_context(context: bpy.types.Context, cls: Any) -> bool:
-    if not ensure_online(cls, context):
-        return False
-    if not context.scene.aipipe_shot.shot_id:
-        cls.poll_message_set("This scene is not set up for a shot (use Set up shot)")
-        return False
-    return True
-
-
 class AIPIPE_OT_layout_publish(bpy.types.Operator):
     """Publish this layout as the shot's next layout version: the .blend plus the camera as FBX and Alembic"""
 
@@ -111,7 +102,7 @@ class AIPIPE_OT_layout_publish(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        return _shot_context(context, cls)
+        return ensure_shot_scene(cls, context)
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         rt = runtime.get()

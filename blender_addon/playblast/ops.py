@@ -11,7 +11,7 @@ from bpy.props import IntProperty, StringProperty
 
 from .. import runtime
 from ..core.client import ApiClient
-from ..registry import ensure_online, register_classes, unregister_classes
+from ..registry import ensure_shot_scene, register_classes, unregister_classes
 from . import opsdata
 from .render import PlayblastSpec, render_playblast
 
@@ -52,10 +52,7 @@ class AIPIPE_OT_playblast_create(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        if not ensure_online(cls, context):
-            return False
-        if not context.scene.aipipe_shot.shot_id:
-            cls.poll_message_set("This scene is not set up for a shot (use Set up shot)")
+        if not ensure_shot_scene(cls, context):
             return False
         if context.scene.camera is None:
             cls.poll_message_set("The scene has no camera")

@@ -7,10 +7,10 @@ import os
 from typing import Any
 
 import bpy
-from bpy.props import EnumProperty, IntProperty, PointerProperty, StringProperty
+from bpy.props import EnumProperty, IntProperty, StringProperty
 
 from .. import compat, runtime
-from ..registry import ensure_online, register_classes, unregister_classes
+from ..registry import ensure_online, register_properties, unregister_properties
 from . import opsdata
 
 POLL_INTERVAL_S = 2.0
@@ -54,7 +54,7 @@ def load_workflows() -> None:
 
 def poll_jobs() -> float | None:
     """Refresh the jobs of shots that have unfinished ones (a timer calls this; tests call it directly)."""
-    if not runtime.is_ready() or not runtime.get().online:
+    if not runtime.is_online():
         return None
     rt = runtime.get()
     shots = sorted(
@@ -118,11 +118,7 @@ class AIPIPE_OT_render_send(bpy.types.Operator):
             rt.report(f"Render job queued: {job['workflow']} at priority {job['priority']}")
             _follow()
 
-        rt.run(
-            "Sending to render",
-            lambda _ctx: rt.require_client().request("POST", f"/api/shots/{shot_id}/render", body).data,
-            queued,
-        )
+        rt.send("Sending to render", "POST", f"/api/shots/{shot_id}/render", body, queued)
         return {"FINISHED"}
 
 
@@ -224,9 +220,11 @@ def load_as_camera_background(scene: Any, path: str) -> Any:
 CLASSES = (AIPIPE_PG_render, AIPIPE_OT_render_send, AIPIPE_OT_render_refresh, AIPIPE_OT_render_load_result)
 
 
+POINTERS = ((bpy.types.WindowManager, "aipipe_render", AIPIPE_PG_render),)
+
+
 def register() -> None:
-    register_classes(CLASSES)
-    bpy.types.WindowManager.aipipe_render = PointerProperty(type=AIPIPE_PG_render)  # type: ignore[func-returns-value]
+    register_properties(CLASSES, POINTERS)
     rt = runtime.get()
     rt.subscribe("version.created", _on_version)
     rt.subscribe("session.", _on_session)
@@ -238,5 +236,4 @@ def unregister() -> None:
     if runtime.is_ready():
         runtime.get().unsubscribe(_on_version)
         runtime.get().unsubscribe(_on_session)
-    del bpy.types.WindowManager.aipipe_render
-    unregister_classes(CLASSES)
+    unregister_properties(CLASSES, POINTERS)

@@ -5,17 +5,14 @@ from __future__ import annotations
 import bpy
 
 from .. import runtime
-from ..connect.ui import CATEGORY
+from ..connect.ui import SidebarPanel
 from ..registry import register_classes, unregister_classes
 from . import opsdata
 
 
-class AIPIPE_PT_render(bpy.types.Panel):
+class AIPIPE_PT_render(SidebarPanel, bpy.types.Panel):
     bl_idname = "AIPIPE_PT_render"
     bl_label = "Send to render"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = CATEGORY
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout

@@ -11,23 +11,12 @@ from typing import Any
 import bpy
 
 from .. import runtime
-from ..registry import ensure_online, register_classes, unregister_classes
+from ..registry import ensure_project, register_classes, unregister_classes
 from . import core
 
 PREVIEW = "shotlist_preview"  # runtime.extras key: the server's last preview
-
-
-def current_project_id() -> str:
-    return str(runtime.get().extras.get("project_id") or "") if runtime.is_ready() else ""
-
-
-def _poll_project(cls: type, context: Any) -> bool:
-    if not ensure_online(cls, context):
-        return False
-    if not current_project_id():
-        cls.poll_message_set("Pick a project in the Shots panel first")
-        return False
-    return True
+# The fields of a diff line the panel's rows keep (and give back to `core.DiffLine` when applying).
+LINE_FIELDS = ("key", "row", "code", "action", "field", "old", "new", "server", "conflict")
 
 
 def show_preview(path: str, preview: dict[str, Any]) -> None:
@@ -41,15 +30,16 @@ def show_preview(path: str, preview: dict[str, Any]) -> None:
     state.lines.clear()
     for line in core.lines(preview):
         item = state.lines.add()
-        for name in ("key", "row", "code", "action", "field", "old", "new", "server", "conflict"):
+        for name in LINE_FIELDS:
             setattr(item, name, getattr(line, name))
         item.label = line.label
         item.use = line.use_default
 
 
 def ticked_lines(state: Any) -> list[tuple[core.DiffLine, bool]]:
-    names = ("key", "row", "code", "action", "field", "old", "new", "server", "conflict")
-    return [(core.DiffLine(**{n: getattr(item, n) for n in names}), bool(item.use)) for item in state.lines]
+    return [
+        (core.DiffLine(**{n: getattr(item, n) for n in LINE_FIELDS}), bool(item.use)) for item in state.lines
+    ]
 
 
 class AIPIPE_OT_shotlist_export(bpy.types.Operator):
@@ -61,7 +51,7 @@ class AIPIPE_OT_shotlist_export(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: Any) -> bool:
-        return _poll_project(cls, context)
+        return ensure_project(cls, context)
 
     def execute(self, context: Any) -> set[str]:
         state = context.window_manager.aipipe_shotlist
@@ -72,7 +62,7 @@ class AIPIPE_OT_shotlist_export(bpy.types.Operator):
             )
             return {"CANCELLED"}
         rt = runtime.get()
-        project_id, kind, fmt = current_project_id(), state.export_kind, state.export_format
+        project_id, kind, fmt = runtime.current_project_id(), state.export_kind, state.export_format
 
         def work(_ctx: Any) -> str:
             client = rt.require_client()
@@ -93,7 +83,7 @@ class AIPIPE_OT_shotlist_preview(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: Any) -> bool:
-        if not _poll_project(cls, context):
+        if not ensure_project(cls, context):
             return False
         if not context.window_manager.aipipe_shotlist.file_path:
             cls.poll_message_set("Choose the edited shot list file")
@@ -106,7 +96,7 @@ class AIPIPE_OT_shotlist_preview(bpy.types.Operator):
             self.report({"ERROR"}, f"{path} is not a file")
             return {"CANCELLED"}
         rt = runtime.get()
-        endpoint = f"/api/projects/{current_project_id()}/shotlist/import"
+        endpoint = f"/api/projects/{runtime.current_project_id()}/shotlist/import"
 
         def done(preview: dict[str, Any]) -> None:
             show_preview(path, preview)
@@ -128,7 +118,7 @@ class AIPIPE_OT_shotlist_apply(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: Any) -> bool:
-        if not _poll_project(cls, context):
+        if not ensure_project(cls, context):
             return False
         state = context.window_manager.aipipe_shotlist
         if not state.previewed:
@@ -147,7 +137,7 @@ class AIPIPE_OT_shotlist_apply(bpy.types.Operator):
         path = state.previewed
         chosen = json.dumps(core.selection(ticked_lines(state)))
         rt = runtime.get()
-        project_id = current_project_id()
+        project_id = runtime.current_project_id()
         endpoint = f"/api/projects/{project_id}/shotlist/apply"
 
         def work(_ctx: Any) -> dict[str, Any]:

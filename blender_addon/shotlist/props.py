@@ -8,11 +8,10 @@ from bpy.props import (
     CollectionProperty,
     EnumProperty,
     IntProperty,
-    PointerProperty,
     StringProperty,
 )
 
-from ..registry import register_classes, unregister_classes
+from ..registry import register_properties, unregister_properties
 from . import core
 
 
@@ -50,13 +49,12 @@ class AIPIPE_PG_shotlist(bpy.types.PropertyGroup):
 
 
 CLASSES = (AIPIPE_PG_shotlist_line, AIPIPE_PG_shotlist)
+POINTERS = ((bpy.types.WindowManager, "aipipe_shotlist", AIPIPE_PG_shotlist),)
 
 
 def register() -> None:
-    register_classes(CLASSES)
-    bpy.types.WindowManager.aipipe_shotlist = PointerProperty(type=AIPIPE_PG_shotlist)
+    register_properties(CLASSES, POINTERS)
 
 
 def unregister() -> None:
-    del bpy.types.WindowManager.aipipe_shotlist
-    unregister_classes(CLASSES)
+    unregister_properties(CLASSES, POINTERS)

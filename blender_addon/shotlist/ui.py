@@ -7,44 +7,30 @@ from typing import Any
 import bpy
 
 from .. import runtime
-from ..connect.ui import CATEGORY
+from ..connect.ui import SidebarPanel
 from ..registry import register_classes, unregister_classes
+from ..uilist import RowList
 
 ICONS = {"added": "ADD", "changed": "GREASEPENCIL", "removed": "REMOVE"}
 
 
-class AIPIPE_UL_shotlist_lines(bpy.types.UIList):
+class AIPIPE_UL_shotlist_lines(RowList, bpy.types.UIList):
     bl_idname = "AIPIPE_UL_shotlist_lines"
 
-    def draw_item(
-        self,
-        _context: Any,
-        layout: Any,
-        _data: Any,
-        item: Any,
-        _icon: int,
-        _active_data: Any,
-        _active_property: str,
-        _index: int = 0,
-        _flt_flag: int = 0,
-    ) -> None:
-        row = layout.row(align=True)
+    def draw_row(self, row: Any, item: Any) -> None:
         row.prop(item, "use", text="")
         icon = "ERROR" if item.conflict else ICONS.get(item.action, "DOT")
         row.label(text=item.label, icon=icon)
 
 
-class AIPIPE_PT_shotlist(bpy.types.Panel):
+class AIPIPE_PT_shotlist(SidebarPanel, bpy.types.Panel):
     bl_idname = "AIPIPE_PT_shotlist"
     bl_label = "Shot list (Excel)"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = CATEGORY
     bl_options = {"DEFAULT_CLOSED"}
 
     def draw(self, context: Any) -> None:
         layout = self.layout
-        if not runtime.is_ready() or not runtime.get().online:
+        if not runtime.is_online():
             layout.label(text="Log in to use the shot list", icon="INFO")
             return
         state = context.window_manager.aipipe_shotlist

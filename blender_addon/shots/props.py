@@ -15,7 +15,7 @@ from bpy.props import (
 )
 
 from .. import runtime
-from ..registry import register_classes, unregister_classes
+from ..registry import register_properties, unregister_properties
 
 NONE_ITEM = ("NONE", "—", "None")
 
@@ -121,15 +121,15 @@ CLASSES = (
     AIPIPE_PG_browser,
     AIPIPE_PG_scene_shot,
 )
+POINTERS = (
+    (bpy.types.WindowManager, "aipipe", AIPIPE_PG_browser),
+    (bpy.types.Scene, "aipipe_shot", AIPIPE_PG_scene_shot),
+)
 
 
 def register() -> None:
-    register_classes(CLASSES)
-    bpy.types.WindowManager.aipipe = PointerProperty(type=AIPIPE_PG_browser)  # type: ignore[func-returns-value]
-    bpy.types.Scene.aipipe_shot = PointerProperty(type=AIPIPE_PG_scene_shot)  # type: ignore[func-returns-value]
+    register_properties(CLASSES, POINTERS)
 
 
 def unregister() -> None:
-    del bpy.types.Scene.aipipe_shot
-    del bpy.types.WindowManager.aipipe
-    unregister_classes(CLASSES)
+    unregister_properties(CLASSES, POINTERS)

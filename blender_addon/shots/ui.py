@@ -7,7 +7,7 @@ from typing import Any
 import bpy
 
 from .. import runtime
-from ..connect.ui import CATEGORY
+from ..connect.ui import SidebarPanel
 from ..registry import register_classes, unregister_classes
 from . import ops, opsdata, thumbnails
 
@@ -44,16 +44,13 @@ class AIPIPE_UL_shots(bpy.types.UIList):
         return flags, []
 
 
-class AIPIPE_PT_shots(bpy.types.Panel):
+class AIPIPE_PT_shots(SidebarPanel, bpy.types.Panel):
     bl_idname = "AIPIPE_PT_shots"
     bl_label = "Shots"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = CATEGORY
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
-        if not runtime.is_ready() or not runtime.get().online:
+        if not runtime.is_online():
             layout.label(text="Log in to browse shots", icon="INFO")
             return
         state = context.window_manager.aipipe
@@ -63,19 +60,14 @@ class AIPIPE_PT_shots(bpy.types.Panel):
         layout.template_list("AIPIPE_UL_shots", "", state, "shots", state, "shot_index", rows=6)
 
 
-class AIPIPE_PT_shot_details(bpy.types.Panel):
+class AIPIPE_PT_shot_details(SidebarPanel, bpy.types.Panel):
     bl_idname = "AIPIPE_PT_shot_details"
     bl_label = "Shot details"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = CATEGORY
     bl_parent_id = "AIPIPE_PT_shots"
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        return (
-            runtime.is_ready() and runtime.get().online and bool(context.window_manager.aipipe.form.shot_id)
-        )
+        return runtime.is_online() and bool(context.window_manager.aipipe.form.shot_id)
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
