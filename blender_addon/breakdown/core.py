@@ -18,21 +18,94 @@ def create_body(text: str, text_name: str, fmt: str, engine: str) -> dict[str, A
     return {"text": text, "format": fmt.lower(), "engine": engine.lower(), "source_name": text_name[:200]}
 
 
-def item_edit(item_id: str, text: str, duration_s: float, revision: int) -> dict[str, Any]:
-    """PATCH body for an edit from the panel: the name of a character, environment or scene; a shot's
-    description and (when > 0) its length."""
+# What the panel's edit dialog shows for each kind of item: (field, label, kind of value). "words" are
+# comma-separated lists (aliases, clothing). The shot's subjects are edited through the API.
+EDIT_FIELDS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "CHR": (
+        ("name", "Name", "text"),
+        ("aliases", "Aliases", "words"),
+        ("description", "Description", "text"),
+        ("clothing", "Clothing options", "words"),
+        ("role", "Role", "text"),
+    ),
+    "ENV": (
+        ("name", "Name", "text"),
+        ("location", "Location", "text"),
+        ("time_of_day", "Time of day", "text"),
+        ("weather", "Weather", "text"),
+        ("mood", "Mood", "text"),
+        ("prompt", "Prompt", "text"),
+        ("description", "Description", "text"),
+    ),
+    "SCN": (
+        ("number", "Number", "text"),
+        ("heading", "Heading", "text"),
+        ("name", "Name", "text"),
+        ("description", "Description", "text"),
+    ),
+    "SHT": (
+        ("description", "Description", "text"),
+        ("action", "Action", "text"),
+        ("dialogue", "Dialogue", "text"),
+        ("preset", "Cinematic preset", "text"),
+        ("camera_notes", "Camera notes", "text"),
+        ("duration_s", "Seconds", "seconds"),
+    ),
+}
+REQUIRED = {("CHR", "name"), ("ENV", "name")}
+
+
+def kind_of(item_id: str) -> str:
     kind = item_id.split("-", 1)[0]
     if kind not in KINDS:
         raise ValueError(f"{item_id} is not a draft item")
-    text = text.strip()
-    if kind == "SHT":
-        body: dict[str, Any] = {"description": text}
-        if duration_s > 0:
-            body["duration_s"] = round(duration_s, 3)
-    else:
-        if not text:
-            raise ValueError(f"a {KINDS[kind].lower()} needs a name")
-        body = {"name": text}
+    return kind
+
+
+def find_item(draft: Mapping[str, Any], item_id: str) -> dict[str, Any]:
+    """The draft's character, environment, scene or shot with this temporary id."""
+    content = draft["content"]
+    for group in ("characters", "environments", "scenes", "shots"):
+        for item in content.get(group, []):
+            if item["id"] == item_id:
+                return dict(item)
+    raise ValueError(f"no item {item_id} in the draft")
+
+
+def edit_values(item: Mapping[str, Any]) -> dict[str, Any]:
+    """The item's editable fields as the dialog shows them (lists joined with commas, None as "")."""
+    values: dict[str, Any] = {}
+    for field, _label, kind in EDIT_FIELDS[kind_of(item["id"])]:
+        value = item.get(field)
+        if kind == "words":
+            values[field] = ", ".join(value or [])
+        elif kind == "seconds":
+            values[field] = float(value or 0.0)
+        else:
+            values[field] = "" if value is None else str(value)
+    return values
+
+
+def item_changes(item: Mapping[str, Any], edited: Mapping[str, Any], revision: int) -> dict[str, Any]:
+    """PATCH body with only the fields the dialog changed; ValueError naming a field left invalid."""
+    kind = kind_of(item["id"])
+    before = edit_values(item)
+    body: dict[str, Any] = {}
+    for field, label, value_kind in EDIT_FIELDS[kind]:
+        value = edited.get(field, before[field])
+        if value == before[field]:
+            continue
+        if value_kind == "words":
+            body[field] = [w.strip() for w in str(value).split(",") if w.strip()]
+        elif value_kind == "seconds":
+            if float(value) <= 0:
+                raise ValueError(f"{label}: a shot needs a length above 0")
+            body[field] = round(float(value), 3)
+        else:
+            text = str(value).strip()
+            if (kind, field) in REQUIRED and not text:
+                raise ValueError(f"{label}: a {KINDS[kind].lower()} needs a name")
+            body[field] = None if field == "preset" and not text else text
     return {**body, "revision": revision}
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import bpy
-from bpy.props import EnumProperty, FloatProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, StringProperty
 
 from .. import compat, runtime
 from ..registry import ensure_online, ensure_project, register_classes, unregister_classes
@@ -128,36 +128,76 @@ class AIPIPE_OT_breakdown_decide(bpy.types.Operator):
 
 
 class AIPIPE_OT_breakdown_edit_item(bpy.types.Operator):
-    """Rename a character, environment or scene of the draft, or change a shot's description and length"""
+    """Edit a character, environment, scene or shot of the draft before it is applied"""
 
     bl_idname = "aipipe.breakdown_edit_item"
     bl_label = "Edit item"
     bl_options = {"INTERNAL"}
 
     item_id: StringProperty()  # type: ignore[valid-type]
-    text: StringProperty(name="Name / description")  # type: ignore[valid-type]
-    duration_s: FloatProperty(name="Seconds", description="Shots only; 0 keeps it", min=0.0, max=600.0)  # type: ignore[valid-type]
+    # One property per editable field; the dialog shows those of the item's kind (core.EDIT_FIELDS).
+    name: StringProperty(name="Name")  # type: ignore[valid-type]
+    aliases: StringProperty(name="Aliases", description="Comma-separated")  # type: ignore[valid-type]
+    description: StringProperty(name="Description")  # type: ignore[valid-type]
+    clothing: StringProperty(name="Clothing options", description="Comma-separated")  # type: ignore[valid-type]
+    role: StringProperty(name="Role")  # type: ignore[valid-type]
+    location: StringProperty(name="Location")  # type: ignore[valid-type]
+    time_of_day: StringProperty(name="Time of day")  # type: ignore[valid-type]
+    weather: StringProperty(name="Weather")  # type: ignore[valid-type]
+    mood: StringProperty(name="Mood")  # type: ignore[valid-type]
+    prompt: StringProperty(name="Prompt")  # type: ignore[valid-type]
+    number: StringProperty(name="Number")  # type: ignore[valid-type]
+    heading: StringProperty(name="Heading")  # type: ignore[valid-type]
+    action: StringProperty(name="Action")  # type: ignore[valid-type]
+    dialogue: StringProperty(name="Dialogue")  # type: ignore[valid-type]
+    preset: StringProperty(name="Cinematic preset", description="A preset name; empty: none")  # type: ignore[valid-type]
+    camera_notes: StringProperty(name="Camera notes")  # type: ignore[valid-type]
+    duration_s: FloatProperty(name="Seconds", min=0.0, max=600.0)  # type: ignore[valid-type]
+    prefilled: BoolProperty(default=False, options={"HIDDEN", "SKIP_SAVE"})  # type: ignore[valid-type]
 
     @classmethod
     def poll(cls, context: Any) -> bool:
         return _poll_draft(cls, context, "draft")
 
+    def _item(self) -> dict[str, Any]:
+        draft = current_draft()
+        assert draft is not None
+        return core.find_item(draft, self.item_id)
+
     def invoke(self, context: Any, _event: Any) -> set[str]:
-        state = context.window_manager.aipipe_breakdown
-        row = next((r for r in state.rows if r.item_id == self.item_id), None)
-        if row is None:
-            self.report({"ERROR"}, f"no item {self.item_id} in the draft")
+        try:
+            values = core.edit_values(self._item())
+        except ValueError as exc:
+            self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        self.text = row.label
-        return context.window_manager.invoke_props_dialog(self)
+        for field, value in values.items():
+            setattr(self, field, value)
+        self.prefilled = True
+        return context.window_manager.invoke_props_dialog(self, width=480)
+
+    def draw(self, _context: Any) -> None:
+        for field, _label, _kind in core.EDIT_FIELDS[core.kind_of(self.item_id)]:
+            self.layout.prop(self, field)
 
     def execute(self, context: Any) -> set[str]:
         draft = current_draft()
         assert draft is not None
         try:
-            body = core.item_edit(self.item_id, self.text, self.duration_s, draft["revision"])
+            item = self._item()
+            kind = core.kind_of(self.item_id)
+            # Run without the dialog (scripts, tests): only the fields given are edits.
+            given = {
+                f
+                for f, _l, _k in core.EDIT_FIELDS[kind]
+                if self.prefilled or self.properties.is_property_set(f)
+            }
+            edited = {f: getattr(self, f) for f in given}
+            body = core.item_changes(item, edited, draft["revision"])
         except ValueError as exc:
             self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        if set(body) == {"revision"}:
+            self.report({"INFO"}, f"{self.item_id}: nothing changed")
             return {"CANCELLED"}
         change_item(f"Editing {self.item_id}", draft, self.item_id, body)
         return {"FINISHED"}

@@ -62,9 +62,22 @@ def test_a_text_datablock_is_broken_down_reviewed_applied_and_laid_out_in_the_vs
     assert sum(1 for r in state.rows if r.kind == "Shot") == 6 and state.status == "draft"
     assert not bpy.ops.aipipe.breakdown_create_edit.poll()  # nothing applied yet
 
-    _run(bpy.ops.aipipe.breakdown_edit_item, "EXEC_DEFAULT", item_id="SHT-001-01", text="Rain.", duration_s=6)
+    _run(
+        bpy.ops.aipipe.breakdown_edit_item,
+        "EXEC_DEFAULT",
+        item_id="SHT-001-01",
+        description="Rain.",
+        action="Rina looks up at the sky",
+        duration_s=6,
+    )
     edited = next(r for r in state.rows if r.item_id == "SHT-001-01")
     assert edited.label == "Rain." and edited.detail.startswith("6 s")
+    _run(bpy.ops.aipipe.breakdown_edit_item, "EXEC_DEFAULT", item_id="CHR-001", aliases="Rina, 리나씨")
+    draft = studio.admin.get(f"/api/breakdowns/{state.draft_id}").json()
+    shot = next(s for s in draft["content"]["shots"] if s["id"] == "SHT-001-01")
+    assert shot["action"] == "Rina looks up at the sky" and shot["duration_s"] == 6
+    character = next(c for c in draft["content"]["characters"] if c["id"] == "CHR-001")
+    assert character["aliases"] == ["Rina", "리나씨"]
     _run(bpy.ops.aipipe.breakdown_decide, item_id="SHT-002-01", decision="dropped")
     dropped = next(r for r in state.rows if r.item_id == "SHT-002-01")
     assert dropped.decision == "dropped"

@@ -108,13 +108,49 @@ def test_create_edit_slots_follow_the_shots_durations_after_the_existing_edit() 
     assert core.applied_shot_ids({"result": {"shots": [{"id": "a"}, {"id": "b"}]}}) == ["a", "b"]
 
 
-def test_edits_from_the_panel_go_to_the_field_of_the_items_kind() -> None:
-    assert core.item_edit("CHR-001", " Rina ", 0, 3) == {"name": "Rina", "revision": 3}
-    assert core.item_edit("SHT-001-02", "She runs.", 4.5, 3) == {
-        "description": "She runs.",
-        "duration_s": 4.5,
-        "revision": 3,
+EDITABLE = {
+    "content": {
+        "characters": [
+            {
+                "id": "CHR-001",
+                "name": "리나",
+                "aliases": ["Rina"],
+                "description": "",
+                "clothing": ["빨간 코트"],
+            }
+        ],
+        "environments": [
+            {"id": "ENV-001", "name": "골목길", "time_of_day": "밤", "weather": "", "prompt": ""}
+        ],
+        "scenes": [
+            {"id": "SCN-001", "number": "1", "heading": "S#1. 골목길 - 밤", "name": "", "description": ""}
+        ],
+        "shots": [
+            {"id": "SHT-001-02", "description": "She runs.", "action": "", "preset": None, "duration_s": 3.0}
+        ],
     }
-    assert core.item_edit("SHT-001-02", "She runs.", 0, 3) == {"description": "She runs.", "revision": 3}
-    with pytest.raises(ValueError, match="a scene needs a name"):
-        core.item_edit("SCN-001", "  ", 0, 3)
+}
+
+
+def test_the_edit_dialog_shows_the_fields_of_the_items_kind_and_sends_only_what_changed() -> None:
+    rina = core.find_item(EDITABLE, "CHR-001")
+    shown = core.edit_values(rina)
+    assert shown["aliases"] == "Rina" and shown["clothing"] == "빨간 코트" and "time_of_day" not in shown
+    body = core.item_changes(rina, {**shown, "aliases": "Rina, 리나씨 ", "description": "short hair"}, 3)
+    assert body == {"aliases": ["Rina", "리나씨"], "description": "short hair", "revision": 3}
+    alley = core.find_item(EDITABLE, "ENV-001")
+    assert core.item_changes(alley, {"weather": " rain "}, 3) == {"weather": "rain", "revision": 3}
+    shot = core.find_item(EDITABLE, "SHT-001-02")
+    assert core.edit_values(shot)["preset"] == "" and core.edit_values(shot)["duration_s"] == 3.0
+    assert core.item_changes(shot, {"duration_s": 4.5, "preset": "MCU eye level"}, 7) == {
+        "duration_s": 4.5,
+        "preset": "MCU eye level",
+        "revision": 7,
+    }
+    assert core.item_changes(shot, core.edit_values(shot), 7) == {"revision": 7}  # nothing changed
+    with pytest.raises(ValueError, match="Name: a character needs a name"):
+        core.item_changes(rina, {"name": "  "}, 3)
+    with pytest.raises(ValueError, match="Seconds"):
+        core.item_changes(shot, {"duration_s": 0.0}, 3)
+    with pytest.raises(ValueError, match="no item SHT-009-01"):
+        core.find_item(EDITABLE, "SHT-009-01")
