@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Row, exists, func, or_, select
+from sqlalchemy import Row, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..context import Principal, UnitOfWork
 from ..crud import apply_changes
@@ -31,7 +32,7 @@ from .schemas import Claim, ClaimedJob, LeaseOut
 if TYPE_CHECKING:
     from ..events import EventHub
 
-SEEN_RESOLUTION_S = 2.0  # an agent's last_seen_at is refreshed by a claim at most this often
+SEEN_RESOLUTION_S = 5.0  # an agent's last_seen_at is refreshed by a claim at most this often
 CANDIDATES = 300  # runnable jobs shown to the scheduler per pass (highest priority first, plus same-model)
 
 
@@ -240,6 +241,7 @@ def claim_pass(
     agents = {a.id: a for a in session.scalars(select(Agent))}  # the waiters, and the farm they plan with
     active: list[tuple[int, ClaimRequest, Agent]] = []
     now = utcnow()
+    seen: list[uuid.UUID] = []
     for i, request in enumerate(requests):
         agent = agents.get(request.agent_id)
         refused = _check_agent(agent, request)
@@ -247,11 +249,15 @@ def claim_pass(
             results[i] = refused
             continue
         if agent.last_seen_at is None or (now - agent.last_seen_at).total_seconds() >= SEEN_RESOLUTION_S:
-            agent.last_seen_at = now  # not at every claim: a pass would write every waiting agent's row
+            seen.append(agent.id)
+            set_committed_value(agent, "last_seen_at", now)
         if request.loaded_models is not None and list(request.loaded_models) != agent.loaded_models:
             agent.loaded_models = list(request.loaded_models)
         if not agent.draining:
             active.append((i, request, agent))
+    if seen:
+        # One statement for every waiter (not an edit of the agent: no new revision, no event).
+        session.execute(update(Agent).where(Agent.id.in_(seen)).values(last_seen_at=now))
     candidates = cached
     if active:
         vram = max(_vram_gb(a) for _, _, a in active)

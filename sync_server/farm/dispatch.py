@@ -91,10 +91,12 @@ class ClaimDispatcher:
         self._generation = 0
         self._own_leases: set[str] = set()  # job ids this process leased whose event has not come yet
         self._closing = False
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- life cycle -----------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         self._kick = asyncio.Event()
         self._task = asyncio.create_task(self._run(), name="aipipe-claim-dispatcher")
 
@@ -134,6 +136,18 @@ class ClaimDispatcher:
         if wakes_waiters(message):
             self._everyone = True
             self._wake()
+
+    def job_queued(self) -> None:
+        """A job was just queued and committed by this process (call from any thread): serve the waiting
+        agents now rather than when the event has gone round the event hub (which still follows)."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._queue_changed)
+
+    def _queue_changed(self) -> None:
+        self._generation += 1  # the cached candidates do not have the new job
+        self._everyone = True
+        self._wake()
 
     def _wake(self) -> None:
         if self._kick is not None:

@@ -101,4 +101,6 @@ def playblast_shot(
         output_stage="playblast",
         estimate_s=PLAYBLAST_ESTIMATE_S,
     )
-    return jobs.submit(uow, services.settings, submit)
+    queued = jobs.submit(uow, services.settings, submit)
+    services.claims.job_queued()
+    return queued

@@ -139,7 +139,9 @@ def render_shot(
         output_stage="previz" if template.meta.job_type in IMAGE_JOB_TYPES else "render",
         estimate_s=_estimate(template, params),
     )
-    return jobs.submit(uow, services.settings, submit, inputs=inputs)
+    queued = jobs.submit(uow, services.settings, submit, inputs=inputs)
+    services.claims.job_queued()
+    return queued
 
 
 def _estimate(template: WorkflowTemplate, params: dict[str, Any]) -> float:
