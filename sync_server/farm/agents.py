@@ -47,9 +47,14 @@ def is_offline(agent: Agent, settings: Settings) -> bool:
 def own_agent(session: Session, agent_id: uuid.UUID, principal: Principal) -> Agent:
     """The agent, if the caller is that agent's API key (or an admin)."""
     agent = get_or_404(session, Agent, agent_id, "agent")
+    check_owner(agent, principal)
+    return agent
+
+
+def check_owner(agent: Agent, principal: Principal) -> None:
+    """403 unless the caller is this agent's API key (or an admin)."""
     if principal.role != "admin" and agent.api_key_id not in (None, principal.id):
         raise Forbidden("This API key belongs to another agent.", field="agent_id")
-    return agent
 
 
 def register(uow: UnitOfWork, settings: Settings, body: AgentRegister) -> AgentRegistered:

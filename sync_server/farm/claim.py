@@ -22,9 +22,9 @@ from ..context import Principal, UnitOfWork
 from ..crud import apply_changes
 from ..db.base import utcnow
 from ..db.models import Agent, AgentBlock, Job, JobDependency
-from ..errors import Forbidden, NotFound
+from ..errors import ApiError, NotFound
 from ..settings import Settings
-from .agents import is_offline
+from .agents import check_owner, is_offline
 from .jobs import job_out
 from .scheduler import AgentView, FarmView, JobView, choose
 from .schemas import Claim, ClaimedJob, LeaseOut
@@ -219,11 +219,14 @@ def _farm_state(agents: Iterable[Agent], settings: Settings, queue: Candidates) 
     )
 
 
-def _check_agent(agent: Agent | None, request: ClaimRequest) -> Exception | None:
+def _check_agent(agent: Agent | None, request: ClaimRequest) -> ApiError | None:
+    """What the claim route would refuse with, as a value: the pass answers the other claims."""
     if agent is None:
         return NotFound(f"No agent with id {request.agent_id}.", field="agent_id")
-    if request.actor.role != "admin" and agent.api_key_id not in (None, request.actor.id):
-        return Forbidden("This API key belongs to another agent.", field="agent_id")
+    try:
+        check_owner(agent, request.actor)
+    except ApiError as refused:
+        return refused
     return None
 
 

@@ -62,14 +62,6 @@ class _Waiter:
     in_pass: bool = False
 
 
-@dataclass
-class _Stats:
-    passes: int = 0
-    served: int = 0
-    leased: int = 0
-    last_pass_ms: float = 0.0
-
-
 class ClaimDispatcher:
     """Owns this process's waiting claims and runs the passes that serve them."""
 
@@ -83,7 +75,6 @@ class ClaimDispatcher:
         self._next_ready: float | None = None  # monotonic time a back-off runs out
         self._recheck_at = 0.0
         self._task: asyncio.Task[None] | None = None
-        self.stats = _Stats()
         # Candidates read by the last pass, valid while `_generation` (bumped by every job event that is not
         # one of this process's own leases) has not moved since.
         self._candidates: Candidates | None = None
@@ -91,12 +82,10 @@ class ClaimDispatcher:
         self._generation = 0
         self._own_leases: set[str] = set()  # job ids this process leased whose event has not come yet
         self._closing = False
-        self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- life cycle -----------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
         self._kick = asyncio.Event()
         self._task = asyncio.create_task(self._run(), name="aipipe-claim-dispatcher")
 
@@ -119,10 +108,6 @@ class ClaimDispatcher:
             if not waiter.in_pass and not waiter.future.done():
                 waiter.future.set_result(None)
 
-    @property
-    def waiting(self) -> int:
-        return sum(1 for w in self._waiters if not w.future.done())
-
     # -- producers ------------------------------------------------------------------------------------
 
     def on_event(self, message: dict[str, Any]) -> None:
@@ -136,18 +121,6 @@ class ClaimDispatcher:
         if wakes_waiters(message):
             self._everyone = True
             self._wake()
-
-    def job_queued(self) -> None:
-        """A job was just queued and committed by this process (call from any thread): serve the waiting
-        agents now rather than when the event has gone round the event hub (which still follows)."""
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._queue_changed)
-
-    def _queue_changed(self) -> None:
-        self._generation += 1  # the cached candidates do not have the new job
-        self._everyone = True
-        self._wake()
 
     def _wake(self) -> None:
         if self._kick is not None:
@@ -220,7 +193,6 @@ class ClaimDispatcher:
                 waiter.in_pass = True
             generation = self._generation
             cached = self._candidates if self._candidates_generation == generation and not due else None
-            started = time.perf_counter()
             try:
                 results, next_ready, candidates = await asyncio.to_thread(
                     self._serve, [w.request for w in batch], cached
@@ -229,7 +201,6 @@ class ClaimDispatcher:
                 logger.exception("farm: a claim pass failed")
                 results, next_ready, candidates = [exc] * len(batch), None, None
             self._candidates, self._candidates_generation = candidates, generation
-            self._record(batch, results, time.perf_counter() - started)
             if next_ready is not None:
                 wait = max(0.0, (next_ready - utcnow()).total_seconds())
                 ready = time.monotonic() + wait
@@ -253,12 +224,6 @@ class ClaimDispatcher:
                 continue
             newest[waiter.request.agent_id] = waiter
         return list(newest.values())
-
-    def _record(self, batch: list[_Waiter], results: list[Any], seconds: float) -> None:
-        self.stats.passes += 1
-        self.stats.served += len(batch)
-        self.stats.leased += sum(1 for r in results if isinstance(r, Claim))
-        self.stats.last_pass_ms = seconds * 1000
 
     def _serve(
         self, requests: list[ClaimRequest], cached: Candidates | None

@@ -101,6 +101,4 @@ def playblast_shot(
         output_stage="playblast",
         estimate_s=PLAYBLAST_ESTIMATE_S,
     )
-    queued = jobs.submit(uow, services.settings, submit)
-    services.claims.job_queued()
-    return queued
+    return jobs.submit(uow, services.settings, submit)

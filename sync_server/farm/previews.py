@@ -13,7 +13,6 @@ from ..settings import Settings
 from ..storage.atomic import atomic_write_bytes
 from .schemas import PreviewIn
 
-PREVIEW_DIR = ("previews",)
 MAX_PREVIEW_BYTES = 512 * 1024
 # What the bytes must start with for each accepted type: nothing else is stored or served back.
 SIGNATURES = {
@@ -25,7 +24,7 @@ EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
 
 
 def preview_path(settings: Settings, farm_dir: str, job_id: uuid.UUID, mime: str) -> Path:
-    return settings.resolved_storage_root.joinpath(farm_dir, *PREVIEW_DIR, f"{job_id}{EXTENSIONS[mime]}")
+    return settings.resolved_storage_root / farm_dir / "previews" / f"{job_id}{EXTENSIONS[mime]}"
 
 
 def decode(preview: PreviewIn) -> bytes:

@@ -139,9 +139,7 @@ def render_shot(
         output_stage="previz" if template.meta.job_type in IMAGE_JOB_TYPES else "render",
         estimate_s=_estimate(template, params),
     )
-    queued = jobs.submit(uow, services.settings, submit, inputs=inputs)
-    services.claims.job_queued()
-    return queued
+    return jobs.submit(uow, services.settings, submit, inputs=inputs)
 
 
 def _estimate(template: WorkflowTemplate, params: dict[str, Any]) -> float:

@@ -236,9 +236,7 @@ def release_job(job_id: uuid.UUID, body: LeaseBody, uow: AgentUow) -> Any:
 
 @router.post("/jobs", response_model=JobOut, status_code=status.HTTP_201_CREATED, operation_id="submit_job")
 def submit_job(body: JobSubmit, uow: Submitter, services: ServicesDep) -> JobOut:
-    queued = jobs.submit(uow, services.settings, body)
-    services.claims.job_queued()
-    return queued
+    return jobs.submit(uow, services.settings, body)
 
 
 @router.get("/jobs", response_model=Page[JobOut], dependencies=[FarmReader], operation_id="list_jobs")

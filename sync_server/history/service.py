@@ -12,7 +12,7 @@ import uuid
 from datetime import UTC
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..context import UnitOfWork
@@ -52,36 +52,28 @@ def get_change_set(session: Session, change_set_id: int) -> ChangeSet:
     return found
 
 
-def _newest(stmt: Select[Any], uow: UnitOfWork, mine: bool) -> ChangeSet | None:
+def _newest(uow: UnitOfWork, project_id: uuid.UUID, mine: bool, state: str, verb: str) -> ChangeSet:
+    """The project's newest edit in `state` (applied: the last made; undone: the last undone), optionally
+    only the caller's; 409 naming what there is nothing of."""
+    get_or_404(uow.session, Project, project_id, "project")
+    order = ChangeSet.id.desc() if state == "applied" else ChangeSet.undone_seq.desc()
+    stmt = select(ChangeSet).where(
+        ChangeSet.project_id == project_id, ChangeSet.kind == "edit", ChangeSet.state == state
+    )
     if mine:
         stmt = stmt.where(ChangeSet.actor_name == uow.actor.name)
-    return uow.session.scalars(stmt.limit(1)).first()
+    target = uow.session.scalars(stmt.order_by(order).limit(1)).first()
+    if target is None:
+        raise Conflict(f"Nothing to {verb} in this project.", field="project_id")
+    return target
 
 
 def undo_latest(uow: UnitOfWork, project_id: uuid.UUID, mine: bool) -> UndoResult:
-    get_or_404(uow.session, Project, project_id, "project")
-    stmt = (
-        select(ChangeSet)
-        .where(ChangeSet.project_id == project_id, ChangeSet.kind == "edit", ChangeSet.state == "applied")
-        .order_by(ChangeSet.id.desc())
-    )
-    target = _newest(stmt, uow, mine)
-    if target is None:
-        raise Conflict("Nothing to undo in this project.", field="project_id")
-    return undo(uow, target.id)
+    return undo(uow, _newest(uow, project_id, mine, "applied", "undo").id)
 
 
 def redo_latest(uow: UnitOfWork, project_id: uuid.UUID, mine: bool) -> UndoResult:
-    get_or_404(uow.session, Project, project_id, "project")
-    stmt = (
-        select(ChangeSet)
-        .where(ChangeSet.project_id == project_id, ChangeSet.kind == "edit", ChangeSet.state == "undone")
-        .order_by(ChangeSet.undone_seq.desc())
-    )
-    target = _newest(stmt, uow, mine)
-    if target is None:
-        raise Conflict("Nothing to redo in this project.", field="project_id")
-    return redo(uow, target.id)
+    return redo(uow, _newest(uow, project_id, mine, "undone", "redo").id)
 
 
 def undo(uow: UnitOfWork, change_set_id: int) -> UndoResult:
