@@ -278,7 +278,7 @@ def demo(
     console.print(table)
     if no_serve:
         return
-    processes = DemoProcesses(settings, result.agent_key, blender, layout, say=console.print)
+    processes = DemoProcesses(settings, result.agent_key, console.print, blender, layout)
     # uvicorn re-raises SIGTERM after its graceful shutdown; as an exception it lets the agent be stopped.
     signal.signal(signal.SIGTERM, _exit_on_signal)
     try:

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,9 +43,9 @@ def layout_key(settings: Settings) -> str:
 class DemoProcesses:
     settings: Settings
     agent_key: str
+    say: Callable[[str], None]  # where progress lines go (the CLI's console)
     blender: str | None = None  # a Python with bpy (or Blender) for playblasts and the layout step
     layout: bool = True
-    say: object = print  # where progress lines go (the CLI's console.print)
     started: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def start(self, url: str) -> None:
@@ -54,10 +55,7 @@ class DemoProcesses:
             if LAYOUT_SCRIPT.is_file():
                 self._start_layout(url)
             else:
-                self._say(f"Demo layout skipped: {LAYOUT_SCRIPT} is not here (not a source checkout).")
-
-    def _say(self, text: str) -> None:
-        self.say(text)  # type: ignore[operator]
+                self.say(f"Demo layout skipped: {LAYOUT_SCRIPT} is not here (not a source checkout).")
 
     def _start_agent(self, url: str) -> None:
         env = {
@@ -69,7 +67,7 @@ class DemoProcesses:
         command = [sys.executable, "-m", "sync_server", "agent", "--server", url, "--name", "demo-cpu-agent"]
         command += ["--job-types", types] + (["--blender", self.blender] if self.blender else [])
         self.started.append(subprocess.Popen(command, env=env))
-        self._say(f"Local render agent ({types}) started; see it at {url}/api/farm/agents")
+        self.say(f"Local render agent ({types}) started; see it at {url}/api/farm/agents")
 
     def _start_layout(self, url: str) -> None:
         assert self.blender is not None
@@ -78,16 +76,16 @@ class DemoProcesses:
         with log_path.open("wb") as out:
             process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
         self.started.append(process)
-        self._say(f"Demo layout: Blender is setting up the first shot and its playblast (log: {log_path}).")
+        self.say(f"Demo layout: Blender is setting up the first shot and its playblast (log: {log_path}).")
 
         def report() -> None:
             code = process.wait()
             lines = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
             last = lines[-1] if lines else ""
             if code == 0:
-                self._say(f"Demo layout: {last}")
+                self.say(f"Demo layout: {last}")
             elif code > 0:  # negative: stopped with the demo
-                self._say(f"Demo layout failed (exit {code}): {last}; see {log_path}")
+                self.say(f"Demo layout failed (exit {code}): {last}; see {log_path}")
 
         threading.Thread(target=report, name="demo-layout", daemon=True).start()
 
