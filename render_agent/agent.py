@@ -49,6 +49,7 @@ from render_agent.server_client import (
 )
 from render_agent.settings import AgentSettings, SigtermMode
 from sync_server import __version__
+from sync_server.event_wait import wait_event
 
 log = logging.getLogger(__name__)
 
@@ -457,8 +458,7 @@ class Agent:
 
     async def _sleep(self, seconds: float) -> None:
         """Sleep, but wake at once when a stop is requested."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), seconds)
+        await wait_event(self._stopping, seconds)
 
     def _install_signal_handlers(self) -> list[signal.Signals]:
         loop = asyncio.get_running_loop()

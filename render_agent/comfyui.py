@@ -39,6 +39,7 @@ from render_agent.comfyui_messages import (
     raise_for_history,
     validation_error,
 )
+from sync_server.event_wait import wait_event
 
 __all__ = [
     "ComfyClient",
@@ -153,9 +154,7 @@ class ComfyClient:
             base_url=self.base_url, timeout=httpx.Timeout(self.request_timeout, connect=self.connect_timeout)
         )
         self._ws_task = asyncio.create_task(self._ws_loop(), name="comfyui-ws")
-        try:
-            await asyncio.wait_for(self._ws_connected.wait(), self.connect_timeout)
-        except TimeoutError:
+        if not await wait_event(self._ws_connected, self.connect_timeout):
             log.warning("ComfyUI WebSocket %s not connected yet; will poll over HTTP meanwhile", self.ws_url)
 
     async def close(self) -> None:
@@ -221,11 +220,8 @@ class ComfyClient:
         """Queue an API-format graph under our own prompt id; raises ComfyValidationError when refused.
         `on_preview(mime, bytes)` gets the sampler's preview images (when ComfyUI runs with previews on)."""
         prompt_id = prompt_id or str(uuid.uuid4())
-        if not self.connected:
-            try:
-                await asyncio.wait_for(self._ws_connected.wait(), self.connect_timeout)
-            except TimeoutError:
-                log.warning("WebSocket still down; submitting anyway, the prompt will be followed by polling")
+        if not self.connected and not await wait_event(self._ws_connected, self.connect_timeout):
+            log.warning("WebSocket still down; submitting anyway, the prompt will be followed by polling")
         client_id = self.client_id if self.connected else None
         watch = _Watch(prompt_id, client_id, ProgressTracker(graph), on_progress, on_preview)
         self._watches[prompt_id] = watch  # before the POST: events may beat the response
@@ -271,13 +267,11 @@ class ComfyClient:
                 interval = self.poll_interval if self._needs_polling(watch) else self.safety_poll_interval
                 if deadline is not None:
                     interval = min(interval, max(0.0, deadline - loop.time()))
-                try:
-                    await asyncio.wait_for(watch.changed.wait(), interval)
+                if await wait_event(watch.changed, interval):
                     continue
-                except TimeoutError:
-                    if deadline is not None and loop.time() >= deadline:
-                        await self.cancel(prompt_id)
-                        raise ComfyTimeout(f"prompt {prompt_id} did not finish within {timeout} s") from None
+                if deadline is not None and loop.time() >= deadline:
+                    await self.cancel(prompt_id)
+                    raise ComfyTimeout(f"prompt {prompt_id} did not finish within {timeout} s")
                 await self._poll(watch)
         finally:
             self._watches.pop(prompt_id, None)

@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 from .context import PG_CHANNEL, Principal
 from .db.engine import Database
 from .db.models import AuditEvent
+from .event_wait import wait_event
 
 logger = logging.getLogger(__name__)
 
@@ -182,8 +183,7 @@ class EventHub:
     async def _dispatch_loop(self) -> None:
         assert self._wake is not None
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval_s)
+            await wait_event(self._wake, self._poll_interval_s)
             self._wake.clear()
             requested, self._requested = self._requested, set()
             try:

@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 
 from ..db.base import utcnow
 from ..db.models import Job
+from ..event_wait import wait_event
 from ..settings import Settings
 from .claim import Candidates, ClaimRequest, claim_pass
 from .schemas import Claim
@@ -151,9 +152,8 @@ class ClaimDispatcher:
                 if remaining <= 0:
                     break
                 with contextlib.suppress(TimeoutError):
-                    return await asyncio.wait_for(
-                        asyncio.shield(waiter.future), timeout=min(remaining, DISCONNECT_CHECK_S)
-                    )
+                    async with asyncio.timeout(min(remaining, DISCONNECT_CHECK_S)):
+                        return await asyncio.shield(waiter.future)
                 if await disconnected():
                     break
             if waiter.in_pass:
@@ -177,8 +177,7 @@ class ClaimDispatcher:
     async def _run(self) -> None:
         assert self._kick is not None
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._kick.wait(), timeout=self._timeout())
+            await wait_event(self._kick, self._timeout())
             self._kick.clear()
             now = time.monotonic()
             due = now >= self._recheck_at or (self._next_ready is not None and now >= self._next_ready)
