@@ -10,17 +10,22 @@ never heartbeat a job), and measures:
   claims  JOBS jobs queued beforehand; CLAIMERS agents claim (wait_s 0) until the queue is empty: claims/s
           from the first claim sent to the last job leased (the empty answers that tell the agents the
           queue is done are not counted); then the server's job list must show every job leased exactly
-          once, to the agent that got it.
+          once, to the agent that got it. The claimers speak HTTP through h11 directly (`LeanConnection`):
+          they share the two cores with the server, and httpx would take as much CPU as the server does
+          (`--client httpx` to compare).
 The defaults take about 2 minutes on 2 cores.
 Usage:
     .venv/bin/python scripts/bench_farm_api.py [--pg-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
-        [--waiters 100] [--rounds 20] [--jobs 2000] [--claimers 16] [--only wake claims]
+        [--waiters 100] [--rounds 20] [--jobs 2000] [--claimers 16] [--client lean|httpx]
+        [--only wake claims]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
 import os
 import platform
 import statistics
@@ -35,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import h11
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -234,33 +240,114 @@ class Claims:
     empty: int = 0  # 204 answers
 
 
-async def claimer(client: httpx.AsyncClient, agent_id: str, claims: Claims) -> None:
+class LeanConnection:
+    """One keep-alive HTTP/1.1 connection speaking through h11 (the protocol library under httpx).
+
+    The load generator shares this machine's two cores with the server; httpx spends about 1.6 ms of CPU
+    a request (more with many connections), as much as the server's whole claim. This costs a fraction
+    of that, so the figure measures the server. Agents themselves use httpx (render_agent)."""
+
+    def __init__(self, url: str, token: str) -> None:
+        parsed = httpx.URL(url)
+        self._host, self._port = parsed.host, parsed.port
+        self._headers = [
+            ("Host", f"{self._host}:{self._port}"),
+            ("Authorization", f"Bearer {token}"),
+            ("Content-Type", "application/json"),
+        ]
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._conn = h11.Connection(h11.CLIENT)
+
+    async def post(self, path: str, body: dict[str, Any]) -> tuple[int, bytes]:
+        if self._writer is None or self._conn.our_state is h11.MUST_CLOSE:
+            await self.close()
+            self._reader, self._writer = await asyncio.open_connection(self._host, self._port)
+            self._conn = h11.Connection(h11.CLIENT)
+        assert self._reader is not None and self._writer is not None
+        data = json.dumps(body).encode()
+        headers = [*self._headers, ("Content-Length", str(len(data)))]
+        self._writer.write(self._conn.send(h11.Request(method="POST", target=path, headers=headers)))
+        self._writer.write(self._conn.send(h11.Data(data=data)) + self._conn.send(h11.EndOfMessage()))
+        status, chunks = 0, []
+        while True:
+            event = self._conn.next_event()
+            if event is h11.NEED_DATA:
+                received = await self._reader.read(65536)
+                if not received:
+                    raise ConnectionError("the server closed the connection")
+                self._conn.receive_data(received)
+            elif isinstance(event, h11.Response):
+                status = event.status_code
+            elif isinstance(event, h11.Data):
+                chunks.append(bytes(event.data))
+            elif isinstance(event, h11.EndOfMessage):
+                self._conn.start_next_cycle()
+                return status, b"".join(chunks)
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            with contextlib.suppress(OSError):
+                await self._writer.wait_closed()
+        self._reader = self._writer = None
+
+
+class HttpxConnection:
+    """The same interface over a shared httpx client (`--client httpx`), to compare the two."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self._client = client
+
+    async def post(self, path: str, body: dict[str, Any]) -> tuple[int, bytes]:
+        try:
+            response = await self._client.post(path, json=body)
+        except httpx.TransportError as exc:
+            raise ConnectionError(repr(exc)) from exc
+        return response.status_code, response.content
+
+    async def close(self) -> None:
+        return None
+
+
+async def claimer(connection: LeanConnection | HttpxConnection, agent_id: str, claims: Claims) -> None:
     """Claim until the queue looks empty; an error answer is noted and the agent claims again."""
     empty = 0
-    while empty < EMPTY_CHECKS:
-        try:
-            response = await client.post(f"/api/farm/agents/{agent_id}/claim", json={"wait_s": 0})
-        except httpx.TransportError as exc:  # the answer (maybe a lease) is lost; a real agent claims again
-            claims.errors[f"no answer: {exc!r}"] += 1
-            continue
-        if response.status_code == 200:
-            claims.got.append((response.json()["job"]["id"], agent_id))
-            claims.last_at = time.perf_counter()
-            empty = 0
-        elif response.status_code == 204:
-            empty += 1
-            claims.empty += 1
-        else:
-            claims.errors[f"{response.status_code} {response.json().get('detail', '')}"] += 1
+    path = f"/api/farm/agents/{agent_id}/claim"
+    try:
+        while empty < EMPTY_CHECKS:
+            try:
+                status, body = await connection.post(path, {"wait_s": 0})
+            except (OSError, h11.ProtocolError) as exc:  # the answer (maybe a lease) is lost: claim again
+                claims.errors[f"no answer: {exc!r}"] += 1
+                await connection.close()
+                continue
+            if status == 200:
+                claims.got.append((json.loads(body)["job"]["id"], agent_id))
+                claims.last_at = time.perf_counter()
+                empty = 0
+            elif status == 204:
+                empty += 1
+                claims.empty += 1
+            else:
+                claims.errors[f"{status} {json.loads(body).get('detail', '')}"] += 1
+    finally:
+        await connection.close()
 
 
-async def bench_claims(farm: Farm, claimers: int) -> dict[str, Any]:
+async def bench_claims(farm: Farm, claimers: int, client: str) -> dict[str, Any]:
     claims = Claims()
     async with farm.client(farm.agent_key, claimers + 5) as agents, farm.client(farm.admin) as admin:
         ids = await register(agents, claimers)
         server_cpu, bench_cpu = cpu_seconds(farm.server.process.pid), time.process_time()
         started = time.perf_counter()
-        await asyncio.gather(*(claimer(agents, agent_id, claims) for agent_id in ids))
+        connections: list[LeanConnection | HttpxConnection] = [
+            LeanConnection(farm.server.url, farm.agent_key) if client == "lean" else HttpxConnection(agents)
+            for _ in ids
+        ]
+        await asyncio.gather(
+            *(claimer(c, agent_id, claims) for c, agent_id in zip(connections, ids, strict=True))
+        )
         elapsed = (claims.last_at or time.perf_counter()) - started
         server_cpu = cpu_seconds(farm.server.process.pid) - server_cpu
         bench_cpu = time.process_time() - bench_cpu
@@ -323,7 +410,7 @@ def run_claims(label: str, url: str | None, args: argparse.Namespace) -> bool:
         queue_jobs(Path(tmp), url, args.jobs)
         queued_s = time.perf_counter() - queued_at
         with running_farm(Path(tmp), url) as farm:
-            result = asyncio.run(bench_claims(farm, args.claimers))
+            result = asyncio.run(bench_claims(farm, args.claimers, args.client))
     spread = result["per_agent"].values() or [0]
     print(
         f"{label:10} claims {result['claims']} of {args.jobs} queued jobs by {args.claimers} agents in"
@@ -383,6 +470,12 @@ def main() -> None:
     parser.add_argument("--claimers", type=int, default=16, help="agents claiming at once (claims test)")
     parser.add_argument(
         "--only", nargs="+", choices=["wake", "claims"], default=["wake", "claims"], help="run only these"
+    )
+    parser.add_argument(
+        "--client",
+        choices=["lean", "httpx"],
+        default="lean",
+        help="the claimers' HTTP client: h11 on asyncio streams, or httpx (more of the shared CPU)",
     )
     parser.add_argument("--pg-url", default=os.environ.get("AIPIPE_TEST_PG_URL"))
     args = parser.parse_args()

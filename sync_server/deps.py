@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
 from .auth.key_cache import ApiKeyCache
@@ -53,19 +54,25 @@ def get_services(conn: HTTPConnection) -> Services:
     return conn.app.state.services
 
 
-ServicesDep = Annotated[Services, Depends(get_services)]
+async def _services(conn: HTTPConnection) -> Services:
+    # Dependencies that do no I/O are async: a plain `def` would cost a worker-thread round trip each.
+    return conn.app.state.services
+
+
+ServicesDep = Annotated[Services, Depends(_services)]
 
 bearer = HTTPBearer(auto_error=False, description="An access token from /api/auth/login, or an API key.")
 
 
 def authenticate(services: Services, token: str) -> Principal:
     """Resolve a bearer token (JWT access token or API key) to a principal, or raise 401."""
+    if is_api_key(token):
+        cached = services.api_keys.get(hash_api_key(token))
+        if cached is not None:
+            return cached
     with services.db.read_sessions() as session:
         if is_api_key(token):
             digest = hash_api_key(token)
-            cached = services.api_keys.get(digest)
-            if cached is not None:
-                return cached
             key = session.scalar(select(ApiKey).where(ApiKey.key_hash == digest))
             if key is None or key.revoked_at is not None:
                 raise Unauthorized("Unknown or revoked API key.", headers={"WWW-Authenticate": "Bearer"})
@@ -93,7 +100,7 @@ def authenticate(services: Services, token: str) -> Principal:
         return Principal(id=user.id, name=user.username, kind="user", role=user.role)
 
 
-def get_principal(
+async def get_principal(
     services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
@@ -102,7 +109,12 @@ def get_principal(
             "Authentication required: send 'Authorization: Bearer <token or API key>'.",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    return authenticate(services, credentials.credentials)
+    token = credentials.credentials
+    if is_api_key(token):  # an agent's frequent calls: answered from the cache without a worker thread
+        cached = services.api_keys.get(hash_api_key(token))
+        if cached is not None:
+            return cached
+    return await run_in_threadpool(authenticate, services, token)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
@@ -111,7 +123,7 @@ PrincipalDep = Annotated[Principal, Depends(get_principal)]
 def require(*permissions: Permission) -> Callable[..., Principal]:
     """Dependency: the caller must hold every listed permission."""
 
-    def check(principal: PrincipalDep) -> Principal:
+    async def check(principal: PrincipalDep) -> Principal:
         missing = [p.value for p in permissions if not principal.can(p)]
         if missing:
             raise Forbidden(
@@ -139,7 +151,7 @@ def client_addr(request: Request) -> str | None:
 def require_any(*permissions: Permission) -> Callable[..., Principal]:
     """Dependency: the caller must hold at least one of the listed permissions."""
 
-    def check(principal: PrincipalDep) -> Principal:
+    async def check(principal: PrincipalDep) -> Principal:
         if not any(principal.can(p) for p in permissions):
             needed = [p.value for p in permissions]
             raise Forbidden(

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
-from sqlalchemy import func, or_, select
+from sqlalchemy import Row, func, or_, select
 from sqlalchemy.engine import make_url
 
 from .context import PG_CHANNEL, Principal
@@ -29,10 +29,14 @@ logger = logging.getLogger(__name__)
 
 SUBSCRIBER_QUEUE_SIZE = 2000
 DISPATCHED_MEMORY = 20000
+KNOWN_MAX = 20000  # own events kept for dispatch without a read-back
 LISTEN_RETRY_S = 2.0
 
 
-def event_message(event: AuditEvent) -> dict[str, Any]:
+EVENTS = AuditEvent.__table__
+
+
+def event_message(event: AuditEvent | Row[Any]) -> dict[str, Any]:
     """The documented JSON shape of one event (docs/events.md)."""
     return {
         "type": "event",
@@ -81,11 +85,14 @@ class EventHub:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._requested: set[int] = set()
+        self._known: dict[int, dict[str, Any]] = {}  # own committed events not dispatched yet
         self._dispatched: set[int] = set()
         self._dispatched_order: deque[int] = deque()
         self._last_id = 0
         self._tasks: list[asyncio.Task[None]] = []
-        self._listeners: list[Callable[[list[dict[str, Any]]], None]] = []
+        self._listeners: list[
+            tuple[Callable[[list[dict[str, Any]]], None], Callable[[dict[str, Any]], bool] | None]
+        ] = []
         self._loop_listeners: list[Callable[[dict[str, Any]], None]] = []
         self._listener_queue: asyncio.Queue[list[dict[str, Any]]] | None = None
         self.dispatched_total = 0
@@ -118,12 +125,21 @@ class EventHub:
 
     # -- producers ------------------------------------------------------------------------------------
 
-    def announce(self, event_ids: list[int]) -> None:
-        """Called from any thread after a commit in this process."""
+    def announce(self, events: list[AuditEvent]) -> None:
+        """Called from any thread after a commit in this process, with the events it recorded."""
         loop = self._loop
         if loop is None or loop.is_closed():
             return
-        loop.call_soon_threadsafe(self._request, event_ids)
+        loop.call_soon_threadsafe(self._committed_here, events)
+
+    def _committed_here(self, events: list[AuditEvent]) -> None:
+        # Kept, so that they need not be read back when they are the next ones (`_known_next`).
+        if len(self._known) > KNOWN_MAX:
+            self._known.clear()
+        for event in events:
+            if event.id > self._last_id:
+                self._known[event.id] = event_message(event)
+        self._request([event.id for event in events])
 
     def _request(self, event_ids: list[int]) -> None:
         self._requested.update(event_ids)
@@ -134,17 +150,25 @@ class EventHub:
         """Call `listener(event)` in the event loop for every event (it must be quick and not block)."""
         self._loop_listeners.append(listener)
 
-    def add_listener(self, listener: Callable[[list[dict[str, Any]]], None]) -> None:
-        """Call `listener(events)` (blocking, in a worker thread, in order) after each batch is fanned out."""
-        self._listeners.append(listener)
+    def add_listener(
+        self,
+        listener: Callable[[list[dict[str, Any]]], None],
+        wants: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> None:
+        """Call `listener(events)` (blocking, in a worker thread, in order) after each batch is fanned out,
+        with the events `wants` accepts (all when None); a batch with none of them costs no thread."""
+        self._listeners.append((listener, wants))
 
     async def _listener_loop(self) -> None:
         assert self._listener_queue is not None
         while True:
             batch = await self._listener_queue.get()
-            for listener in self._listeners:
+            for listener, wants in self._listeners:
+                mine = batch if wants is None else [m for m in batch if wants(m)]
+                if not mine:
+                    continue
                 try:
-                    await asyncio.to_thread(listener, batch)
+                    await asyncio.to_thread(listener, mine)
                 except Exception:
                     logger.exception("event listener %r failed", listener)
 
@@ -160,11 +184,11 @@ class EventHub:
 
     def replay(self, since: int, project_id: uuid.UUID | None, limit: int) -> list[dict[str, Any]]:
         """Events after `since`, oldest first (blocking: call from a worker thread)."""
-        query = select(AuditEvent).where(AuditEvent.id > since)
+        query = select(EVENTS).where(EVENTS.c.id > since)
         if project_id is not None:
-            query = query.where(AuditEvent.project_id == project_id)
+            query = query.where(EVENTS.c.project_id == project_id)
         with self._db.read_sessions() as session:
-            rows = session.scalars(query.order_by(AuditEvent.id).limit(limit)).all()
+            rows = session.execute(query.order_by(EVENTS.c.id).limit(limit)).all()
             return [event_message(row) for row in rows]
 
     # -- dispatch -------------------------------------------------------------------------------------
@@ -173,12 +197,12 @@ class EventHub:
         with self._db.read_sessions() as session:
             return session.scalar(select(func.max(AuditEvent.id))) or 0
 
-    def _fetch(self, last_id: int, requested: set[int]) -> list[AuditEvent]:
-        condition = AuditEvent.id > last_id
+    def _fetch(self, last_id: int, requested: set[int]) -> list[Row[Any]]:
+        condition = EVENTS.c.id > last_id
         if requested:
-            condition = or_(condition, AuditEvent.id.in_(requested))
-        with self._db.read_sessions() as session:
-            return list(session.scalars(select(AuditEvent).where(condition).order_by(AuditEvent.id)).all())
+            condition = or_(condition, EVENTS.c.id.in_(requested))
+        with self._db.read_sessions() as session:  # rows, not ORM objects: this runs after every commit
+            return list(session.execute(select(EVENTS).where(condition).order_by(EVENTS.c.id)).all())
 
     async def _dispatch_loop(self) -> None:
         assert self._wake is not None
@@ -186,24 +210,39 @@ class EventHub:
             await wait_event(self._wake, self._poll_interval_s)
             self._wake.clear()
             requested, self._requested = self._requested, set()
-            try:
-                events = await asyncio.to_thread(self._fetch, self._last_id, requested)
-            except Exception:
-                logger.exception("event dispatch: reading new events failed; retrying")
-                self._requested |= requested
-                await asyncio.sleep(self._poll_interval_s)
-                continue
-            batch = []
-            for event in events:
-                if event.id in self._dispatched:
+            messages = self._known_next(requested)
+            if messages is None:
+                try:
+                    rows = await asyncio.to_thread(self._fetch, self._last_id, requested)
+                except Exception:
+                    logger.exception("event dispatch: reading new events failed; retrying")
+                    self._requested |= requested
+                    await asyncio.sleep(self._poll_interval_s)
                     continue
-                self._remember(event.id)
-                self._last_id = max(self._last_id, event.id)
-                message = event_message(event)
+                messages = [event_message(row) for row in rows]
+            batch = []
+            for message in messages:
+                if message["id"] in self._dispatched:
+                    continue
+                self._remember(message["id"])
+                self._last_id = max(self._last_id, message["id"])
                 self._fan_out(message)
                 batch.append(message)
+            for event_id in [i for i in self._known if i <= self._last_id]:
+                del self._known[event_id]
             if batch and self._listeners and self._listener_queue is not None:
                 self._listener_queue.put_nowait(batch)
+
+    def _known_next(self, requested: set[int]) -> list[dict[str, Any]] | None:
+        """The requested events from memory when they are exactly the ones after the last dispatched (this
+        process's own commits, in order); None: read them from the database (a gap may be another
+        process's or another transaction's events, or this is the poll)."""
+        fresh = sorted(i for i in requested if i not in self._dispatched)
+        if not requested or not all(i in self._known for i in fresh):
+            return None
+        if fresh != list(range(self._last_id + 1, self._last_id + 1 + len(fresh))):
+            return None
+        return [self._known[i] for i in fresh]
 
     def _remember(self, event_id: int) -> None:
         self._dispatched.add(event_id)
@@ -239,7 +278,7 @@ class EventHub:
                         self._wake.set()
                     async for notify in conn.notifies():
                         try:
-                            self._request([int(notify.payload)])
+                            self._request([int(part) for part in notify.payload.split(",")])
                         except ValueError:
                             logger.warning("ignoring malformed event notification %r", notify.payload)
             except asyncio.CancelledError:

@@ -32,7 +32,7 @@ class OneTransaction(UnitOfWork):
 
     def abandon(self) -> None:
         self.session.rollback()
-        self.event_ids.clear()
+        self.recorded.clear()
 
     @classmethod
     def around(cls, uow: UnitOfWork) -> OneTransaction:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -39,7 +39,14 @@ def _res(session: Session) -> resources.Resource:
     return resources.Resource(Agent, "agent", lambda a: agent_out(session, a))
 
 
-def is_offline(agent: Agent, settings: Settings) -> bool:
+class AgentLike(Protocol):
+    """What the checks below read: an ORM agent, or the plain row a claim pass works with."""
+
+    api_key_id: uuid.UUID | None
+    last_seen_at: datetime | None
+
+
+def is_offline(agent: AgentLike, settings: Settings) -> bool:
     seen = agent.last_seen_at
     return seen is None or utcnow() - seen > timedelta(seconds=settings.farm_agent_offline_s)
 
@@ -51,7 +58,7 @@ def own_agent(session: Session, agent_id: uuid.UUID, principal: Principal) -> Ag
     return agent
 
 
-def check_owner(agent: Agent, principal: Principal) -> None:
+def check_owner(agent: AgentLike, principal: Principal) -> None:
     """403 unless the caller is this agent's API key (or an admin)."""
     if principal.role != "admin" and agent.api_key_id not in (None, principal.id):
         raise Forbidden("This API key belongs to another agent.", field="agent_id")

@@ -10,24 +10,21 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, fields
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Row, exists, func, or_, select, update
-from sqlalchemy.orm import Session, aliased
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy import Row, bindparam, exists, func, or_, select, update
+from sqlalchemy.orm import Session
 
-from ..context import Principal, UnitOfWork
-from ..crud import apply_changes
+from ..context import SYSTEM, Principal, UnitOfWork
 from ..db.base import utcnow
-from ..db.models import Agent, AgentBlock, Job, JobDependency
+from ..db.models import Agent, AgentBlock, AuditEvent, Job, JobDependency, Project
 from ..errors import ApiError, NotFound
 from ..settings import Settings
 from .agents import check_owner, is_offline
-from .jobs import job_out
 from .scheduler import AgentView, FarmView, JobView, choose
-from .schemas import Claim, ClaimedJob, LeaseOut
+from .schemas import Claim, ClaimedJob, JobOut, LeaseOut
 
 if TYPE_CHECKING:
     from ..events import EventHub
@@ -46,48 +43,108 @@ class ClaimRequest:
     request_id: str | None = None
 
 
-def _vram_gb(agent: Agent) -> float:
+AGENTS = Agent.__table__
+
+
+@dataclass
+class PassAgent:
+    """An agent as a claim pass reads it (plain columns, not an ORM object) and the state it leaves: the
+    changed ones are written back with one statement (`_write_agents`)."""
+
+    id: uuid.UUID
+    name: str
+    api_key_id: uuid.UUID | None
+    last_seen_at: datetime | None
+    gpus: list[dict[str, Any]]
+    tags: list[str]
+    job_types: list[str]
+    loaded_models: list[str]
+    state: str
+    draining: bool
+    revision: int
+    changed: bool = False
+
+    def set(self, state: str, loaded_models: list[str]) -> None:
+        if (state, loaded_models) != (self.state, self.loaded_models):
+            self.state, self.loaded_models, self.changed = state, loaded_models, True
+
+
+_READ_AGENTS = select(*(AGENTS.c[f.name] for f in fields(PassAgent) if f.name != "changed"))
+
+
+def _read_agents(session: Session) -> dict[uuid.UUID, PassAgent]:
+    return {row.id: PassAgent(*row) for row in session.execute(_READ_AGENTS)}
+
+
+_WRITE_AGENT = (
+    update(AGENTS)
+    .where(AGENTS.c.id == bindparam("b_id"))
+    .values(
+        state=bindparam("b_state"),
+        loaded_models=bindparam("b_loaded_models", type_=AGENTS.c.loaded_models.type),
+        revision=AGENTS.c.revision + 1,
+    )
+)
+
+
+def _write_agents(session: Session, agents: Iterable[PassAgent]) -> None:
+    """The agents a pass changed (busy now, another model loaded), in one statement. A new revision as any
+    edit, but no event: their jobs' events say it."""
+    params = [
+        {"b_id": a.id, "b_state": a.state, "b_loaded_models": a.loaded_models} for a in agents if a.changed
+    ]
+    if params:
+        session.execute(_WRITE_AGENT, params)
+
+
+def _vram_gb(agent: PassAgent) -> float:
     # Decimal GB, as cards are sold: NVML reports a "24 GB" RTX 4090 as 24564 MiB (23.99 GiB).
     return max((g.get("vram_total_mb", 0) for g in agent.gpus), default=0) / 1000
 
 
-_VIEW_COLUMNS = (
-    Job.id,
-    Job.type,
-    Job.priority,
-    Job.min_vram_gb,
-    Job.model,
-    Job.created_at,
-    Job.tags,
-    Job.failed_agents,
-    Job.project_id,
-    Job.estimate_s,
-    Job.not_before,
+JOBS = Job.__table__
+
+DEPENDENCIES = JobDependency.__table__
+_VIEW_COLUMNS = tuple(
+    JOBS.c[name]
+    for name in (
+        "id",
+        "type",
+        "priority",
+        "min_vram_gb",
+        "model",
+        "created_at",
+        "tags",
+        "failed_agents",
+        "project_id",
+        "estimate_s",
+        "not_before",
+    )
 )
 
 
 def candidate_rows(session: Session, vram_gb: float, models: Iterable[str]) -> list[Row[Any]]:
     """Runnable queued jobs (parents done, back-off over, VRAM within `vram_gb`): the columns the scheduler
     reads, never the graph or params. The highest priority first, plus the same-model ones."""
-    parent = aliased(Job)
+    parent = JOBS.alias("parent")
     waiting_on_parent = exists(
-        select(JobDependency.job_id)
-        .join(parent, parent.id == JobDependency.parent_id)
-        .where(JobDependency.job_id == Job.id, parent.status != "succeeded")
+        select(DEPENDENCIES.c.job_id)
+        .join(parent, parent.c.id == DEPENDENCIES.c.parent_id)
+        .where(DEPENDENCIES.c.job_id == JOBS.c.id, parent.c.status != "succeeded")
     )
     now = utcnow()
     base = select(*_VIEW_COLUMNS).where(
-        Job.status == "queued",
-        or_(Job.not_before.is_(None), Job.not_before <= now),
-        Job.min_vram_gb <= vram_gb,
+        JOBS.c.status == "queued",
+        or_(JOBS.c.not_before.is_(None), JOBS.c.not_before <= now),
+        JOBS.c.min_vram_gb <= vram_gb,
         ~waiting_on_parent,
     )
-    order = (Job.priority.desc(), Job.created_at)
-    found = {row.id: row for row in session.execute(base.order_by(*order).limit(CANDIDATES))}
+    order = (JOBS.c.priority.desc(), JOBS.c.created_at)
+    found = {row.id: row for row in session.execute(base.order_by(*order).limit(CANDIDATES)).all()}
     wanted = sorted(set(models))
     if wanted:
-        same_model = base.where(Job.model.in_(wanted)).order_by(*order).limit(CANDIDATES // 3)
-        for row in session.execute(same_model):
+        same_model = base.where(JOBS.c.model.in_(wanted)).order_by(*order).limit(CANDIDATES // 3)
+        for row in session.execute(same_model).all():
             found.setdefault(row.id, row)
     return list(found.values())
 
@@ -117,23 +174,30 @@ class Candidates:
 def read_candidates(session: Session, vram_gb: float, models: frozenset[str]) -> Candidates:
     rows = candidate_rows(session, vram_gb, models)
     now = utcnow()
-    running_jobs = session.execute(
-        select(Job.project_id, Job.agent_id, Job.started_at, Job.estimate_s).where(Job.status == "running")
+    running = JOBS.c.status == "running"
+    # Summed in the database: a pass must not read every running job (a big farm runs thousands).
+    running_by_project = session.execute(
+        select(JOBS.c.project_id, func.count()).where(running).group_by(JOBS.c.project_id)
+    ).all()
+    running_by_agent = session.execute(
+        select(JOBS.c.agent_id, func.max(JOBS.c.started_at), func.max(JOBS.c.estimate_s))
+        .where(running, JOBS.c.agent_id.is_not(None))
+        .group_by(JOBS.c.agent_id)
     ).all()
     queued = session.execute(
-        select(Job.model, func.sum(Job.estimate_s), func.max(Job.min_vram_gb))
-        .where(Job.status == "queued", Job.model.is_not(None))
-        .group_by(Job.model)
+        select(JOBS.c.model, func.sum(JOBS.c.estimate_s), func.max(JOBS.c.min_vram_gb))
+        .where(JOBS.c.status == "queued", JOBS.c.model.is_not(None))
+        .group_by(JOBS.c.model)
     ).all()
     work: dict[uuid.UUID, float] = {}
     priority: dict[uuid.UUID, int] = {}
     if rows:
-        child = aliased(Job)
+        child = JOBS.alias("child")
         waiting = session.execute(
-            select(JobDependency.parent_id, func.sum(child.estimate_s), func.max(child.priority))
-            .join(child, child.id == JobDependency.job_id)
-            .where(JobDependency.parent_id.in_([row.id for row in rows]), child.status == "queued")
-            .group_by(JobDependency.parent_id)
+            select(DEPENDENCIES.c.parent_id, func.sum(child.c.estimate_s), func.max(child.c.priority))
+            .join(child, child.c.id == DEPENDENCIES.c.job_id)
+            .where(DEPENDENCIES.c.parent_id.in_([row.id for row in rows]), child.c.status == "queued")
+            .group_by(DEPENDENCIES.c.parent_id)
         )
         for parent_id, total, top in waiting:
             work[parent_id] = float(total or 0)
@@ -163,12 +227,12 @@ def read_candidates(session: Session, vram_gb: float, models: frozenset[str]) ->
         models=models,
         demand_s={model: float(total or 0) for model, total, _ in queued},
         model_vram_gb={model: float(vram or 0) for model, _, vram in queued},
+        # An agent runs one job at a time: its latest start plus its longest estimate.
         busy_until={
-            row.agent_id: (row.started_at or now).timestamp() + row.estimate_s
-            for row in running_jobs
-            if row.agent_id is not None
+            agent_id: (started or now).timestamp() + (estimate or 0.0)
+            for agent_id, started, estimate in running_by_agent
         },
-        running_by_project=Counter(str(row.project_id) for row in running_jobs),
+        running_by_project=Counter({str(project): count for project, count in running_by_project}),
     )
 
 
@@ -209,7 +273,7 @@ class _FarmState:
         queue.running_by_project[job.project or ""] += 1
 
 
-def _farm_state(agents: Iterable[Agent], settings: Settings, queue: Candidates) -> _FarmState:
+def _farm_state(agents: Iterable[PassAgent], settings: Settings, queue: Candidates) -> _FarmState:
     agents = [a for a in agents if not is_offline(a, settings)]
     return _FarmState(
         now=utcnow().timestamp(),
@@ -219,7 +283,13 @@ def _farm_state(agents: Iterable[Agent], settings: Settings, queue: Candidates) 
     )
 
 
-def _check_agent(agent: Agent | None, request: ClaimRequest) -> ApiError | None:
+BLOCKS = AgentBlock.__table__
+_BLOCKED = select(BLOCKS.c.agent_id, BLOCKS.c.job_type).where(
+    BLOCKS.c.agent_id.in_(bindparam("agent_ids", expanding=True)), BLOCKS.c.blocked.is_(True)
+)
+
+
+def _check_agent(agent: PassAgent | None, request: ClaimRequest) -> ApiError | None:
     """What the claim route would refuse with, as a value: the pass answers the other claims."""
     if agent is None:
         return NotFound(f"No agent with id {request.agent_id}.", field="agent_id")
@@ -241,8 +311,8 @@ def claim_pass(
     None). A request that is not allowed (unknown agent, another agent's key) gets its exception instead;
     the others go on. Commits, then announces the events."""
     results: list[Claim | None | Exception] = [None] * len(requests)
-    agents = {a.id: a for a in session.scalars(select(Agent))}  # the waiters, and the farm they plan with
-    active: list[tuple[int, ClaimRequest, Agent]] = []
+    agents = _read_agents(session)  # the waiters, and the farm they plan with
+    active: list[tuple[int, ClaimRequest, PassAgent]] = []
     now = utcnow()
     seen: list[uuid.UUID] = []
     for i, request in enumerate(requests):
@@ -253,9 +323,9 @@ def claim_pass(
             continue
         if agent.last_seen_at is None or (now - agent.last_seen_at).total_seconds() >= SEEN_RESOLUTION_S:
             seen.append(agent.id)
-            set_committed_value(agent, "last_seen_at", now)
-        if request.loaded_models is not None and list(request.loaded_models) != agent.loaded_models:
-            agent.loaded_models = list(request.loaded_models)
+            agent.last_seen_at = now
+        if request.loaded_models is not None:
+            agent.set(agent.state, list(request.loaded_models))
         if not agent.draining:
             active.append((i, request, agent))
     if seen:
@@ -269,22 +339,19 @@ def claim_pass(
             candidates = read_candidates(session, vram, models)
     views = list(candidates.views.values()) if candidates is not None and active else []
     if candidates is None or not views:
+        _write_agents(session, agents.values())
         session.commit()
         return results, candidates
     blocked: dict[uuid.UUID, set[str]] = {}
-    for agent_id, job_type in session.execute(
-        select(AgentBlock.agent_id, AgentBlock.job_type).where(
-            AgentBlock.agent_id.in_([a.id for _, _, a in active]), AgentBlock.blocked.is_(True)
-        )
-    ):
+    for agent_id, job_type in session.execute(_BLOCKED, {"agent_ids": [a.id for _, _, a in active]}):
         blocked.setdefault(agent_id, set()).add(job_type)
     farm = _farm_state(agents.values(), settings, candidates)
     # Agents that already hold a waiting job's model choose first (no load to pay), then in arrival order.
     wanted = {v.model for v in views if v.model}
     active.sort(key=lambda item: (not set(item[2].loaded_models) & wanted, item[0]))
-    leases: list[tuple[int, ClaimRequest, Agent, Job]] = []
+    leases: list[tuple[int, ClaimRequest, PassAgent, Row[Any]]] = []
     while active and views:
-        chosen: list[tuple[int, ClaimRequest, Agent, JobView]] = []
+        chosen: list[tuple[int, ClaimRequest, PassAgent, JobView]] = []
         for i, request, agent in active:
             picked = choose(_agent_view(agent, blocked), views, farm.view()) if views else None
             if picked is not None:
@@ -301,16 +368,17 @@ def claim_pass(
         )
         # PostgreSQL: a job another server process took meanwhile; its agent chooses again.
         active = [(i, r, a) for i, r, a, p in chosen if uuid.UUID(p.id) not in locked]
-    event_ids: list[int] = []
-    for i, claim in _lease(session, settings, leases, event_ids).items():
+    recorded: list[AuditEvent] = []
+    for i, claim in _lease(session, settings, leases, recorded).items():
         results[i] = claim
+    _write_agents(session, agents.values())
     session.commit()
-    if hub is not None and event_ids:
-        hub.announce(event_ids)
+    if hub is not None and recorded:
+        hub.announce(recorded)
     return results, candidates
 
 
-def _agent_view(agent: Agent, blocked: dict[uuid.UUID, set[str]]) -> AgentView:
+def _agent_view(agent: PassAgent, blocked: dict[uuid.UUID, set[str]]) -> AgentView:
     return AgentView(
         id=str(agent.id),
         vram_gb=_vram_gb(agent),
@@ -321,93 +389,152 @@ def _agent_view(agent: Agent, blocked: dict[uuid.UUID, set[str]]) -> AgentView:
     )
 
 
-def _lock(job_ids: list[uuid.UUID], session: Session) -> dict[uuid.UUID, Job]:
-    """The chosen jobs still queued, locked for this transaction. PostgreSQL passes over rows another
-    server process holds (FOR UPDATE SKIP LOCKED); SQLite serialises writers (BEGIN IMMEDIATE)."""
-    stmt = (
-        select(Job)
-        .where(Job.id.in_(job_ids), Job.status == "queued")
-        .with_for_update(skip_locked=True)
-        .execution_options(populate_existing=True)
+_LOCK = (
+    select(JOBS)
+    .where(
+        JOBS.c.id.in_(bindparam("job_ids", expanding=True)),
+        # Wrapped so that no index on status can serve it: SQLite (without ANALYZE statistics) would
+        # otherwise walk the whole queue by the status index instead of looking up the ids.
+        func.coalesce(JOBS.c.status, "") == "queued",
     )
-    return {job.id: job for job in session.scalars(stmt)}
+    .with_for_update(skip_locked=True)
+)
+
+
+def _lock(job_ids: list[uuid.UUID], session: Session) -> dict[uuid.UUID, Row[Any]]:
+    """The chosen jobs still queued, locked for this transaction. PostgreSQL passes over rows another
+    server process holds (FOR UPDATE SKIP LOCKED); SQLite serialises writers (BEGIN IMMEDIATE). Plain rows,
+    not ORM objects: the lease is written with one statement for all of them."""
+    return {row.id: row for row in session.execute(_LOCK, {"job_ids": job_ids})}
+
+
+_LEASE = (
+    update(JOBS)
+    .where(JOBS.c.id == bindparam("b_id"), JOBS.c.revision == bindparam("b_revision"))
+    .values(
+        status="running",
+        agent_id=bindparam("b_agent_id"),
+        lease_id=bindparam("b_lease_id"),
+        lease_expires_at=bindparam("b_expires"),
+        progress=0.0,
+        stage_text="",
+        started_at=bindparam("b_now"),  # this attempt's start: the timeout counts from here
+        not_before=None,
+        revision=JOBS.c.revision + 1,
+    )
+)
 
 
 def _lease(
     session: Session,
     settings: Settings,
-    leases: list[tuple[int, ClaimRequest, Agent, Job]],
-    event_ids: list[int],
+    leases: list[tuple[int, ClaimRequest, PassAgent, Row[Any]]],
+    recorded: list[AuditEvent],
 ) -> dict[int, Claim]:
-    """Lease each job to its agent: one flush for all, then an audit event each. The answers are built
-    inside the transaction: nothing after the commit can fail and leave a job leased to an agent that
-    never heard of it."""
+    """Lease each job to its agent: one UPDATE for all (the rows are locked), then one INSERT for their
+    audit events. The answers are built inside the transaction: nothing after the commit can fail and leave
+    a job leased to an agent that never heard of it."""
     if not leases:
         return {}
     now = utcnow()
     expires = now + timedelta(seconds=settings.farm_lease_s)
-    lease_ids: dict[uuid.UUID, str] = {}
-    changes: dict[uuid.UUID, dict[str, list[Any]]] = {}
-    before: dict[uuid.UUID, int] = {}
-    for _, _, agent, job in leases:
-        lease_ids[job.id] = uuid.uuid4().hex
-        before[job.id] = job.revision
-        values = {
+    leased: dict[uuid.UUID, dict[str, Any]] = {}
+    for _, _, agent, row in leases:
+        leased[row.id] = {
             "status": "running",
             "agent_id": agent.id,
-            "lease_id": lease_ids[job.id],
+            "lease_id": uuid.uuid4().hex,
             "lease_expires_at": expires,
             "progress": 0.0,
             "stage_text": "",
-            "started_at": now,  # this attempt's start: the timeout counts from here
+            "started_at": now,
             "not_before": None,
         }
-        changes[job.id] = apply_changes(job, values)
-        agent.state = "busy"
-        if job.model and job.model not in agent.loaded_models:
-            agent.loaded_models = [job.model]  # one model resident: the new one replaces the old
-    session.flush()
-    parents = _parents(session, [job.id for _, _, _, job in leases])
+        # One model resident: the job's replaces the one loaded.
+        loads = row.model and row.model not in agent.loaded_models
+        agent.set("busy", [row.model] if loads else agent.loaded_models)
+    written = session.execute(
+        _LEASE,
+        [
+            {
+                "b_id": row.id,
+                "b_revision": row.revision,
+                "b_agent_id": agent.id,
+                "b_lease_id": leased[row.id]["lease_id"],
+                "b_expires": expires,
+                "b_now": now,
+            }
+            for _, _, agent, row in leases
+        ],
+    )
+    if written.rowcount != len(leases):  # the rows are locked: only a broken database gets here
+        raise RuntimeError(f"leased {written.rowcount} of {len(leases)} locked jobs; the pass is rolled back")
+    parents = _parents(session, [row.id for _, _, _, row in leases])
+    projects = _project_codes(session, {row.project_id for _, _, _, row in leases if row.project_id})
     answers: dict[int, Claim] = {}
-    for i, request, _, job in leases:
-        mine = parents.get(job.id, [])
-        out = job_out(session, job, [p.id for p in mine])
-        uow = UnitOfWork(session=session, hub=None, actor=request.actor, request_id=request.request_id)
-        uow.record(
-            "job.updated",
-            "job",
-            job.id,
-            project_id=job.project_id,
-            revision_before=before[job.id],
-            revision_after=job.revision,
-            changes=changes[job.id],
-            data=out.model_dump(mode="json"),
+    events = []
+    for i, request, agent, row in leases:
+        values = leased[row.id]
+        mine = parents.get(row.id, [])
+        job = {**row._asdict(), **values, "revision": row.revision + 1}
+        out = JobOut.model_validate(
+            {
+                **job,
+                "depends_on": [p.id for p in mine],
+                "agent_name": agent.name,
+                "project_code": projects.get(row.project_id),
+            }
         )
-        event_ids.extend(uow.event_ids)
-        answers[i] = Claim(job=_claimed(job, mine), lease=LeaseOut(id=lease_ids[job.id], expires_at=expires))
+        by = UnitOfWork(session=session, hub=None, actor=request.actor, request_id=request.request_id)
+        events.append(
+            by.event(
+                "job.updated",
+                "job",
+                row.id,
+                project_id=row.project_id,
+                revision_before=row.revision,
+                revision_after=row.revision + 1,
+                changes={k: [getattr(row, k), v] for k, v in values.items() if getattr(row, k) != v},
+                data=out.model_dump(mode="json"),
+            )
+        )
+        answers[i] = Claim(job=_claimed(job, mine), lease=LeaseOut(id=values["lease_id"], expires_at=expires))
+    recorder = UnitOfWork(session=session, hub=None, actor=SYSTEM)
+    recorder.record_all(events)  # one INSERT for the pass's audit events; each names its own actor
+    recorded.extend(recorder.recorded)
     return answers
 
 
-def _parents(session: Session, job_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Job]]:
-    found: dict[uuid.UUID, list[Job]] = {}
-    rows = session.execute(
-        select(JobDependency.job_id, Job)
-        .join(Job, Job.id == JobDependency.parent_id)
-        .where(JobDependency.job_id.in_(job_ids))
-    )
-    for job_id, parent in rows:
-        found.setdefault(job_id, []).append(parent)
+def _project_codes(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    if not ids:
+        return {}
+    rows = session.execute(select(Project.id, Project.code).where(Project.id.in_(ids)))
+    return {project_id: code for project_id, code in rows}
+
+
+_PARENTS = (
+    select(DEPENDENCIES.c.job_id, JOBS.c.id, JOBS.c.version_id, JOBS.c.outputs)
+    .join(JOBS, JOBS.c.id == DEPENDENCIES.c.parent_id)
+    .where(DEPENDENCIES.c.job_id.in_(bindparam("job_ids", expanding=True)))
+)
+
+
+def _parents(session: Session, job_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Row[Any]]]:
+    """Each job's parents: id, version and outputs (what the agent is told)."""
+    found: dict[uuid.UUID, list[Row[Any]]] = {}
+    for row in session.execute(_PARENTS, {"job_ids": job_ids}):
+        found.setdefault(row.job_id, []).append(row)
     return found
 
 
-def _claimed(job: Job, parents: list[Job]) -> ClaimedJob:
+def _claimed(job: dict[str, Any], parents: list[Row[Any]]) -> ClaimedJob:
     return ClaimedJob(
-        id=job.id,
-        type=job.type,
-        workflow=job.workflow,
-        params=job.params,
-        graph=job.graph,
-        inputs=job.inputs,
+        id=job["id"],
+        type=job["type"],
+        workflow=job["workflow"],
+        params=job["params"],
+        graph=job["graph"],
+        inputs=job["inputs"],
         parents=[
             {
                 "id": str(p.id),
@@ -416,7 +543,7 @@ def _claimed(job: Job, parents: list[Job]) -> ClaimedJob:
             }
             for p in parents
         ],
-        priority=job.priority,
-        timeout_s=job.timeout_s,
-        attempt=job.attempts + 1,
+        priority=job["priority"],
+        timeout_s=job["timeout_s"],
+        attempt=job["attempts"] + 1,
     )

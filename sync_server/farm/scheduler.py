@@ -36,7 +36,7 @@ mean compute time — the rule only needs the per-model means and sums to be abo
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 DEFAULT_LOAD_S = 30.0
@@ -125,12 +125,17 @@ def waited(job: JobView, now: float) -> float:
 
 
 def score(job: JobView, now: float) -> float:
-    """Critical path + priority weight + aging, in seconds; higher goes first."""
+    """Critical path + priority weight + aging, in seconds; higher goes first. (`effective_priority` and
+    `waited` written out: the claim path scores hundreds of candidates per agent.)"""
+    priority = job.priority
+    if job.downstream_priority is not None and job.downstream_priority > priority:
+        priority = job.downstream_priority
+    ready = job.submitted_at if job.ready_at is None else job.ready_at
     return (
         job.estimate_s
         + job.downstream_s
-        + PRIORITY_POINT_S * (effective_priority(job) - NORMAL_PRIORITY)
-        + AGING * waited(job, now)
+        + PRIORITY_POINT_S * (priority - NORMAL_PRIORITY)
+        + AGING * (now - ready if now > ready else 0.0)
     )
 
 
@@ -144,13 +149,19 @@ def choose(agent: AgentView, jobs: Iterable[JobView], farm: FarmView) -> JobView
     if not by_model:
         return None
     model = _model_to_run(agent, by_model, farm, _plan(jobs, farm, agent))
-    return min(by_model[model], key=lambda job: _order_within_model(job, farm))
+    return min(by_model[model], key=_order_within_model(farm))
 
 
-def _order_within_model(job: JobView, farm: FarmView) -> tuple:
-    fairness = farm.running_by_project.get(job.project or "", 0)
-    s = score(job, farm.now)
-    return (-(s // SCORE_BAND_S), fairness, -s, job.submitted_at, job.id)
+def _order_within_model(farm: FarmView) -> Callable[[JobView], tuple]:
+    """The sort key of jobs within the chosen model: score bands, then project fairness, then score, age
+    and id."""
+    now, running = farm.now, farm.running_by_project
+
+    def key(job: JobView) -> tuple:
+        s = score(job, now)
+        return (-(s // SCORE_BAND_S), running.get(job.project or "", 0), -s, job.submitted_at, job.id)
+
+    return key
 
 
 @dataclass(frozen=True)
@@ -170,13 +181,17 @@ def _plan(jobs: Sequence[JobView], farm: FarmView, agent: AgentView) -> _Plan:
     down: dict[str, float] = {}
     count: dict[str, int] = {}
     for job in jobs:
-        if job.model is None:
-            continue
         m = job.model
-        work[m] = work.get(m, 0.0) + job.estimate_s
-        down[m] = down.get(m, 0.0) + job.downstream_s
-        count[m] = count.get(m, 0) + 1
-        need[m] = max(need.get(m, 0.0), job.min_vram_gb)
+        if m is None:
+            continue
+        if m in count:
+            work[m] += job.estimate_s
+            down[m] += job.downstream_s
+            count[m] += 1
+        else:
+            work[m], down[m], count[m] = job.estimate_s, job.downstream_s, 1
+        if job.min_vram_gb > need.get(m, 0.0):
+            need[m] = job.min_vram_gb
     for m, w in work.items():
         demand[m] = max(demand.get(m, 0.0), w)
     lag: dict[str, float] = {}

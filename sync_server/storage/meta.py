@@ -34,6 +34,10 @@ def _json(model: Any) -> dict[str, Any]:
     return model.model_dump(mode="json")
 
 
+# The entities whose events rewrite metadata files (`_refresh`).
+WRITTEN_ENTITIES = frozenset({"project", "scene", "shot", "version", "character", "environment", "preset"})
+
+
 class MetaWriter:
     """Keeps the metadata files of confirmed projects equal to the database."""
 
@@ -57,11 +61,16 @@ class MetaWriter:
 
     # -- after events ---------------------------------------------------------------------------------
 
+    @staticmethod
+    def wants(message: dict[str, Any]) -> bool:
+        """Farm jobs, agents, notes…: no metadata file shows them (and a farm sends many events)."""
+        return bool(message.get("project_id")) and message.get("entity") in WRITTEN_ENTITIES
+
     def handle(self, messages: Iterable[dict[str, Any]]) -> None:
         """Rewrite the files touched by these live events (blocking; runs in a worker thread)."""
         by_project: dict[str, list[dict[str, Any]]] = {}
         for message in messages:
-            if message.get("project_id"):
+            if self.wants(message):
                 by_project.setdefault(message["project_id"], []).append(message)
         for project_id, batch in by_project.items():
             try:

@@ -84,6 +84,22 @@ def test_a_reconnecting_client_resumes_from_its_last_event_id(api: Api) -> None:
     assert missed[0]["id"] < missed[1]["id"]
 
 
+def test_a_live_event_is_the_same_as_the_stored_one_a_resuming_client_replays(api: Api) -> None:
+    # The server sends its own commits' events from memory; a resume reads them from the database.
+    project = api.project()
+    shot = api.shot(project["id"], api.scene(project["id"])["id"], description="before")
+    with _open(api.ws_url, _token(api.admin), project_id=project["id"]) as ws:
+        _next(ws, "hello")
+        api.admin.patch(f"/api/shots/{shot['id']}", json={"description": "리나 🎬", "revision": 1})
+        api.admin.patch(f"/api/shots/{shot['id']}", json={"duration_frames": 60, "revision": 2})
+        live = [_next(ws), _next(ws)]
+    with _open(api.ws_url, _token(api.admin), project_id=project["id"], since=live[0]["id"] - 1) as ws:
+        _next(ws, "hello")
+        replayed = [_next(ws), _next(ws)]
+    assert live == replayed
+    assert [e["revision"] for e in live] == [2, 3]
+
+
 def test_the_event_stream_needs_a_valid_token_and_the_right_role(api: Api) -> None:
     with pytest.raises(InvalidStatus) as no_token:
         connect(f"{api.ws_url}/api/events", open_timeout=RECV_TIMEOUT_S)
