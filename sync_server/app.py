@@ -64,6 +64,7 @@ def build_services(settings: Settings) -> Services:
     hub.add_listener(meta.handle, meta.wants)
     claims = ClaimDispatcher(db, hub, settings)
     hub.add_loop_listener(claims.on_event)
+    hub.add_commit_listener(claims.on_commit)
     api_keys = ApiKeyCache(settings.api_key_cache_s)
     hub.add_loop_listener(api_keys.on_event)
     return Services(

@@ -94,6 +94,7 @@ class EventHub:
             tuple[Callable[[list[dict[str, Any]]], None], Callable[[dict[str, Any]], bool] | None]
         ] = []
         self._loop_listeners: list[Callable[[dict[str, Any]], None]] = []
+        self._commit_listeners: list[Callable[[list[dict[str, Any]]], None]] = []
         self._listener_queue: asyncio.Queue[list[dict[str, Any]]] | None = None
         self.dispatched_total = 0
 
@@ -136,10 +137,18 @@ class EventHub:
         # Kept, so that they need not be read back when they are the next ones (`_known_next`).
         if len(self._known) > KNOWN_MAX:
             self._known.clear()
-        for event in events:
-            if event.id > self._last_id:
-                self._known[event.id] = event_message(event)
+        messages = [event_message(event) for event in events]
+        for message in messages:
+            if message["id"] > self._last_id:
+                self._known[message["id"]] = message
+        for listener in self._commit_listeners:
+            listener(messages)
         self._request([event.id for event in events])
+
+    def add_commit_listener(self, listener: Callable[[list[dict[str, Any]]], None]) -> None:
+        """Call `listener(events)` in the event loop with each commit of this process as it is announced:
+        before the request that made it is answered, ahead of the ordered fan-out."""
+        self._commit_listeners.append(listener)
 
     def _request(self, event_ids: list[int]) -> None:
         self._requested.update(event_ids)

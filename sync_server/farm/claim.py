@@ -27,7 +27,7 @@ from .scheduler import AgentView, FarmView, JobView, choose
 from .schemas import Claim, ClaimedJob, JobOut, LeaseOut
 
 if TYPE_CHECKING:
-    from ..events import EventHub
+    pass
 
 SEEN_RESOLUTION_S = 5.0  # an agent's last_seen_at is refreshed by a claim at most this often
 CANDIDATES = 300  # runnable jobs shown to the scheduler per pass (highest priority first, plus same-model)
@@ -133,7 +133,8 @@ def candidate_rows(session: Session, vram_gb: float, models: Iterable[str]) -> l
         .where(DEPENDENCIES.c.job_id == JOBS.c.id, parent.c.status != "succeeded")
     )
     now = utcnow()
-    base = select(*_VIEW_COLUMNS).where(
+    has_parents = exists(select(DEPENDENCIES.c.job_id).where(DEPENDENCIES.c.job_id == JOBS.c.id))
+    base = select(*_VIEW_COLUMNS, has_parents.label("has_parents")).where(
         JOBS.c.status == "queued",
         or_(JOBS.c.not_before.is_(None), JOBS.c.not_before <= now),
         JOBS.c.min_vram_gb <= vram_gb,
@@ -158,6 +159,7 @@ class Candidates:
     queued (`_lock`)."""
 
     views: dict[uuid.UUID, JobView]  # the runnable jobs as the scheduler sees them
+    with_parents: set[uuid.UUID]  # those of them that depend on others (whose outputs a lease sends along)
     complete: bool  # the query found fewer than its limit: no runnable job is missing from `views`
     vram_gb: float
     models: frozenset[str]
@@ -222,6 +224,7 @@ def read_candidates(session: Session, vram_gb: float, models: frozenset[str]) ->
     }
     return Candidates(
         views=views,
+        with_parents={row.id for row in rows if row.has_parents},
         complete=len(rows) < CANDIDATES,
         vram_gb=vram_gb,
         models=models,
@@ -300,16 +303,22 @@ def _check_agent(agent: PassAgent | None, request: ClaimRequest) -> ApiError | N
     return None
 
 
+@dataclass
+class PassResult:
+    answers: list[Claim | None | Exception]  # one per request
+    candidates: Candidates | None  # the queue snapshot, for the next pass
+    recorded: list[AuditEvent]  # the leases' events, committed; the caller announces them
+
+
 def claim_pass(
     session: Session,
-    hub: EventHub | None,
     settings: Settings,
     requests: Sequence[ClaimRequest],
     cached: Candidates | None = None,
-) -> tuple[list[Claim | None | Exception], Candidates | None]:
+) -> PassResult:
     """Serve several waiting agents in one write transaction: each gets the scheduler's choice for it (or
     None). A request that is not allowed (unknown agent, another agent's key) gets its exception instead;
-    the others go on. Commits, then announces the events."""
+    the others go on. Commits."""
     results: list[Claim | None | Exception] = [None] * len(requests)
     agents = _read_agents(session)  # the waiters, and the farm they plan with
     active: list[tuple[int, ClaimRequest, PassAgent]] = []
@@ -341,7 +350,7 @@ def claim_pass(
     if candidates is None or not views:
         _write_agents(session, agents.values())
         session.commit()
-        return results, candidates
+        return PassResult(results, candidates, [])
     blocked: dict[uuid.UUID, set[str]] = {}
     for agent_id, job_type in session.execute(_BLOCKED, {"agent_ids": [a.id for _, _, a in active]}):
         blocked.setdefault(agent_id, set()).add(job_type)
@@ -369,13 +378,11 @@ def claim_pass(
         # PostgreSQL: a job another server process took meanwhile; its agent chooses again.
         active = [(i, r, a) for i, r, a, p in chosen if uuid.UUID(p.id) not in locked]
     recorded: list[AuditEvent] = []
-    for i, claim in _lease(session, settings, leases, recorded).items():
+    for i, claim in _lease(session, settings, leases, recorded, candidates.with_parents).items():
         results[i] = claim
     _write_agents(session, agents.values())
     session.commit()
-    if hub is not None and recorded:
-        hub.announce(recorded)
-    return results, candidates
+    return PassResult(results, candidates, recorded)
 
 
 def _agent_view(agent: PassAgent, blocked: dict[uuid.UUID, set[str]]) -> AgentView:
@@ -430,6 +437,7 @@ def _lease(
     settings: Settings,
     leases: list[tuple[int, ClaimRequest, PassAgent, Row[Any]]],
     recorded: list[AuditEvent],
+    with_parents: set[uuid.UUID],
 ) -> dict[int, Claim]:
     """Lease each job to its agent: one UPDATE for all (the rows are locked), then one INSERT for their
     audit events. The answers are built inside the transaction: nothing after the commit can fail and leave
@@ -469,7 +477,7 @@ def _lease(
     )
     if written.rowcount != len(leases):  # the rows are locked: only a broken database gets here
         raise RuntimeError(f"leased {written.rowcount} of {len(leases)} locked jobs; the pass is rolled back")
-    parents = _parents(session, [row.id for _, _, _, row in leases])
+    parents = _parents(session, [row.id for _, _, _, row in leases if row.id in with_parents])
     projects = _project_codes(session, {row.project_id for _, _, _, row in leases if row.project_id})
     answers: dict[int, Claim] = {}
     events = []
@@ -522,6 +530,8 @@ _PARENTS = (
 def _parents(session: Session, job_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Row[Any]]]:
     """Each job's parents: id, version and outputs (what the agent is told)."""
     found: dict[uuid.UUID, list[Row[Any]]] = {}
+    if not job_ids:
+        return found
     for row in session.execute(_PARENTS, {"job_ids": job_ids}):
         found.setdefault(row.job_id, []).append(row)
     return found

@@ -81,7 +81,7 @@ class ClaimDispatcher:
         self._candidates: Candidates | None = None
         self._candidates_generation = -1
         self._generation = 0
-        self._own_leases: set[str] = set()  # job ids this process leased whose event has not come yet
+        self._own_leases: set[int] = set()  # this process's lease events not dispatched yet (event ids)
         self._closing = False
 
     # -- life cycle -----------------------------------------------------------------------------------
@@ -113,10 +113,20 @@ class ClaimDispatcher:
 
     def on_event(self, message: dict[str, Any]) -> None:
         """Event-loop listener of the event hub: events from this and other server processes."""
+        self._note(message, dispatched=True)
+
+    def on_commit(self, messages: list[dict[str, Any]]) -> None:
+        """Commit listener of the event hub: this process's own commits, as soon as they are announced
+        (before the request that made them is answered), so that a claim right after, say, a parent job
+        completed never plans with the queue as it was (the same events reach `on_event` later)."""
+        for message in messages:
+            self._note(message, dispatched=False)
+
+    def _note(self, message: dict[str, Any], dispatched: bool) -> None:
         if message.get("entity") == "job":
-            job_id = str(message.get("entity_id"))
-            if job_id in self._own_leases and message.get("action") == "job.updated":
-                self._own_leases.discard(job_id)  # our own lease: the candidates already know
+            if message.get("id") in self._own_leases:
+                if dispatched:
+                    self._own_leases.discard(message["id"])  # our own lease: the candidates already know
             else:
                 self._generation += 1
         if wakes_waiters(message):
@@ -252,12 +262,14 @@ class ClaimDispatcher:
         self, requests: list[ClaimRequest], cached: Candidates | None
     ) -> tuple[list[Claim | None | Exception], datetime | None, Candidates | None]:
         with self._db.write_sessions() as session:
-            results, candidates = claim_pass(session, self._hub, self._settings, requests, cached)
-        leased = [str(r.job.id) for r in results if isinstance(r, Claim)]
-        if leased:
+            done = claim_pass(session, self._settings, requests, cached)
+        results, candidates = done.answers, done.candidates
+        if done.recorded:
             if len(self._own_leases) > OWN_LEASES_KEPT:
                 self._own_leases.clear()
-            self._own_leases.update(leased)  # before their events can arrive: they are announced later
+            self._own_leases.update(event.id for event in done.recorded)  # before they are announced
+            if self._hub is not None:
+                self._hub.announce(done.recorded)
             return results, None, candidates
         with self._db.read_sessions() as session:  # the next retry back-off to run out, if any
             next_ready = session.scalar(
