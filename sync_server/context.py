@@ -55,36 +55,9 @@ class UnitOfWork:
     recorded: list[AuditEvent] = field(default_factory=list)  # this transaction's events, with their ids
     history: Any = None  # this transaction's change sets (sync_server.history.recorder), made on first edit
 
-    @property
-    def event_ids(self) -> list[int]:
-        return [event.id for event in self.recorded]
-
-    def record(
-        self,
-        action: str,
-        entity: str,
-        entity_id: object | None,
-        *,
-        project_id: uuid.UUID | None = None,
-        revision_before: int | None = None,
-        revision_after: int | None = None,
-        changes: dict[str, Any] | None = None,
-        data: dict[str, Any] | None = None,
-    ) -> None:
-        self.record_all(
-            [
-                self.event(
-                    action,
-                    entity,
-                    entity_id,
-                    project_id=project_id,
-                    revision_before=revision_before,
-                    revision_after=revision_after,
-                    changes=changes,
-                    data=data,
-                )
-            ]
-        )
+    def record(self, action: str, entity: str, entity_id: object | None, **details: Any) -> None:
+        """Record one audit event (`details`: the keyword arguments of `event`)."""
+        self.record_all([self.event(action, entity, entity_id, **details)])
 
     def event(
         self,

@@ -137,14 +137,22 @@ def check_revision(obj: Any, expected: int, label: str, current: Callable[[], Ba
 SECRET_FIELDS = frozenset({"password_hash", "key_hash"})
 
 
-def apply_changes(obj: Any, values: Mapping[str, Any]) -> dict[str, list[Any]]:
-    """Set attributes that differ; return {field: [before, after]} for the audit log (secrets masked)."""
+def changed(current: Any, values: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """{field: [before, after]} for the `values` that differ from `current`'s attributes (an ORM object or
+    a row), for the audit log (secrets masked)."""
     changes: dict[str, list[Any]] = {}
     for name, value in values.items():
-        before = getattr(obj, name)
+        before = getattr(current, name)
         if before != value:
-            setattr(obj, name, value)
             changes[name] = ["***", "***"] if name in SECRET_FIELDS else [before, value]
+    return changes
+
+
+def apply_changes(obj: Any, values: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """Set attributes that differ; return {field: [before, after]} for the audit log (secrets masked)."""
+    changes = changed(obj, values)
+    for name in changes:
+        setattr(obj, name, values[name])
     return changes
 
 

@@ -64,12 +64,16 @@ ServicesDep = Annotated[Services, Depends(_services)]
 bearer = HTTPBearer(auto_error=False, description="An access token from /api/auth/login, or an API key.")
 
 
+def cached_principal(services: Services, token: str) -> Principal | None:
+    """The principal of a recently used API key, without touching the database."""
+    return services.api_keys.get(hash_api_key(token)) if is_api_key(token) else None
+
+
 def authenticate(services: Services, token: str) -> Principal:
     """Resolve a bearer token (JWT access token or API key) to a principal, or raise 401."""
-    if is_api_key(token):
-        cached = services.api_keys.get(hash_api_key(token))
-        if cached is not None:
-            return cached
+    cached = cached_principal(services, token)
+    if cached is not None:
+        return cached
     with services.db.read_sessions() as session:
         if is_api_key(token):
             digest = hash_api_key(token)
@@ -109,12 +113,11 @@ async def get_principal(
             "Authentication required: send 'Authorization: Bearer <token or API key>'.",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    token = credentials.credentials
-    if is_api_key(token):  # an agent's frequent calls: answered from the cache without a worker thread
-        cached = services.api_keys.get(hash_api_key(token))
-        if cached is not None:
-            return cached
-    return await run_in_threadpool(authenticate, services, token)
+    # An agent's frequent calls are answered from the cache without a worker thread.
+    cached = cached_principal(services, credentials.credentials)
+    if cached is not None:
+        return cached
+    return await run_in_threadpool(authenticate, services, credentials.credentials)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -20,7 +20,7 @@ import psycopg
 from sqlalchemy import Row, func, or_, select
 from sqlalchemy.engine import make_url
 
-from .context import PG_CHANNEL, Principal
+from .context import EVENTS, PG_CHANNEL, Principal
 from .db.engine import Database
 from .db.models import AuditEvent
 from .event_wait import wait_event
@@ -31,9 +31,6 @@ SUBSCRIBER_QUEUE_SIZE = 2000
 DISPATCHED_MEMORY = 20000
 KNOWN_MAX = 20000  # own events kept for dispatch without a read-back
 LISTEN_RETRY_S = 2.0
-
-
-EVENTS = AuditEvent.__table__
 
 
 def event_message(event: AuditEvent | Row[Any]) -> dict[str, Any]:

@@ -18,13 +18,15 @@ from sqlalchemy import Row, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..context import SYSTEM, Principal, UnitOfWork
+from ..crud import changed
 from ..db.base import utcnow
 from ..db.models import Agent, AgentBlock, AuditEvent, Job, JobDependency, Project
 from ..errors import ApiError, NotFound
 from ..settings import Settings
 from .agents import check_owner, is_offline
+from .jobs import job_out_of
 from .scheduler import AgentView, FarmView, JobView, choose
-from .schemas import Claim, ClaimedJob, JobOut, LeaseOut
+from .schemas import Claim, ClaimedJob, LeaseOut
 
 if TYPE_CHECKING:
     pass
@@ -61,7 +63,6 @@ class PassAgent:
     loaded_models: list[str]
     state: str
     draining: bool
-    revision: int
     changed: bool = False
 
     def set(self, state: str, loaded_models: list[str]) -> None:
@@ -377,8 +378,8 @@ def claim_pass(
         )
         # PostgreSQL: a job another server process took meanwhile; its agent chooses again.
         active = [(i, r, a) for i, r, a, p in chosen if uuid.UUID(p.id) not in locked]
-    recorded: list[AuditEvent] = []
-    for i, claim in _lease(session, settings, leases, recorded, candidates.with_parents).items():
+    answers, recorded = _lease(session, settings, leases, candidates.with_parents)
+    for i, claim in answers.items():
         results[i] = claim
     _write_agents(session, agents.values())
     session.commit()
@@ -415,20 +416,21 @@ def _lock(job_ids: list[uuid.UUID], session: Session) -> dict[uuid.UUID, Row[Any
     return {row.id: row for row in session.execute(_LOCK, {"job_ids": job_ids})}
 
 
+# The columns a lease sets: the keys of the values `_lease` gives each job.
+_LEASED = (
+    "status",
+    "agent_id",
+    "lease_id",
+    "lease_expires_at",
+    "progress",
+    "stage_text",
+    "started_at",
+    "not_before",
+)
 _LEASE = (
     update(JOBS)
     .where(JOBS.c.id == bindparam("b_id"), JOBS.c.revision == bindparam("b_revision"))
-    .values(
-        status="running",
-        agent_id=bindparam("b_agent_id"),
-        lease_id=bindparam("b_lease_id"),
-        lease_expires_at=bindparam("b_expires"),
-        progress=0.0,
-        stage_text="",
-        started_at=bindparam("b_now"),  # this attempt's start: the timeout counts from here
-        not_before=None,
-        revision=JOBS.c.revision + 1,
-    )
+    .values(revision=JOBS.c.revision + 1, **{name: bindparam(f"b_{name}") for name in _LEASED})
 )
 
 
@@ -436,14 +438,13 @@ def _lease(
     session: Session,
     settings: Settings,
     leases: list[tuple[int, ClaimRequest, PassAgent, Row[Any]]],
-    recorded: list[AuditEvent],
     with_parents: set[uuid.UUID],
-) -> dict[int, Claim]:
+) -> tuple[dict[int, Claim], list[AuditEvent]]:
     """Lease each job to its agent: one UPDATE for all (the rows are locked), then one INSERT for their
-    audit events. The answers are built inside the transaction: nothing after the commit can fail and leave
-    a job leased to an agent that never heard of it."""
+    audit events, which are returned with the answers. The answers are built inside the transaction:
+    nothing after the commit can fail and leave a job leased to an agent that never heard of it."""
     if not leases:
-        return {}
+        return {}, []
     now = utcnow()
     expires = now + timedelta(seconds=settings.farm_lease_s)
     leased: dict[uuid.UUID, dict[str, Any]] = {}
@@ -455,7 +456,7 @@ def _lease(
             "lease_expires_at": expires,
             "progress": 0.0,
             "stage_text": "",
-            "started_at": now,
+            "started_at": now,  # this attempt's start: the timeout counts from here
             "not_before": None,
         }
         # One model resident: the job's replaces the one loaded.
@@ -464,15 +465,8 @@ def _lease(
     written = session.execute(
         _LEASE,
         [
-            {
-                "b_id": row.id,
-                "b_revision": row.revision,
-                "b_agent_id": agent.id,
-                "b_lease_id": leased[row.id]["lease_id"],
-                "b_expires": expires,
-                "b_now": now,
-            }
-            for _, _, agent, row in leases
+            {"b_id": row.id, "b_revision": row.revision, **{f"b_{k}": v for k, v in leased[row.id].items()}}
+            for _, _, _, row in leases
         ],
     )
     if written.rowcount != len(leases):  # the rows are locked: only a broken database gets here
@@ -485,14 +479,7 @@ def _lease(
         values = leased[row.id]
         mine = parents.get(row.id, [])
         job = {**row._asdict(), **values, "revision": row.revision + 1}
-        out = JobOut.model_validate(
-            {
-                **job,
-                "depends_on": [p.id for p in mine],
-                "agent_name": agent.name,
-                "project_code": projects.get(row.project_id),
-            }
-        )
+        out = job_out_of(job, [p.id for p in mine], agent.name, projects.get(row.project_id))
         by = UnitOfWork(session=session, hub=None, actor=request.actor, request_id=request.request_id)
         events.append(
             by.event(
@@ -502,15 +489,13 @@ def _lease(
                 project_id=row.project_id,
                 revision_before=row.revision,
                 revision_after=row.revision + 1,
-                changes={k: [getattr(row, k), v] for k, v in values.items() if getattr(row, k) != v},
+                changes=changed(row, values),
                 data=out.model_dump(mode="json"),
             )
         )
         answers[i] = Claim(job=_claimed(job, mine), lease=LeaseOut(id=values["lease_id"], expires_at=expires))
-    recorder = UnitOfWork(session=session, hub=None, actor=SYSTEM)
-    recorder.record_all(events)  # one INSERT for the pass's audit events; each names its own actor
-    recorded.extend(recorder.recorded)
-    return answers
+    UnitOfWork(session=session, hub=None, actor=SYSTEM).record_all(events)  # each names its own actor
+    return answers, events
 
 
 def _project_codes(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import String, cast, func, select
@@ -31,13 +32,20 @@ def job_out(session: Session, job: Job, parents: list[uuid.UUID] | None = None) 
         )
     agent = session.get(Agent, job.agent_id) if job.agent_id else None  # identity map: one query per agent
     project = session.get(Project, job.project_id) if job.project_id else None
+    return job_out_of(
+        {c.key: getattr(job, c.key) for c in Job.__table__.columns},
+        parents,
+        agent.name if agent else None,
+        project.code if project else None,
+    )
+
+
+def job_out_of(
+    columns: Mapping[str, Any], parents: list[uuid.UUID], agent_name: str | None, project_code: str | None
+) -> JobOut:
+    """The job as the API shows it, from its columns (an ORM job's, or a row's in the claim pass)."""
     return JobOut.model_validate(
-        {
-            **{c.key: getattr(job, c.key) for c in Job.__table__.columns},
-            "depends_on": parents,
-            "agent_name": agent.name if agent else None,
-            "project_code": project.code if project else None,
-        }
+        {**columns, "depends_on": parents, "agent_name": agent_name, "project_code": project_code}
     )
 
 
