@@ -43,6 +43,11 @@ POINTERS = (
 )
 
 
+def session() -> AIPIPE_PG_editorial_session:
+    """This window manager's pending push and proxy status."""
+    return bpy.context.window_manager.aipipe_editorial
+
+
 def register() -> None:
     register_properties(CLASSES, POINTERS)
 

@@ -16,8 +16,9 @@ from typing import Any
 
 import bpy
 
+from aipipe_shared.editorial import StripPlan, StripState, scene_rate
+
 from .. import compat
-from .core import StripPlan, StripState, scene_rate
 
 SHOT_ID = "aipipe_shot_id"
 VERSION_ID = "aipipe_version_id"
@@ -40,6 +41,13 @@ def scene_named(name: str) -> Any:
     if scene is None:
         raise RuntimeError(f"scene '{name}' is gone")
     return scene
+
+
+def active_strip(context: Any) -> Any:
+    """The active strip when it belongs to the edit (has a shot id), else None."""
+    editor = context.scene.sequence_editor
+    strip = getattr(editor, "active_strip", None) if editor else None
+    return strip if strip is not None and strip.get(SHOT_ID) else None
 
 
 def new_color_strip(strips: Any, name: str, channel: int, start: int, length: int) -> Any:
@@ -203,7 +211,7 @@ def flag_outdated(strip: Any, outdated: bool) -> None:
 
 def benchmark_build(count: int, stills: Sequence[os.PathLike[str] | str]) -> str:
     """Build `count` strips over local stills with `build_edit` and with a plain `new_image` loop."""
-    from .core import MediaChoice
+    from aipipe_shared.editorial import MediaChoice
 
     scene = bpy.context.scene
     plans, paths = [], {}
