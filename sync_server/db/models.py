@@ -220,6 +220,8 @@ class Version(IdMixin, TimestampMixin, RevisionMixin, Base):
         UniqueConstraint("shot_id", "stage", "number"),
         CheckConstraint(_in_list("stage", VERSION_STAGES), name="stage"),
         CheckConstraint("number > 0", name="number_positive"),
+        CheckConstraint("handle_in >= 0 AND handle_out >= 0", name="extent_handles"),
+        CheckConstraint("frame_count IS NULL OR frame_count > handle_in + handle_out", name="extent_frames"),
     )
 
     project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
@@ -233,6 +235,12 @@ class Version(IdMixin, TimestampMixin, RevisionMixin, Base):
     created_by: Mapped[str] = mapped_column(String(200), default="")
     gpu_seconds: Mapped[float | None] = mapped_column(Float, default=None)
     thumbnail: Mapped[str | None] = mapped_column(String(1024), default=None)
+    # What the media holds (docs/versions.md, "Media extent"): the number of its first frame, how many
+    # frames, and how many of them are head / tail handles around the cut. None: unknown (not a movie).
+    first_frame: Mapped[int | None] = mapped_column(Integer, default=None)
+    frame_count: Mapped[int | None] = mapped_column(Integer, default=None)
+    handle_in: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    handle_out: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     files: Mapped[list[VersionFile]] = relationship(
         back_populates="version",
