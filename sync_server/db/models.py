@@ -298,6 +298,7 @@ class Agent(IdMixin, TimestampMixin, RevisionMixin, Base):
     job_types: Mapped[list[str]] = mapped_column(JsonType, default=list)
     loaded_models: Mapped[list[str]] = mapped_column(JsonType, default=list)
     state: Mapped[str] = mapped_column(String(20), default="idle")
+    state_reason: Mapped[str] = mapped_column(String(500), default="")  # why it is `unavailable`
     draining: Mapped[bool] = mapped_column(Boolean, default=False)
     last_seen_at: Mapped[datetime | None] = mapped_column(default=None)
     api_key_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
@@ -346,7 +347,10 @@ class Job(IdMixin, TimestampMixin, RevisionMixin, Base):
     max_attempts: Mapped[int] = mapped_column(Integer, default=3)
     timeout_s: Mapped[int] = mapped_column(Integer, default=3600)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    failed_agents: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    failed_agents: Mapped[list[str]] = mapped_column(JsonType, default=list)  # not offered to these again
+    # Failures the job itself raised: [{agent, kind, error, at}]; a lost lease is only counted.
+    failures: Mapped[list[dict[str, Any]]] = mapped_column(JsonType, default=list)
+    lease_losses: Mapped[int] = mapped_column(Integer, default=0)
     agent_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("agents.id", ondelete="SET NULL"), index=True, default=None
     )
