@@ -25,6 +25,7 @@ from .core.client import ApiClient, ApiError
 from .core.events import EventListener
 from .core.tokens import TokenStore
 from .core.worker import Task, TaskContext, Worker
+from .undo import push_step as push_undo_step
 
 log = logging.getLogger(__name__)
 ADDON_ID = __package__
@@ -64,9 +65,11 @@ class Runtime:
         fn: Callable[[TaskContext], Any],
         on_done: Callable[[Any], None] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
+        undo: str = "",
     ) -> Task:
         """Run `fn` on the worker; `on_done(result)` / `on_error(exc)` run on the main thread later.
-        Without `on_error`, the failure is shown in the panel with the server's message."""
+        Without `on_error`, the failure is shown in the panel with the server's message. With `undo`,
+        the change `on_done` makes is one undo step of that name (see `undo.py`)."""
 
         def failed(exc: BaseException) -> None:
             self.report(f"{label} failed: {exc}", "ERROR")
@@ -80,6 +83,9 @@ class Runtime:
             except Exception as exc:
                 log.exception("AIPipeline: applying %s failed", label)
                 self.report(f"{label} failed: {exc}", "ERROR")
+            finally:
+                if undo:  # a change that stopped half-way can be undone too
+                    push_undo_step(undo)
             redraw()
 
         return self.worker.submit(fn, on_done=done, on_error=failed, label=label)

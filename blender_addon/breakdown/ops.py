@@ -277,7 +277,7 @@ class AIPIPE_OT_breakdown_create_edit(bpy.types.Operator):
 
     bl_idname = "aipipe.breakdown_create_edit"
     bl_label = "Create edit"
-    bl_options = {"REGISTER", "UNDO"}
+    bl_options = {"REGISTER"}  # no UNDO: the change lands later and pushes its own step (undo.py)
 
     @classmethod
     def poll(cls, context: Any) -> bool:
@@ -291,6 +291,7 @@ class AIPIPE_OT_breakdown_create_edit(bpy.types.Operator):
             "Creating the edit",
             fetch_new_shots(str(draft["project_id"]), core.applied_shot_ids(draft)),
             lambda data: build_strips(name, data),
+            undo=self.bl_label,
         )
         return {"FINISHED"}
 

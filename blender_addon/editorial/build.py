@@ -7,10 +7,9 @@ from typing import Any
 import bpy
 from bpy.props import BoolProperty
 
-from aipipe_shared import editorial as core
-
 from .. import runtime
 from ..registry import ensure_project, register_classes, unregister_classes
+from ..shared import editorial as core
 from . import vse
 from .fetch import fetch_edit
 
@@ -69,7 +68,7 @@ class AIPIPE_OT_editorial_build(bpy.types.Operator):
 
     bl_idname = "aipipe.editorial_build"
     bl_label = "Build edit"
-    bl_options = {"REGISTER", "UNDO"}
+    bl_options = {"REGISTER"}  # no UNDO: the change lands later and pushes its own step (undo.py)
 
     @classmethod
     def poll(cls, context: Any) -> bool:
@@ -78,7 +77,10 @@ class AIPIPE_OT_editorial_build(bpy.types.Operator):
     def execute(self, context: Any) -> set[str]:
         name = context.scene.name
         runtime.get().run(
-            "Building the edit", fetch_edit(runtime.current_project_id()), lambda d: apply_build(name, d)
+            "Building the edit",
+            fetch_edit(runtime.current_project_id()),
+            lambda d: apply_build(name, d),
+            undo=self.bl_label,
         )
         return {"FINISHED"}
 
@@ -88,7 +90,7 @@ class AIPIPE_OT_editorial_update_media(bpy.types.Operator):
 
     bl_idname = "aipipe.editorial_update_media"
     bl_label = "Update media"
-    bl_options = {"REGISTER", "UNDO"}
+    bl_options = {"REGISTER"}  # no UNDO: the change lands later and pushes its own step (undo.py)
 
     swap: BoolProperty(name="Swap to the newest", default=True)  # type: ignore[valid-type]
 
@@ -102,6 +104,7 @@ class AIPIPE_OT_editorial_update_media(bpy.types.Operator):
             "Checking media",
             fetch_edit(runtime.current_project_id()),
             lambda d: apply_media_update(name, d, swap),
+            undo=self.bl_label,
         )
         return {"FINISHED"}
 

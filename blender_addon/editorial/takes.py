@@ -8,10 +8,9 @@ from typing import Any
 import bpy
 from bpy.props import IntProperty
 
-from aipipe_shared import editorial as core
-
 from .. import compat, runtime
 from ..registry import ensure_online, ensure_project, register_classes, unregister_classes
+from ..shared import editorial as core
 from . import vse
 from .fetch import fetch_takes
 
@@ -62,7 +61,7 @@ class AIPIPE_OT_editorial_step_version(bpy.types.Operator):
 
     bl_idname = "aipipe.editorial_step_version"
     bl_label = "Step version"
-    bl_options = {"REGISTER", "UNDO"}
+    bl_options = {"REGISTER"}  # no UNDO: the change lands later and pushes its own step (undo.py)
 
     step: IntProperty(default=1)  # type: ignore[valid-type]
 
@@ -83,6 +82,7 @@ class AIPIPE_OT_editorial_step_version(bpy.types.Operator):
             "Loading takes",
             fetch_takes(str(strip[vse.SHOT_ID])),
             lambda takes: apply_step(scene_name, strip_name, current, step, takes),
+            undo=self.bl_label,
         )
         return {"FINISHED"}
 
@@ -92,7 +92,7 @@ class AIPIPE_OT_editorial_takes(bpy.types.Operator):
 
     bl_idname = "aipipe.editorial_takes"
     bl_label = "Review takes"
-    bl_options = {"REGISTER", "UNDO"}
+    bl_options = {"REGISTER"}  # no UNDO: the change lands later and pushes its own step (undo.py)
 
     @classmethod
     def poll(cls, context: Any) -> bool:
@@ -105,6 +105,7 @@ class AIPIPE_OT_editorial_takes(bpy.types.Operator):
             "Loading takes",
             fetch_takes(str(strip[vse.SHOT_ID])),
             lambda takes: apply_takes(scene_name, strip_name, takes),
+            undo=self.bl_label,
         )
         return {"FINISHED"}
 

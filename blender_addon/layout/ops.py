@@ -56,7 +56,7 @@ class AIPIPE_OT_layout_setup_shot(bpy.types.Operator):
 
     bl_idname = "aipipe.layout_setup_shot"
     bl_label = "Set up shot"
-    bl_options = {"REGISTER", "UNDO"}
+    bl_options = {"REGISTER"}  # no UNDO: the change lands later and pushes its own step (undo.py)
 
     shot_id: StringProperty(options={"SKIP_SAVE"})  # type: ignore[valid-type]
     background_alpha: FloatProperty(name="Guide opacity", default=0.5, min=0.0, max=1.0)  # type: ignore[valid-type]
@@ -86,7 +86,7 @@ class AIPIPE_OT_layout_setup_shot(bpy.types.Operator):
             guide = "" if data["first_frame"] else " (no approved first frame yet)"
             rt.report(f"Scene {scene.name} ready{guide}")
 
-        rt.run("Setting up shot", fetch_setup(shot_id), apply)
+        rt.run("Setting up shot", fetch_setup(shot_id), apply, undo=self.bl_label)
         return {"FINISHED"}
 
 

@@ -153,7 +153,7 @@ class AIPIPE_OT_render_load_result(bpy.types.Operator):
 
     bl_idname = "aipipe.render_load_result"
     bl_label = "Load render"
-    bl_options = {"REGISTER", "UNDO"}
+    bl_options = {"REGISTER"}  # no UNDO: the change lands later and pushes its own step (undo.py)
 
     version_id: StringProperty()  # type: ignore[valid-type]
     target: EnumProperty(  # type: ignore[valid-type]
@@ -190,7 +190,7 @@ class AIPIPE_OT_render_load_result(bpy.types.Operator):
                 load_as_camera_background(scene, path)
                 rt.report(f"{name} is the camera background")
 
-        rt.run("Loading render", fetch, apply)
+        rt.run("Loading render", fetch, apply, undo=self.bl_label)
         return {"FINISHED"}
 
 

@@ -69,7 +69,7 @@ def test_publish_layout_uploads_blend_and_camera_and_file_is_recognised(online, 
     # the published file is in the production tree where the naming engine says, seen through the mount
     from pathlib import Path
 
-    from blender_addon.core.naming import default_template_set
+    from aipipe_shared.naming import default_template_set
     from blender_addon.layout import opsdata
 
     relative = opsdata.layout_file(
@@ -102,3 +102,12 @@ def test_camera_round_trips_through_fbx_and_alembic(tmp_path) -> None:
         imported = scene_setup.import_camera(scene, path)
         assert imported.type == "CAMERA" and imported.data.lens == pytest.approx(85.0, abs=0.1)
         assert scene.camera == imported
+
+
+def test_one_undo_takes_back_a_shot_setup_that_landed_after_the_operator(online, studio) -> None:
+    _select(studio, 0)
+    bpy.ops.ed.undo_push(message="Before the setup")  # what the artist's last edit left on the stack
+    assert bpy.ops.aipipe.layout_setup_shot() == {"FINISHED"}
+    pump(lambda: "SHT_0010_layout" in bpy.data.scenes and idle(), what="shot setup")
+    assert bpy.ops.ed.undo() == {"FINISHED"}
+    assert "SHT_0010_layout" not in bpy.data.scenes and "SHT_0010" not in bpy.data.objects

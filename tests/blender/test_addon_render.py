@@ -75,3 +75,9 @@ def test_finished_render_loads_into_the_sequencer_and_camera(online, studio, tmp
     strips = list(compat.vse_strips(scene))
     assert len(strips) == 1 and compat.strip_range(strips[0])[1] - compat.strip_range(strips[0])[0] == 10
     assert camera.data.background_images[0].clip is not None
+    # each load landed after its operator returned and is one undo step
+    assert bpy.ops.ed.undo() == {"FINISHED"}
+    assert len(bpy.data.objects["CAM"].data.background_images) == 0
+    assert len(list(compat.vse_strips(bpy.context.scene))) == 1
+    assert bpy.ops.ed.undo() == {"FINISHED"}
+    assert len(list(compat.vse_strips(bpy.context.scene))) == 0

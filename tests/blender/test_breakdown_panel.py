@@ -106,3 +106,6 @@ def test_a_text_datablock_is_broken_down_reviewed_applied_and_laid_out_in_the_vs
     _run(bpy.ops.aipipe.breakdown_create_edit)
     assert len(vse.picture_strips(scene)) == 10
     assert compat.strip_range(vse.picture_strips(scene)[5])[0] == ranges[-1][1]
+    # the strips landed after the operator returned; one undo takes back the second Create edit
+    assert bpy.ops.ed.undo() == {"FINISHED"}
+    assert len(vse.picture_strips(bpy.context.scene)) == 5

@@ -269,7 +269,8 @@ def test_the_vse_tab_and_operators_are_registered_and_say_why_they_are_disabled(
 def test_building_1000_shots_places_every_strip_on_its_file(addon, tmp_path) -> None:
     from PIL import Image
 
-    from blender_addon.editorial import core, vse
+    from aipipe_shared import editorial as core
+    from blender_addon.editorial import vse
 
     still = tmp_path / "still.png"
     Image.new("RGB", (64, 36), "red").save(still)
@@ -354,3 +355,48 @@ def test_stepping_through_the_versions_of_a_strip_keeps_its_place(editor, studio
     scene.sequence_editor.active_strip = _strips()[2]  # the slate: C has no takes
     _run(bpy.ops.aipipe.editorial_step_version, step=1)
     assert editor.get().message.text == "This shot has no takes yet"
+
+
+def _undo_once() -> None:
+    """Ctrl+Z, as the artist presses it after the change has landed."""
+    assert bpy.ops.ed.undo() == {"FINISHED"}
+
+
+def test_one_undo_takes_back_a_build_that_landed_after_the_operator(editor, studio, tmp_path) -> None:
+    made = _edit_project(studio.admin, tmp_path, "24")
+    _use_project(editor, made["project"]["id"])
+    bpy.ops.ed.undo_push(message="Before the build")  # what the artist's last edit left on the stack
+    _run(bpy.ops.aipipe.editorial_build)
+    assert len(_strips()) == 3 and bpy.context.scene.frame_end == 96
+    _undo_once()
+    assert _strips() == [] and bpy.context.scene.frame_end == 250
+
+
+def test_one_undo_takes_back_a_version_step_and_a_takes_review(editor, studio, tmp_path) -> None:
+    from blender_addon import compat
+
+    made = _edit_project(studio.admin, tmp_path, "25")
+    _use_project(editor, made["project"]["id"])
+    _run(bpy.ops.aipipe.editorial_build)
+    newer = _publish(studio.admin, made["shots"][0]["id"], "render", "a_v2.mp4", made["movie"])
+    scene = bpy.context.scene
+    scene.sequence_editor.active_strip = _strips()[0]
+    _run(bpy.ops.aipipe.editorial_step_version, step=1)
+    assert _strips()[0]["aipipe_version_id"] == newer["id"]
+    _undo_once()
+    assert _strips()[0]["aipipe_version_id"] == made["render"]["id"]
+    bpy.context.scene.sequence_editor.active_strip = _strips()[0]
+    _run(bpy.ops.aipipe.editorial_takes)
+    assert [s for s in compat.vse_all_strips(bpy.context.scene) if s.get("aipipe_take")]
+    _undo_once()
+    assert not [s for s in compat.vse_all_strips(bpy.context.scene) if s.get("aipipe_take")]
+    assert len(_strips()) == 3  # the build is still there
+
+
+def test_the_undo_step_is_named_after_the_operator(editor, studio, tmp_path, capfd) -> None:
+    made = _edit_project(studio.admin, tmp_path, "24")
+    _use_project(editor, made["project"]["id"])
+    capfd.readouterr()
+    _run(bpy.ops.aipipe.editorial_update_media, swap=True)
+    bpy.context.window_manager.print_undo_steps()  # Blender prints the stack on stdout
+    assert "Update media" in capfd.readouterr().out
