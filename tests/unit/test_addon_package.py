@@ -8,7 +8,7 @@ import tomllib
 import zipfile
 from pathlib import Path
 
-from sync_server.addon_cli import build_zip
+from sync_server.cli.addon import build_zip
 
 ROOT = Path(__file__).resolve().parents[2]
 BLENDER_MODULES = {"bpy", "bpy_extras", "addon_utils", "mathutils", "gpu", "bmesh", "blf", "bl_math"}

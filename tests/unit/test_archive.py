@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from sync_server.archive import PROJECT_JSON, ArchiveError, archive_project
+from sync_server.projects.archive import PROJECT_JSON, ArchiveError, archive_project
 from sync_server.cli import app
 from sync_server.db.engine import make_database
 from sync_server.db.migrate import upgrade

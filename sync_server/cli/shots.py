@@ -10,16 +10,14 @@ from typing import Annotated, Any
 
 import httpx
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from .http_cli import ApiKey, CliError, ServerClient, ServerUrl, connect
+from .client import ApiKey, ServerClient, ServerUrl, connect
+from .common import CliError, err, out
 
 shots_app = typer.Typer(
     help="The shot list in Excel, CSV or JSON: export, import with a diff.", no_args_is_help=True
 )
-console = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
 HTTP_TIMEOUT_S = 300.0
 
 ProjectRef = Annotated[str, typer.Option("--project", "-p", help="Project code or id.")]
@@ -45,7 +43,7 @@ def export_command(
     api_key: ApiKey = None,
 ) -> None:
     """Export the shot list (or environments, characters, specs) of a project to a file."""
-    from .storage.atomic import atomic_write_bytes
+    from ..storage.atomic import atomic_write_bytes
 
     with client(server, api_key) as api:
         pid = api.project_id(project)
@@ -57,7 +55,7 @@ def export_command(
         if target.is_dir():
             target = target / httpx.URL("/" + name).path.rsplit("/", 1)[-1]
         atomic_write_bytes(target, response.content)
-        console.print(
+        out().print(
             f"Wrote {target} ({response.headers.get('x-rows', '?')} rows, "
             f"{response.headers.get('x-thumbnails', '0')} thumbnails)."
         )
@@ -75,8 +73,8 @@ def _show(preview: dict[str, Any]) -> None:
             if x
         )
         style = "red" if problem["blocking"] else "yellow"
-        console.print(f"[{style}]{'error' if problem['blocking'] else 'warning'}[/{style}] {where}: ", end="")
-        console.print(problem["message"], markup=False, highlight=False)
+        out().print(f"[{style}]{'error' if problem['blocking'] else 'warning'}[/{style}] {where}: ", end="")
+        out().print(problem["message"], markup=False, highlight=False)
     table = Table(title=f"{preview['filename']}: what importing would change")
     for name in ("row", "shot", "action", "field", "was", "becomes", "server now"):
         table.add_column(name)
@@ -94,9 +92,9 @@ def _show(preview: dict[str, Any]) -> None:
                 str(field["server"] if field["server"] is not None else ""),
             )
     if preview["rows"]:
-        console.print(table)
+        out().print(table)
     summary = preview["summary"]
-    console.print(
+    out().print(
         f"{summary['added']} added, {summary['changed']} changed, {summary['removed']} removed, "
         f"{summary['conflicts']} conflicting fields, {summary['unchanged']} unchanged."
     )
@@ -129,7 +127,7 @@ def import_command(
         if not preview["can_apply"]:
             raise CliError(f"{preview['error_count']} error(s): nothing can be applied until they are fixed.")
         if not apply:
-            console.print("Nothing applied (use --apply).")
+            out().print("Nothing applied (use --apply).")
             return
         selection: dict[str, Any] = {}
         if overwrite:
@@ -147,7 +145,7 @@ def import_command(
             data={"selection": json.dumps(selection)},
         ).json()
         applied = response["applied"]
-        console.print(
+        out().print(
             f"Applied: {len(applied['created'])} created, {len(applied['updated'])} updated, "
             f"{len(applied['removed'])} removed (change set {response['change_set_id']})."
         )
@@ -187,16 +185,16 @@ def ingest_command(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from .cli import load_settings
-    from .context import SYSTEM
-    from .db.engine import make_database
-    from .db.models import Project
-    from .ingest import service
-    from .ingest.match import EdlError
-    from .ingest.settings import IngestSettings
+    from ..context import SYSTEM
+    from ..db.engine import make_database
+    from ..db.models import Project
+    from ..ingest import service
+    from ..ingest.match import EdlError
+    from ..ingest.settings import IngestSettings
+    from .common import load_settings
 
     if stage not in (None, "plate", "reference"):
-        err.print(f"[red]--stage must be plate or reference, not {stage!r}.[/red]")
+        err().print(f"[red]--stage must be plate or reference, not {stage!r}.[/red]")
         raise typer.Exit(2)
     settings = load_settings(data_dir, database_url)
     db = make_database(settings.resolved_database_url)
@@ -204,7 +202,7 @@ def ingest_command(
         with db.read_sessions() as session:
             found = [p for p in session.query(Project).all() if project in (p.code, str(p.id))]
             if not found:
-                err.print(f"[red]No project with code or id '{project}'.[/red]")
+                err().print(f"[red]No project with code or id '{project}'.[/red]")
                 raise typer.Exit(1)
             target = found[0]
             pid, code = target.id, target.code
@@ -219,7 +217,7 @@ def ingest_command(
             lang=lang,
         )
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-        with Progress(*columns, console=err, transient=True) as bar:
+        with Progress(*columns, console=err(), transient=True) as bar:
             tasks: dict[str, Any] = {}
 
             def progress(phase: str, done: int, total: int) -> None:
@@ -232,7 +230,7 @@ def ingest_command(
                     db, SYSTEM, settings.resolved_storage_root, pid, path, IngestSettings(), options, progress
                 )
             except (EdlError, re.error) as exc:
-                err.print(f"[red]Refused:[/red] {exc}")
+                err().print(f"[red]Refused:[/red] {exc}")
                 raise typer.Exit(1) from exc
     finally:
         db.dispose()
@@ -251,8 +249,8 @@ def ingest_command(
             scan["version"],
             str(problem or ""),
         )
-    console.print(table)
+    out().print(table)
     summary = outcome.as_dict()["summary"]
-    console.print(
+    out().print(
         ", ".join(f"{count} {name}" for name, count in summary.items()) + f". Scan list: {outcome.report}"
     )

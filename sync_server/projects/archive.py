@@ -23,9 +23,10 @@ from typing import Any
 from sqlalchemy import func, inspect, or_, select
 from sqlalchemy.orm import Session
 
-from . import __version__
-from .db.engine import make_database
-from .db.models import (
+from aipipe_shared.version import __version__
+
+from ..db.engine import make_database
+from ..db.models import (
     Character,
     CinematicPreset,
     Environment,
@@ -35,9 +36,9 @@ from .db.models import (
     Shot,
     Version,
 )
-from .settings import Settings
-from .storage.atomic import fsync_dir
-from .storage.layout import project_folder
+from ..settings import Settings
+from ..storage.atomic import fsync_dir
+from ..storage.layout import project_folder
 
 FORMAT = "aipipe-project-archive"
 FORMAT_VERSION = 1

@@ -11,22 +11,22 @@ from typing import Any
 
 from sqlalchemy import select
 
-from .auth.passwords import Passwords
-from .breakdown.apply import apply_draft
-from .breakdown.service import parse_into_draft
-from .catalog.characters import CHARACTER, CharacterCreate
-from .catalog.environments import ENVIRONMENT, EnvironmentCreate
-from .cli import system_uow
-from .context import SYSTEM
-from .db.migrate import upgrade
-from .db.models import ApiKey, Character, Environment, Project, Shot, User
-from .projects.schemas import ProjectCreate
-from .projects.service import confirm_project, create_project
-from .resources import create
-from .settings import Settings
-from .storage.meta import MetaWriter
-from .users.schemas import ApiKeyCreate, UserCreate, UserUpdate
-from .users.service import create_api_key, create_user, ensure_first_admin, revoke_api_key, update_user
+from ..auth.passwords import Passwords
+from ..breakdown.apply import apply_draft
+from ..breakdown.service import parse_into_draft
+from ..catalog.characters import CHARACTER, CharacterCreate
+from ..catalog.environments import ENVIRONMENT, EnvironmentCreate
+from ..context import SYSTEM
+from ..db.migrate import upgrade
+from ..db.models import ApiKey, Character, Environment, Project, Shot, User
+from ..projects.schemas import ProjectCreate
+from ..projects.service import confirm_project, create_project
+from ..resources import create
+from ..settings import Settings
+from ..storage.meta import MetaWriter
+from ..users.schemas import ApiKeyCreate, UserCreate, UserUpdate
+from ..users.service import create_api_key, create_user, ensure_first_admin, revoke_api_key, update_user
+from .common import system_uow
 
 DEMO_USER = "director"
 DEMO_AGENT = "demo-cpu-agent"
@@ -130,12 +130,12 @@ def demo_edit(settings: Settings, project_code: str) -> DemoEdit:
     """The sample project's edit on disk: the EDL (rewritten each run) in `edit/edl/`, and a proxy movie
     in `edit/proxy/vNNN/` when there is none yet (a later run reuses it; `aipipe editorial proxy` makes
     the next one, re-encoding only the shots that changed)."""
-    from .db.engine import make_database
-    from .db.models_editorial import ProxyRender
-    from .editorial.jobs import ProxyJobs
-    from .editorial.service import export_edit
-    from .storage.atomic import atomic_write_bytes
-    from .storage.layout import ProjectLayout
+    from ..db.engine import make_database
+    from ..db.models_editorial import ProxyRender
+    from ..editorial.jobs import ProxyJobs
+    from ..editorial.service import export_edit
+    from ..storage.atomic import atomic_write_bytes
+    from ..storage.layout import ProjectLayout
 
     root = settings.resolved_storage_root
     db = make_database(settings.resolved_database_url)

@@ -1,7 +1,8 @@
 """`aipipe addon build`: the Blender extension as `dist/aipipeline-<version>.zip` for Install from Disk.
 
-The zip holds `blender_manifest.toml` and the contents of `blender_addon/` at its root (Blender's extension
-layout); caches and compiled files are left out. Entries are written in a fixed order with a fixed date, so
+The zip holds `blender_manifest.toml` and the contents of `blender_addon/` at its root (Blender's
+extension layout), plus `aipipe_shared/` as a sub-package of the extension (the add-on finds it there
+through `blender_addon/shared.py`); caches and compiled files are left out. Entries are written in a fixed order with a fixed date, so
 the same sources give the same zip.
 """
 
@@ -14,9 +15,10 @@ from typing import Annotated
 
 import typer
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = "blender_manifest.toml"
 SOURCE = "blender_addon"
+SHARED = "aipipe_shared"
 SKIP_DIRS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
 SKIP_SUFFIXES = (".pyc", ".pyo", ".orig", ".rej", ".swp")
 FIXED_DATE = (2024, 1, 1, 0, 0, 0)
@@ -34,13 +36,13 @@ def manifest_version(root: Path = ROOT) -> str:
 
 def extension_files(root: Path = ROOT) -> list[tuple[Path, str]]:
     """(file on disk, name in the zip) for every file the extension ships."""
-    source = root / SOURCE
     files = [(root / MANIFEST, MANIFEST)]
-    for path in sorted(source.rglob("*")):
-        relative = path.relative_to(source)
-        if not path.is_file() or SKIP_DIRS & set(relative.parts) or path.name.endswith(SKIP_SUFFIXES):
-            continue
-        files.append((path, relative.as_posix()))
+    for source, prefix in ((root / SOURCE, ""), (root / SHARED, f"{SHARED}/")):
+        for path in sorted(source.rglob("*")):
+            relative = path.relative_to(source)
+            if not path.is_file() or SKIP_DIRS & set(relative.parts) or path.name.endswith(SKIP_SUFFIXES):
+                continue
+            files.append((path, prefix + relative.as_posix()))
     return files
 
 

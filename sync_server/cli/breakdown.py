@@ -12,13 +12,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from .http_cli import ApiKey, CliError, ServerClient, ServerUrl, connect
+from .client import ApiKey, ServerClient, ServerUrl, connect
+from .common import CliError, err, out
 
-console = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
 # The server may wait on the LLM for each part of a long script: allow far more than one request.
 HTTP_TIMEOUT_S = 3600.0
 
@@ -42,7 +40,7 @@ def show_draft(draft: dict[str, Any]) -> None:
     engine = draft["engine"] + (
         f" (template v{draft['template_version']})" if draft["template_version"] else ""
     )
-    console.print(
+    out().print(
         f"[bold]Breakdown {draft['id']}[/bold]: {draft['source_format']} via {engine}, "
         f"{len(content['scenes'])} scenes, {len(content['shots'])} shots"
     )
@@ -60,9 +58,9 @@ def show_draft(draft: dict[str, Any]) -> None:
         who = ", ".join(names.get(x["character_ref"], x["character_ref"]) for x in s["subjects"])
         shots.add_row(s["id"], f"{s['duration_s']:g}", s["preset"] or "", who, s["description"][:70])
     for table in (characters, environments, shots):
-        console.print(table)
+        out().print(table)
     for warning in draft["warnings"]:
-        err.print(f"[yellow]warning:[/yellow] {warning}")
+        err().print(f"[yellow]warning:[/yellow] {warning}")
 
 
 def breakdown(
@@ -82,30 +80,30 @@ def breakdown(
     try:
         text = _read(file)
     except CliError as exc:
-        err.print(f"[red]{exc}[/red]")
+        err().print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc
     with connect(ServerClient, server, api_key, timeout_s=HTTP_TIMEOUT_S) as api:
         project_id = api.project_id(project)
         body = {"text": text, "format": fmt, "engine": engine, "source_name": file.name[:200]}
         draft = api.call("POST", f"/api/projects/{project_id}/breakdowns", json=body)
         if as_json:
-            console.print_json(json.dumps(draft, ensure_ascii=False))
+            out().print_json(json.dumps(draft, ensure_ascii=False))
         else:
             show_draft(draft)
         if not apply:
-            console.print(
+            out().print(
                 f"Draft saved: review it, then apply it (POST /api/breakdowns/{draft['id']}/apply "
                 "or run again with --apply)."
             )
             return
         if not yes and not typer.confirm("Apply this breakdown to the project?", default=False):
-            console.print("Not applied; the draft is kept.")
+            out().print("Not applied; the draft is kept.")
             return
         applied = api.call(
             "POST", f"/api/breakdowns/{draft['id']}/apply", json={"revision": draft["revision"]}
         )
     n = {key: len(value) for key, value in applied["result"].items()}
-    console.print(
+    out().print(
         f"Applied: {n['scenes']} scenes, {n['shots']} shots, {n['characters_created']} new and "
         f"{n['characters_merged']} merged characters, {n['environments_created']} new and "
         f"{n['environments_merged']} merged environments."

@@ -15,10 +15,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from .db.models import ApiKey
-from .settings import Settings
-from .users.schemas import ApiKeyCreate
-from .users.service import create_api_key, revoke_api_key
+from ..db.models import ApiKey
+from ..settings import Settings
+from ..users.schemas import ApiKeyCreate
+from ..users.service import create_api_key, revoke_api_key
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ STOP_WAIT_S = 15
 
 def layout_key(settings: Settings) -> str:
     """A fresh editor key for the demo's Blender session; keys from earlier runs are revoked."""
-    from .cli import system_uow
+    from .common import system_uow
 
     with system_uow(settings) as uow:
         for old in uow.session.scalars(

@@ -7,14 +7,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from sqlalchemy import or_, select
+
+from .common import err, out
 
 editorial_app = typer.Typer(
     help="Edit exchange (EDL / FCP XML / OTIO) and proxy movies.", no_args_is_help=True
 )
-console = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
 
 ProjectArg = Annotated[str, typer.Argument(help="Project code or id.")]
 DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="Data folder (env AIPIPE_DATA_DIR).")]
@@ -22,7 +21,7 @@ DbUrlOpt = Annotated[str | None, typer.Option("--database-url", help="SQLAlchemy
 
 
 def _project_id(session: object, code_or_id: str) -> uuid.UUID:
-    from .db.models import Project
+    from ..db.models import Project
 
     try:
         as_id: uuid.UUID | None = uuid.UUID(code_or_id)
@@ -33,7 +32,7 @@ def _project_id(session: object, code_or_id: str) -> uuid.UUID:
     )
     project_id = session.scalar(select(Project.id).where(clause))  # type: ignore[attr-defined]
     if project_id is None:
-        err.print(f"[red]No project[/red] with code or id '{code_or_id}'.")
+        err().print(f"[red]No project[/red] with code or id '{code_or_id}'.")
         raise typer.Exit(1)
     return project_id
 
@@ -50,15 +49,16 @@ def export(
     database_url: DbUrlOpt = None,
 ) -> None:
     """Write the project's edit (shots in order) as an EDL, an FCP 7 XML or an OTIO file."""
-    from .cli import _fail, load_settings
-    from .db.engine import make_database
-    from .editorial.exchange import FORMATS
-    from .editorial.service import export_edit
-    from .errors import ApiError
-    from .storage.atomic import atomic_write_bytes
+    from ..db.engine import make_database
+    from ..editorial.exchange import FORMATS
+    from ..editorial.service import export_edit
+    from ..errors import ApiError
+    from ..storage.atomic import atomic_write_bytes
+    from .common import fail as _fail
+    from .common import load_settings
 
     if fmt not in FORMATS:
-        err.print(f"[red]--format[/red] must be one of {', '.join(FORMATS)}, not '{fmt}'.")
+        err().print(f"[red]--format[/red] must be one of {', '.join(FORMATS)}, not '{fmt}'.")
         raise typer.Exit(2)
     settings = load_settings(data_dir, database_url)
     db = make_database(settings.resolved_database_url)
@@ -77,18 +77,19 @@ def export(
     finally:
         db.dispose()
     atomic_write_bytes(out, written.text.encode("utf-8"))
-    console.print(f"Wrote [bold]{out}[/bold] ({fmt}).")
+    out().print(f"Wrote [bold]{out}[/bold] ({fmt}).")
 
 
 @editorial_app.command("proxy")
 def proxy(project: ProjectArg, data_dir: DataDirOpt = None, database_url: DbUrlOpt = None) -> None:
     """Render the proxy movie into edit/proxy/vNNN/ and wait for it (only changed shots are encoded)."""
-    from .cli import _fail, load_settings
-    from .context import SYSTEM
-    from .db.engine import make_database
-    from .db.models_editorial import ProxyRender
-    from .editorial.jobs import ProxyJobs
-    from .errors import ApiError
+    from ..context import SYSTEM
+    from ..db.engine import make_database
+    from ..db.models_editorial import ProxyRender
+    from ..editorial.jobs import ProxyJobs
+    from ..errors import ApiError
+    from .common import fail as _fail
+    from .common import load_settings
 
     settings = load_settings(data_dir, database_url)
     db = make_database(settings.resolved_database_url)
@@ -109,9 +110,9 @@ def proxy(project: ProjectArg, data_dir: DataDirOpt = None, database_url: DbUrlO
         jobs.close()
         db.dispose()
     if status != "succeeded":
-        err.print(f"[red]Proxy v{queued.number:03d} failed:[/red] {error}")
+        err().print(f"[red]Proxy v{queued.number:03d} failed:[/red] {error}")
         raise typer.Exit(1)
-    console.print(
+    out().print(
         f"Proxy [bold]{settings.resolved_storage_root / path}[/bold]: {frames} frames; "
         f"{encoded} shots encoded, {reused} joined from the cache."
     )

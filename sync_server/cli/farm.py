@@ -15,17 +15,15 @@ from enum import StrEnum
 from typing import Annotated, Any, get_args
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from .farm.schemas import JobType
-from .http_cli import ApiKey, CliError, ServerClient, ServerUrl, connect
+from ..farm.schemas import JobType
+from .client import ApiKey, ServerClient, ServerUrl, connect
+from .common import CliError, out
 
 farm_app = typer.Typer(help="Render farm: status, jobs and the wrangler's controls.", no_args_is_help=True)
 blocklist_app = typer.Typer(help="Agents blocklisted for a job type.", no_args_is_help=True)
 farm_app.add_typer(blocklist_app, name="blocklist")
-console = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
 
 HTTP_TIMEOUT_S = 30.0
 MIN_PREFIX = 4  # shorter job or agent id prefixes would match too much to be useful
@@ -184,7 +182,7 @@ def status(server: ServerUrl = None, api_key: ApiKey = None) -> None:
             ", ".join(agent["tags"]) or "—",
             ", ".join(agent["blocked_types"]) or "—",
         )
-    console.print(table)
+    out().print(table)
     ok, bad = summary["succeeded_last_hour"], summary["failed_last_hour"]
     states = ", ".join(f"{n} {s}" for s, n in sorted(summary["agents"].items())) or "none"
     farm_table = Table(title="Farm", show_header=False)
@@ -194,7 +192,7 @@ def status(server: ServerUrl = None, api_key: ApiKey = None) -> None:
     farm_table.add_row("running", str(summary["running"]))
     farm_table.add_row("last hour", f"{ok + bad} jobs finished ({ok} succeeded, {bad} failed)")
     farm_table.add_row("error rate", f"{summary['error_rate_last_hour']:.1%}")
-    console.print(farm_table)
+    out().print(farm_table)
 
 
 @farm_app.command("jobs")
@@ -233,7 +231,7 @@ def list_jobs(
             ago(job["created_at"]),
             (job["error"] or job["stage_text"])[:120],
         )
-    console.print(table)
+    out().print(table)
 
 
 @farm_app.command("retry")
@@ -242,7 +240,7 @@ def retry(job: JobRef, server: ServerUrl = None, api_key: ApiKey = None) -> None
     with farm_client(server, api_key) as farm:
         found = farm.job(job)
         done = farm.call("POST", f"/api/farm/jobs/{found['id']}/retry")
-    console.print(f"Job {job_line(done)} is queued again.")
+    out().print(f"Job {job_line(done)} is queued again.")
 
 
 @farm_app.command("cancel")
@@ -252,9 +250,9 @@ def cancel(job: JobRef, server: ServerUrl = None, api_key: ApiKey = None) -> Non
         found = farm.job(job)
         done = farm.call("POST", f"/api/farm/jobs/{found['id']}/cancel")
     if done["status"] == "cancelled":
-        console.print(f"Job {job_line(done)} is cancelled.")
+        out().print(f"Job {job_line(done)} is cancelled.")
     else:
-        console.print(f"Job {job_line(done)}: cancel asked; its agent stops at its next heartbeat.")
+        out().print(f"Job {job_line(done)}: cancel asked; its agent stops at its next heartbeat.")
 
 
 @farm_app.command("priority")
@@ -268,7 +266,7 @@ def priority(
     with farm_client(server, api_key) as farm:
         found = farm.job(job)
         done = farm.call("POST", f"/api/farm/jobs/{found['id']}/priority", json={"priority": value})
-    console.print(f"Job {job_line(done)}: priority {found['priority']} → {done['priority']}.")
+    out().print(f"Job {job_line(done)}: priority {found['priority']} → {done['priority']}.")
 
 
 @farm_app.command("drain")
@@ -278,7 +276,7 @@ def drain(agent: AgentRef, server: ServerUrl = None, api_key: ApiKey = None) -> 
         found = farm.agent(agent)
         farm.call("POST", f"/api/farm/agents/{found['id']}/drain")
     current = f" after job {short(found['current_job_id'])}" if found["current_job_id"] else ""
-    console.print(f"Agent [bold]{found['name']}[/bold] is draining: no new work{current}.")
+    out().print(f"Agent [bold]{found['name']}[/bold] is draining: no new work{current}.")
 
 
 @farm_app.command("undrain")
@@ -287,7 +285,7 @@ def undrain(agent: AgentRef, server: ServerUrl = None, api_key: ApiKey = None) -
     with farm_client(server, api_key) as farm:
         found = farm.agent(agent)
         farm.call("POST", f"/api/farm/agents/{found['id']}/undrain")
-    console.print(f"Agent [bold]{found['name']}[/bold] takes work again.")
+    out().print(f"Agent [bold]{found['name']}[/bold] takes work again.")
 
 
 @blocklist_app.command("show")
@@ -301,7 +299,7 @@ def blocklist_show(
         params = {"agent_id": farm.agent(agent)["id"]} if agent else {}
         blocks = farm.call("GET", "/api/farm/blocklist", params=params)
     if not blocks:
-        console.print(
+        out().print(
             f"{agent or 'No agent'} is blocklisted for nothing." if agent else "No agent is blocklisted."
         )
         return
@@ -312,7 +310,7 @@ def blocklist_show(
         table.add_row(
             block["agent_name"], short(block["agent_id"]), block["job_type"], str(block["failures"])
         )
-    console.print(table)
+    out().print(table)
 
 
 @blocklist_app.command("clear")
@@ -332,6 +330,6 @@ def blocklist_clear(
         params = {"job_type": job_type} if job_type else {}
         cleared = farm.call("DELETE", f"/api/farm/blocklist/{found['id']}", params=params)["cleared"]
     scope = f"{job_type} " if job_type else ""
-    console.print(
+    out().print(
         f"Cleared {cleared} {scope}blocklist entr{'y' if cleared == 1 else 'ies'} of {found['name']}."
     )

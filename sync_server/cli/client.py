@@ -1,6 +1,5 @@
-"""What the commands that talk to a running server over HTTP share (`aipipe farm`, `aipipe shots`,
-`aipipe breakdown`): the --server / --api-key options, one client that turns every refusal into the
-server's own words, project lookup by code, and the exit statuses."""
+"""How the commands that work on project data reach a running server: the --server / --api-key options,
+one HTTP client that turns every refusal into the server's own words, and project lookup by code."""
 
 from __future__ import annotations
 
@@ -11,9 +10,9 @@ from typing import Annotated, Any, TypeVar
 
 import httpx
 import typer
-from rich.console import Console
 
-err = Console(stderr=True, soft_wrap=True)
+from .common import CliError, die
+
 MAX_ERRORS_SHOWN = 20
 
 ServerUrl = Annotated[
@@ -29,15 +28,6 @@ ApiKey = Annotated[
         show_default=False,
     ),
 ]
-
-
-class CliError(Exception):
-    """Something to tell the user before exiting with `exit_code`."""
-
-    def __init__(self, message: str, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.message = message
-        self.exit_code = exit_code
 
 
 def refusal(response: httpx.Response) -> str:
@@ -65,10 +55,10 @@ def refusal(response: httpx.Response) -> str:
 class ServerClient:
     """One httpx client for the command's server."""
 
-    def __init__(self, server: str, api_key: str, timeout_s: float) -> None:
+    def __init__(self, server: str, token: str, timeout_s: float) -> None:
         self.server = server.rstrip("/")
         self.http = httpx.Client(
-            base_url=self.server, headers={"Authorization": f"Bearer {api_key}"}, timeout=timeout_s
+            base_url=self.server, headers={"Authorization": f"Bearer {token}"}, timeout=timeout_s
         )
 
     def close(self) -> None:
@@ -89,16 +79,25 @@ class ServerClient:
         response = self.request(method, path, **kwargs)
         return response.json() if response.content else None
 
+    def project(self, ref: str) -> dict[str, Any]:
+        """A project by id or code (exact, else case-insensitive)."""
+        try:
+            return self.call("GET", f"/api/projects/{uuid.UUID(ref)}")
+        except ValueError:
+            page = self.call("GET", "/api/projects", params={"q": ref, "limit": 100})
+        found = [p for p in page["items"] if p["code"] == ref] or [
+            p for p in page["items"] if p["code"].lower() == ref.lower()
+        ]
+        if not found:
+            raise CliError(f"No project with code '{ref}'.")
+        return found[0]
+
     def project_id(self, ref: str) -> str:
         """A project id from an id or a project code."""
         try:
             return str(uuid.UUID(ref))
         except ValueError:
-            page = self.call("GET", "/api/projects", params={"q": ref, "limit": 100})
-        found = [p for p in page["items"] if p["code"].lower() == ref.lower()]
-        if not found:
-            raise CliError(f"No project with code '{ref}'.")
-        return found[0]["id"]
+            return self.project(ref)["id"]
 
 
 C = TypeVar("C", bound=ServerClient)
@@ -110,16 +109,13 @@ def connect(
 ) -> Iterator[C]:
     """A client for the command's server; a CliError inside becomes its message and exit status."""
     if not server:
-        err.print("[red]No server:[/red] pass --server URL or set AIPIPE_SERVER_URL.")
-        raise typer.Exit(2)
+        die("No server: pass --server URL or set AIPIPE_SERVER_URL.", 2)
     if not api_key:
-        err.print(f"[red]No API key:[/red] set AIPIPE_API_KEY{key_hint} or pass --api-key.")
-        raise typer.Exit(2)
+        die(f"No API key: set AIPIPE_API_KEY{key_hint} or pass --api-key.", 2)
     client = make(server, api_key, timeout_s)
     try:
         yield client
     except CliError as exc:
-        err.print(exc.message, style="red", markup=False, highlight=False)
-        raise typer.Exit(exc.exit_code) from exc
+        die(exc.message, exc.exit_code)
     finally:
         client.close()
