@@ -8,6 +8,7 @@ drop, so nothing is missed. Protocol: docs/events.md.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import logging
 import os
@@ -22,10 +23,26 @@ from typing import Any
 log = logging.getLogger(__name__)
 RECONNECT_S = (1.0, 2.0, 5.0, 10.0)
 READ_TIMEOUT_S = 0.25  # how often the thread looks at its stop flag
+WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 section 1.3
 
 
 class WebSocketError(OSError):
     pass
+
+
+def expected_accept(key: str) -> str:
+    """The `Sec-WebSocket-Accept` a real WebSocket server answers to `key` (RFC 6455 section 4.2.2)."""
+    return base64.b64encode(hashlib.sha1((key + WEBSOCKET_GUID).encode()).digest()).decode()
+
+
+def handshake_headers(head: str) -> dict[str, str]:
+    """The response head's header fields, names lower-cased."""
+    headers = {}
+    for line in head.split("\r\n")[1:]:
+        name, sep, value = line.partition(":")
+        if sep:
+            headers[name.strip().lower()] = value.strip()
+    return headers
 
 
 class WebSocket:
@@ -54,6 +71,11 @@ class WebSocket:
         status = head.split("\r\n", 1)[0]
         if " 101 " not in f"{status} ":
             raise WebSocketError(f"the server refused the event stream: {status}")
+        accept = handshake_headers(head).get("sec-websocket-accept", "")
+        if accept != expected_accept(key):
+            # Something that is not our server (a proxy or a cache answering 101) is on the other end.
+            sock.close()
+            raise WebSocketError("the server's WebSocket handshake is wrong (Sec-WebSocket-Accept)")
 
     def _read_until(self, marker: bytes) -> bytes:
         while marker not in self._buffer:
