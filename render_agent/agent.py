@@ -19,6 +19,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from aipipe_shared.aio import wait_event
+from aipipe_shared.version import __version__
 from render_agent.comfyui import (
     ComfyClient,
     ComfyError,
@@ -48,8 +50,6 @@ from render_agent.server_client import (
     Registration,
 )
 from render_agent.settings import AgentSettings, SigtermMode
-from sync_server import __version__
-from sync_server.event_wait import wait_event
 
 log = logging.getLogger(__name__)
 

@@ -23,6 +23,7 @@ import httpx
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import WebSocketException
 
+from aipipe_shared.aio import wait_event
 from render_agent.comfyui_messages import (
     ComfyConnectionError,
     ComfyError,
@@ -39,7 +40,6 @@ from render_agent.comfyui_messages import (
     raise_for_history,
     validation_error,
 )
-from sync_server.event_wait import wait_event
 
 __all__ = [
     "ComfyClient",

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, get_args
 
+from aipipe_shared.workflows import JobType, graph_model_files
 from render_agent.comfyui import (
     ComfyClient,
     ComfyError,
@@ -37,7 +38,6 @@ from render_agent.server_client import (
     sha256_file,
 )
 from render_agent.settings import AgentSettings
-from sync_server.farm.workflows import JobType, graph_model_files
 
 log = logging.getLogger(__name__)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import json
 import logging
 import os
@@ -19,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import blender_addon
 from render_agent.cpu_jobs import STDERR_TAIL, CpuJobError
 
 log = logging.getLogger(__name__)
@@ -114,8 +114,12 @@ def blender_command(blender: str, plan: PlayblastPlan, blend: Path, output: Path
 
 
 def _environment() -> dict[str, str]:
-    # The extension's code comes from this installation, whatever the Blender's own Python has.
-    root = str(Path(blender_addon.__file__).resolve().parent.parent)
+    # The extension's code comes from this installation, whatever the Blender's own Python has. It is found,
+    # not imported: the agent never imports the add-on (or anything that needs bpy).
+    spec = importlib.util.find_spec("blender_addon")
+    if spec is None or spec.origin is None:
+        raise CpuJobError("the Blender extension (package blender_addon) is not installed beside this agent")
+    root = str(Path(spec.origin).resolve().parent.parent)
     current = os.environ.get("PYTHONPATH")
     return {**os.environ, "PYTHONPATH": root + (os.pathsep + current if current else "")}
 

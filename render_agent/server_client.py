@@ -94,11 +94,12 @@ def sha256_file(path: Path) -> str:
 
 
 class FarmClient:
-    """Speak docs/agent-protocol.md to one sync server with one API key."""
+    """Speak docs/agent-protocol.md to the sync server with one API key. Given several server URLs (server
+    processes of one farm), it talks to one at a time and moves to the next when that one does not answer."""
 
     def __init__(
         self,
-        base_url: str,
+        base_url: str | list[str],
         api_key: str,
         *,
         request_timeout: float = 30.0,
@@ -106,7 +107,11 @@ class FarmClient:
         transfer_timeout: float = 600.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ):
-        self.base_url = base_url.rstrip("/")
+        urls = [base_url] if isinstance(base_url, str) else list(base_url)
+        self.base_urls = [url.rstrip("/") for url in urls]
+        if not self.base_urls:
+            raise ValueError("FarmClient needs at least one server URL")
+        self._current = 0
         self._api_key = api_key
         self.request_timeout = request_timeout
         self.connect_timeout = connect_timeout
@@ -121,10 +126,23 @@ class FarmClient:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
+    @property
+    def base_url(self) -> str:
+        """The server this client talks to now."""
+        return self.base_urls[self._current]
+
+    def _fail_over(self, reason: object) -> None:
+        """Move on to the next server URL (the current one did not answer)."""
+        if len(self.base_urls) == 1:
+            return
+        before = self.base_url
+        self._current = (self._current + 1) % len(self.base_urls)
+        log.warning("server %s does not answer (%s); switching to %s", before, reason, self.base_url)
+
     async def start(self) -> None:
         if self._http is None:
+            # Paths are joined to the current server's URL per request (`_url`): no base_url here.
             self._http = httpx.AsyncClient(
-                base_url=self.base_url,
                 headers={"Authorization": f"Bearer {self._api_key}"},
                 timeout=httpx.Timeout(self.request_timeout, connect=self.connect_timeout),
                 transport=self._transport,
@@ -241,6 +259,8 @@ class FarmClient:
                         digest.update(chunk)
         except httpx.HTTPError as exc:
             part.unlink(missing_ok=True)
+            if not url.startswith(("http://", "https://")):
+                self._fail_over(exc)
             raise FarmUnavailable(f"GET {target} failed: {exc}") from exc
         except BaseException:
             part.unlink(missing_ok=True)
@@ -259,11 +279,12 @@ class FarmClient:
         return self._http
 
     def _resolve(self, url: str) -> httpx.URL:
-        base = httpx.URL(self.base_url + "/")
-        target = base.join(url)
-        if (target.scheme, target.host, target.port) != (base.scheme, base.host, base.port):
-            raise FarmRefused(f"input URL {url} is not on the server {self.base_url}; refusing to fetch it")
-        return target
+        target = httpx.URL(self.base_url + "/").join(url)
+        for server in self.base_urls:
+            base = httpx.URL(server + "/")
+            if (target.scheme, target.host, target.port) == (base.scheme, base.host, base.port):
+                return target
+        raise FarmRefused(f"input URL {url} is not on the server {self.base_url}; refusing to fetch it")
 
     async def _post_json(
         self, path: str, body: dict[str, Any], *, timeout: httpx.Timeout | None = None
@@ -274,12 +295,25 @@ class FarmClient:
         return await self._send("POST", path, **kwargs)
 
     async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        try:
-            response = await self._client().request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
-            raise FarmUnavailable(f"{method} {self.base_url}{path} failed: {exc!r}") from exc
-        _raise_for_status(response, f"{method} {path}")
-        return response
+        """One request to the current server. A server that cannot be reached at all is passed over for
+        the next one at once (the request never arrived); one that fails mid-request or answers 5xx is
+        passed over for the next call (the caller backs off and retries)."""
+        for _ in self.base_urls:
+            url = self.base_url + path
+            try:
+                response = await self._client().request(method, url, **kwargs)
+            except httpx.ConnectError as exc:
+                self._fail_over(exc)
+                error: Exception = exc
+                continue
+            except httpx.HTTPError as exc:
+                self._fail_over(exc)
+                raise FarmUnavailable(f"{method} {url} failed: {exc!r}") from exc
+            if response.status_code in (502, 503, 504):
+                self._fail_over(f"answered {response.status_code}")
+            _raise_for_status(response, f"{method} {path}")
+            return response
+        raise FarmUnavailable(f"{method} {path}: no server answers ({error!r})") from error
 
 
 def _json_or_empty(response: httpx.Response) -> dict[str, Any]:

@@ -27,6 +27,13 @@ def _split_list(value: Any) -> Any:
     return value
 
 
+def _http_url(value: str) -> str:
+    value = value.strip().rstrip("/")
+    if not value.startswith(("http://", "https://")):
+        raise ValueError(f"must be an http:// or https:// URL, got {value!r}")
+    return value
+
+
 class AgentSettings(BaseSettings):
     """All render-agent configuration. Environment variables use the `AIPIPE_AGENT_` prefix."""
 
@@ -34,7 +41,10 @@ class AgentSettings(BaseSettings):
         env_prefix="AIPIPE_AGENT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
 
-    server_url: str = Field(description="Base URL of the sync server, e.g. https://aipipe.studio.lan")
+    server_url: str = Field(
+        description="Base URL of the sync server, e.g. https://aipipe.studio.lan; several server processes "
+        "of one farm as a comma-separated list (the agent fails over between them)."
+    )
     api_key: SecretStr = Field(description="API key of role `agent` (`aip_…`).")
     comfyui_url: str | None = Field(
         default=None, description="The local ComfyUI to drive; unset = CPU job types only."
@@ -77,15 +87,29 @@ class AgentSettings(BaseSettings):
     def _lists(cls, value: Any) -> Any:
         return _split_list(value)
 
-    @field_validator("server_url", "comfyui_url")
+    comfyui_output_dir: Path | None = Field(
+        default=None,
+        description="ComfyUI's output folder, when on this host: the files of a cancelled prompt are "
+        "deleted there (ComfyUI cannot delete them over HTTP). Unset: they are left.",
+    )
+
+    @field_validator("server_url")
     @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        value = value.strip().rstrip("/")
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"must be an http:// or https:// URL, got {value!r}")
-        return value
+    def _server_urls(cls, value: str) -> str:
+        urls = [_http_url(part) for part in value.split(",") if part.strip()]
+        if not urls:
+            raise ValueError("at least one server URL is needed")
+        return ",".join(urls)
+
+    @field_validator("comfyui_url")
+    @classmethod
+    def _comfyui_url(cls, value: str | None) -> str | None:
+        return None if value is None else _http_url(value)
+
+    @property
+    def server_urls(self) -> list[str]:
+        """Every server URL given, in order: the agent starts with the first."""
+        return self.server_url.split(",")
 
     @model_validator(mode="after")
     def _backoff_order(self) -> AgentSettings:

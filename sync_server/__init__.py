@@ -1,1 +1,5 @@
-__version__ = "0.1.0"
+"""The AIPipeline sync server. Its version is the project's one version number (`aipipe_shared.version`)."""
+
+from aipipe_shared.version import __version__
+
+__all__ = ["__version__"]

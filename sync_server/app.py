@@ -11,7 +11,8 @@ from fastapi import APIRouter, Depends, FastAPI, Response
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import text
 
-from . import __version__
+from aipipe_shared.version import __version__
+
 from .audit.routes import router as audit_router
 from .auth.key_cache import ApiKeyCache
 from .auth.passwords import Passwords
@@ -26,6 +27,7 @@ from .catalog.presets import PRESETS, clone_router
 from .catalog.scenes import SCENES
 from .db.engine import make_database
 from .db.migrate import upgrade
+from .db_errors import install_db_error_handlers, watch_sessions
 from .deps import Services, ServicesDep, require
 from .editorial.routes import router as editorial_router
 from .errors import install_error_handlers
@@ -38,8 +40,10 @@ from .farm.routes import router as farm_router
 from .farm.workflow_list import router as workflow_list_router
 from .history.routes import router as history_router
 from .ingest.routes import router as ingest_router
+from .input_guard import InputGuardMiddleware, integer_bounds
 from .metrics import Metrics
 from .middleware import BodyLimitMiddleware, RequestContextMiddleware
+from .openapi import install_openapi
 from .project_children import build_router
 from .projects.routes import router as projects_router
 from .prompts.routes import router as prompts_router
@@ -59,6 +63,7 @@ def build_services(settings: Settings) -> Services:
     settings.ensure_dirs()
     url = settings.resolved_database_url
     db = make_database(url, pool_size=settings.db_pool_size)
+    watch_sessions(db.write_sessions, db.read_sessions)
     hub = EventHub(db, settings.events_poll_interval_s, url)
     meta = MetaWriter(db, settings.resolved_storage_root)
     hub.add_listener(meta.handle, meta.wants)
@@ -139,12 +144,14 @@ def create_app(settings: Settings, *, migrate: bool = True) -> FastAPI:
         description="Project state for AIPipeline: shots, assets, users, live events. "
         "Errors are RFC 9457 problem+json. Updates need the revision you edited (409 when stale).",
         lifespan=lifespan,
+        dependencies=[Depends(integer_bounds())],
         docs_url="/docs",
         openapi_url="/openapi.json",
         redoc_url=None,
     )
     app.state.services = services
     install_error_handlers(app)
+    install_db_error_handlers(app)
 
     # Each feature's router straight under /api, the farm's first: FastAPI tries the routes one by one,
     # and the agents' claims and heartbeats are the most frequent calls (no other path starts /api/farm).
@@ -173,8 +180,10 @@ def create_app(settings: Settings, *, migrate: bool = True) -> FastAPI:
     ]
     for router in routers:
         app.include_router(router, prefix="/api")
+    install_openapi(app)
 
     # Outermost last: the request id and metrics wrap everything, including 413s.
+    app.add_middleware(InputGuardMiddleware, max_json_depth=settings.max_json_depth)
     app.add_middleware(
         BodyLimitMiddleware,
         max_body_bytes=settings.max_body_bytes,

@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from .context import UnitOfWork
+from .db_errors import integrity_problem
 from .deps import ServicesDep
-from .errors import Conflict, NotFound, PreconditionRequired, StaleRevision, Unprocessable
+from .errors import NotFound, PreconditionRequired, StaleRevision, Unprocessable
 
 M = TypeVar("M")
 OutT = TypeVar("OutT", bound=BaseModel)
@@ -171,7 +172,7 @@ def flush_checked(uow: UnitOfWork, obj: Any, label: str, current: Callable[[], B
         ) from exc
     except IntegrityError as exc:
         uow.session.rollback()
-        raise Conflict(f"This {label} conflicts with existing data: {exc.orig}") from exc
+        raise integrity_problem(exc, label) from exc  # names the field; SQL text only in the log
 
 
 def changes_only(changes: dict[str, list[Any]]) -> dict[str, list[Any]]:

@@ -8,10 +8,34 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
 logger = logging.getLogger(__name__)
+
+
+class ProblemError(BaseModel):
+    """One field at fault in a problem's `errors`."""
+
+    field: str
+    message: str
+    type: str | None = None
+    in_: str | None = Field(None, alias="in", description="query, path or header; absent for the body")
+
+
+class Problem(BaseModel):
+    """The body of every error answer (RFC 9457); members beyond these add detail (`current`, `required`)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    request_id: str | None = None
+    errors: list[ProblemError] | None = None
 
 
 class ApiError(Exception):

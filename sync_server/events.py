@@ -20,10 +20,11 @@ import psycopg
 from sqlalchemy import Row, func, or_, select
 from sqlalchemy.engine import make_url
 
+from aipipe_shared.aio import wait_event
+
 from .context import EVENTS, PG_CHANNEL, Principal
 from .db.engine import Database
 from .db.models import AuditEvent
-from .event_wait import wait_event
 
 logger = logging.getLogger(__name__)
 

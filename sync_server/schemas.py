@@ -7,7 +7,7 @@ from typing import Annotated, Generic, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, StringConstraints
 
-from blender_addon.core.naming import PathOutsideRootError, is_safe_component, safe_component, split_relative
+from aipipe_shared.naming import PathOutsideRootError, is_safe_component, safe_component, split_relative
 
 T = TypeVar("T")
 

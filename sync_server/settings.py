@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     login_window_s: int = Field(default=300, gt=0)
 
     max_body_bytes: int = Field(default=2 * 1024 * 1024, gt=0, description="Largest JSON request body.")
+    max_json_depth: int = Field(
+        default=64, ge=2, le=500, description="Deepest nesting of JSON a client may send (arrays/objects)."
+    )
     max_upload_bytes: int = Field(default=20 * 1024 * 1024 * 1024, gt=0, description="Largest file upload.")
     upload_extensions: list[str] = Field(
         default_factory=lambda: [

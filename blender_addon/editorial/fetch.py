@@ -8,11 +8,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from aipipe_shared import editorial as core
-
 from .. import runtime
 from ..connect import props as connect_props
 from ..core import pathmap
+from ..shared import editorial as core
 
 PROXY_POLL_S = 0.5
 SHOT_PAGE = 1000

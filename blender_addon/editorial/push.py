@@ -7,11 +7,10 @@ from typing import Any
 
 import bpy
 
-from aipipe_shared import editorial as core
-
 from .. import compat, runtime
 from ..core.client import ApiError
 from ..registry import ensure_online, ensure_project, register_classes, unregister_classes
+from ..shared import editorial as core
 from . import vse
 from .fetch import all_shots
 from .props import session

@@ -16,9 +16,10 @@ from typing import Any
 
 import bpy
 
-from aipipe_shared.editorial import StripPlan, StripState, scene_rate
-
 from .. import compat
+from ..shared import editorial as core
+
+StripPlan, StripState, scene_rate = core.StripPlan, core.StripState, core.scene_rate
 
 SHOT_ID = "aipipe_shot_id"
 VERSION_ID = "aipipe_version_id"
@@ -211,7 +212,7 @@ def flag_outdated(strip: Any, outdated: bool) -> None:
 
 def benchmark_build(count: int, stills: Sequence[os.PathLike[str] | str]) -> str:
     """Build `count` strips over local stills with `build_edit` and with a plain `new_image` loop."""
-    from aipipe_shared.editorial import MediaChoice
+    MediaChoice = core.MediaChoice
 
     scene = bpy.context.scene
     plans, paths = [], {}

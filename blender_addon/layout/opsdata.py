@@ -7,7 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core import pathmap
-from ..core.naming import NamingError, TemplateSet, default_template_set
+from ..shared import naming
+
+NamingError, TemplateSet = naming.NamingError, naming.TemplateSet
+default_template_set = naming.default_template_set
 
 SHOT_START = 1001  # first frame of the cut, the usual VFX convention (handles come before it)
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
-from blender_addon.core.naming import TemplateSet
+from aipipe_shared.naming import TemplateSet
 
 from ..storage.atomic import atomic_write_bytes, fsync_dir
 

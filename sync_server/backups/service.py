@@ -14,9 +14,9 @@ from sqlalchemy import Connection, create_engine, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from blender_addon.core.naming import TemplateSet
+from aipipe_shared.naming import TemplateSet
+from aipipe_shared.version import __version__
 
-from .. import __version__
 from ..db.models import Project
 from ..settings import Settings
 from ..storage.layout import CodeError, project_folder, project_templates

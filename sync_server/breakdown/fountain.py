@@ -15,16 +15,19 @@ from __future__ import annotations
 
 import re
 
-from .script import Action, Dialogue, Script, ScriptScene, Transition, clean, split_location_time
+from . import title_page
+from .edit_notes import card_to, opens, title_card, transition
+from .headings import split_heading
+from .names import split_cue, strip_emphasis
+from .script import Action, Dialogue, Script, ScriptScene, Transition, clean, continue_times
 
 _HEADING = re.compile(r"^(?:INT\.?/EXT|INT/EXT|I/E|INT|EXT|EST)[.\s]", re.IGNORECASE)
 _SCENE_NUMBER = re.compile(r"\s*#([\w.\-]+)#\s*$")
 _TITLE_KEY = re.compile(r"^([A-Za-z][A-Za-z ]*):\s*(.*)$")
-_EXTENSION = re.compile(r"\(([^)]*)\)")
-_EMPHASIS = re.compile(r"(?<!\\)\*+")
 NOTE = re.compile(r"\[\[(.*?)\]\]", re.DOTALL)
 BONEYARD = re.compile(r"/\*.*?\*/", re.DOTALL)
-_CONTINUED = {"CONT'D", "CONT’D", "CONT.", "CONTINUING", "CONT"}
+# Keys that may open a title page (any key may follow): a script starting `FADE IN:` has none.
+_FIRST_KEYS = frozenset(k for k in title_page.FIELDS if k.isascii()) | {"revision", "format"}
 SKIP = None  # a line that held only a note: neither content nor a paragraph break
 
 
@@ -48,32 +51,29 @@ def _strip_notes(text: str, notes: list[str]) -> list[str | None]:
 
 
 def _text(line: str) -> str:
-    return _EMPHASIS.sub("", line).replace("\\*", "*").strip()
+    return strip_emphasis(line).strip()
 
 
 def _is_character(line: str) -> bool:
     body = line.strip()
     if body.startswith("@"):
         return len(body) > 1
-    name = _EXTENSION.sub("", body).rstrip("^").strip()
-    if not name or len(name) > 50 or name.endswith("TO:"):
+    name = split_cue(body.rstrip("^"))[0]
+    if not name or len(name) > 50 or name.endswith((":", "TO:")):
         return False
     return name == name.upper() and any(ch.isupper() for ch in name)
 
 
 def _cue(line: str) -> tuple[str, str, bool]:
-    """`@McCLANE (V.O.) ^` -> ("McCLANE", "V.O.", True)."""
+    """`@McCLANE (V.O.) (CONT'D) ^` -> ("McCLANE", "V.O.", True); emphasis around the name is dropped."""
     body = line.strip().lstrip("@").strip()
     dual = body.endswith("^")
-    body = body.rstrip("^").strip()
-    extensions = [e.strip() for e in _EXTENSION.findall(body)]
-    name = _EXTENSION.sub("", body).strip()
-    extension = ", ".join(e for e in extensions if e.upper() not in _CONTINUED)
-    return name, extension, dual
+    name, extensions, other = split_cue(body.rstrip("^").strip())
+    return name, ", ".join([*extensions, *other]), dual
 
 
 def _heading(line: str, number: int) -> ScriptScene:
-    raw = line.strip()
+    raw = strip_emphasis(line.strip())
     if raw.startswith(".") and not raw.startswith(".."):
         raw = raw[1:].strip()
     scene_number = ""
@@ -86,19 +86,26 @@ def _heading(line: str, number: int) -> ScriptScene:
     if prefix:
         int_ext = prefix.group(1).rstrip(".").upper()
         rest = raw[prefix.end() :]
-    location, time = split_location_time(rest)
+    place = split_heading(rest)
     return ScriptScene(
-        heading=raw, line=number, number=scene_number, int_ext=int_ext, location=location, time_of_day=time
+        heading=raw,
+        line=number,
+        number=scene_number,
+        int_ext=int_ext,
+        location=place.location,
+        time_of_day=place.time_of_day,
+        notes=place.notes,
     )
 
 
-def _title_page(lines: list[str | None]) -> tuple[dict[str, str], int]:
-    """The title page's keys (lower case) and the index of the first line after it."""
+def read_title_page(lines: list[str | None]) -> tuple[dict[str, str], int]:
+    """The title page (keys as `title_page.field_of` names them, values with their line breaks) and the
+    index of the first line after it."""
     first = next((i for i, line in enumerate(lines) if line is not None and line.strip()), None)
-    if first is None or not (match := _TITLE_KEY.match(lines[first] or "")):
+    match = _TITLE_KEY.match(lines[first] or "") if first is not None else None
+    if first is None or match is None or title_page.field_of(match.group(1)) not in _FIRST_KEYS:
         return {}, 0
-    keys: dict[str, str] = {}
-    key = ""
+    raw: list[tuple[str, str]] = []
     index = first
     while index < len(lines):
         line = lines[index]
@@ -109,31 +116,41 @@ def _title_page(lines: list[str | None]) -> tuple[dict[str, str], int]:
             break
         match = _TITLE_KEY.match(line)
         if match and not line.startswith((" ", "\t")):
-            key = match.group(1).strip().lower()
-            keys[key] = match.group(2).strip()
-        elif key:
-            keys[key] = (keys[key] + "\n" + line.strip()).strip()
+            raw.append((match.group(1), match.group(2)))
+        elif raw:  # an indented line goes on with the key above it
+            raw[-1] = (raw[-1][0], raw[-1][1] + "\n" + line.strip())
         index += 1
-    return keys, index
+    page: dict[str, str] = {}
+    for key, value in raw:
+        title_page.add(page, key, value)
+    return page, index
 
 
 def parse_fountain(text: str) -> Script:
     """Parse Fountain text into scenes of action, dialogue and transitions."""
     script = Script(format="fountain")
     lines = _strip_notes(text.replace("\r\n", "\n").replace("\r", "\n"), script.notes)
-    keys, start = _title_page(lines)
-    script.title = _text(keys.get("title", "").replace("\n", " "))
+    script.title_page, start = read_title_page(lines)
+    script.title = title_page.one_line(script.title_page.get("title", ""))
     scene: ScriptScene | None = None
     dialogue: Dialogue | None = None
+    card: Transition | None = None  # a title card whose text goes on on the next lines
     previous_blank = True
     pending_synopsis = ""
+    opening: list[Transition] = []  # notes before the first scene (`FADE IN:`) go to its first shot
+
+    def begin(new: ScriptScene) -> ScriptScene:
+        nonlocal scene
+        scene = new
+        scene.elements[:0], opening[:] = opening, []
+        script.scenes.append(scene)
+        return scene
 
     def current() -> ScriptScene:
-        nonlocal scene
-        if scene is None:
-            scene = ScriptScene(heading="", line=start + 1)
-            script.scenes.append(scene)
-        return scene
+        return scene if scene is not None else begin(ScriptScene(heading="", line=start + 1))
+
+    def note(element: Transition) -> None:
+        (opening if scene is None else scene.elements).append(element)
 
     def next_is_blank(index: int) -> bool:
         for following in lines[index + 1 :]:
@@ -151,9 +168,12 @@ def parse_fountain(text: str) -> Script:
         if not stripped:
             if line.startswith("  ") and dialogue is not None:
                 continue  # two spaces: a deliberate empty line inside dialogue
-            previous_blank, dialogue = True, None
+            previous_blank, dialogue, card = True, None, None
             continue
         was_blank, previous_blank = previous_blank, False
+        if card is not None:
+            card.text = f"{card.text} {_text(stripped)}"
+            continue
         if dialogue is not None:
             if stripped.startswith("(") and stripped.endswith(")"):
                 dialogue.parenthetical = " ".join(p for p in (dialogue.parenthetical, stripped[1:-1]) if p)
@@ -179,21 +199,27 @@ def parse_fountain(text: str) -> Script:
         if was_blank and (
             _HEADING.match(stripped + " ") or (stripped.startswith(".") and not stripped.startswith(".."))
         ):
-            scene = _heading(stripped, number)
-            scene.synopsis, pending_synopsis = pending_synopsis, ""
-            script.scenes.append(scene)
+            begin(_heading(stripped, number)).synopsis, pending_synopsis = pending_synopsis, ""
             previous_blank = True
             continue
         if stripped.startswith(">") and stripped.endswith("<"):
             # Centered text is a title card (THE END, a caption): noted on the shot, not a shot itself.
-            current().elements.append(Transition(_text(stripped[1:-1]), number))
+            note(Transition(_text(stripped[1:-1]), number, card=True))
             previous_blank = True
             continue
-        if (stripped.startswith(">")) or (
-            was_blank and next_is_blank(index) and stripped.endswith("TO:") and stripped == stripped.upper()
-        ):
-            current().elements.append(Transition(_text(stripped.lstrip(">")), number))
+        if stripped.startswith(">"):
+            text = _text(stripped[1:])
+            note(Transition(text, number, "next" if opens(text) else "previous"))
             previous_blank = True
+            continue
+        if was_blank and (to := transition(_text(stripped))):
+            note(Transition(_text(stripped), number, to))
+            previous_blank = True
+            continue
+        if was_blank and (found := title_card(_text(stripped))):
+            label, inline = found
+            card = Transition(f"{label}: {inline}".strip(), number, card_to(label), card=True)
+            note(card)
             continue
         if was_blank and not next_is_blank(index) and _is_character(stripped):
             name, extension, dual = _cue(stripped)
@@ -201,9 +227,12 @@ def parse_fountain(text: str) -> Script:
             current().elements.append(dialogue)
             continue
         _add_action(current(), _text(stripped.lstrip("~")), number, was_blank)
+    if opening:
+        current().elements += opening
     for each in script.scenes:
         each.elements = [e for e in each.elements if not isinstance(e, Dialogue) or e.text]
     script.scenes = [s for s in script.scenes if s.heading or s.elements]
+    continue_times(script)
     if not any(s.heading for s in script.scenes):
         script.warnings.append("no scene headings (INT./EXT.) found: the whole script is one scene")
     return script

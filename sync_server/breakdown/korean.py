@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import re
 
-from .script import Action, Dialogue, Script, ScriptScene, Transition, clean, split_location_time
+from . import title_page
+from .edit_notes import card_to, opens, title_card, transition
+from .headings import split_heading
+from .names import is_extension, strip_emphasis
+from .script import Action, Dialogue, Script, ScriptScene, Transition, clean, continue_times
 
 HEADING = re.compile(
     r"^\s*(?:S\s*#|#|씬|장면|신)\s*(\d+[A-Za-z]?(?:-\d+)?)\s*[.):\]]?\s*(.*)$", re.IGNORECASE
 )
-_DIALOGUE = re.compile(r"^\s*([^\s:()][^:()]{0,19}?)\s*(?:\(([^)]{1,30})\))?\s*[:：]\s*(.+)$")
-_TRANSITION = re.compile(
-    r"^\s*(?:F\.?\s?I\.?|F\.?\s?O\.?|CUT TO:?|DISSOLVE TO:?"
-    r"|컷|디졸브|암전|페이드\s?인|페이드\s?아웃|화면\s?전환)\s*[.)]?\s*$",
-    re.IGNORECASE,
-)
+_DIALOGUE = re.compile(r"^\s*([^\s:()][^:()]{0,19}?)\s*((?:\([^)]{1,30}\)\s*)*)[:：]\s*(.+)$")
+_GROUPS = re.compile(r"\(([^)]*)\)")
 _INT_EXT = {"실내": "실내", "내부": "실내", "내": "실내", "실외": "실외", "외부": "실외", "외": "실외"}
 NARRATOR_NAMES = frozenset({"NA", "N", "내레이션", "나레이션", "해설"})
 # `label: text` lines that are directions, not someone speaking (자막: subtitle, 효과음: sound effect, ...).
@@ -46,7 +46,6 @@ NOT_SPEAKERS = frozenset(
         "SE",
     }
 )
-_EXTENSION_WORDS = frozenset({"E", "V.O.", "V.O", "VO", "O.S.", "O.S", "OS", "NA", "F", "CONT'D"})
 
 
 def looks_korean(text: str) -> bool:
@@ -63,14 +62,15 @@ def _heading(number: str, rest: str, line: int) -> ScriptScene:
     if found:
         int_ext = _INT_EXT[found.group(1) or found.group(2)]
         rest = (rest[: found.start()] + " " + rest[found.end() :]).strip()
-    location, time = split_location_time(rest)
+    place = split_heading(rest)
     return ScriptScene(
         heading=clean(f"S#{number}. {rest}"),
         line=line,
         number=number,
         int_ext=int_ext,
-        location=location,
-        time_of_day=time,
+        location=place.location,
+        time_of_day=place.time_of_day,
+        notes=place.notes,
     )
 
 
@@ -78,24 +78,34 @@ def _dialogue(line: str, number: int) -> Dialogue | None:
     match = _DIALOGUE.match(line)
     if not match:
         return None
-    name, inside, text = match.group(1).strip(), (match.group(2) or "").strip(), match.group(3).strip()
+    name, groups, text = strip_emphasis(match.group(1)).strip(), match.group(2) or "", match.group(3).strip()
     if not name or re.search(r"[.!?,。]", name) or name.count(" ") > 2 or name.upper() in NOT_SPEAKERS:
         return None  # a sentence or a direction label before the colon: action, not dialogue
-    extension, parenthetical = "", ""
-    if inside.upper() in _EXTENSION_WORDS:
-        extension = inside.upper()
-    elif inside:
-        parenthetical = inside
+    extensions: list[str] = []
+    parentheticals: list[str] = []
+    for inside in (" ".join(g.split()) for g in _GROUPS.findall(groups)):
+        if is_extension(inside):  # `(V.O)`, `(E)`, `(전화)`; `(계속)` and `(CONT'D)` are dropped
+            extensions += [] if inside.upper() in ("CONT'D", "CONT’D", "계속") else [inside.upper()]
+        elif inside:
+            parentheticals.append(inside)
+    extension, parenthetical = ", ".join(extensions), ", ".join(parentheticals)
     if name.upper() in NARRATOR_NAMES:
         extension = extension or "NA"
-    return Dialogue(character=name, text=text, line=number, extension=extension, parenthetical=parenthetical)
+    return Dialogue(
+        character=name,
+        text=strip_emphasis(text),
+        line=number,
+        extension=extension,
+        parenthetical=parenthetical,
+    )
 
 
 def _front_matter(script: Script, line: str) -> bool:
     """Title and cast list before the first scene heading; False when the line is story content."""
-    titled = re.match(r"^(?:제목|title)\s*[:：]\s*(.+)$", line, re.IGNORECASE)
-    if titled:
-        script.title = titled.group(1).strip()
+    keyed = re.match(r"^([^\W\d_][\w ]{0,9}?)\s*[:：]\s*(.+)$", line)
+    if keyed and (keyed.group(1).lower() == "title" or keyed.group(1) in title_page.KOREAN_KEYS):
+        title_page.add(script.title_page, keyed.group(1), keyed.group(2))
+        script.title = title_page.one_line(script.title_page.get("title", ""))
         return True
     if re.fullmatch(r"[<\[(]?\s*(등장\s*인물|인물|cast)\s*[>\])]?\s*:?", line, re.IGNORECASE):
         script.cast.setdefault("", "")
@@ -106,7 +116,8 @@ def _front_matter(script: Script, line: str) -> bool:
             script.cast[said.character] = said.text
             return True
     if not script.title and not script.cast:
-        script.title = line.strip("<>《》「」\"' ")
+        script.title = strip_emphasis(line).strip("<>《》「」\"' ")
+        script.title_page["title"] = script.title
         return True
     return False
 

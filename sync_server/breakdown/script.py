@@ -9,7 +9,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from .headings import Heading
+
 Format = Literal["fountain", "korean", "prose"]
+NoteTo = Literal["previous", "next"]
 
 
 @dataclass
@@ -30,8 +33,12 @@ class Dialogue:
 
 @dataclass
 class Transition:
+    """A camera/edit note (`CUT TO:`, `FADE IN:`, `SUPER: 1973`): never a shot, noted on a neighbour."""
+
     text: str
     line: int
+    to: NoteTo = "previous"  # the shot it belongs to: the one before (`CUT TO:`) or after (`FADE IN:`)
+    card: bool = False  # a title card (`SUPER:`), not a cut: it does not end the shot before it
 
 
 Element = Action | Dialogue | Transition
@@ -45,6 +52,7 @@ class ScriptScene:
     int_ext: str = ""  # INT, EXT, INT/EXT, or the Korean 실내/실외
     location: str = ""
     time_of_day: str = ""
+    notes: list[str] = field(default_factory=list)  # heading notes: `1973`, `CONTINUOUS`, `회상`
     synopsis: str = ""
     elements: list[Element] = field(default_factory=list)
 
@@ -53,6 +61,7 @@ class ScriptScene:
 class Script:
     format: Format
     title: str = ""
+    title_page: dict[str, str] = field(default_factory=dict)  # see `title_page.py`
     scenes: list[ScriptScene] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # [[notes]] and similar, kept out of the content
     cast: dict[str, str] = field(default_factory=dict)  # a cast list before the first scene: name -> who
@@ -67,15 +76,11 @@ def clean(text: str) -> str:
     return "\n".join(_SPACES.sub(" ", line).strip() for line in text.strip().splitlines()).strip()
 
 
-def split_location_time(text: str) -> tuple[str, str]:
-    """`골목길 - 밤` / `ALLEY - NIGHT` / `골목길 (밤)` / `골목길/밤` -> (location, time of day)."""
-    text = text.strip().rstrip(".").strip()
-    match = re.match(r"^(.*?)\s*\(([^()]+)\)\s*$", text)
-    if match and match.group(1).strip():
-        return match.group(1).strip(), match.group(2).strip()
-    for separator in (" - ", " – ", " — ", "/", " -", "- "):
-        if separator in text:
-            location, _, time = text.rpartition(separator)
-            if location.strip() and time.strip():
-                return location.strip(), time.strip()
-    return text, ""
+def continue_times(script: Script) -> None:
+    """A scene that goes on from the previous one (`- CONTINUOUS`, `연속`) and names no time takes its time."""
+    previous = ""
+    for scene in script.scenes:
+        if not scene.time_of_day and scene.heading and Heading("", "", scene.notes).continuing:
+            scene.time_of_day = previous
+        previous = scene.time_of_day or previous
+

@@ -1,9 +1,9 @@
 """`aipipe addon build`: the Blender extension as `dist/aipipeline-<version>.zip` for Install from Disk.
 
 The zip holds `blender_manifest.toml` and the contents of `blender_addon/` at its root (Blender's
-extension layout), plus `aipipe_shared/` as a sub-package of the extension (the add-on finds it there
-through `blender_addon/shared.py`); caches and compiled files are left out. Entries are written in a fixed order with a fixed date, so
-the same sources give the same zip.
+extension layout), plus the parts of `aipipe_shared/` the add-on uses, as a sub-package of the extension
+(the add-on finds it there through `blender_addon/shared.py`); caches and compiled files are left out.
+Entries are written in a fixed order with a fixed date, so the same sources give the same zip.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = "blender_manifest.toml"
 SOURCE = "blender_addon"
 SHARED = "aipipe_shared"
+# What the add-on takes of the shared core: standard library only (Blender has no pydantic).
+SHARED_FOR_ADDON = ("__init__.py", "version.py", "framerate.py", "editorial.py", "naming")
 SKIP_DIRS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
 SKIP_SUFFIXES = (".pyc", ".pyo", ".orig", ".rej", ".swp")
 FIXED_DATE = (2024, 1, 1, 0, 0, 0)
@@ -37,8 +39,12 @@ def manifest_version(root: Path = ROOT) -> str:
 def extension_files(root: Path = ROOT) -> list[tuple[Path, str]]:
     """(file on disk, name in the zip) for every file the extension ships."""
     files = [(root / MANIFEST, MANIFEST)]
-    for source, prefix in ((root / SOURCE, ""), (root / SHARED, f"{SHARED}/")):
-        for path in sorted(source.rglob("*")):
+    shared = [root / SHARED / name for name in SHARED_FOR_ADDON]
+    for source, prefix, paths in (
+        (root / SOURCE, "", sorted((root / SOURCE).rglob("*"))),
+        (root / SHARED, f"{SHARED}/", [p for top in shared for p in [top, *sorted(top.rglob("*"))]]),
+    ):
+        for path in paths:
             relative = path.relative_to(source)
             if not path.is_file() or SKIP_DIRS & set(relative.parts) or path.name.endswith(SKIP_SUFFIXES):
                 continue

@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from blender_addon.core.naming import PathOutsideRootError, resolve_inside
-from blender_addon.editorial import core
+from aipipe_shared import editorial as core
+from aipipe_shared.naming import PathOutsideRootError, resolve_inside
 
 from ..crud import get_or_404
 from ..db.models import Project, ReviewNote, Scene, Shot, Version, VersionFile

@@ -17,6 +17,8 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from aipipe_shared.framerate import fps_text
+
 from ..context import SYSTEM, Principal, UnitOfWork
 from ..crud import get_or_404
 from ..db.engine import Database
@@ -24,7 +26,6 @@ from ..db.models import Project
 from ..db.models_editorial import ProxyRender
 from ..errors import Conflict
 from ..events import EventHub
-from ..framerate import fps_text
 from ..settings import Settings
 from ..storage.layout import ProjectLayout
 from .edit import load_edit

@@ -29,8 +29,9 @@ from .timeline import EditShot
 logger = logging.getLogger(__name__)
 
 ENCODER = ("-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p", "-bf", "0")
-ENCODER_VERSION = "2"  # bump when the segment recipe changes, so old cached segments are not reused
+ENCODER_VERSION = "3"  # bump when the segment recipe changes, so old cached segments are not reused
 SLATE_COLOUR = "0x1e2630"
+MISSING_COLOUR = "0x5a1020"  # frames a movie shorter than the cut lacks: dark red, never its last frame held
 
 
 class ProxyError(RuntimeError):
@@ -66,6 +67,8 @@ class Segment:
     frames: int
     key: str
     encoded: bool = False
+    missing: int = 0  # frames of the cut the shot's movie does not have (shown as a red "missing" card)
+    warning: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -74,6 +77,8 @@ class Segment:
             "frames": self.frames,
             "key": self.key,
             "encoded": self.encoded,
+            "missing": self.missing,
+            "warning": self.warning,
         }
 
 
@@ -126,7 +131,14 @@ def render_proxy(
     if not shots:
         raise ProxyError("the edit has no shots (all omitted or none made yet)")
     cache_dir.mkdir(parents=True, exist_ok=True)
-    result = ProxyResult([Segment(str(s.shot_id), s.code, s.duration, segment_key(s, spec)) for s in shots])
+    result = ProxyResult(
+        [
+            Segment(
+                str(s.shot_id), s.code, s.duration, segment_key(s, spec), missing=s.missing, warning=s.warning
+            )
+            for s in shots
+        ]
+    )
     todo = [
         (shot, seg)
         for shot, seg in zip(shots, result.segments, strict=True)
@@ -171,10 +183,19 @@ def _encode_segment(shot: EditShot, spec: ProxySpec, target: Path) -> None:
             inputs = ["-framerate", spec.rate, "-i", str(media.path)]
             chain = f"{fit},{text},tpad=stop_mode=clone:stop={shot.duration}"
         else:
+            # Frames past the movie's end are a red card saying so, never the last frame held: a short
+            # version must show in the cut (and is reported as a warning), not be padded silently.
             inputs = ["-i", str(media.path)]
+            ends = shot.duration - shot.missing
+            missing_file = Path(tmp) / "missing.txt"
+            missing_file.write_text(f"MISSING FRAMES: {media.name} ends here", encoding="utf-8")
+            card = (
+                f"drawtext={font}:textfile='{_escape(str(missing_file))}':fontsize={size}:fontcolor=white"
+                f":x=(w-tw)/2:y=(h-th)/2:enable='gte(n,{ends})'"
+            )
             chain = (
-                f"fps={spec.rate},trim=start_frame={shot.source_in},setpts=PTS-STARTPTS,"
-                f"tpad=stop_mode=clone:stop={shot.duration},{fit},{text}"
+                f"fps={spec.rate},trim=start_frame={shot.source_in},setpts=PTS-STARTPTS,{fit},"
+                f"tpad=stop_mode=add:stop={shot.duration}:color={MISSING_COLOUR},{card},{text}"
             )
         partial = target.with_name(f".{target.stem}.{os.getpid()}.{id(shot)}.mp4")
         command = [
@@ -187,9 +208,7 @@ def _encode_segment(shot: EditShot, spec: ProxySpec, target: Path) -> None:
             made = _frame_count(partial)
             if made != shot.duration:
                 raise ProxyError(
-                    f"shot {shot.code}: the segment has {made} frames, the cut needs {shot.duration} "
-                    f"(is {media.name if media else 'the media'} shorter than its head handle, "
-                    f"{shot.source_in} frames?)"
+                    f"shot {shot.code}: the segment has {made} frames, the cut needs {shot.duration}"
                 )
         except BaseException:
             with contextlib.suppress(FileNotFoundError):

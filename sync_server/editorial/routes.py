@@ -13,7 +13,7 @@ from fastapi.responses import FileResponse
 from sqlalchemy import select
 from starlette.requests import HTTPConnection
 
-from blender_addon.core.naming import PathOutsideRootError, resolve_inside
+from aipipe_shared.naming import PathOutsideRootError, resolve_inside
 
 from ..auth.permissions import Permission as P
 from ..context import Principal, UnitOfWork

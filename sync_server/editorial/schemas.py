@@ -69,12 +69,18 @@ class ProxyRenderOut(Output):
     started_at: datetime | None
     finished_at: datetime | None
     url: str
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="Shots whose movie is shorter than the cut (their missing frames are a red card).",
+    )
 
     @classmethod
     def of(cls, row: Any) -> ProxyRenderOut:
+        segments = row.segments or []
         return cls(
-            **{name: getattr(row, name) for name in cls.model_fields if name != "url"},
+            **{name: getattr(row, name) for name in cls.model_fields if name not in ("url", "warnings")},
             url=f"/api/editorial/proxies/{row.id}/movie",
+            warnings=[str(s["warning"]) for s in segments if isinstance(s, dict) and s.get("warning")],
         )
 
 
@@ -88,7 +94,10 @@ class MediaOut(Output):
     url: str | None = Field(description="Download URL of the file; None when it is missing on the server.")
     sha256: str
     still: bool
-    frames: int | None
+    frames: int | None = Field(description="Frames in the movie (None: a still or unknown).")
+    first_frame: int | None = Field(default=None, description="Its first frame's number, as made.")
+    handle_in: int = Field(default=0, description="Head handle frames the movie holds before the cut.")
+    handle_out: int = Field(default=0, description="Tail handle frames after the cut.")
 
 
 class NoteOut(Output):
@@ -104,7 +113,11 @@ class EditShotOut(Output):
     revision: int
     duration_frames: int
     handle_in: int
-    source_in: int = Field(description="Media frames skipped at the head (a movie's head handle).")
+    source_in: int = Field(description="Media frames skipped at the head (the head handle the movie holds).")
+    missing_frames: int = Field(
+        default=0, description="Frames the cut needs past the movie's end (a version shorter than the cut)."
+    )
+    warning: str | None = Field(default=None, description="Set when frames are missing; names the shot.")
     media: MediaOut | None = Field(description="None: a slate (colour strip with the code).")
     notes: list[NoteOut] = Field(default_factory=list, description="Review notes on that media, by frame.")
     audio: MediaOut | None = Field(default=None, description="Reference sound: newest `reference` version.")
@@ -117,6 +130,7 @@ class EditOut(Output):
     record_start: str
     frames: int
     shots: list[EditShotOut]
+    warnings: list[str] = Field(default_factory=list, description="One per shot whose movie is too short.")
 
 
 class CutEntry(Input):

@@ -36,20 +36,46 @@ from .schemas import (
 from .timeline import Cut, EditMedia, EditShot, TimecodeError, build_timeline, cuts_of
 
 
-def export_edit(
-    session: Session, project_id: uuid.UUID, storage_root: Path, fmt: str, record_start: str
-) -> tuple[exchange.Written, str]:
-    """The edit as `fmt` text, and a file name for it."""
-    edit = load_edit(session, project_id, storage_root)
-    project = edit.project
+@dataclasses.dataclass(frozen=True)
+class Exported:
+    """An exported edit: the file, its name, and a warning per shot whose movie is shorter than the cut."""
+
+    written: exchange.Written
+    filename: str
+    warnings: list[str]
+
+
+def _export(project: Project, name: str, shots: list[EditShot], fmt: str, record_start: str) -> Exported:
     try:
         timeline = build_timeline(
-            f"{project.code}_edit", edit.shots, project.fps_num, project.fps_den, record_start
+            f"{project.code}_{name}",
+            shots,
+            project.fps_num,
+            project.fps_den,
+            record_start,
+            size=(project.width, project.height),
         )
     except TimecodeError as exc:
         raise Unprocessable(str(exc), field="record_start") from exc
     written = exchange.write(timeline, fmt)
-    return written, f"{project.code}_edit.{written.extension}"
+    warnings = [w for w in (s.warning for s in shots) if w]
+    return Exported(written, f"{project.code}_{name}.{written.extension}", warnings)
+
+
+def exported_edit(
+    session: Session, project_id: uuid.UUID, storage_root: Path, fmt: str, record_start: str
+) -> Exported:
+    """The edit as `fmt` text, a file name for it, and its warnings."""
+    edit = load_edit(session, project_id, storage_root)
+    return _export(edit.project, "edit", edit.shots, fmt, record_start)
+
+
+def export_edit(
+    session: Session, project_id: uuid.UUID, storage_root: Path, fmt: str, record_start: str
+) -> tuple[exchange.Written, str]:
+    """The edit as `fmt` text and a file name for it (`exported_edit` adds the warnings)."""
+    exported = exported_edit(session, project_id, storage_root, fmt, record_start)
+    return exported.written, exported.filename
 
 
 def edit_out(session: Session, project_id: uuid.UUID, storage_root: Path, record_start: str) -> EditOut:
@@ -63,6 +89,7 @@ def edit_out(session: Session, project_id: uuid.UUID, storage_root: Path, record
         fps_den=edit.project.fps_den,
         record_start=record_start,
         frames=edit.frames,
+        warnings=[w for w in (s.warning for s in edit.shots) if w],
         shots=[
             EditShotOut(
                 shot_id=s.shot_id,
@@ -71,6 +98,8 @@ def edit_out(session: Session, project_id: uuid.UUID, storage_root: Path, record
                 duration_frames=s.duration,
                 handle_in=s.handle_in,
                 source_in=s.source_in,
+                missing_frames=s.missing,
+                warning=s.warning,
                 media=_media_out(s.media) if s.media is not None else None,
                 notes=[
                     NoteOut(frame=n.frame or 0, text=n.text, verdict=n.verdict, author=n.author_name)
@@ -97,12 +126,15 @@ def _media_out(media: EditMedia) -> MediaOut:
         sha256=media.sha256,
         still=media.still,
         frames=media.frames,
+        first_frame=media.first_frame,
+        handle_in=media.handle_in,
+        handle_out=media.handle_out,
     )
 
 
 def export_cut(
     session: Session, project_id: uuid.UUID, storage_root: Path, body: CutBody, record_start: str
-) -> tuple[exchange.Written, str]:
+) -> Exported:
     """A cut given by the caller (the add-on's VSE: shots, lengths, media) as `body.format` text."""
     edit = load_edit(session, project_id, storage_root)
     project = edit.project
@@ -119,16 +151,10 @@ def export_cut(
                 raise Unprocessable(
                     "not a version of this shot with a picture or movie", field=f"cut.{index}.version_id"
                 )
-        shot = dataclasses.replace(base, duration=entry.frames, media=media)
-        if entry.source_in is not None:
-            shot = dataclasses.replace(shot, handle_in=entry.source_in)
-        cut.append(shot)
-    try:
-        timeline = build_timeline(f"{project.code}_vse", cut, project.fps_num, project.fps_den, record_start)
-    except TimecodeError as exc:
-        raise Unprocessable(str(exc), field="record_start") from exc
-    written = exchange.write(timeline, body.format)
-    return written, f"{project.code}_vse.{written.extension}"
+        cut.append(
+            dataclasses.replace(base, duration=entry.frames, media=media, source_override=entry.source_in)
+        )
+    return _export(project, "vse", cut, body.format, record_start)
 
 
 # -- import -------------------------------------------------------------------------------------------

@@ -5,6 +5,8 @@ Rates stay exact: 23.976 is 24000/1001 and every time is a whole number of frame
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import uuid
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -17,6 +19,7 @@ from .reels import reel_names
 
 DEFAULT_RECORD_START = "01:00:00:00"
 META = "aipipe"
+MISSING_COMMENT = "AIPIPE MISSING FRAMES:"  # EDL comment on a clip whose movie is shorter than the cut
 
 
 class TimecodeError(ValueError):
@@ -37,6 +40,10 @@ class EditMedia:
     frames: int | None = None  # frames in the movie (None: unknown or a still)
     sha256: str = ""
     file_id: uuid.UUID | None = None
+    handle_in: int = 0  # head handle frames the movie holds before the cut (the version's extent)
+    handle_out: int = 0
+    first_frame: int | None = None  # the number of the movie's first frame, as its maker numbered it
+    rate_frames: int | None = None  # `frames` at the project's rate (a 16 fps render has fewer)
 
 
 @dataclass(frozen=True)
@@ -51,11 +58,38 @@ class EditShot:
     media: EditMedia | None = None
     scene_code: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    source_override: int | None = None  # the first media frame a caller's cut uses (the VSE's strip)
 
     @property
     def source_in(self) -> int:
-        """First frame used from the media: movies skip their head handle, stills start at 0."""
-        return self.handle_in if self.media is not None and not self.media.still else 0
+        """First frame used from the media: a movie skips the head handle *it holds* (its version's
+        extent, not the project's handle), a still starts at 0."""
+        if self.media is None or self.media.still:
+            return 0
+        return self.media.handle_in if self.source_override is None else self.source_override
+
+    @property
+    def available(self) -> int | None:
+        """Frames of the movie from `source_in` on, at the project's rate; None: still, slate, unknown."""
+        if self.media is None or self.media.still or self.media.rate_frames is None:
+            return None
+        return max(0, self.media.rate_frames - self.source_in)
+
+    @property
+    def missing(self) -> int:
+        """Frames the cut needs beyond the end of the movie (a version shorter than the cut)."""
+        available = self.available
+        return 0 if available is None else max(0, self.duration - available)
+
+    @property
+    def warning(self) -> str | None:
+        """What an editor must hear about this shot's media, naming the shot; None: nothing."""
+        if not self.missing or self.media is None:
+            return None
+        return (
+            f"{self.code}: {self.media_label} ({self.media.name}) has {self.available} frames from frame "
+            f"{self.source_in} on; the cut needs {self.duration}: {self.missing} frames missing"
+        )
 
     @property
     def media_label(self) -> str:
@@ -85,22 +119,36 @@ def parse_record_start(text: str, num: int, den: int) -> RationalTime:
 
 
 def build_timeline(
-    name: str, shots: list[EditShot], num: int, den: int, record_start: str = DEFAULT_RECORD_START
+    name: str,
+    shots: list[EditShot],
+    num: int,
+    den: int,
+    record_start: str = DEFAULT_RECORD_START,
+    size: tuple[int, int] | None = None,
 ) -> otio.schema.Timeline:
-    """One clip per shot; the clip is named with the shot code, its media with the versioned file name."""
+    """One clip per shot; the clip is named with the shot code, its media with the versioned file name.
+    `size` (the project's frame size) is what the FCP XML's sequence format says."""
     rate = rate_of(num, den)
     timeline = otio.schema.Timeline(name=name, global_start_time=parse_record_start(record_start, num, den))
     timeline.metadata[META] = {"fps": f"{num}/{den}", "record_start": record_start}
+    if size is not None:
+        timeline.metadata[META].update(width=size[0], height=size[1])
     if is_drop_frame(num, den):
         # fcp_xml writes NDF unless told otherwise; the EDL writer always uses DF at these rates.
         timeline.metadata["fcp_xml"] = {"timecode": _fcp_timecode_meta(num, den)}
+    warnings = [w for w in (s.warning for s in shots) if w]
+    if warnings:
+        timeline.metadata[META]["warnings"] = warnings
     track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
     timeline.tracks.append(track)
     for shot, reel in zip(shots, reel_names(s.code for s in shots), strict=True):
+        # A movie shorter than the cut: the clip uses what the movie has and a gap (black, named for the
+        # shot) keeps every later shot where the shot list puts it. Never a range past the file's end.
+        used = shot.duration - shot.missing
         clip = otio.schema.Clip(
             name=shot.code,
             media_reference=_reference(shot, rate, num, den),
-            source_range=TimeRange(RationalTime(shot.source_in, rate), RationalTime(shot.duration, rate)),
+            source_range=TimeRange(RationalTime(shot.source_in, rate), RationalTime(used, rate)),
         )
         clip.metadata[META] = {
             "shot_id": str(shot.shot_id),
@@ -118,7 +166,19 @@ def build_timeline(
             ),
         }
         clip.metadata["cmx_3600"] = {"reel": reel}
-        track.append(clip)
+        if shot.missing:
+            clip.metadata[META]["missing_frames"] = shot.missing
+            note = f"{MISSING_COMMENT} {shot.missing} ({shot.warning})"
+            clip.metadata["cmx_3600"]["comments"] = [note]
+            clip.metadata["fcp_xml"] = {"comments": {"mastercomment1": note}}  # FCP 7's clip comment
+        if used > 0:
+            track.append(clip)
+        if shot.missing:
+            gap = otio.schema.Gap(
+                name=f"{shot.code} missing", source_range=TimeRange(duration=RationalTime(shot.missing, rate))
+            )
+            gap.metadata[META] = {"shot_id": str(shot.shot_id), "shot_code": shot.code, "missing": True}
+            track.append(gap)
     return timeline
 
 
@@ -130,12 +190,17 @@ def _reference(shot: EditShot, rate: float, num: int, den: int) -> otio.core.Med
             available_range=TimeRange(RationalTime(0, rate), RationalTime(shot.duration, rate)),
         )
     else:
-        length = media.frames if media.frames else shot.source_in + shot.duration
+        # what the file holds: a still is held for the shot; an unknown length is taken to cover the cut
+        length = (
+            shot.duration
+            if media.still
+            else media.rate_frames
+            if media.rate_frames is not None
+            else shot.source_in + shot.duration
+        )
         reference = otio.schema.ExternalReference(
             target_url=media.path.as_uri(),
-            available_range=TimeRange(
-                RationalTime(0, rate), RationalTime(max(length, shot.source_in + shot.duration), rate)
-            ),
+            available_range=TimeRange(RationalTime(0, rate), RationalTime(length, rate)),
         )
         reference.name = media.name
     if is_drop_frame(num, den):
@@ -167,28 +232,79 @@ class Cut:
 
 
 def cuts_of(timeline: otio.schema.Timeline, num: int, den: int) -> list[Cut]:
-    """The clips of the first video track in order, in whole frames at the project's rate."""
+    """The clips of the first video track in order, in whole frames at the project's rate.
+
+    A gap this server wrote after a clip whose movie was shorter than the cut (OTIO metadata, or the EDL's
+    `AIPIPE MISSING FRAMES` comment on the clip) counts as part of that clip's shot, so an export of such
+    an edit reads back with the shot list's lengths."""
     rate = rate_of(num, den)
     tracks = [t for t in timeline.video_tracks()]
     if not tracks:
         return []
     track = tracks[0]
     out: list[Cut] = []
-    for clip in track.find_clips(shallow_search=True):
-        placed = track.range_of_child(clip)
-        source = clip.trimmed_range()
-        reference = clip.media_reference
+    pending = 0  # frames the previous clip said it is missing
+    for child in track:
+        frames = round(child.trimmed_range().duration.rescaled_to(rate).value)
+        if isinstance(child, otio.schema.Gap):
+            meta = child.metadata.get(META) or {}
+            if (
+                out
+                and pending
+                and (frames == pending or (meta.get("missing") and meta.get("shot_id") == out[-1].shot_id))
+            ):
+                out[-1] = dataclasses.replace(out[-1], duration=out[-1].duration + frames)
+            elif meta.get("missing") and meta.get("shot_code"):
+                placed = track.range_of_child(child)
+                out.append(
+                    Cut(
+                        name=str(meta["shot_code"]),
+                        reel="",
+                        record_in=round(placed.start_time.rescaled_to(rate).value),
+                        duration=frames,
+                        source_in=0,
+                        media_url=None,
+                        shot_id=meta.get("shot_id"),
+                    )
+                )
+            pending = 0
+            continue
+        if not isinstance(child, otio.schema.Clip):
+            pending = 0
+            continue
+        placed = track.range_of_child(child)
+        source = child.trimmed_range()
+        reference = child.media_reference
         url = getattr(reference, "target_url", None) if reference is not None else None
-        meta = clip.metadata.get(META) or {}
+        meta = child.metadata.get(META) or {}
         out.append(
             Cut(
-                name=clip.name,
-                reel=str((clip.metadata.get("cmx_3600") or {}).get("reel", "")),
+                name=child.name,
+                reel=str((child.metadata.get("cmx_3600") or {}).get("reel", "")),
                 record_in=round(placed.start_time.rescaled_to(rate).value),
-                duration=round(source.duration.rescaled_to(rate).value),
+                duration=frames,
                 source_in=round(source.start_time.rescaled_to(rate).value),
                 media_url=url,
                 shot_id=meta.get("shot_id"),
             )
         )
+        pending = _missing_of(child)
+    if out and pending:  # the EDL writes no event for a gap at the end: the last shot's missing frames
+        out[-1] = dataclasses.replace(out[-1], duration=out[-1].duration + pending)
     return out
+
+
+def _missing_of(clip: otio.schema.Clip) -> int:
+    """Frames a clip of ours said its movie lacks: OTIO metadata, else the EDL comment."""
+    meta = clip.metadata.get(META) or {}
+    if isinstance(meta.get("missing_frames"), int):
+        return int(meta["missing_frames"])
+    comments = [
+        *((clip.metadata.get("cmx_3600") or {}).get("comments") or []),
+        *((clip.metadata.get("fcp_xml") or {}).get("comments") or {}).values(),
+    ]
+    for comment in comments:
+        found = re.search(re.escape(MISSING_COMMENT) + r"\s*(\d+)", str(comment))
+        if found:
+            return int(found.group(1))
+    return 0

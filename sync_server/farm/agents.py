@@ -69,7 +69,10 @@ def register(uow: UnitOfWork, settings: Settings, body: AgentRegister) -> AgentR
     values: dict[str, Any] = body.model_dump()
     values["gpus"] = [g for g in values["gpus"]]
     values.update(
-        last_seen_at=utcnow(), state="idle", api_key_id=uow.actor.id if uow.actor.kind == "api_key" else None
+        last_seen_at=utcnow(),
+        state="idle",
+        state_reason="",
+        api_key_id=uow.actor.id if uow.actor.kind == "api_key" else None,
     )
     agent = session.scalar(select(Agent).where(Agent.name == body.name))
     if agent is None:
@@ -78,11 +81,11 @@ def register(uow: UnitOfWork, settings: Settings, body: AgentRegister) -> AgentR
     else:
         if agent.api_key_id not in (None, values["api_key_id"]) and uow.actor.role != "admin":
             raise Forbidden(f"Agent '{body.name}' is registered with another API key.", field="name")
-        # A restart: whatever it was running is not running any more.
-        for job in session.scalars(select(Job).where(Job.agent_id == agent.id, Job.status == "running")):
-            from .lease import requeue_lost
+        # A restart: whatever it was running is not running any more (not the job's fault, nor the agent's).
+        from .lease import requeue_lost
 
-            requeue_lost(uow, settings, job, "the agent restarted")
+        for job in session.scalars(select(Job).where(Job.agent_id == agent.id, Job.status == "running")):
+            requeue_lost(uow, job, "the agent restarted")
         resources.update(uow, _res(session), agent, values, agent.revision, commit=False)
     uow.commit()
     return AgentRegistered(
@@ -94,9 +97,11 @@ def register(uow: UnitOfWork, settings: Settings, body: AgentRegister) -> AgentR
 
 
 def heartbeat(session: Session, agent: Agent, body: AgentHeartbeat) -> str:
-    """Note the agent alive (no audit event: this happens every few seconds); say whether to drain."""
+    """Note the agent alive (no audit event: this happens every few seconds); say whether to drain. An agent
+    whose ComfyUI does not answer says `unavailable` with the reason."""
     agent.last_seen_at = utcnow()
-    agent.state = "draining" if agent.draining else body.state
+    agent.state = "draining" if agent.draining and body.state != "unavailable" else body.state
+    agent.state_reason = body.reason[:500] if body.state == "unavailable" else ""
     if body.loaded_models is not None:
         agent.loaded_models = list(body.loaded_models)
     if body.gpus is not None:

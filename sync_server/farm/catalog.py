@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from aipipe_shared.workflows import TemplateCatalog, WorkflowTemplate, load_templates
+
 from ..errors import NotFound, Unprocessable
 from ..settings import Settings
-from .workflows import TemplateCatalog, WorkflowTemplate, load_templates
 
 SHIPPED = Path(__file__).resolve().parents[2] / "workflows"
 

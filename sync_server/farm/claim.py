@@ -119,7 +119,6 @@ _VIEW_COLUMNS = tuple(
         "failed_agents",
         "project_id",
         "estimate_s",
-        "not_before",
     )
 )
 
@@ -219,7 +218,8 @@ def read_candidates(session: Session, vram_gb: float, models: frozenset[str]) ->
             estimate_s=row.estimate_s,
             downstream_s=work.get(row.id, 0.0),
             downstream_priority=priority.get(row.id),
-            ready_at=(row.not_before or row.created_at).timestamp(),
+            # Its age counts from its submission: a job back from a failure or a lost lease keeps its place.
+            ready_at=None,
         )
         for row in rows
     }
@@ -426,6 +426,7 @@ _LEASED = (
     "stage_text",
     "started_at",
     "not_before",
+    "attempts",
 )
 _LEASE = (
     update(JOBS)
@@ -458,6 +459,7 @@ def _lease(
             "stage_text": "",
             "started_at": now,  # this attempt's start: the timeout counts from here
             "not_before": None,
+            "attempts": row.attempts + 1,  # tries, the first one included
         }
         # One model resident: the job's replaces the one loaded.
         loads = row.model and row.model not in agent.loaded_models
@@ -540,5 +542,5 @@ def _claimed(job: dict[str, Any], parents: list[Row[Any]]) -> ClaimedJob:
         ],
         priority=job["priority"],
         timeout_s=job["timeout_s"],
-        attempt=job["attempts"] + 1,
+        attempt=job["attempts"],
     )

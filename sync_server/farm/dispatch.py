@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
+from aipipe_shared.aio import wait_event
+
 from ..db.base import utcnow
 from ..db.models import Job
-from ..event_wait import wait_event
 from ..settings import Settings
 from .claim import Candidates, ClaimRequest, claim_pass
 from .schemas import Claim

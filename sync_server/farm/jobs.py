@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import String, cast, func, select
 from sqlalchemy.orm import Session
 
+from aipipe_shared.workflows import TemplateBindError, WorkflowTemplate, bind, check_bindings, validate_graph
+
 from .. import resources
 from ..context import UnitOfWork
 from ..crud import ListParams, check_revision, get_or_404, paginate
@@ -16,9 +18,8 @@ from ..db.base import utcnow
 from ..db.models import Agent, ComfyObjectInfo, Job, JobDependency, Project, Shot
 from ..errors import Conflict, Unprocessable
 from ..settings import Settings
-from . import catalog
+from . import catalog, failures
 from .schemas import CPU_JOB_TYPES, JobOut, JobSubmit
-from .workflows import TemplateBindError, WorkflowTemplate, bind, check_bindings, validate_graph
 
 SORTABLE = {"priority": Job.priority, "created_at": Job.created_at, "status": Job.status, "type": Job.type}
 FINISHED = ("succeeded", "failed", "cancelled")
@@ -113,6 +114,9 @@ def submit(
     for index, parent_id in enumerate(parents):
         if session.get(Job, parent_id) is None:
             raise Unprocessable("no such job", field=f"depends_on.{index}")
+    upstream = failures.upstream_failure(session, parents)
+    if upstream is not None:  # it can never run; a retry of the parent requeues it
+        values.update(status="failed", error=upstream, finished_at=utcnow())
     job = Job(
         project_id=project_id,
         shot_id=body.shot_id,
@@ -175,7 +179,11 @@ def cancel(uow: UnitOfWork, job_id: uuid.UUID) -> JobOut:
     values: dict[str, Any] = {"cancel_requested": True}
     if job.status == "queued":
         values.update(status="cancelled", finished_at=utcnow())
-    return resources.update(uow, _res(session), job, values, job.revision)  # type: ignore[return-value]
+    out = resources.update(uow, _res(session), job, values, job.revision, commit=False)
+    if job.status == "cancelled":
+        failures.fail_children(uow, job, "was cancelled", lambda j: job_out(session, j))
+    uow.commit()
+    return out  # type: ignore[return-value]
 
 
 def retry(uow: UnitOfWork, job_id: uuid.UUID) -> JobOut:
@@ -188,6 +196,8 @@ def retry(uow: UnitOfWork, job_id: uuid.UUID) -> JobOut:
         "status": "queued",
         "attempts": 0,
         "failed_agents": [],
+        "failures": [],
+        "lease_losses": 0,
         "error": "",
         "cancel_requested": False,
         "not_before": None,
@@ -195,7 +205,18 @@ def retry(uow: UnitOfWork, job_id: uuid.UUID) -> JobOut:
         "progress": 0.0,
         "stage_text": "",
     }
-    return resources.update(uow, _res(session), job, values, job.revision)  # type: ignore[return-value]
+    upstream = failures.upstream_failure(session, list(_parent_ids(session, job.id)))
+    if upstream is not None:
+        parent = upstream.removeprefix(failures.UPSTREAM)
+        raise Conflict(f"This job waits on job {parent}: retry that one.", field="id")
+    out = resources.update(uow, _res(session), job, values, job.revision, commit=False)
+    failures.requeue_children(uow, job, lambda j: job_out(session, j))  # the children its failure failed
+    uow.commit()
+    return out  # type: ignore[return-value]
+
+
+def _parent_ids(session: Session, job_id: uuid.UUID) -> list[uuid.UUID]:
+    return list(session.scalars(select(JobDependency.parent_id).where(JobDependency.job_id == job_id)))
 
 
 def set_priority(uow: UnitOfWork, job_id: uuid.UUID, priority: int, revision: int | None) -> JobOut:

@@ -13,20 +13,19 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from blender_addon.core.naming import safe_component
+from aipipe_shared.naming import safe_component
 
 from .. import resources
 from ..context import UnitOfWork
 from ..db.base import utcnow
-from ..db.models import Agent, AgentBlock, Job, Version
+from ..db.models import Agent, Job, Version
 from ..errors import Conflict, Unprocessable
 from ..settings import Settings
-from . import previews
+from . import failures, previews
 from .jobs import get_job, job_out
 from .schemas import JobComplete, JobFail, JobHeartbeat
 
 FARM_DIR = ".farm"
-MAX_BACKOFF_S = 600.0
 CHUNK = 1024 * 1024
 
 
@@ -148,69 +147,26 @@ def complete(uow: UnitOfWork, job_id: uuid.UUID, body: JobComplete, publish: Pub
     elif not job.outputs and job.type not in ("playblast",):
         raise Unprocessable("upload the job's outputs before completing it", field="outputs")
     out = resources.update(uow, _res(session), job, values, job.revision, commit=False)
-    _agent_idle(session, job.agent_id)
+    failures.agent_idle(session, job.agent_id)
     uow.commit()
     return out
-
-
-def _agent_idle(session: Session, agent_id: uuid.UUID | None) -> None:
-    if agent_id is not None:
-        session.execute(update(Agent).where(Agent.id == agent_id).values(state="idle", last_seen_at=utcnow()))
-
-
-def _backoff(settings: Settings, attempts: int) -> timedelta:
-    return timedelta(seconds=min(MAX_BACKOFF_S, settings.farm_retry_backoff_s * 2 ** max(attempts - 1, 0)))
-
-
-def _blame(uow: UnitOfWork, settings: Settings, job: Job, error: str, retryable: bool) -> Any:
-    """Count a failure of `job` on its agent: back to the queue after a backoff, or failed for good."""
-    session = uow.session
-    agent_key = str(job.agent_id) if job.agent_id else "unknown"
-    failed_agents = list(dict.fromkeys([*job.failed_agents, agent_key]))
-    attempts = job.attempts + 1
-    final = (
-        not retryable
-        or len(failed_agents) >= settings.farm_max_agents_per_job
-        or attempts >= job.max_attempts * settings.farm_max_agents_per_job
-    )
-    values: dict[str, Any] = {
-        "attempts": attempts,
-        "failed_agents": failed_agents,
-        "error": error,
-        "lease_id": None,
-        "lease_expires_at": None,
-        "progress": 0.0,
-        "stage_text": "",
-    }
-    if final:
-        values.update(status="failed", finished_at=utcnow())
-    else:
-        values.update(status="queued", agent_id=None, not_before=utcnow() + _backoff(settings, attempts))
-    if job.agent_id is not None:
-        _count_failure(session, settings, job.agent_id, job.type)
-        _agent_idle(session, job.agent_id)
-    return resources.update(uow, _res(session), job, values, job.revision, commit=False)
-
-
-def _count_failure(session: Session, settings: Settings, agent_id: uuid.UUID, job_type: str) -> None:
-    row = session.get(AgentBlock, (agent_id, job_type))
-    if row is None:
-        row = AgentBlock(agent_id=agent_id, job_type=job_type, failures=0)
-        session.add(row)
-    row.failures = (row.failures or 0) + 1
-    row.blocked = row.failures >= settings.farm_blocklist_after
 
 
 def fail(uow: UnitOfWork, settings: Settings, job_id: uuid.UUID, body: JobFail) -> Any:
-    job = leased(uow.session, job_id, body.lease_id)
-    out = _blame(uow, settings, job, body.error, body.retryable)
+    """The agent's report of a failure the job raised; its kind says what happens next (failures.py)."""
+    session = uow.session
+    job = leased(session, job_id, body.lease_id)
+    kind = body.kind or ("agent" if body.retryable else "input")
+    out = failures.blame(uow, settings, job, body.error, kind, lambda j: job_out(session, j))
     uow.commit()
     return out
 
 
-def requeue_lost(uow: UnitOfWork, settings: Settings, job: Job, why: str) -> Any:
-    """A lease that expired (or an agent that restarted): a failure on that agent, without its report."""
-    return _blame(uow, settings, job, f"lease lost: {why}", retryable=True)
+def requeue_lost(uow: UnitOfWork, job: Job, why: str) -> Any:
+    """A lease that expired or an agent that restarted: back in the queue at once, nobody blamed."""
+    session = uow.session
+    failures.agent_idle(session, job.agent_id)
+    return failures.lease_lost(uow, job, why, lambda j: job_out(session, j))
 
 
 def release(uow: UnitOfWork, job_id: uuid.UUID, lease_id: str) -> Any:
@@ -224,17 +180,20 @@ def release(uow: UnitOfWork, job_id: uuid.UUID, lease_id: str) -> Any:
         "progress": 0.0,
         "stage_text": "",
     }
-    values.update(status="cancelled", finished_at=utcnow()) if job.cancel_requested else values.update(
-        status="queued", not_before=None
-    )
-    _agent_idle(session, job.agent_id)
+    if job.cancel_requested:
+        values.update(status="cancelled", finished_at=utcnow())
+    else:
+        values.update(status="queued", not_before=None)
+    failures.agent_idle(session, job.agent_id)
     out = resources.update(uow, _res(session), job, values, job.revision, commit=False)
+    if job.cancel_requested:
+        failures.fail_children(uow, job, "was cancelled", lambda j: job_out(session, j))
     uow.commit()
     return out
 
 
 def expire_leases(uow: UnitOfWork, settings: Settings) -> int:
-    """Requeue (or fail) every running job whose lease ran out or that ran past its timeout. The farm's
+    """Requeue every running job whose lease ran out, and fail (or retry) those past their timeout. The farm's
     sweeper calls it every few seconds (not each claim: it reads every running job); it reads four columns
     of the running jobs and loads only the lost ones. A requeue is an event, so waiting agents wake."""
     now = utcnow()
@@ -242,16 +201,23 @@ def expire_leases(uow: UnitOfWork, settings: Settings) -> int:
     rows = uow.session.execute(
         select(Job.id, Job.started_at, Job.timeout_s, Job.lease_expires_at).where(Job.status == "running")
     )
+    timed_out: set[uuid.UUID] = set()
     for job_id, started_at, timeout_s, lease_expires_at in rows:
         if started_at is not None and started_at + timedelta(seconds=timeout_s) < now:
             lost[job_id] = f"ran longer than its timeout of {timeout_s} s"
+            timed_out.add(job_id)
         elif lease_expires_at is not None and lease_expires_at < now:
             lost[job_id] = f"not renewed within {settings.farm_lease_s} s"
     for job_id, why in lost.items():
         job = uow.session.get(Job, job_id, populate_existing=True, with_for_update=True)
-        if job is not None and job.status == "running":
-            # Its agent is told at the next heartbeat (lease lost); the job goes elsewhere or fails.
-            requeue_lost(uow, settings, job, why)
+        if job is None or job.status != "running":
+            continue
+        # Its agent is told at the next heartbeat (lease lost). Running too long is the job's own doing;
+        # a lease that was not renewed is not (the agent died, or the network or the server was away).
+        if job_id in timed_out:
+            failures.blame(uow, settings, job, why, "node", lambda j: job_out(uow.session, j))
+        else:
+            requeue_lost(uow, job, why)
     if lost:
         uow.commit()
     return len(lost)

@@ -10,6 +10,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from aipipe_shared.workflows import graph_model_files
+
 from ..context import UnitOfWork
 from ..db.models import Job
 from ..deps import Services
@@ -18,7 +20,6 @@ from ..versions import service as versions
 from ..versions import sniff
 from ..versions.staging import StagingArea
 from ..versions.upload import ReceivedFile, split_name
-from .workflows import graph_model_files
 
 HEAD_BYTES = 8192
 

@@ -14,18 +14,19 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, status
 from sqlalchemy.orm import Session
 
+from aipipe_shared.workflows import WorkflowTemplate
+from aipipe_shared.workflows.lora_chain import MODEL_LOADERS
+
 from ..auth.permissions import Permission as P
 from ..context import UnitOfWork
 from ..crud import get_or_404
 from ..db.models import Project, Shot
 from ..deps import ServicesDep, uow_for
 from ..errors import Conflict, NotFound
-from ..prompts.lora_chain import MODEL_LOADERS
 from ..prompts.service import prompt_for
 from ..versions.review import first_frame
 from . import catalog, jobs
 from .schemas import JobOut, JobSubmit, RenderShot
-from .workflows import WorkflowTemplate
 
 router = APIRouter(tags=["farm"])
 SIZE_STEP = 16

@@ -17,6 +17,8 @@ from fastapi.responses import FileResponse
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
+from aipipe_shared.aio import wait_event
+
 from ..auth.permissions import Permission as P
 from ..context import SYSTEM, Principal, UnitOfWork
 from ..crud import ListParamsDep
@@ -54,9 +56,12 @@ from .schemas import (
     JobHeartbeat,
     JobOut,
     JobSubmit,
+    JobWatchAction,
+    JobWatchBody,
     LeaseBody,
     PriorityBody,
 )
+from .watch import JobWatch
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +84,10 @@ async def farm_lifespan(app: FastAPI) -> AsyncIterator[None]:
             except Exception:
                 logger.exception("farm: expiring leases failed; will try again")
 
+    watch = JobWatch()
+    app.state.farm_watch = watch
+    services.hub.add_loop_listener(watch.on_event)
+    services.hub.add_commit_listener(watch.on_commit)
     task = asyncio.create_task(sweeper(), name="aipipe-farm-sweeper")
     await services.claims.start()
     try:
@@ -170,6 +179,35 @@ def job_heartbeat(job_id: uuid.UUID, body: JobHeartbeat, services: ServicesDep) 
     with services.db.write_sessions() as session:
         action, expires = lease.heartbeat(session, services.settings, job_id, body)
         return JobAction(action=action, lease_expires_at=expires)
+
+
+@router.post(
+    "/jobs/{job_id}/watch",
+    response_model=JobWatchAction,
+    operation_id="watch_job",
+    dependencies=[AgentOnly],
+)
+async def watch_job(job_id: uuid.UUID, body: JobWatchBody, request: Request) -> JobWatchAction:
+    """Long-poll while running a job: `cancel` the moment a wrangler cancels it, `continue` after `wait_s`,
+    409 lease-lost as soon as the job is no longer this lease's."""
+    services = get_services(request)
+    watch: JobWatch = request.app.state.farm_watch
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + min(body.wait_s, services.settings.farm_claim_wait_max_s)
+
+    def look() -> bool:
+        with services.db.read_sessions() as session:
+            return lease.leased(session, job_id, body.lease_id).cancel_requested
+
+    with watch.watching(job_id) as changed:
+        while True:
+            changed.clear()
+            if await run_in_threadpool(look):
+                return JobWatchAction(action="cancel")
+            remaining = deadline - loop.time()
+            if remaining <= 0 or await request.is_disconnected():
+                return JobWatchAction(action="continue")
+            await wait_event(changed, remaining)
 
 
 @router.post("/jobs/{job_id}/outputs", operation_id="upload_job_outputs", dependencies=[AgentOnly])

@@ -48,7 +48,10 @@ class AgentRegistered(Output):
 
 
 class AgentHeartbeat(Input):
-    state: Literal["idle", "busy"] = "idle"
+    state: Literal["idle", "busy", "unavailable"] = Field(
+        default="idle", description="unavailable: it cannot run jobs now (its ComfyUI does not answer)."
+    )
+    reason: Annotated[str, Field(max_length=2000)] = Field(default="", description="Why it is unavailable.")
     loaded_models: Words | None = None
     gpus: Annotated[list[GpuIn], Field(max_length=16)] | None = None
 
@@ -70,6 +73,7 @@ class AgentOut(Output):
     job_types: list[str]
     loaded_models: list[str]
     state: str
+    state_reason: str = Field(default="", description="Why the agent is `unavailable` (its own words).")
     draining: bool
     last_seen_at: datetime | None
     current_job_id: uuid.UUID | None = None
@@ -114,8 +118,12 @@ class JobOut(Output):
     estimate_s: float
     max_attempts: int
     timeout_s: int
-    attempts: int
-    failed_agents: list[str]
+    attempts: int = Field(description="Times the job was leased, the first try included.")
+    failed_agents: list[str] = Field(description="Agents it is not offered to again.")
+    failures: list[dict[str, Any]] = Field(
+        default=[], description="Failures the job raised: agent, kind (input, node, agent), error, at."
+    )
+    lease_losses: int = Field(default=0, description="Leases lost without blame (agent or server away).")
     agent_id: uuid.UUID | None
     agent_name: str | None = Field(default=None, description="The agent holding (or that last held) it.")
     project_code: str | None = None
@@ -186,6 +194,14 @@ class LeaseBody(Input):
     lease_id: Annotated[str, Field(min_length=1, max_length=64)]
 
 
+class JobWatchBody(LeaseBody):
+    wait_s: float = Field(default=30.0, ge=0, le=300, description="Longest wait (capped by the server).")
+
+
+class JobWatchAction(Output):
+    action: Literal["continue", "cancel"]
+
+
 class JobComplete(LeaseBody):
     gpu_seconds: float | None = Field(default=None, ge=0)
     version_id: Id | None = Field(default=None, description="The version a shot job published.")
@@ -195,6 +211,12 @@ class JobComplete(LeaseBody):
 class JobFail(LeaseBody):
     error: Annotated[str, Field(min_length=1, max_length=20000)]
     retryable: bool = True
+    kind: Literal["input", "node", "agent"] | None = Field(
+        default=None,
+        description="input: depends only on the job's inputs (fails at once); node: a node raised while "
+        "running (one more try, on another agent when there is one); agent: this host could not do it "
+        "(tried elsewhere). Unset: `agent` when retryable, else `input`.",
+    )
 
 
 class PriorityBody(Input):

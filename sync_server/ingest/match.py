@@ -63,7 +63,10 @@ class ShotMatcher:
         return self.code_in(str(relative))
 
 
-def read_edl(path: Path, fps: float, matcher: ShotMatcher) -> list[EdlEvent]:
+def read_edl(path: Path, fps_num: int, fps_den: int, matcher: ShotMatcher) -> list[EdlEvent]:
+    """The EDL's events at the project's exact rate (24000/1001, not 23.976: OTIO's SMPTE timecode
+    accepts only the exact NTSC rates), each with the shot code its names carry."""
+    fps = fps_num / fps_den
     try:
         timeline = otio.adapters.read_from_file(str(path), adapter_name="cmx_3600", rate=fps)
     except Exception as exc:  # the adapter raises many kinds of errors for a bad file

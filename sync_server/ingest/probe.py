@@ -14,7 +14,8 @@ from typing import Any
 import av
 from PIL import Image
 
-from ..framerate import fps_text
+from aipipe_shared.framerate import fps_text
+
 from ..versions import media
 from . import exr
 from .scan import Found

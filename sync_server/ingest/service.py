@@ -14,11 +14,12 @@ from typing import Any
 
 from sqlalchemy import select
 
+from aipipe_shared.framerate import fps_decimal
+
 from ..context import Principal, UnitOfWork
 from ..db.engine import Database
 from ..db.models import Project, Shot
 from ..errors import ApiError
-from ..framerate import fps_decimal
 from . import match, probe, register, report
 from .scan import Found, find
 from .settings import IngestSettings

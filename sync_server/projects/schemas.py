@@ -8,7 +8,8 @@ from typing import Annotated
 
 from pydantic import Field, field_validator
 
-from ..framerate import FrameRateError, fps_decimal, fps_text, parse_fps
+from aipipe_shared.framerate import FrameRateError, fps_decimal, fps_text, parse_fps
+
 from ..schemas import Code, FolderName, Input, LongText, Name, Output, Patch, WorkflowName
 
 Dimension = Annotated[int, Field(ge=16, le=16384, multiple_of=2)]

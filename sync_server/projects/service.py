@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from blender_addon.core.naming import DEFAULT_TEMPLATES, NamingError
+from aipipe_shared.framerate import parse_fps
+from aipipe_shared.naming import DEFAULT_TEMPLATES, NamingError
 
 from .. import resources
 from ..context import UnitOfWork
@@ -17,7 +18,6 @@ from ..crud import ListParams, check_revision, get_or_404, paginate
 from ..db.base import utcnow
 from ..db.models import Project, Scene, Shot
 from ..errors import Conflict, Unprocessable
-from ..framerate import parse_fps
 from ..shots.service import SHOT
 from ..storage.layout import CodeError, ProjectLayout, project_templates
 from ..storage.meta import MetaWriter

@@ -7,12 +7,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
+from aipipe_shared.workflows import TemplateBindError, bind
+
 from ..auth.permissions import Permission as P
 from ..crud import get_or_404
 from ..db.models import Project, Shot
 from ..deps import ReadSession, ServicesDep, require
 from ..farm import catalog
-from ..farm.workflows import TemplateBindError, bind
 from .service import prompt_for, result_json
 
 router = APIRouter(tags=["prompts"])

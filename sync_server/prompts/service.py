@@ -7,8 +7,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from aipipe_shared.workflows import WorkflowTemplate
+
 from ..db.models import Character, CinematicPreset, Environment, Shot
-from ..farm.workflows import WorkflowTemplate
 from .engine import Camera, PromptInputs, PromptResult, Setting, Subject, build
 from .styles import DEFAULT_STYLE, PromptStyle, style_for
 

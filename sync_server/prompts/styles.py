@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from ..farm.workflows import WorkflowTemplate, graph_model_files
+from aipipe_shared.workflows import WorkflowTemplate, graph_model_files
 
 log = logging.getLogger(__name__)
 

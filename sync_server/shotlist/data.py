@@ -11,8 +11,9 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from aipipe_shared.framerate import fps_text
+
 from ..db.models import Character, CinematicPreset, Environment, Project, Scene, Shot, ShotSubject, Version
-from ..framerate import fps_text
 
 # The API field behind each editable shot column, and back.
 FIELD_OF = {

@@ -19,9 +19,11 @@ from openpyxl.utils.exceptions import InvalidFileException
 
 from .cells import column_letter
 from .columns import META_SHEET, SHOT_COLUMNS, SHOTS_SHEET, Column, header_index, normalise_header
+from .limits import SCAN_CHUNK, WorkbookLimits, WorkbookTooLarge, check_workbook
 from .problems import Problem
 
-MERGE_RE = re.compile(rb'<mergeCell\s+ref="([A-Z]+\d+:[A-Z]+\d+)"')
+MERGE_RE = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?mergeCell\s+ref="([A-Z]+\d+:[A-Z]+\d+)"')
+MERGE_TAIL = 256  # bytes kept between chunks so that a mergeCell tag split by a boundary is found
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls (and other Office 97-2003 files)
 CSV_ENCODINGS = ("utf-8-sig", "cp949")  # Excel's Korean CSVs are often CP949
 
@@ -36,6 +38,7 @@ class RawRow:
 @dataclass
 class RawTable:
     sheet: str = ""
+    format: str = ""  # xlsx | csv | json: what the export did to text (neutralised, escaped) differs
     headers: dict[str, str] = field(default_factory=dict)  # column key -> header as written
     rows: list[RawRow] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
@@ -52,11 +55,13 @@ class RawTable:
         return any(p.blocking for p in self.problems)
 
 
-def read_upload(filename: str, content: bytes, max_rows: int) -> RawTable:
-    """Dispatch on the content (not only the name): a zip is a workbook, `{` is JSON, else CSV."""
+def read_upload(filename: str, content: bytes, max_rows: int, limits: WorkbookLimits) -> RawTable:
+    """Dispatch on the content (not only the name): a zip is a workbook, `{` is JSON, else CSV.
+
+    Raises WorkbookTooLarge when the file breaks a size limit (checked before it is parsed)."""
     name = filename.lower()
     if content.startswith(b"PK\x03\x04"):
-        return read_xlsx(content, max_rows)
+        return read_xlsx(content, max_rows, limits)
     if content.startswith(OLE_MAGIC) or name.endswith(".xls"):
         table = RawTable(sheet=filename)
         table.fail(f"{filename} is an old Excel 97-2003 (.xls) file; save it as .xlsx and import that.")
@@ -66,15 +71,16 @@ def read_upload(filename: str, content: bytes, max_rows: int) -> RawTable:
         table.fail(f"{filename} is not an Excel workbook (.xlsx): its content is not a zip package.")
         return table
     if name.endswith(".json") or content.lstrip()[:1] in (b"{", b"["):
-        return read_json(filename, content, max_rows)
-    return read_csv(filename, content, max_rows)
+        return read_json(filename, content, max_rows, limits)
+    return read_csv(filename, content, max_rows, limits)
 
 
 # -- xlsx -------------------------------------------------------------------------------------------------
 
 
-def read_xlsx(content: bytes, max_rows: int) -> RawTable:
-    table = RawTable()
+def read_xlsx(content: bytes, max_rows: int, limits: WorkbookLimits) -> RawTable:
+    table = RawTable(format="xlsx")
+    check_workbook(content, limits)
     try:
         book = load_workbook(io.BytesIO(content), read_only=True, data_only=False)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
@@ -107,7 +113,7 @@ def read_xlsx(content: bytes, max_rows: int) -> RawTable:
             )
         if table.blocked:
             return table
-        _read_rows(table, sheet.iter_rows(), max_rows)
+        _read_rows(table, sheet.iter_rows(), max_rows, limits)
     finally:
         book.close()
     return table
@@ -124,18 +130,27 @@ def _meta(book: Any) -> dict[str, Any]:
 
 
 def _merged(content: bytes, worksheet_path: str) -> list[str]:
+    """The merged ranges of the sheet, read in chunks (the sheet's XML is never held whole)."""
     if not worksheet_path:
         return []
+    found: dict[str, None] = {}
     with zipfile.ZipFile(io.BytesIO(content)) as package:
         try:
-            xml = package.read(worksheet_path.lstrip("/"))
+            stream = package.open(worksheet_path.lstrip("/"))
         except KeyError:
             return []
-    return [ref.decode() for ref in MERGE_RE.findall(xml)]
+        with stream:
+            carry = b""
+            while chunk := stream.read(SCAN_CHUNK):
+                window = carry + chunk
+                found.update(dict.fromkeys(ref.decode() for ref in MERGE_RE.findall(window)))
+                carry = window[-MERGE_TAIL:]
+    return list(found)
 
 
-def _read_rows(table: RawTable, rows: Any, max_rows: int) -> None:
+def _read_rows(table: RawTable, rows: Any, max_rows: int, limits: WorkbookLimits) -> None:
     columns: dict[int, Column] = {}
+    cells_read = 0
     for number, row in enumerate(rows, start=1):
         if number == 1:
             columns = _header(table, [cell.value for cell in row])
@@ -149,12 +164,23 @@ def _read_rows(table: RawTable, rows: Any, max_rows: int) -> None:
             return
         cells: dict[str, Any] = {}
         refs: dict[str, str] = {}
+        cells_read += len(row)
+        if cells_read > limits.max_cells:
+            raise WorkbookTooLarge(
+                f"The file has more than {limits.max_cells:,} cells; at most that many are read "
+                "(AIPIPE_SHOTLIST_MAX_CELLS)."
+            )
         for index, cell in enumerate(row):
             column = columns.get(index)
             value = getattr(cell, "value", None)
             if column is None or value is None:
                 continue
             ref = f"{column_letter(index)}{number}"
+            if isinstance(value, str) and len(value.encode()) > limits.max_cell_bytes:
+                raise WorkbookTooLarge(
+                    f"Cell {ref} holds more than {limits.max_cell_bytes:,} bytes of text "
+                    "(AIPIPE_SHOTLIST_MAX_CELL_BYTES)."
+                )
             if getattr(cell, "data_type", None) == "f":
                 table.fail(
                     f"Cell {ref} holds a formula ({str(value)[:60]}); type the value itself.",
@@ -206,8 +232,8 @@ class _Cell:
         self.value = value
 
 
-def read_csv(filename: str, content: bytes, max_rows: int) -> RawTable:
-    table = RawTable(sheet=filename)
+def read_csv(filename: str, content: bytes, max_rows: int, limits: WorkbookLimits) -> RawTable:
+    table = RawTable(sheet=filename, format="csv")
     text = None
     for encoding in CSV_ENCODINGS:
         try:
@@ -222,16 +248,25 @@ def read_csv(filename: str, content: bytes, max_rows: int) -> RawTable:
         delimiter = csv.Sniffer().sniff(text.split("\n", 1)[0], delimiters=",;\t").delimiter
     except csv.Error:
         delimiter = ","
+    rows: list[list[_Cell]] = []
+    cells = 0
     try:
-        reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-        rows = [[_Cell(v if v != "" else None) for v in row] for row in reader]
+        for row in csv.reader(io.StringIO(text), delimiter=delimiter):
+            # Counted while reading: a file of commas is millions of cells before it is a table.
+            cells += len(row)
+            if len(rows) > max_rows:
+                table.fail(f"The file has more than {max_rows:,} rows; at most {max_rows:,} are imported at once.")
+                return table
+            if cells > limits.max_cells:
+                raise WorkbookTooLarge(
+                    f"The file has more than {limits.max_cells:,} cells; at most that many are read "
+                    "(AIPIPE_SHOTLIST_MAX_CELLS)."
+                )
+            rows.append([_Cell(v if v != "" else None) for v in row])
     except csv.Error as exc:
         table.fail(f"{filename} is not valid CSV: {exc}")
         return table
-    if len(rows) - 1 > max_rows:
-        table.fail(f"The file has {len(rows) - 1:,} rows; at most {max_rows:,} are imported at once.")
-        return table
-    _read_rows(table, rows, max_rows)
+    _read_rows(table, rows, max_rows, limits)
     return table
 
 
@@ -239,7 +274,7 @@ def read_json(filename: str, content: bytes, max_rows: int) -> RawTable:
     table = RawTable(sheet=filename)
     try:
         document = json.loads(content)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         table.fail(f"{filename} is not valid JSON: {exc}")
         return table
     shots = document.get("shots") if isinstance(document, dict) else document
@@ -253,5 +288,5 @@ def read_json(filename: str, content: bytes, max_rows: int) -> RawTable:
     keys = sorted({key for shot in shots for key in shot}, key=lambda k: k != "id")
     rows: list[list[Any]] = [[_Cell(k) for k in keys]]
     rows += [[_Cell(shot.get(k)) for k in keys] for shot in shots]
-    _read_rows(table, rows, max_rows)
+    _read_rows(table, rows, max_rows, limits)
     return table

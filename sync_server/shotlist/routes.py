@@ -128,7 +128,7 @@ def _selection(text: str | None) -> Selection:
         return Selection()
     try:
         return Selection.model_validate(json.loads(text))
-    except (ValueError, ValidationError) as exc:
+    except (ValueError, ValidationError, RecursionError) as exc:
         raise Unprocessable(f"selection is not a valid selection: {exc}", field="selection") from exc
 
 

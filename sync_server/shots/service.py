@@ -15,7 +15,7 @@ from ..cache import ResponseCache
 from ..context import UnitOfWork
 from ..crud import ListParams, check_revision, flush_checked, get_or_404, page_query
 from ..db.models import Character, CinematicPreset, Environment, Project, Scene, Shot, ShotSubject
-from ..errors import Conflict, Forbidden, Unprocessable
+from ..errors import Conflict, Forbidden, NotFound, Unprocessable
 from ..storage.layout import ProjectLayout
 from . import status as workflow
 from .codes import check_code, next_shot_code
@@ -245,9 +245,22 @@ def _neighbours(
     return after.code, following
 
 
+def lock_project_codes(session: Session, project_id: uuid.UUID) -> Project:
+    """The project, locked until this transaction ends, so writers that number its shots or scenes take
+    turns (also across server processes). PostgreSQL: FOR NO KEY UPDATE, which still lets other
+    transactions insert rows referencing the project. SQLite: writers hold the database lock already."""
+    project = session.get(
+        Project, project_id, with_for_update={"key_share": True}, populate_existing=True
+    )
+    if project is None:
+        raise NotFound(f"No project with id {project_id}.", field="id")
+    return project
+
+
 def create_shot(uow: UnitOfWork, project_id: uuid.UUID, body: ShotCreate) -> ShotOut:
     session = uow.session
-    project = get_or_404(session, Project, project_id, "project")
+    # Taken before reading the codes and sort keys in use: two creates otherwise pick the same next code.
+    project = lock_project_codes(session, project_id)
     values = body.model_dump(exclude={"subjects", "after_shot_id"})
     _check_refs(session, project.id, values)
     layout = ProjectLayout.of(project)

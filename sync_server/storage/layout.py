@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from blender_addon.core.naming import (
+from aipipe_shared.naming import (
     NamingError,
     TemplateSet,
     default_template_set,

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from blender_addon.core.naming import NamingError, safe_component
+from aipipe_shared.naming import NamingError, safe_component
 
 from ..catalog.characters import CharacterOut
 from ..catalog.environments import EnvironmentOut

@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from blender_addon.core.naming import NamingError, project_tree_dirs, safe_component
+from aipipe_shared.naming import NamingError, project_tree_dirs, safe_component
 
 from ..db.models import Character, Environment, Project, Scene, Shot
 from .layout import CodeError, ProjectLayout

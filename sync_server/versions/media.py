@@ -14,7 +14,7 @@ from typing import Any
 import av
 from PIL import Image
 
-from ..framerate import fps_text
+from aipipe_shared.framerate import fps_text
 
 logger = logging.getLogger(__name__)
 

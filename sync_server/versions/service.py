@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from blender_addon.core.naming import NamingError, PathOutsideRootError, resolve_inside, safe_component
+from aipipe_shared.naming import NamingError, PathOutsideRootError, resolve_inside, safe_component
 
 from .. import resources
 from ..context import UnitOfWork
@@ -74,6 +74,8 @@ def parse_provenance(value: str) -> dict[str, Any]:
         data = json.loads(value)
     except ValueError as exc:
         raise Unprocessable(f"provenance is not valid JSON: {exc}", field="provenance") from exc
+    except RecursionError as exc:
+        raise Unprocessable("provenance is nested too deeply.", field="provenance") from exc
     if not isinstance(data, dict):
         raise Unprocessable("provenance must be a JSON object.", field="provenance")
     try:

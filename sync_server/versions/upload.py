@@ -21,7 +21,7 @@ from typing import BinaryIO
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from blender_addon.core.naming import safe_component
+from aipipe_shared.naming import safe_component
 
 from ..errors import ApiError, PayloadTooLarge, Unprocessable
 from . import sniff

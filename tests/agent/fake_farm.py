@@ -28,12 +28,12 @@ from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
 
+from aipipe_shared.workflows import bind, load_template
 from render_agent.agent import Agent
 from render_agent.comfyui import ComfyClient
 from render_agent.outbox import Outbox
 from render_agent.server_client import FarmClient
 from render_agent.settings import AgentSettings
-from sync_server.farm.workflows import bind, load_template
 from tests.comfyui_standin.fixtures import write_probe_image
 
 PROBLEM = "https://aipipeline.dev/problems/"

@@ -13,6 +13,7 @@ import av
 import httpx
 import pytest
 
+from aipipe_shared.workflows import WorkflowTemplate, bind, load_template
 from render_agent.comfyui import (
     ComfyClient,
     ComfyExecutionError,
@@ -22,7 +23,6 @@ from render_agent.comfyui import (
     ComfyValidationError,
 )
 from render_agent.comfyui_messages import Preview, output_files, parse_preview
-from sync_server.farm.workflows import WorkflowTemplate, bind, load_template
 from tests.comfyui_standin.fixtures import RunningStandin, running_standin, write_probe_image
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from sync_server.farm.workflows import (
+from aipipe_shared.workflows import (
     TemplateBindError,
     TemplateError,
     WorkflowTemplate,

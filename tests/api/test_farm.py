@@ -154,7 +154,7 @@ def test_outputs_are_idempotent_and_completion_releases_the_children(farm: Api) 
     assert agent.get(output["url"]).content == b"\x00\x00\x00\x18ftypmp42 fake"
 
 
-def test_a_non_retryable_failure_ends_the_job_and_a_repeat_offender_is_blocklisted(farm: Api) -> None:
+def test_an_input_failure_ends_the_job_at_once_and_never_blocklists_the_agent(farm: Api) -> None:
     agent = agent_client(farm)
     agent_id = register(agent)
     for _ in range(3):
@@ -164,6 +164,24 @@ def test_a_non_retryable_failure_ends_the_job_and_a_repeat_offender_is_blocklist
         agent.post(
             f"/api/farm/jobs/{job['id']}/fail",
             json={"lease_id": got["lease"]["id"], "error": "bad graph", "retryable": False},
+        )
+        failed = farm.admin.get(f"/api/farm/jobs/{job['id']}").json()
+        assert failed["status"] == "failed" and failed["error"] == "bad graph"
+        assert [f["kind"] for f in failed["failures"]] == ["input"]
+    # The same graph fails on every agent: the agent is not to blame.
+    assert farm.admin.get("/api/farm/blocklist", params={"agent_id": agent_id}).json() == []
+
+
+def test_an_agent_failing_one_job_type_again_and_again_is_blocklisted(farm: Api) -> None:
+    agent = agent_client(farm)
+    agent_id = register(agent)
+    for _ in range(3):
+        job = submit(farm, max_attempts=1)
+        got = claim(agent, agent_id)
+        assert got["job"]["id"] == job["id"]
+        agent.post(
+            f"/api/farm/jobs/{job['id']}/fail",
+            json={"lease_id": got["lease"]["id"], "error": "node 5 (SaveVideo): boom", "kind": "node"},
         )
         assert farm.admin.get(f"/api/farm/jobs/{job['id']}").json()["status"] == "failed"
     blocked = farm.admin.get("/api/farm/blocklist", params={"agent_id": agent_id}).json()
@@ -342,7 +360,10 @@ def test_an_expired_lease_puts_the_job_back_and_the_old_holder_is_told(fast_farm
     assert lost.status_code == 409
     assert lost.json()["type"].endswith("/lease-lost")
     state = fast_farm.admin.get(f"/api/farm/jobs/{job['id']}").json()
-    assert state["attempts"] == 1 and state["failed_agents"] == [first_id]
+    # Two tries; the lost lease is nobody's failure: no failure mark, the first agent may take it again.
+    assert state["attempts"] == 2 and state["failed_agents"] == [] and state["failures"] == []
+    assert state["lease_losses"] == 1 and state["agent_id"] == second_id
+    assert fast_farm.admin.get("/api/farm/blocklist", params={"agent_id": first_id}).json() == []
 
 
 def test_a_job_running_past_its_timeout_is_taken_back(fast_farm: Api) -> None:

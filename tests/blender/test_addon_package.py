@@ -18,6 +18,8 @@ result = install(filepath=sys.argv[1], repo="user_default", enable_on_install=Tr
 assert result == {"FINISHED"}, result
 assert "bl_ext.user_default.aipipeline" in bpy.context.preferences.addons.keys()
 assert hasattr(bpy.types.WindowManager, "aipipe") and bpy.ops.aipipe.connect_login.poll()
+# the shared core the zip carries is the one the installed add-on uses (not a copy found on sys.path)
+assert "bl_ext.user_default.aipipeline.aipipe_shared.naming" in sys.modules, sorted(sys.modules)
 import addon_utils
 addon_utils.disable("bl_ext.user_default.aipipeline", default_set=True)
 assert not hasattr(bpy.types.WindowManager, "aipipe")

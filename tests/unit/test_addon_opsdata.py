@@ -6,7 +6,7 @@ import datetime
 
 import pytest
 
-from blender_addon.core.naming import default_template_set
+from aipipe_shared.naming import default_template_set
 from blender_addon.layout import opsdata as layout
 from blender_addon.playblast import opsdata as playblast
 from blender_addon.render import opsdata as render

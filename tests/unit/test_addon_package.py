@@ -48,7 +48,17 @@ def test_zip_has_the_extension_layout_and_no_caches(tmp_path: Path) -> None:
     assert zip_path.name == f"aipipeline-{version}.zip"
     names = zipfile.ZipFile(zip_path).namelist()
     assert "blender_manifest.toml" in names and "__init__.py" in names
-    assert "core/naming/template.py" in names and "playblast/__main__.py" in names
+    assert "shared.py" in names and "playblast/__main__.py" in names
+    # the shared core rides along as a sub-package, standard library only (Blender has no pydantic)
+    assert "aipipe_shared/naming/template.py" in names and "aipipe_shared/editorial.py" in names
+    assert not [n for n in names if n.startswith("aipipe_shared/workflows")]
+    with zipfile.ZipFile(zip_path) as archive:
+        for name in (n for n in names if n.startswith("aipipe_shared/") and n.endswith(".py")):
+            tree = ast.parse(archive.read(name).decode("utf-8"), name)
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Import | ast.ImportFrom) and getattr(node, "level", 0) == 0:
+                    top = (node.module if isinstance(node, ast.ImportFrom) else node.names[0].name) or ""
+                    assert top.split(".")[0] in sys.stdlib_module_names, f"{name} imports {top}"
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     first = zip_path.read_bytes()
     assert build_zip(tmp_path).read_bytes() == first  # same sources, same zip

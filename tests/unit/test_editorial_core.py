@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from blender_addon.editorial.core import (
+from aipipe_shared.editorial import (
     ChangeSetError,
     StripState,
     change_set,

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sync_server.framerate import FrameRateError, fps_decimal, fps_text, parse_fps
+from aipipe_shared.framerate import FrameRateError, fps_decimal, fps_text, parse_fps
 
 
 @pytest.mark.parametrize(

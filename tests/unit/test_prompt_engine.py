@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from sync_server.farm.workflows import load_template
+from aipipe_shared.workflows import load_template
 from sync_server.prompts.engine import Camera, PromptInputs, PromptResult, Setting, Subject, build
 from sync_server.prompts.styles import DEFAULT_STYLE, style_for, style_for_models
 

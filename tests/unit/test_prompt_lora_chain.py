@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from sync_server.farm.workflows import TemplateBindError, bind, load_template, validate_graph
-from sync_server.prompts.lora_chain import LoraChainError, insert_lora_chain
+from aipipe_shared.workflows import TemplateBindError, bind, load_template, validate_graph
+from aipipe_shared.workflows.lora_chain import LoraChainError, insert_lora_chain
 
 ROOT = Path(__file__).resolve().parents[2]
 OBJECT_INFO: dict[str, Any] = json.loads(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from blender_addon.core.naming import (
+from aipipe_shared.naming import (
     PathOutsideRootError,
     default_template_set,
     relative_to_root,

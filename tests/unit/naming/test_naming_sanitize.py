@@ -8,7 +8,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from blender_addon.core.naming import MAX_COMPONENT_BYTES, is_device_name, is_safe_component, safe_component
+from aipipe_shared.naming import MAX_COMPONENT_BYTES, is_device_name, is_safe_component, safe_component
 
 WINDOWS_RESERVED = set('<>:"/\\|?*')
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from blender_addon.core.naming import (
+from aipipe_shared.naming import (
     STAGES,
     FieldError,
     TemplateError,

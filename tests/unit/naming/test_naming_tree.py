@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from blender_addon.core.naming import (
+from aipipe_shared.naming import (
     DEFAULT_TEMPLATES,
     FieldError,
     default_template_set,

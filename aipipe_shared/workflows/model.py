@@ -1,0 +1,186 @@
+"""The workflow sidecar model: roles, job types, the `.meta.json` schema, and the findings of graph checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Role = Literal[
+    "positive",
+    "negative",
+    "seed",
+    "image",
+    "end_image",
+    "video",
+    "width",
+    "height",
+    "length",
+    "fps",
+    "loras",
+    "denoise",
+    "steps",
+    "cfg",
+    "filename_prefix",
+]
+JobType = Literal["t2i", "i2i", "image_edit", "inpaint", "i2v", "upscale", "interpolate"]
+MediaKind = Literal["video", "image"]
+
+TEXT_ROLES = frozenset({"positive", "negative", "image", "end_image", "video", "filename_prefix"})
+INT_ROLES = frozenset({"seed", "width", "height", "length", "steps"})
+FLOAT_ROLES = frozenset({"fps", "denoise", "cfg"})
+INPUT_FILE_ROLES = ("image", "end_image", "video")
+"""Roles naming an uploaded input: the template's placeholder is never a real file, so bind requires them."""
+
+MODEL_INPUT_NAMES = frozenset(
+    {
+        "ckpt_name",
+        "unet_name",
+        "clip_name",
+        "clip_name1",
+        "clip_name2",
+        "clip_name3",
+        "clip_name4",
+        "vae_name",
+        "lora_name",
+        "model_name",
+        "control_net_name",
+        "style_model_name",
+        "gligen_name",
+        "text_encoder",
+    }
+)
+MODEL_FILE_SUFFIXES = (".safetensors", ".sft", ".ckpt", ".pt", ".pth", ".bin", ".gguf", ".onnx")
+INPUT_FILE_FLAGS = ("image_upload", "video_upload", "audio_upload")
+LORA_PASSTHROUGH = {0: "model", 1: "clip"}
+"""LoRA loader outputs -> the input each passes through when an unused slot is bypassed."""
+
+
+class TemplateError(ValueError):
+    """A template or sidecar that cannot be used; names the file and the key at fault."""
+
+    def __init__(self, path: Path | str, key: str, message: str):
+        self.path, self.key = Path(path), key
+        super().__init__(f"{path}: {key}: {message}" if key else f"{path}: {message}")
+
+
+class TemplateBindError(ValueError):
+    """Parameters that do not fit a template (unknown role, wrong type, role the template does not bind)."""
+
+
+class CustomNodeRequirement(BaseModel):
+    """A custom node pack the template needs, and the node classes it provides."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    package: str
+    url: str | None = None
+    classes: list[str] = Field(min_length=1)
+
+
+class TemplateMeta(BaseModel):
+    """The sidecar `<name>.meta.json`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str
+    description: str = ""
+    job_type: JobType
+    media_kind: MediaKind
+    outputs: list[str] = Field(min_length=1)
+    min_vram_gb: float = Field(ge=0)
+    models: list[str] = Field(default_factory=list)
+    custom_nodes: list[CustomNodeRequirement] = Field(default_factory=list)
+    bindings: dict[Role, list[tuple[str, str]]] = Field(default_factory=dict)
+
+    @field_validator("bindings", mode="before")
+    @classmethod
+    def _one_pair_or_many(cls, value: Any) -> Any:
+        # `"seed": ["3", "seed"]` is shorthand for `"seed": [["3", "seed"]]`.
+        if not isinstance(value, dict):
+            return value
+        return {role: [targets] if is_pair(targets) else targets for role, targets in value.items()}
+
+    @property
+    def custom_node_classes(self) -> frozenset[str]:
+        return frozenset(c for req in self.custom_nodes for c in req.classes)
+
+
+@dataclass(frozen=True)
+class WorkflowTemplate:
+    """A loaded template. `graph` is shared: never mutate it, `bind` returns a copy."""
+
+    name: str
+    graph: dict[str, Any]
+    meta: TemplateMeta
+    graph_path: Path
+    meta_path: Path
+
+    @property
+    def roles(self) -> frozenset[str]:
+        """The roles this template binds (what `bind` accepts)."""
+        return frozenset(self.meta.bindings)
+
+
+@dataclass(frozen=True)
+class GraphProblem:
+    """One finding about a graph, located at node id, class_type and input."""
+
+    kind: str
+    node_id: str | None
+    class_type: str | None
+    input_name: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = "graph" if self.node_id is None else f"node {self.node_id} ({self.class_type})"
+        if self.input_name:
+            where += f" input '{self.input_name}'"
+        return f"{where}: {self.message}"
+
+
+@dataclass
+class ValidationReport:
+    """`errors` make the graph unusable anywhere; missing models / custom nodes depend on the host."""
+
+    errors: list[GraphProblem] = field(default_factory=list)
+    missing_models: list[GraphProblem] = field(default_factory=list)
+    missing_custom_nodes: list[GraphProblem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def raise_for_errors(self, what: str = "graph") -> None:
+        """Raise TemplateBindError listing every error."""
+        if self.errors:
+            raise TemplateBindError(f"{what} is invalid: " + "; ".join(str(e) for e in self.errors))
+
+
+@dataclass
+class TemplateCatalog:
+    """Templates by name, plus the files that could not be loaded (a bad drop-in never hides the rest)."""
+
+    templates: dict[str, WorkflowTemplate] = field(default_factory=dict)
+    problems: list[TemplateError] = field(default_factory=list)
+
+
+
+# ---- graph primitives ----------------------------------------------------------------------------
+def is_model_input(name: str, value: Any) -> bool:
+    return name in MODEL_INPUT_NAMES or str(value).lower().endswith(MODEL_FILE_SUFFIXES)
+
+
+def is_pair(value: Any) -> bool:
+    return isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value)
+
+
+def is_link(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) == 2
+        and isinstance(value[0], str | int)
+        and isinstance(value[1], int)
+    )

@@ -1,0 +1,152 @@
+"""The OpenAPI document says what the server answers: every error is problem+json, declared per route.
+
+Each route's error responses follow from what it depends on (a caller → 401, a permission → 403, a path id →
+404, parameters or a body → 422, a body → 413, an If-Match revision → 409/428); a route declares the rest
+with `responses=problems(...)` in its decorator.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import FastAPI, routing
+from fastapi.dependencies.models import Dependant
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+
+from .crud import if_match_header
+from .deps import get_principal
+from .errors import PROBLEM_JSON, Problem
+
+SCHEMAS = "#/components/schemas/"
+PROBLEM_REF = SCHEMAS + "Problem"
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# FastAPI's own 422 shape, which this server never answers (errors.install_error_handlers).
+FASTAPI_422_SCHEMAS = ("HTTPValidationError", "ValidationError")
+
+REASONS: dict[int, str] = {
+    400: "Bad request.",
+    401: "Not authenticated: no, expired or revoked token or API key (`WWW-Authenticate: Bearer`).",
+    403: "The caller's role lacks a permission this needs (`required` lists it).",
+    404: "Not found: the id in the path (or a record it names) does not exist.",
+    409: "Conflict with the current state (`current` holds the record as it is now, when there is one).",
+    413: "The request body is larger than the server accepts.",
+    422: "Invalid input: `errors` names each field at fault.",
+    428: "Revision required: send the revision you edited (body `revision` or an `If-Match` header).",
+    429: "Too many requests: try again after `Retry-After` seconds.",
+    503: "The service is unavailable (e.g. the database cannot be reached).",
+}
+
+
+def problems(*statuses: int, reasons: dict[int, str] | None = None) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route decorator: error statuses this route answers beyond its defaults."""
+    reasons = reasons or {}
+    return {status: {"description": reasons.get(status, REASONS[status])} for status in statuses}
+
+
+def _dependants(dependant: Dependant) -> Iterator[Dependant]:
+    yield dependant
+    for sub in dependant.dependencies:
+        yield from _dependants(sub)
+
+
+def _needs_permission(call: Any) -> bool:
+    """A `deps.require(...)`/`require_any(...)` check that names at least one permission."""
+    if getattr(call, "__name__", "") != "check" or not getattr(call, "__qualname__", "").startswith("require"):
+        return False
+    return bool(inspect.getclosurevars(call).nonlocals.get("permissions"))
+
+
+def default_statuses(route: APIRoute) -> set[int]:
+    """The error statuses a route can answer, as far as its parameters and dependencies tell."""
+    found: set[int] = set()
+    nodes = list(_dependants(route.dependant))
+    calls = [node.call for node in nodes]
+    if get_principal in calls:
+        found.add(401)
+    if any(_needs_permission(call) for call in calls):
+        found.add(403)
+    if route.dependant.path_params:
+        found.add(404)
+    has_body = route.body_field is not None or "requestBody" in (route.openapi_extra or {})
+    has_params = any(node.path_params or node.query_params or node.header_params for node in nodes)
+    if has_body:
+        found.add(413)
+    if has_body or has_params:
+        found.add(422)
+    if if_match_header in calls:
+        found.update((409, 428))
+    return found
+
+
+def _error_response(status: int, declared: dict[str, Any] | None) -> dict[str, Any]:
+    description = (declared or {}).get("description")
+    if not description or description == "Validation Error":
+        description = REASONS.get(status, "Error.")
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {PROBLEM_JSON: {"schema": {"$ref": PROBLEM_REF}}},
+    }
+    headers = {
+        401: ("WWW-Authenticate", "The scheme to authenticate with: `Bearer`."),
+        429: ("Retry-After", "Seconds until a new try may succeed."),
+    }.get(status)
+    if headers:
+        response["headers"] = {headers[0]: {"description": headers[1], "schema": {"type": "string"}}}
+    return response
+
+
+def _operations(app: FastAPI) -> Iterator[tuple[str, str, APIRoute]]:
+    # FastAPI ≥ 0.16x keeps included routers nested (route contexts); older versions list APIRoutes.
+    contexts = getattr(routing, "iter_route_contexts", None)
+    for route in contexts(app.routes) if contexts else app.routes:
+        if isinstance(getattr(route, "original_route", route), APIRoute) and route.include_in_schema:
+            for method in route.methods:
+                yield route.path_format, method.lower(), route
+
+
+def build_openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document with problem+json errors declared for every operation."""
+    doc = get_openapi(
+        title=app.title,
+        version=app.version,
+        openapi_version=app.openapi_version,
+        description=app.description,
+        routes=app.routes,
+        tags=app.openapi_tags,
+        servers=app.servers,
+    )
+    for path, method, route in _operations(app):
+        operation = doc["paths"][path][method]
+        responses = operation.setdefault("responses", {})
+        declared = {int(code) for code in responses if code.isdigit() and int(code) >= 400}
+        for status in sorted(declared | default_statuses(route)):
+            responses[str(status)] = _error_response(status, responses.get(str(status)))
+        operation["responses"] = dict(sorted(responses.items()))
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    for name in FASTAPI_422_SCHEMAS:
+        schemas.pop(name, None)
+    problem = Problem.model_json_schema(ref_template=SCHEMAS + "{model}")
+    schemas.update(problem.pop("$defs", {}))
+    schemas["Problem"] = problem
+    doc["components"]["schemas"] = dict(sorted(schemas.items()))
+    return doc
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Serve `build_openapi`'s document at the app's openapi_url (built once, on first request)."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = build_openapi(app)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def render_document(doc: dict[str, Any]) -> str:
+    """The committed form of the document (docs/openapi.json): stable key order, UTF-8, one newline."""
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
