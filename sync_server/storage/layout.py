@@ -42,7 +42,10 @@ class ProjectLayout:
         return self._number("shot_code", "shot", code)
 
     def _number(self, template: str, field: str, code: str) -> int:
-        fields = self.templates.parse(template, code)
+        try:
+            fields = self.templates.parse(template, code)
+        except NamingError as exc:  # e.g. '..' or a separator in a name from an imported file
+            raise CodeError(f"'{code}' cannot be a {field} code: {exc}") from exc
         if fields is None or not isinstance(fields.get(field), int):
             raise CodeError(
                 f"'{code}' does not follow the project's {template} template '{self.templates[template]}'"
