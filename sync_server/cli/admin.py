@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from .common import DataDir, DbUrl, err, fail, load_settings, out, system_uow
+from .common import DataDir, DbUrl, Init, err, fail, load_settings, out, system_uow
+from .database import require_database
 
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 admin_app = typer.Typer(help="Users and API keys.", no_args_is_help=True)
@@ -15,11 +16,12 @@ ROLES_HELP = "admin, director, editor, artist, wrangler or agent"
 
 
 @db_app.command("upgrade")
-def db_upgrade(data_dir: DataDir = None, database_url: DbUrl = None) -> None:
-    """Apply all database migrations."""
+def db_upgrade(data_dir: DataDir = None, database_url: DbUrl = None, init: Init = False) -> None:
+    """Apply all database migrations (`--init`: create the database if there is none)."""
     from ..db.migrate import head_revision, upgrade
 
     settings = load_settings(data_dir, database_url)
+    require_database(settings, init)
     settings.ensure_dirs()
     upgrade(settings.resolved_database_url)
     out().print(f"Database at revision {head_revision(settings.resolved_database_url)}.")
@@ -35,6 +37,7 @@ def create_user(
     display_name: Annotated[str, typer.Option("--display-name")] = "",
     data_dir: DataDir = None,
     database_url: DbUrl = None,
+    init: Init = False,
 ) -> None:
     """Create a user. Without --password-stdin a random password is generated and shown once."""
     import secrets
@@ -48,6 +51,7 @@ def create_user(
     from ..users.service import create_user as create
 
     settings = load_settings(data_dir, database_url)
+    require_database(settings, init)
     settings.ensure_dirs()
     generated = not password_stdin
     password = secrets.token_urlsafe(12) if generated else sys.stdin.readline().rstrip("\r\n")
@@ -75,6 +79,7 @@ def create_api_key(
     role: Annotated[str, typer.Option("--role", help=ROLES_HELP)],
     data_dir: DataDir = None,
     database_url: DbUrl = None,
+    init: Init = False,
 ) -> None:
     """Create an API key; it is printed once and only its hash is kept."""
     from pydantic import ValidationError
@@ -84,6 +89,7 @@ def create_api_key(
     from ..users.service import create_api_key as create
 
     settings = load_settings(data_dir, database_url)
+    require_database(settings, init)
     settings.ensure_dirs()
     try:
         body = ApiKeyCreate(name=name, role=role)

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from .common import DataDir, DbUrl, fail, load_settings, out, size_text, table
+from .database import require_database
 
 backup_app = typer.Typer(help="Backups of the database and the production metadata.", no_args_is_help=True)
 
@@ -27,6 +28,7 @@ def backup_create(
     from ..backups import BackupError, create_backup
 
     settings = load_settings(data_dir, database_url)
+    require_database(settings, init=False)
     try:
         result = create_backup(settings, dest)
     except BackupError as exc:

@@ -53,7 +53,8 @@ def database_problem(settings: Settings) -> str | None:
                 else f"The database {_where(settings)} is empty"
             )
     except SQLAlchemyError as exc:
-        return f"Cannot open the database {_where(settings)}: {exc.__class__.__name__}: {getattr(exc, "orig", None) or exc}"
+        cause = getattr(exc, "orig", None) or exc
+        return f"Cannot open the database {_where(settings)}: {cause}"
     finally:
         engine.dispose()
 

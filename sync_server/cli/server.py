@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 import uvicorn
 
-from .common import DataDir, DbUrl, load_settings, out, system_uow
+from .common import DataDir, DbUrl, Init, die, load_settings, out, system_uow
+from .database import require_database
 
 if TYPE_CHECKING:
     from ..farm.dispatch import ClaimDispatcher
@@ -36,10 +37,22 @@ def first_admin_password(settings: Settings) -> str | None:
         return ensure_first_admin(uow, Passwords())
 
 
+def listen(settings: Settings) -> socket.socket:
+    """The server's socket, or exit naming the address that cannot be used (before anything is made)."""
+    try:
+        return bind_socket(settings.host, settings.port)
+    except OSError as exc:
+        die(f"Cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}.", 1)
+
+
 def serve(
     settings: Settings, banner: list[str] | None = None, on_listening: Callable[[str], None] | None = None
 ) -> None:
-    """Migrate, make the first admin if needed, bind, print where to go, and serve until stopped."""
+    """Bind, migrate, make the first admin if needed, print where to go, and serve until stopped.
+
+    Binding comes first: a start that cannot listen must not create the admin (its one-time password
+    would be printed by a server that never ran, and not again)."""
+    sock = listen(settings)
     from ..app import create_app
     from ..logging_setup import configure_logging
 
@@ -48,7 +61,6 @@ def serve(
     settings.ensure_dirs()
     application = create_app(settings)
     password = first_admin_password(settings)
-    sock = bind_socket(settings.host, settings.port)
     host, port = sock.getsockname()[:2]
     url = settings.public_url or f"http://{host if ':' not in host else f'[{host}]'}:{port}"
     console.print(
@@ -92,6 +104,9 @@ def server(
     port: Annotated[int | None, typer.Option("--port", help="Port, 0 = any free (env AIPIPE_PORT).")] = None,
     data_dir: DataDir = None,
     database_url: DbUrl = None,
+    init: Init = False,
 ) -> None:
-    """Run the sync server."""
-    serve(load_settings(data_dir, database_url, host=host, port=port))
+    """Run the sync server (`--init` the first time, to create its database)."""
+    settings = load_settings(data_dir, database_url, host=host, port=port)
+    require_database(settings, init)
+    serve(settings)

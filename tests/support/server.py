@@ -14,7 +14,9 @@ from pathlib import Path
 
 import httpx
 
-AIPIPE = [sys.executable, "-m", "sync_server"]
+# The server runs from the full environment; the agent-host tier (an environment with only the agent's
+# extra) names that environment's Python in AIPIPE_TEST_SERVER_PYTHON.
+AIPIPE = [os.environ.get("AIPIPE_TEST_SERVER_PYTHON") or sys.executable, "-m", "sync_server"]
 START_TIMEOUT_S = 60.0
 
 
@@ -77,6 +79,7 @@ class ServerProcess:
             str(self.port),
             "--data-dir",
             str(self.data_dir),
+            "--init",  # test servers start on fresh data folders
         ]
         if self.database_url:
             command += ["--database-url", self.database_url]
@@ -121,6 +124,7 @@ def start_with_admin(
         "--role",
         "admin",
         "--password-stdin",
+        "--init",
         data_dir=data_dir,
         database_url=database_url,
         stdin=password + "\n",

@@ -119,7 +119,7 @@ def _query(data_dir: Path, sql: str) -> list[tuple[object, ...]]:
 def upgraded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh data dir after `aipipe db upgrade` (SQLite)."""
     data_dir = tmp_path_factory.mktemp("cli") / "data"
-    result = run_cli("db", "upgrade", data_dir=data_dir, database_url=None)
+    result = run_cli("db", "upgrade", "--init", data_dir=data_dir, database_url=None)
     assert result.returncode == 0, result.stderr + result.stdout
     assert "revision" in result.stdout
     return data_dir
@@ -161,7 +161,7 @@ def test_create_user_with_bad_input_exits_non_zero_naming_the_problem_and_create
 def test_create_user_refuses_a_second_user_with_the_same_name(tmp_path: Path) -> None:
     def create(name: str) -> int:
         return run_cli(
-            "admin", "create-user", name, "--role", "director", "--password-stdin",
+            "admin", "create-user", name, "--role", "director", "--password-stdin", "--init",
             data_dir=tmp_path, database_url=None, stdin="l0ng-enough-pw\n",
         ).returncode  # fmt: skip
 
