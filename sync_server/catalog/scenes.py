@@ -17,6 +17,7 @@ from ..errors import Conflict
 from ..project_children import ChildSpec
 from ..schemas import Code, Input, LongText, Output, Patch, ShortText
 from ..shots.codes import check_code, next_scene_code
+from ..shots.service import lock_project_codes
 from ..storage.layout import ProjectLayout
 
 
@@ -58,6 +59,7 @@ def scene_code_for(uow: UnitOfWork, project: Project, requested: str | None) -> 
 
 
 def _build(uow: UnitOfWork, project: Project, body: SceneCreate) -> Scene:
+    lock_project_codes(uow.session, project.id)  # creates in one project take turns for the next code
     order = body.sort_order
     if order is None:
         last = uow.session.scalar(select(func.max(Scene.sort_order)).where(Scene.project_id == project.id))

@@ -118,3 +118,20 @@ def test_parallel_uploads_to_one_shot_get_distinct_numbers_through_two_servers(
         server_a.stop()
         if server_b is not None:
             server_b.stop()
+
+
+def test_concurrent_scene_creates_without_a_code_get_distinct_codes(api: Api) -> None:
+    project = api.project()
+    token = api.admin.headers["Authorization"]
+    start = threading.Barrier(CLIENTS)
+
+    def create(_: int) -> list[httpx.Response]:
+        with httpx.Client(base_url=api.base_url, headers={"Authorization": token}, timeout=60) as client:
+            start.wait(timeout=30)
+            return [client.post(f"/api/projects/{project['id']}/scenes", json={}) for _ in range(10)]
+
+    with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
+        responses = [r for batch in pool.map(create, range(CLIENTS)) for r in batch]
+    assert [r.status_code for r in responses if r.status_code != 201] == [], responses[0].text
+    codes = [r.json()["code"] for r in responses]
+    assert len(set(codes)) == len(codes) == CLIENTS * 10
