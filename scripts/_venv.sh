@@ -1,5 +1,6 @@
 # Shared by scripts/demo and scripts/test: create or update .venv with the project installed.
-# Needs only Python 3.11+ and pip; nothing that needs root.
+# Needs only Python 3.11+ and pip; nothing that needs root. One environment serves the demo and the tests:
+# it has every part and the test tools (the `dev` extra), so running one after the other reinstalls nothing.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
@@ -17,9 +18,9 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON_BIN" -m venv "$VENV"
 fi
 STAMP="$VENV/.aipipe-installed"
-EXTRAS="${AIPIPE_EXTRAS:-}"
+EXTRAS="dev"
 if [ ! -f "$STAMP" ] || [ "$ROOT/pyproject.toml" -nt "$STAMP" ] || [ "$(cat "$STAMP")" != "$EXTRAS" ]; then
   "$VENV/bin/python" -m pip install --quiet --upgrade pip >/dev/null
-  "$VENV/bin/python" -m pip install --quiet -e "$ROOT${EXTRAS:+[$EXTRAS]}"
+  "$VENV/bin/python" -m pip install --quiet -e "$ROOT[$EXTRAS]"
   printf '%s' "$EXTRAS" > "$STAMP"
 fi

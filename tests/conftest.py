@@ -6,10 +6,9 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-import psycopg
 import pytest
-from sqlalchemy.engine import make_url
 
 from tests.support.api import Api, login
 from tests.support.server import ServerProcess, start_with_admin
@@ -27,6 +26,13 @@ def _pg_base_url() -> str:
     return os.environ.get("AIPIPE_TEST_PG_URL", DEFAULT_PG_URL)
 
 
+def make_url(url: str) -> Any:
+    # Imported when used: the agent-host tier (tests/agent_host) runs with only the agent's extra installed.
+    from sqlalchemy.engine import make_url as parse
+
+    return parse(url)
+
+
 def _conninfo(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
@@ -34,6 +40,8 @@ def _conninfo(url: str) -> str:
 @pytest.fixture(scope="session")
 def pg_server_url() -> str:
     """The PostgreSQL server for tests, or a skip that says why (a failure when CI requires it)."""
+    import psycopg
+
     url = _pg_base_url()
     try:
         with psycopg.connect(_conninfo(url), connect_timeout=3) as conn:
@@ -53,6 +61,8 @@ def fresh_pg_url(pg_server_url: str) -> Iterator[str]:
 
 
 def _temporary_database(server_url: str) -> Iterator[str]:
+    import psycopg
+
     name = f"aipipe_t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(_conninfo(server_url), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')

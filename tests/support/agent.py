@@ -1,4 +1,5 @@
-"""A real `aipipe agent` process for end-to-end tests: run it until a job ends, then stop it."""
+"""A real render agent process (`aipipe-agent`, run as `python -m render_agent`) for end-to-end tests:
+run it until a job ends, then stop it."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ def run_agent_until_done(
     env: dict[str, str] | None = None,
     timeout_s: float = 120.0,
 ) -> tuple[dict[str, Any], str]:
-    """Start `aipipe agent --server URL <args>`, wait for the job to finish (or the timeout), stop the
+    """Start `aipipe-agent --server URL <args>`, wait for the job to finish (or the timeout), stop the
     agent with SIGTERM; return the job as the server last showed it and the agent's output."""
     environment = {
         **os.environ,
@@ -35,7 +36,7 @@ def run_agent_until_done(
         **(env or {}),
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "sync_server", "agent", "--server", server_url, *args],
+        [sys.executable, "-m", "render_agent", "--server", server_url, *args],
         env=environment,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
