@@ -178,4 +178,13 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("unhandled error", extra={"path": request.url.path})
-        return problem(request, 500, "Internal server error", "The server failed; see its log.", "internal")
+        # The server closes the connection after an unhandled error (uvicorn does, once the answer is out):
+        # saying so keeps a client from sending its next request on it and getting a reset.
+        return problem(
+            request,
+            500,
+            "Internal server error",
+            "The server failed; see its log.",
+            "internal",
+            headers={"Connection": "close", "X-Content-Type-Options": "nosniff"},  # outside the middleware
+        )

@@ -40,7 +40,12 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
                 message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (REQUEST_ID_HEADER, request_id.encode("latin-1"))]
+                message["headers"] = [
+                    *message["headers"],
+                    (REQUEST_ID_HEADER, request_id.encode("latin-1")),
+                    # No answer is ever to be read as another type than it says (uploads, media, errors).
+                    (b"x-content-type-options", b"nosniff"),
+                ]
             await send(message)
 
         try:
