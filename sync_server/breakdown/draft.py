@@ -74,10 +74,36 @@ class DraftShot(Item):
     source_line: int | None = None
 
 
+class DraftTitlePage(BaseModel):
+    """The script's title page as written (multi-line values keep their line breaks)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Text = ""
+    credit: Text = ""
+    author: Text = ""
+    source: Text = ""
+    draft_date: Text = ""
+    contact: Text = ""
+    copyright: Text = ""
+    notes: Text = ""
+    other: Annotated[dict[Short, Text], Field(max_length=50)] = Field(
+        default_factory=dict, description="Other keys, as written (lower case)."
+    )
+
+    @classmethod
+    def from_keys(cls, keys: dict[str, str]) -> DraftTitlePage:
+        """Known keys into their fields, the rest into `other`."""
+        known = {k: v for k, v in keys.items() if k in cls.model_fields and k != "other"}
+        other = {k[:200]: v for k, v in keys.items() if k not in known}
+        return cls(**known, other=dict(list(other.items())[:50]))
+
+
 class DraftContent(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     title: Short = ""
+    title_page: DraftTitlePage = Field(default_factory=DraftTitlePage)
     characters: list[DraftCharacter] = []
     environments: list[DraftEnvironment] = []
     scenes: list[DraftScene] = []

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from .fountain import BONEYARD, NOTE, parse_fountain
+from .fountain import BONEYARD, NOTE, parse_fountain, read_title_page
 from .korean import HEADING as KOREAN_HEADING
-from .korean import looks_korean, parse_korean
+from .korean import front_matter, looks_korean, parse_korean
 from .script import Format, Script
 
 FormatChoice = Literal["auto", "fountain", "korean", "prose"]
@@ -36,6 +36,16 @@ def parse(text: str, fmt: Format) -> Script:
     if fmt == "korean":
         return parse_korean(text)
     raise ValueError("prose has no structure to parse")
+
+
+def title_page(text: str, fmt: Format) -> dict[str, str]:
+    """The title page alone (for the LLM engine, which reads the rest itself)."""
+    if fmt == "fountain":
+        lines: list[str | None] = list(BONEYARD.sub("", text).replace("\r\n", "\n").split("\n"))
+        return read_title_page(lines)[0]
+    if fmt == "korean":
+        return front_matter(text).title_page
+    return {}
 
 
 def _is_heading(line: str, fmt: Format) -> bool:

@@ -89,25 +89,21 @@ def split_heading(text: str) -> Heading:
     """The place, the time of day and the notes of a heading without its INT./EXT. or S# prefix."""
     notes: list[str] = []
     time = ""
-
-    def bracket(match: re.Match[str]) -> str:
-        nonlocal time
-        inside = " ".join(match.group(1).split())
-        if not time and known_time(inside):
-            time = known_time(inside)
-        elif inside:
-            notes.append(inside)
-        return " - "
-
-    body = _BRACKETS.sub(bracket, text.strip().rstrip("."))
-    parts = [p.strip() for p in _DASHES.split(body) if p and p.strip()]
+    body = text.strip().rstrip(".")
+    parts: list[tuple[str, bool]] = []  # (text, in brackets), in the heading's order
+    start = 0
+    for match in _BRACKETS.finditer(body):
+        parts += [(p, False) for p in _DASHES.split(body[start : match.start()])]
+        parts.append((" ".join(match.group(1).split()), True))
+        start = match.end()
+    parts += [(p, False) for p in _DASHES.split(body[start:])]
     location: list[str] = []
-    for part in parts:
+    for part, bracketed in ((p.strip(), b) for p, b in parts if p and p.strip()):
         found = known_time(part)
         if found and not time:
             time = found
-        elif time or is_note(part):
-            notes.append(part)  # after the time, or a known note: not part of the place
+        elif bracketed or time or is_note(part):
+            notes.append(part)  # a bracket, after the time, or a known note: not part of the place
         else:
             location.append(part)
     if not time and location:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 from . import title_page
-from .edit_notes import card_to, opens, title_card, transition
+from .edit_notes import card_to, title_card, transition
 from .headings import split_heading
 from .names import is_extension, strip_emphasis
 from .script import Action, Dialogue, Script, ScriptScene, Transition, clean, continue_times
@@ -122,40 +122,60 @@ def _front_matter(script: Script, line: str) -> bool:
     return False
 
 
+def front_matter(text: str) -> Script:
+    """Only the title page and cast list before the first scene (for the LLM engine)."""
+    script = Script(format="korean")
+    for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        stripped = raw.strip()
+        if stripped and (HEADING.match(stripped) or not _front_matter(script, stripped)):
+            break
+    script.cast.pop("", None)
+    return script
+
+
 def parse_korean(text: str) -> Script:
     """Parse a Korean-convention screenplay into scenes."""
     script = Script(format="korean")
     scene: ScriptScene | None = None
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     previous_blank = True
+    opening: list[Transition] = []  # `F.I.` before the first scene goes to its first shot
+    card: Transition | None = None  # `자막:` with its text on the lines below
     for index, raw in enumerate(lines):
         number = index + 1
         line = raw.split("//", 1)[0].rstrip() if "//" in raw and "://" not in raw else raw.rstrip()
         stripped = line.strip()
         if not stripped:
-            previous_blank = True
+            previous_blank, card = True, None
             continue
         was_blank, previous_blank = previous_blank, False
+        if card is not None:
+            card.text = f"{card.text} {strip_emphasis(stripped)}"
+            continue
         heading = HEADING.match(stripped)
         if heading and (heading.group(2) or re.match(r"^\s*(S\s*#|씬|장면)", stripped, re.I)):
-            scene = _heading(heading.group(1), heading.group(2), number)
+            scene = _heading(heading.group(1), strip_emphasis(heading.group(2)), number)
+            scene.elements[:0], opening = opening, []
             script.scenes.append(scene)
+            continue
+        note = _note(stripped, number)
+        if note is not None:
+            (scene.elements if scene is not None else opening).append(note)
+            card = note if note.card and note.text.endswith(":") else None
+            previous_blank = True
             continue
         if scene is None:
             if _front_matter(script, stripped):
                 continue
             scene = ScriptScene(heading="", line=number)
+            scene.elements[:0], opening = opening, []
             script.scenes.append(scene)
-        if _TRANSITION.match(stripped):
-            scene.elements.append(Transition(stripped, number))
-            previous_blank = True
-            continue
         said = _dialogue(stripped, number)
         if said is not None:
             scene.elements.append(said)
             continue
         last = scene.elements[-1] if scene.elements else None
-        text_line = (
+        text_line = strip_emphasis(
             stripped[1:-1].strip() if stripped.startswith("(") and stripped.endswith(")") else stripped
         )
         # A line right under dialogue continues it (unless it is a parenthesised direction);
@@ -165,7 +185,22 @@ def parse_korean(text: str) -> Script:
             last.text = f"{last.text}\n{text_line}"
         else:
             scene.elements.append(Action(text_line, number))
+    if opening and script.scenes:
+        script.scenes[-1].elements += opening
     script.cast.pop("", None)
+    continue_times(script)
     if not script.scenes:
         script.warnings.append("no S# scene headings found")
     return script
+
+
+def _note(line: str, number: int) -> Transition | None:
+    """A transition (`컷`, `F.O.`, `CUT TO:`) or a title card (`자막: 1973년`), else None."""
+    to = transition(line, korean=True)
+    if to is not None:
+        return Transition(line, number, to)
+    found = title_card(line)
+    if found is None:
+        return None
+    label, inline = found
+    return Transition(f"{label}: {strip_emphasis(inline)}".strip(), number, card_to(label), card=True)

@@ -26,6 +26,7 @@ from .draft import (
     scene_id,
     shot_id,
 )
+from .names import display_name, joint_names, off_screen, split_cue
 
 SCHEMA_NAME = "scenario_breakdown"
 
@@ -114,9 +115,7 @@ def check_reply(data: Any) -> LlmBreakdown:
         where = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}" for e in first)
         raise InvalidReply(f"does not match the schema ({exc.error_count()} errors): {where}") from exc
     environments = {e.id for e in reply.environments}
-    names = {c.name.casefold() for c in reply.characters} | {
-        a.casefold() for c in reply.characters for a in c.aliases
-    }
+    names = {cue_name(n)[0].casefold() for c in reply.characters for n in (c.name, *c.aliases)}
     scenes = {s.number for s in reply.scenes}
     for index, scene in enumerate(reply.scenes):
         if scene.environment_ref and scene.environment_ref not in environments:
@@ -127,11 +126,19 @@ def check_reply(data: Any) -> LlmBreakdown:
         if shot.environment_ref and shot.environment_ref not in environments:
             raise InvalidReply(f"shots.{index}.environment_ref: no environment '{shot.environment_ref}'")
         for position, subject in enumerate(shot.characters):
-            if subject.name.casefold() not in names:
+            parts = joint_names(cue_name(subject.name)[0], names.__contains__)
+            if not all(part.casefold() in names for part in parts):
                 raise InvalidReply(
                     f"shots.{index}.characters.{position}.name: '{subject.name}' is not in 'characters'"
                 )
     return reply
+
+
+def cue_name(raw: str) -> tuple[str, bool]:
+    """An LLM's character name as the parser writes it (`MAYA (V.O.)` -> `Maya`), and whether the
+    extension says the character is heard, not seen."""
+    name, extensions, _ = split_cue(raw, everything=False)
+    return display_name(name or raw.strip()), off_screen(", ".join(extensions))
 
 
 def merge_replies(replies: Sequence[LlmBreakdown], presets: Sequence[PresetInfo] = ()) -> DraftContent:
@@ -141,20 +148,24 @@ def merge_replies(replies: Sequence[LlmBreakdown], presets: Sequence[PresetInfo]
     by_name: dict[str, DraftCharacter] = {}
     by_place: dict[tuple[str, str], DraftEnvironment] = {}
     for reply in replies:
+        listed = {cue_name(n)[0].casefold() for c in reply.characters for n in (c.name, *c.aliases)}
         for llm_character in reply.characters:
-            keys = [llm_character.name.casefold(), *(a.casefold() for a in llm_character.aliases)]
+            name = cue_name(llm_character.name)[0]
+            others = (listed | set(by_name)) - {name.casefold()}
+            if len(joint_names(name, others.__contains__)) > 1:
+                continue  # `Theo & Maya`: two characters speaking together, not a third one
+            aliases = [cue_name(a)[0] for a in llm_character.aliases]
+            keys = [name.casefold(), *(a.casefold() for a in aliases)]
             character = next((by_name[k] for k in keys if k in by_name), None)
             if character is None:
                 character = DraftCharacter(
                     id=character_id(len(content.characters) + 1),
-                    name=llm_character.name,
+                    name=name,
                     description=llm_character.description,
                     role=llm_character.role[:200],
                 )
                 content.characters.append(character)
-            character.aliases = _union(
-                character.aliases, [llm_character.name, *llm_character.aliases], exclude=character.name
-            )
+            character.aliases = _union(character.aliases, [name, *aliases], exclude=character.name)
             character.clothing = _union(character.clothing, llm_character.clothing)
             character.description = character.description or llm_character.description
             for key in keys:
@@ -199,11 +210,17 @@ def merge_replies(replies: Sequence[LlmBreakdown], presets: Sequence[PresetInfo]
             counters[scene.id] = counters.get(scene.id, 0) + 1
             subjects: list[DraftSubject] = []
             for subject in llm_shot.characters:
-                character = by_name[subject.name.casefold()]
-                if all(s.character_ref != character.id for s in subjects):
-                    if subject.clothing:
-                        character.clothing = _union(character.clothing, [subject.clothing])
-                    subjects.append(DraftSubject(character_ref=character.id, clothing=subject.clothing[:200]))
+                name, heard = cue_name(subject.name)
+                if heard:
+                    continue  # a voice-over or off-screen speaker is not in the picture (nor is their LoRA)
+                for part in joint_names(name, by_name.__contains__):
+                    character = by_name[part.casefold()]
+                    if all(s.character_ref != character.id for s in subjects):
+                        if subject.clothing:
+                            character.clothing = _union(character.clothing, [subject.clothing])
+                        subjects.append(
+                            DraftSubject(character_ref=character.id, clothing=subject.clothing[:200])
+                        )
             content.shots.append(
                 DraftShot(
                     id=shot_id(int(scene.id.split("-")[1]), counters[scene.id]),

@@ -36,7 +36,10 @@ EXTENSIONS = CONTINUED | OFF_SCREEN | ON_SCREEN
 _GROUP = re.compile(r"[(\[]([^()\[\]]*)[)\]]")
 _JOINERS = re.compile(r"\s+(?:AND|&)\s+|\s*&\s*|\s+and\s+", re.IGNORECASE)
 _KOREAN_JOINER = re.compile(r"(?<=[가-힣])(?:와|과|랑|이랑|하고)\s+(?=\S)|\s*[&·]\s*")
-_EMPHASIS = re.compile(r"(?<![\\\w])(\*{1,3}|_)(?=\S)(.+?)(?<=\S)(?<!\\)\1(?!\w)")
+# Asterisks pair anywhere (`**마야**와`); underscores only around words (`file_name` is not emphasis).
+_EMPHASIS = re.compile(
+    r"(?<!\\)(\*{1,3})(?=\S)(.+?)(?<=\S)(?<!\\)\1|(?<![\\A-Za-z0-9])(_)(?=\S)(.+?)(?<=\S)(?<!\\)_(?![A-Za-z0-9])"
+)
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 _CONTRACTIONS = frozenset({"s", "t", "d", "m", "ll", "re", "ve"})
 
@@ -45,7 +48,7 @@ def strip_emphasis(text: str) -> str:
     """`**bold**`, `*italic*`, `***both***`, `_underline_` -> the words; `\\*` and `\\_` -> `*`, `_`."""
     previous = None
     while previous != text:  # nested markers (`_**TITLE**_`) come off one layer at a time
-        previous, text = text, _EMPHASIS.sub(r"\2", text)
+        previous, text = text, _EMPHASIS.sub(lambda m: m.group(2) or m.group(4), text)
     return text.replace("\\*", "*").replace("\\_", "_")
 
 
@@ -88,12 +91,12 @@ def split_cue(cue: str, everything: bool = True) -> tuple[str, list[str], list[s
     return " ".join(name.split()), kept, other
 
 
-def joint_names(name: str, known: Callable[[str], bool]) -> list[str]:
-    """`THEO AND DAD`, `THEO & MAYA`, `태오와 아빠` -> the names when every one is a known character;
-    else `[name]` (`MR. & MRS. HALE` stays one speaker)."""
+def joint_names(name: str, known: Callable[[str], bool], key: Callable[[str], str] = str.strip) -> list[str]:
+    """`THEO AND DAD`, `THEO & MAYA`, `태오와 아빠` -> the names when `known(key(part))` holds for every
+    one; else `[name]` (`MR. & MRS. HALE` stays one speaker)."""
     for joiner in (_JOINERS, _KOREAN_JOINER):
         parts = [p.strip() for p in joiner.split(name) if p and p.strip()]
-        if len(parts) > 1 and all(known(p) for p in parts):
+        if len(parts) > 1 and all(known(key(p).casefold()) for p in parts):
             return parts
     return [name]
 

@@ -77,10 +77,10 @@ def clean(text: str) -> str:
 
 
 def continue_times(script: Script) -> None:
-    """A scene that goes on from the previous one (`- CONTINUOUS`, `연속`) and names no time takes its time."""
+    """A scene going on from the one before (`- CONTINUOUS`, `연속`) with no time of its own takes that
+    scene's time."""
     previous = ""
     for scene in script.scenes:
         if not scene.time_of_day and scene.heading and Heading("", "", scene.notes).continuing:
             scene.time_of_day = previous
         previous = scene.time_of_day or previous
-

@@ -26,13 +26,13 @@ from ..settings import Settings
 from . import templates
 from .camera import PresetInfo
 from .deterministic import breakdown_script
-from .draft import DraftContent
-from .formats import chunks, detect_format, parse
+from .draft import DraftContent, DraftTitlePage
+from .formats import chunks, detect_format, parse, title_page
 from .llm import LlmConfig, LlmError, run_pieces
 from .llm_schema import merge_replies
 from .schemas import BreakdownCreate, DraftOut, DraftSummary, ItemUpdate, Match
 
-PARSER_VERSION = "parser-1"
+PARSER_VERSION = "parser-2"  # parser-2: heading notes, joint and off-screen cues, edit notes, title page
 ITEM_KINDS = {"CHR": "characters", "ENV": "environments", "SCN": "scenes", "SHT": "shots"}
 
 
@@ -190,6 +190,8 @@ def create_draft(
                 attempts=exc.attempts,
             ) from exc
         content = merge_replies(replies, presets)
+        content.title_page = DraftTitlePage.from_keys(title_page(body.text, fmt))
+        content.title = content.title or " ".join(content.title_page.title.split())[:200]
         detail.update(run.as_dict())
     if not content.scenes and not content.shots:
         raise Unprocessable("no scenes or shots were found in the text", field="text")

@@ -32,7 +32,7 @@ def test_a_fountain_script_becomes_a_draft_and_nothing_is_created_yet(api: Api) 
     draft = _draft(api, project["id"], FOUNTAIN, source_name="night_alley.fountain")
 
     assert draft["status"] == "draft" and draft["engine"] == "parser" and draft["source_format"] == "fountain"
-    assert draft["template_version"] is None and draft["engine_detail"]["engine_version"] == "parser-1"
+    assert draft["template_version"] is None and draft["engine_detail"]["engine_version"] == "parser-2"
     assert draft["engine_detail"]["notes"] == ["Check the rain plates with VFX."]
     content = draft["content"]
     assert content["title"] == "Night Alley"
@@ -181,7 +181,7 @@ def test_a_korean_script_breaks_down_and_clothing_named_in_the_action_is_chosen(
         "Establishing Extreme Wide",
         "Tracking Walk And Talk",
         "Close-Up",
-        "Over The Shoulder",
+        "Two Shot",  # 민수(E) is heard, not seen
         "Crane Up Reveal",
         "Close-Up",
     ]

@@ -76,7 +76,8 @@ def test_a_sentence_or_a_direction_label_with_a_colon_is_action_not_dialogue() -
         "S#1. 방 - 밤\n\n시계는 새벽 두 시를 가리킨다. 그때: 전화가 울린다.\n\n"
         "자막: 1999년 서울\n\n효과음: 천둥\n"
     ).scenes
-    assert [type(e).__name__ for e in scene.elements] == ["Action", "Action", "Action"]
+    # A subtitle (자막) is a note on the shot, not a speaker and not a shot.
+    assert [type(e).__name__ for e in scene.elements] == ["Action", "Transition", "Action"]
 
 
 def test_format_detection() -> None:
@@ -138,12 +139,12 @@ def test_the_deterministic_engine_on_a_korean_script() -> None:
         "Establishing Extreme Wide",
         "Tracking Walk And Talk",
         "Close-Up",
-        "Over The Shoulder",
+        "Two Shot",  # 민수(E) is heard, not seen: one speaker on screen, two people in the action
         "Crane Up Reveal",
         "Close-Up",
     ]
     assert shots[3].camera_notes == "컷"
-    assert shots[3].dialogue == "리나 (작게): 이제 그만 도망쳐.\n민수: 싫어."
+    assert shots[3].dialogue == "리나 (작게): 이제 그만 도망쳐.\n민수 (E): 싫어."
     assert all(1.0 <= s.duration_s <= 20.0 and s.duration_s * 2 == int(s.duration_s * 2) for s in shots)
     assert content.problems() == []
 
