@@ -14,15 +14,19 @@ from .common import system_uow
 from .demo import demo
 from .editorial import editorial_app
 from .farm import farm_app
+from .ingest import ingest_command
+from .login import login, logout
 from .project import project_app
 from .server import server
-from .shots import ingest_command, shots_app
+from .shots import shots_app
 
 __all__ = ["app", "main", "system_uow"]
 
 app = typer.Typer(help="AIPipeline: sync server, render farm and tools.", no_args_is_help=True)
 app.command()(server)
 app.command()(demo)
+app.command()(login)
+app.command()(logout)
 app.command("agent", context_settings=FORWARD, add_help_option=False)(agent)
 app.add_typer(db_app, name="db")
 app.add_typer(admin_app, name="admin")

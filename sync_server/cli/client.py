@@ -1,10 +1,11 @@
 """How the commands that work on project data reach a running server: the --server / --api-key options,
-one HTTP client that turns every refusal into the server's own words, and project lookup by code."""
+the saved login (`aipipe login`) or an API key, one HTTP client that turns every refusal into the
+server's own words, and project lookup by code."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, TypeVar
 
@@ -12,19 +13,26 @@ import httpx
 import typer
 
 from .common import CliError, die
+from .session import Login, SessionStore, normal_url
 
 MAX_ERRORS_SHOWN = 20
 
 ServerUrl = Annotated[
     str | None,
-    typer.Option("--server", envvar="AIPIPE_SERVER_URL", help="Sync server URL.", show_default=False),
+    typer.Option(
+        "--server",
+        envvar="AIPIPE_SERVER_URL",
+        help="Sync server URL; default the one of the last `aipipe login`.",
+        show_default=False,
+    ),
 ]
 ApiKey = Annotated[
     str | None,
     typer.Option(
         "--api-key",
         envvar="AIPIPE_API_KEY",
-        help="API key; better the env var AIPIPE_API_KEY (flags show in ps).",
+        help="API key (agents, scripts); better the env var AIPIPE_API_KEY (flags show in ps). "
+        "Default: the saved `aipipe login`.",
         show_default=False,
     ),
 ]
@@ -52,14 +60,71 @@ def refusal(response: httpx.Response) -> str:
     return "\n".join(lines)
 
 
+class KeyAuth(httpx.Auth):
+    """An API key, sent as it is."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = f"Bearer {self.key}"
+        yield request
+
+
+class SessionAuth(httpx.Auth):
+    """The saved login of `server`: its access token, renewed with the refresh token when it runs out
+    (or when the server refuses it), the new pair saved for the next command."""
+
+    def __init__(self, server: str, store: SessionStore) -> None:
+        self.server = normal_url(server)
+        self.store = store
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        token = self.token()
+        request.headers["Authorization"] = f"Bearer {token}"
+        response = yield request
+        if response.status_code == 401:
+            response.read()
+            request.headers["Authorization"] = f"Bearer {self.token(rejected=token)}"
+            yield request
+
+    def token(self, rejected: str | None = None) -> str:
+        with self.store.locked():
+            login = self.store.load(self.server)
+            if login is None:
+                raise CliError(
+                    f"Not logged in to {self.server}: run `aipipe login {self.server}` "
+                    "(or set AIPIPE_API_KEY).",
+                    exit_code=2,
+                )
+            if login.fresh() and login.access_token != rejected:
+                return login.access_token
+            try:
+                answer = httpx.post(
+                    f"{self.server}/api/auth/refresh", json={"refresh_token": login.refresh_token}, timeout=30
+                )
+            except httpx.HTTPError as exc:
+                raise CliError(f"Cannot reach the server at {self.server}: {exc}") from exc
+            if answer.status_code in (400, 401, 422):
+                self.store.clear(self.server)
+                raise CliError(
+                    f"Your login to {self.server} has ended ({refusal(answer)}). "
+                    f"Run `aipipe login {self.server}` again.",
+                    exit_code=2,
+                )
+            if answer.is_error:
+                raise CliError(refusal(answer))
+            renewed = Login.of(answer.json())
+            self.store.save(self.server, renewed)
+            return renewed.access_token
+
+
 class ServerClient:
     """One httpx client for the command's server."""
 
-    def __init__(self, server: str, token: str, timeout_s: float) -> None:
+    def __init__(self, server: str, auth: httpx.Auth, timeout_s: float) -> None:
         self.server = server.rstrip("/")
-        self.http = httpx.Client(
-            base_url=self.server, headers={"Authorization": f"Bearer {token}"}, timeout=timeout_s
-        )
+        self.http = httpx.Client(base_url=self.server, auth=auth, timeout=timeout_s)
 
     def close(self) -> None:
         self.http.close()
@@ -107,12 +172,25 @@ C = TypeVar("C", bound=ServerClient)
 def connect(
     make: type[C], server: str | None, api_key: str | None, *, timeout_s: float, key_hint: str = ""
 ) -> Iterator[C]:
-    """A client for the command's server; a CliError inside becomes its message and exit status."""
-    if not server:
-        die("No server: pass --server URL or set AIPIPE_SERVER_URL.", 2)
+    """A client for the command's server (`server`, else the last login's); it authenticates with
+    `api_key` if given, else with the saved login. A CliError inside becomes its message and exit status."""
+    store = SessionStore()
+    try:
+        url = server or store.default_server()
+    except OSError as exc:
+        die(str(exc), 2)
+    if not url:
+        die("No server: run `aipipe login URL` first, or pass --server URL / set AIPIPE_SERVER_URL.", 2)
     if not api_key:
-        die(f"No API key: set AIPIPE_API_KEY{key_hint} or pass --api-key.", 2)
-    client = make(server, api_key, timeout_s)
+        try:
+            saved = store.load(url)
+        except OSError as exc:
+            die(str(exc), 2)
+        if saved is None:
+            die(f"Not logged in to {normal_url(url)}: run `aipipe login {normal_url(url)}`, or set "
+                f"AIPIPE_API_KEY{key_hint}.", 2)  # fmt: skip
+    auth: httpx.Auth = KeyAuth(api_key) if api_key else SessionAuth(url, store)
+    client = make(url, auth, timeout_s)
     try:
         yield client
     except CliError as exc:

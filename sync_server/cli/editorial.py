@@ -1,118 +1,107 @@
-"""`aipipe editorial`: export the edit and make the proxy movie on the server machine (local database)."""
+"""`aipipe editorial`: export the edit and make the proxy movie, through the server's HTTP API."""
 
 from __future__ import annotations
 
-import uuid
+import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from sqlalchemy import or_, select
 
-from .common import err, out
+from .client import ApiKey, ServerClient, ServerUrl, connect
+from .common import AsJson, CliError, err, out, print_json
 
 editorial_app = typer.Typer(
     help="Edit exchange (EDL / FCP XML / OTIO) and proxy movies.", no_args_is_help=True
 )
+FORMATS = ("otio", "cmx_3600", "fcp_xml")
+HTTP_TIMEOUT_S = 120.0
+POLL_S = 1.0  # how often `proxy` asks how the render goes
+PROXY_WAIT_S = 6 * 3600.0
 
 ProjectArg = Annotated[str, typer.Argument(help="Project code or id.")]
-DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="Data folder (env AIPIPE_DATA_DIR).")]
-DbUrlOpt = Annotated[str | None, typer.Option("--database-url", help="SQLAlchemy URL.")]
-
-
-def _project_id(session: object, code_or_id: str) -> uuid.UUID:
-    from ..db.models import Project
-
-    try:
-        as_id: uuid.UUID | None = uuid.UUID(code_or_id)
-    except ValueError:
-        as_id = None
-    clause = (
-        Project.code == code_or_id if as_id is None else or_(Project.id == as_id, Project.code == code_or_id)
-    )
-    project_id = session.scalar(select(Project.id).where(clause))  # type: ignore[attr-defined]
-    if project_id is None:
-        err().print(f"[red]No project[/red] with code or id '{code_or_id}'.")
-        raise typer.Exit(1)
-    return project_id
 
 
 @editorial_app.command("export")
 def export(
     project: ProjectArg,
-    out: Annotated[Path, typer.Option("--out", help="File to write (atomically).")],
+    dest: Annotated[Path, typer.Option("--out", help="File to write (atomically).")],
     fmt: Annotated[str, typer.Option("--format", help="otio, cmx_3600 (EDL) or fcp_xml.")] = "cmx_3600",
     record_start: Annotated[
-        str | None, typer.Option("--record-start", help="Default: AIPIPE_EDITORIAL_RECORD_START.")
+        str | None,
+        typer.Option("--record-start", help="Default: the server's AIPIPE_EDITORIAL_RECORD_START."),
     ] = None,
-    data_dir: DataDirOpt = None,
-    database_url: DbUrlOpt = None,
+    server: ServerUrl = None,
+    api_key: ApiKey = None,
 ) -> None:
     """Write the project's edit (shots in order) as an EDL, an FCP 7 XML or an OTIO file."""
-    from ..db.engine import make_database
-    from ..editorial.exchange import FORMATS
-    from ..editorial.service import export_edit
-    from ..errors import ApiError
     from ..storage.atomic import atomic_write_bytes
-    from .common import fail as _fail
-    from .common import load_settings
 
     if fmt not in FORMATS:
         err().print(f"[red]--format[/red] must be one of {', '.join(FORMATS)}, not '{fmt}'.")
         raise typer.Exit(2)
-    settings = load_settings(data_dir, database_url)
-    db = make_database(settings.resolved_database_url)
-    try:
-        with db.read_sessions() as session:
-            project_id = _project_id(session, project)
-            written, _ = export_edit(
-                session,
-                project_id,
-                settings.resolved_storage_root,
-                fmt,
-                record_start or settings.editorial_record_start,
-            )
-    except ApiError as exc:
-        raise _fail(exc) from exc
-    finally:
-        db.dispose()
-    atomic_write_bytes(out, written.text.encode("utf-8"))
-    out().print(f"Wrote [bold]{out}[/bold] ({fmt}).")
+    params = {"format": fmt} | ({"record_start": record_start} if record_start else {})
+    with connect(ServerClient, server, api_key, timeout_s=HTTP_TIMEOUT_S) as api:
+        pid = api.project_id(project)
+        response = api.request("GET", f"/api/projects/{pid}/editorial", params=params)
+        try:
+            atomic_write_bytes(dest, response.content)
+        except OSError as exc:
+            raise CliError(f"Cannot write {dest}: {exc.strerror or exc}") from exc
+    out().print(f"Wrote {dest} ({fmt}).", markup=False, highlight=False)
+
+
+def _wait(api: ServerClient, render: dict[str, Any]) -> dict[str, Any]:
+    deadline = time.monotonic() + PROXY_WAIT_S
+    while render["status"] in ("queued", "running"):
+        if time.monotonic() > deadline:
+            raise CliError(f"Proxy v{render['number']:03d} still {render['status']}; stopped waiting.")
+        time.sleep(POLL_S)  # polling a remote server from a one-shot command; the server does not wait
+        render = api.call("GET", f"/api/editorial/proxies/{render['id']}")
+    return render
 
 
 @editorial_app.command("proxy")
-def proxy(project: ProjectArg, data_dir: DataDirOpt = None, database_url: DbUrlOpt = None) -> None:
-    """Render the proxy movie into edit/proxy/vNNN/ and wait for it (only changed shots are encoded)."""
-    from ..context import SYSTEM
-    from ..db.engine import make_database
-    from ..db.models_editorial import ProxyRender
-    from ..editorial.jobs import ProxyJobs
-    from ..errors import ApiError
-    from .common import fail as _fail
-    from .common import load_settings
-
-    settings = load_settings(data_dir, database_url)
-    db = make_database(settings.resolved_database_url)
-    jobs = ProxyJobs(db, None, settings)
-    try:
-        with db.read_sessions() as session:
-            project_id = _project_id(session, project)
-        queued = jobs.submit(project_id, SYSTEM)
-        jobs.wait(queued.id)
-        with db.read_sessions() as session:
-            row = session.get(ProxyRender, queued.id)
-            assert row is not None
-            status, error, path = row.status, row.error, row.path
-            encoded, reused, frames = row.encoded, row.reused, row.frames
-    except ApiError as exc:
-        raise _fail(exc) from exc
-    finally:
-        jobs.close()
-        db.dispose()
-    if status != "succeeded":
-        err().print(f"[red]Proxy v{queued.number:03d} failed:[/red] {error}")
-        raise typer.Exit(1)
-    out().print(
-        f"Proxy [bold]{settings.resolved_storage_root / path}[/bold]: {frames} frames; "
-        f"{encoded} shots encoded, {reused} joined from the cache."
+def proxy(
+    project: ProjectArg,
+    download: Annotated[
+        Path | None, typer.Option("--download", help="Also save the finished movie here.")
+    ] = None,
+    as_json: AsJson = False,
+    server: ServerUrl = None,
+    api_key: ApiKey = None,
+) -> None:
+    """Render the proxy movie into edit/proxy/vNNN/ on the server and wait for it (only changed shots
+    are encoded)."""
+    with connect(ServerClient, server, api_key, timeout_s=HTTP_TIMEOUT_S) as api:
+        pid = api.project_id(project)
+        queued = api.call("POST", f"/api/projects/{pid}/editorial/proxies")
+        err().print(f"Proxy v{queued['number']:03d} queued; waiting for it.", markup=False, highlight=False)
+        done = _wait(api, queued)
+        if done["status"] != "succeeded":
+            raise CliError(f"Proxy v{done['number']:03d} failed: {done['error']}")
+        if download is not None:
+            _download(api, done, download)
+    if as_json:
+        print_json(done)
+        return
+    console = out()
+    console.print(
+        f"Proxy {done['path']} (under the storage root): {done['frames']} frames; "
+        f"{done['encoded']} shots encoded, {done['reused']} joined from the cache.",
+        markup=False,
+        highlight=False,
     )
+    for warning in done.get("warnings") or []:
+        err().print(f"warning: {warning}", style="yellow", markup=False, highlight=False)
+
+
+def _download(api: ServerClient, render: dict[str, Any], dest: Path) -> None:
+    from ..storage.atomic import atomic_write_bytes
+
+    response = api.request("GET", f"/api/editorial/proxies/{render['id']}/movie")
+    try:
+        atomic_write_bytes(dest, response.content)
+    except OSError as exc:
+        raise CliError(f"Cannot write {dest}: {exc.strerror or exc}") from exc
+    err().print(f"Saved the movie as {dest}.", markup=False, highlight=False)

@@ -1,4 +1,4 @@
-"""`aipipe shots export|import` (over the server's HTTP API) and `aipipe ingest` (on the server machine)."""
+"""`aipipe shots export|import`: the shot list as a file, over the server's HTTP API."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from .client import ApiKey, ServerClient, ServerUrl, connect
-from .common import CliError, err, out
+from .common import CliError, out
 
 shots_app = typer.Typer(
     help="The shot list in Excel, CSV or JSON: export, import with a diff.", no_args_is_help=True
@@ -149,108 +149,3 @@ def import_command(
             f"Applied: {len(applied['created'])} created, {len(applied['updated'])} updated, "
             f"{len(applied['removed'])} removed (change set {response['change_set_id']})."
         )
-
-
-# -- scan ingest (on the server machine: it reads the files where they are) ---------------------------------
-
-
-def ingest_command(
-    path: Annotated[
-        Path, typer.Argument(help="Folder (searched recursively) or file of scans.", exists=True)
-    ],
-    project: ProjectRef,
-    stage: Annotated[str | None, typer.Option(help="plate or reference; default from the settings.")] = None,
-    copy: Annotated[
-        bool, typer.Option("--copy", help="Copy into the production tree (default: in place).")
-    ] = False,
-    edl: Annotated[
-        Path | None, typer.Option(help="CMX 3600 EDL matching scans to shots.", exists=True)
-    ] = None,
-    pattern: Annotated[str | None, typer.Option(help="Regex with a group 'shot' finding the code.")] = None,
-    report: Annotated[
-        Path | None, typer.Option(help="Scan-list workbook; default ./scan_list_<P>_<time>.xlsx")
-    ] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Probe and match; register nothing.")] = False,
-    lang: Annotated[str, typer.Option(help="Scan-list headers: en or ko.")] = "en",
-    data_dir: Annotated[
-        Path | None, typer.Option("--data-dir", help="Data folder (env AIPIPE_DATA_DIR).")
-    ] = None,
-    database_url: Annotated[
-        str | None, typer.Option("--database-url", help="Env AIPIPE_DATABASE_URL.")
-    ] = None,
-) -> None:
-    """Ingest scans: find sequences and movies, probe them, match them to shots, register versions."""
-    import re
-    from datetime import UTC, datetime
-
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    from ..context import SYSTEM
-    from ..db.engine import make_database
-    from ..db.models import Project
-    from ..ingest import service
-    from ..ingest.match import EdlError
-    from ..ingest.settings import IngestSettings
-    from .common import load_settings
-
-    if stage not in (None, "plate", "reference"):
-        err().print(f"[red]--stage must be plate or reference, not {stage!r}.[/red]")
-        raise typer.Exit(2)
-    settings = load_settings(data_dir, database_url)
-    db = make_database(settings.resolved_database_url)
-    try:
-        with db.read_sessions() as session:
-            found = [p for p in session.query(Project).all() if project in (p.code, str(p.id))]
-            if not found:
-                err().print(f"[red]No project with code or id '{project}'.[/red]")
-                raise typer.Exit(1)
-            target = found[0]
-            pid, code = target.id, target.code
-        stamp = datetime.now(UTC).strftime("%Y%m%d_%H%M%S")
-        options = service.Options(
-            stage=stage,
-            copy=copy,
-            edl=edl,
-            pattern=pattern,
-            dry_run=dry_run,
-            report=report or Path.cwd() / f"scan_list_{code}_{stamp}.xlsx",
-            lang=lang,
-        )
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-        with Progress(*columns, console=err(), transient=True) as bar:
-            tasks: dict[str, Any] = {}
-
-            def progress(phase: str, done: int, total: int) -> None:
-                if phase not in tasks:
-                    tasks[phase] = bar.add_task("Probing" if phase == "probe" else "Registering", total=total)
-                bar.update(tasks[phase], completed=done, total=total)
-
-            try:
-                outcome = service.ingest(
-                    db, SYSTEM, settings.resolved_storage_root, pid, path, IngestSettings(), options, progress
-                )
-            except (EdlError, re.error) as exc:
-                err().print(f"[red]Refused:[/red] {exc}")
-                raise typer.Exit(1) from exc
-    finally:
-        db.dispose()
-    table = Table(title=f"Scans in {path}")
-    for name in ("scan", "frames", "shot", "result", "version", "problem"):
-        table.add_column(name)
-    for scan in outcome.scans:
-        problem = (
-            scan["problem"] or scan["corrupt"] or (f"missing {scan['missing']}" if scan["missing"] else "")
-        )
-        table.add_row(
-            scan["name"],
-            scan["frame_range"],
-            scan["shot"],
-            scan["result"],
-            scan["version"],
-            str(problem or ""),
-        )
-    out().print(table)
-    summary = outcome.as_dict()["summary"]
-    out().print(
-        ", ".join(f"{count} {name}" for name, count in summary.items()) + f". Scan list: {outcome.report}"
-    )

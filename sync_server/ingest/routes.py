@@ -1,4 +1,5 @@
-"""/api/projects/{project_id}/ingest: scans from a folder the server may read (AIPIPE_INGEST_ROOTS)."""
+"""/api/projects/{project_id}/ingest: scans from a folder the server may read (AIPIPE_INGEST_ROOTS), and
+/api/projects/{project_id}/ingest/reports/{name}: the scan-list workbook an ingest wrote."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse
 from pydantic import Field
 
 from ..auth.permissions import Permission as P
@@ -16,13 +18,15 @@ from ..context import Principal
 from ..crud import get_or_404
 from ..db.models import Project
 from ..deps import ServicesDep, require
-from ..errors import Forbidden, Unprocessable
+from ..errors import Forbidden, NotFound, Unprocessable
 from ..schemas import Input
 from . import service
 from .match import EdlError
 from .settings import IngestSettings
 
 router = APIRouter(tags=["ingest"])
+REPORTS_DIR = "ingest"  # under the data folder
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 class IngestBody(Input):
@@ -77,7 +81,7 @@ def ingest_scans(
         project = get_or_404(session, Project, project_id, "project")
         code = project.code
     stamp = datetime.now(UTC).strftime("%Y%m%d_%H%M%S")
-    report = services.settings.data_dir / "ingest" / f"scan_list_{code}_{stamp}.xlsx"
+    report = services.settings.data_dir / REPORTS_DIR / f"scan_list_{code}_{stamp}.xlsx"
     options = service.Options(
         stage=body.stage,
         copy=body.copy_files,
@@ -102,3 +106,27 @@ def ingest_scans(
     except re.error as exc:
         raise Unprocessable(f"pattern is not a valid regex: {exc}", field="pattern") from exc
     return outcome.as_dict()
+
+
+@router.get(
+    "/projects/{project_id}/ingest/reports/{name}",
+    response_class=FileResponse,
+    responses={200: {"content": {XLSX: {}}}},
+    operation_id="download_scan_list",
+)
+def download_scan_list(
+    project_id: uuid.UUID,
+    name: str,
+    services: ServicesDep,
+    principal: Annotated[Principal, Depends(require(P.SHOT_EDIT))],
+) -> FileResponse:
+    """The scan list an ingest of this project wrote (its name is in the ingest's answer, `report`)."""
+    with services.db.read_sessions() as session:
+        code = get_or_404(session, Project, project_id, "project").code
+    # Only this project's scan lists, and only plain names: nothing else in the data folder is served.
+    if not re.fullmatch(rf"scan_list_{re.escape(code)}_\d{{8}}_\d{{6}}\.xlsx", name):
+        raise NotFound(f"No scan list '{name}' for project {code}.", field="name")
+    path = services.settings.data_dir / REPORTS_DIR / name
+    if not path.is_file():
+        raise NotFound(f"No scan list '{name}' for project {code}.", field="name")
+    return FileResponse(path, media_type=XLSX, filename=name)

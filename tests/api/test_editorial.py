@@ -15,16 +15,18 @@ import pytest
 from sync_server.editorial.exchange import read, record_offset
 from sync_server.editorial.timeline import cuts_of
 from tests.support.api import Api, assert_problem
+from tests.support.cli import aipipe, api_key, cli_env
 from tests.support.media import h264_mp4, png_bytes
-from tests.support.server import run_cli
 
 RATES = {"23.976": (24000, 1001), "24": (24, 1), "25": (25, 1), "29.97": (30000, 1001)}
 DURATIONS = (48, 17, 31)  # 17 frames: not a whole second at any rate
 
 
-def _publish(client: httpx.Client, shot_id: str, stage: str, name: str, data: bytes) -> dict[str, Any]:
+def _publish(
+    client: httpx.Client, shot_id: str, stage: str, name: str, data: bytes, **fields: str
+) -> dict[str, Any]:
     files = [("files", (name, data, "application/octet-stream"))]
-    response = client.post(f"/api/shots/{shot_id}/versions", data={"stage": stage}, files=files)
+    response = client.post(f"/api/shots/{shot_id}/versions", data={"stage": stage, **fields}, files=files)
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -41,7 +43,8 @@ def _edit_project(api: Api, tmp_path: Path, fps: str, korean: bool = False) -> d
     scene = api.scene(project["id"])
     shots = [api.shot(project["id"], scene["id"], duration_frames=d) for d in DURATIONS]
     movie = h264_mp4(tmp_path / "render.mp4", seconds=3, rate=fps if "." not in fps else "24000/1001")
-    _publish(api.admin, shots[0]["id"], "render", "render.mp4", movie.read_bytes())
+    # the render holds a 4-frame head handle (it says so); the edit starts after it
+    _publish(api.admin, shots[0]["id"], "render", "render.mp4", movie.read_bytes(), handle_in="4")
     first = _publish(api.admin, shots[1]["id"], "previz", "first.png", png_bytes(64, 36, "blue"))
     review = api.admin.post(f"/api/versions/{first['id']}/reviews", json={"verdict": "approve"})
     assert review.status_code == 201, review.text
@@ -241,23 +244,27 @@ def test_proxy_movie_reencodes_only_the_changed_shot(api: Api, tmp_path: Path) -
     assert_problem(api.user("wrangler").post(f"/api/projects/{project['id']}/editorial/proxies"), 403)
 
 
-def test_cli_exports_the_edl_and_renders_the_proxy_on_the_server_machine(api: Api, tmp_path: Path) -> None:
+def test_cli_exports_the_edl_and_renders_the_proxy_through_the_server(api: Api, tmp_path: Path) -> None:
     made = _edit_project(api, tmp_path, "25")
     code = made["project"]["code"]
     out = tmp_path / "cut.edl"
-    exported = run_cli(
-        "editorial", "export", code, "--format", "cmx_3600", "--out", str(out),
-        data_dir=api.data_dir, database_url=api.database_url,
-    )  # fmt: skip
+    # From another folder and without --data-dir: the CLI talks only to the server.
+    env = cli_env(tmp_path / "config", api.base_url, api_key(api, "editor"))
+    exported = aipipe(
+        "editorial", "export", code.lower(), "--format", "cmx_3600", "--out", str(out), env=env, cwd=tmp_path
+    )
     assert exported.returncode == 0, exported.stderr
     assert out.read_text(encoding="utf-8") == _export(api, made["project"]["id"], "cmx_3600").text
-    rendered = run_cli("editorial", "proxy", code, data_dir=api.data_dir, database_url=api.database_url)
+    movie = tmp_path / "proxy.mp4"
+    rendered = aipipe("editorial", "proxy", code, "--download", str(movie), env=env, cwd=tmp_path)
     assert rendered.returncode == 0, rendered.stderr
     assert "3 shots encoded, 0 joined from the cache" in rendered.stdout
     listed = api.admin.get(f"/api/projects/{made['project']['id']}/editorial/proxies").json()
     assert listed[0]["status"] == "succeeded" and listed[0]["frames"] == sum(DURATIONS)
-    missing = run_cli("editorial", "proxy", "NO_SUCH", data_dir=api.data_dir, database_url=api.database_url)
+    assert _frames_of(movie)[0] == sum(DURATIONS)
+    missing = aipipe("editorial", "proxy", "NO_SUCH", env=env, cwd=tmp_path)
     assert missing.returncode == 1 and "NO_SUCH" in missing.stderr
+    assert not (tmp_path / "data").exists()  # nothing opened or made a database here
 
 
 def test_an_import_that_would_change_a_locked_shot_is_explained_and_changes_nothing(

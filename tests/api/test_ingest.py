@@ -1,12 +1,10 @@
 """Scan ingest: generated EXR/PNG sequences (gaps, odd padding, a corrupt frame) and movies (one corrupt),
-ingested with `aipipe ingest` and over the API; what was registered, the API shows."""
+ingested over the API (`aipipe ingest`: test_ingest_cli.py); what was registered, the API shows."""
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
-import zipfile
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -15,13 +13,11 @@ from typing import Any
 import imageio_ffmpeg
 import numpy as np
 import OpenEXR
-import openpyxl
 import pytest
 from PIL import Image
 
 from tests.conftest import ADMIN, start_server_with_admin
 from tests.support.api import Api, assert_problem, login
-from tests.support.server import run_cli
 
 EXR_FRAMES = [1001, 1002, 1003, 1006, 1007, 1008]  # 1004-1005 missing
 CORRUPT_FRAME = 1007
@@ -102,153 +98,6 @@ def versions(api: Api, shot_id: str) -> list[dict[str, Any]]:
     response = api.admin.get(f"/api/shots/{shot_id}/versions")
     assert response.status_code == 200, response.text
     return response.json()["items"]
-
-
-def test_ingest_cli_registers_plates_reports_gaps_and_skips_corrupt_files(
-    api: Api, project: dict[str, Any], tmp_path: Path
-) -> None:
-    scans = make_scans(tmp_path / "scans", project["codes"])
-    before = sorted(p.relative_to(scans).as_posix() for p in scans.rglob("*"))
-    report = tmp_path / "scan_list.xlsx"
-    done = run_cli(
-        "ingest",
-        str(scans),
-        "--project",
-        project["project"]["code"],
-        "--report",
-        str(report),
-        data_dir=api.data_dir,
-        database_url=api.database_url,
-    )
-    assert done.returncode == 0, done.stderr + done.stdout
-    # The originals are where they were, untouched; nothing was added beside them.
-    assert sorted(p.relative_to(scans).as_posix() for p in scans.rglob("*")) == before
-
-    a, b, c = project["shots"]
-    [plate] = versions(api, a["id"])
-    assert plate["stage"] == "plate" and plate["number"] == 1
-    names = [f["name"] for f in plate["files"]]
-    assert names == [f"{a['code']}_plate.{f}.exr" for f in EXR_FRAMES if f != CORRUPT_FRAME]
-    facts = plate["files"][0]["media"]
-    assert (facts["width"], facts["height"], facts["fps"], facts["frame_range"]) == (
-        32,
-        18,
-        "24",
-        "1001-1008",
-    )
-    assert facts["missing_frames"] == [1004, 1005] and facts["timecode"] == "01:00:00:17"
-    assert facts["colorspace"] == "ACES2065-1" and facts["exr"]["owner"] == "scan vendor"
-    assert plate["provenance"]["ingest"]["in_place"] is True
-    assert list(plate["provenance"]["ingest"]["corrupt"]) == [f"{a['code']}_plate.{CORRUPT_FRAME}.exr"]
-    thumb = api.admin.get(f"/api/versions/{plate['id']}/thumbnail")
-    assert thumb.status_code == 200
-    with Image.open(io.BytesIO(thumb.content)) as image:
-        red, green, _ = image.convert("RGB").getpixel((5, 5))
-        assert red > green  # the red EXR frame, not a grey placeholder
-
-    b_versions = {v["stage"]: v for v in versions(api, b["id"])}
-    assert set(b_versions) == {"plate", "reference"}
-    ref = b_versions["plate"]["files"]
-    assert [f["name"] for f in ref] == [f"{b['code']}_ref.{n}.png" for n in (7, 8, 9, 10)]
-    assert ref[0]["media"]["padding"] == 1 and ref[0]["media"]["colorspace"] == "sRGB"
-    witness = b_versions["reference"]["files"][0]["media"]
-    assert witness["codec"] == "h264" and witness["timecode"] == "01:00:10:00" and witness["frames"] == 12
-
-    [background] = versions(api, c["id"])  # the corrupt movie was skipped, not registered
-    assert background["files"][0]["media"]["padding"] == 5
-    assert background["files"][0]["media"]["frame_range"] == "1-3"
-
-    output = done.stdout
-    assert "skipped" in output and "unmatched" in output
-
-    rows = list(openpyxl.load_workbook(report)["Scans"].iter_rows(values_only=True))
-    header, body = rows[0], rows[1:]
-    by_name = {row[header.index("Scan")]: dict(zip(header, row, strict=True)) for row in body}
-    assert by_name[f"{c['code']}_broken.mov"]["Result"] == "skipped"
-    assert by_name["unrelated.png"]["Result"] == "unmatched"
-    assert by_name[f"{a['code']}_plate.####.exr"]["Missing frames"] == "1004-1005"
-    assert str(CORRUPT_FRAME) in by_name[f"{a['code']}_plate.####.exr"]["Unreadable files"]
-    with zipfile.ZipFile(report) as package:
-        pictures = [n for n in package.namelist() if n.startswith("xl/media/")]
-    assert len(pictures) == 5  # every usable scan has its thumbnail in the scan list
-
-
-def test_ingest_again_makes_the_next_version_and_copy_puts_files_in_the_tree(
-    api: Api, project: dict[str, Any], tmp_path: Path
-) -> None:
-    a = project["shots"][0]
-    folder = tmp_path / "plate"
-    folder.mkdir()
-    for frame in (1, 2):
-        exr_frame(folder / f"{a['code']}.{frame:04d}.exr", frame)
-    for extra in ([], ["--copy"]):
-        done = run_cli(
-            "ingest",
-            str(folder),
-            "--project",
-            project["project"]["id"],
-            "--report",
-            str(tmp_path / "r.xlsx"),
-            *extra,
-            data_dir=api.data_dir,
-            database_url=api.database_url,
-        )
-        assert done.returncode == 0, done.stderr
-    first, second = sorted(versions(api, a["id"]), key=lambda v: v["number"])
-    assert (first["number"], second["number"]) == (1, 2)
-    copied = api.admin.get(f"/api/versions/{second['id']}/files/{second['files'][0]['id']}")
-    assert copied.status_code == 200 and copied.content == (folder / f"{a['code']}.0001.exr").read_bytes()
-
-
-def test_edl_matches_scans_whose_names_carry_no_shot_code(
-    api: Api, project: dict[str, Any], tmp_path: Path
-) -> None:
-    a, b, _ = project["codes"]
-    folder = tmp_path / "vendor"
-    folder.mkdir()
-    for frame in (1001, 1002):
-        exr_frame(folder / f"A001C003.{frame}.exr", frame)
-    movie(folder / "clip_b.mov")
-    edl = tmp_path / "cut.edl"
-    edl.write_text(
-        "TITLE: cut\nFCM: NON-DROP FRAME\n\n"
-        "001  A001C003 V     C        01:00:00:00 01:00:02:00 00:00:00:00 00:00:02:00\n"
-        "* FROM CLIP NAME: A001C003.####.exr\n"
-        f"* LOC: 00:00:00:00 RED {a}\n"
-        "002  B002 V     C        02:00:00:00 02:00:01:00 00:00:02:00 00:00:03:00\n"
-        "* FROM CLIP NAME: clip_b.mov\n"
-        f"* COMMENT: {b}\n"
-    )
-    done = run_cli(
-        "ingest",
-        str(folder),
-        "--project",
-        project["project"]["code"],
-        "--edl",
-        str(edl),
-        "--stage",
-        "reference",
-        "--report",
-        str(tmp_path / "r.xlsx"),
-        data_dir=api.data_dir,
-        database_url=api.database_url,
-    )
-    assert done.returncode == 0, done.stderr
-    shots = {s["code"]: s for s in project["shots"]}
-    assert [v["stage"] for v in versions(api, shots[a]["id"])] == ["reference"]
-    assert [v["files"][0]["name"] for v in versions(api, shots[b]["id"])] == ["clip_b.mov"]
-    rows = list(openpyxl.load_workbook(tmp_path / "r.xlsx")["Scans"].iter_rows(values_only=True))
-    assert {row[rows[0].index("EDL event")] for row in rows[1:]} == {
-        "#1 A001C003.####.exr 01:00:00:00-01:00:02:00",
-        "#2 clip_b.mov 02:00:00:00-02:00:01:00",
-    }
-    broken = tmp_path / "broken.edl"
-    broken.write_text("this is not an edl\n001 nonsense")
-    refused = run_cli(
-        "ingest", str(folder), "--project", project["project"]["code"], "--edl", str(broken),
-        data_dir=api.data_dir, database_url=api.database_url,
-    )  # fmt: skip
-    assert refused.returncode == 1 and "broken.edl" in refused.stderr
 
 
 @pytest.fixture(scope="module")
