@@ -37,8 +37,9 @@ def parts(package: str, names: tuple[str, ...]) -> tuple[Callable[[], None], Cal
 
 
 def register() -> None:
-    from . import runtime
+    from . import i18n, runtime
 
+    i18n.register()
     runtime.register()
     registered = []
     try:
@@ -50,12 +51,14 @@ def register() -> None:
         for feature in reversed(registered):
             feature.unregister()
         runtime.unregister()
+        i18n.unregister()
         raise
 
 
 def unregister() -> None:
-    from . import runtime
+    from . import i18n, runtime
 
     for feature in reversed(_features()):
         feature.unregister()
     runtime.unregister()
+    i18n.unregister()

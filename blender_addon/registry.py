@@ -33,10 +33,28 @@ def unregister_properties(classes: Iterable[type], pointers: Iterable[tuple[type
     unregister_classes(classes)
 
 
+OFFLINE_MESSAGE = "Online access is off in Blender (Preferences > System > Network > Allow Online Access)"
+
+
+def online_access() -> bool:
+    """Blender's online-access switch (extension rules: no network when the user turned it off)."""
+    return bool(bpy.app.online_access)
+
+
+def ensure_online_access(operator_cls: type) -> bool:
+    """Poll helper: True when Blender allows online access, else says why."""
+    if not online_access():
+        operator_cls.poll_message_set(bpy.app.translations.pgettext_tip(OFFLINE_MESSAGE))
+        return False
+    return True
+
+
 def ensure_online(operator_cls: type, context: bpy.types.Context) -> bool:
     """Poll helper: True when logged in, else says why (shown on the disabled button)."""
     from . import runtime
 
+    if not ensure_online_access(operator_cls):
+        return False
     if not runtime.is_ready():
         operator_cls.poll_message_set("The AIPipeline add-on is not running")
         return False

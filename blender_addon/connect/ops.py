@@ -8,9 +8,9 @@ from typing import Any
 import bpy
 from bpy.props import IntProperty, StringProperty
 
-from .. import runtime
+from .. import registry, runtime
 from ..core.client import ApiClient
-from ..registry import register_classes, unregister_classes
+from ..registry import ensure_online_access, online_access, register_classes, unregister_classes
 
 
 def _server_url(explicit: str = "") -> str:
@@ -52,6 +52,9 @@ def resume_session(server_url: str = "") -> bool:
     url = _server_url(server_url)
     if not url or not rt.tokens.load(url):
         return False
+    if not online_access():
+        rt.report(registry.OFFLINE_MESSAGE, "WARNING")
+        return False
     client = ApiClient(url, rt.tokens, _timeout())
     _connect(rt, client, "Resuming session", lambda _ctx: client.resume())
     return True
@@ -89,6 +92,8 @@ class AIPIPE_OT_connect_login(bpy.types.Operator):
     def poll(cls, context: bpy.types.Context) -> bool:
         if not runtime.is_ready():
             cls.poll_message_set("The AIPipeline add-on is not running")
+            return False
+        if not ensure_online_access(cls):
             return False
         if runtime.get().state == "connecting":
             cls.poll_message_set("Already logging in")

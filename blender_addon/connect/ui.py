@@ -7,9 +7,12 @@ from typing import Any
 import bpy
 
 from .. import runtime
-from ..registry import register_classes, unregister_classes
+from ..core.textwrap import wrap
+from ..i18n import iface
+from ..registry import OFFLINE_MESSAGE, online_access, register_classes, unregister_classes
 
 CATEGORY = "AIPipeline"
+WRAP_WIDTH = 48  # display columns of a message line in the sidebar
 
 
 class SidebarPanel:
@@ -40,6 +43,9 @@ class AIPIPE_PT_connection(SidebarPanel, bpy.types.Panel):
                     text=f"Live updates: {rt.live}", icon="LINKED" if rt.live == "live" else "UNLINKED"
                 )
             layout.operator("aipipe.connect_logout", icon="UNLINKED")
+        elif not online_access():
+            for line in wrap(iface(OFFLINE_MESSAGE), WRAP_WIDTH):
+                layout.label(text=line, icon="INTERNET_OFFLINE", translate=False)
         else:
             layout.label(text="Logging in…" if rt.state == "connecting" else "Not logged in", icon="UNLINKED")
             layout.operator("aipipe.connect_login", icon="LINKED")
@@ -57,20 +63,9 @@ def draw_activity(layout: bpy.types.UILayout, rt: runtime.Runtime) -> None:
     if rt.message.text:
         icon: Any = {"ERROR": "ERROR", "WARNING": "ERROR"}.get(rt.message.level, "INFO")
         box = layout.box()
-        for line in _wrap(rt.message.text, 48):
-            box.label(text=line, icon=icon)
+        for line in wrap(iface(rt.message.text), WRAP_WIDTH):
+            box.label(text=line, icon=icon, translate=False)
             icon = "BLANK1"
-
-
-def _wrap(text: str, width: int) -> list[str]:
-    words, lines, line = text.split(), [], ""
-    for word in words:
-        if line and len(line) + len(word) + 1 > width:
-            lines.append(line)
-            line = word
-        else:
-            line = f"{line} {word}".strip()
-    return [*lines, line] if line else lines
 
 
 CLASSES = (AIPIPE_PT_connection,)

@@ -4,4 +4,4 @@ from __future__ import annotations
 
 from .. import parts
 
-register, unregister = parts(__package__, ("props", "ops", "ui"))
+register, unregister = parts(__package__, ("props", "ops", "history", "ui"))

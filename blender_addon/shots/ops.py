@@ -10,7 +10,7 @@ from bpy.props import IntProperty
 from .. import runtime
 from ..core.client import ApiError
 from ..registry import ensure_online, register_classes, unregister_classes
-from . import opsdata, thumbnails
+from . import history, opsdata, thumbnails
 
 PAGE = 5000
 
@@ -161,6 +161,7 @@ def load_form(shot_id: str) -> None:
     form.conflict, form.conflict_fields, form.changed_on_server = False, "", False
     rt.extras["form_base"] = record
     fill_form(record)
+    history.load_history(shot_id)
 
 
 def form_dirty() -> bool:

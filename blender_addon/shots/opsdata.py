@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 EDITABLE = ("description", "action", "duration_frames", "preset_id", "environment_id", "subjects")
@@ -77,3 +77,24 @@ def seconds(frames: int, fps_num: int, fps_den: int) -> float:
 def duration_label(frames: int, fps_num: int, fps_den: int) -> str:
     """``72f 3.0s`` — frames first (the unit the edit works in), seconds at the project rate."""
     return f"{frames}f {seconds(frames, fps_num, fps_den):.1f}s"
+
+
+def undo_target(history: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The change set Undo would take back: the newest edit still applied (`history` newest first)."""
+    return next((c for c in history if c.get("kind") == "edit" and c.get("state") == "applied"), None)
+
+
+def redo_target(history: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The change set Redo would apply again: the edit undone most recently and not redone since."""
+    by_id = {c.get("id"): c for c in history}
+    for change in history:
+        if change.get("kind") == "undo":
+            target = by_id.get(change.get("target_id"))
+            if target is not None and target.get("state") == "undone":
+                return target
+    return None
+
+
+def change_summary(change: Mapping[str, Any]) -> str:
+    """What a change set did, as the history panel shows it: its label and who made it."""
+    return f"{change.get('label', '')} ({change.get('actor_name', '?')})"

@@ -7,9 +7,9 @@ from typing import Any
 import bpy
 
 from .. import runtime
-from ..connect.ui import SidebarPanel
+from ..connect.ui import WRAP_WIDTH, SidebarPanel
 from ..registry import register_classes, unregister_classes
-from . import ops, opsdata, thumbnails
+from . import history, ops, opsdata, thumbnails
 
 
 class AIPIPE_UL_shots(bpy.types.UIList):
@@ -97,6 +97,7 @@ class AIPIPE_PT_shot_details(SidebarPanel, bpy.types.Panel):
             row.operator("aipipe.shots_subject_remove", text="", icon="X").index = index
         box.operator("aipipe.shots_subject_add", icon="ADD")
         layout.operator("aipipe.shots_save", icon="CHECKMARK")
+        history.draw(layout, WRAP_WIDTH)
 
 
 CLASSES = (AIPIPE_UL_shots, AIPIPE_PT_shots, AIPIPE_PT_shot_details)

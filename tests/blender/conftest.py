@@ -35,6 +35,8 @@ def addon(tmp_path, monkeypatch):
     import addon_utils
 
     monkeypatch.setenv("AIPIPELINE_CONFIG_DIR", str(tmp_path / "config"))
+    # The bpy module starts with online access off; these tests talk to a server, as the user allowed.
+    bpy.context.preferences.system.use_online_access = True
     addon_utils.enable("blender_addon", default_set=True, handle_error=None)
     from blender_addon import runtime
 

@@ -7,6 +7,7 @@ import stat
 import time
 
 import bpy
+import pytest
 
 from tests.blender.helpers import SlowProxy, idle, pump
 
@@ -95,3 +96,14 @@ def test_disabled_buttons_say_why(addon) -> None:
         assert "Not logged in" in str(exc)
     else:
         raise AssertionError("refresh ran without a login")
+
+
+def test_with_online_access_off_nothing_connects_and_the_buttons_say_why(addon, studio) -> None:
+    bpy.context.preferences.system.use_online_access = False
+    addon.preferences().server_url = studio.url
+    assert not bpy.ops.aipipe.connect_login.poll()
+    with pytest.raises(RuntimeError, match="Online access is off"):
+        bpy.ops.aipipe.connect_login(username=studio.artist, password=studio.artist_password)
+    with pytest.raises(RuntimeError, match="Online access is off"):
+        bpy.ops.aipipe.shots_refresh()
+    assert addon.get().state == "offline" and not addon.get().worker.busy

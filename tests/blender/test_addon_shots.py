@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bpy
+import pytest
 
 from tests.blender.helpers import idle, pump
 
@@ -112,3 +113,59 @@ def test_list_thumbnails_come_from_the_newest_pictured_version(online, studio) -
     expected = Image.open(io.BytesIO(studio.admin.get(newest["thumbnail_url"]).content)).size
     # Background Blender has no icons (icon_id stays 0), but the preview holds the downloaded picture.
     assert tuple(thumbnails.previews()[shot_id].image_size[:]) == expected
+
+
+def _history():
+    from blender_addon.shots import history
+
+    return history.state()
+
+
+def test_server_edits_are_undone_and_redone_from_the_shot_panel(online, studio) -> None:
+    form = _pick(studio, 1)
+    online.get().stop_listening()  # the panel's own refreshes only
+    before = studio.shot(1)["description"]
+    form.description = "Rain starts"
+    bpy.ops.aipipe.shots_save()
+    pump(lambda: idle() and "saved" in online.get().message.text, what="save")
+    pump(lambda: idle() and _history()["items"], what="history")
+    assert bpy.ops.aipipe.shots_history_undo.poll()
+    shown = next(c for c in _history()["items"] if c["kind"] == "edit" and c["state"] == "applied")
+    assert "description" in shown["label"]  # what Undo will take back is what the panel names
+
+    assert bpy.ops.aipipe.shots_history_undo() == {"FINISHED"}
+    pump(lambda: idle() and online.get().message.text.startswith("Undone"), what="undo")
+    assert studio.shot(1)["description"] == before and form.description == before
+    assert bpy.ops.aipipe.shots_history_redo.poll()
+
+    assert bpy.ops.aipipe.shots_history_redo() == {"FINISHED"}
+    pump(lambda: idle() and online.get().message.text.startswith("Redone"), what="redo")
+    assert studio.shot(1)["description"] == "Rain starts" and form.description == "Rain starts"
+
+
+def test_undo_is_refused_with_the_reason_when_someone_changed_the_field_since(online, studio) -> None:
+    form = _pick(studio, 1)
+    online.get().stop_listening()  # the artist's panel still shows their own edit as the one to undo
+    form.description = "Artist's line"
+    bpy.ops.aipipe.shots_save()
+    pump(lambda: idle() and "saved" in online.get().message.text, what="save")
+    pump(lambda: idle() and _history()["items"], what="history")
+    _admin_patch(studio, 1, description="Director's line")
+    bpy.ops.aipipe.shots_history_undo()
+    pump(lambda: idle() and _history()["refusal"], what="refusal", errors_ok=True)
+    refusal = _history()["refusal"]
+    assert "later changed" in refusal and "description" in refusal and "admin_blender" in refusal
+    assert studio.shot(1)["description"] == "Director's line"  # nothing was overwritten
+    pump(lambda: idle() and _history()["items"][0]["actor_name"] == "admin_blender", what="history reload")
+
+
+def test_history_buttons_say_why_they_are_disabled(online, studio) -> None:
+    _pick(studio, 0)
+    pump(idle, what="history")
+    from blender_addon.shots import opsdata
+
+    if opsdata.undo_target(_history()["items"]) is None:
+        with pytest.raises(RuntimeError, match="Nothing to undo"):
+            bpy.ops.aipipe.shots_history_undo()
+    with pytest.raises(RuntimeError, match="Nothing to redo"):
+        bpy.ops.aipipe.shots_history_redo()
