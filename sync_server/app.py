@@ -64,7 +64,7 @@ def build_services(settings: Settings) -> Services:
     url = settings.resolved_database_url
     db = make_database(url, pool_size=settings.db_pool_size)
     watch_sessions(db.write_sessions, db.read_sessions)
-    hub = EventHub(db, settings.events_poll_interval_s, url)
+    hub = EventHub(db, settings.events_poll_interval_s, url, settings.events_queue_size)
     meta = MetaWriter(db, settings.resolved_storage_root)
     hub.add_listener(meta.handle, meta.wants)
     claims = ClaimDispatcher(db, hub, settings)

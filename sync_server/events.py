@@ -60,10 +60,12 @@ def event_message(event: AuditEvent | Row[Any]) -> dict[str, Any]:
 class Subscriber:
     principal: Principal
     project_id: uuid.UUID | None
-    queue: asyncio.Queue[dict[str, Any]] = field(
-        default_factory=lambda: asyncio.Queue(maxsize=SUBSCRIBER_QUEUE_SIZE)
-    )
+    queue_size: int = SUBSCRIBER_QUEUE_SIZE
+    queue: asyncio.Queue[dict[str, Any]] = field(init=False)
     overflowed: bool = False
+
+    def __post_init__(self) -> None:
+        self.queue = asyncio.Queue(maxsize=self.queue_size)
 
     def wants(self, message: dict[str, Any]) -> bool:
         project = message["project_id"]
@@ -75,8 +77,15 @@ class Subscriber:
 class EventHub:
     """Fan-out of committed events to this process's WebSocket subscribers."""
 
-    def __init__(self, db: Database, poll_interval_s: float, database_url: str) -> None:
+    def __init__(
+        self,
+        db: Database,
+        poll_interval_s: float,
+        database_url: str,
+        queue_size: int = SUBSCRIBER_QUEUE_SIZE,
+    ) -> None:
         self._db = db
+        self._queue_size = queue_size  # events one client may fall behind before it is told to resume
         self._poll_interval_s = poll_interval_s
         self._database_url = database_url
         self._subscribers: set[Subscriber] = set()
@@ -99,6 +108,11 @@ class EventHub:
     @property
     def subscriber_count(self) -> int:
         return len(self._subscribers)
+
+    @property
+    def overflowed_count(self) -> int:
+        """Subscribers that fell behind and are being closed (1013)."""
+        return sum(1 for subscriber in self._subscribers if subscriber.overflowed)
 
     @property
     def last_event_id(self) -> int:
@@ -182,7 +196,7 @@ class EventHub:
     # -- subscribers ----------------------------------------------------------------------------------
 
     def subscribe(self, principal: Principal, project_id: uuid.UUID | None) -> Subscriber:
-        subscriber = Subscriber(principal, project_id)
+        subscriber = Subscriber(principal, project_id, self._queue_size)
         self._subscribers.add(subscriber)
         return subscriber
 

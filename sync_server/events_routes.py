@@ -20,6 +20,8 @@ router = APIRouter(tags=["events"])
 
 CLOSE_POLICY = 1008  # auth failure
 CLOSE_TRY_AGAIN = 1013  # the client fell behind: reconnect with ?since=<last id>
+MAX_EVENT_ID = 2**63 - 1
+MAX_CLIENT_MESSAGE_CHARS = 4096  # a ping is a few bytes; anything longer is answered with an error
 
 
 def _token(websocket: WebSocket) -> str | None:
@@ -44,6 +46,8 @@ async def events(websocket: WebSocket) -> None:
         project_id = uuid.UUID(raw_project) if raw_project else None
         raw_since = websocket.query_params.get("since")
         since = int(raw_since) if raw_since else None
+        if since is not None and not 0 <= since <= MAX_EVENT_ID:
+            raise ValueError(f"since must be an event id between 0 and {MAX_EVENT_ID}")
     except (ApiError, ValueError) as exc:
         await websocket.close(code=CLOSE_POLICY, reason=str(exc)[:120])
         return
@@ -113,11 +117,21 @@ async def _pump(
 
 
 async def _receive(websocket: WebSocket) -> None:
+    """Answer the client's messages until it goes away; a message that is not understood gets an error."""
     while True:
-        text = await websocket.receive_text()
+        received = await websocket.receive()
+        if received["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(received.get("code", 1000), received.get("reason"))
+        text = received.get("text")
+        if text is None:
+            await websocket.send_json({"type": "error", "detail": "messages must be JSON text, not binary"})
+            continue
+        if len(text) > MAX_CLIENT_MESSAGE_CHARS:
+            await websocket.send_json({"type": "error", "detail": "message too long"})
+            continue
         try:
             message = json.loads(text)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             await websocket.send_json({"type": "error", "detail": "messages must be JSON"})
             continue
         kind = message.get("type") if isinstance(message, dict) else None

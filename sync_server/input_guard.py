@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qsl
 
-from fastapi import Request
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import PROBLEM_JSON, Unprocessable
@@ -213,12 +213,12 @@ def _int_params(dependant: Any) -> Iterator[tuple[str, str]]:
         yield from _int_params(sub)
 
 
-def integer_bounds() -> Callable[[Request], None]:
+def integer_bounds() -> Callable[[HTTPConnection], None]:
     """An app-wide dependency: an integer path or query parameter beyond 64 bits is a 422 naming it (the
     route's own validation accepts any size, and the database driver then fails)."""
     found: dict[int, list[tuple[str, str]]] = {}  # per route object, worked out on its first request
 
-    def check(request: Request) -> None:
+    def check(request: HTTPConnection) -> None:  # HTTP requests and WebSockets alike
         route = request.scope.get("route")
         dependant = getattr(route, "dependant", None)
         if dependant is None:

@@ -105,6 +105,9 @@ class Settings(BaseSettings):
         default=2.0, gt=0, description="Safety poll for events missed by the notifier."
     )
     events_replay_max: int = Field(default=10000, gt=0, description="Most events replayed on resume.")
+    events_queue_size: int = Field(
+        default=2000, gt=0, description="Events a live client may fall behind before it is closed (1013)."
+    )
     farm_lease_s: int = Field(default=60, gt=0, description="A job lease not renewed this long expires.")
     farm_sweep_s: float = Field(
         default=5.0, gt=0, description="How often expired leases and overdue jobs are taken back."

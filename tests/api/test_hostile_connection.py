@@ -6,20 +6,16 @@ unforeseen bug would (the fault is injected: no real route may fail like this, s
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from sync_server.app import create_app
 from sync_server.settings import Settings
-from tests.support.server import free_port
+from tests.support.inprocess import serve_in_process
 
-START_TIMEOUT_S = 30.0
 ROUNDS = 30
 
 
@@ -31,19 +27,8 @@ def faulty_server(tmp_path: Path) -> Iterator[str]:
     def injected_fault() -> None:
         raise RuntimeError("an unforeseen bug")
 
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
+    with serve_in_process(app) as server:
+        yield server.url
 
 
 def test_after_a_500_the_next_request_on_the_same_client_is_answered(faulty_server: str) -> None:
