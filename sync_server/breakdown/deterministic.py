@@ -273,8 +273,8 @@ def _groups(scene: ScriptScene, carried: list[str]) -> tuple[list[_Group], list[
 
 def _dialogue_text(line: Dialogue, speakers: list[str]) -> str:
     """`Maya (V.O.): Theo?`, `Theo & Dad: Shoes off!`, `NA: ...`."""
-    if line.character.upper() in NARRATOR_NAMES:
-        name = line.character
+    if line.character.upper() in NARRATOR_NAMES or _HANGUL.search(line.character):
+        name = line.character  # `태오와 아빠` reads as written
     else:
         name = " & ".join(display_name(s) for s in speakers)
     notes = "".join(f" ({x})" for x in (line.extension, line.parenthetical) if x and x != "NA")
