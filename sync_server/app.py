@@ -92,7 +92,7 @@ def build_services(settings: Settings) -> Services:
 def _system_router() -> APIRouter:
     router = APIRouter(tags=["system"])
 
-    @router.get("/health", operation_id="health")
+    @router.get("/health", operation_id="health", responses={503: {"model": dict[str, str]}})
     def health(services: ServicesDep, response: Response) -> dict[str, str]:
         """Liveness and database reachability; needs no login."""
         try:

@@ -1,8 +1,8 @@
 """The OpenAPI document says what the server answers: every error is problem+json, declared per route.
 
 Each route's error responses follow from what it depends on (a caller → 401, a permission → 403, a path id →
-404, parameters or a body → 422, a body → 413, an If-Match revision → 409/428); a route declares the rest
-with `responses=problems(...)` in its decorator.
+404, parameters or a body → 422, a body → 400/413, a write unit of work → 409, an If-Match revision → 428);
+a route declares the rest with `responses=problems(...)` in its decorator.
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
-from .crud import if_match_header
-from .deps import get_principal
+from .deps import get_principal, if_match_header
 from .errors import PROBLEM_JSON, Problem
 
 SCHEMAS = "#/components/schemas/"
@@ -28,7 +27,7 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 FASTAPI_422_SCHEMAS = ("HTTPValidationError", "ValidationError")
 
 REASONS: dict[int, str] = {
-    400: "Bad request.",
+    400: "The body could not be read as the declared media type (e.g. not JSON).",
     401: "Not authenticated: no, expired or revoked token or API key (`WWW-Authenticate: Bearer`).",
     403: "The caller's role lacks a permission this needs (`required` lists it).",
     404: "Not found: the id in the path (or a record it names) does not exist.",
@@ -55,9 +54,15 @@ def _dependants(dependant: Dependant) -> Iterator[Dependant]:
 
 def _needs_permission(call: Any) -> bool:
     """A `deps.require(...)`/`require_any(...)` check that names at least one permission."""
-    if getattr(call, "__name__", "") != "check" or not getattr(call, "__qualname__", "").startswith("require"):
+    qualname = getattr(call, "__qualname__", "")
+    if not qualname.startswith(("require.<locals>.check", "require_any.<locals>.check")):
         return False
     return bool(inspect.getclosurevars(call).nonlocals.get("permissions"))
+
+
+def _writes(call: Any) -> bool:
+    """A `deps.uow_for(...)` unit of work: a write that can meet a unique key or a newer state (409)."""
+    return getattr(call, "__qualname__", "") == "_uow_dependency.<locals>.make"
 
 
 def default_statuses(route: APIRoute) -> set[int]:
@@ -74,21 +79,25 @@ def default_statuses(route: APIRoute) -> set[int]:
     has_body = route.body_field is not None or "requestBody" in (route.openapi_extra or {})
     has_params = any(node.path_params or node.query_params or node.header_params for node in nodes)
     if has_body:
-        found.add(413)
+        found.update((400, 413))
     if has_body or has_params:
         found.add(422)
+    if any(_writes(call) for call in calls):
+        found.add(409)
     if if_match_header in calls:
         found.update((409, 428))
     return found
 
 
-def _error_response(status: int, declared: dict[str, Any] | None) -> dict[str, Any]:
+def _error_response(status: int, declared: dict[str, Any] | None, own_body: bool) -> dict[str, Any]:
+    """The response for an error status: problem+json, unless the route declared a body of its own."""
     description = (declared or {}).get("description")
     if not description or description == "Validation Error":
         description = REASONS.get(status, "Error.")
+    content = (declared or {}).get("content") if own_body else None
     response: dict[str, Any] = {
         "description": description,
-        "content": {PROBLEM_JSON: {"schema": {"$ref": PROBLEM_REF}}},
+        "content": content or {PROBLEM_JSON: {"schema": {"$ref": PROBLEM_REF}}},
     }
     headers = {
         401: ("WWW-Authenticate", "The scheme to authenticate with: `Bearer`."),
@@ -124,7 +133,9 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         responses = operation.setdefault("responses", {})
         declared = {int(code) for code in responses if code.isdigit() and int(code) >= 400}
         for status in sorted(declared | default_statuses(route)):
-            responses[str(status)] = _error_response(status, responses.get(str(status)))
+            own = route.responses.get(status) or route.responses.get(str(status)) or {}
+            own_body = "model" in own or "content" in own  # e.g. health's degraded 503
+            responses[str(status)] = _error_response(status, responses.get(str(status)), own_body)
         operation["responses"] = dict(sorted(responses.items()))
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
     for name in FASTAPI_422_SCHEMAS:

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Request, Response, status
 
 from ..context import SYSTEM, UnitOfWork
 from ..deps import ServicesDep, client_addr
+from ..openapi import problems
 from . import service
 from .schemas import LoginBody, RefreshBody, TokenPair
 
@@ -28,7 +29,12 @@ def _system_uow(request: Request, services: ServicesDep) -> Iterator[UnitOfWork]
 Uow = Annotated[UnitOfWork, Depends(_system_uow)]
 
 
-@router.post("/login", response_model=TokenPair, operation_id="login")
+@router.post(
+    "/login",
+    response_model=TokenPair,
+    operation_id="login",
+    responses=problems(401, 429, reasons={401: "Wrong username or password, or the account is disabled."}),
+)
 def login(body: LoginBody, uow: Uow, services: ServicesDep) -> TokenPair:
     """Exchange a username and password for an access token and a refresh token."""
     return service.login(
@@ -36,13 +42,23 @@ def login(body: LoginBody, uow: Uow, services: ServicesDep) -> TokenPair:
     )
 
 
-@router.post("/refresh", response_model=TokenPair, operation_id="refresh_token")
+@router.post(
+    "/refresh",
+    response_model=TokenPair,
+    operation_id="refresh_token",
+    responses=problems(401, reasons={401: "The refresh token is unknown, expired or already used."}),
+)
 def refresh(body: RefreshBody, uow: Uow, services: ServicesDep) -> TokenPair:
     """Exchange a refresh token for a new pair (the old refresh token stops working)."""
     return service.refresh(uow, services.tokens, body.refresh_token)
 
 
-@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, operation_id="logout")
+@router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    operation_id="logout",
+    responses=problems(401, reasons={401: "The refresh token is not a valid one."}),
+)
 def logout(body: RefreshBody, uow: Uow, services: ServicesDep) -> Response:
     service.logout(uow, services.tokens, body.refresh_token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

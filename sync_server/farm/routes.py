@@ -21,10 +21,10 @@ from aipipe_shared.aio import wait_event
 
 from ..auth.permissions import Permission as P
 from ..context import SYSTEM, Principal, UnitOfWork
-from ..crud import ListParamsDep
 from ..db.base import utcnow
 from ..db.models import Agent, Job
 from ..deps import (
+    ListParamsDep,
     PrincipalDep,
     ReadSession,
     Services,
@@ -35,6 +35,7 @@ from ..deps import (
     uow_for,
 )
 from ..errors import Forbidden, NotFound, Unprocessable
+from ..openapi import problems
 from ..schemas import Page
 from ..versions.routes import staging_of
 from . import agents, jobs, lease, previews
@@ -105,6 +106,42 @@ Wrangler = Annotated[UnitOfWork, Depends(uow_for(P.FARM_MANAGE))]
 Submitter = Annotated[UnitOfWork, Depends(uow_for(P.RENDER_SUBMIT))]
 AgentOnly = Depends(require(P.FARM_AGENT))
 FarmReader = Depends(require_any(P.FARM_MANAGE, P.PROJECT_READ))
+LEASE_LOST = "Lease lost (`lease-lost`): the job is no longer leased to this lease id; drop it."
+LEASE_LOST_OR_CLASH = LEASE_LOST + " Or an output of that name already holds other bytes."
+# Bodies these routes read themselves (streamed), declared so that clients and the contract test see them.
+OBJECT_INFO_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "ComfyUI's `GET /object_info`, as the agent's ComfyUI answered it.",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "minProperties": 1,
+                    "additionalProperties": {"type": "object"},
+                    "description": "Node class name → its description (input, output, category…).",
+                }
+            }
+        },
+    }
+}
+OUTPUTS_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["lease_id", "files"],
+                    "properties": {
+                        "lease_id": {"type": "string", "minLength": 1},
+                        "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                    },
+                }
+            }
+        },
+    }
+}
 
 
 # -- the agent protocol -------------------------------------------------------------------------------
@@ -129,7 +166,12 @@ def agent_heartbeat(
         return AgentAction(action=agents.heartbeat(session, agent, body))
 
 
-@router.put("/agents/{agent_id}/object-info", operation_id="put_agent_object_info", dependencies=[AgentOnly])
+@router.put(
+    "/agents/{agent_id}/object-info",
+    operation_id="put_agent_object_info",
+    dependencies=[AgentOnly],
+    openapi_extra=OBJECT_INFO_BODY,
+)
 async def put_object_info(agent_id: uuid.UUID, request: Request, principal: PrincipalDep) -> dict[str, str]:
     """The agent's ComfyUI `GET /object_info`, sent after registering: jobs are checked against it."""
     services = get_services(request)
@@ -174,6 +216,7 @@ async def claim_job(agent_id: uuid.UUID, body: ClaimBody, request: Request, prin
     response_model=JobAction,
     operation_id="job_heartbeat",
     dependencies=[AgentOnly],
+    responses=problems(409, reasons={409: LEASE_LOST}),
 )
 def job_heartbeat(job_id: uuid.UUID, body: JobHeartbeat, services: ServicesDep) -> JobAction:
     with services.db.write_sessions() as session:
@@ -210,7 +253,13 @@ async def watch_job(job_id: uuid.UUID, body: JobWatchBody, request: Request) -> 
             await wait_event(changed, remaining)
 
 
-@router.post("/jobs/{job_id}/outputs", operation_id="upload_job_outputs", dependencies=[AgentOnly])
+@router.post(
+    "/jobs/{job_id}/outputs",
+    operation_id="upload_job_outputs",
+    dependencies=[AgentOnly],
+    openapi_extra=OUTPUTS_BODY,
+    responses=problems(409, reasons={409: LEASE_LOST_OR_CLASH}),
+)
 async def upload_job_outputs(job_id: uuid.UUID, request: Request) -> dict[str, Any]:
     """Multipart `lease_id` + `files` (streamed to disk); the same name with the same bytes is a no-op."""
     services = get_services(request)
@@ -250,7 +299,12 @@ def download_job_output(
     return FileResponse(path, filename=entry["name"], headers={"ETag": f'"{entry["sha256"]}"'})
 
 
-@router.post("/jobs/{job_id}/complete", response_model=JobOut, operation_id="complete_job")
+@router.post(
+    "/jobs/{job_id}/complete",
+    response_model=JobOut,
+    operation_id="complete_job",
+    responses=problems(409, reasons={409: LEASE_LOST}),
+)
 async def complete_job(job_id: uuid.UUID, body: JobComplete, request: Request, uow: AgentUow) -> Any:
     """Finish the job; a shot job's uploaded outputs become the shot's next version."""
     services = get_services(request)
@@ -259,12 +313,22 @@ async def complete_job(job_id: uuid.UUID, body: JobComplete, request: Request, u
     return await run_in_threadpool(lease.complete, uow, job_id, body, publisher)
 
 
-@router.post("/jobs/{job_id}/fail", response_model=JobOut, operation_id="fail_job")
+@router.post(
+    "/jobs/{job_id}/fail",
+    response_model=JobOut,
+    operation_id="fail_job",
+    responses=problems(409, reasons={409: LEASE_LOST}),
+)
 def fail_job(job_id: uuid.UUID, body: JobFail, uow: AgentUow, services: ServicesDep) -> Any:
     return lease.fail(uow, services.settings, job_id, body)
 
 
-@router.post("/jobs/{job_id}/release", response_model=JobOut, operation_id="release_job")
+@router.post(
+    "/jobs/{job_id}/release",
+    response_model=JobOut,
+    operation_id="release_job",
+    responses=problems(409, reasons={409: LEASE_LOST}),
+)
 def release_job(job_id: uuid.UUID, body: LeaseBody, uow: AgentUow) -> Any:
     return lease.release(uow, job_id, body.lease_id)
 
@@ -326,7 +390,9 @@ def get_job_preview(job_id: uuid.UUID, session: ReadSession, services: ServicesD
     return FileResponse(path, media_type=job.preview_mime, headers={"Cache-Control": "no-cache"})
 
 
-@router.post("/jobs/{job_id}/cancel", response_model=JobOut, operation_id="cancel_job")
+@router.post(
+    "/jobs/{job_id}/cancel", response_model=JobOut, operation_id="cancel_job", responses=problems(403)
+)
 def cancel_job(
     job_id: uuid.UUID, uow: Annotated[UnitOfWork, Depends(uow_for())], principal: PrincipalDep
 ) -> JobOut:

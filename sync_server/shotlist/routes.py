@@ -17,7 +17,7 @@ from ..db.models import Project
 from ..deps import ReadSession, ServicesDep, require, uow_for
 from ..errors import PayloadTooLarge, Unprocessable
 from . import service
-from .export import Format, Kind, export
+from .export import MEDIA_TYPES, Format, Kind, export
 from .schemas import Selection
 from .settings import ShotlistSettings
 
@@ -43,7 +43,9 @@ SettingsDep = Annotated[ShotlistSettings, Depends(shotlist_settings)]
     dependencies=[Reader],
     operation_id="export_shotlist",
     response_class=Response,
-    responses={200: {"content": {"application/octet-stream": {}}, "description": "The file."}},
+    responses={
+        200: {"content": {m.split(";")[0]: {} for m in MEDIA_TYPES.values()}, "description": "The file."}
+    },
 )
 def export_shotlist(
     project_id: uuid.UUID,
