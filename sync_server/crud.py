@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
-from fastapi import Depends, Header, Query
 from pydantic import BaseModel
 from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
@@ -17,36 +15,16 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from .context import UnitOfWork
 from .db_errors import integrity_problem
-from .deps import ServicesDep
 from .errors import NotFound, PreconditionRequired, StaleRevision, Unprocessable
 
 M = TypeVar("M")
 OutT = TypeVar("OutT", bound=BaseModel)
-
-_ETAG = re.compile(r'^(?:W/)?"?(\d+)"?$')
-
 
 @dataclass(frozen=True)
 class ListParams:
     limit: int
     offset: int
     sort: list[str]
-
-
-def list_params(
-    services: ServicesDep,
-    limit: Annotated[int | None, Query(ge=1, description="Page size (default from settings).")] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    sort: Annotated[str | None, Query(description="Comma-separated fields; '-' for descending.")] = None,
-) -> ListParams:
-    maximum = services.settings.page_size_max
-    if limit is not None and limit > maximum:
-        raise Unprocessable(f"limit must be at most {maximum}", field="limit")
-    fields = [part.strip() for part in sort.split(",") if part.strip()] if sort else []
-    return ListParams(limit or services.settings.page_size_default, offset, fields)
-
-
-ListParamsDep = Annotated[ListParams, Depends(list_params)]
 
 
 def page_query(
@@ -94,22 +72,6 @@ def get_or_404(session: Session, model: type[M], entity_id: uuid.UUID, label: st
     if obj is None:
         raise NotFound(f"No {label} with id {entity_id}.", field="id")
     return obj
-
-
-def if_match_header(
-    if_match: Annotated[str | None, Header(description='Revision as an ETag, e.g. "3".')] = None,
-) -> int | None:
-    if if_match is None:
-        return None
-    found = _ETAG.match(if_match.strip())
-    if not found:
-        raise Unprocessable(
-            f'If-Match must be a revision number like "3", not {if_match!r}', field="If-Match"
-        )
-    return int(found.group(1))
-
-
-IfMatch = Annotated[int | None, Depends(if_match_header)]
 
 
 def expected_revision(body_revision: int | None, header_revision: int | None) -> int:

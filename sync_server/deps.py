@@ -1,12 +1,13 @@
 """Shared FastAPI dependencies: the app's services, the caller, sessions and units of work."""
 
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -19,9 +20,10 @@ from .auth.permissions import Permission
 from .auth.tokens import TokenError, Tokens, hash_api_key, is_api_key
 from .cache import ResponseCache
 from .context import Principal, UnitOfWork
+from .crud import ListParams
 from .db.engine import Database
 from .db.models import ApiKey, User
-from .errors import Forbidden, Unauthorized
+from .errors import Forbidden, Unauthorized, Unprocessable
 from .events import EventHub
 from .metrics import Metrics
 from .settings import Settings
@@ -193,3 +195,39 @@ def uow_for(*permissions: Permission) -> Callable[..., Iterator[UnitOfWork]]:
 def uow_for_any(*permissions: Permission) -> Callable[..., Iterator[UnitOfWork]]:
     """Dependency: a write unit of work for a caller holding at least one of `permissions`."""
     return _uow_dependency(require_any(*permissions))
+
+
+# -- request parameters shared by many routes ---------------------------------------------------------
+_ETAG = re.compile(r'^(?:W/)?"?(\d+)"?$')
+
+
+def list_params(
+    services: ServicesDep,
+    limit: Annotated[int | None, Query(ge=1, description="Page size (default from settings).")] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    sort: Annotated[str | None, Query(description="Comma-separated fields; '-' for descending.")] = None,
+) -> ListParams:
+    maximum = services.settings.page_size_max
+    if limit is not None and limit > maximum:
+        raise Unprocessable(f"limit must be at most {maximum}", field="limit")
+    fields = [part.strip() for part in sort.split(",") if part.strip()] if sort else []
+    return ListParams(limit or services.settings.page_size_default, offset, fields)
+
+
+ListParamsDep = Annotated[ListParams, Depends(list_params)]
+
+
+def if_match_header(
+    if_match: Annotated[str | None, Header(description='Revision as an ETag, e.g. "3".')] = None,
+) -> int | None:
+    if if_match is None:
+        return None
+    found = _ETAG.match(if_match.strip())
+    if not found:
+        raise Unprocessable(
+            f'If-Match must be a revision number like "3", not {if_match!r}', field="If-Match"
+        )
+    return int(found.group(1))
+
+
+IfMatch = Annotated[int | None, Depends(if_match_header)]

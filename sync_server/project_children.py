@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 from . import resources
 from .auth.permissions import Permission
 from .context import UnitOfWork
-from .crud import IfMatch, ListParamsDep, expected_revision, get_or_404, paginate
+from .crud import expected_revision, get_or_404, paginate
 from .db.models import Project
-from .deps import ReadSession, require, uow_for
+from .deps import IfMatch, ListParamsDep, ReadSession, require, uow_for
 from .schemas import Page
 
 

@@ -10,31 +10,9 @@ import bpy
 from bpy.props import IntProperty, StringProperty
 
 from .. import runtime
-from ..core.client import ApiClient
 from ..registry import ensure_shot_scene, register_classes, unregister_classes
 from . import opsdata
 from .render import PlayblastSpec, render_playblast
-
-
-def move_to_review(client: ApiClient, shot_id: str) -> dict[str, Any]:
-    """Step a shot that is still being worked on (draft, ready, generating) to `review`; a shot already in
-    review or further along keeps its status (moving it back is a director's decision)."""
-    shot = client.get(f"/api/shots/{shot_id}")
-    for _ in range(3):
-        if shot["status"] not in ("draft", "ready", "generating"):
-            break
-        step = (
-            "review"
-            if "review" in shot["next_statuses"]
-            else "ready"
-            if "ready" in shot["next_statuses"]
-            else None
-        )
-        if step is None:
-            break
-        headers = {"If-Match": f'"{shot["revision"]}"'}
-        shot = client.request("PATCH", f"/api/shots/{shot_id}", {"status": step}, headers=headers).data
-    return shot
 
 
 class AIPIPE_OT_playblast_create(bpy.types.Operator):
@@ -105,7 +83,8 @@ class AIPIPE_OT_playblast_create(bpy.types.Operator):
                 client = rt.require_client()
                 progress = lambda done, total: ctx.progress(done / max(total, 1), "uploading")  # noqa: E731
                 version = client.upload(f"/api/shots/{shot_id}/versions", fields, files, progress)
-                version["shot"] = move_to_review(client, shot_id)
+                # The server puts the shot in review when a playblast is published (its workflow rule).
+                version["shot"] = client.get(f"/api/shots/{shot_id}")
                 return version
 
             def uploaded(version: dict[str, Any]) -> None:

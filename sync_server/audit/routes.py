@@ -10,9 +10,9 @@ from fastapi import APIRouter, Depends
 from sqlalchemy import select
 
 from ..auth.permissions import Permission as P
-from ..crud import ListParamsDep, paginate
+from ..crud import paginate
 from ..db.models import AuditEvent
-from ..deps import ReadSession, require
+from ..deps import ListParamsDep, ReadSession, require
 from ..schemas import Output, Page
 
 router = APIRouter(tags=["audit"])

@@ -45,7 +45,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     "agent": frozenset({P.FARM_AGENT}),
 }
 
-ROLES = tuple(ROLE_PERMISSIONS)
+ROLES = tuple(ROLE_PERMISSIONS)  # the same roles as aipipe_shared.vocabulary.ROLES (tested)
 
 
 def role_has(role: str, permission: Permission) -> bool:

@@ -12,10 +12,10 @@ from sqlalchemy import select
 
 from ..auth.permissions import Permission as P
 from ..context import Principal, UnitOfWork
-from ..crud import IfMatch, ListParamsDep, expected_revision, get_or_404, paginate
+from ..crud import expected_revision, get_or_404, paginate
 from ..db.models import Project
 from ..db.models_breakdown import BreakdownDraft
-from ..deps import ReadSession, ServicesDep, client_addr, require, uow_for
+from ..deps import IfMatch, ListParamsDep, ReadSession, ServicesDep, client_addr, require, uow_for
 from ..schemas import Page
 from . import service, templates
 from .apply import apply_draft

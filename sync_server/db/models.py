@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -19,30 +18,21 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from aipipe_shared.vocabulary import JOB_STATUSES, ROLES, SHOT_STATUSES, VERDICTS, VERSION_STAGES
+
+# The feature tables live in their own modules; importing them registers them on Base.metadata with these.
+from . import models_breakdown, models_editorial, models_history  # noqa: F401
 from .base import Base, IdMixin, RevisionMixin, TimestampMixin, utcnow
+from .types import EventIdType, JsonType, in_list
 
-JsonType = JSON().with_variant(JSONB(), "postgresql")
-EventIdType = BigInteger().with_variant(Integer(), "sqlite")
-
-ROLES = ("admin", "director", "editor", "artist", "wrangler", "agent")
-VERSION_STAGES = ("previz", "layout", "playblast", "render", "comp", "final", "plate", "reference")
-VERDICTS = ("approve", "reject", "needs_changes")
-JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 AGENT_STATES = ("idle", "busy", "draining", "asleep", "offline", "error")
-SHOT_STATUSES = ("draft", "ready", "generating", "review", "approved", "final", "omitted")
-
-
-def _in_list(column: str, values: tuple[str, ...]) -> str:
-    quoted = ", ".join(f"'{v}'" for v in values)
-    return f"{column} IN ({quoted})"
 
 
 class User(IdMixin, TimestampMixin, RevisionMixin, Base):
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint(_in_list("role", ROLES), name="role"),)
+    __table_args__ = (CheckConstraint(in_list("role", ROLES), name="role"),)
 
     username: Mapped[str] = mapped_column(String(64), unique=True)
     display_name: Mapped[str] = mapped_column(String(200), default="")
@@ -54,7 +44,7 @@ class User(IdMixin, TimestampMixin, RevisionMixin, Base):
 
 class ApiKey(IdMixin, Base):
     __tablename__ = "api_keys"
-    __table_args__ = (CheckConstraint(_in_list("role", ROLES), name="role"),)
+    __table_args__ = (CheckConstraint(in_list("role", ROLES), name="role"),)
 
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(20))
@@ -163,7 +153,7 @@ class Shot(IdMixin, TimestampMixin, RevisionMixin, Base):
     __tablename__ = "shots"
     __table_args__ = (
         UniqueConstraint("project_id", "code"),
-        CheckConstraint(_in_list("status", SHOT_STATUSES), name="status"),
+        CheckConstraint(in_list("status", SHOT_STATUSES), name="status"),
         CheckConstraint("duration_frames > 0", name="duration_positive"),
         Index("ix_shots_project_order", "project_id", "sort_order"),
     )
@@ -218,7 +208,7 @@ class Version(IdMixin, TimestampMixin, RevisionMixin, Base):
     __tablename__ = "versions"
     __table_args__ = (
         UniqueConstraint("shot_id", "stage", "number"),
-        CheckConstraint(_in_list("stage", VERSION_STAGES), name="stage"),
+        CheckConstraint(in_list("stage", VERSION_STAGES), name="stage"),
         CheckConstraint("number > 0", name="number_positive"),
         CheckConstraint("handle_in >= 0 AND handle_out >= 0", name="extent_handles"),
         CheckConstraint("frame_count IS NULL OR frame_count > handle_in + handle_out", name="extent_frames"),
@@ -272,7 +262,7 @@ class ReviewNote(IdMixin, TimestampMixin, Base):
     """A verdict and/or a note on a version, optionally anchored to a frame."""
 
     __tablename__ = "review_notes"
-    __table_args__ = (CheckConstraint("verdict IS NULL OR " + _in_list("verdict", VERDICTS), name="verdict"),)
+    __table_args__ = (CheckConstraint("verdict IS NULL OR " + in_list("verdict", VERDICTS), name="verdict"),)
 
     version_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("versions.id", ondelete="CASCADE"), index=True)
     author_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
@@ -322,7 +312,7 @@ class Job(IdMixin, TimestampMixin, RevisionMixin, Base):
 
     __tablename__ = "jobs"
     __table_args__ = (
-        CheckConstraint(_in_list("status", JOB_STATUSES), name="status"),
+        CheckConstraint(in_list("status", JOB_STATUSES), name="status"),
         Index("ix_jobs_claim", "status", "priority"),
     )
 
@@ -420,6 +410,3 @@ class AuditEvent(Base):
     request_id: Mapped[str | None] = mapped_column(String(64), default=None)
     remote_addr: Mapped[str | None] = mapped_column(String(64), default=None)
 
-
-# Feature tables live in their own modules; importing them here registers them on Base.metadata.
-from . import models_breakdown, models_editorial, models_history  # noqa: E402,F401

@@ -13,7 +13,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, Uniqu
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, IdMixin, RevisionMixin, TimestampMixin, utcnow
-from .models import JsonType
+from .types import JsonType
 
 DRAFT_STATUSES = ("draft", "applied", "discarded")
 

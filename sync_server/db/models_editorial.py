@@ -13,7 +13,7 @@ from sqlalchemy import CheckConstraint, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, IdMixin, TimestampMixin
-from .models import JsonType
+from .types import JsonType
 
 PROXY_STATUSES = ("queued", "running", "succeeded", "failed")
 

@@ -15,7 +15,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, utcnow
-from .models import EventIdType, JsonType
+from .types import EventIdType, JsonType
 
 CHANGE_SET_KINDS = ("edit", "undo", "redo")
 CHANGE_SET_STATES = ("applied", "undone")

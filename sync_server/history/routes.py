@@ -9,8 +9,7 @@ from fastapi import APIRouter, Depends
 
 from ..auth.permissions import Permission as P
 from ..context import UnitOfWork
-from ..crud import ListParamsDep
-from ..deps import ReadSession, require, uow_for
+from ..deps import ListParamsDep, ReadSession, require, uow_for
 from ..schemas import Page
 from . import service
 from .schemas import ChangeSetOut, UndoBody, UndoResult

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Query, Response, status
 
 from ..auth.permissions import Permission as P
 from ..context import UnitOfWork
-from ..crud import IfMatch, ListParamsDep, expected_revision
-from ..deps import ReadSession, ServicesDep, require, uow_for
+from ..crud import expected_revision
+from ..deps import IfMatch, ListParamsDep, ReadSession, ServicesDep, require, uow_for
 from ..schemas import Page
 from . import service
 from .schemas import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..db.models import SHOT_STATUSES
+from aipipe_shared.vocabulary import SHOT_STATUSES
 
 SHOTS_SHEET = ("Shots", "샷 리스트")
 META_SHEET = "aipipe"

@@ -11,8 +11,8 @@ from pydantic import TypeAdapter
 
 from ..auth.permissions import Permission as P
 from ..context import UnitOfWork
-from ..crud import IfMatch, ListParamsDep, expected_revision
-from ..deps import ReadSession, ServicesDep, require, uow_for
+from ..crud import expected_revision
+from ..deps import IfMatch, ListParamsDep, ReadSession, ServicesDep, require, uow_for
 from ..schemas import Page
 from . import service
 from .schemas import LockBody, ReorderBody, ShotCreate, ShotOut, ShotUpdate, Status

@@ -8,13 +8,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from ..schemas import Code, Id, Input, LongText, Output, Patch, ShortText, WorkflowName
-from .status import STATUSES, allowed_next
+from aipipe_shared.vocabulary import ShotStatus
 
-Status = Literal["draft", "ready", "generating", "review", "approved", "final", "omitted"]
+from ..schemas import Code, Id, Input, LongText, Output, Patch, ShortText, WorkflowName
+from .status import allowed_next
+
+Status = ShotStatus
 Frames = Annotated[int, Field(ge=1, le=1_000_000)]
 Handle = Annotated[int, Field(ge=0, le=1000)]
-assert set(Status.__args__) == set(STATUSES)
 
 
 class SubjectIn(Input):

@@ -10,9 +10,9 @@ from sqlalchemy import or_, select
 
 from ..auth.permissions import Permission as P
 from ..context import UnitOfWork
-from ..crud import IfMatch, ListParamsDep, expected_revision, get_or_404, paginate
+from ..crud import expected_revision, get_or_404, paginate
 from ..db.models import ApiKey, User
-from ..deps import PrincipalDep, ReadSession, ServicesDep, require, uow_for
+from ..deps import IfMatch, ListParamsDep, PrincipalDep, ReadSession, ServicesDep, require, uow_for
 from ..errors import NotFound
 from ..schemas import Page
 from . import service

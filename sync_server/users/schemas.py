@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field, StringConstraints
+
+from aipipe_shared.vocabulary import Role
 
 from ..auth.passwords import MIN_PASSWORD_LENGTH
 from ..schemas import Input, Name, Output, Patch, ShortText
 
-Role = Literal["admin", "director", "editor", "artist", "wrangler", "agent"]
 Username = Annotated[str, StringConstraints(pattern=r"^[\w][\w.@-]{0,63}$")]
 Password = Annotated[str, StringConstraints(min_length=MIN_PASSWORD_LENGTH, max_length=1024)]
 

@@ -13,7 +13,6 @@ The rules (docs/versions.md says the same in words):
 from __future__ import annotations
 
 import uuid
-from collections import deque
 from typing import Any
 
 from sqlalchemy import func, select
@@ -30,38 +29,7 @@ from ..shots.service import SHOT
 from .schemas import FileOut, FirstFrameOut, ReviewCreate, ReviewOut, ReviewResult, VersionOut
 from .service import VERSION
 
-FORWARD = ("draft", "ready", "generating", "review", "approved", "final")
-APPROVAL_TARGET = {"previz": "approved", "final": "final"}
-REVIEWABLE_STAGES = frozenset({"previz", "layout", "playblast", "render", "comp", "final"})
 SORTABLE = {"created_at": ReviewNote.created_at, "frame": ReviewNote.frame}
-
-
-def forward_path(current: str, target: str) -> list[str]:
-    """The shortest chain of allowed transitions from `current` up to `target`, never stepping back."""
-    if current not in FORWARD or FORWARD.index(current) >= FORWARD.index(target):
-        return []
-    rank = FORWARD.index
-    queue: deque[list[str]] = deque([[current]])
-    while queue:
-        path = queue.popleft()
-        for step in workflow.allowed_next(path[-1]):
-            if step in FORWARD and rank(path[-1]) < rank(step) <= rank(target):
-                if step == target:
-                    return [*path[1:], step]
-                queue.append([*path, step])
-    return []
-
-
-def status_moves(verdict: str, stage: str, is_latest: bool, status: str) -> list[str]:
-    """The statuses a shot in `status` moves through when a version of `stage` gets `verdict`."""
-    if not is_latest:
-        return []
-    if verdict == "approve":
-        target = APPROVAL_TARGET.get(stage)
-        return forward_path(status, target) if target else []
-    if stage in REVIEWABLE_STAGES and status == "review":
-        return ["generating"]
-    return []
 
 
 def add_review(uow: UnitOfWork, version_id: uuid.UUID, body: ReviewCreate) -> ReviewResult:
@@ -108,7 +76,8 @@ def add_review(uow: UnitOfWork, version_id: uuid.UUID, body: ReviewCreate) -> Re
         latest = session.scalar(
             select(func.max(Version.number)).where(Version.shot_id == shot.id, Version.stage == version.stage)
         )
-        for status in status_moves(body.verdict, version.stage, version.number == latest, shot.status):
+        is_latest = version.number == latest
+        for status in workflow.moves_on_verdict(body.verdict, version.stage, is_latest, shot.status):
             resources.update(uow, SHOT, shot, {"status": status}, shot.revision, commit=False)
             moved.append(status)
     uow.commit()

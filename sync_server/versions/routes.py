@@ -14,8 +14,7 @@ from starlette.requests import ClientDisconnect
 
 from ..auth.permissions import Permission as P
 from ..context import UnitOfWork
-from ..crud import ListParamsDep
-from ..deps import ReadSession, ServicesDep, require_any, uow_for_any
+from ..deps import ListParamsDep, ReadSession, ServicesDep, require_any, uow_for_any
 from ..errors import ApiError, PayloadTooLarge
 from ..schemas import Page
 from . import review, service
@@ -79,6 +78,16 @@ UPLOAD_BODY = {
                             "type": "boolean",
                             "description": "Name files with the project's version_file_name template.",
                         },
+                        "first_frame": {"type": "integer", "description": "The movie's first frame number."},
+                        "frame_count": {
+                            "type": "integer",
+                            "description": "Frames in the movie; default: counted by the server (PyAV).",
+                        },
+                        "handle_in": {
+                            "type": "integer",
+                            "description": "Head handle frames the movie holds before the cut (default 0).",
+                        },
+                        "handle_out": {"type": "integer", "description": "Tail handle frames (default 0)."},
                     },
                 }
             }

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from ..db.models import VERDICTS, VERSION_STAGES
+from aipipe_shared.vocabulary import Verdict, VersionStage
+
 from ..schemas import Input, LongText, Output
 
-Stage = Literal["previz", "layout", "playblast", "render", "comp", "final", "plate", "reference"]
-Verdict = Literal["approve", "reject", "needs_changes"]
-assert set(Stage.__args__) == set(VERSION_STAGES) and set(Verdict.__args__) == set(VERDICTS)
+Stage = VersionStage
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -76,6 +75,10 @@ class VersionOut(Output):
     path: str = Field(description="The version folder, relative to the storage root.")
     provenance: dict[str, Any]
     gpu_seconds: float | None
+    first_frame: int | None = Field(description="The number of the media's first frame, as its maker said.")
+    frame_count: int | None = Field(description="Frames in the movie (stated, else probed); None: no movie.")
+    handle_in: int = Field(description="Head handle frames the movie holds before the cut.")
+    handle_out: int = Field(description="Tail handle frames it holds after the cut.")
     created_by: str
     thumbnail_url: str | None
     files: list[FileOut]
@@ -97,6 +100,10 @@ class VersionOut(Output):
             path=v.path,
             provenance=v.provenance,
             gpu_seconds=v.gpu_seconds,
+            first_frame=v.first_frame,
+            frame_count=v.frame_count,
+            handle_in=v.handle_in or 0,
+            handle_out=v.handle_out or 0,
             created_by=v.created_by,
             thumbnail_url=f"/api/versions/{v.id}/thumbnail" if v.thumbnail else None,
             files=[FileOut.of(f) for f in v.files],

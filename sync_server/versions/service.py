@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from aipipe_shared.naming import NamingError, PathOutsideRootError, resolve_inside, safe_component
+from aipipe_shared.vocabulary import VERSION_STAGES
 
 from .. import resources
 from ..context import UnitOfWork
@@ -24,8 +25,10 @@ from ..crud import ListParams, get_or_404, paginate
 from ..db.engine import Database
 from ..db.models import Project, Scene, Shot, Version, VersionFile
 from ..errors import Conflict, NotFound, Unprocessable
+from ..shots import status as workflow
 from ..shots.service import SHOT
 from ..storage.layout import CodeError, ProjectLayout
+from . import extent as media_extent
 from . import media
 from .schemas import Provenance, VersionOut
 from .staging import FolderTaken, StagedUpload, StagingArea
@@ -34,12 +37,9 @@ from .upload import ReceivedFile
 logger = logging.getLogger(__name__)
 
 VERSION = resources.Resource(Version, "version", VersionOut.of)
-STAGES = ("previz", "layout", "playblast", "render", "comp", "final", "plate", "reference")
-TEXT_FIELDS = frozenset({"stage", "comment", "provenance", "rename"})
+STAGES = VERSION_STAGES
+TEXT_FIELDS = frozenset({"stage", "comment", "provenance", "rename", *media_extent.FIELDS})
 MAX_COMMENT_CHARS = 20000
-# Publishing one of these while the shot is waiting for work puts it in front of the reviewers.
-TO_REVIEW_STAGES = frozenset({"previz", "playblast"})
-TO_REVIEW_FROM = frozenset({"ready", "generating"})
 SORTABLE = {"created_at": Version.created_at, "number": Version.number, "stage": Version.stage}
 TRUE, FALSE = frozenset({"true", "1", "yes", "on"}), frozenset({"false", "0", "no", "off", ""})
 
@@ -53,6 +53,7 @@ class PublishForm:
     comment: str = ""
     provenance: dict[str, Any] = field(default_factory=dict)
     rename: bool = False
+    extent: media_extent.MediaExtent = field(default_factory=media_extent.MediaExtent)
 
 
 def validate_field(name: str, value: str) -> None:
@@ -65,6 +66,8 @@ def validate_field(name: str, value: str) -> None:
         raise Unprocessable(f"rename must be true or false, not '{value}'.", field="rename")
     if name == "provenance":
         parse_provenance(value)
+    if name in media_extent.FIELDS:
+        media_extent.parse_field(name, value)
 
 
 def parse_provenance(value: str) -> dict[str, Any]:
@@ -98,6 +101,7 @@ def publish_form(fields: dict[str, str], files: list[ReceivedFile]) -> PublishFo
         comment=fields.get("comment", ""),
         provenance=parse_provenance(fields.get("provenance", "")),
         rename=fields.get("rename", "").strip().lower() in TRUE,
+        extent=media_extent.from_fields(fields),
     )
 
 
@@ -170,12 +174,13 @@ def publish(
     and removed again if the rows are not committed.
     """
     session = uow.session
+    held = media_extent.resolve(pub.form.extent, pub.files)  # refused before anything is placed
     already = _published_by_job(session, pub)
     if already is not None:
         staging.discard(pub.upload)  # a render agent retrying after a lost answer: same version, not a second
         return VersionOut.of(already)
     try:
-        version = _place_and_insert(uow, staging, storage_root, pub)
+        version = _place_and_insert(uow, staging, storage_root, pub, held)
     except BaseException as exc:
         staging.unplace(pub.upload)  # still inside the turn: nobody else can be placing this number
         session.rollback()
@@ -210,7 +215,9 @@ def _published_by_job(session: Session, pub: Publication) -> Version | None:
     return next((v for v in versions if str(v.provenance.get("job_id")) == str(job_id)), None)
 
 
-def _place_and_insert(uow: UnitOfWork, staging: StagingArea, storage_root: Path, pub: Publication) -> Version:
+def _place_and_insert(
+    uow: UnitOfWork, staging: StagingArea, storage_root: Path, pub: Publication, held: media_extent.Resolved
+) -> Version:
     session, form = uow.session, pub.form
     shot = session.get(Shot, pub.shot_id, with_for_update=True, populate_existing=True)
     if shot is None:
@@ -235,6 +242,10 @@ def _place_and_insert(uow: UnitOfWork, staging: StagingArea, storage_root: Path,
         gpu_seconds=form.provenance.get("gpu_seconds"),
         created_by=uow.actor.name,
         thumbnail=f"{relative}/{pub.thumbnail}" if pub.thumbnail else None,
+        first_frame=held.first_frame,
+        frame_count=held.frame_count,
+        handle_in=held.handle_in,
+        handle_out=held.handle_out,
     )
     version.files = [
         VersionFile(
@@ -262,8 +273,8 @@ def _place_and_insert(uow: UnitOfWork, staging: StagingArea, storage_root: Path,
         revision_after=version.revision,
         data=VersionOut.of(version).model_dump(mode="json"),
     )
-    if form.stage in TO_REVIEW_STAGES and shot.status in TO_REVIEW_FROM:
-        resources.update(uow, SHOT, shot, {"status": "review"}, shot.revision, commit=False)
+    for status in workflow.moves_on_publish(form.stage, shot.status):
+        resources.update(uow, SHOT, shot, {"status": status}, shot.revision, commit=False)
     return version
 
 

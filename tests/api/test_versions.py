@@ -501,3 +501,17 @@ def test_start_up_removes_a_version_folder_that_was_never_committed(small: tuple
     assert [v["number"] for v in _versions(client, shot["id"])["items"]] == [1]
     again = _publish(client, shot["id"], [("next.png", png_bytes())], stage="layout")
     assert again.json()["number"] == 2 and (uncommitted / "next.png").is_file()
+
+
+def test_a_playblast_puts_a_draft_shot_in_review_not_a_first_frame(api: Api, tmp_path: Path) -> None:
+    # The server's workflow rule (shots/status.py), not the add-on, moves the shot: a layout artist's
+    # playblast sends the shot for review from draft; a first frame of a draft shot leaves it in draft.
+    playblasted, drafted = _new_shot(api), _new_shot(api)
+    assert playblasted["status"] == drafted["status"] == "draft"
+    movie = h264_mp4(tmp_path / "layout.mp4", seconds=0.5).read_bytes()
+    clip = _publish(api.admin, playblasted["id"], [("layout.mp4", movie)], stage="playblast")
+    assert clip.status_code == 201, clip.text
+    assert api.admin.get(f"/api/shots/{playblasted['id']}").json()["status"] == "review"
+    frame = _publish(api.admin, drafted["id"], [("frame.png", png_bytes(64, 36))], stage="previz")
+    assert frame.status_code == 201, frame.text
+    assert api.admin.get(f"/api/shots/{drafted['id']}").json()["status"] == "draft"

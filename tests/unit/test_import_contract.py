@@ -37,7 +37,10 @@ def test_a_forbidden_import_breaks_the_contract(tmp_path: Path) -> None:
     }.items():
         (tmp_path / package).mkdir()
         (tmp_path / package / "__init__.py").write_text(body)
-    (tmp_path / "sync_server" / "app.py").write_text("")
+    for module in ("app", "crud", "context", "deps"):
+        (tmp_path / "sync_server" / f"{module}.py").write_text("")
+    (tmp_path / "sync_server" / "db").mkdir()
+    (tmp_path / "sync_server" / "db" / "__init__.py").write_text("")
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     done = _lint(tmp_path)
     assert done.returncode != 0
