@@ -8,9 +8,11 @@ its code). Omitted shots are not in the edit.
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +56,7 @@ def load_edit(session: Session, project_id: uuid.UUID, storage_root: Path) -> Ed
             .order_by(Version.number.desc())
         ):
             versions[version.shot_id].append(version)
+    rate = Fraction(project.fps_num, project.fps_den)
     out = []
     for shot in shots:
         handle_in = shot.handle_in if shot.handle_in is not None else project.handle_in
@@ -64,7 +67,7 @@ def load_edit(session: Session, project_id: uuid.UUID, storage_root: Path) -> Ed
                 duration=shot.duration_frames,
                 handle_in=handle_in or 0,
                 revision=shot.revision,
-                media=pick_media(versions.get(shot.id, []), storage_root),
+                media=pick_media(versions.get(shot.id, []), storage_root, rate),
                 scene_code=scenes.get(shot.scene_id, ""),
             )
         )
@@ -78,6 +81,10 @@ def version_record(version: Version) -> dict[str, Any]:
         "stage": version.stage,
         "number": version.number,
         "verdict": version.verdict,
+        "first_frame": version.first_frame,
+        "frame_count": version.frame_count,
+        "handle_in": version.handle_in,
+        "handle_out": version.handle_out,
         "files": [
             {
                 "id": str(f.id),
@@ -92,24 +99,30 @@ def version_record(version: Version) -> dict[str, Any]:
     }
 
 
-def pick_media(versions: list[Version], storage_root: Path) -> EditMedia | None:
-    """The media a shot shows (the add-on's rule); None: a slate."""
+def pick_media(versions: list[Version], storage_root: Path, rate: Fraction | None = None) -> EditMedia | None:
+    """The media a shot shows (the add-on's rule), its length counted at `rate`; None: a slate."""
     choice = core.pick_media([version_record(v) for v in versions])
     if choice is None:
         return None
     version = next(v for v in versions if str(v.id) == choice.version_id)
     file = next(f for f in version.files if str(f.id) == str(choice.file["id"]))
-    return _media(version, file, choice.kind, storage_root)
+    return _media(version, file, choice.kind, storage_root, rate)
 
 
-def _media(version: Version, file: VersionFile, kind: str, storage_root: Path) -> EditMedia:
+def _media(
+    version: Version, file: VersionFile, kind: str, storage_root: Path, rate: Fraction | None = None
+) -> EditMedia:
     try:
         path: Path | None = Path(resolve_inside(storage_root, file.path))
     except PathOutsideRootError:
         path = None
     if path is not None and not path.is_file():
         path = None
-    frames = file.media.get("frames") if isinstance(file.media, dict) else None
+    facts = file.media if isinstance(file.media, dict) else {}
+    frames = version.frame_count if version.frame_count is not None else facts.get("frames")
+    if not isinstance(frames, int | float) or kind != "video":
+        frames = None
+    movie = kind == "video"
     return EditMedia(
         version_id=version.id,
         stage=version.stage,
@@ -118,14 +131,34 @@ def _media(version: Version, file: VersionFile, kind: str, storage_root: Path) -
         path=path,
         relative=file.path,
         still=kind == "image",
-        frames=int(frames) if isinstance(frames, int | float) and kind == "video" else None,
+        frames=int(frames) if frames is not None else None,
         sha256=file.sha256,
         file_id=file.id,
+        handle_in=version.handle_in if movie else 0,
+        handle_out=version.handle_out if movie else 0,
+        first_frame=version.first_frame if movie else None,
+        rate_frames=_at_rate(int(frames), facts.get("fps"), rate) if frames is not None else None,
     )
 
 
+def _at_rate(frames: int, media_fps: Any, rate: Fraction | None) -> int:
+    """A movie's frame count at the project's rate: a 16 fps render of 81 frames covers 121 frames at 24.
+    Same rate (or either unknown): unchanged."""
+    try:
+        own = Fraction(str(media_fps)) if media_fps else None
+    except (ValueError, ZeroDivisionError):
+        own = None
+    if own is None or rate is None or own == rate or own <= 0:
+        return frames
+    return math.floor(frames * rate / own)
+
+
 def version_media(
-    session: Session, version_id: uuid.UUID, shot_id: uuid.UUID, storage_root: Path
+    session: Session,
+    version_id: uuid.UUID,
+    shot_id: uuid.UUID,
+    storage_root: Path,
+    rate: Fraction | None = None,
 ) -> EditMedia | None:
     """A chosen take of the shot (any stage) as media: its first movie, else its first picture."""
     version = session.get(Version, version_id)
@@ -134,7 +167,7 @@ def version_media(
     for kind in ("video", "image"):
         file = _file_of_kind(version.files, kind)
         if file is not None:
-            return _media(version, file, kind, storage_root)
+            return _media(version, file, kind, storage_root, rate)
     return None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -34,6 +35,8 @@ from .schemas import (
     ImportResult,
     ProxyRenderOut,
 )
+
+WARNINGS_HEADER = "X-Edit-Warnings"
 
 
 @asynccontextmanager
@@ -80,23 +83,30 @@ def export_edit(
         str | None, Query(max_length=16, description="Default from AIPIPE_EDITORIAL_RECORD_START.")
     ] = None,
 ) -> Response:
-    """The edit (shots in order, omitted left out) as OTIO JSON, a CMX 3600 EDL or an FCP 7 XML."""
+    """The edit (shots in order, omitted left out) as OTIO JSON, a CMX 3600 EDL or an FCP 7 XML.
+
+    `X-Edit-Warnings` (a JSON list) names each shot whose movie is shorter than the cut."""
     settings = services.settings
-    written, filename = service.export_edit(
+    exported = service.exported_edit(
         session,
         project_id,
         settings.resolved_storage_root,
         format,
         record_start or settings.editorial_record_start,
     )
-    return _file_response(written.text, written.media_type, filename)
+    return _file_response(exported)
 
 
-def _file_response(text: str, media_type: str, filename: str) -> Response:
+def _file_response(exported: service.Exported) -> Response:
+    written = exported.written
     return Response(
-        text.encode("utf-8"),
-        media_type=f"{media_type}; charset=utf-8",
-        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"},
+        written.text.encode("utf-8"),
+        media_type=f"{written.media_type}; charset=utf-8",
+        headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(exported.filename)}",
+            # JSON with \u escapes: a header is Latin-1, shot codes may be Korean
+            WARNINGS_HEADER: json.dumps(exported.warnings),
+        },
     )
 
 
@@ -124,14 +134,14 @@ def get_edit(project_id: uuid.UUID, session: ReadSession, services: ServicesDep)
 def export_cut(project_id: uuid.UUID, body: CutBody, session: ReadSession, services: ServicesDep) -> Response:
     """A cut the caller describes (the add-on's current VSE) as OTIO JSON, a CMX 3600 EDL or an FCP 7 XML."""
     settings = services.settings
-    written, filename = service.export_cut(
+    exported = service.export_cut(
         session,
         project_id,
         settings.resolved_storage_root,
         body,
         body.record_start or settings.editorial_record_start,
     )
-    return _file_response(written.text, written.media_type, filename)
+    return _file_response(exported)
 
 
 @router.post(

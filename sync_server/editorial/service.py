@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from fractions import Fraction
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlparse
 
@@ -146,7 +147,8 @@ def export_cut(
             raise Unprocessable("not a shot of this project's edit", field=f"cut.{index}.shot_id")
         media = base.media
         if entry.version_id is not None and (media is None or media.version_id != entry.version_id):
-            media = version_media(session, entry.version_id, entry.shot_id, storage_root)
+            rate = Fraction(project.fps_num, project.fps_den)
+            media = version_media(session, entry.version_id, entry.shot_id, storage_root, rate)
             if media is None:
                 raise Unprocessable(
                     "not a version of this shot with a picture or movie", field=f"cut.{index}.version_id"

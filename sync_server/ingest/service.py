@@ -14,8 +14,6 @@ from typing import Any
 
 from sqlalchemy import select
 
-from aipipe_shared.framerate import fps_decimal
-
 from ..context import Principal, UnitOfWork
 from ..db.engine import Database
 from ..db.models import Project, Shot
@@ -71,9 +69,9 @@ def ingest(
             code: sid
             for sid, code in session.execute(select(Shot.id, Shot.code).where(Shot.project_id == project_id))
         }
-        fps = fps_decimal(project.fps_num, project.fps_den)
+        fps_num, fps_den = project.fps_num, project.fps_den
     matcher = match.ShotMatcher(list(shots), options.pattern or settings.shot_pattern)
-    events = match.read_edl(options.edl, fps, matcher) if options.edl else []
+    events = match.read_edl(options.edl, fps_num, fps_den, matcher) if options.edl else []
     found = find(root, settings.image_extensions, settings.movie_extensions)
     outcome = Outcome()
     with tempfile.TemporaryDirectory(prefix="aipipe-ingest-") as scratch:
