@@ -242,3 +242,59 @@ def test_a_new_template_version_is_used_and_recorded(setup: LlmServer) -> None:
     assert llm.requests[-1]["body"]["messages"][0]["content"] == "You are a careful AD. Reply with JSON only."
     editor = api.user("editor")
     assert_problem(editor.post("/api/breakdown/templates", json={"name": "breakdown.user", "body": "x"}), 403)
+
+
+SHORT_SCRIPT = """Title: The Radio
+Author: Hana Seo
+Draft date: 2 December 2026
+
+INT. THEO'S BEDROOM - NIGHT (1973)
+
+Theo turns the dial.
+
+MAYA (V.O.)
+Can you hear me?
+"""
+
+
+def test_llm_drafts_keep_the_title_page_and_follow_the_cue_rules(setup: LlmServer) -> None:
+    api, llm = setup.api, setup.llm.llm
+    project = api.project()
+
+    def character(name: str) -> dict[str, object]:
+        return {"name": name, "aliases": [], "description": "", "clothing": [], "role": ""}
+
+    reply = {
+        "characters": [character("THEO"), character("MAYA (V.O.)")],
+        "environments": [
+            {"id": "E1", "location": "Theo's bedroom", "time_of_day": "night", "weather": "", "mood": ""}
+        ],
+        "scenes": [{"number": 1, "name": "Theo's bedroom", "description": "", "environment_ref": "E1"}],
+        "shots": [
+            {
+                "scene": 1,
+                "shot_number": 1,
+                "description": "Theo at the radio",
+                "action": "Theo turns the dial.",
+                "dialogue": "MAYA (V.O.): Can you hear me?",
+                "characters": [{"name": "THEO", "clothing": ""}, {"name": "MAYA (V.O.)", "clothing": ""}],
+                "suggested_camera": "medium close-up",
+                "suggested_duration": 3,
+                "environment_ref": "E1",
+            }
+        ],
+    }
+    llm.script(Reply(json.dumps(reply)))
+    response = api.admin.post(
+        f"/api/projects/{project['id']}/breakdowns",
+        json={"text": SHORT_SCRIPT, "engine": "llm", "format": "fountain"},
+    )
+    assert response.status_code == 201, response.text
+    content = response.json()["content"]
+    assert len(llm.requests) == 1
+    assert content["title"] == "The Radio"
+    page = content["title_page"]
+    assert (page["title"], page["author"], page["draft_date"]) == ("The Radio", "Hana Seo", "2 December 2026")
+    assert [c["name"] for c in content["characters"]] == ["Theo", "Maya"]
+    # Maya is heard in voice-over: the shot's only subject is Theo.
+    assert [s["character_ref"] for s in content["shots"][0]["subjects"]] == ["CHR-001"]
