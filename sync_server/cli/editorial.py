@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -49,6 +50,8 @@ def export(
         except OSError as exc:
             raise CliError(f"Cannot write {dest}: {exc.strerror or exc}") from exc
     out().print(f"Wrote {dest} ({fmt}).", markup=False, highlight=False)
+    for warning in json.loads(response.headers.get("x-edit-warnings") or "[]"):  # shots short of the cut
+        err().print(f"warning: {warning}", style="yellow", markup=False, highlight=False)
 
 
 def _wait(api: ServerClient, render: dict[str, Any]) -> dict[str, Any]:

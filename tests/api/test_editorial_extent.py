@@ -20,6 +20,7 @@ import pycmx
 import pytest
 
 from tests.support.api import Api, assert_problem
+from tests.support.cli import aipipe, api_key, cli_env
 from tests.support.framecode import coded_movie, frames_of, is_missing_card, read_code
 
 # project fps -> (rate of the test movies, nominal frames per second of its timecode, drop frame)
@@ -184,6 +185,10 @@ def test_a_movie_shorter_than_the_cut_is_flagged_naming_the_shot_never_padded(
     assert tc_frames(second.record_in, 24) - tc_frames(first.record_in, 24) == CUT  # the next shot stays put
     edit = api.admin.get(f"/api/projects/{project_id}/editorial/edit").json()
     assert edit["shots"][0]["missing_frames"] == 8 and edit["warnings"] == [warning]
+    env = cli_env(tmp_path / "config", api.base_url, api_key(api, "editor"))
+    cli = aipipe("editorial", "export", made["project"]["code"], "--out", str(tmp_path / "cut.edl"), env=env)
+    assert cli.returncode == 0, cli.stderr
+    assert f"warning: {warning}" in " ".join(cli.stderr.split())  # the CLI says it too
 
     render, path = _proxy(api, project_id)
     assert len(render["warnings"]) == 1 and shot["code"] in render["warnings"][0]
