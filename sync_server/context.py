@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from .auth.permissions import Permission, role_has
 from .db.base import utcnow
 from .db.models import AuditEvent
-from .history.recorder import track_change
+from .history.recorder import track_changes
 
 if TYPE_CHECKING:
     from .events import EventHub
@@ -96,12 +96,19 @@ class UnitOfWork:
         # Core INSERT .. RETURNING (one statement for many rows), not an ORM flush: the hot paths (claim
         # passes, bulk edits) record many events per transaction.
         rows = [{key: getattr(event, key) for key in EVENT_FIELDS} for event in events]
-        ids = self.session.scalars(_INSERT_EVENTS, rows).all()
+        if len(rows) > 1 and self.session.get_bind().dialect.name == "sqlite":
+            # SQLite cannot return a multi-row INSERT's ids in order (SQLAlchemy would send one INSERT per
+            # row): one executemany instead. This transaction holds the write lock, so the ids are
+            # consecutive, ending at the last one inserted.
+            self.session.execute(insert(EVENTS), rows)
+            last = self.session.scalar(text("SELECT last_insert_rowid()"))
+            ids = list(range(last - len(rows) + 1, last + 1))
+        else:
+            ids = self.session.scalars(_INSERT_EVENTS, rows).all()
         for event, event_id in zip(events, ids, strict=True):
             event.id = event_id
         self.recorded.extend(events)
-        for event in events:
-            track_change(self, event)
+        track_changes(self, events)
         if self.session.get_bind().dialect.name == "postgresql":
             # Delivered to every listening server process when (and only if) this transaction commits.
             # The payload is the ids, comma-separated (PostgreSQL allows 8000 bytes: a few hundred ids).

@@ -1,11 +1,14 @@
-"""The one hook: `UnitOfWork.record` hands every audit event here, and edits of tracked records become
-items of this transaction's change set (one per project)."""
+"""The one hook: `UnitOfWork.record_all` hands its audit events here, and edits of tracked records become
+items of this transaction's change set (one per project), written with one INSERT per call."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import insert
 
 from ..db.models_history import ChangeItem, ChangeSet
 
@@ -17,6 +20,7 @@ TRACKED = frozenset({"shot", "scene", "character", "environment"})
 ACTIONS = frozenset({"created", "updated", "deleted"})
 LABEL_FIELDS = ("code", "name")
 MAX_LABEL = 200
+ITEMS = ChangeItem.__table__
 
 
 @dataclass
@@ -27,6 +31,8 @@ class Recording:
     target_id: int | None = None
     label: str = ""
     sets: dict[uuid.UUID, ChangeSet] = field(default_factory=dict)
+    # What each set holds so far, for its label (items are inserted as rows, not kept as objects).
+    items: dict[uuid.UUID, list[SimpleNamespace]] = field(default_factory=dict)
 
 
 def recording(uow: UnitOfWork) -> Recording:
@@ -41,11 +47,42 @@ def start(uow: UnitOfWork, kind: str, target_id: int | None, label: str) -> Reco
     return uow.history
 
 
-def track_change(uow: UnitOfWork, event: AuditEvent) -> None:
-    entity, _, action = event.action.rpartition(".")
-    if entity not in TRACKED or action not in ACTIONS or event.project_id is None or not event.entity_id:
+def track_changes(uow: UnitOfWork, events: list[AuditEvent]) -> None:
+    """Add the tracked edits among `events` to this transaction's change sets (one INSERT of items)."""
+    rec: Recording | None = None
+    rows: list[dict[str, Any]] = []
+    touched: set[uuid.UUID] = set()
+    for event in events:
+        entity, _, action = event.action.rpartition(".")
+        if entity not in TRACKED or action not in ACTIONS or event.project_id is None or not event.entity_id:
+            continue
+        rec = rec or recording(uow)
+        change_set = _change_set(uow, rec, event)
+        row = {
+            "change_set_id": change_set.id,
+            "entity": entity,
+            "entity_id": event.entity_id,
+            "label": _record_label(event.data),
+            "action": action,
+            "revision_before": event.revision_before,
+            "revision_after": event.revision_after,
+            "changes": dict(event.changes or {}) if action == "updated" else {},
+            "snapshot": event.data if action != "updated" else None,
+        }
+        rows.append(row)
+        rec.items.setdefault(event.project_id, []).append(SimpleNamespace(**row))
+        touched.add(event.project_id)
+    if not rows or rec is None:
         return
-    rec = recording(uow)
+    uow.session.execute(insert(ITEMS), rows)
+    if not rec.label:
+        for project_id in touched:
+            rec.sets[project_id].label = describe(rec.items[project_id])[:MAX_LABEL]
+
+
+def _change_set(uow: UnitOfWork, rec: Recording, event: AuditEvent) -> ChangeSet:
+    """This transaction's change set of the event's project, made (and given its id) on first use."""
+    assert event.project_id is not None
     change_set = rec.sets.get(event.project_id)
     if change_set is not None and change_set not in uow.session:
         change_set = None  # the transaction was rolled back since: its edits are gone, start afresh
@@ -60,20 +97,10 @@ def track_change(uow: UnitOfWork, event: AuditEvent) -> None:
             request_id=event.request_id,
         )
         uow.session.add(change_set)
+        uow.session.flush()  # its id, for the items
         rec.sets[event.project_id] = change_set
-    item = ChangeItem(
-        entity=entity,
-        entity_id=event.entity_id,
-        label=_record_label(event.data),
-        action=action,
-        revision_before=event.revision_before,
-        revision_after=event.revision_after,
-        changes=dict(event.changes or {}) if action == "updated" else {},
-        snapshot=event.data if action != "updated" else None,
-    )
-    change_set.items.append(item)
-    if not rec.label:
-        change_set.label = describe(change_set.items)[:MAX_LABEL]
+        rec.items[event.project_id] = []
+    return change_set
 
 
 def _record_label(data: dict[str, Any] | None) -> str:
@@ -83,7 +110,7 @@ def _record_label(data: dict[str, Any] | None) -> str:
     return ""
 
 
-def describe(items: list[ChangeItem]) -> str:
+def describe(items: list[Any]) -> str:
     """A one-line summary for people: `shot SH010: description, status` or `12 records`."""
     if len(items) == 1:
         item = items[0]

@@ -8,7 +8,9 @@ from ..storage.layout import CodeError, ProjectLayout
 
 
 def assign(layout: ProjectLayout, taken_codes: list[str], sequence: list[str | None]) -> list[str | None]:
-    """`sequence` is the file's codes in row order, None where a new shot needs one; returns it filled in."""
+    """`sequence` is the file's codes in row order, None where a new shot needs one; returns it filled in.
+
+    One pass each way: the neighbours and the highest number are carried along, not searched per row."""
     taken: set[int] = set()
     for code in taken_codes:
         try:
@@ -21,12 +23,22 @@ def assign(layout: ProjectLayout, taken_codes: list[str], sequence: list[str | N
             numbers.append(layout.shot_number(code) if code else None)
         except CodeError:
             numbers.append(None if code is None else -1)
+    following: list[int | None] = [None] * len(numbers)  # the next readable number after each row
+    upcoming: int | None = None
+    for index in range(len(numbers) - 1, -1, -1):
+        following[index] = upcoming
+        if numbers[index] is not None and numbers[index] >= 0:  # type: ignore[operator]
+            upcoming = numbers[index]
     result = list(sequence)
+    highest = max(taken, default=0)
+    low: int | None = None  # the last readable number above this row (new codes included)
     for index, code in enumerate(sequence):
         if code is not None:
+            number = numbers[index]
+            if number is not None and number >= 0:
+                low = number
             continue
-        low = next((n for n in reversed(numbers[:index]) if n is not None and n >= 0), None)
-        high = next((n for n in numbers[index + 1 :] if n is not None and n >= 0), None)
+        high = following[index]
         number = None
         if low is not None:
             top = high if high is not None else low + 2 * SHOT_STEP
@@ -34,8 +46,9 @@ def assign(layout: ProjectLayout, taken_codes: list[str], sequence: list[str | N
             if low < middle < top and middle not in taken:
                 number = middle
         if number is None:
-            number = (max(taken, default=0) // SHOT_STEP + 1) * SHOT_STEP
+            number = (highest // SHOT_STEP + 1) * SHOT_STEP
         taken.add(number)
-        numbers[index] = number
+        highest = max(highest, number)
+        low = number
         result[index] = layout.shot_code(number)
     return result

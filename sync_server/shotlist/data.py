@@ -104,6 +104,7 @@ class ShotRow:
     updated_at: datetime
     created_at: datetime
     thumbnail: Path | None = None
+    record: dict[str, Any] = field(default_factory=dict, repr=False)  # the row as stored (every column)
 
 
 def shot_rows(session: Session, project_id: uuid.UUID, storage_root: Path | None = None) -> list[ShotRow]:
@@ -143,6 +144,7 @@ def shot_rows(session: Session, project_id: uuid.UUID, storage_root: Path | None
                 updated_at=_aware(shot["updated_at"]),
                 created_at=_aware(shot["created_at"]),
                 thumbnail=thumbs.get(shot["id"]),
+                record=dict(shot),
             )
         )
     return rows

@@ -77,7 +77,7 @@ def _check_directory(content: bytes) -> None:
 
 
 def _scan(package: zipfile.ZipFile, member: zipfile.ZipInfo, limits: WorkbookLimits, cells: int) -> int:
-    """Stream one member: refuse a text run (a cell's text) over the limit; return the cells counted so far."""
+    """Stream one member: refuse a text run (a cell's text) over the limit; return the cells so far."""
     run = 0  # bytes since the last '<': a text node still open at the chunk boundary
     carry = b""
     with package.open(member) as stream:

@@ -255,7 +255,9 @@ def read_csv(filename: str, content: bytes, max_rows: int, limits: WorkbookLimit
             # Counted while reading: a file of commas is millions of cells before it is a table.
             cells += len(row)
             if len(rows) > max_rows:
-                table.fail(f"The file has more than {max_rows:,} rows; at most {max_rows:,} are imported at once.")
+                table.fail(
+                    f"The file has more than {max_rows:,} rows; at most {max_rows:,} are imported at once."
+                )
                 return table
             if cells > limits.max_cells:
                 raise WorkbookTooLarge(
@@ -270,8 +272,16 @@ def read_csv(filename: str, content: bytes, max_rows: int, limits: WorkbookLimit
     return table
 
 
-def read_json(filename: str, content: bytes, max_rows: int) -> RawTable:
-    table = RawTable(sheet=filename)
+def read_json(filename: str, content: bytes, max_rows: int, limits: WorkbookLimits) -> RawTable:
+    table = RawTable(sheet=filename, format="json")
+    # Every value but the first of a list or object follows a ',' (keys count too): a bound on the values
+    # json.loads would build, taken before it builds them.
+    values = content.count(b",") + content.count(b"[") + content.count(b"{")
+    if values > 2 * limits.max_cells:
+        raise WorkbookTooLarge(
+            f"The file holds more than {2 * limits.max_cells:,} JSON values; at most {limits.max_cells:,} "
+            "cells are read (AIPIPE_SHOTLIST_MAX_CELLS)."
+        )
     try:
         document = json.loads(content)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:

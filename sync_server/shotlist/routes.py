@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
+import anyio
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 from pydantic import ValidationError
 
 from ..auth.permissions import Permission as P
-from ..context import UnitOfWork
+from ..context import Principal, UnitOfWork
 from ..crud import get_or_404
 from ..db.models import Project
 from ..deps import ReadSession, ServicesDep, require, uow_for
@@ -23,8 +25,12 @@ from .settings import ShotlistSettings
 
 router = APIRouter(tags=["shot list"])
 Reader = Depends(require(P.PROJECT_READ))
+ReaderPrincipal = Annotated[Principal, Reader]
 Editor = Annotated[UnitOfWork, Depends(uow_for(P.SHOT_EDIT))]
 READ_CHUNK = 1024 * 1024
+JSON_ANSWER: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/json": {"schema": {"type": "object"}}}, "description": "The answer."}
+}
 
 
 def shotlist_settings(request: Request) -> ShotlistSettings:
@@ -36,6 +42,26 @@ def shotlist_settings(request: Request) -> ShotlistSettings:
 
 
 SettingsDep = Annotated[ShotlistSettings, Depends(shotlist_settings)]
+
+
+async def import_limiter(request: Request, settings: SettingsDep) -> anyio.CapacityLimiter:
+    """Imports worked on at once (per app): the rest wait, so imports never take every worker thread."""
+    found = getattr(request.app.state, "shotlist_limiter", None)
+    if found is None:
+        found = request.app.state.shotlist_limiter = anyio.CapacityLimiter(settings.import_workers)
+    return found
+
+
+LimiterDep = Annotated[anyio.CapacityLimiter, Depends(import_limiter)]
+
+
+async def _off_loop(work: Callable[[], dict[str, Any]], limiter: anyio.CapacityLimiter) -> Response:
+    """Read, validate, diff, apply and serialise in a worker thread: nothing of it on the event loop."""
+
+    def run() -> bytes:
+        return json.dumps(work(), ensure_ascii=False, default=str).encode()
+
+    return Response(await anyio.to_thread.run_sync(run, limiter=limiter), media_type="application/json")
 
 
 @router.get(
@@ -89,9 +115,12 @@ def _one(file: UploadFile | None, files: UploadFile | None) -> UploadFile:
     return found
 
 
-async def _content(file: UploadFile, settings: ShotlistSettings) -> bytes:
+def _content(file: UploadFile, settings: ShotlistSettings) -> bytes:
+    """The uploaded file (spooled by the form parser), read in the worker thread."""
+    stream = file.file
+    stream.seek(0)
     chunks, size = [], 0
-    while chunk := await file.read(READ_CHUNK):
+    while chunk := stream.read(READ_CHUNK):
         size += len(chunk)
         if size > settings.max_import_bytes:
             raise PayloadTooLarge(
@@ -105,24 +134,32 @@ async def _content(file: UploadFile, settings: ShotlistSettings) -> bytes:
 
 @router.post(
     "/projects/{project_id}/shotlist/import",
-    dependencies=[Depends(require(P.PROJECT_READ))],
     operation_id="preview_shotlist_import",
+    response_class=Response,
+    responses=JSON_ANSWER,
 )
 async def preview_import(
     project_id: uuid.UUID,
+    principal: ReaderPrincipal,
     services: ServicesDep,
     settings: SettingsDep,
+    limiter: LimiterDep,
     file: Annotated[UploadFile | None, File(description="xlsx, CSV or JSON shot list.")] = None,
     files: Annotated[
         UploadFile | None, File(description="The same, for clients that name it 'files'.")
     ] = None,
-) -> dict[str, Any]:
-    """Validate the file and show, per row and field, what applying it would change. Changes nothing."""
-    file = _one(file, files)
-    content = await _content(file, settings)
-    with services.db.read_sessions() as session:
-        result = service.preview(session, project_id, file.filename or "upload", content, settings.max_rows)
-    return result.as_dict()
+) -> Response:
+    """Validate the file and show, per row and field, what applying it would change (and what the server
+    would refuse, for the caller's role). Changes nothing."""
+    upload = _one(file, files)
+
+    def work() -> dict[str, Any]:
+        content = _content(upload, settings)
+        with services.db.read_sessions() as session:
+            name = upload.filename or "upload"
+            return service.preview(session, project_id, name, content, settings, principal).as_dict()
+
+    return await _off_loop(work, limiter)
 
 
 def _selection(text: str | None) -> Selection:
@@ -134,19 +171,31 @@ def _selection(text: str | None) -> Selection:
         raise Unprocessable(f"selection is not a valid selection: {exc}", field="selection") from exc
 
 
-@router.post("/projects/{project_id}/shotlist/apply", operation_id="apply_shotlist_import")
+@router.post(
+    "/projects/{project_id}/shotlist/apply",
+    operation_id="apply_shotlist_import",
+    response_class=Response,
+    responses=JSON_ANSWER,
+)
 async def apply_import(
     project_id: uuid.UUID,
     uow: Editor,
+    services: ServicesDep,
     settings: SettingsDep,
+    limiter: LimiterDep,
     file: Annotated[UploadFile | None, File(description="The same file as the preview.")] = None,
     files: Annotated[
         UploadFile | None, File(description="The same, for clients that name it 'files'.")
     ] = None,
     selection: Annotated[str | None, Form(description="JSON: rows/fields to apply, shots to remove.")] = None,
-) -> dict[str, Any]:
+) -> Response:
     """Apply the chosen rows and fields in one transaction; nothing at all while a blocking error remains."""
-    file = _one(file, files)
-    content = await _content(file, settings)
+    upload = _one(file, files)
     chosen = _selection(selection)
-    return service.apply(uow, project_id, file.filename or "upload", content, chosen, settings.max_rows)
+
+    def work() -> dict[str, Any]:
+        content = _content(upload, settings)
+        name = upload.filename or "upload"
+        return service.apply(uow, services.db.read_sessions, project_id, name, content, chosen, settings)
+
+    return await _off_loop(work, limiter)

@@ -1,30 +1,34 @@
-"""Import: read → validate → diff preview → apply the chosen rows and fields in one transaction."""
+"""Import: read → validate → diff preview → apply the chosen rows and fields in one transaction.
+
+The file is read, validated and diffed in a read session (no write lock held while it is parsed); the
+write transaction checks that nothing changed since (else it diffs again inside it) and writes in bulk."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..auth.permissions import Permission
-from ..context import UnitOfWork
+from ..context import Principal, UnitOfWork
 from ..crud import get_or_404
-from ..db.models import Project, Scene, Shot
-from ..errors import ApiError, Forbidden, Unprocessable
-from ..history import edits, recorder
+from ..db.models import Project, Shot
+from ..errors import ApiError, Conflict, Forbidden, PayloadTooLarge, Unprocessable
+from ..history import recorder
 from ..history.batch import BatchUnitOfWork
-from ..shots import service as shots
-from ..shots.schemas import ShotCreate
 from ..storage.layout import ProjectLayout
+from . import bulk
 from .codes import assign
-from .data import FIELD_OF, lookups, shot_rows
-from .diff import RowDiff, diff, parse_time
+from .data import Lookups, ShotRow, lookups, shot_rows
+from .diff import Refusal, RowDiff, Rules, diff, parse_time
+from .limits import WorkbookLimits, WorkbookTooLarge
 from .problems import Problem
 from .reader import read_upload
 from .schemas import Selection
+from .settings import ShotlistSettings
 from .validate import validate
 
 MAX_LISTED_PROBLEMS = 200
@@ -39,17 +43,30 @@ class Preview:
     rows: list[RowDiff] = field(default_factory=list)
     row_ids: dict[int, str | None] = field(default_factory=dict)  # row number -> shot id (None: new)
     row_codes: dict[int, str | None] = field(default_factory=dict)  # row number -> code (None: to make)
+    # What the diff was made against, to tell at apply time whether the project changed since.
+    current: dict[str, ShotRow] = field(default_factory=dict, repr=False)
+    names: Lookups | None = field(default=None, repr=False)
+    project_revision: int | None = None
 
     @property
     def blocked(self) -> bool:
         return any(p.blocking for p in self.problems)
 
-    def as_dict(self) -> dict[str, Any]:
-        counts = {
-            action: sum(r.action == action for r in self.rows) for action in ("added", "changed", "removed")
+    def summary(self) -> dict[str, int]:
+        """What an apply without a selection does: the counts match its answer."""
+        added = sum(r.action == "added" and r.applies_by_default for r in self.rows)
+        changed = sum(r.action == "changed" and r.applies_by_default for r in self.rows)
+        differing = sum(r.action in ("added", "changed") for r in self.rows)
+        return {
+            "added": added,
+            "changed": changed,
+            "removed": sum(r.action == "removed" for r in self.rows),
+            "conflicts": sum(f.conflict for r in self.rows for f in r.fields),
+            "refused": sum(bool(r.refused) and r.action != "removed" for r in self.rows),
+            "unchanged": self.rows_read - differing,
         }
-        counts["conflicts"] = sum(f.conflict for r in self.rows for f in r.fields)
-        counts["unchanged"] = self.rows_read - counts["added"] - counts["changed"]
+
+    def as_dict(self) -> dict[str, Any]:
         errors = [p for p in self.problems if p.blocking]
         warnings = [p for p in self.problems if not p.blocking]
         return {
@@ -60,14 +77,25 @@ class Preview:
             "errors": [p.as_dict() for p in errors[:MAX_LISTED_PROBLEMS]],
             "error_count": len(errors),
             "warnings": [p.as_dict() for p in warnings[:MAX_LISTED_PROBLEMS]],
-            "summary": counts,
+            "summary": self.summary(),
             "rows": [r.as_dict() for r in self.rows],
         }
 
 
-def preview(session: Session, project_id: uuid.UUID, filename: str, content: bytes, max_rows: int) -> Preview:
+def preview(
+    session: Session,
+    project_id: uuid.UUID,
+    filename: str,
+    content: bytes,
+    settings: ShotlistSettings,
+    actor: Principal,
+) -> Preview:
+    """Read, validate and diff the file against the project as `session` sees it. Changes nothing."""
     project = get_or_404(session, Project, project_id, "project")
-    table = read_upload(filename, content, max_rows)
+    try:
+        table = read_upload(filename, content, settings.max_rows, WorkbookLimits.of(settings))
+    except WorkbookTooLarge as exc:
+        raise PayloadTooLarge(f"{filename} was not read: {exc}", field="file") from exc
     result = Preview(filename, table.sheet, len(table.rows), table.problems)
     if table.blocked:
         return result
@@ -83,19 +111,23 @@ def preview(session: Session, project_id: uuid.UUID, filename: str, content: byt
     result.problems = table.problems
     if table.blocked:
         return result
+    result.current, result.names, result.project_revision = current, names, project.revision
     result.row_ids = {row.row: row.shot_id for row in rows}
     result.row_codes = {
         row.row: row.values.get("code") or (current[row.shot_id].values["code"] if row.shot_id else None)
         for row in rows
     }
-    result.rows = diff(
+    diffed = diff(
         session,
+        table,
         rows,
         current,
         names,
-        has_ids="id" in table.headers,
+        Rules(actor, project.confirmed_at is not None),
         exported_at=parse_time(table.meta.get("exported_at")),
     )
+    if not table.blocked:  # a status move the workflow forbids is found by the diff
+        result.rows = diffed
     return result
 
 
@@ -120,35 +152,29 @@ def refuse_blocked(result: Preview) -> None:
 
 def apply(
     uow: UnitOfWork,
+    read_sessions: Callable[[], Session],
     project_id: uuid.UUID,
     filename: str,
     content: bytes,
     selection: Selection,
-    max_rows: int,
+    settings: ShotlistSettings,
 ) -> dict[str, Any]:
-    """Recompute the diff inside the write transaction, apply what was chosen, commit once."""
-    result = preview(uow.session, project_id, filename, content, max_rows)
+    """Diff in a read session, then in the write transaction check nothing changed (else diff again
+    there), apply what was chosen in bulk and commit once: one change set."""
+    with read_sessions() as session:
+        result = preview(session, project_id, filename, content, settings, uow.actor)
     if result.blocked:
         refuse_blocked(result)
+    if not _still_current(uow.session, project_id, result):
+        result = preview(uow.session, project_id, filename, content, settings, uow.actor)
+        if result.blocked:
+            refuse_blocked(result)
+    chosen = _choose(result.rows, selection)
+    project = get_or_404(uow.session, Project, project_id, "project")
+    _new_codes(uow.session, project, result)
     batch = BatchUnitOfWork.around(uow)
     recorder.start(batch, "edit", None, f"import {filename}"[:200])
-    applied: dict[str, list[str]] = {"created": [], "updated": [], "removed": []}
-    row_ids = dict(result.row_ids)
-    # Held for the whole apply: the session's identity map is weak, and the services look these up per row.
-    alive = [get_or_404(uow.session, Project, project_id, "project")]
-    alive += uow.session.scalars(select(Scene).where(Scene.project_id == project_id)).all()
-    _new_codes(uow.session, alive[0], result)
-    for row_diff, fields in _choose(result.rows, selection):
-        try:
-            _apply_row(batch, project_id, row_diff, fields, row_ids, applied)
-        except ApiError as exc:
-            where = f"row {row_diff.row}" if row_diff.row else "a removed row"
-            raise exc.__class__(
-                f"Nothing was applied: {where} ({row_diff.code}): {exc.detail}",
-                errors=[{**e, "row": row_diff.row} for e in exc.errors] or None,
-                **exc.extra,
-            ) from exc
-    del alive
+    applied = bulk.write(batch, project, result.current, chosen, dict(result.row_ids))
     change_set = batch.history.sets.get(project_id) if batch.history else None
     batch.session.flush()
     change_set_id = change_set.id if change_set is not None else None
@@ -156,17 +182,32 @@ def apply(
     return {"applied": applied, "change_set_id": change_set_id, "preview": result.as_dict()}
 
 
+def _still_current(session: Session, project_id: uuid.UUID, result: Preview) -> bool:
+    """Whether the shots (by revision), the names and the project are as the diff saw them."""
+    project = get_or_404(session, Project, project_id, "project")
+    revisions = {
+        str(shot_id): revision
+        for shot_id, revision in session.execute(
+            select(Shot.id, Shot.revision).where(Shot.project_id == project_id)
+        )
+    }
+    return (
+        project.revision == result.project_revision
+        and revisions == {shot_id: shot.revision for shot_id, shot in result.current.items()}
+        and lookups(session, project_id) == result.names
+    )
+
+
 def _new_codes(session: Session, project: Project, result: Preview) -> None:
     """Give new rows without a code theirs now, from their neighbours in the file."""
     added = {r.row: r for r in result.rows if r.action == "added" and not r.values.get("code")}
     if not added:
         return
-    codes = {r: c for r, c in result.row_codes.items()}
-    order = sorted(codes)
+    order = sorted(result.row_codes)
     filled = assign(
         ProjectLayout.of(project),
         list(session.scalars(select(Shot.code).where(Shot.project_id == project.id))),
-        [codes[r] for r in order],
+        [result.row_codes[r] for r in order],
     )
     for number, code in zip(order, filled, strict=True):
         if number in added:
@@ -174,63 +215,50 @@ def _new_codes(session: Session, project: Project, result: Preview) -> None:
             added[number].code = code or added[number].code
 
 
-def _apply_row(
-    uow: UnitOfWork,
-    project_id: uuid.UUID,
-    row: RowDiff,
-    fields: list[str],
-    row_ids: dict[int, str | None],
-    applied: dict[str, list[str]],
-) -> None:
-    values = {FIELD_OF[name]: row.values[name] for name in fields if name in row.values}
-    if row.action == "changed":
-        shot = edits.load(uow.session, "shot", row.shot_id or "")
-        assert shot is not None  # it was read in this transaction
-        edits.update(uow, "shot", shot, values)
-        applied["updated"].append(row.code)
-    elif row.action == "added":
-        assert row.row is not None
-        before = [r for r in row_ids if r < row.row and row_ids[r]]
-        after_id = row_ids[max(before)] if before else None
-        body = ShotCreate.model_validate(
-            {k: v for k, v in values.items() if v is not None} | {"after_shot_id": after_id}
-        )
-        created = shots.create_shot(uow, project_id, body)
-        row_ids[row.row] = str(created.id)
-        applied["created"].append(created.code)
-    else:
-        if not uow.actor.can(Permission.SHOT_STRUCTURE):
-            raise Forbidden(
-                f"Role '{uow.actor.role}' may not remove shots (needs shot:structure).",
-                required=[Permission.SHOT_STRUCTURE.value],
-            )
-        shot = edits.load(uow.session, "shot", row.shot_id or "")
-        if shot is not None:
-            shots.delete_shot(uow, shot.id, shot.revision)
-            applied["removed"].append(row.code)
+def _refuse(row: RowDiff, refusal: Refusal) -> ApiError:
+    where = f"row {row.row}" if row.row else "a removed row"
+    error = Forbidden if refusal.forbidden else Conflict
+    return error(
+        f"Nothing was applied: {where} ({row.code}): {refusal.reason}",
+        field=refusal.field or "id",
+        row=row.row,
+    )
 
 
 def _choose(rows: list[RowDiff], selection: Selection) -> list[tuple[RowDiff, list[str]]]:
-    """The rows and fields to apply: by default every added and changed row without its conflicts."""
+    """The rows and fields to apply: by default every added and changed row without its conflicts and
+    without what the server refuses; a refused edit chosen explicitly refuses the whole apply."""
     picks = {p.key: p for p in selection.rows} if selection.rows is not None else None
     chosen: list[tuple[RowDiff, list[str]]] = []
     for row in rows:
         if row.action == "removed":
             if row.key in selection.remove:
+                if row.refused:
+                    raise _refuse(row, row.refused[0])
                 chosen.append((row, []))
             continue
         pick = picks.get(row.key) if picks is not None else None
         if picks is not None and pick is None:
             continue
+        if row.action == "added":
+            if row.refused:
+                if pick is not None:
+                    raise _refuse(row, row.refused[0])
+                continue
+            chosen.append((row, list(row.values)))
+            continue
         wanted = set(pick.fields) if pick is not None and pick.fields is not None else None
         overwrite = set(pick.overwrite) if pick is not None else set()
+        if pick is not None:
+            asked = (wanted or set()) | overwrite
+            for refusal in row.refused:
+                if refusal.field in asked:
+                    raise _refuse(row, refusal)
         fields = [
             f.field
             for f in row.fields
             if (wanted is None or f.field in wanted) and (not f.conflict or f.field in overwrite)
         ]
-        if row.action == "added":
-            fields = list(row.values)
         if fields:
             chosen.append((row, fields))
     return chosen

@@ -7,9 +7,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..shots import status as workflow
 from ..storage.layout import CodeError, ProjectLayout
-from .cells import restore
+from .cells import ooxml_unescape, restore
 from .columns import NEW_SHOT_STATUSES, SHOT_STATUS_CHOICES
 from .data import FIELD_OF, Lookups, ShotRow
 from .reader import RawRow, RawTable
@@ -26,6 +25,7 @@ class ImportRow:
     shot_id: str | None  # None: a new shot
     revision: int | None
     values: dict[str, Any] = field(default_factory=dict)  # API field -> value, only columns present
+    refs: dict[str, str] = field(default_factory=dict)  # column key -> cell ("F12"), where known
 
 
 class _Bad(ValueError):
@@ -73,7 +73,7 @@ def _warn_read_only(table: RawTable, current: dict[str, ShotRow]) -> None:
             for raw in table.rows
             if raw.cells.get("id") in current
             and raw.cells.get(key) not in (None, "")
-            and _text(raw.cells[key]).strip() != str(now(current[raw.cells["id"]]))
+            and _plain(raw.cells[key]).strip() != str(now(current[raw.cells["id"]]))
         ]
         if rows:
             where = ", ".join(map(str, rows[:10])) + (" …" if len(rows) > 10 else "")
@@ -109,6 +109,11 @@ def _row(
             return None
     revision = None
     if shot_id is not None:
+        if "revision" not in table.headers:
+            _fail(
+                table, raw, "id", "The file has IDs but no Revision column; keep the hidden Revision column."
+            )
+            return None
         try:
             revision = _int(cells.get("revision"), minimum=1)
         except _Bad:
@@ -124,14 +129,14 @@ def _row(
                 table, raw, "revision", "Revision is empty; keep the hidden Revision column from the export."
             )
             return None
-    result = ImportRow(raw.row, shot_id, revision)
+    result = ImportRow(raw.row, shot_id, revision, refs=raw.cell_refs)
     before = current[shot_id].values if shot_id else None
     ok = True
     for column, api in FIELD_OF.items():
         if column not in table.headers:
             continue
         try:
-            result.values[api] = _value(column, cells.get(column), names, layout, before)
+            result.values[api] = _value(column, cells.get(column), names, layout, before, table.format)
         except _Bad as exc:
             _fail(table, raw, column, str(exc))
             ok = False
@@ -175,9 +180,9 @@ def _check_codes_against_server(table: RawTable, rows: list[ImportRow], current:
 
 
 def _value(
-    column: str, value: Any, names: Lookups, layout: ProjectLayout, before: dict[str, Any] | None
+    column: str, value: Any, names: Lookups, layout: ProjectLayout, before: dict[str, Any] | None, fmt: str
 ) -> Any:
-    text = _text(value)
+    text = _text(value, fmt)
     if column in TEXT_FIELDS:
         if len(text) > MAX_TEXT:
             raise _Bad(f"At most {MAX_TEXT:,} characters (this cell has {len(text):,}).")
@@ -200,13 +205,7 @@ def _value(
             raise _Bad("Status cannot be empty.")
         if text and text not in SHOT_STATUS_CHOICES:
             raise _Bad(f"'{text}' is not a status; choose one of {', '.join(SHOT_STATUS_CHOICES)}.")
-        if (
-            before is not None
-            and text != before["status"]
-            and not workflow.is_allowed(before["status"], text)
-        ):
-            allowed = ", ".join(workflow.allowed_next(before["status"])) or "none"
-            raise _Bad(f"A shot in '{before['status']}' cannot move to '{text}'; allowed: {allowed}.")
+        # Whether the move is allowed is decided with the diff: a cell left as exported is no move at all.
         return text or None
     if column == "duration_frames":
         frames = _int(value, minimum=1, maximum=1_000_000)
@@ -239,14 +238,26 @@ def _value(
     raise _Bad(f"unknown column {column}")
 
 
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
+def _plain(value: Any) -> str:
+    """A cell as text for comparisons that cannot fail (read-only columns)."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
+    return "" if value is None else str(value)
+
+
+def _text(value: Any, fmt: str) -> str:
+    """A cell's text as the server stores it: the export's formula quote and xlsx escapes undone."""
+    if isinstance(value, (dict, list)):
+        raise _Bad("Must be text, not a JSON object or list.")
     if not isinstance(value, str):
-        return str(value)
-    return restore(value.replace("\r\n", "\n"))
+        return _plain(value)
+    if fmt == "xlsx":
+        value = ooxml_unescape(value)
+    if fmt in ("xlsx", "csv"):  # JSON is not neutralised on export, so nothing is restored
+        value = restore(value)
+    if "\x00" in value:
+        raise _Bad("Text cannot hold a NUL character.")
+    return value
 
 
 def _int(value: Any, minimum: int, maximum: int | None = None) -> int | None:

@@ -9,14 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.drawing.image import Image as SheetImage
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 from PIL import Image
 
-from .cells import column_letter, neutralise
+from .cells import column_letter, neutralise, ooxml_escape
 from .columns import META_SHEET, Column
 
 logger = logging.getLogger(__name__)
@@ -27,9 +26,9 @@ JPEG_QUALITY = 80
 
 
 def cell_value(value: Any) -> Any:
-    """A value safe to store: formulas neutralised, characters XML cannot hold removed."""
+    """A value safe to store: formulas neutralised, characters XML cannot hold escaped (read back exactly)."""
     if isinstance(value, str):
-        return neutralise(ILLEGAL_CHARACTERS_RE.sub("", value))
+        return neutralise(ooxml_escape(value))
     if isinstance(value, (list, tuple)):
         return neutralise(", ".join(str(v) for v in value))
     return value

@@ -136,6 +136,7 @@ def test_round_trip_of_2000_shots_applies_exactly_the_edits_made_in_the_workbook
         "changed": len(expected),
         "removed": 0,
         "conflicts": 0,
+        "refused": 0,
         "unchanged": N_SHOTS - len(expected),
     }
     changed = {
@@ -340,7 +341,7 @@ def test_wrong_type_errors_name_sheet_row_and_column(api: Api, small: dict[str, 
     assert any("SCN_999" in e["message"] for e in errors)
 
 
-def test_an_artist_cannot_apply_structural_edits_and_nothing_is_applied(
+def test_an_artists_structural_edit_is_refused_in_the_preview_and_only_the_rest_is_applied(
     api: Api, small: dict[str, Any]
 ) -> None:
     pid = small["pid"]
@@ -351,14 +352,37 @@ def test_an_artist_cannot_apply_structural_edits_and_nothing_is_applied(
     sheet.cell(row=3, column=col["Duration (frames)"], value=200)
     content = save(book)
     before = _snapshot(api, pid)
+    first, second = small["shots"][0], small["shots"][1]
     artist = api.user("artist")
     try:
-        response = artist.post(f"/api/projects/{pid}/shotlist/apply", files={"file": ("a.xlsx", content)})
+        shown = artist.post(f"/api/projects/{pid}/shotlist/import", files={"file": ("a.xlsx", content)}).json()
+        assert shown["can_apply"] and shown["summary"]["changed"] == 1 and shown["summary"]["refused"] == 1
+        [refused_row] = [r for r in shown["rows"] if r["refused"]]
+        [refusal] = refused_row["refused"]
+        assert refused_row["row"] == 3 and refused_row["shot_id"] == second["id"] and refused_row["fields"] == []
+        assert refusal["field"] == "duration_frames" and refusal["new"] == 200
+        assert "shot:structure" in refusal["reason"]
+
+        # Choosing the refused edit anyway refuses the whole apply, naming the row.
+        chosen = {"rows": [{"key": first["id"]}, {"key": second["id"], "fields": ["duration_frames"]}]}
+        response = artist.post(
+            f"/api/projects/{pid}/shotlist/apply",
+            files={"file": ("a.xlsx", content)},
+            data={"selection": json.dumps(chosen)},
+        )
         body = assert_problem(response, 403)
         assert "row 3" in body["detail"] and "duration_frames" in body["detail"]
+        assert _snapshot(api, pid) == before
+
+        # Without a selection the apply does what the preview said: the description, not the duration.
+        response = artist.post(f"/api/projects/{pid}/shotlist/apply", files={"file": ("a.xlsx", content)})
+        assert response.status_code == 200, response.text
+        assert response.json()["applied"]["updated"] == [first["code"]]
     finally:
         artist.close()
-    assert _snapshot(api, pid) == before
+    after = _snapshot(api, pid)
+    assert after[first["id"]]["description"] == "allowed for artists"
+    assert after[second["id"]] == before[second["id"]]
 
 
 def test_other_exports_are_files_of_their_own(api: Api, small: dict[str, Any]) -> None:

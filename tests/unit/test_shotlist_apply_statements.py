@@ -1,0 +1,114 @@
+"""An import's apply issues a number of SQL statements that grows with batches, not with rows: counted on
+a real database (SQLite, and PostgreSQL when it is there) by listening to every statement sent."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import event, func, insert, select
+
+from sync_server.context import SYSTEM, UnitOfWork
+from sync_server.db.engine import Database, make_database
+from sync_server.db.migrate import upgrade
+from sync_server.db.models import AuditEvent, Project, Scene, Shot
+from sync_server.shotlist import service
+from sync_server.shotlist.schemas import Selection
+from sync_server.shotlist.settings import ShotlistSettings
+from sync_server.storage.layout import ProjectLayout
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Database]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'apply.db'}"
+    else:
+        url = request.getfixturevalue("fresh_pg_url")
+    upgrade(url)
+    made = make_database(url)
+    try:
+        yield made
+    finally:
+        made.dispose()
+
+
+def _project(db: Database, shots: int) -> tuple[uuid.UUID, str, list[dict[str, Any]]]:
+    """A project with one scene and `shots` shots, made straight in the database."""
+    with db.write_sessions() as session:
+        project = Project(code=f"P{uuid.uuid4().hex[:8]}", name="statements")
+        session.add(project)
+        session.flush()
+        layout = ProjectLayout.of(project)
+        scene = Scene(project_id=project.id, code=layout.scene_code(10))
+        session.add(scene)
+        session.flush()
+        rows = [
+            {
+                "id": uuid.uuid4(),
+                "project_id": project.id,
+                "scene_id": scene.id,
+                "code": layout.shot_code(10 * (i + 1)),
+                "sort_order": 1000 * (i + 1),
+                "description": f"shot {i}",
+                "duration_frames": 24,
+                "status": "draft",
+            }
+            for i in range(shots)
+        ]
+        session.execute(insert(Shot), rows)
+        session.commit()
+        return project.id, scene.code, rows
+
+
+def _edited_csv(scene: str, rows: list[dict[str, Any]], new: int) -> bytes:
+    """Every shot's description edited, and `new` shots added at the end."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["ID", "Revision", "Scene", "Shot", "Description"])
+    for row in rows:
+        writer.writerow([row["id"], 1, scene, row["code"], f"{row['description']} edited"])
+    for i in range(new):
+        writer.writerow(["", "", scene, "", f"new shot {i}"])
+    return buffer.getvalue().encode()
+
+
+def _apply_counting(db: Database, shots: int, new: int) -> tuple[int, dict[str, Any]]:
+    project_id, scene, rows = _project(db, shots)
+    content = _edited_csv(scene, rows, new)
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        statements.append(sql)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        with db.write_sessions() as session:
+            uow = UnitOfWork(session=session, hub=None, actor=SYSTEM)
+            answer = service.apply(
+                uow, db.read_sessions, project_id, "edit.csv", content, Selection(), ShotlistSettings()
+            )
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    with db.read_sessions() as session:
+        total = session.scalar(select(func.count()).select_from(Shot).where(Shot.project_id == project_id))
+        edited = session.scalar(
+            select(func.count()).where(Shot.project_id == project_id, Shot.description.like("% edited"))
+        )
+        events = session.scalar(select(func.count()).where(AuditEvent.project_id == project_id))
+    assert (total, edited, events) == (shots + new, shots, shots + new)
+    assert len(answer["applied"]["updated"]) == shots and len(answer["applied"]["created"]) == new
+    return len(statements), answer
+
+
+def test_apply_statements_grow_with_batches_not_rows(db: Database) -> None:
+    small, _ = _apply_counting(db, 100, 10)
+    large, answer = _apply_counting(db, 2500, 250)
+    assert answer["change_set_id"] is not None
+    # 25x the rows: a statement per row (or per row and field) would add thousands; batches of 1,000
+    # rows add a few per kind of statement.
+    assert large - small <= 25, (small, large)
+    assert large < 80, large
