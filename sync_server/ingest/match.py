@@ -68,9 +68,14 @@ def read_edl(path: Path, fps_num: int, fps_den: int, matcher: ShotMatcher) -> li
     accepts only the exact NTSC rates), each with the shot code its names carry."""
     fps = fps_num / fps_den
     try:
-        timeline = otio.adapters.read_from_file(str(path), adapter_name="cmx_3600", rate=fps)
+        text = path.read_text(encoding="utf-8", errors="replace")
+        timeline = otio.adapters.read_from_string(text, adapter_name="cmx_3600", rate=fps)
     except Exception as exc:  # the adapter raises many kinds of errors for a bad file
         raise EdlError(f"{path.name} is not a readable CMX 3600 EDL: {exc}") from exc
+    # timecodes are shown as the EDL counts them: its FCM line, else drop-frame at 29.97 / 59.94
+    fcm = re.search(r"^FCM:\s*(NON-DROP|DROP)", text, re.M | re.I)
+    drop_rate = fps_den == 1001 and fps_num in (30000, 60000)
+    drop = fcm.group(1).upper() == "DROP" if fcm is not None and drop_rate else None
     events = []
     for number, clip in enumerate(timeline.find_clips(), start=1):
         meta: dict[str, Any] = dict(clip.metadata.get("cmx_3600", {}))
@@ -84,8 +89,8 @@ def read_edl(path: Path, fps_num: int, fps_den: int, matcher: ShotMatcher) -> li
                 clip.name or reel,
                 reel,
                 code,
-                otio.opentime.to_timecode(source.start_time, fps) if source else "",
-                otio.opentime.to_timecode(source.end_time_exclusive(), fps) if source else "",
+                otio.opentime.to_timecode(source.start_time, fps, drop) if source else "",
+                otio.opentime.to_timecode(source.end_time_exclusive(), fps, drop) if source else "",
             )
         )
     return events

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from ..context import UnitOfWork
 from ..db.models import Project, Scene, Shot, Version, VersionFile
-from ..errors import Conflict
+from ..errors import Conflict, Unprocessable
 from ..storage.atomic import fsync_dir
 from ..storage.layout import ProjectLayout
 from ..versions import media
@@ -23,9 +23,16 @@ from .probe import Probed
 
 
 def register(
-    uow: UnitOfWork, storage_root: Path, shot_id: uuid.UUID, stage: str, probed: Probed, copy: bool
+    uow: UnitOfWork,
+    storage_root: Path,
+    shot_id: uuid.UUID,
+    stage: str,
+    probed: Probed,
+    copy: bool,
+    handles: tuple[int, int] = (0, 0),
 ) -> VersionOut:
-    """Take the next number for (shot, stage), place the folder, insert the rows, commit."""
+    """Take the next number for (shot, stage), place the folder, insert the rows, commit. `handles`:
+    the head and tail handle frames the scan holds, as the caller states them."""
     session = uow.session
     shot = session.get(Shot, shot_id, with_for_update=True, populate_existing=True)
     if shot is None:
@@ -44,7 +51,7 @@ def register(
         raise Conflict(f"{relative} exists already on disk; it is left alone.", field="stage")
     folder.mkdir(parents=True)
     try:
-        version = _rows(uow, shot, stage, number, relative, folder, probed, copy)
+        version = _rows(uow, shot, stage, number, relative, folder, probed, copy, handles)
         uow.commit()
     except BaseException:
         session.rollback()
@@ -62,6 +69,7 @@ def _rows(
     folder: Path,
     probed: Probed,
     copy: bool,
+    handles: tuple[int, int],
 ) -> Version:
     thumbnail = None
     if probed.thumbnail is not None and probed.thumbnail.exists():
@@ -109,6 +117,7 @@ def _rows(
         thumbnail=thumbnail,
     )
     version.files = files
+    _set_extent(version, probed, handles)
     uow.session.add(version)
     uow.session.flush()
     uow.record(
@@ -120,3 +129,24 @@ def _rows(
         data=VersionOut.of(version).model_dump(mode="json"),
     )
     return version
+
+
+def _set_extent(version: Version, probed: Probed, handles: tuple[int, int]) -> None:
+    """What the scan holds: a sequence from its first to its last frame number (holes included), a movie
+    its probed frame count; handles as stated, refused when they leave nothing for the cut."""
+    facts = probed.media
+    if facts.get("kind") == "sequence":
+        first, last = facts.get("first_frame"), facts.get("last_frame")
+        frames = last - first + 1 if isinstance(first, int) and isinstance(last, int) else facts.get("frames")
+        version.first_frame = first if isinstance(first, int) else None
+    else:
+        frames = facts.get("frames")
+    version.frame_count = int(frames) if isinstance(frames, int) and frames > 0 else None
+    head, tail = handles
+    if version.frame_count is not None and head + tail >= version.frame_count:
+        raise Unprocessable(
+            f"handles of {head} + {tail} frames leave nothing of {probed.found.name} "
+            f"({version.frame_count} frames) for the cut.",
+            field="handle_in",
+        )
+    version.handle_in, version.handle_out = head, tail

@@ -39,6 +39,10 @@ class IngestBody(Input):
     pattern: str | None = Field(
         default=None, description="Regex with a group `shot` finding the code in a name."
     )
+    handle_in: int = Field(
+        default=0, ge=0, le=100_000, description="Head handle frames every scan holds before the cut."
+    )
+    handle_out: int = Field(default=0, ge=0, le=100_000, description="Tail handle frames after the cut.")
     dry_run: bool = False
     lang: Literal["en", "ko"] = "en"
 
@@ -88,6 +92,7 @@ def ingest_scans(
         edl=edl,
         pattern=body.pattern,
         dry_run=body.dry_run,
+        handles=(body.handle_in, body.handle_out),
         report=report,
         lang=body.lang,
     )

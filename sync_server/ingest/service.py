@@ -33,6 +33,7 @@ class Options:
     edl: Path | None = None
     pattern: str | None = None
     dry_run: bool = False
+    handles: tuple[int, int] = (0, 0)  # head and tail handle frames the scans hold (stated; default none)
     report: Path | None = None
     lang: str = "en"
 
@@ -96,7 +97,7 @@ def ingest(
             elif options.dry_run:
                 row.update(result="matched", version=f"{stage} (dry run)")
             else:
-                _register(db, actor, storage_root, shots[code], stage, item, options.copy, row)
+                _register(db, actor, storage_root, shots[code], stage, item, options, row)
             outcome.scans.append(row)
             thumbnails.append(item.thumbnail)
         tick("register", len(probed), len(probed))
@@ -133,13 +134,15 @@ def _register(
     shot_id: uuid.UUID,
     stage: str,
     item: probe.Probed,
-    copy: bool,
+    options: Options,
     row: dict[str, Any],
 ) -> None:
     try:
         with db.write_sessions() as session:
             uow = UnitOfWork(session=session, hub=None, actor=actor)
-            version = register.register(uow, storage_root, shot_id, stage, item, copy)
+            version = register.register(
+                uow, storage_root, shot_id, stage, item, options.copy, options.handles
+            )
         row.update(result="registered", version=f"{stage} v{version.number:03d}", version_id=str(version.id))
     except (ApiError, OSError) as exc:
         logger.warning("scan not registered", extra={"scan": item.found.name, "error": str(exc)})

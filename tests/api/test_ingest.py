@@ -146,3 +146,74 @@ def test_ingest_api_is_off_without_roots(api: Api, project: dict[str, Any], tmp_
     )
     body = assert_problem(response, 403, field="path")
     assert "AIPIPE_INGEST_ROOTS" in body["detail"]
+
+
+NTSC_EDLS = {
+    # (project fps, FCM line, source timecodes of the two events as the EDL writes them)
+    "23.976": ("23.976", "NON-DROP FRAME", ("01:00:00:00", "01:00:02:00", "02:00:00:00", "02:00:01:00")),
+    "29.97 drop": ("29.97", "DROP FRAME", ("01:00:00;00", "01:00:02;00", "02:00:00;00", "02:00:01;00")),
+    "29.97 non-drop": (
+        "29.97",
+        "NON-DROP FRAME",
+        ("01:00:00:00", "01:00:02:00", "02:00:00:00", "02:00:01:00"),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(NTSC_EDLS))
+def test_an_edl_at_an_ntsc_rate_matches_scans_and_keeps_its_timecodes(
+    ingest_server: tuple[Any, Path], case: str
+) -> None:
+    """23.976 and 29.97 projects read EDLs at their exact rate (24000/1001, 30000/1001); the report shows
+    each event's source timecodes as the EDL counts them (drop or non-drop)."""
+    admin, allowed = ingest_server
+    fps, fcm, (a_in, a_out, b_in, b_out) = NTSC_EDLS[case]
+    code = "NTSC" + "".join(c for c in case if c.isalnum()).upper()[:8]
+    project = admin.post("/api/projects", json={"code": code, "name": case, "fps": fps}).json()
+    scene = admin.post(f"/api/projects/{project['id']}/scenes", json={}).json()
+    a, b = (
+        admin.post(f"/api/projects/{project['id']}/shots", json={"scene_id": scene["id"]}).json()
+        for _ in "ab"
+    )
+    folder = allowed / code
+    folder.mkdir()
+    for frame in (1001, 1002, 1003):
+        exr_frame(folder / f"A001C003.{frame}.exr", frame)
+    movie(folder / "clip_b.mov")
+    edl = folder / "cut.edl"
+    edl.write_text(
+        f"TITLE: cut\nFCM: {fcm}\n\n"
+        f"001  A001C003 V     C        {a_in} {a_out} 00:00:00:00 00:00:02:00\n"
+        "* FROM CLIP NAME: A001C003.####.exr\n"
+        f"* COMMENT: {a['code']}\n"
+        f"002  B002 V     C        {b_in} {b_out} 00:00:02:00 00:00:03:00\n"
+        "* FROM CLIP NAME: clip_b.mov\n"
+        f"* COMMENT: {b['code']}\n"
+    )
+    response = admin.post(
+        f"/api/projects/{project['id']}/ingest",
+        json={"path": str(folder), "edl": str(edl), "stage": "plate", "handle_in": 1},
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["summary"]["registered"] == 2, body
+    assert {s["edl"] for s in body["scans"]} == {
+        f"#1 A001C003.####.exr {a_in}-{a_out}",
+        f"#2 clip_b.mov {b_in}-{b_out}",
+    }
+    [plate] = versions_of(admin, a["id"])
+    # what the scan holds: frames 1001-1003, the first of them a head handle (as stated)
+    assert (plate["first_frame"], plate["frame_count"], plate["handle_in"], plate["handle_out"]) == (
+        1001,
+        3,
+        1,
+        0,
+    )
+    [clip] = versions_of(admin, b["id"])
+    assert (clip["frame_count"], clip["handle_in"]) == (12, 1)  # 0.5 s at 24: probed
+
+
+def versions_of(client: Any, shot_id: str) -> list[dict[str, Any]]:
+    response = client.get(f"/api/shots/{shot_id}/versions")
+    assert response.status_code == 200, response.text
+    return response.json()["items"]
