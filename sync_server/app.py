@@ -45,6 +45,7 @@ from .metrics import Metrics
 from .middleware import BodyLimitMiddleware, RequestContextMiddleware
 from .openapi import install_openapi
 from .project_children import build_router
+from .projects.archive_routes import router as archive_router
 from .projects.routes import router as projects_router
 from .prompts.routes import router as prompts_router
 from .settings import Settings
@@ -161,6 +162,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> FastAPI:
         auth_router,
         users_router,
         projects_router,
+        archive_router,
         *(build_router(spec) for spec in (SCENES, CHARACTERS, ENVIRONMENTS, PRESETS)),
         clone_router,
         shots_router,

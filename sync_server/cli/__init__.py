@@ -15,7 +15,7 @@ from .demo import demo
 from .editorial import editorial_app
 from .farm import farm_app
 from .ingest import ingest_command
-from .login import login, logout
+from .login import login, logout, whoami
 from .project import project_app
 from .server import server
 from .shots import shots_app
@@ -27,6 +27,7 @@ app.command()(server)
 app.command()(demo)
 app.command()(login)
 app.command()(logout)
+app.command()(whoami)
 app.command("agent", context_settings=FORWARD, add_help_option=False)(agent)
 app.add_typer(db_app, name="db")
 app.add_typer(admin_app, name="admin")

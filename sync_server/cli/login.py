@@ -10,7 +10,7 @@ from typing import Annotated
 import httpx
 import typer
 
-from .client import refusal
+from .client import ApiKey, ServerClient, ServerUrl, connect, refusal
 from .common import die, err, out
 from .session import Login, SessionStore, normal_url
 
@@ -93,3 +93,14 @@ def logout(url: Url = None) -> None:
             markup=False,
             highlight=False,
         )
+
+
+def whoami(server: ServerUrl = None, api_key: ApiKey = None) -> None:
+    """Who the commands act as, and on which server (the saved login, or the API key)."""
+    with connect(ServerClient, server, api_key, timeout_s=HTTP_TIMEOUT_S) as api:
+        if api_key:
+            api.call("GET", "/api/projects", params={"limit": 1})  # the key is accepted
+            out().print(f"An API key at {api.server}.", markup=False, highlight=False)
+            return
+        me = api.call("GET", "/api/users/me")
+    out().print(f"{me['username']} ({me['role']}) at {api.server}.", markup=False, highlight=False)

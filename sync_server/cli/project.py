@@ -1,41 +1,78 @@
-"""`aipipe project archive`: a project's folder and records in one zip."""
+"""`aipipe project archive`: the server zips a project's folder and records; the zip can be downloaded."""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from .common import DataDir, DbUrl, fail, load_settings, out, size_text
+from .client import ApiKey, ServerClient, ServerUrl, connect
+from .common import AsJson, CliError, die, err, out, print_json, size_text
 
 project_app = typer.Typer(help="Project tools.", no_args_is_help=True)
+HTTP_TIMEOUT_S = 6 * 3600.0  # a project's media can take long to zip and to download
+
+
+def _download(api: ServerClient, path: str, dest: Path) -> Path:
+    """Stream the zip into `dest` (a folder gets the archive's own name) through a temporary file."""
+    from ..storage.atomic import new_file_mode
+
+    name = path.rsplit("/", 1)[-1]
+    target = dest / name if dest.is_dir() else dest
+    if target.exists():
+        raise CliError(f"{target} already exists; choose another --download (archives are never overwritten)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle, api.http.stream("GET", path) as response:
+            if response.is_error:
+                response.read()
+                api.request("GET", path)  # raises the server's refusal
+            for chunk in response.iter_bytes():
+                handle.write(chunk)
+        os.chmod(temp, new_file_mode())
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return target
 
 
 @project_app.command("archive")
 def project_archive(
-    code: Annotated[str, typer.Argument(help="Project code, e.g. NIGHT_ALLEY.")],
-    dest: Annotated[
-        Path | None,
-        typer.Option("--out", help="Zip file or folder. Default: <data dir>/archives/<project>-<UTC>.zip"),
+    project: Annotated[str, typer.Argument(help="Project code or id, e.g. NIGHT_ALLEY.")],
+    download: Annotated[
+        Path | None, typer.Option("--download", help="Also save the zip here (a file or a folder).")
     ] = None,
-    data_dir: DataDir = None,
-    database_url: DbUrl = None,
+    as_json: AsJson = False,
+    server: ServerUrl = None,
+    api_key: ApiKey = None,
 ) -> None:
-    """Zip a project's folder (config, assets, versions, edit) with a JSON export of its records."""
-    from ..projects.archive import ArchiveError, archive_project
-
-    settings = load_settings(data_dir, database_url)
-    try:
-        result = archive_project(settings, code, dest)
-    except ArchiveError as exc:
-        raise fail(exc) from exc
+    """Zip a project's folder (config, assets, versions, edit) with a JSON export of its records, on the
+    server in <data dir>/archives/ (needs the admin role)."""
+    if download is not None and download.exists() and not download.is_dir():
+        die(f"{download} already exists; choose another --download (archives are never overwritten)")
+    with connect(ServerClient, server, api_key, timeout_s=HTTP_TIMEOUT_S) as api:
+        pid = api.project_id(project)
+        err().print("The server is archiving the project …", markup=False, highlight=False)
+        made: dict[str, Any] = api.call("POST", f"/api/projects/{pid}/archive")
+        saved = _download(api, f"/api/projects/{pid}/archives/{made['name']}", download) if download else None
+    if as_json:
+        print_json(made | ({"downloaded_to": str(saved)} if saved else {}))
+        return
     console = out()
     console.print(
-        f"Archived project [bold]{result.project_code}[/bold] to [bold]{result.path}[/bold] "
-        f"({result.files} files, {size_text(result.bytes_in)} in, {size_text(result.size)} zip)."
+        f"Archived project {made['project_code']} to {made['path']} on the server "
+        f"({made['files']} files, {size_text(made['bytes_in'])} in, {size_text(made['size'])} zip).",
+        markup=False,
+        highlight=False,
     )
-    for path in result.missing:
-        console.print(f"[yellow]Listed in the database but not on disk:[/yellow] {path}")
-    for path in result.skipped:
-        console.print(f"[yellow]Skipped (symlink or deleted meanwhile):[/yellow] {path}")
+    if saved:
+        console.print(f"Downloaded to {saved}.", markup=False, highlight=False)
+    for path in made["missing"]:
+        err().print(f"Listed in the database but not on disk: {path}", style="yellow", markup=False)
+    for path in made["skipped"]:
+        err().print(f"Skipped (symlink or deleted meanwhile): {path}", style="yellow", markup=False)

@@ -37,7 +37,7 @@ from ..db.models import (
     Version,
 )
 from ..settings import Settings
-from ..storage.atomic import fsync_dir
+from ..storage.atomic import fsync_dir, new_file_mode
 from ..storage.layout import project_folder
 
 FORMAT = "aipipe-project-archive"
@@ -248,7 +248,7 @@ def _write_zip(
                     total += size
             handle.flush()
             os.fsync(handle.fileno())
-        tmp.chmod(0o644)
+        tmp.chmod(new_file_mode())
         if dest.exists():
             raise ArchiveError(f"{dest} appeared while the archive was written; not replacing it")
         os.replace(tmp, dest)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import zipfile
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from sync_server.projects.archive import PROJECT_JSON, ArchiveError, archive_project
-from sync_server.cli import app
 from sync_server.db.engine import make_database
 from sync_server.db.migrate import upgrade
 from sync_server.db.models import (
@@ -25,6 +24,7 @@ from sync_server.db.models import (
     Version,
     VersionFile,
 )
+from sync_server.projects.archive import PROJECT_JSON, ArchiveError, archive_project
 from sync_server.settings import Settings
 from sync_server.storage.layout import project_folder
 
@@ -154,9 +154,16 @@ def test_an_unknown_code_is_a_clear_error_that_lists_the_projects(
     studio: tuple[Settings, str], tmp_path: Path
 ) -> None:
     settings, _ = studio
-    result = CliRunner().invoke(
-        app, ["project", "archive", "NOPE", "--out", str(tmp_path), "--data-dir", str(settings.data_dir)]
-    )
-    assert result.exit_code == 1
-    assert "no project with code 'NOPE' (projects: NIGHT)" in result.output
+    with pytest.raises(ArchiveError, match=r"no project with code 'NOPE' \(projects: NIGHT\)"):
+        archive_project(settings, "NOPE", tmp_path)
     assert list(tmp_path.glob("*.zip")) == []
+
+
+def test_the_archive_gets_the_mode_the_umask_gives(studio: tuple[Settings, str], tmp_path: Path) -> None:
+    settings, _ = studio
+    before = os.umask(0o027)
+    try:
+        made = archive_project(settings, "NIGHT", tmp_path)
+    finally:
+        os.umask(before)
+    assert stat.S_IMODE(made.path.stat().st_mode) == 0o640
