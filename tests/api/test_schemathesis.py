@@ -9,7 +9,6 @@ AIPIPE_SCHEMATHESIS_EXAMPLES (default below) per operation and mode.
 from __future__ import annotations
 
 import os
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -40,8 +39,8 @@ CHECKS = [
     response_headers_conformance,
     response_schema_conformance,
 ]
-# Calls that would end the run's own session or block on purpose: the admin's token stays valid.
-SKIPPED = {"logout", "change_my_password", "claim_job"}
+# A claim long-polls for up to wait_s on purpose: generated waits would only make the run slow.
+SKIPPED = {"claim_job"}
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -55,7 +54,7 @@ def fuzzed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     replies = load_replies()
     # Any other script gets the first captured breakdown: generated text still reaches the apply path.
     with running_llm(fixtures=[*replies, {"match": "", "reply": replies[0]["reply"]}]) as llm:
-        env = {"AIPIPE_LLM_BASE_URL": llm.base_url, "AIPIPE_LLM_MODEL": llm.llm.model, "AIPIPE_LLM_TIMEOUT_S": "2"}
+        env = {"AIPIPE_LLM_BASE_URL": llm.base_url, "AIPIPE_LLM_MODEL": llm.llm.model}
         server, password = start_server_with_admin(tmp_path_factory.mktemp(f"fuzz-{request.param}"), url, env)
         admin = login(server.url, ADMIN, password)
         try:
@@ -113,7 +112,6 @@ def test_no_server_errors_and_every_answer_declared(fuzzed: Api) -> None:
     session.headers["Authorization"] = fuzzed.admin.headers["Authorization"]
     failures: list[str] = []
     operations = 0
-    timings: list[tuple[float, str]] = []
     for result in schema.get_all_operations():
         operation = result.ok()
         if operation.definition.raw.get("operationId") in SKIPPED:
@@ -127,14 +125,10 @@ def test_no_server_errors_and_every_answer_declared(fuzzed: Api) -> None:
         if operation.body or any(True for _ in operation.iter_parameters()):
             runs.append((GenerationMode.NEGATIVE, fixed or None))
         for mode, path_parameters in runs:
-            started = time.monotonic()
             error = _run(operation, mode, path_parameters, session, fuzzed.base_url)
-            timings.append((time.monotonic() - started, f"{operation.method.upper()} {operation.path} {mode.value}"))
             if error:
                 failures.append(f"{operation.method.upper()} {operation.path} ({mode.value}): {error}")
                 break
-    for took, what in sorted(timings, reverse=True)[:15]:
-        print(f"{took:6.2f} s  {what}")
     assert operations > 100, f"only {operations} operations in the document"
     assert not failures, f"{len(failures)} operations failed:\n\n" + "\n\n".join(failures)
 
