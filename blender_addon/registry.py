@@ -6,6 +6,8 @@ from collections.abc import Iterable
 
 import bpy
 
+from .i18n import tip
+
 
 def register_classes(classes: Iterable[type]) -> None:
     for cls in classes:
@@ -44,7 +46,7 @@ def online_access() -> bool:
 def ensure_online_access(operator_cls: type) -> bool:
     """Poll helper: True when Blender allows online access, else says why."""
     if not online_access():
-        operator_cls.poll_message_set(bpy.app.translations.pgettext_tip(OFFLINE_MESSAGE))
+        operator_cls.poll_message_set(tip(OFFLINE_MESSAGE))
         return False
     return True
 
@@ -56,10 +58,12 @@ def ensure_online(operator_cls: type, context: bpy.types.Context) -> bool:
     if not ensure_online_access(operator_cls):
         return False
     if not runtime.is_ready():
-        operator_cls.poll_message_set("The AIPipeline add-on is not running")
+        operator_cls.poll_message_set(tip("The AIPipeline add-on is not running"))
         return False
     if not runtime.get().online:
-        operator_cls.poll_message_set("Not logged in to the AIPipeline server (see the Connection panel)")
+        operator_cls.poll_message_set(
+            tip("Not logged in to the AIPipeline server (see the Connection panel)")
+        )
         return False
     return True
 
@@ -71,7 +75,7 @@ def ensure_project(operator_cls: type, context: bpy.types.Context) -> bool:
     if not ensure_online(operator_cls, context):
         return False
     if not runtime.current_project_id():
-        operator_cls.poll_message_set("Pick a project in the Shots panel first")
+        operator_cls.poll_message_set(tip("Pick a project in the Shots panel first"))
         return False
     return True
 
@@ -81,6 +85,6 @@ def ensure_shot_scene(operator_cls: type, context: bpy.types.Context) -> bool:
     if not ensure_online(operator_cls, context):
         return False
     if not context.scene.aipipe_shot.shot_id:
-        operator_cls.poll_message_set("This scene is not set up for a shot (use Set up shot)")
+        operator_cls.poll_message_set(tip("This scene is not set up for a shot (use Set up shot)"))
         return False
     return True

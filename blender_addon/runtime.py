@@ -25,11 +25,13 @@ from .core.client import ApiClient, ApiError
 from .core.events import EventListener
 from .core.tokens import TokenStore
 from .core.worker import Task, TaskContext, Worker
+from .i18n import iface
 from .undo import push_step as push_undo_step
 
 log = logging.getLogger(__name__)
 ADDON_ID = __package__
 TIMER_INTERVAL_S = 0.1
+PROGRESS_STEPS = 1000  # resolution of Blender's progress indicator
 _current: list[Runtime] = []  # the registered runtime, if any (a list so nothing rebinds a global)
 
 
@@ -55,6 +57,8 @@ class Runtime:
     "workflows", "jobs", "scenes" — each a dict id -> record."""
     extras: dict[str, Any] = field(default_factory=dict)
     """Per-feature state that is not a server record (enum item lists, preview collections, forms)."""
+    progress: float | None = None
+    """The fraction Blender's progress indicator shows now; None when it is off."""
     _subscribers: list[tuple[str, Callable[[dict[str, Any]], None]]] = field(default_factory=list)
 
     # -- running work off the main thread ------------------------------------------------------------
@@ -66,13 +70,15 @@ class Runtime:
         on_done: Callable[[Any], None] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
         undo: str = "",
+        long: bool = False,
     ) -> Task:
         """Run `fn` on the worker; `on_done(result)` / `on_error(exc)` run on the main thread later.
         Without `on_error`, the failure is shown in the panel with the server's message. With `undo`,
-        the change `on_done` makes is one undo step of that name (see `undo.py`)."""
+        the change `on_done` makes is one undo step of that name (see `undo.py`). `long` work (a timeline
+        build, a playblast, an upload) drives Blender's progress indicator while it runs."""
 
         def failed(exc: BaseException) -> None:
-            self.report(f"{label} failed: {exc}", "ERROR")
+            self.report(iface("{task} failed: {error}", task=iface(label), error=exc), "ERROR")
             if on_error:
                 on_error(exc)
 
@@ -82,13 +88,13 @@ class Runtime:
                     on_done(result)
             except Exception as exc:
                 log.exception("AIPipeline: applying %s failed", label)
-                self.report(f"{label} failed: {exc}", "ERROR")
+                self.report(iface("{task} failed: {error}", task=iface(label), error=exc), "ERROR")
             finally:
                 if undo:  # a change that stopped half-way can be undone too
                     push_undo_step(undo)
             redraw()
 
-        return self.worker.submit(fn, on_done=done, on_error=failed, label=label)
+        return self.worker.submit(fn, on_done=done, on_error=failed, label=label, long=long)
 
     def send(
         self,
@@ -104,6 +110,24 @@ class Runtime:
         return self.run(
             label, lambda _ctx: self.require_client().request(method, path, body).data, on_done, on_error
         )
+
+    def follow_progress(self) -> float | None:
+        """Show the long tasks' progress with Blender's progress indicator (on the cursor, in the editor
+        the artist works in) and end it when they are done; main thread. Returns the fraction shown."""
+        long = [task for task in self.worker.busy if task.long]
+        wm = getattr(bpy.context, "window_manager", None)
+        if not long:
+            if self.progress is not None and wm is not None:
+                wm.progress_end()
+            self.progress = None
+            return None
+        fraction = min(task.progress for task in long)
+        if wm is not None:
+            if self.progress is None:
+                wm.progress_begin(0, PROGRESS_STEPS)
+            wm.progress_update(round(fraction * PROGRESS_STEPS))
+        self.progress = fraction
+        return fraction
 
     def report(self, text: str, level: str = "INFO") -> None:
         """Show `text` in the panel (main thread)."""
@@ -174,6 +198,10 @@ class Runtime:
         for closer in self.extras.pop("_closers", []):
             closer()
         self.worker.stop()
+        wm = getattr(bpy.context, "window_manager", None)
+        if self.progress is not None and wm is not None:
+            wm.progress_end()  # never leave the indicator on the cursor
+        self.progress = None
 
 
 def get() -> Runtime:
@@ -213,7 +241,11 @@ def redraw() -> None:
 
 def drain() -> int:
     """Apply what the worker finished (main thread). The timer calls it; tests call it directly."""
-    return get().worker.drain() if _current else 0
+    if not _current:
+        return 0
+    count = _current[0].worker.drain()
+    _current[0].follow_progress()
+    return count
 
 
 def _tick() -> float | None:

@@ -10,6 +10,7 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, StringProperty
 
 from .. import compat, runtime
+from ..i18n import iface, tip
 from ..registry import ensure_online, ensure_project, register_classes, unregister_classes
 from . import core
 
@@ -49,17 +50,16 @@ def _poll_draft(cls: type, context: Any, status: str) -> bool:
         return False
     draft = current_draft()
     if draft is None:
-        cls.poll_message_set("Break a script down first")
+        cls.poll_message_set(tip("Break a script down first"))
         return False
     if draft["status"] != status:
-        cls.poll_message_set(f"The breakdown is {draft['status']}")
+        cls.poll_message_set(tip("The breakdown is {status}", status=draft["status"]))
         return False
     return True
 
 
 class AIPIPE_OT_breakdown_analyse(bpy.types.Operator):
-    """Send the script in the chosen text datablock to the server and show the draft it makes (nothing is
-    created in the project until you apply it)"""
+    """Send the chosen text's script to the server and show the draft it makes (nothing is created yet)"""
 
     bl_idname = "aipipe.breakdown_analyse"
     bl_label = "Break down script"
@@ -71,7 +71,7 @@ class AIPIPE_OT_breakdown_analyse(bpy.types.Operator):
             return False
         name = context.window_manager.aipipe_breakdown.text_name
         if not name or name not in bpy.data.texts:
-            cls.poll_message_set("Choose the text datablock that holds the script")
+            cls.poll_message_set(tip("Choose the text datablock that holds the script"))
             return False
         return True
 
@@ -97,7 +97,7 @@ class AIPIPE_OT_breakdown_analyse(bpy.types.Operator):
 
         def done(draft: dict[str, Any]) -> None:
             show_draft(draft)
-            rt.report(f"Breakdown ready: {core.summary(draft)}")
+            rt.report(iface("Breakdown ready: {summary}", summary=core.summary(draft)))
 
         rt.run("Breaking the script down", send, done)
         return {"FINISHED"}
@@ -197,15 +197,14 @@ class AIPIPE_OT_breakdown_edit_item(bpy.types.Operator):
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
         if set(body) == {"revision"}:
-            self.report({"INFO"}, f"{self.item_id}: nothing changed")
+            self.report({"INFO"}, iface("{item}: nothing changed", item=self.item_id))
             return {"CANCELLED"}
-        change_item(f"Editing {self.item_id}", draft, self.item_id, body)
+        change_item(iface("Editing {item}", item=self.item_id), draft, self.item_id, body)
         return {"FINISHED"}
 
 
 class AIPIPE_OT_breakdown_apply(bpy.types.Operator):
-    """Create the draft's scenes, shots, characters and environments in the project, all at once
-    (characters merge with existing ones by name or alias)"""
+    """Create the draft's scenes, shots, characters and environments at once (characters merge by name)"""
 
     bl_idname = "aipipe.breakdown_apply"
     bl_label = "Apply breakdown"
@@ -225,8 +224,13 @@ class AIPIPE_OT_breakdown_apply(bpy.types.Operator):
             show_draft(applied)
             n = {key: len(value) for key, value in applied["result"].items()}
             rt.report(
-                f"Applied: {n['scenes']} scenes, {n['shots']} shots, {n['characters_created']} new and "
-                f"{n['characters_merged']} merged characters"
+                iface(
+                    "Applied: {scenes} scenes, {shots} shots, {created} new and {merged} merged characters",
+                    scenes=n["scenes"],
+                    shots=n["shots"],
+                    created=n["characters_created"],
+                    merged=n["characters_merged"],
+                )
             )
 
         rt.send("Applying the breakdown", "POST", path, body, done)
@@ -268,7 +272,7 @@ def build_strips(scene_name: str, data: dict[str, Any]) -> list[Any]:
     if made:
         scene.frame_start = min(scene.frame_start, made[0].frame_final_start)
         scene.frame_end = compat.strip_range(made[-1])[1] - 1
-    runtime.get().report(f"Created the edit: {len(made)} new shots in the VSE")
+    runtime.get().report(iface("Created the edit: {count} new shots in the VSE", count=len(made)))
     return made
 
 
@@ -292,6 +296,7 @@ class AIPIPE_OT_breakdown_create_edit(bpy.types.Operator):
             fetch_new_shots(str(draft["project_id"]), core.applied_shot_ids(draft)),
             lambda data: build_strips(name, data),
             undo=self.bl_label,
+            long=True,
         )
         return {"FINISHED"}
 

@@ -20,9 +20,9 @@ class AIPIPE_UL_breakdown_rows(RowList, bpy.types.UIList):
     bl_idname = "AIPIPE_UL_breakdown_rows"
 
     def draw_row(self, row: Any, item: Any) -> None:
-        row.label(text=f"{item.item_id}  {item.label}", icon=ICONS.get(item.kind, "DOT"))
+        row.label(text=f"{item.item_id}  {item.label}", translate=False, icon=ICONS.get(item.kind, "DOT"))
         if item.merge_into:
-            row.label(text=f"→ {item.merge_into}", icon="LINKED")
+            row.label(text=f"→ {item.merge_into}", translate=False, icon="LINKED")
         row.label(text="", icon=DECISION_ICONS.get(item.decision, "DOT"))
         if item.decision != "accepted":
             op = row.operator("aipipe.breakdown_decide", text="", icon="CHECKMARK")

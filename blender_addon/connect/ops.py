@@ -10,6 +10,7 @@ from bpy.props import IntProperty, StringProperty
 
 from .. import registry, runtime
 from ..core.client import ApiClient
+from ..i18n import iface, tip
 from ..registry import ensure_online_access, online_access, register_classes, unregister_classes
 
 
@@ -25,7 +26,9 @@ def _timeout() -> float:
 
 def _online(rt: runtime.Runtime, client: ApiClient, user: dict[str, Any]) -> None:
     rt.client, rt.user, rt.state = client, user, "online"
-    rt.report(f"Logged in as {user.get('username', '?')} on {client.base_url}")
+    rt.report(
+        iface("Logged in as {user} on {server}", user=user.get("username", "?"), server=client.base_url)
+    )
     rt.dispatch({"action": "session.login", "data": user})
 
 
@@ -91,12 +94,12 @@ class AIPIPE_OT_connect_login(bpy.types.Operator):
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
         if not runtime.is_ready():
-            cls.poll_message_set("The AIPipeline add-on is not running")
+            cls.poll_message_set(tip("The AIPipeline add-on is not running"))
             return False
         if not ensure_online_access(cls):
             return False
         if runtime.get().state == "connecting":
-            cls.poll_message_set("Already logging in")
+            cls.poll_message_set(tip("Already logging in"))
             return False
         return True
 
@@ -113,10 +116,10 @@ class AIPIPE_OT_connect_login(bpy.types.Operator):
         rt = runtime.get()
         url = _server_url(self.server_url)
         if not url:
-            self.report({"ERROR"}, "Set the server URL (Preferences > Add-ons > AIPipeline)")
+            self.report({"ERROR"}, iface("Set the server URL (Preferences > Add-ons > AIPipeline)"))
             return {"CANCELLED"}
         if not self.username or not self.password:
-            self.report({"ERROR"}, "Enter a username and a password")
+            self.report({"ERROR"}, iface("Enter a username and a password"))
             return {"CANCELLED"}
         try:
             client = ApiClient(url, rt.tokens, _timeout())
@@ -126,7 +129,7 @@ class AIPIPE_OT_connect_login(bpy.types.Operator):
         username, password = self.username, self.password
         self.password = ""
         rt.state = "connecting"
-        rt.report(f"Logging in to {url}…")
+        rt.report(iface("Logging in to {server}…", server=url))
         prefs = runtime.preferences()
         if prefs is not None and prefs.server_url != url:
             prefs.server_url = url
@@ -144,7 +147,7 @@ class AIPIPE_OT_connect_logout(bpy.types.Operator):
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
         if not runtime.is_ready() or runtime.get().client is None:
-            cls.poll_message_set("Not logged in")
+            cls.poll_message_set(tip("Not logged in"))
             return False
         return True
 

@@ -36,11 +36,15 @@ class AIPIPE_PT_connection(SidebarPanel, bpy.types.Panel):
         rt = runtime.get()
         if rt.online and rt.client is not None:
             user = rt.user or {}
-            layout.label(text=f"{user.get('username', '?')} ({user.get('role', '')})", icon="USER")
+            layout.label(
+                text=f"{user.get('username', '?')} ({user.get('role', '')})", icon="USER", translate=False
+            )
             layout.label(text=rt.client.base_url, icon="URL")
             if rt.live:
                 layout.label(
-                    text=f"Live updates: {rt.live}", icon="LINKED" if rt.live == "live" else "UNLINKED"
+                    text=iface("Live updates: {state}", state=rt.live),
+                    icon="LINKED" if rt.live == "live" else "UNLINKED",
+                    translate=False,
                 )
             layout.operator("aipipe.connect_logout", icon="UNLINKED")
         elif not online_access():
@@ -57,7 +61,8 @@ def draw_activity(layout: bpy.types.UILayout, rt: runtime.Runtime) -> None:
     busy = rt.worker.busy
     for task in busy[:4]:
         row = layout.row()
-        row.label(text=f"{task.label} {int(task.progress * 100)}% {task.text}".strip(), icon="SORTTIME")
+        text = f"{iface(task.label)} {int(task.progress * 100)}% {task.text}".strip()
+        row.label(text=text, icon="SORTTIME", translate=False)
     if busy:
         layout.operator("aipipe.connect_cancel_tasks", icon="CANCEL")
     if rt.message.text:

@@ -39,6 +39,8 @@ class Task:
     error: BaseException | None = None
     result: Any = None
     started_at: float = field(default_factory=time.monotonic)
+    long: bool = False
+    """Long work (a timeline build, a playblast, an upload): Blender's progress indicator follows it."""
     _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def cancel(self) -> None:
@@ -90,11 +92,12 @@ class Worker:
         on_done: Callback | None = None,
         on_error: Callback | None = None,
         label: str = "",
+        long: bool = False,
     ) -> Task:
         """Queue `fn(ctx)` for a worker thread; returns at once. Callbacks run later, in `drain()`."""
         if self._stopping.is_set():
             raise RuntimeError("the AIPipeline worker is stopped")
-        task = Task(label or getattr(fn, "__name__", "task"))
+        task = Task(label or getattr(fn, "__name__", "task"), long=long)
         with self._lock:
             self.tasks.append(task)
         self._jobs.put((task, fn, on_done, on_error))

@@ -8,6 +8,7 @@ import bpy
 from bpy.props import BoolProperty
 
 from .. import runtime
+from ..i18n import iface
 from ..registry import ensure_project, register_classes, unregister_classes
 from ..shared import editorial as core
 from . import vse
@@ -27,7 +28,7 @@ def apply_build(scene_name: str, data: dict[str, Any]) -> list[Any]:
     try:
         vse.add_reference_audio(scene, plans, data.get("sounds") or {}, settings.audio_channel)
     except vse.NoSoundSupport as exc:
-        left_out = f"; reference sound left out: {exc}"
+        left_out = iface("; reference sound left out: {reason}", reason=exc)
     vse.set_note_markers(scene, core.plan_markers(edit, plans))
     vse.remember_revisions(scene, {str(s["shot_id"]): int(s["revision"]) for s in edit["shots"]})
     handles = {str(s["shot_id"]): int(s["handle_in"]) for s in edit["shots"]}
@@ -35,7 +36,8 @@ def apply_build(scene_name: str, data: dict[str, Any]) -> list[Any]:
         strip[vse.HANDLE_IN] = handles[str(strip[vse.SHOT_ID])]  # where a movie take of the shot starts
     settings.record_start = edit.get("record_start") or settings.record_start
     runtime.get().report(
-        f"Built the edit: {len(made)} shots, {edit['frames']} frames{left_out}",
+        iface("Built the edit: {shots} shots, {frames} frames", shots=len(made), frames=edit["frames"])
+        + left_out,
         "WARNING" if left_out else "INFO",
     )
     return made
@@ -58,8 +60,8 @@ def apply_media_update(scene_name: str, data: dict[str, Any], swap: bool) -> int
             vse.replace_media(scene, strip, path, media["still"], shot["source_in"], str(media["version_id"]))
         else:
             vse.flag_outdated(strip, True)
-    verb = "updated" if swap else "outdated"
-    runtime.get().report(f"{changed} strips {verb}")
+    text = "{count} strips updated" if swap else "{count} strips outdated"
+    runtime.get().report(iface(text, count=changed))
     return changed
 
 
@@ -81,6 +83,7 @@ class AIPIPE_OT_editorial_build(bpy.types.Operator):
             fetch_edit(runtime.current_project_id()),
             lambda d: apply_build(name, d),
             undo=self.bl_label,
+            long=True,
         )
         return {"FINISHED"}
 
@@ -105,6 +108,7 @@ class AIPIPE_OT_editorial_update_media(bpy.types.Operator):
             fetch_edit(runtime.current_project_id()),
             lambda d: apply_media_update(name, d, swap),
             undo=self.bl_label,
+            long=True,
         )
         return {"FINISHED"}
 

@@ -10,6 +10,7 @@ from typing import Any
 import bpy
 
 from .. import compat, runtime
+from ..i18n import iface, tip
 from ..registry import ensure_project, register_classes, unregister_classes
 from . import vse
 from .fetch import proxy_job
@@ -43,7 +44,7 @@ class AIPIPE_OT_editorial_export(bpy.types.Operator):
         if not ensure_project(cls, context):
             return False
         if not vse.picture_strips(context.scene):
-            cls.poll_message_set("Build the edit first")
+            cls.poll_message_set(tip("Build the edit first"))
             return False
         return True
 
@@ -68,7 +69,9 @@ class AIPIPE_OT_editorial_export(bpy.types.Operator):
             os.replace(partial, target)
             return target
 
-        rt.run("Exporting the edit", work, lambda path: rt.report(f"Wrote {path}"))
+        rt.run(
+            "Exporting the edit", work, lambda path: rt.report(iface("Wrote {path}", path=path)), long=True
+        )
         return {"FINISHED"}
 
 
@@ -86,16 +89,26 @@ class AIPIPE_OT_editorial_proxy(bpy.types.Operator):
         rt = runtime.get()
 
         def done(render: dict[str, Any]) -> None:
+            number = f"v{int(render['number']):03d}"
             text = (
-                f"Proxy v{int(render['number']):03d}: {render['status']}, {render['encoded']} shots encoded, "
-                f"{render['reused']} reused"
+                iface(
+                    "Proxy {number}: {encoded} shots encoded, {reused} reused",
+                    number=number,
+                    encoded=render["encoded"],
+                    reused=render["reused"],
+                )
                 if render["status"] == "succeeded"
-                else f"Proxy v{int(render['number']):03d}: {render['status']} {render.get('error', '')}"
+                else iface(
+                    "Proxy {number}: {status} {error}",
+                    number=number,
+                    status=render["status"],
+                    error=render.get("error", ""),
+                )
             )
             session().proxy_status = text
             rt.report(text, "INFO" if render["status"] == "succeeded" else "ERROR")
 
-        rt.run("Proxy movie", proxy_job(runtime.current_project_id()), done)
+        rt.run("Proxy movie", proxy_job(runtime.current_project_id()), done, long=True)
         return {"FINISHED"}
 
 
@@ -125,7 +138,7 @@ class AIPIPE_OT_editorial_render_vse(bpy.types.Operator):
     @classmethod
     def poll(cls, context: Any) -> bool:
         if context.scene.sequence_editor is None or not list(compat.vse_all_strips(context.scene)):
-            cls.poll_message_set("The sequencer is empty")
+            cls.poll_message_set(tip("The sequencer is empty"))
             return False
         return True
 
@@ -133,7 +146,7 @@ class AIPIPE_OT_editorial_render_vse(bpy.types.Operator):
         target = bpy.path.abspath(context.scene.aipipe_editorial.render_path)
         os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
         render_vse(context.scene, target)
-        self.report({"INFO"}, f"Rendered {target}")
+        self.report({"INFO"}, iface("Rendered {path}", path=target))
         return {"FINISHED"}
 
 

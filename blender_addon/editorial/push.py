@@ -9,6 +9,7 @@ import bpy
 
 from .. import compat, runtime
 from ..core.client import ApiError
+from ..i18n import tip
 from ..registry import ensure_online, ensure_project, register_classes, unregister_classes
 from ..shared import editorial as core
 from . import vse
@@ -122,7 +123,7 @@ class AIPIPE_OT_editorial_push_apply(bpy.types.Operator):
         if not ensure_online(cls, context):
             return False
         if not runtime.get().extras.get("editorial_push"):
-            cls.poll_message_set("Push edit first to see the changes")
+            cls.poll_message_set(tip("Push edit first to see the changes"))
             return False
         return True
 

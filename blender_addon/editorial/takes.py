@@ -9,6 +9,7 @@ import bpy
 from bpy.props import IntProperty
 
 from .. import compat, runtime
+from ..i18n import iface, tip
 from ..registry import ensure_online, ensure_project, register_classes, unregister_classes
 from ..shared import editorial as core
 from . import vse
@@ -36,7 +37,9 @@ def apply_takes(scene_name: str, strip_name: str, takes: list[dict[str, Any]]) -
         strip[vse.CODE] = base[vse.CODE]
         strip[vse.VERSION_ID] = str(version["id"])
         made.append(strip)
-    runtime.get().report(f"{len(made)} takes of {base[vse.CODE]} stacked above it")
+    runtime.get().report(
+        iface("{count} takes of {shot} stacked above it", count=len(made), shot=base[vse.CODE])
+    )
     return made
 
 
@@ -53,7 +56,14 @@ def apply_step(
     target = compat.vse_strips(scene).get(strip_name)
     handle = 0 if take["still"] else int(target.get(vse.HANDLE_IN, 0))
     vse.replace_media(scene, target, take["path"], take["still"], handle, str(chosen["id"]))
-    runtime.get().report(f"{strip_name}: {chosen['stage']} v{int(chosen['number']):03d}")
+    runtime.get().report(
+        iface(
+            "{strip}: {stage} v{number}",
+            strip=strip_name,
+            stage=chosen["stage"],
+            number=f"{int(chosen['number']):03d}",
+        )
+    )
 
 
 class AIPIPE_OT_editorial_step_version(bpy.types.Operator):
@@ -70,7 +80,7 @@ class AIPIPE_OT_editorial_step_version(bpy.types.Operator):
         if not ensure_project(cls, context):
             return False
         if vse.active_strip(context) is None:
-            cls.poll_message_set("Select a strip of the edit first")
+            cls.poll_message_set(tip("Select a strip of the edit first"))
             return False
         return True
 
@@ -83,6 +93,7 @@ class AIPIPE_OT_editorial_step_version(bpy.types.Operator):
             fetch_takes(str(strip[vse.SHOT_ID])),
             lambda takes: apply_step(scene_name, strip_name, current, step, takes),
             undo=self.bl_label,
+            long=True,
         )
         return {"FINISHED"}
 
@@ -106,6 +117,7 @@ class AIPIPE_OT_editorial_takes(bpy.types.Operator):
             fetch_takes(str(strip[vse.SHOT_ID])),
             lambda takes: apply_takes(scene_name, strip_name, takes),
             undo=self.bl_label,
+            long=True,
         )
         return {"FINISHED"}
 
@@ -122,7 +134,7 @@ class AIPIPE_OT_editorial_approve_take(bpy.types.Operator):
             return False
         strip = vse.active_strip(context)
         if strip is None or not strip.get(vse.VERSION_ID):
-            cls.poll_message_set("Select a take (a strip that shows a version)")
+            cls.poll_message_set(tip("Select a take (a strip that shows a version)"))
             return False
         return True
 
@@ -136,7 +148,9 @@ class AIPIPE_OT_editorial_approve_take(bpy.types.Operator):
             "POST",
             f"/api/versions/{version_id}/reviews",
             body,
-            lambda result: rt.report(f"{name} approved (shot is {result['shot_status']})"),
+            lambda result: rt.report(
+                iface("{strip} approved (shot is {status})", strip=name, status=result["shot_status"])
+            ),
         )
         return {"FINISHED"}
 

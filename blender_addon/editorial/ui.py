@@ -7,7 +7,8 @@ from typing import Any
 import bpy
 
 from .. import runtime
-from ..connect.ui import CATEGORY
+from ..connect.ui import CATEGORY, draw_activity
+from ..i18n import iface
 from ..registry import register_classes, unregister_classes
 from . import vse
 
@@ -36,7 +37,11 @@ class AIPIPE_PT_editorial(bpy.types.Panel):
         row.operator("aipipe.editorial_update_media", icon="FILE_REFRESH")
         outdated = sum(1 for s in vse.picture_strips(context.scene) if s.get(vse.OUTDATED))
         if outdated:
-            layout.label(text=f"{outdated} strips show an older version", icon="ERROR")
+            layout.label(
+                text=iface("{count} strips show an older version", count=outdated),
+                icon="ERROR",
+                translate=False,
+            )
         box = layout.box()
         box.label(text="Takes")
         row = box.row(align=True)
@@ -62,8 +67,7 @@ class AIPIPE_PT_editorial(bpy.types.Panel):
         box.prop(settings, "export_path")
         box.prop(settings, "record_start")
         box.operator("aipipe.editorial_export", icon="FILE")
-        if rt.message.text:
-            layout.label(text=rt.message.text, icon="ERROR" if rt.message.level == "ERROR" else "INFO")
+        draw_activity(layout, rt)
 
 
 CLASSES = (AIPIPE_PT_editorial,)

@@ -14,6 +14,7 @@ from .. import runtime
 from ..connect import props as connect_props
 from ..core import pathmap
 from ..core.client import ApiError
+from ..i18n import iface, tip
 from ..registry import ensure_online, ensure_shot_scene, register_classes, unregister_classes
 from . import opsdata, scene_setup
 
@@ -68,7 +69,7 @@ class AIPIPE_OT_layout_setup_shot(bpy.types.Operator):
         if not ensure_online(cls, context):
             return False
         if not _selected_shot_id(context):
-            cls.poll_message_set("Pick a shot in the Shots panel first")
+            cls.poll_message_set(tip("Pick a shot in the Shots panel first"))
             return False
         return True
 
@@ -83,10 +84,14 @@ class AIPIPE_OT_layout_setup_shot(bpy.types.Operator):
             scene = scene_setup.setup_scene(
                 data["project"], data["shot"], data["preset"], data["first_frame"], options
             )
-            guide = "" if data["first_frame"] else " (no approved first frame yet)"
-            rt.report(f"Scene {scene.name} ready{guide}")
+            text = (
+                "Scene {scene} ready"
+                if data["first_frame"]
+                else "Scene {scene} ready (no approved first frame yet)"
+            )
+            rt.report(iface(text, scene=scene.name))
 
-        rt.run("Setting up shot", fetch_setup(shot_id), apply, undo=self.bl_label)
+        rt.run("Setting up shot", fetch_setup(shot_id), apply, undo=self.bl_label, long=True)
         return {"FINISHED"}
 
 
@@ -115,7 +120,7 @@ class AIPIPE_OT_layout_publish(bpy.types.Operator):
             try:
                 files += scene_setup.export_camera(scene, staging, stem)
             except (RuntimeError, ValueError) as exc:
-                self.report({"ERROR"}, f"Camera export failed: {exc}")
+                self.report({"ERROR"}, iface("Camera export failed: {error}", error=exc))
                 return {"CANCELLED"}
         blend = os.path.join(staging, f"{stem}.blend")
         bpy.ops.wm.save_as_mainfile(filepath=blend, copy=True)
@@ -129,14 +134,14 @@ class AIPIPE_OT_layout_publish(bpy.types.Operator):
 
         def published(version: dict[str, Any]) -> None:
             work = save_work_file(version)
-            where = f"; working file {work}" if work else ""
+            where = iface("; working file {path}", path=work) if work else ""
             blend = next((f for f in version["files"] if f["name"].endswith(".blend")), None)
             mounted = mounted_path(blend["path"] if blend else version["path"])
             if mounted:
-                where += f"; in the tree at {mounted}"
-            rt.report(f"{code} layout {version['code']} published{where}")
+                where += iface("; in the tree at {path}", path=mounted)
+            rt.report(iface("{shot} layout {version} published", shot=code, version=version["code"]) + where)
 
-        rt.run(f"Publishing {code} layout", upload, published)
+        rt.run(iface("Publishing {shot} layout", shot=code), upload, published, long=True)
         return {"FINISHED"}
 
 
@@ -172,7 +177,7 @@ class AIPIPE_OT_layout_camera_export(bpy.types.Operator):
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
         if context.scene.camera is None:
-            cls.poll_message_set("The scene has no camera")
+            cls.poll_message_set(tip("The scene has no camera"))
             return False
         return True
 
@@ -207,7 +212,7 @@ class AIPIPE_OT_layout_camera_import(bpy.types.Operator):
         except (ValueError, RuntimeError) as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        self.report({"INFO"}, f"Camera {camera.name} is now the scene camera")
+        self.report({"INFO"}, iface("Camera {camera} is now the scene camera", camera=camera.name))
         return {"FINISHED"}
 
 

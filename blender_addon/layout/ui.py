@@ -5,6 +5,7 @@ from __future__ import annotations
 import bpy
 
 from ..connect.ui import SidebarPanel
+from ..i18n import iface
 from ..registry import register_classes, unregister_classes
 
 
@@ -17,7 +18,13 @@ class AIPIPE_PT_layout(SidebarPanel, bpy.types.Panel):
         shot = context.scene.aipipe_shot
         if shot.shot_code:
             layout.label(
-                text=f"{shot.shot_code}: cut {shot.cut_in}-{shot.cut_out}, {shot.lens_mm:g} mm",
+                text=iface(
+                    "{shot}: cut {first}-{last}, {lens} mm",
+                    shot=shot.shot_code,
+                    first=shot.cut_in,
+                    last=shot.cut_out,
+                    lens=f"{shot.lens_mm:g}",
+                ),
                 icon="CAMERA_DATA",
             )
         layout.operator("aipipe.layout_setup_shot", icon="SCENE_DATA")

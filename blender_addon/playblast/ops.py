@@ -10,6 +10,7 @@ import bpy
 from bpy.props import IntProperty, StringProperty
 
 from .. import runtime
+from ..i18n import iface, tip
 from ..registry import ensure_shot_scene, register_classes, unregister_classes
 from . import opsdata
 from .render import PlayblastSpec, render_playblast
@@ -33,7 +34,7 @@ class AIPIPE_OT_playblast_create(bpy.types.Operator):
         if not ensure_shot_scene(cls, context):
             return False
         if context.scene.camera is None:
-            cls.poll_message_set("The scene has no camera")
+            cls.poll_message_set(tip("The scene has no camera"))
             return False
         return True
 
@@ -57,7 +58,7 @@ class AIPIPE_OT_playblast_create(bpy.types.Operator):
         def render_and_upload(number: int) -> None:
             scene_: Any = bpy.data.scenes.get(scene_name)
             if scene_ is None:
-                rt.report(f"Scene {scene_name} is gone; playblast cancelled", "ERROR")
+                rt.report(iface("Scene {scene} is gone; playblast cancelled", scene=scene_name), "ERROR")
                 return
             label = opsdata.version_label(number)
             folder = tempfile.mkdtemp(prefix="aipipe-playblast-")
@@ -73,7 +74,7 @@ class AIPIPE_OT_playblast_create(bpy.types.Operator):
             try:
                 result = render_playblast(scene_, spec)  # local work: Blender renders on its main thread
             except (RuntimeError, ValueError) as exc:
-                rt.report(f"Playblast of {code} failed: {exc}", "ERROR")
+                rt.report(iface("Playblast of {shot} failed: {error}", shot=code, error=exc), "ERROR")
                 return
             # The thumbnail goes first: the server makes the version's thumbnail from the first picture.
             files = [result.thumbnail, result.path] if result.thumbnail else [result.path]
@@ -91,16 +92,23 @@ class AIPIPE_OT_playblast_create(bpy.types.Operator):
                 note = (
                     ""
                     if version["number"] == number
-                    else f" (burn-in says {label}: someone published meanwhile)"
+                    else iface(" (burn-in says {label}: someone published meanwhile)", label=label)
                 )
+                text = "{shot} playblast {version} uploaded, {frames} frames; shot is {status}"
                 rt.report(
-                    f"{code} playblast {version['code']} uploaded, {result.frames} frames; shot is "
-                    f"{version['shot']['status']}{note}"
+                    iface(
+                        text,
+                        shot=code,
+                        version=version["code"],
+                        frames=result.frames,
+                        status=version["shot"]["status"],
+                    )
+                    + note
                 )
 
-            rt.run(f"Uploading {code} playblast", upload, uploaded)
+            rt.run(iface("Uploading {shot} playblast", shot=code), upload, uploaded, long=True)
 
-        rt.run(f"Preparing {code} playblast", next_number, render_and_upload)
+        rt.run(iface("Preparing {shot} playblast", shot=code), next_number, render_and_upload)
         return {"FINISHED"}
 
 

@@ -10,7 +10,9 @@ context) it renders with Workbench through `render.render`, which looks the same
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +42,7 @@ class PlayblastResult:
     frame_end: int
     method: str  # "viewport" | "workbench"
     thumbnail: str | None
+    progress_frames: list[int] = field(default_factory=list)  # the frames the progress indicator showed
 
 
 def _view3d_override() -> dict[str, Any] | None:
@@ -51,6 +54,29 @@ def _view3d_override() -> dict[str, Any] | None:
                 if region is not None:
                     return {"window": window, "area": area, "region": region}
     return None
+
+
+@contextlib.contextmanager
+def frame_progress(start: int, end: int) -> Iterator[list[int]]:
+    """Blender's progress indicator follows the frames as they are written (the render holds the main
+    thread, so nothing else could update it). Yields the frames seen, in order."""
+    wm = bpy.context.window_manager
+    seen: list[int] = []
+
+    def written(scene: Any, *_args: Any) -> None:
+        seen.append(scene.frame_current)
+        if wm is not None:
+            wm.progress_update(scene.frame_current)
+
+    if wm is not None:
+        wm.progress_begin(start, end)
+    bpy.app.handlers.render_write.append(written)
+    try:
+        yield seen
+    finally:
+        bpy.app.handlers.render_write.remove(written)
+        if wm is not None:
+            wm.progress_end()
 
 
 def render_playblast(scene: Any, spec: PlayblastSpec) -> PlayblastResult:
@@ -81,10 +107,11 @@ def render_playblast(scene: Any, spec: PlayblastSpec) -> PlayblastResult:
             scene.display.shading.light = "STUDIO"
             scene.display.shading.color_type = "MATERIAL"
             scene.display.render_aa = "FXAA"  # 8-sample AA costs 8x on a CPU (llvmpipe) for a review movie
-            bpy.ops.render.render(animation=True, scene=scene.name)
+            with frame_progress(start, end) as written:
+                bpy.ops.render.render(animation=True, scene=scene.name)
             method = "workbench"
         else:
-            with bpy.context.temp_override(**view, scene=scene):
+            with frame_progress(start, end) as written, bpy.context.temp_override(**view, scene=scene):
                 bpy.ops.render.opengl(animation=True, view_context=True)
             method = "viewport"
         if not os.path.isfile(output):
@@ -95,7 +122,7 @@ def render_playblast(scene: Any, spec: PlayblastSpec) -> PlayblastResult:
     finally:
         compat.restore_render_settings(scene, saved)
         _shading_restore(scene, saved_engine_shading)
-    return PlayblastResult(output, end - start + 1, start, end, method, thumbnail)
+    return PlayblastResult(output, end - start + 1, start, end, method, thumbnail, list(written))
 
 
 def _burnins(scene: Any, burnins: Burnins) -> None:

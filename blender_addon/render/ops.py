@@ -10,6 +10,7 @@ import bpy
 from bpy.props import EnumProperty, IntProperty, StringProperty
 
 from .. import compat, runtime
+from ..i18n import iface, tip
 from ..registry import ensure_online, register_properties, unregister_properties
 from . import opsdata
 
@@ -99,7 +100,7 @@ class AIPIPE_OT_render_send(bpy.types.Operator):
         if not ensure_online(cls, context):
             return False
         if not _shot_id(context):
-            cls.poll_message_set("Pick a shot, or set up this scene for one")
+            cls.poll_message_set(tip("Pick a shot, or set up this scene for one"))
             return False
         return True
 
@@ -115,7 +116,13 @@ class AIPIPE_OT_render_send(bpy.types.Operator):
 
         def queued(job: dict[str, Any]) -> None:
             rt.store("jobs", [job], replace=False)
-            rt.report(f"Render job queued: {job['workflow']} at priority {job['priority']}")
+            rt.report(
+                iface(
+                    "Render job queued: {workflow} at priority {priority}",
+                    workflow=job["workflow"],
+                    priority=job["priority"],
+                )
+            )
             _follow()
 
         rt.send("Sending to render", "POST", f"/api/shots/{shot_id}/render", body, queued)
@@ -185,12 +192,18 @@ class AIPIPE_OT_render_load_result(bpy.types.Operator):
             name = f"{version['stage']}_{version['code']}"
             if target == "VSE":
                 strip = load_into_sequencer(scene, path, name)
-                rt.report(f"{name} loaded into the sequencer on channel {strip.channel}")
+                rt.report(
+                    iface(
+                        "{name} loaded into the sequencer on channel {channel}",
+                        name=name,
+                        channel=strip.channel,
+                    )
+                )
             else:
                 load_as_camera_background(scene, path)
-                rt.report(f"{name} is the camera background")
+                rt.report(iface("{name} is the camera background", name=name))
 
-        rt.run("Loading render", fetch, apply, undo=self.bl_label)
+        rt.run("Loading render", fetch, apply, undo=self.bl_label, long=True)
         return {"FINISHED"}
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import bpy
 
 from .. import runtime
+from ..i18n import iface, tip
 from ..registry import ensure_project, register_classes, unregister_classes
 from . import core
 
@@ -58,7 +59,11 @@ class AIPIPE_OT_shotlist_export(bpy.types.Operator):
         folder = bpy.path.abspath(state.export_folder or "//")
         if not folder or not os.path.isdir(folder):
             self.report(
-                {"ERROR"}, f"Export folder '{state.export_folder}' does not exist (save the file first?)"
+                {"ERROR"},
+                iface(
+                    "Export folder '{folder}' does not exist (save the file first?)",
+                    folder=state.export_folder,
+                ),
             )
             return {"CANCELLED"}
         rt = runtime.get()
@@ -70,7 +75,11 @@ class AIPIPE_OT_shotlist_export(bpy.types.Operator):
             url = f"/api/projects/{project_id}/shotlist/export?kind={kind}&format={fmt}"
             return client.download(url, core.export_path(folder, code, kind, fmt))
 
-        rt.run("Exporting the shot list", work, lambda path: rt.report(f"Shot list written to {path}"))
+        rt.run(
+            "Exporting the shot list",
+            work,
+            lambda path: rt.report(iface("Shot list written to {path}", path=path)),
+        )
         return {"FINISHED"}
 
 
@@ -86,14 +95,14 @@ class AIPIPE_OT_shotlist_preview(bpy.types.Operator):
         if not ensure_project(cls, context):
             return False
         if not context.window_manager.aipipe_shotlist.file_path:
-            cls.poll_message_set("Choose the edited shot list file")
+            cls.poll_message_set(tip("Choose the edited shot list file"))
             return False
         return True
 
     def execute(self, context: Any) -> set[str]:
         path = bpy.path.abspath(context.window_manager.aipipe_shotlist.file_path)
         if not os.path.isfile(path):
-            self.report({"ERROR"}, f"{path} is not a file")
+            self.report({"ERROR"}, iface("{path} is not a file", path=path))
             return {"CANCELLED"}
         rt = runtime.get()
         endpoint = f"/api/projects/{runtime.current_project_id()}/shotlist/import"
@@ -101,7 +110,7 @@ class AIPIPE_OT_shotlist_preview(bpy.types.Operator):
         def done(preview: dict[str, Any]) -> None:
             show_preview(path, preview)
             rt.report(
-                f"{os.path.basename(path)}: {core.summary(preview)}",
+                iface("{file}: {summary}", file=os.path.basename(path), summary=core.summary(preview)),
                 "INFO" if preview["can_apply"] else "ERROR",
             )
 
@@ -122,13 +131,13 @@ class AIPIPE_OT_shotlist_apply(bpy.types.Operator):
             return False
         state = context.window_manager.aipipe_shotlist
         if not state.previewed:
-            cls.poll_message_set("Preview the file first")
+            cls.poll_message_set(tip("Preview the file first"))
             return False
         if not state.can_apply:
-            cls.poll_message_set("The file has errors; fix them and preview again")
+            cls.poll_message_set(tip("The file has errors; fix them and preview again"))
             return False
         if not any(line.use for line in state.lines):
-            cls.poll_message_set("Tick the changes to apply")
+            cls.poll_message_set(tip("Tick the changes to apply"))
             return False
         return True
 
@@ -150,8 +159,13 @@ class AIPIPE_OT_shotlist_apply(bpy.types.Operator):
             counts = {k: len(v) for k, v in result["applied"]["applied"].items()}
             show_preview(path, result["preview"])
             rt.report(
-                f"Applied: {counts['created']} new, {counts['updated']} changed, {counts['removed']} removed "
-                f"(change set {result['applied']['change_set_id']})"
+                iface(
+                    "Applied: {created} new, {updated} changed, {removed} removed (change set {change_set})",
+                    created=counts["created"],
+                    updated=counts["updated"],
+                    removed=counts["removed"],
+                    change_set=result["applied"]["change_set_id"],
+                )
             )
 
         rt.run("Applying the shot list", work, done)

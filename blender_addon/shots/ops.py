@@ -9,6 +9,7 @@ from bpy.props import IntProperty
 
 from .. import runtime
 from ..core.client import ApiError
+from ..i18n import iface, tip
 from ..registry import ensure_online, register_classes, unregister_classes
 from . import history, opsdata, thumbnails
 
@@ -224,7 +225,7 @@ def save_form(overwrite: bool = False) -> bool:
         fill_list()
         if browser().form.shot_id == shot_id:
             load_form(shot_id)
-        rt.report(f"{code} saved (revision {record['revision']})")
+        rt.report(iface("{shot} saved (revision {revision})", shot=code, revision=record["revision"]))
 
     def refused(exc: BaseException) -> None:
         if not isinstance(exc, ApiError) or exc.status != 409 or exc.current is None:
@@ -238,14 +239,23 @@ def save_form(overwrite: bool = False) -> bool:
             rt.extras["form_base"] = current
             form.revision = int(current["revision"])
             fill_form(merged)
-            rt.report(f"{code} changed on the server meanwhile; merged, saving again", "WARNING")
+            rt.report(
+                iface("{shot} changed on the server meanwhile; merged, saving again", shot=code), "WARNING"
+            )
             save_form()
             return
         rt.extras["form_theirs"] = current
         form.conflict, form.conflict_fields = True, ", ".join(conflicts)
-        rt.report(f"{code}: someone else changed {form.conflict_fields} too. Reload or overwrite.", "WARNING")
+        rt.report(
+            iface(
+                "{shot}: someone else changed {fields} too. Reload or overwrite.",
+                shot=code,
+                fields=form.conflict_fields,
+            ),
+            "WARNING",
+        )
 
-    rt.run(f"Saving {code}", send, saved, refused)
+    rt.run(iface("Saving {shot}", shot=code), send, saved, refused)
     return True
 
 
@@ -291,16 +301,16 @@ class AIPIPE_OT_shots_save(bpy.types.Operator):
             return False
         form = context.window_manager.aipipe.form
         if not form.shot_id:
-            cls.poll_message_set("Pick a shot in the list first")
+            cls.poll_message_set(tip("Pick a shot in the list first"))
             return False
         if form.conflict:
-            cls.poll_message_set("Resolve the conflict first: reload or overwrite")
+            cls.poll_message_set(tip("Resolve the conflict first: reload or overwrite"))
             return False
         return True
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         if not save_form():
-            self.report({"INFO"}, "Nothing changed")
+            self.report({"INFO"}, iface("Nothing changed"))
         return {"FINISHED"}
 
 
@@ -327,7 +337,7 @@ class AIPIPE_OT_shots_conflict_reload(bpy.types.Operator):
         form.revision = int(theirs["revision"])
         form.conflict, form.conflict_fields, form.changed_on_server = False, "", False
         fill_form(merged)
-        rt.report(f"Reloaded {form.code}; your text is in the Text '{kept}'")
+        rt.report(iface("Reloaded {shot}; your text is in the Text '{text}'", shot=form.code, text=kept))
         return {"FINISHED"}
 
 

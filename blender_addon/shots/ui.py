@@ -8,6 +8,7 @@ import bpy
 
 from .. import runtime
 from ..connect.ui import WRAP_WIDTH, SidebarPanel
+from ..i18n import iface
 from ..registry import register_classes, unregister_classes
 from . import history, ops, opsdata, thumbnails
 
@@ -72,11 +73,18 @@ class AIPIPE_PT_shot_details(SidebarPanel, bpy.types.Panel):
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
         form = context.window_manager.aipipe.form
-        layout.label(text=f"{form.code}  (revision {form.revision})")
+        layout.label(
+            text=iface("{shot}  (revision {revision})", shot=form.code, revision=form.revision),
+            translate=False,
+        )
         if form.conflict:
             box = layout.box()
             box.alert = True
-            box.label(text=f"Changed on the server too: {form.conflict_fields}", icon="ERROR")
+            box.label(
+                text=iface("Changed on the server too: {fields}", fields=form.conflict_fields),
+                icon="ERROR",
+                translate=False,
+            )
             row = box.row()
             row.operator("aipipe.shots_conflict_reload", icon="FILE_REFRESH")
             row.operator("aipipe.shots_conflict_overwrite", icon="ERROR")

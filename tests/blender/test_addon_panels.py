@@ -107,3 +107,28 @@ def test_panels_draw_logged_in_with_a_shot_a_conflict_and_work_running(online, s
         ul.draw_item(fake, bpy.context, RecordingLayout(row_log), state, item, 0, state, "shot_index")
     flags, _order = ul.filter_items(fake, bpy.context, state, "shots")
     assert flags == [1 << 30, 0] and f"label:{studio.shots[0]['code']}" in row_log
+
+
+def test_long_work_drives_blenders_progress_and_the_vse_panel_shows_it(online, studio) -> None:
+    import threading
+
+    rt = online.get()
+    release = threading.Event()
+
+    def work(ctx: Any) -> None:
+        ctx.progress(0.5, "half way")
+        release.wait(30)
+
+    rt.run("Building the edit", work, long=True)
+    try:
+        pump(lambda: rt.progress == 0.5, what="the progress indicator")
+        log: list[str] = []
+        bpy.types.AIPIPE_PT_editorial.draw(SimpleNamespace(layout=RecordingLayout(log)), bpy.context)
+        assert "label:Building the edit 50% half way" in log
+        assert "operator:aipipe.connect_cancel_tasks" in log
+    finally:
+        release.set()
+    pump(lambda: idle() and rt.progress is None, what="the progress indicator to end")
+    rt.run("Loading history", lambda ctx: ctx.progress(0.5))  # short work leaves the cursor alone
+    assert rt.follow_progress() is None
+    pump(idle, what="short work")

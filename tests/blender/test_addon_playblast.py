@@ -124,3 +124,16 @@ def test_headless_entry_renders_a_blend_for_the_farm(tmp_path) -> None:
         check=False,
     )
     assert failed.returncode == 2 and "nope" in failed.stderr
+
+
+def test_the_progress_indicator_follows_every_frame_of_the_render(tmp_path) -> None:
+    from blender_addon.playblast.render import PlayblastSpec, render_playblast
+
+    scene = bpy.context.scene
+    scene.render.resolution_x, scene.render.resolution_y = 64, 36
+    camera = bpy.data.objects.new("CAM", bpy.data.cameras.new("CAM"))
+    scene.collection.objects.link(camera)
+    scene.camera = camera
+    result = render_playblast(scene, PlayblastSpec(str(tmp_path / "pb.mp4"), frame_start=5, frame_end=9))
+    assert result.progress_frames == [5, 6, 7, 8, 9]
+    assert not [h for h in bpy.app.handlers.render_write if h.__name__ == "written"]  # handler removed
