@@ -18,6 +18,7 @@ from ..deps import Services
 from ..errors import Unprocessable
 from ..versions import service as versions
 from ..versions import sniff
+from ..versions.extent import MediaExtent
 from ..versions.staging import StagingArea
 from ..versions.upload import ReceivedFile, split_name
 
@@ -76,8 +77,14 @@ def publish_outputs(
             "inputs": job.inputs,
         }
         provenance = {k: v for k, v in provenance.items() if v is not None}
+        # What the movie holds: its frame count is probed (PyAV) when published; farm renders and
+        # playblasts are made of the cut only (no handles); a playblast's agent reports its first frame.
+        first = reported.get("frame_start")
         form = versions.PublishForm(
-            stage=job.output_stage or "render", comment=f"farm job {job.id}", provenance=provenance
+            stage=job.output_stage or "render",
+            comment=f"farm job {job.id}",
+            provenance=provenance,
+            extent=MediaExtent(first_frame=first if isinstance(first, int) else None),
         )
         thumbnail = versions.describe_media(files, upload.folder, services.settings.thumbnail_size)
         publication = versions.Publication(job.shot_id, form, files, thumbnail, upload)

@@ -68,6 +68,8 @@ def test_a_layout_blend_is_playblasted_by_an_agent_into_the_next_playblast_versi
         version = admin.get(f"/api/versions/{state['version_id']}").json()
         assert version["stage"] == "playblast" and version["number"] == 1
         assert version["provenance"]["tool"] == "blender" and version["provenance"]["frames"] == 12
+        # what the movie holds, for the edit: the cut from frame 1001, no handles
+        assert (version["first_frame"], version["frame_count"], version["handle_in"]) == (1001, 12, 0)
         movie = next(f for f in version["files"] if f["name"].endswith(".mp4"))
         local = tmp_path / "playblast.mp4"
         local.write_bytes(admin.get(movie["url"]).content)
