@@ -79,30 +79,45 @@ class StripPlan:
     revision: int
     start: int  # first frame on the timeline
     length: int  # the shot's duration in frames
-    source_in: int  # frames of the media skipped at its head (a movie's head handle)
+    source_in: int  # frames of the media skipped at its head (the head handle the movie holds)
     media: MediaChoice | None
+    missing: int = 0  # frames the cut needs past the movie's end (a take shorter than the cut)
 
     @property
     def end(self) -> int:
         return self.start + self.length
 
 
+def movie_extent(version: Mapping[str, Any]) -> tuple[int, int | None]:
+    """(head handle frames, frame count or None) a version's movie holds, from its API record: what its
+    maker said (`handle_in`, `frame_count`), never the project's handle."""
+    frames = version.get("frame_count")
+    return int(version.get("handle_in") or 0), int(frames) if frames is not None else None
+
+
+def missing_frames(length: int, source_in: int, frame_count: int | None) -> int:
+    """Frames a cut of `length` from `source_in` needs past the end of a `frame_count`-frame movie."""
+    return 0 if frame_count is None else max(0, length - max(0, frame_count - source_in))
+
+
 def plan_build(
     shots: Sequence[Mapping[str, Any]],
     versions_by_shot: Mapping[str, Sequence[Mapping[str, Any]]],
     start_frame: int = 1,
-    project_handle_in: int = 0,
 ) -> list[StripPlan]:
-    """Strips for `shots` (API records) in order, back to back from `start_frame`; omitted shots left out."""
+    """Strips for `shots` (API records) in order, back to back from `start_frame`; omitted shots left out.
+
+    A movie is cut from the head handle its version says it holds."""
     plans: list[StripPlan] = []
     frame = start_frame
     for shot in sorted(shots, key=lambda s: (int(s.get("order", 0)), str(s["code"]))):
         if shot.get("status") == "omitted":
             continue
         media = pick_media(versions_by_shot.get(str(shot["id"]), []))
-        handle = shot.get("handle_in")
-        handle_in = int(project_handle_in if handle is None else handle)
         length = int(shot["duration_frames"])
+        source_in, frames = (
+            movie_extent(media.version) if media is not None and media.kind == "video" else (0, None)
+        )
         plans.append(
             StripPlan(
                 shot_id=str(shot["id"]),
@@ -110,8 +125,9 @@ def plan_build(
                 revision=int(shot["revision"]),
                 start=frame,
                 length=length,
-                source_in=handle_in if media is not None and media.kind == "video" else 0,
+                source_in=source_in,
                 media=media,
+                missing=missing_frames(length, source_in, frames),
             )
         )
         frame += length
@@ -274,6 +290,7 @@ def plan_from_edit(edit: Mapping[str, Any], start_frame: int = 1) -> list[StripP
                 length=length,
                 source_in=int(shot["source_in"]) if choice is not None else 0,
                 media=choice,
+                missing=int(shot.get("missing_frames") or 0),
             )
         )
         frame += length

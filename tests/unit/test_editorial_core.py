@@ -54,18 +54,20 @@ def test_media_priority_final_render_approved_playblast_approved_first_frame() -
     assert pick_media([]) is None
 
 
-def test_build_plan_is_back_to_back_in_shot_order_with_movie_handles() -> None:
+def test_build_plan_is_back_to_back_in_shot_order_with_the_handles_each_movie_holds() -> None:
     shots = [_shot("b", 20, 30, handle_in=6), _shot("a", 10, 48), _shot("c", 30, 12, status="omitted"),
-             _shot("d", 40, 5)]  # fmt: skip
+             _shot("d", 40, 5), _shot("e", 50, 24, handle_in=8)]  # fmt: skip
     versions = {
-        "a": [_version("ra", "render", 1)],
+        "a": [{**_version("ra", "render", 1), "handle_in": 8, "frame_count": 64}],  # 8 + 48 + 8
         "b": [_version("pb", "previz", 1, "approve", "image/png")],
+        "e": [{**_version("pe", "playblast", 1, "approve"), "handle_in": 0, "frame_count": 20}],
     }
-    plans = plan_build(shots, versions, start_frame=1001, project_handle_in=8)
-    assert [(p.shot_id, p.start, p.end, p.source_in) for p in plans] == [
-        ("a", 1001, 1049, 8),  # movie: the project's head handle is skipped
-        ("b", 1049, 1079, 0),  # still: from its only frame
-        ("d", 1079, 1084, 0),  # slate
+    plans = plan_build(shots, versions, start_frame=1001)
+    assert [(p.shot_id, p.start, p.end, p.source_in, p.missing) for p in plans] == [
+        ("a", 1001, 1049, 8, 0),  # the movie's own head handle is skipped
+        ("b", 1049, 1079, 0, 0),  # still: from its only frame
+        ("d", 1079, 1084, 0, 0),  # slate
+        ("e", 1084, 1108, 0, 4),  # a playblast holds no handle (the shot's 8 is not skipped); 4 short
     ]
     assert plans[2].media is None
 
