@@ -1,11 +1,11 @@
 """A Fountain (https://fountain.io/syntax) reader for what a breakdown needs.
 
-Understood: title page, scene headings (INT./EXT./EST./INT./EXT./I/E, forced `.`, scene numbers `#1A#`),
-character cues (upper case or forced `@`, extensions like `(V.O.)`, dual dialogue `^`), parentheticals,
-dialogue, transitions (`... TO:` and forced `>`), centered text (a title card, kept with the transitions),
-forced action `!`, sections `#`,
-synopses `=` (kept as the scene's synopsis), page breaks `===`, notes `[[...]]` (kept apart) and the
-boneyard `/* ... */` (dropped). Emphasis markers are removed from the text.
+Understood: title page (indented lines go on with the key above), scene headings
+(INT./EXT./EST./INT./EXT./I/E, forced `.`, scene numbers `#1A#`), character cues (upper case or forced
+`@`, extensions like `(V.O.)`, dual dialogue `^`), parentheticals, dialogue, transitions (`FADE IN:`,
+`CUT TO BLACK.`, `... TO:` and forced `>`), title cards (`SUPER:`, `TITLE OVER:`) and centered text,
+forced action `!`, sections `#`, synopses `=` (kept as the scene's synopsis), page breaks `===`, notes
+`[[...]]` (kept apart) and the boneyard `/* ... */` (dropped). Emphasis markers are removed.
 
 No well-kept Python Fountain library exists (PyPI's `fountain` was last released in 2016), and the
 breakdown needs line numbers and dual-dialogue flags, so this is our own small reader.

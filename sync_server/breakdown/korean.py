@@ -2,10 +2,12 @@
 
 Scene headings: `S#1.`, `S# 1`, `#1.`, `씬 1.`, `장면 1.` followed by the place and the time
 (`골목길 - 밤`, `골목길 (밤)`, `골목길/밤`); an interior/exterior mark may precede or follow the place
-(`(실내)`, `내부`, `외부`). Dialogue: `이름: 대사` or `이름 : 대사`, with an optional parenthetical or
-extension after the name (`리나(작게): ...`, `민수(E): ...`, `리나 (V.O.): ...`). Narration (`NA:`,
-`내레이션:`) is kept as dialogue of the narrator. Lines such as `F.I.`, `F.O.`, `컷`, `디졸브`, `암전`
-are transitions; `//` starts a comment that is dropped.
+(`(실내)`, `내부`, `외부`); notes such as `(1973년)`, `(회상)`, `연속` are kept apart (`headings.py`).
+Before the first scene: a title page (`제목:`, `작가:`, `원작:`, ...) and a cast list. Dialogue:
+`이름: 대사` or `이름 : 대사`, with parentheticals or extensions after the name (`리나(작게): ...`,
+`민수(E): ...`, `리나 (V.O.): ...`; `names.py` tells them apart). Narration (`NA:`, `내레이션:`) is kept
+as dialogue of the narrator. Lines such as `F.I.`, `F.O.`, `컷`, `디졸브`, `암전` are transitions and
+`자막: ...` a title card (notes, never shots: `edit_notes.py`); `//` starts a comment that is dropped.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import re
 from . import title_page
 from .edit_notes import card_to, title_card, transition
 from .headings import split_heading
-from .names import is_extension, strip_emphasis
+from .names import CONTINUED, extension_key, is_extension, strip_emphasis
 from .script import Action, Dialogue, Script, ScriptScene, Transition, clean, continue_times
 
 HEADING = re.compile(
@@ -85,7 +87,7 @@ def _dialogue(line: str, number: int) -> Dialogue | None:
     parentheticals: list[str] = []
     for inside in (" ".join(g.split()) for g in _GROUPS.findall(groups)):
         if is_extension(inside):  # `(V.O)`, `(E)`, `(전화)`; `(계속)` and `(CONT'D)` are dropped
-            extensions += [] if inside.upper() in ("CONT'D", "CONT’D", "계속") else [inside.upper()]
+            extensions += [] if extension_key(inside) in CONTINUED else [inside.upper()]
         elif inside:
             parentheticals.append(inside)
     extension, parenthetical = ", ".join(extensions), ", ".join(parentheticals)
