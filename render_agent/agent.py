@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aipipe_shared.aio import wait_event
+from aipipe_shared.protocol import PROTOCOL_VERSION
 from aipipe_shared.version import __version__
 from render_agent.comfyui import (
     ComfyClient,
@@ -173,6 +174,7 @@ class Agent:
             "name": self.settings.name,
             "host": socket.getfqdn(),
             "version": __version__,
+            "protocol_version": PROTOCOL_VERSION,
             "gpus": report.gpus_json(),
             "gpu_error": report.error,
             "cpu_count": os.cpu_count() or 0,

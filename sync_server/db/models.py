@@ -289,6 +289,7 @@ class Agent(IdMixin, TimestampMixin, RevisionMixin, Base):
     loaded_models: Mapped[list[str]] = mapped_column(JsonType, default=list)
     state: Mapped[str] = mapped_column(String(20), default="idle")
     state_reason: Mapped[str] = mapped_column(String(500), default="")  # why it is `unavailable`
+    protocol_version: Mapped[int] = mapped_column(Integer, default=1)  # aipipe_shared.protocol
     draining: Mapped[bool] = mapped_column(Boolean, default=False)
     last_seen_at: Mapped[datetime | None] = mapped_column(default=None)
     api_key_id: Mapped[uuid.UUID | None] = mapped_column(default=None)

@@ -11,6 +11,8 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from aipipe_shared.protocol import OLDEST_PROTOCOL_VERSION, PROTOCOL_VERSION, refusal
+
 from .. import resources
 from ..context import Principal, UnitOfWork
 from ..crud import get_or_404
@@ -64,7 +66,16 @@ def check_owner(agent: AgentLike, principal: Principal) -> None:
         raise Forbidden("This API key belongs to another agent.", field="agent_id")
 
 
+class UnsupportedProtocol(Unprocessable):
+    title, type_slug = "Unsupported protocol version", "unsupported-protocol"
+
+
 def register(uow: UnitOfWork, settings: Settings, body: AgentRegister) -> AgentRegistered:
+    why = refusal(body.protocol_version)
+    if why:
+        raise UnsupportedProtocol(
+            why, field="protocol_version", supported=[OLDEST_PROTOCOL_VERSION, PROTOCOL_VERSION]
+        )
     session = uow.session
     values: dict[str, Any] = body.model_dump()
     values["gpus"] = [g for g in values["gpus"]]
@@ -90,6 +101,7 @@ def register(uow: UnitOfWork, settings: Settings, body: AgentRegister) -> AgentR
     uow.commit()
     return AgentRegistered(
         agent_id=agent.id,
+        protocol_version=body.protocol_version,
         lease_s=settings.farm_lease_s,
         heartbeat_s=settings.farm_heartbeat_s,
         claim_wait_max_s=settings.farm_claim_wait_max_s,

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
+from aipipe_shared.protocol import IMPLIED_PROTOCOL_VERSION
+
 from ..schemas import Id, Input, Output, ShortText
 
 JobType = Literal[
@@ -38,10 +40,17 @@ class AgentRegister(Input):
     tags: Words = []
     job_types: Annotated[list[JobType], Field(max_length=20)] = []
     loaded_models: Words = []
+    protocol_version: int = Field(
+        default=IMPLIED_PROTOCOL_VERSION,
+        ge=0,
+        le=2**31 - 1,
+        description="The farm protocol version the agent speaks (aipipe_shared.protocol); absent: 1.",
+    )
 
 
 class AgentRegistered(Output):
     agent_id: uuid.UUID
+    protocol_version: int = Field(description="The protocol version the server will speak with this agent.")
     lease_s: int
     heartbeat_s: int
     claim_wait_max_s: float
@@ -74,6 +83,7 @@ class AgentOut(Output):
     loaded_models: list[str]
     state: str
     state_reason: str = Field(default="", description="Why the agent is `unavailable` (its own words).")
+    protocol_version: int = Field(description="The farm protocol version it registered with.")
     draining: bool
     last_seen_at: datetime | None
     current_job_id: uuid.UUID | None = None

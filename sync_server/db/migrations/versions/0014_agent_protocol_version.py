@@ -7,6 +7,9 @@ Create Date: 2026-12-06 03:00:00
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+from alembic import op
+
 revision = "0014"
 down_revision = "0013"
 branch_labels = None
@@ -14,8 +17,11 @@ depends_on = None
 
 
 def upgrade() -> None:
-    """Reserved for work in progress; nothing to change yet."""
+    with op.batch_alter_table("agents") as batch:
+        # Agents registered before versions existed spoke protocol 1 (aipipe_shared.protocol).
+        batch.add_column(sa.Column("protocol_version", sa.Integer(), nullable=False, server_default="1"))
 
 
 def downgrade() -> None:
-    """Reserved for work in progress; nothing to change yet."""
+    with op.batch_alter_table("agents") as batch:
+        batch.drop_column("protocol_version")
