@@ -35,7 +35,7 @@ from .draft import (
     shot_id,
 )
 from .korean import NARRATOR_NAMES
-from .names import display_name, joint_names, off_screen
+from .names import GROUP_CUES, display_name, extension_key, joint_names, off_screen
 from .script import Action, Dialogue, Script, ScriptScene
 
 WEATHER = [
@@ -121,7 +121,8 @@ def _speakers(script: Script) -> dict[str, list[str]]:
     names = {cue: display_name(cue).casefold() for cue in cues}
     for cue in cues:
         others = known | {name for other, name in names.items() if other != cue}
-        speakers[cue] = joint_names(cue, others.__contains__, display_name)
+        grouped = extension_key(cue) in GROUP_CUES
+        speakers[cue] = [] if grouped else joint_names(cue, others.__contains__, display_name)
     return speakers
 
 
@@ -273,8 +274,8 @@ def _groups(scene: ScriptScene, carried: list[str]) -> tuple[list[_Group], list[
 
 def _dialogue_text(line: Dialogue, speakers: list[str]) -> str:
     """`Maya (V.O.): Theo?`, `Theo & Dad: Shoes off!`, `NA: ...`."""
-    if line.character.upper() in NARRATOR_NAMES or _HANGUL.search(line.character):
-        name = line.character  # `태오와 아빠` reads as written
+    if line.character.upper() in NARRATOR_NAMES or _HANGUL.search(line.character) or not speakers:
+        name = display_name(line.character)  # `NA`, `태오와 아빠`, `Both` read as written
     else:
         name = " & ".join(display_name(s) for s in speakers)
     notes = "".join(f" ({x})" for x in (line.extension, line.parenthetical) if x and x != "NA")

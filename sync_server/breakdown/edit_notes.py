@@ -16,7 +16,8 @@ _TRANSITION = re.compile(
     r"|IN FROM BLACK|OUT TO BLACK))?"
     r"\s*[:.]?$"
     r"|^[A-Z0-9 '’.\-]+\bTO:$"
-    r"|^(?:THE END|END|END CREDITS|BACK TO SCENE|BACK TO PRESENT|END FLASHBACK|INTERCUT)\s*[:.]?$"
+    r"|^(?:THE END|END|END CREDITS|BACK TO SCENE|BACK TO PRESENT|END FLASHBACK"
+    r"|(?:BEGIN |END )?INTERCUT(?: WITH)?)\s*[:.]?$"
 )
 # Korean and short forms in Korean scripts.
 _KOREAN_TRANSITION = re.compile(

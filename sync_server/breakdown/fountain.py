@@ -29,6 +29,8 @@ BONEYARD = re.compile(r"/\*.*?\*/", re.DOTALL)
 # Keys that may open a title page (any key may follow): a script starting `FADE IN:` has none.
 _FIRST_KEYS = frozenset(k for k in title_page.FIELDS if k.isascii()) | {"revision", "format"}
 SKIP = None  # a line that held only a note: neither content nor a paragraph break
+# Page-break marks left by PDF conversions: `CONTINUED:`, `(CONTINUED)`, `CONTINUED: (2)`, `(MORE)`.
+_PAGE_MARK = re.compile(r"^\(?(?:CONTINUED|CONT'D|MORE)\)?:?(?:\s*\(\d+\))?$")
 
 
 def _blank_out(match: re.Match[str]) -> str:
@@ -170,6 +172,8 @@ def parse_fountain(text: str) -> Script:
                 continue  # two spaces: a deliberate empty line inside dialogue
             previous_blank, dialogue, card = True, None, None
             continue
+        if _PAGE_MARK.match(stripped):
+            continue  # not content, and no paragraph break either
         was_blank, previous_blank = previous_blank, False
         if card is not None:
             card.text = f"{card.text} {_text(stripped)}"

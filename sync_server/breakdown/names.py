@@ -33,6 +33,23 @@ ON_SCREEN = frozenset(
     }
 )  # fmt: skip
 EXTENSIONS = CONTINUED | OFF_SCREEN | ON_SCREEN
+# Cues for everyone present (`BOTH`, `모두`): no character of their own; the action says who is there.
+GROUP_CUES = frozenset(
+    {
+        "BOTH",
+        "ALL",
+        "EVERYONE",
+        "EVERYBODY",
+        "TOGETHER",
+        "ALL TOGETHER",
+        "모두",
+        "다같이",
+        "다 같이",
+        "일동",
+        "둘 다",
+        "함께",
+    }
+)
 _GROUP = re.compile(r"[(\[]([^()\[\]]*)[)\]]")
 _JOINERS = re.compile(r"\s+(?:AND|&)\s+|\s*&\s*|\s+and\s+", re.IGNORECASE)
 _KOREAN_JOINER = re.compile(r"(?<=[가-힣])(?:와|과|랑|이랑|하고)\s+(?=\S)|\s*[&·]\s*")

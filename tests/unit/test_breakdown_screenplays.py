@@ -293,3 +293,21 @@ def test_llm_names_get_the_same_cue_rules() -> None:
         ["CHR-001", "CHR-002"],  # `Theo & Maya` is both of them
         ["CHR-002"],
     ]
+
+
+def test_page_break_marks_and_group_cues_are_neither_shots_nor_characters() -> None:
+    # As a PDF-to-Fountain conversion leaves them: (MORE) and CONTINUED: at a page break.
+    script = parse_fountain(
+        "INT. HALL - NIGHT\n\nTheo and Maya stand at the door.\n\nTHEO\nWe should go.\n(MORE)\n\n"
+        "CONTINUED:\n\nTHEO (CONT'D)\nNow.\n\nBOTH\nGo!\n\nINTERCUT WITH:\n\nEXT. STREET - NIGHT\n\nRain.\n"
+    )
+    content = breakdown_script(script)
+    assert [c.name for c in content.characters] == ["Theo"]
+    assert [(s.dialogue, s.camera_notes) for s in content.shots] == [
+        ("Theo: We should go.\nTheo: Now.\nBoth: Go!", "INTERCUT WITH:"),
+        ("", ""),
+    ]
+    korean = breakdown_script(
+        parse_korean("S#1. 방 - 밤\n\n태오와 마야가 문 앞에 선다.\n태오: 가자.\n모두: 가자!\n")
+    )
+    assert [c.name for c in korean.characters] == ["태오"]
