@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -53,10 +55,12 @@ from .shotlist.routes import router as shotlist_router
 from .shots.routes import router as shots_router
 from .storage.meta import MetaWriter
 from .storage.routes import router as storage_router
+from .storage.sweep import sweep_forever
 from .users.routes import router as users_router
 from .versions.routes import router as versions_router
 
 logger = logging.getLogger(__name__)
+TMP_SWEEP_S = 3600.0  # between sweeps for temporary files left by interrupted writes
 UPLOAD_PREFIXES = ("/api/shots/", "/api/farm/jobs/", "/api/farm/agents/", "/api/projects/")
 
 
@@ -128,6 +132,13 @@ def create_app(settings: Settings, *, migrate: bool = True) -> FastAPI:
         await services.hub.start()
         # Long-lived objects made at start-up need not be traced by every full collection.
         gc.collect()
+        # Temporary files a killed server left behind (its atomic writes were cut short).
+        sweeper = asyncio.create_task(
+            sweep_forever(
+                [settings.data_dir, settings.resolved_storage_root], settings.stale_tmp_age_s, TMP_SWEEP_S
+            ),
+            name="aipipe-tmp-sweep",
+        )
         gc.freeze()
         logger.info("server ready", extra={"database": services.db.dialect})
         try:
@@ -135,6 +146,9 @@ def create_app(settings: Settings, *, migrate: bool = True) -> FastAPI:
         finally:
             await services.hub.stop()
             services.db.dispose()
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
 
     if migrate:
         upgrade(settings.resolved_database_url)

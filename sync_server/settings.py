@@ -49,6 +49,9 @@ class Settings(BaseSettings):
         description="Seconds a seen API key is trusted without a lookup (revoking clears it); 0: off.",
     )
     login_max_failures: int = Field(default=5, gt=0, description="Failed logins per user+address per window.")
+    login_max_failures_per_address: int = Field(
+        default=20, gt=0, description="Failed logins per address (any usernames) per window."
+    )
     login_window_s: int = Field(default=300, gt=0)
 
     max_body_bytes: int = Field(default=2 * 1024 * 1024, gt=0, description="Largest JSON request body.")
@@ -105,6 +108,11 @@ class Settings(BaseSettings):
         default=2.0, gt=0, description="Safety poll for events missed by the notifier."
     )
     events_replay_max: int = Field(default=10000, gt=0, description="Most events replayed on resume.")
+    stale_tmp_age_s: float = Field(
+        default=600.0,
+        ge=0,
+        description="Temporary files of interrupted writes older than this are removed (at start, hourly).",
+    )
     events_queue_size: int = Field(
         default=2000, gt=0, description="Events a live client may fall behind before it is closed (1013)."
     )

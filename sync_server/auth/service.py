@@ -24,29 +24,35 @@ def _as_utc(value: datetime) -> datetime:
 
 
 def check_rate_limit(session: Session, settings: Settings, username: str, addr: str | None) -> None:
-    """Refuse a login when this user+address has failed too often within the window."""
+    """Refuse a login when this user+address has failed too often within the window, or when this
+    address has failed too often for any usernames (password spraying: one guess for many users)."""
     since = datetime.now(UTC) - timedelta(seconds=settings.login_window_s)
-    stmt = select(func.count(), func.min(AuditEvent.at)).where(
-        AuditEvent.action == LOGIN_FAILED,
-        AuditEvent.entity_id == username.lower(),
-        AuditEvent.at >= since,
-        AuditEvent.remote_addr == addr if addr else AuditEvent.remote_addr.is_(None),
+    from_addr = AuditEvent.remote_addr == addr if addr else AuditEvent.remote_addr.is_(None)
+    failures = select(func.count(), func.min(AuditEvent.at)).where(
+        AuditEvent.action == LOGIN_FAILED, AuditEvent.at >= since, from_addr
     )
-    count, oldest = session.execute(stmt).one()
+    count, oldest = session.execute(failures.where(AuditEvent.entity_id == username.lower())).one()
     if count >= settings.login_max_failures:
-        retry = (
-            int(
-                (
-                    _as_utc(oldest) + timedelta(seconds=settings.login_window_s) - datetime.now(UTC)
-                ).total_seconds()
-            )
-            + 1
-        )
+        retry = _retry_after(oldest, settings.login_window_s)
         raise TooManyRequests(
-            f"Too many failed logins for '{username}'; try again in {max(retry, 1)} s.",
+            f"Too many failed logins for '{username}'; try again in {retry} s.",
             field="username",
-            headers={"Retry-After": str(max(retry, 1))},
+            headers={"Retry-After": str(retry)},
         )
+    count, oldest = session.execute(failures).one()
+    if count >= settings.login_max_failures_per_address:
+        retry = _retry_after(oldest, settings.login_window_s)
+        raise TooManyRequests(
+            f"Too many failed logins from this address; try again in {retry} s.",
+            field="username",
+            headers={"Retry-After": str(retry)},
+        )
+
+
+def _retry_after(oldest: datetime, window_s: float) -> int:
+    """Whole seconds until the oldest failure leaves the window (at least 1)."""
+    left = _as_utc(oldest) + timedelta(seconds=window_s) - datetime.now(UTC)
+    return max(int(left.total_seconds()) + 1, 1)
 
 
 def _issue_pair(session: Session, tokens: Tokens, user: User) -> TokenPair:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,12 +26,22 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            keep_private(Path(parsed.database))
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
         engine = create_engine(url, **kwargs)
         _configure_sqlite(engine)
         return engine
     kwargs.update(pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True)
     return create_engine(url, **kwargs)
+
+
+def keep_private(database: Path) -> None:
+    """The database file holds password and key hashes: only its owner may read it (0600). SQLite gives
+    its -wal and -shm files the database file's mode, so they follow once it is made before first use."""
+    os.close(os.open(database, os.O_CREAT | os.O_WRONLY, 0o600))
+    for path in (database, *(database.with_name(database.name + s) for s in ("-wal", "-shm", "-journal"))):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(path, 0o600)
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -83,9 +83,16 @@ def boundary_of(content_type: str | None) -> bytes:
     return options[b"boundary"]
 
 
+# Bidirectional controls (U+202A-U+202E, U+2066-U+2069, the marks U+200E/U+200F/U+061C) make a name
+# display unlike what it is ("photo<RLO>gnp.exe" shows as "photoexe.png"): they are dropped.
+BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+
+
 def split_name(client_name: str) -> tuple[str, str]:
-    """The last path component of a client's file name, NFC, and its lower-case extension ('' if none)."""
-    base = unicodedata.normalize("NFC", re.split(r"[\\/]", client_name)[-1]).strip()
+    """The last path component of a client's file name, NFC, without bidirectional controls, and its
+    lower-case extension ('' if none)."""
+    visible = BIDI_CONTROLS.sub("", client_name)
+    base = unicodedata.normalize("NFC", re.split(r"[\\/]", visible)[-1]).strip()
     stem, dot, ext = base.rpartition(".")
     if not dot or not stem.strip(" ."):
         return base, ""
