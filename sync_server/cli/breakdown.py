@@ -7,7 +7,6 @@ it is shown and applied after a confirmation (`--yes` skips the question).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,7 +14,7 @@ import typer
 from rich.table import Table
 
 from .client import ApiKey, ServerClient, ServerUrl, connect
-from .common import CliError, err, out
+from .common import CliError, err, out, print_json
 
 # The server may wait on the LLM for each part of a long script: allow far more than one request.
 HTTP_TIMEOUT_S = 3600.0
@@ -72,7 +71,10 @@ def breakdown(
     engine: Annotated[str, typer.Option(help="auto, parser (no model) or llm.", show_default=True)] = "auto",
     apply: Annotated[bool, typer.Option("--apply", help="Apply the draft after showing it.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the draft as JSON.")] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="Print only JSON on stdout: the draft (with --apply: and the result)."),
+    ] = False,
     server: ServerUrl = None,
     api_key: ApiKey = None,
 ) -> None:
@@ -86,22 +88,30 @@ def breakdown(
         project_id = api.project_id(project)
         body = {"text": text, "format": fmt, "engine": engine, "source_name": file.name[:200]}
         draft = api.call("POST", f"/api/projects/{project_id}/breakdowns", json=body)
-        if as_json:
-            out().print_json(json.dumps(draft, ensure_ascii=False))
-        else:
+        if not as_json:
             show_draft(draft)
         if not apply:
-            out().print(
+            if as_json:
+                print_json(draft)
+            # Where the draft is and what to do next is a status line: stdout stays the draft.
+            err().print(
                 f"Draft saved: review it, then apply it (POST /api/breakdowns/{draft['id']}/apply "
-                "or run again with --apply)."
+                "or run again with --apply).",
+                markup=False,
+                highlight=False,
             )
             return
-        if not yes and not typer.confirm("Apply this breakdown to the project?", default=False):
-            out().print("Not applied; the draft is kept.")
+        if not yes and not typer.confirm("Apply this breakdown to the project?", default=False, err=True):
+            if as_json:
+                print_json(draft)
+            err().print("Not applied; the draft is kept.")
             return
         applied = api.call(
             "POST", f"/api/breakdowns/{draft['id']}/apply", json={"revision": draft["revision"]}
         )
+    if as_json:
+        print_json({"draft": draft, "applied": applied})
+        return
     n = {key: len(value) for key, value in applied["result"].items()}
     out().print(
         f"Applied: {n['scenes']} scenes, {n['shots']} shots, {n['characters_created']} new and "

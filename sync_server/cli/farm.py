@@ -6,6 +6,7 @@ of the server is shown with its problem+json `detail` and ends the command with 
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from rich.table import Table
 
 from ..farm.schemas import JobType
 from .client import ApiKey, ServerClient, ServerUrl, connect
-from .common import CliError, out
+from .common import AsJson, CliError, out, print_json, table
 
 farm_app = typer.Typer(help="Render farm: status, jobs and the wrangler's controls.", no_args_is_help=True)
 blocklist_app = typer.Typer(help="Agents blocklisted for a job type.", no_args_is_help=True)
@@ -143,7 +144,10 @@ def status_text(status: str) -> str:
 
 def agent_state(agent: dict[str, Any]) -> str:
     state = agent["state"]
-    return f"{state} (draining)" if agent["draining"] and state not in ("draining", "offline") else state
+    if agent["draining"] and state not in ("draining", "offline"):
+        state = f"{state} (draining)"
+    reason = agent.get("state_reason")
+    return f"{state}: {reason}" if reason else state
 
 
 def job_line(job: dict[str, Any]) -> str:
@@ -154,16 +158,26 @@ def job_line(job: dict[str, Any]) -> str:
 
 
 @farm_app.command("status")
-def status(server: ServerUrl = None, api_key: ApiKey = None) -> None:
+def status(as_json: AsJson = False, server: ServerUrl = None, api_key: ApiKey = None) -> None:
     """Agents by state with their GPUs and current job; queue depth, running, last hour's throughput."""
     with farm_client(server, api_key) as farm:
         summary = farm.call("GET", "/api/farm/status")
         agents = farm.agents()
         running = farm.call("GET", "/api/farm/jobs", params={"status": "running", "limit": 5000})["items"]
+    if as_json:
+        print_json({"farm": summary, "agents": agents})
+        return
     jobs = {j["id"]: j for j in running}
-    table = Table(title=f"Agents ({len(agents)})", header_style="bold")
-    for column in ("agent", "state", "GPUs", "current job", "last seen", "tags", "blocked for"):
-        table.add_column(column, no_wrap=column in ("agent", "state"))
+    agents_table = table(
+        "agent",
+        "state",
+        "GPUs",
+        "current job",
+        "last seen",
+        "tags",
+        "blocked for",
+        title=f"Agents ({len(agents)})",
+    )
     for agent in sorted(agents, key=lambda a: (STATE_ORDER.get(a["state"], 9), a["name"])):
         current = jobs.get(agent["current_job_id"] or "")
         doing = (
@@ -173,7 +187,7 @@ def status(server: ServerUrl = None, api_key: ApiKey = None) -> None:
             if agent["current_job_id"]
             else "—"
         )
-        table.add_row(
+        agents_table.add_row(
             agent["name"],
             agent_state(agent),
             gpus_text(agent),
@@ -182,7 +196,7 @@ def status(server: ServerUrl = None, api_key: ApiKey = None) -> None:
             ", ".join(agent["tags"]) or "—",
             ", ".join(agent["blocked_types"]) or "—",
         )
-    out().print(table)
+    out().print(agents_table)
     ok, bad = summary["succeeded_last_hour"], summary["failed_last_hour"]
     states = ", ".join(f"{n} {s}" for s, n in sorted(summary["agents"].items())) or "none"
     farm_table = Table(title="Farm", show_header=False)
@@ -202,6 +216,7 @@ def list_jobs(
     ] = None,
     project: Annotated[str | None, typer.Option("--project", help="Project code or id.")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=5000, help="At most this many jobs.")] = 50,
+    as_json: AsJson = False,
     server: ServerUrl = None,
     api_key: ApiKey = None,
 ) -> None:
@@ -213,13 +228,16 @@ def list_jobs(
         if project:
             params["project_id"] = farm.project_id(project)
         page = farm.call("GET", "/api/farm/jobs", params=params)
+    if as_json:
+        print_json(page)
+        return
     items = page["items"]
-    table = Table(title=f"Jobs ({len(items)} of {page['total']})", header_style="bold")
+    listing = Table(title=f"Jobs ({len(items)} of {page['total']})", header_style="bold")
     for column in ("id", "type", "status", "priority", "project", "agent", "progress", "tries", "age"):
-        table.add_column(column, no_wrap=True, justify="right" if column == "priority" else "left")
-    table.add_column("error / stage", overflow="fold")
+        listing.add_column(column, no_wrap=True, justify="right" if column == "priority" else "left")
+    listing.add_column("error / stage (all of it: farm job ID)", overflow="fold")
     for job in items:
-        table.add_row(
+        listing.add_row(
             short(job["id"]),
             job["type"],
             status_text(job["status"]) + (" (cancel asked)" if job["cancel_requested"] else ""),
@@ -231,7 +249,65 @@ def list_jobs(
             ago(job["created_at"]),
             (job["error"] or job["stage_text"])[:120],
         )
-    out().print(table)
+    out().print(listing)
+
+
+@farm_app.command("job")
+def show_job(job: JobRef, as_json: AsJson = False, server: ServerUrl = None, api_key: ApiKey = None) -> None:
+    """One job in full: state, error text, stage, attempts and the failures of each, agents, outputs."""
+    with farm_client(server, api_key) as farm:
+        found = farm.job(job)
+    if as_json:
+        print_json(found)
+        return
+    console = out()
+    facts = Table(title=f"Job {found['id']}", show_header=False)
+    facts.add_column(no_wrap=True, style="bold")
+    facts.add_column(overflow="fold")
+    for label, value in job_facts(found):
+        facts.add_row(label, value)
+    console.print(facts)
+    if found.get("failures"):
+        failures = table("at", "agent", "kind", "error", title="Failures")
+        for failure in found["failures"]:
+            failures.add_row(
+                str(failure.get("at", "")), str(failure.get("agent", "")), str(failure.get("kind", "")),
+                str(failure.get("error", "")),
+            )  # fmt: skip
+        console.print(failures)
+    if found["outputs"]:
+        outputs = table("output", "size", "sha256", title="Outputs")
+        for entry in found["outputs"]:
+            outputs.add_row(
+                str(entry.get("name", "")), str(entry.get("size", "")), str(entry.get("sha256", ""))
+            )
+        console.print(outputs)
+    if found["error"]:
+        console.print("Error:", style="bold red")
+        console.print(found["error"], markup=False, highlight=False)
+
+
+def job_facts(job: dict[str, Any]) -> list[tuple[str, str]]:
+    """What `farm job` lists about a job, label and text, nothing cut."""
+    cancel = " (cancel asked)" if job["cancel_requested"] else ""
+    progress = f"{job['progress']:.0%}" + (f", {job['stage_text']}" if job["stage_text"] else "")
+    return [
+        ("type", job["type"] + (f" ({job['workflow']})" if job.get("workflow") else "")),
+        ("status", status_text(job["status"]) + cancel),
+        ("priority", str(job["priority"])),
+        ("project", job.get("project_code") or "—"),
+        ("shot / stage", f"{job.get('shot_id') or '—'} / {job.get('output_stage') or '—'}"),
+        ("progress", progress),
+        ("attempts", f"{job['attempts']} of {job['max_attempts']}, leases lost {job.get('lease_losses', 0)}"),
+        ("agent", job.get("agent_name") or job.get("agent_id") or "—"),
+        ("failed on", ", ".join(job["failed_agents"]) or "—"),
+        ("depends on", ", ".join(job.get("depends_on") or []) or "—"),
+        ("tags / min VRAM", f"{', '.join(job['tags']) or '—'} / {job['min_vram_gb']:g} GB"),
+        ("created", f"{job['created_at']} by {job['created_by']}"),
+        ("started / finished", f"{job['started_at'] or '—'} / {job['finished_at'] or '—'}"),
+        ("version", job.get("version_id") or "—"),
+        ("params", json.dumps(job["params"], ensure_ascii=False, sort_keys=True)),
+    ]
 
 
 @farm_app.command("retry")
@@ -291,6 +367,7 @@ def undrain(agent: AgentRef, server: ServerUrl = None, api_key: ApiKey = None) -
 @blocklist_app.command("show")
 def blocklist_show(
     agent: Annotated[str | None, typer.Option("--agent", help="Only this agent (name or id).")] = None,
+    as_json: AsJson = False,
     server: ServerUrl = None,
     api_key: ApiKey = None,
 ) -> None:
@@ -298,19 +375,20 @@ def blocklist_show(
     with farm_client(server, api_key) as farm:
         params = {"agent_id": farm.agent(agent)["id"]} if agent else {}
         blocks = farm.call("GET", "/api/farm/blocklist", params=params)
+    if as_json:
+        print_json(blocks)
+        return
     if not blocks:
         out().print(
             f"{agent or 'No agent'} is blocklisted for nothing." if agent else "No agent is blocklisted."
         )
         return
-    table = Table(title="Blocklist", header_style="bold")
-    for column in ("agent", "agent id", "job type", "failures"):
-        table.add_column(column, no_wrap=True)
+    listing = table("agent", "agent id", "job type", "failures", title="Blocklist")
     for block in blocks:
-        table.add_row(
+        listing.add_row(
             block["agent_name"], short(block["agent_id"]), block["job_type"], str(block["failures"])
         )
-    out().print(table)
+    out().print(listing)
 
 
 @blocklist_app.command("clear")

@@ -10,10 +10,9 @@ from typing import Annotated, Any
 
 import httpx
 import typer
-from rich.table import Table
 
 from .client import ApiKey, ServerClient, ServerUrl, connect
-from .common import CliError, out
+from .common import AsJson, CliError, err, out, print_json, table
 
 shots_app = typer.Typer(
     help="The shot list in Excel, CSV or JSON: export, import with a diff.", no_args_is_help=True
@@ -75,14 +74,15 @@ def _show(preview: dict[str, Any]) -> None:
         style = "red" if problem["blocking"] else "yellow"
         out().print(f"[{style}]{'error' if problem['blocking'] else 'warning'}[/{style}] {where}: ", end="")
         out().print(problem["message"], markup=False, highlight=False)
-    table = Table(title=f"{preview['filename']}: what importing would change")
-    for name in ("row", "shot", "action", "field", "was", "becomes", "server now"):
-        table.add_column(name)
+    changes = table(
+        "row", "shot", "action", "field", "was", "becomes", "server now",
+        title=f"{preview['filename']}: what importing would change",
+    )  # fmt: skip
     for row in preview["rows"]:
         fields = row["fields"] or [{"field": "", "old": "", "new": "", "server": "", "conflict": False}]
         for field in fields:
             mark = "[red]conflict[/red] " if field["conflict"] else ""
-            table.add_row(
+            changes.add_row(
                 str(row["row"] or ""),
                 row["code"],
                 mark + row["action"],
@@ -92,7 +92,7 @@ def _show(preview: dict[str, Any]) -> None:
                 str(field["server"] if field["server"] is not None else ""),
             )
     if preview["rows"]:
-        out().print(table)
+        out().print(changes)
     summary = preview["summary"]
     out().print(
         f"{summary['added']} added, {summary['changed']} changed, {summary['removed']} removed, "
@@ -114,6 +114,7 @@ def import_command(
     remove_missing: Annotated[
         bool, typer.Option("--remove-missing", help="Delete (or omit) shots that are missing from the file.")
     ] = False,
+    as_json: AsJson = False,
     server: ServerUrl = None,
     api_key: ApiKey = None,
 ) -> None:
@@ -123,11 +124,14 @@ def import_command(
         pid = api.project_id(project)
         upload = {"file": (file.name, content)}
         preview = api.request("POST", f"/api/projects/{pid}/shotlist/import", files=upload).json()
-        _show(preview)
+        if as_json and (not apply or not preview["can_apply"]):
+            print_json({"preview": preview})
+        elif not as_json:
+            _show(preview)
         if not preview["can_apply"]:
             raise CliError(f"{preview['error_count']} error(s): nothing can be applied until they are fixed.")
         if not apply:
-            out().print("Nothing applied (use --apply).")
+            err().print("Nothing applied (use --apply).")
             return
         selection: dict[str, Any] = {}
         if overwrite:
@@ -144,6 +148,9 @@ def import_command(
             files=upload,
             data={"selection": json.dumps(selection)},
         ).json()
+        if as_json:
+            print_json({"preview": preview, "result": response})
+            return
         applied = response["applied"]
         out().print(
             f"Applied: {len(applied['created'])} created, {len(applied['updated'])} updated, "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -38,13 +39,12 @@ def test_the_cli_shows_the_draft_and_applies_it_only_when_asked(api: Api) -> Non
 
     shown = _cli(api, script, "--project", project["code"])
     assert shown.returncode == 0, shown.stderr
-    assert (
-        "korean via parser" in shown.stdout and "SHT-001-04" in shown.stdout and "Draft saved" in shown.stdout
-    )
+    assert "korean via parser" in shown.stdout and "SHT-001-04" in shown.stdout
+    assert "Draft saved" in shown.stderr  # a status line, not the command's output
     assert api.admin.get(f"/api/projects/{project['id']}/shots").json()["total"] == 0
 
     declined = _cli(api, script, "--project", project["code"], "--apply", stdin="n\n")
-    assert declined.returncode == 0 and "Not applied" in declined.stdout
+    assert declined.returncode == 0 and "Not applied" in declined.stderr
     assert api.admin.get(f"/api/projects/{project['id']}/shots").json()["total"] == 0
 
     applied = _cli(api, script, "--project", project["id"], "--apply", "--yes")
@@ -67,3 +67,17 @@ def test_cli_refusals_name_the_file_or_the_field(api: Api, tmp_path: Path) -> No
     assert prose.returncode == 1 and "engine" in prose.stderr and "422" in prose.stderr
     unknown = _cli(api, str(DATA / "night_alley.fountain"), "--project", "NO_SUCH_PROJECT")
     assert unknown.returncode == 1 and "No project with code 'NO_SUCH_PROJECT'" in unknown.stderr
+
+
+def test_json_prints_only_the_draft_on_stdout(api: Api) -> None:
+    project = api.project(fps="24")
+    script = str(DATA / "night_alley_ko.txt")
+    shown = _cli(api, script, "--project", project["code"], "--json")
+    assert shown.returncode == 0, shown.stderr
+    draft = json.loads(shown.stdout)  # nothing else on stdout (the "Draft saved" line goes to stderr)
+    assert draft["source_format"] == "korean" and len(draft["content"]["shots"]) == 6
+    assert "Draft saved" in shown.stderr
+    applied = _cli(api, script, "--project", project["code"], "--apply", "--yes", "--json")
+    assert applied.returncode == 0, applied.stderr
+    both = json.loads(applied.stdout)
+    assert both["draft"]["id"] == both["applied"]["id"] and len(both["applied"]["result"]["shots"]) == 6

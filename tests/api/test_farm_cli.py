@@ -3,6 +3,7 @@ reports."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -161,3 +162,77 @@ def test_blocklist_show_names_the_agent_and_clear_lets_it_run_the_type_again(
     cleared = farm.cli("blocklist", "clear", name, "--type", "i2v")
     assert cleared.returncode == 0, cleared.stderr
     assert farm.api.admin.get("/api/farm/blocklist", params={"agent_id": agent_id}).json() == []
+
+
+# -- output through a pipe (scripts, logs, CI) -----------------------------------------------------------
+
+
+def farm_cli(farm: Farm, *args: str) -> subprocess.CompletedProcess[str]:
+    """`aipipe farm ARGS` through a pipe, with no COLUMNS hint: the width is the CLI's own choice."""
+    env = {k: v for k, v in farm.env.items() if k not in ("COLUMNS", "LINES")}
+    return subprocess.run(
+        [sys.executable, "-m", "sync_server", "farm", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=CLI_TIMEOUT_S,
+        check=False,
+    )
+
+
+def test_status_is_a_readable_table_through_a_pipe_and_json_with_json(
+    farm: Farm, agent: tuple[httpx.Client, str, str]
+) -> None:
+    _, agent_id, name = agent
+    shown = farm_cli(farm, "status")
+    assert shown.returncode == 0, shown.stderr
+    header = next(line for line in shown.stdout.splitlines() if "agent" in line and "state" in line)
+    for column in ("GPUs", "current job", "last seen", "blocked for"):
+        assert column in header  # whole words, not one character a line
+    row = next(line for line in shown.stdout.splitlines() if name in line)
+    assert "RTX 4090 24 GB" in row and "idle" in row
+
+    as_json = farm_cli(farm, "status", "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    data = json.loads(as_json.stdout)
+    assert agent_id in [a["id"] for a in data["agents"]] and "queue_depth" in data["farm"]
+
+
+def test_farm_job_shows_one_job_in_full_and_jobs_json_is_only_json(
+    farm: Farm, agent: tuple[httpx.Client, str, str]
+) -> None:
+    client, agent_id, name = agent
+    job = submit(farm.api)
+    got = claim(client, agent_id)
+    assert got is not None and got["job"]["id"] == job["id"]
+    error = (
+        "SaveVideo: avcodec_open2(libx264) refused 511x287 (odd sizes) while writing "
+        "/mnt/nas/projects/NIGHT_ALLEY/scenes/SCN_010/shots/SHT_0010/render/v003/SHT_0010_render_v003.mp4 "
+        + "detail " * 40
+        + "(end of the message)"
+    )
+    failed = client.post(
+        f"/api/farm/jobs/{job['id']}/fail",
+        json={"lease_id": got["lease"]["id"], "error": error, "retryable": False},
+    )
+    assert failed.status_code == 200, failed.text
+    stored: dict[str, Any] = farm.job(job["id"])
+
+    shown = farm_cli(farm, "job", job["id"][:8])
+    assert shown.returncode == 0, shown.stderr
+    assert stored["error"] and stored["error"] in shown.stdout  # the whole text, on its own lines
+    assert "…" not in shown.stdout
+    assert f"{stored['attempts']} of {stored['max_attempts']}" in shown.stdout
+    assert name in shown.stdout and stored["status"] in shown.stdout
+    for failure in stored["failures"]:
+        assert str(failure.get("kind", "")) in shown.stdout
+
+    as_json = farm_cli(farm, "job", job["id"], "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    assert json.loads(as_json.stdout) == stored
+
+    listed = farm_cli(farm, "jobs", "--json", "--limit", "5000")
+    assert listed.returncode == 0, listed.stderr
+    assert job["id"] in [j["id"] for j in json.loads(listed.stdout)["items"]]
+    blocks = farm_cli(farm, "blocklist", "show", "--json")
+    assert blocks.returncode == 0 and isinstance(json.loads(blocks.stdout), list), blocks.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -26,7 +27,7 @@ def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture
-def setup(api: Api) -> dict[str, Any]:
+def setup(api: Api, tmp_path: Path) -> dict[str, Any]:
     if api.backend != "sqlite":
         pytest.skip("the CLI speaks only HTTP; one backend is enough")
     key = api.admin.post("/api/api-keys", json={"name": "producer-cli", "role": "editor"})
@@ -38,7 +39,7 @@ def setup(api: Api) -> dict[str, Any]:
         **os.environ,
         "AIPIPE_SERVER_URL": api.base_url,
         "AIPIPE_API_KEY": key.json()["key"],
-        "COLUMNS": "200",
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),  # no saved login of the user running the tests
     }
     return {"env": env, "project": project, "shots": shots}
 
@@ -60,7 +61,7 @@ def test_export_edit_preview_and_apply_from_the_command_line(
 
     shown = cli(env, "import", str(edited), "--project", code)
     assert shown.returncode == 0, shown.stderr
-    assert "changed from the CLI" in shown.stdout and "Nothing applied" in shown.stdout
+    assert "changed from the CLI" in shown.stdout and "Nothing applied" in shown.stderr
     second = setup["shots"][1]
     assert api.admin.get(f"/api/shots/{second['id']}").json()["description"] == "shot 1"
 
@@ -81,4 +82,15 @@ def test_a_broken_file_is_refused_with_row_and_column(
     assert "row 2" in done.stdout and "Duration (frames)" in done.stdout and "whole number" in done.stdout
     assert "nothing can be applied" in done.stderr
     missing = cli({**env, "AIPIPE_API_KEY": ""}, "export", "--project", code)
-    assert missing.returncode == 2 and "API key" in missing.stderr
+    assert missing.returncode == 2 and "aipipe login" in missing.stderr and "AIPIPE_API_KEY" in missing.stderr
+
+
+def test_import_json_prints_only_the_preview_on_stdout(setup: dict[str, Any], tmp_path: Path) -> None:
+    env, code = setup["env"], setup["project"]["code"]
+    edited = tmp_path / "edited.csv"
+    assert cli(env, "export", "--project", code, "--format", "csv", "--output", str(edited)).returncode == 0
+    edited.write_text(edited.read_text(encoding="utf-8").replace("shot 2", "shot two"), encoding="utf-8")
+    shown = cli(env, "import", str(edited), "--project", code, "--json")
+    assert shown.returncode == 0, shown.stderr
+    preview = json.loads(shown.stdout)["preview"]
+    assert preview["summary"]["changed"] == 1 and "Nothing applied" in shown.stderr
