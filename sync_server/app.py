@@ -77,6 +77,8 @@ def build_services(settings: Settings) -> Services:
     hub.add_commit_listener(claims.on_commit)
     api_keys = ApiKeyCache(settings.api_key_cache_s)
     hub.add_loop_listener(api_keys.on_event)
+    metrics = Metrics()
+    metrics.waiting_claims.set_function(claims.waiting_count)
     return Services(
         settings=settings,
         db=db,
@@ -85,7 +87,7 @@ def build_services(settings: Settings) -> Services:
             settings.resolved_jwt_secret(), settings.access_token_ttl_s, settings.refresh_token_ttl_s
         ),
         hub=hub,
-        metrics=Metrics(),
+        metrics=metrics,
         meta=meta,
         responses=ResponseCache(),
         shot_fragments=ResponseCache(max_entries=100_000, max_bytes=128 * 1024 * 1024),
@@ -130,8 +132,6 @@ def create_app(settings: Settings, *, migrate: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await services.hub.start()
-        # Long-lived objects made at start-up need not be traced by every full collection.
-        gc.collect()
         # Temporary files a killed server left behind (its atomic writes were cut short).
         sweeper = asyncio.create_task(
             sweep_forever(
@@ -139,16 +139,18 @@ def create_app(settings: Settings, *, migrate: bool = True) -> FastAPI:
             ),
             name="aipipe-tmp-sweep",
         )
+        # Long-lived objects made at start-up need not be traced by every full collection.
+        gc.collect()
         gc.freeze()
         logger.info("server ready", extra={"database": services.db.dialect})
         try:
             yield
         finally:
-            await services.hub.stop()
-            services.db.dispose()
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
+            await services.hub.stop()
+            services.db.dispose()
 
     if migrate:
         upgrade(settings.resolved_database_url)

@@ -27,6 +27,11 @@ class Metrics:
         self.events_dispatched = Counter(
             "aipipe_events_dispatched_total", "Events fanned out by this process", registry=self.registry
         )
+        self.waiting_claims = Gauge(
+            "aipipe_farm_waiting_claims",
+            "Agents' claims this process holds open, waiting for a job (long-polls past their first pass)",
+            registry=self.registry,
+        )
         self.login_failures = Counter(
             "aipipe_login_failures_total", "Failed login attempts", registry=self.registry
         )

@@ -110,6 +110,10 @@ class ClaimDispatcher:
             if not waiter.in_pass and not waiter.future.done():
                 waiter.future.set_result(None)
 
+    def waiting_count(self) -> int:
+        """Claims that had their first pass and now wait for a job (the metrics gauge; tests wait on it)."""
+        return sum(1 for w in self._waiters if w.tried and not w.once and not w.future.done())
+
     # -- producers ------------------------------------------------------------------------------------
 
     def on_event(self, message: dict[str, Any]) -> None:

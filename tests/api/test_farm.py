@@ -60,6 +60,20 @@ def drain_queue(api: Api) -> None:
         api.admin.post(f"/api/farm/jobs/{job['id']}/cancel")
 
 
+def waiting_claims(api: Api) -> int:
+    """The server's gauge of claims waiting for a job (Prometheus text from /api/metrics)."""
+    text = api.admin.get("/api/metrics").text
+    [line] = [x for x in text.splitlines() if x.startswith("aipipe_farm_waiting_claims ")]
+    return int(float(line.split()[1]))
+
+
+def wait_for_waiting_claims(api: Api, count: int, timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while waiting_claims(api) < count:
+        assert time.monotonic() < deadline, f"fewer than {count} claims waited within {timeout_s}s"
+        time.sleep(0.02)
+
+
 @pytest.fixture
 def farm(api: Api) -> Api:
     drain_queue(api)
@@ -112,9 +126,12 @@ def test_a_waiting_claim_wakes_as_soon_as_a_job_is_queued(farm: Api) -> None:
         result["claim"] = claim(agent, agent_id, wait_s=20)
         result["after"] = time.monotonic() - started
 
+    already = waiting_claims(farm)
     waiter = threading.Thread(target=wait)
     waiter.start()
-    time.sleep(0.5)
+    # The job is queued only once the claim is really waiting (the server's gauge says so), so the test
+    # fails if the claim answered without waiting or did not wake.
+    wait_for_waiting_claims(farm, already + 1)
     job = submit(farm)
     waiter.join(timeout=30)
     assert result["claim"]["job"]["id"] == job["id"]
