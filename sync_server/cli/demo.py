@@ -61,8 +61,16 @@ def demo(
     processes = DemoProcesses(settings, result.agent_key, console.print, blender, layout)
     # uvicorn re-raises SIGTERM after its graceful shutdown; as an exception it lets the agent be stopped.
     signal.signal(signal.SIGTERM, _exit_on_signal)
+
+    def listening(url: str) -> None:
+        console.print(
+            f"Command line: [bold]aipipe login {url}[/bold] (as {result.username} / {result.password}), "
+            "then e.g. aipipe farm status, aipipe editorial export " + result.project_code + " --out cut.edl"
+        )
+        processes.start(url)
+
     try:
-        serve(settings, on_listening=processes.start)
+        serve(settings, on_listening=listening)
     finally:
         processes.stop()
 

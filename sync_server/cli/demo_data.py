@@ -9,7 +9,7 @@ from importlib import resources as pkg_resources
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from ..auth.passwords import Passwords
 from ..breakdown.apply import apply_draft
@@ -18,7 +18,7 @@ from ..catalog.characters import CHARACTER, CharacterCreate
 from ..catalog.environments import ENVIRONMENT, EnvironmentCreate
 from ..context import SYSTEM
 from ..db.migrate import upgrade
-from ..db.models import ApiKey, Character, Environment, Project, Shot, User
+from ..db.models import Agent, ApiKey, Character, Environment, Project, Shot, User
 from ..projects.schemas import ProjectCreate
 from ..projects.service import confirm_project, create_project
 from ..resources import create
@@ -97,12 +97,21 @@ def prepare_demo(settings: Settings) -> DemoResult:
 
 
 def demo_agent_key(uow: Any) -> str:
-    """A fresh API key for the demo's local CPU agent; keys from earlier runs are revoked."""
+    """A fresh API key for the demo's local CPU agent; keys from earlier runs are revoked and the agent
+    they registered is handed to the new key (else the server refuses the agent's next registration:
+    'registered with another API key')."""
     for old in uow.session.scalars(
         select(ApiKey).where(ApiKey.name == DEMO_AGENT, ApiKey.revoked_at.is_(None))
     ):
         revoke_api_key(uow, old.id)
-    return create_api_key(uow, ApiKeyCreate(name=DEMO_AGENT, role="agent")).key
+    created = create_api_key(uow, ApiKeyCreate(name=DEMO_AGENT, role="agent"))
+    uow.session.execute(
+        update(Agent)
+        .where(Agent.name == DEMO_AGENT)
+        .values(api_key_id=created.id, revision=Agent.revision + 1)
+    )
+    uow.session.commit()
+    return created.key
 
 
 def _create_sample(uow: Any, sample: dict[str, Any]) -> None:

@@ -9,22 +9,40 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import select
 
+from ..db.engine import Database, make_database
 from ..db.models import ApiKey
 from ..settings import Settings
 from ..users.schemas import ApiKeyCreate
 from ..users.service import create_api_key, revoke_api_key
+from .demo_data import DEMO_AGENT
 
 log = logging.getLogger(__name__)
 
-LAYOUT_SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "demo_layout.py"
+LAYOUT_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "demo_layout.py"
 LAYOUT_KEY = "demo-layout"
 STOP_WAIT_S = 15
+AGENT_START_S = 60.0  # how long the demo waits for its agent to register before saying it did not
+AGENT_POLL_S = 0.5
+
+
+def agent_seen(db: Database) -> object:
+    """When the demo agent last registered or called in (None: never): a change means it is running."""
+    from ..db.models import Agent
+
+    with db.read_sessions() as session:
+        return session.scalar(select(Agent.last_seen_at).where(Agent.name == DEMO_AGENT))
+
+
+def last_line(path: Path) -> str:
+    lines = path.read_text(encoding="utf-8", errors="replace").strip().splitlines() if path.is_file() else []
+    return lines[-1] if lines else "(no output)"
 
 
 def layout_key(settings: Settings) -> str:
@@ -64,10 +82,45 @@ class DemoProcesses:
             "AIPIPE_AGENT_WORK_DIR": str((self.settings.data_dir / "agent").resolve()),
         }
         types = "proxy,transcode" + (",playblast" if self.blender else "")
-        command = [sys.executable, "-m", "sync_server", "agent", "--server", url, "--name", "demo-cpu-agent"]
+        command = [sys.executable, "-m", "sync_server", "agent", "--server", url, "--name", DEMO_AGENT]
         command += ["--job-types", types] + (["--blender", self.blender] if self.blender else [])
-        self.started.append(subprocess.Popen(command, env=env))
-        self.say(f"Local render agent ({types}) started; see it at {url}/api/farm/agents")
+        log_path = self.settings.data_dir / "demo_agent.log"
+        db = make_database(self.settings.resolved_database_url)
+        before = agent_seen(db)
+        with log_path.open("ab") as log_file:
+            process = subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+        self.started.append(process)
+        self.say(f"Local render agent ({types}) starting (log: {log_path}) …")
+
+        def report() -> None:
+            try:
+                watch()
+            finally:
+                db.dispose()
+
+        def watch() -> None:
+            # The banner says the agent runs only once the server has seen it register.
+            deadline = time.monotonic() + AGENT_START_S
+            while time.monotonic() < deadline:
+                try:
+                    code = process.wait(timeout=AGENT_POLL_S)
+                except subprocess.TimeoutExpired:
+                    if agent_seen(db) != before:
+                        self.say(f"Local render agent ({types}) is running; see it at {url}/api/farm/agents")
+                        break
+                    continue
+                if code > 0:  # negative: stopped with the demo
+                    self.say(
+                        f"Local render agent stopped (exit {code}): {last_line(log_path)}; see {log_path}"
+                    )
+                return
+            else:
+                self.say(f"Local render agent did not register within {AGENT_START_S:.0f} s; see {log_path}")
+            code = process.wait()
+            if code > 0:
+                self.say(f"Local render agent stopped (exit {code}): {last_line(log_path)}; see {log_path}")
+
+        threading.Thread(target=report, name="demo-agent", daemon=True).start()
 
     def _start_layout(self, url: str) -> None:
         assert self.blender is not None
@@ -80,8 +133,7 @@ class DemoProcesses:
 
         def report() -> None:
             code = process.wait()
-            lines = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
-            last = lines[-1] if lines else ""
+            last = last_line(log_path)
             if code == 0:
                 self.say(f"Demo layout: {last}")
             elif code > 0:  # negative: stopped with the demo

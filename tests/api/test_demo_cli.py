@@ -1,0 +1,52 @@
+"""`aipipe demo` run again and again: its render agent registers every time, and the banner says it runs
+only once the server has seen it; the banner names the one command that points the CLI at the demo."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from tests.support.server import AIPIPE, free_port
+
+DEMO_START_S = 240.0
+
+
+def _wait_for(log: Path, process: subprocess.Popen[bytes], *texts: str) -> str:
+    """The demo's output once it holds one of `texts` (or the demo ended, or the deadline passed)."""
+    deadline = time.monotonic() + DEMO_START_S
+    while time.monotonic() < deadline:
+        shown = log.read_text(encoding="utf-8", errors="replace")
+        if any(text in shown for text in texts) or process.poll() is not None:
+            return shown
+        time.sleep(0.2)  # the demo is another process writing a file: nothing to wait on but the file
+    return log.read_text(encoding="utf-8", errors="replace")
+
+
+def _run_demo(data_dir: Path, log: Path) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIPIPE_")}
+    env |= {"AIPIPE_LOG_LEVEL": "WARNING", "COLUMNS": "200"}
+    port = free_port()
+    command = [*AIPIPE, "demo", "--data-dir", str(data_dir), "--host", "127.0.0.1", "--port", str(port)]
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+    try:
+        shown = _wait_for(
+            log, process, "agent (proxy,transcode) is running", "agent stopped", "did not register"
+        )
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    assert f"aipipe login http://127.0.0.1:{port}" in shown, shown
+    return shown
+
+
+def test_the_demo_can_run_again_and_its_agent_registers_each_time(tmp_path: Path) -> None:
+    data_dir = tmp_path / "demo"
+    first = _run_demo(data_dir, tmp_path / "first.log")
+    assert "Local render agent (proxy,transcode) is running" in first, first
+    second = _run_demo(data_dir, tmp_path / "second.log")
+    assert "Local render agent (proxy,transcode) is running" in second, second
+    assert "another API key" not in (data_dir / "demo_agent.log").read_text(encoding="utf-8")
