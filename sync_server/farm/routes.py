@@ -40,6 +40,7 @@ from ..schemas import Page
 from ..versions.routes import staging_of
 from . import agents, jobs, lease, previews
 from .claim import ClaimRequest
+from .lease_owner import OwnLease
 from .publish import publish_outputs
 from .schemas import (
     AgentAction,
@@ -215,7 +216,7 @@ async def claim_job(agent_id: uuid.UUID, body: ClaimBody, request: Request, prin
     "/jobs/{job_id}/heartbeat",
     response_model=JobAction,
     operation_id="job_heartbeat",
-    dependencies=[AgentOnly],
+    dependencies=[AgentOnly, OwnLease],
     responses=problems(409, reasons={409: LEASE_LOST}),
 )
 def job_heartbeat(job_id: uuid.UUID, body: JobHeartbeat, services: ServicesDep) -> JobAction:
@@ -228,7 +229,7 @@ def job_heartbeat(job_id: uuid.UUID, body: JobHeartbeat, services: ServicesDep) 
     "/jobs/{job_id}/watch",
     response_model=JobWatchAction,
     operation_id="watch_job",
-    dependencies=[AgentOnly],
+    dependencies=[AgentOnly, OwnLease],
 )
 async def watch_job(job_id: uuid.UUID, body: JobWatchBody, request: Request) -> JobWatchAction:
     """Long-poll while running a job: `cancel` the moment a wrangler cancels it, `continue` after `wait_s`,
@@ -256,7 +257,7 @@ async def watch_job(job_id: uuid.UUID, body: JobWatchBody, request: Request) -> 
 @router.post(
     "/jobs/{job_id}/outputs",
     operation_id="upload_job_outputs",
-    dependencies=[AgentOnly],
+    dependencies=[AgentOnly, OwnLease],
     openapi_extra=OUTPUTS_BODY,
     responses=problems(409, reasons={409: LEASE_LOST_OR_CLASH}),
 )
@@ -303,6 +304,7 @@ def download_job_output(
     "/jobs/{job_id}/complete",
     response_model=JobOut,
     operation_id="complete_job",
+    dependencies=[OwnLease],
     responses=problems(409, reasons={409: LEASE_LOST}),
 )
 async def complete_job(job_id: uuid.UUID, body: JobComplete, request: Request, uow: AgentUow) -> Any:
@@ -317,6 +319,7 @@ async def complete_job(job_id: uuid.UUID, body: JobComplete, request: Request, u
     "/jobs/{job_id}/fail",
     response_model=JobOut,
     operation_id="fail_job",
+    dependencies=[OwnLease],
     responses=problems(409, reasons={409: LEASE_LOST}),
 )
 def fail_job(job_id: uuid.UUID, body: JobFail, uow: AgentUow, services: ServicesDep) -> Any:
@@ -327,6 +330,7 @@ def fail_job(job_id: uuid.UUID, body: JobFail, uow: AgentUow, services: Services
     "/jobs/{job_id}/release",
     response_model=JobOut,
     operation_id="release_job",
+    dependencies=[OwnLease],
     responses=problems(409, reasons={409: LEASE_LOST}),
 )
 def release_job(job_id: uuid.UUID, body: LeaseBody, uow: AgentUow) -> Any:
