@@ -314,14 +314,16 @@ def test_many_waiting_agents_each_new_job_goes_to_one_and_the_model_holder_first
         assert response.status_code in (200, 204), response.text
         results[i] = response.json() if response.status_code == 200 else None
 
+    already = waiting_claims(farm)
     threads = [threading.Thread(target=wait, args=(i,)) for i in range(len(clients))]
     for thread in threads:
         thread.start()
-    time.sleep(1.0)  # all six are waiting
+    wait_for_waiting_claims(farm, already + len(clients))  # all six are waiting
     first = submit(farm)
     threads[holder].join(timeout=15)
     assert results.get(holder) is not None and results[holder]["job"]["id"] == first["id"]
-    time.sleep(0.5)
+    # The other five are still waiting (back in the gauge), not answered empty.
+    wait_for_waiting_claims(farm, already + len(clients) - 1)
     assert len(results) == 1, "the other agents must still be waiting, not answered empty"
     rest = {submit(farm)["id"] for _ in range(len(clients) - 1)}
     for thread in threads:
