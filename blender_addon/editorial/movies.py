@@ -92,8 +92,9 @@ class AIPIPE_OT_editorial_proxy(bpy.types.Operator):
             number = f"v{int(render['number']):03d}"
             text = (
                 iface(
-                    "Proxy {number}: {encoded} shots encoded, {reused} reused",
+                    "Proxy {number}: {status}, {encoded} shots encoded, {reused} reused",
                     number=number,
+                    status=render["status"],
                     encoded=render["encoded"],
                     reused=render["reused"],
                 )

@@ -13,6 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 INSTALL = """
 import sys, bpy
+bpy.context.preferences.system.use_online_access = True  # as the artist allows it (the wheel starts offline)
 install = bpy.ops.extensions.package_install_files
 result = install(filepath=sys.argv[1], repo="user_default", enable_on_install=True)
 assert result == {"FINISHED"}, result

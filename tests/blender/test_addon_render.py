@@ -67,6 +67,7 @@ def test_finished_render_loads_into_the_sequencer_and_camera(online, studio, tmp
     camera = bpy.data.objects.new("CAM", bpy.data.cameras.new("CAM"))
     scene.collection.objects.link(camera)
     scene.camera = camera
+    bpy.ops.ed.undo_push(message="Before the loads")  # what the artist's last edit left on the stack
     for target in ("VSE", "CAMERA"):
         assert bpy.ops.aipipe.render_load_result(version_id=version["id"], target=target) == {"FINISHED"}
         pump(lambda: idle() and "render_" in online.get().message.text, what="load render")
