@@ -35,10 +35,20 @@ def apply_build(scene_name: str, data: dict[str, Any]) -> list[Any]:
     for strip in made:
         strip[vse.HANDLE_IN] = handles[str(strip[vse.SHOT_ID])]  # where a movie take of the shot starts
     settings.record_start = edit.get("record_start") or settings.record_start
+    short = "".join(
+        iface(
+            "; {shot}: the take is {missing} frames shorter than the cut",
+            shot=s[vse.CODE],
+            missing=s[vse.MISSING],
+        )
+        for s in made
+        if s.get(vse.MISSING)
+    )
     runtime.get().report(
         iface("Built the edit: {shots} shots, {frames} frames", shots=len(made), frames=edit["frames"])
+        + short
         + left_out,
-        "WARNING" if left_out else "INFO",
+        "WARNING" if left_out or short else "INFO",
     )
     return made
 
@@ -57,7 +67,10 @@ def apply_media_update(scene_name: str, data: dict[str, Any], swap: bool) -> int
         changed += 1
         if swap:
             path = data["paths"].get(str(shot["shot_id"]))
-            vse.replace_media(scene, strip, path, media["still"], shot["source_in"], str(media["version_id"]))
+            new = vse.replace_media(
+                scene, strip, path, media["still"], shot["source_in"], str(media["version_id"])
+            )
+            vse.flag_short(new, int(shot.get("missing_frames") or 0) if path else 0)
         else:
             vse.flag_outdated(strip, True)
     text = "{count} strips updated" if swap else "{count} strips outdated"

@@ -28,7 +28,7 @@ def apply_takes(scene_name: str, strip_name: str, takes: list[dict[str, Any]]) -
     for index, take in enumerate(takes):
         version = take["version"]
         name = f"{base[vse.CODE]} {version['stage']} v{int(version['number']):03d}"
-        handle = 0 if take["still"] else int(base.get(vse.HANDLE_IN, 0))
+        handle = 0 if take["still"] else int(version.get("handle_in") or 0)  # what this take's movie holds
         strip = vse.place_strip(
             strips, name, base.channel + 1 + index, start, end - start, take["path"], take["still"], handle
         )
@@ -54,7 +54,7 @@ def apply_step(
     take = next(t for t in takes if t["version"]["id"] == chosen["id"])
     scene = vse.scene_named(scene_name)
     target = compat.vse_strips(scene).get(strip_name)
-    handle = 0 if take["still"] else int(target.get(vse.HANDLE_IN, 0))
+    handle = 0 if take["still"] else int(chosen.get("handle_in") or 0)  # the head handle this take holds
     vse.replace_media(scene, target, take["path"], take["still"], handle, str(chosen["id"]))
     runtime.get().report(
         iface(

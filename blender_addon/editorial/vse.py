@@ -29,10 +29,12 @@ AUDIO = "aipipe_audio"
 MARKERS = "aipipe_markers"  # scene: JSON list of the marker names Build edit made
 OUTDATED = "aipipe_outdated"
 HANDLE_IN = "aipipe_handle_in"
+MISSING = "aipipe_missing"  # frames the strip's movie lacks for the cut (Blender holds its last frame)
 REVISIONS = "aipipe_edit_revisions"  # scene: JSON {shot id: revision when built}
 PLACEHOLDER = os.path.join(os.sep, "aipipe-missing", "placeholder.png")
 SLATE_COLOUR = (0.12, 0.15, 0.19)
 OUTDATED_TAG = "COLOR_01"  # red in the default theme
+SHORT_TAG = "COLOR_02"  # orange: the take is shorter than the cut (never a silent hold of its last frame)
 CURRENT_TAG = "NONE"
 
 
@@ -131,7 +133,7 @@ def build_edit(
         strip[SHOT_ID] = plan.shot_id
         strip[CODE] = plan.code
         strip[VERSION_ID] = plan.media.version_id if plan.media is not None and path else ""
-        strip.color_tag = CURRENT_TAG
+        flag_short(strip, plan.missing if path else 0)
         made.append(strip)
     if plans:
         scene.frame_start = plans[0].start
@@ -203,6 +205,12 @@ def remembered_revisions(scene: Any) -> dict[str, int]:
         return {str(k): int(v) for k, v in json.loads(scene.get(REVISIONS, "{}")).items()}
     except (ValueError, TypeError, AttributeError):
         return {}
+
+
+def flag_short(strip: Any, missing: int) -> None:
+    """Mark a strip whose movie has `missing` frames fewer than the cut (orange; 0 clears it)."""
+    strip[MISSING] = missing
+    strip.color_tag = SHORT_TAG if missing else CURRENT_TAG
 
 
 def flag_outdated(strip: Any, outdated: bool) -> None:

@@ -11,10 +11,13 @@ from typing import Any
 import av
 import bpy
 import httpx
+import numpy as np
 import opentimelineio as otio
 import pytest
+from PIL import Image
 
 from tests.blender.helpers import idle, pump
+from tests.support.framecode import coded_movie, read_code
 from tests.support.media import h264_mp4, png_bytes
 
 RATES = {"23.976": (24, 1.001), "24": (24, 1.0), "25": (25, 1.0), "29.97": (30, 1.001)}
@@ -22,9 +25,11 @@ DURATIONS = (48, 17, 31)
 HANDLE = 4
 
 
-def _publish(admin: httpx.Client, shot_id: str, stage: str, name: str, data: bytes) -> dict[str, Any]:
+def _publish(
+    admin: httpx.Client, shot_id: str, stage: str, name: str, data: bytes, **fields: str
+) -> dict[str, Any]:
     files = [("files", (name, data, "application/octet-stream"))]
-    response = admin.post(f"/api/shots/{shot_id}/versions", data={"stage": stage}, files=files)
+    response = admin.post(f"/api/shots/{shot_id}/versions", data={"stage": stage, **fields}, files=files)
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -47,7 +52,8 @@ def _edit_project(admin: httpx.Client, tmp_path: Path, fps: str) -> dict[str, An
         shots.append(made.json())
     rate = "24000/1001" if fps == "23.976" else "30000/1001" if fps == "29.97" else fps
     movie = h264_mp4(tmp_path / "a_render.mp4", seconds=3, size="160x90", rate=rate).read_bytes()
-    render = _publish(admin, shots[0]["id"], "render", "a_render.mp4", movie)
+    # the render holds a head handle of the project's length, and says so
+    render = _publish(admin, shots[0]["id"], "render", "a_render.mp4", movie, handle_in=str(HANDLE))
     still = _publish(admin, shots[1]["id"], "previz", "b_first.png", png_bytes(160, 90, "blue"))
     verdict = admin.post(f"/api/versions/{still['id']}/reviews", json={"verdict": "approve"})
     assert verdict.status_code == 201, verdict.text
@@ -176,7 +182,9 @@ def test_update_media_flags_then_swaps_outdated_strips(editor, studio, tmp_path)
     made = _edit_project(studio.admin, tmp_path, "24")
     _use_project(editor, made["project"]["id"])
     _run(bpy.ops.aipipe.editorial_build)
-    newer = _publish(studio.admin, made["shots"][0]["id"], "render", "a_v2.mp4", made["movie"])
+    newer = _publish(
+        studio.admin, made["shots"][0]["id"], "render", "a_v2.mp4", made["movie"], handle_in=str(HANDLE)
+    )
     _run(bpy.ops.aipipe.editorial_update_media, swap=False)
     first = _strips()[0]
     assert first["aipipe_outdated"] and first.color_tag == "COLOR_01"
@@ -267,7 +275,6 @@ def test_the_vse_tab_and_operators_are_registered_and_say_why_they_are_disabled(
 
 
 def test_building_1000_shots_places_every_strip_on_its_file(addon, tmp_path) -> None:
-    from PIL import Image
 
     from aipipe_shared import editorial as core
     from blender_addon.editorial import vse
@@ -342,7 +349,9 @@ def test_stepping_through_the_versions_of_a_strip_keeps_its_place(editor, studio
     made = _edit_project(studio.admin, tmp_path, "25")
     _use_project(editor, made["project"]["id"])
     _run(bpy.ops.aipipe.editorial_build)
-    newer = _publish(studio.admin, made["shots"][0]["id"], "render", "a_v2.mp4", made["movie"])
+    newer = _publish(
+        studio.admin, made["shots"][0]["id"], "render", "a_v2.mp4", made["movie"], handle_in=str(HANDLE)
+    )
     scene = bpy.context.scene
     scene.sequence_editor.active_strip = _strips()[0]
     _run(bpy.ops.aipipe.editorial_step_version, step=1)
@@ -400,3 +409,58 @@ def test_the_undo_step_is_named_after_the_operator(editor, studio, tmp_path, cap
     _run(bpy.ops.aipipe.editorial_update_media, swap=True)
     bpy.context.window_manager.print_undo_steps()  # Blender prints the stack on stdout
     assert "Update media" in capfd.readouterr().out
+
+
+def _shown_frame(frame: int, folder: Path) -> int:
+    """The frame number (bar code) the VSE shows at timeline `frame`, from a real render of the sequencer."""
+    scene = bpy.context.scene
+    scene.frame_set(frame)
+    render = scene.render
+    render.resolution_x, render.resolution_y, render.resolution_percentage = 320, 180, 100
+    render.image_settings.file_format = "PNG"
+    render.filepath = str(folder / f"shown_{frame}.png")
+    assert bpy.ops.render.render(write_still=True) == {"FINISHED"}
+    with Image.open(render.filepath) as image:
+        return read_code(np.asarray(image.convert("RGB")))
+
+
+def test_a_playblast_without_handles_starts_at_its_first_frame_and_a_short_take_is_flagged(
+    editor, studio, tmp_path
+) -> None:
+    """The issue's case in the VSE: project head handle 8, an approved playblast of 1001-1084 that holds
+    no handles is shown from 1001; a render 8 frames shorter than its cut is flagged on its strip and in
+    the report, naming the shot."""
+    admin = studio.admin
+    code = f"ED{uuid.uuid4().hex[:8].upper()}"
+    project = admin.post(
+        "/api/projects", json={"code": code, "name": "Edit", "fps": "23.976", "handle_in": 8}
+    )
+    assert project.status_code == 201, project.text
+    project_id = project.json()["id"]
+    scene_id = admin.post(f"/api/projects/{project_id}/scenes", json={}).json()["id"]
+    a, b = (
+        admin.post(
+            f"/api/projects/{project_id}/shots", json={"scene_id": scene_id, "duration_frames": n}
+        ).json()
+        for n in (84, 24)
+    )
+    blast = coded_movie(tmp_path / "a_playblast.mp4", 1001, 84, "24000/1001").read_bytes()
+    version = _publish(admin, a["id"], "playblast", "a_playblast.mp4", blast, first_frame="1001")
+    assert (
+        admin.post(f"/api/versions/{version['id']}/reviews", json={"verdict": "approve"}).status_code == 201
+    )
+    short = coded_movie(tmp_path / "b_render.mp4", 2001, 16, "24000/1001").read_bytes()
+    _publish(admin, b["id"], "render", "b_render.mp4", short)
+    _use_project(editor, project_id)
+    _run(bpy.ops.aipipe.editorial_build)
+
+    strip_a, strip_b = _strips()
+    assert _ranges() == [(a["code"], 1, 85), (b["code"], 85, 109)]  # the shot list's lengths
+    assert strip_a.frame_offset_start == 0 and strip_a["aipipe_missing"] == 0 and strip_a.color_tag == "NONE"
+    assert strip_b["aipipe_missing"] == 8 and strip_b.color_tag == "COLOR_02"
+    message = editor.get().message
+    assert (
+        message.level == "WARNING"
+        and f"{b['code']}: the take is 8 frames shorter than the cut" in message.text
+    )
+    assert [_shown_frame(f, tmp_path) for f in (1, 84)] == [1001, 1084]  # not 1009, no held frames
