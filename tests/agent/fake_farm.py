@@ -67,7 +67,8 @@ class RegisterIn(_Strict):
 
 
 class AgentHeartbeatIn(_Strict):
-    state: Literal["idle", "busy"]
+    state: Literal["idle", "busy", "unavailable"]
+    reason: str = ""
     loaded_models: list[str]
     gpus: list[GpuIn]
 
@@ -94,6 +95,12 @@ class FailIn(_Strict):
     lease_id: str
     error: str
     retryable: bool
+    kind: Literal["input", "node", "agent"] | None = None  # older agents send none
+
+
+class WatchIn(_Strict):
+    lease_id: str
+    wait_s: float
 
 
 class ReleaseIn(_Strict):
@@ -248,6 +255,21 @@ class FakeFarm:
                 "action": "cancel" if job.cancel_requested else "continue",
                 "lease_expires_at": _iso(farm.lease_s),
             }
+
+        @app.post("/api/farm/jobs/{job_id}/watch", response_model=None)
+        async def watch(job_id: str, body: WatchIn) -> Any:
+            # Not recorded in `calls`: a long-poll held open the whole run, what it answers is what counts.
+            deadline = time.monotonic() + min(body.wait_s, farm.claim_wait_max_s)
+            while True:
+                job, problem = farm._leased(job_id, body.lease_id)
+                if problem is not None:
+                    return problem
+                assert job is not None
+                if job.cancel_requested:
+                    return {"action": "cancel"}
+                if time.monotonic() >= deadline:
+                    return {"action": "continue"}
+                await asyncio.sleep(0.02)
 
         @app.post("/api/farm/jobs/{job_id}/outputs", response_model=None)
         async def outputs(
