@@ -7,7 +7,6 @@ the ComfyUI client (comfyui.py) and the protocol client (server_client.py) do th
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import logging
 import os
@@ -22,6 +21,7 @@ from typing import Any
 from aipipe_shared.aio import wait_event
 from aipipe_shared.protocol import PROTOCOL_VERSION
 from aipipe_shared.version import __version__
+from render_agent.catalogue import CatalogueReport
 from render_agent.comfyui import (
     ComfyClient,
     ComfyError,
@@ -37,6 +37,7 @@ from render_agent.execution import (
     safe_name,
 )
 from render_agent.gpu import GpuReport, probe_gpus
+from render_agent.job_run import JobRun
 from render_agent.outbox import FlushResult, Outbox
 from render_agent.playblast_job import PLAYBLAST
 from render_agent.server_client import (
@@ -89,6 +90,19 @@ class Agent:
         runnable += list(COMFY_JOB_TYPES) if comfy is not None else []
         self.job_types = list(settings.job_types) or runnable
         self.executor = JobExecutor(settings, farm, comfy, self.rng)
+        self.runner = JobRun(
+            settings,
+            farm,
+            outbox,
+            self.executor,
+            self.rng,
+            flush=self._flush,
+            fatal=self._fail_fatally,
+            heartbeat_s=lambda: self.heartbeat_s,
+            watch_s=self._watch_s,
+        )
+        self.unavailable: str | None = None  # why this agent cannot run jobs now (its ComfyUI is away)
+        self.catalogue = CatalogueReport(comfy, farm) if comfy is not None else None
 
     # ---- public ----------------------------------------------------------------------------
     @property
@@ -101,6 +115,9 @@ class Agent:
     def heartbeat_s(self) -> float:
         fallback = self.registration.heartbeat_s if self.registration else 10.0
         return self.settings.heartbeat_s or fallback
+
+    def _watch_s(self) -> float:
+        return self.registration.claim_wait_max_s if self.registration else self.settings.claim_wait_s
 
     def request_stop(self, mode: SigtermMode) -> None:
         """finish: finish the current job, then exit. release: stop it, give it back, exit."""
@@ -185,19 +202,21 @@ class Agent:
         }
 
     async def _agent_heartbeats(self) -> None:
-        while True:
+        while self.fatal is None:
             await asyncio.sleep(self.heartbeat_s)
-            try:
-                await self._agent_heartbeat()
-            except FarmUnavailable as exc:
-                log.debug("agent heartbeat not delivered: %s", exc)
-            except FarmAuthError as exc:
-                self._fail_fatally(exc)
-                return
-            except FarmError as exc:
-                log.error("agent heartbeat refused: %s", exc)
-            except Exception:
-                log.exception("agent heartbeat failed; trying again at the next one")
+            await self._agent_heartbeat_now()
+
+    async def _agent_heartbeat_now(self) -> None:
+        try:
+            await self._agent_heartbeat()
+        except FarmUnavailable as exc:
+            log.debug("agent heartbeat not delivered: %s", exc)
+        except FarmAuthError as exc:
+            self._fail_fatally(exc)
+        except FarmError as exc:
+            log.error("agent heartbeat refused: %s", exc)
+        except Exception:
+            log.exception("agent heartbeat failed; trying again at the next one")
 
     async def _agent_heartbeat(self) -> None:
         agent_id = self.agent_id
@@ -205,7 +224,8 @@ class Agent:
         try:
             action = await self.farm.agent_heartbeat(
                 agent_id,
-                state="busy" if self.current is not None else "idle",
+                state="busy" if self.current is not None else "unavailable" if self.unavailable else "idle",
+                reason=self.unavailable or "",
                 loaded_models=list(self.loaded_models),
                 gpus=report.gpus_json(),
             )
@@ -278,10 +298,20 @@ class Agent:
         try:
             stats = await self.comfy.system_stats()
         except ComfyError as exc:
-            log.warning("ComfyUI at %s does not answer (%s); not claiming", self.comfy.base_url, exc)
+            reason = f"ComfyUI at {self.comfy.base_url} does not answer: {exc}"
+            if reason != self.unavailable:
+                log.warning("%s; not claiming", reason)
+                self.unavailable = reason
+                await self._agent_heartbeat_now()  # the farm shows it now, not at the next beat
             return False
         self.comfyui_version = str((stats.get("system") or {}).get("comfyui_version") or "unknown")
         self.executor.comfyui_version = self.comfyui_version
+        if self.unavailable is not None:
+            log.info("ComfyUI at %s answers again", self.comfy.base_url)
+            self.unavailable = None
+            await self._agent_heartbeat_now()
+        if self.catalogue is not None:
+            await self.catalogue.refresh(self.agent_id)  # on start, and after ComfyUI reconnected (a restart)
         return True
 
     # ---- one job ---------------------------------------------------------------------------
@@ -293,20 +323,13 @@ class Agent:
         )
         if self.stop_mode == "release":
             job.stop("shutdown")
-        beats = asyncio.create_task(self._job_heartbeats(job), name=f"job-heartbeats-{job.id}")
-        work = asyncio.create_task(self._execute(job), name=f"job-{job.id}")
-        stopped = asyncio.create_task(job.stopped.wait())
         try:
-            await asyncio.wait({work, stopped}, return_when=asyncio.FIRST_COMPLETED)
-            if not work.done():
-                log.info("job %s: stopping (%s)", job.id, job.stop_reason)
-                work.cancel()
-            outcome = (await asyncio.gather(work, return_exceptions=True))[0]
+            outcome = await self.runner.run(job, self.job_types)
         finally:
-            for task in (beats, stopped):
-                task.cancel()
-            await asyncio.gather(beats, stopped, return_exceptions=True)
             self.current = None
+        models = outcome.provenance.get("models") if isinstance(outcome, JobResult) else None
+        if job.claim.job.get("graph") and isinstance(models, list):
+            self.loaded_models = list(models)  # what ComfyUI now holds: claims prefer jobs that need it
         self._report(job, outcome)
         await self._flush()
 
@@ -329,61 +352,10 @@ class Agent:
             self.outbox.add(job.id, "release", {"lease_id": job.lease_id})
             log.info("job %s released (%s)", job.id, job.stop_reason)
         else:
-            error, retryable = describe_failure(outcome)
-            self.outbox.add(
-                job.id, "fail", {"lease_id": job.lease_id, "error": error, "retryable": retryable}
-            )
-            log.error("job %s failed (retryable=%s): %s", job.id, retryable, error)
-
-    async def _execute(self, job: RunningJob) -> JobResult:
-        result = await self.executor.execute(job, self.job_types)
-        models = result.provenance.get("models")
-        if job.claim.job.get("graph") and isinstance(models, list):
-            self.loaded_models = list(models)  # what ComfyUI now holds: claims prefer jobs that need it
-        return result
-
-    # ---- job heartbeats --------------------------------------------------------------------
-    async def _job_heartbeats(self, job: RunningJob) -> None:
-        while True:
-            await self._job_heartbeat(job)
-            await asyncio.sleep(self.heartbeat_s)
-
-    async def _job_heartbeat(self, job: RunningJob) -> None:
-        body: dict[str, Any] = {
-            "lease_id": job.lease_id,
-            "progress": round(job.progress, 4),
-            "stage": job.stage[:200],
-        }
-        if job.preview is not None:  # sent once; left out while there is no newer one
-            mime, data = job.preview
-            body["preview"] = {"mime": mime, "data": base64.b64encode(data).decode("ascii")}
-            job.preview = None
-        self.outbox.discard_heartbeats(job.id)  # this one supersedes any unsent one
-        if len(self.outbox) and not (await self._flush()).complete:
-            self.outbox.add(job.id, "job_heartbeat", body)
-            return
-        try:
-            reply = await self.farm.job_heartbeat(job.id, body)
-        except FarmUnavailable as exc:
-            level = logging.DEBUG if job.heartbeat_buffered else logging.WARNING
-            log.log(level, "job %s: heartbeat not delivered (%s); buffered, the job goes on", job.id, exc)
-            job.heartbeat_buffered = True
-            self.outbox.add(job.id, "job_heartbeat", body)
-            return
-        except (LeaseLost, FarmNotFound) as exc:
-            log.warning("job %s: %s", job.id, exc)
-            job.stop("lease-lost")
-            return
-        except FarmAuthError as exc:
-            self._fail_fatally(exc)
-            return
-        except FarmError as exc:
-            log.error("job %s: heartbeat refused: %s", job.id, exc)
-            return
-        job.heartbeat_buffered = False
-        if reply.action == "cancel":
-            log.info("job %s: cancelled by the server", job.id)
-            job.stop("cancel")
+            error, retryable, kind = describe_failure(outcome)
+            body = {"lease_id": job.lease_id, "error": error, "retryable": retryable, "kind": kind}
+            self.outbox.add(job.id, "fail", body)
+            log.error("job %s failed (%s error, retryable=%s): %s", job.id, kind, retryable, error)
 
     # ---- delivery, files, helpers ----------------------------------------------------------
     async def _flush(self) -> FlushResult:
@@ -407,6 +379,7 @@ class Agent:
 
     async def _final_flush(self) -> None:
         deadline = time.monotonic() + self.settings.shutdown_flush_s
+        await self.executor.finish_cleanups(self.settings.shutdown_flush_s)
         backoff = self._backoff()
         while len(self.outbox) and not isinstance(self.fatal, FarmAuthError):
             if (await self._flush()).complete:
@@ -498,7 +471,7 @@ async def run_agent(settings: AgentSettings) -> int:
         async with contextlib.AsyncExitStack() as stack:
             farm = await stack.enter_async_context(
                 FarmClient(
-                    settings.server_url,
+                    settings.server_urls,
                     settings.api_key.get_secret_value(),
                     request_timeout=settings.request_timeout_s,
                     connect_timeout=settings.connect_timeout_s,

@@ -8,20 +8,14 @@ under a new clientId - the client polls `/api/jobs/{id}` (newer servers) or `/qu
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
-import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-from websockets.asyncio.client import connect as ws_connect
-from websockets.exceptions import WebSocketException
 
 from aipipe_shared.aio import wait_event
 from render_agent.comfyui_messages import (
@@ -36,9 +30,15 @@ from render_agent.comfyui_messages import (
     OutputFile,
     ProgressTracker,
     output_files,
-    parse_preview,
     raise_for_history,
     validation_error,
+)
+from render_agent.comfyui_socket import (
+    ComfySocket,
+    PreviewCallback,
+    ProgressCallback,
+    PromptWatch,
+    ws_url_for,
 )
 
 __all__ = [
@@ -58,11 +58,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-ProgressCallback = Callable[[float, str], None | Awaitable[None]]
-"""Called with the overall fraction (0-1) and a short stage text such as 'KSampler (node 3) 12/20'."""
-PreviewCallback = Callable[[str, bytes], None]
-"""Called with the MIME type and bytes of each preview image of the prompt (from binary frames)."""
 
 
 @dataclass(frozen=True)
@@ -84,29 +79,6 @@ class RunResult:
     history: dict[str, Any]
 
 
-@dataclass
-class _Watch:
-    """State of one submitted prompt, fed by the WebSocket reader and the HTTP poller."""
-
-    prompt_id: str
-    client_id: str | None
-    progress: ProgressTracker
-    on_progress: ProgressCallback | None
-    on_preview: PreviewCallback | None = None
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
-    terminal: str | None = None  # "done" | "success" | "error" | "interrupted" | "history"
-    payload: dict[str, Any] = field(default_factory=dict)
-    cancelled: bool = False
-    absent_polls: int = 0
-    reported: tuple[float, str] | None = None
-
-    def finish(self, kind: str, payload: dict[str, Any]) -> None:
-        # A definite outcome (error, interrupt, history) is never downgraded by a later "done".
-        if self.terminal in (None, "success") or kind in ("error", "interrupted", "history"):
-            self.terminal, self.payload = kind, payload
-        self.changed.set()
-
-
 class ComfyClient:
     """Drive one ComfyUI server: upload inputs, queue graphs, follow progress, fetch outputs, cancel."""
 
@@ -126,7 +98,7 @@ class ComfyClient:
         lost_after_polls: int = 2,
     ):
         self.base_url = base_url.rstrip("/")
-        self.ws_url = ws_url or _ws_url_for(self.base_url)
+        self.ws_url = ws_url or ws_url_for(self.base_url)
         self.connect_timeout = connect_timeout
         self.request_timeout = request_timeout
         self.download_timeout = download_timeout
@@ -136,12 +108,15 @@ class ComfyClient:
         self.reconnect_min_delay = reconnect_min_delay
         self.reconnect_max_delay = reconnect_max_delay
         self.lost_after_polls = lost_after_polls
-        self.client_id = str(uuid.uuid4())
         self._http: httpx.AsyncClient | None = None
-        self._ws_task: asyncio.Task[None] | None = None
-        self._ws_connected = asyncio.Event()
-        self._closing = False
-        self._watches: dict[str, _Watch] = {}
+        self._watches: dict[str, PromptWatch] = {}
+        self._socket = ComfySocket(
+            self.ws_url,
+            self._watches,
+            connect_timeout=connect_timeout,
+            reconnect_min_delay=reconnect_min_delay,
+            reconnect_max_delay=reconnect_max_delay,
+        )
         self._jobs_api: bool | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------
@@ -149,22 +124,16 @@ class ComfyClient:
         """Open the HTTP client and start the WebSocket reader (it reconnects on its own)."""
         if self._http is not None:
             return
-        self._closing = False
         self._http = httpx.AsyncClient(
             base_url=self.base_url, timeout=httpx.Timeout(self.request_timeout, connect=self.connect_timeout)
         )
-        self._ws_task = asyncio.create_task(self._ws_loop(), name="comfyui-ws")
-        if not await wait_event(self._ws_connected, self.connect_timeout):
+        self._socket.start()
+        if not await wait_event(self._socket.connected, self.connect_timeout):
             log.warning("ComfyUI WebSocket %s not connected yet; will poll over HTTP meanwhile", self.ws_url)
 
     async def close(self) -> None:
         """Stop the WebSocket reader and close the HTTP client."""
-        self._closing = True
-        if self._ws_task is not None:
-            self._ws_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ws_task
-            self._ws_task = None
+        await self._socket.close()
         if self._http is not None:
             await self._http.aclose()
             self._http = None
@@ -179,7 +148,12 @@ class ComfyClient:
     @property
     def connected(self) -> bool:
         """True while the WebSocket is open."""
-        return self._ws_connected.is_set()
+        return self._socket.connected.is_set()
+
+    @property
+    def client_id(self) -> str:
+        """The clientId of the WebSocket (a fresh one per connection)."""
+        return self._socket.client_id
 
     # ---- plain requests --------------------------------------------------------------------
     async def system_stats(self) -> dict[str, Any]:
@@ -220,10 +194,10 @@ class ComfyClient:
         """Queue an API-format graph under our own prompt id; raises ComfyValidationError when refused.
         `on_preview(mime, bytes)` gets the sampler's preview images (when ComfyUI runs with previews on)."""
         prompt_id = prompt_id or str(uuid.uuid4())
-        if not self.connected and not await wait_event(self._ws_connected, self.connect_timeout):
+        if not self.connected and not await wait_event(self._socket.connected, self.connect_timeout):
             log.warning("WebSocket still down; submitting anyway, the prompt will be followed by polling")
         client_id = self.client_id if self.connected else None
-        watch = _Watch(prompt_id, client_id, ProgressTracker(graph), on_progress, on_preview)
+        watch = PromptWatch(prompt_id, client_id, ProgressTracker(graph), on_progress, on_preview)
         self._watches[prompt_id] = watch  # before the POST: events may beat the response
         body = {"prompt": graph, "client_id": self.client_id, "prompt_id": prompt_id}
         try:
@@ -286,6 +260,46 @@ class ComfyClient:
         log.info("cancel requested for prompt %s", prompt_id)
         if watch is not None:
             watch.changed.set()
+
+    async def discard(self, prompt_id: str, *, output_dir: Path | None, wait_s: float) -> list[Path]:
+        """After a cancel: wait until ComfyUI is done with the prompt (an interrupt does not stop a node that
+        is running, e.g. a long SaveVideo encode), then delete its history entry and the files it wrote under
+        `output_dir` (ComfyUI's output folder on this host; None: they stay). Returns the files deleted."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_s
+        while await self._in_queue(prompt_id):
+            if loop.time() >= deadline:
+                log.warning("prompt %s still runs in ComfyUI after %.0f s; its files stay", prompt_id, wait_s)
+                return []
+            await asyncio.sleep(self.poll_interval)
+        entry = await self._history_entry(prompt_id)
+        removed: list[Path] = []
+        if entry is not None and output_dir is not None:
+            base = output_dir.resolve()
+            for item in output_files(entry):
+                path = (base / item.subfolder / item.filename).resolve()
+                if item.type != "output" or base not in path.parents:
+                    continue  # only what ComfyUI saved under its own output folder
+                try:
+                    path.unlink()
+                except FileNotFoundError:
+                    continue
+                removed.append(path)
+        elif entry is not None and output_files(entry):
+            log.warning(
+                "prompt %s left %d file(s) in ComfyUI's output folder; "
+                "set AIPIPE_AGENT_COMFYUI_OUTPUT_DIR to have them deleted",
+                prompt_id,
+                len(output_files(entry)),
+            )
+        await self.delete_history(prompt_id)
+        log.info("discarded prompt %s: history entry and %d file(s) deleted", prompt_id, len(removed))
+        return removed
+
+    async def _in_queue(self, prompt_id: str) -> bool:
+        queue = (await self._request("GET", "/queue")).json()
+        listed = [*(queue.get("queue_running") or []), *(queue.get("queue_pending") or [])]
+        return any(item[1] == prompt_id for item in listed)
 
     async def download_outputs(
         self, entry: dict[str, Any], dest_dir: Path, *, node_ids: list[str] | None = None
@@ -375,11 +389,11 @@ class ComfyClient:
         log.info("downloaded %s (%d bytes) from node %s", dest.name, size, item.node_id)
         return DownloadedFile(item.node_id, dest, item.animated, size)
 
-    def _needs_polling(self, watch: _Watch) -> bool:
+    def _needs_polling(self, watch: PromptWatch) -> bool:
         # Events for a prompt go only to the socket whose clientId it was submitted with.
         return watch.cancelled or not self.connected or watch.client_id != self.client_id
 
-    async def _report(self, watch: _Watch) -> None:
+    async def _report(self, watch: PromptWatch) -> None:
         if watch.on_progress is None:
             return
         current = (watch.progress.fraction, watch.progress.stage)
@@ -393,7 +407,7 @@ class ComfyClient:
         except Exception:
             log.exception("progress callback failed for prompt %s", watch.prompt_id)
 
-    async def _outcome(self, watch: _Watch) -> dict[str, Any]:
+    async def _outcome(self, watch: PromptWatch) -> dict[str, Any]:
         if watch.terminal == "error":
             raise ComfyExecutionError(watch.payload)
         if watch.terminal == "interrupted":
@@ -405,7 +419,7 @@ class ComfyClient:
         await self._report(watch)
         return entry
 
-    async def _history_after_finish(self, watch: _Watch) -> dict[str, Any]:
+    async def _history_after_finish(self, watch: PromptWatch) -> dict[str, Any]:
         # `execution_success` precedes the history write; `executing{null}` follows it. Poll briefly.
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.history_grace
@@ -420,7 +434,7 @@ class ComfyClient:
     async def _history_entry(self, prompt_id: str) -> dict[str, Any] | None:
         return (await self._request("GET", f"/history/{prompt_id}")).json().get(prompt_id)
 
-    async def _poll(self, watch: _Watch) -> None:
+    async def _poll(self, watch: PromptWatch) -> None:
         """One HTTP look at the prompt; sets a terminal state or counts it absent."""
         try:
             present = await (
@@ -441,7 +455,7 @@ class ComfyClient:
                 f"prompt {watch.prompt_id} is neither queued nor in history (ComfyUI restarted?)"
             )
 
-    async def _poll_queue(self, watch: _Watch) -> bool:
+    async def _poll_queue(self, watch: PromptWatch) -> bool:
         # Queue before history: a prompt finishing between the two calls is then still found.
         queue = (await self._request("GET", "/queue")).json()
         for key in ("queue_running", "queue_pending"):
@@ -455,7 +469,7 @@ class ComfyClient:
             return True
         return False
 
-    async def _poll_jobs(self, watch: _Watch) -> bool:
+    async def _poll_jobs(self, watch: PromptWatch) -> bool:
         try:
             response = await self._http_client().get(f"/api/jobs/{watch.prompt_id}")
         except httpx.HTTPError as exc:
@@ -494,94 +508,12 @@ class ComfyClient:
 
     async def _is_known(self, prompt_id: str) -> bool:
         try:
-            queue = (await self._request("GET", "/queue")).json()
-            if any(
-                item[1] == prompt_id
-                for key in ("queue_running", "queue_pending")
-                for item in queue.get(key, [])
-            ):
+            if await self._in_queue(prompt_id):
                 return True
             return await self._history_entry(prompt_id) is not None
         except ComfyConnectionError as exc:
             log.warning("could not check whether prompt %s was queued: %s", prompt_id, exc)
             return False
-
-    # ---- WebSocket -------------------------------------------------------------------------
-    async def _ws_loop(self) -> None:
-        delay = self.reconnect_min_delay
-        while not self._closing:
-            # A fresh clientId per connection: reusing one lets the old socket's cleanup unregister
-            # the new one on the server. Prompts queued under an older id are followed by polling.
-            client_id = str(uuid.uuid4())
-            try:
-                async with ws_connect(
-                    f"{self.ws_url}?clientId={client_id}", open_timeout=self.connect_timeout, max_size=None
-                ) as ws:
-                    self.client_id = client_id
-                    self._ws_connected.set()
-                    delay = self.reconnect_min_delay
-                    log.info("ComfyUI WebSocket connected (clientId %s)", client_id)
-                    async for frame in ws:
-                        self._dispatch(frame)
-                log.warning("ComfyUI WebSocket closed by the server")
-            except (OSError, TimeoutError, WebSocketException) as exc:
-                log.warning("ComfyUI WebSocket lost (%s); polling over HTTP, retrying in %.1f s", exc, delay)
-            finally:
-                self._ws_connected.clear()
-                for watch in self._watches.values():
-                    watch.changed.set()  # waiters switch to polling now
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, self.reconnect_max_delay)
-
-    def _dispatch_binary(self, frame: bytes) -> None:
-        preview = parse_preview(frame)
-        if preview is None:
-            event = int.from_bytes(frame[:4], "big") if len(frame) >= 4 else None
-            log.debug("ignoring binary WebSocket frame (event %s, %d bytes)", event, len(frame))
-            return
-        if preview.prompt_id is not None:
-            watch = self._watches.get(preview.prompt_id)
-        else:
-            # Event 1 names no prompt; it belongs to the one prompt of ours that is running, if only one is.
-            running = [w for w in self._watches.values() if w.terminal is None]
-            watch = running[0] if len(running) == 1 else None
-        if watch is None or watch.on_preview is None:
-            return
-        try:
-            watch.on_preview(preview.mime, preview.data)
-        except Exception:
-            log.exception("preview callback failed for prompt %s", watch.prompt_id)
-
-    def _dispatch(self, frame: str | bytes) -> None:
-        if isinstance(frame, bytes):
-            self._dispatch_binary(frame)
-            return
-        try:
-            message = json.loads(frame)
-            kind, data = message["type"], message.get("data") or {}
-        except (ValueError, KeyError, TypeError):
-            log.warning("ignoring malformed WebSocket message: %.200s", frame)
-            return
-        watch = self._watches.get(data.get("prompt_id")) if isinstance(data, dict) else None
-        if watch is None:
-            return
-        if kind == "executing" and data.get("node") is None:
-            watch.finish("done", data)
-        elif kind == "execution_success":
-            watch.progress.update(kind, data)
-            watch.finish("success", data)
-        elif kind == "execution_error":
-            watch.finish("error", data)
-        elif kind == "execution_interrupted":
-            watch.finish("interrupted", data)
-        elif watch.progress.update(kind, data):
-            watch.changed.set()
-
-
-def _ws_url_for(base_url: str) -> str:
-    parts = urlsplit(base_url)
-    scheme = {"https": "wss", "http": "ws"}.get(parts.scheme, parts.scheme)
-    return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/") + "/ws", "", ""))
 
 
 def _json_or_text(response: httpx.Response) -> dict[str, Any]:

@@ -123,6 +123,17 @@ class JobExecutor:
         self.comfy = comfy
         self.rng = rng
         self.comfyui_version: str | None = None
+        self._cleanups: set[asyncio.Task[Any]] = set()
+
+    async def finish_cleanups(self, timeout_s: float) -> None:
+        """Give the cleanups of cancelled prompts up to `timeout_s` to end (at shutdown)."""
+        if not self._cleanups:
+            return
+        _, pending = await asyncio.wait(self._cleanups, timeout=timeout_s)
+        for task in pending:
+            task.cancel()
+        if pending:
+            log.warning("%d ComfyUI cleanup(s) left unfinished at shutdown", len(pending))
 
     async def execute(self, job: RunningJob, job_types: list[str]) -> JobResult:
         """Download the inputs, run the job (ComfyUI, ffmpeg or Blender), checksum the outputs."""
@@ -209,6 +220,10 @@ class JobExecutor:
         except asyncio.CancelledError:
             # Stopped (cancel, lease lost, shutdown): ComfyUI must stop too, not run on for nobody.
             await asyncio.shield(self._cancel_prompt(prompt_id))
+            self._clean_up_later(prompt_id)
+            raise
+        except ComfyTimeout:
+            self._clean_up_later(prompt_id)  # wait() cancelled the prompt already
             raise
         gpu_seconds = time.monotonic() - started
         models = sorted(graph_model_files(graph))
@@ -228,6 +243,25 @@ class JobExecutor:
             "comfyui_version": self.comfyui_version or "unknown",
         }
         return JobResult([f.path for f in files], round(gpu_seconds, 3), provenance)
+
+    def _clean_up_later(self, prompt_id: str) -> None:
+        """ComfyUI finishes a running node even when interrupted (0.3.64: a long SaveVideo encode runs on):
+        once it is done with the prompt, its history entry and the files it wrote are deleted."""
+        assert self.comfy is not None
+        task = asyncio.create_task(self._discard(prompt_id), name=f"comfyui-discard-{prompt_id}")
+        self._cleanups.add(task)
+        task.add_done_callback(self._cleanups.discard)
+
+    async def _discard(self, prompt_id: str) -> None:
+        assert self.comfy is not None
+        try:
+            await self.comfy.discard(
+                prompt_id, output_dir=self.settings.comfyui_output_dir, wait_s=self.settings.cancel_cleanup_s
+            )
+        except ComfyError as exc:
+            log.warning("could not clean up ComfyUI prompt %s: %s", prompt_id, exc)
+        except OSError as exc:
+            log.warning("could not delete the files of ComfyUI prompt %s: %s", prompt_id, exc)
 
     async def _cancel_prompt(self, prompt_id: str) -> None:
         assert self.comfy is not None
@@ -287,20 +321,25 @@ class JobExecutor:
         return JobResult(files, 0.0, provenance)
 
 
-def describe_failure(outcome: BaseException | JobResult) -> tuple[str, bool]:
-    """The `error` text and `retryable` flag of a fail report."""
+def describe_failure(outcome: BaseException | JobResult) -> tuple[str, bool, str]:
+    """The `error` text, `retryable` flag and `kind` of a fail report. Kinds: `input` (the same inputs fail
+    on every agent), `node` (a node raised while running: one more try), `agent` (this host could not)."""
     if isinstance(outcome, JobFailed | CpuJobError):
-        return str(outcome), outcome.retryable
+        return str(outcome), outcome.retryable, "agent" if outcome.retryable else "input"
     if isinstance(outcome, ComfyValidationError):
-        return f"ComfyUI: {outcome}", False  # the same graph fails the same way on every agent
+        return f"ComfyUI: {outcome}", False, "input"  # the same graph fails the same way on every agent
+    if isinstance(outcome, ComfyExecutionError):
+        # Out of memory is this card's limit, not the job's error: another card may have more.
+        oom = "OutOfMemory" in outcome.exception_type
+        return f"ComfyUI: {outcome}", True, "agent" if oom else "node"
     if isinstance(outcome, ComfyTimeout):
-        return f"ComfyUI: {outcome}", True
-    if isinstance(outcome, ComfyExecutionError | ComfyInterrupted | ComfyError):
-        return f"ComfyUI: {outcome}", True
+        return f"ComfyUI: {outcome}", True, "node"
+    if isinstance(outcome, ComfyInterrupted | ComfyError):
+        return f"ComfyUI: {outcome}", True, "agent"
     if isinstance(outcome, OSError):
-        return f"agent: {outcome}", True
+        return f"agent: {outcome}", True, "agent"
     log.error("job failed on an unexpected error", exc_info=outcome)
-    return f"agent error: {type(outcome).__name__}: {outcome}", True
+    return f"agent error: {type(outcome).__name__}: {outcome}", True, "agent"
 
 
 def input_targets(spec: dict[str, Any], graph: dict[str, Any], local_name: str) -> list[tuple[str, str]]:

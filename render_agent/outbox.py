@@ -178,7 +178,7 @@ class Outbox:
         """A report the server will never take: a result becomes a fail, anything else is dropped."""
         if entry.kind in RESULT_KINDS:
             error = f"the agent could not deliver the result ({entry.kind}): {exc}"
-            fail = {"lease_id": entry.payload["lease_id"], "error": error, "retryable": True}
+            fail = {"lease_id": entry.payload["lease_id"], "error": error, "retryable": True, "kind": "agent"}
             with self._transaction():
                 dropped = self.drop_job(entry.job_id)
                 self._insert(entry.job_id, "fail", fail)
@@ -209,7 +209,11 @@ async def _send(farm: FarmClient, entry: Entry) -> JobHeartbeatReply | dict[str,
         )
     if entry.kind == "fail":
         return await farm.fail(
-            entry.job_id, payload["lease_id"], error=payload["error"], retryable=payload["retryable"]
+            entry.job_id,
+            payload["lease_id"],
+            error=payload["error"],
+            retryable=payload["retryable"],
+            kind=payload.get("kind"),  # absent in reports buffered by an older agent
         )
     if entry.kind == "release":
         return await farm.release(entry.job_id, payload["lease_id"])

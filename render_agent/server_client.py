@@ -166,12 +166,25 @@ class FarmClient:
         )
 
     async def agent_heartbeat(
-        self, agent_id: str, *, state: str, loaded_models: list[str], gpus: list[dict[str, Any]]
+        self,
+        agent_id: str,
+        *,
+        state: str,
+        loaded_models: list[str],
+        gpus: list[dict[str, Any]],
+        reason: str = "",
     ) -> str:
-        """`POST …/agents/{id}/heartbeat` -> "continue" or "drain"."""
-        body = {"state": state, "loaded_models": loaded_models, "gpus": gpus}
+        """`POST …/agents/{id}/heartbeat` -> "continue" or "drain". `reason`: why it is `unavailable`."""
+        body: dict[str, Any] = {"state": state, "loaded_models": loaded_models, "gpus": gpus}
+        if reason:
+            body["reason"] = reason
         answer = (await self._post_json(f"/api/farm/agents/{agent_id}/heartbeat", body)).json()
         return str(answer.get("action", "continue"))
+
+    async def put_object_info(self, agent_id: str, object_info: dict[str, Any]) -> str:
+        """`PUT …/agents/{id}/object-info`: the agent's ComfyUI `/object_info`; answers its sha256."""
+        path = f"/api/farm/agents/{agent_id}/object-info"
+        return str((await self._send("PUT", path, json=object_info)).json()["sha256"])
 
     async def claim(self, agent_id: str, *, wait_s: float, loaded_models: list[str]) -> Claim | None:
         """Long-poll `POST …/agents/{id}/claim`: a Claim, or None when nothing came within wait_s."""
@@ -189,6 +202,14 @@ class FarmClient:
         """`POST /api/farm/jobs/{id}/heartbeat` (lease_id, progress, stage, preview); renews the lease."""
         answer = (await self._post_json(f"/api/farm/jobs/{job_id}/heartbeat", body)).json()
         return JobHeartbeatReply(str(answer.get("action", "continue")), answer.get("lease_expires_at"))
+
+    async def watch_job(self, job_id: str, lease_id: str, *, wait_s: float) -> str:
+        """Long-poll `POST /api/farm/jobs/{id}/watch`: "cancel" the moment the job is cancelled, else
+        "continue" after `wait_s`; LeaseLost when the job is no longer ours."""
+        timeout = httpx.Timeout(wait_s + self.request_timeout, connect=self.connect_timeout)
+        body = {"lease_id": lease_id, "wait_s": wait_s}
+        answer = (await self._post_json(f"/api/farm/jobs/{job_id}/watch", body, timeout=timeout)).json()
+        return str(answer.get("action", "continue"))
 
     async def upload_output(
         self, job_id: str, lease_id: str, path: Path, *, name: str, sha256: str
@@ -227,8 +248,13 @@ class FarmClient:
         body = {"lease_id": lease_id, "gpu_seconds": gpu_seconds, "provenance": provenance}
         return _json_or_empty(await self._post_json(f"/api/farm/jobs/{job_id}/complete", body))
 
-    async def fail(self, job_id: str, lease_id: str, *, error: str, retryable: bool) -> dict[str, Any]:
-        body = {"lease_id": lease_id, "error": error, "retryable": retryable}
+    async def fail(
+        self, job_id: str, lease_id: str, *, error: str, retryable: bool, kind: str | None = None
+    ) -> dict[str, Any]:
+        """`kind`: input (depends only on the job's inputs), node (a node raised), agent (this host)."""
+        body: dict[str, Any] = {"lease_id": lease_id, "error": error, "retryable": retryable}
+        if kind:
+            body["kind"] = kind
         return _json_or_empty(await self._post_json(f"/api/farm/jobs/{job_id}/fail", body))
 
     async def release(self, job_id: str, lease_id: str) -> dict[str, Any]:

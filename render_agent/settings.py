@@ -66,6 +66,15 @@ class AgentSettings(BaseSettings):
         default=None, gt=0, description="Heartbeat interval; default = what the server says at registration."
     )
     claim_wait_s: float = Field(default=30.0, gt=0, description="Long-poll length (capped by the server).")
+    progress_interval_s: float = Field(
+        default=1.0, gt=0, description="Shortest time between two job heartbeats that carry new progress."
+    )
+    cancel_cleanup_s: float = Field(
+        default=900.0,
+        gt=0,
+        description="After a cancel, how long to wait for ComfyUI to finish the node it cannot interrupt "
+        "before deleting the prompt's history entry and files.",
+    )
     backoff_min_s: float = Field(default=1.0, gt=0, description="First delay while the server is away.")
     backoff_max_s: float = Field(default=60.0, gt=0, description="Longest delay while the server is away.")
     request_timeout_s: float = Field(default=30.0, gt=0, description="Read timeout of one server request.")

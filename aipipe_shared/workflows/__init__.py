@@ -34,6 +34,7 @@ from .model import (
     GraphProblem,
     JobType,
     MediaKind,
+    ParamRule,
     Role,
     TemplateBindError,
     TemplateCatalog,
@@ -42,6 +43,7 @@ from .model import (
     ValidationReport,
     WorkflowTemplate,
 )
+from .params import check_params, rules_of, snap
 from .validation import types_compatible, validate_graph, validate_template
 
 __all__ = [
@@ -57,6 +59,7 @@ __all__ = [
     "GraphProblem",
     "JobType",
     "MediaKind",
+    "ParamRule",
     "Role",
     "TemplateBindError",
     "TemplateCatalog",
@@ -66,11 +69,14 @@ __all__ = [
     "WorkflowTemplate",
     "bind",
     "check_bindings",
+    "check_params",
     "find_template_files",
     "graph_model_files",
     "load_template",
     "load_templates",
+    "rules_of",
     "sidecar_path",
+    "snap",
     "types_compatible",
     "validate_graph",
     "validate_template",

@@ -80,6 +80,19 @@ class CustomNodeRequirement(BaseModel):
     classes: list[str] = Field(min_length=1)
 
 
+class ParamRule(BaseModel):
+    """What values of one role the workflow accepts (`value % multiple_of == remainder`, within min..max):
+    a job breaking it would fail on every agent, so it is refused at submit, naming the parameter."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    multiple_of: int = Field(default=1, ge=1)
+    remainder: int = Field(default=0, ge=0)
+    min: float | None = None
+    max: float | None = None
+    why: str = Field(default="", description="Said in the refusal, e.g. 'h264 needs even sizes'.")
+
+
 class TemplateMeta(BaseModel):
     """The sidecar `<name>.meta.json`."""
 
@@ -94,6 +107,7 @@ class TemplateMeta(BaseModel):
     models: list[str] = Field(default_factory=list)
     custom_nodes: list[CustomNodeRequirement] = Field(default_factory=list)
     bindings: dict[Role, list[tuple[str, str]]] = Field(default_factory=dict)
+    rules: dict[Role, ParamRule] = Field(default_factory=dict)
 
     @field_validator("bindings", mode="before")
     @classmethod

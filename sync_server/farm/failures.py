@@ -69,7 +69,7 @@ def blame(
     excluded = list(job.failed_agents)
     # A node error stays with this agent only when no other one could take it.
     elsewhere = kind == "agent" or _another_agent_can_run(session, settings, job, [*excluded, agent_key])
-    if not final and job.agent_id is not None and agent_key not in excluded and elsewhere:
+    if job.agent_id is not None and agent_key not in excluded and (final or elsewhere):
         excluded.append(agent_key)
     values: dict[str, Any] = {
         "failures": failures,

@@ -9,7 +9,14 @@ from typing import Any
 from sqlalchemy import String, cast, func, select
 from sqlalchemy.orm import Session
 
-from aipipe_shared.workflows import TemplateBindError, WorkflowTemplate, bind, check_bindings, validate_graph
+from aipipe_shared.workflows import (
+    TemplateBindError,
+    WorkflowTemplate,
+    bind,
+    check_bindings,
+    check_params,
+    validate_graph,
+)
 
 from .. import resources
 from ..context import UnitOfWork
@@ -100,6 +107,12 @@ def submit(
             values["graph"] = bind(tpl, {**body.params, **placeholders})
         except TemplateBindError as exc:
             raise Unprocessable(str(exc), field="params") from exc
+        refused = check_params(tpl, values["graph"])
+        if refused:  # it would fail on every agent: refused now, not after a queue wait and a GPU run
+            raise Unprocessable(
+                f"workflow '{tpl.name}': {refused[0][1]}",
+                errors=[{"field": f"params.{role}", "message": message} for role, message in refused],
+            )
         check_against_agents(session, values["graph"], tpl)
         values.update(model=catalog.model_key(tpl), min_vram_gb=tpl.meta.min_vram_gb)
     project_id = body.project_id

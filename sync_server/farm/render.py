@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, status
 from sqlalchemy.orm import Session
 
-from aipipe_shared.workflows import WorkflowTemplate
+from aipipe_shared.workflows import WorkflowTemplate, rules_of, snap
 from aipipe_shared.workflows.lora_chain import MODEL_LOADERS
 
 from ..auth.permissions import Permission as P
@@ -70,16 +70,17 @@ def render_params(
     if "seed" in roles:
         params["seed"] = body.seed if body.seed is not None else shot.id.int % 2**32
     height = _default(template, "height")
+    rules = rules_of(template)
     if "width" in roles and "height" in roles and isinstance(height, int):
         params["height"] = height
-        params["width"] = max(
-            SIZE_STEP, round(height * project.width / project.height / SIZE_STEP) * SIZE_STEP
-        )
+        width = max(SIZE_STEP, round(height * project.width / project.height / SIZE_STEP) * SIZE_STEP)
+        params["width"] = snap(rules, "width", width)  # the workflow's size step (LTX: 32)
     fps = _default(template, "fps")
     if "length" in roles and isinstance(fps, int | float) and fps > 0:
         seconds = shot.duration_frames * project.fps_den / project.fps_num
         length = _default(template, "length")
-        params["length"] = _frames(seconds, float(fps), length if isinstance(length, int) else None)
+        frames = _frames(seconds, float(fps), length if isinstance(length, int) else None)
+        params["length"] = snap(rules, "length", frames)
     has_loader = any(n.get("class_type") in MODEL_LOADERS for n in template.graph.values())
     if prompt.loras and ("loras" in roles or has_loader):
         # Each subject's LoRA (file name as the agent's ComfyUI knows it) at the character's strength:

@@ -84,6 +84,9 @@ class AgentOut(Output):
     state: str
     state_reason: str = Field(default="", description="Why the agent is `unavailable` (its own words).")
     protocol_version: int = Field(description="The farm protocol version it registered with.")
+    object_info_sha: str | None = Field(
+        default=None, description="sha256 of the ComfyUI /object_info (node catalogue) it sent last."
+    )
     draining: bool
     last_seen_at: datetime | None
     current_job_id: uuid.UUID | None = None
