@@ -43,7 +43,8 @@ class AIPIPE_OT_playblast_create(bpy.types.Operator):
         scene = context.scene
         shot = scene.aipipe_shot
         shot_id, code, comment = shot.shot_id, shot.shot_code, self.comment
-        start, end = opsdata.playblast_range(shot.cut_in, shot.cut_out, scene.frame_start, scene.frame_end)
+        cut_in, cut_out = shot.cut_in, shot.cut_out
+        start, end = opsdata.playblast_range(cut_in, cut_out, scene.frame_start, scene.frame_end)
         thumb_frame = self.thumbnail_frame or (start + end) // 2
         scene_name = scene.name
         percentage = self.resolution_percentage
@@ -78,7 +79,11 @@ class AIPIPE_OT_playblast_create(bpy.types.Operator):
                 return
             # The thumbnail goes first: the server makes the version's thumbnail from the first picture.
             files = [result.thumbnail, result.path] if result.thumbnail else [result.path]
-            fields = {"stage": "playblast", "comment": comment}
+            fields = {
+                "stage": "playblast",
+                "comment": comment,
+                **opsdata.extent_fields(result.frame_start, result.frame_end, cut_in, cut_out),
+            }
 
             def upload(ctx: Any) -> dict[str, Any]:
                 client = rt.require_client()

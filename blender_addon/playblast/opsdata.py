@@ -29,6 +29,20 @@ def playblast_range(cut_in: int, cut_out: int, frame_start: int, frame_end: int)
     return frame_start, frame_end
 
 
+def extent_fields(start: int, end: int, cut_in: int, cut_out: int) -> dict[str, str]:
+    """What the playblast of frames `start`-`end` holds, as upload form fields: its first frame number,
+    its frame count, and the handle frames around the cut (`cut_in`-`cut_out`; 0: the scene knows no
+    cut, so it holds no handles), so the edit cuts it from the right frame."""
+    head = max(0, cut_in - start) if cut_in else 0
+    tail = max(0, end - cut_out) if cut_out else 0
+    return {
+        "first_frame": str(start),
+        "frame_count": str(end - start + 1),
+        "handle_in": str(head),
+        "handle_out": str(tail),
+    }
+
+
 def version_label(number: int) -> str:
     return f"v{number:03d}"
 

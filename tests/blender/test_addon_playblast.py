@@ -52,6 +52,9 @@ def test_playblast_uploads_v001_then_v002_with_the_shot_length(online, studio, t
     assert [v["code"] for v in versions] == ["v002", "v001"]
     movie = next(f for f in versions[0]["files"] if f["name"].endswith(".mp4"))
     assert movie["media"]["codec"] == "h264" and movie["media"]["frames"] == 36
+    # what the movie holds, so the edit cuts it right: the cut 1001-1036, no handles
+    extent = tuple(versions[0][k] for k in ("first_frame", "frame_count", "handle_in", "handle_out"))
+    assert extent == (1001, 36, 0, 0)
     local = tmp_path / "v002.mp4"
     local.write_bytes(studio.admin.get(movie["url"]).content)
     frames, codec, rate = _frames(str(local))

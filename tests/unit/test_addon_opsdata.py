@@ -85,6 +85,16 @@ def test_playblast_range_is_the_cut_when_known() -> None:
     assert playblast.playblast_range(0, 0, 1, 250) == (1, 250)
 
 
+def test_a_playblast_says_what_it_holds_around_the_cut() -> None:
+    assert playblast.extent_fields(1001, 1012, 1001, 1012) == {
+        "first_frame": "1001", "frame_count": "12", "handle_in": "0", "handle_out": "0",
+    }  # fmt: skip
+    # the scene's range with its handles: 4 before the cut, 4 after
+    assert playblast.extent_fields(997, 1016, 1001, 1012)["handle_in"] == "4"
+    assert playblast.extent_fields(997, 1016, 1001, 1012)["handle_out"] == "4"
+    assert playblast.extent_fields(1, 250, 0, 0)["handle_in"] == "0"  # no cut known: no handles
+
+
 def test_render_body_checks_params_json() -> None:
     assert render.render_body("wan", 70, 0, '{"length": 49}') == {
         "priority": 70,
