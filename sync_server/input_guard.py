@@ -21,6 +21,9 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}:]')
 _LONG_DIGITS = re.compile(rb"\d{19,}")
 _NUL_ESCAPE = re.compile(rb"\\u0000")
+# Bodies kept whole as JSON, never in an integer column, may hold wider integers: ComfyUI's /object_info
+# declares unsigned 64-bit ranges (a seed's max is 2**64 - 1) and the agent sends it as it is.
+_WIDE_INTEGER_PATHS = re.compile(r"^/api/farm/agents/[^/]+/object-info$")
 
 
 def json_depth_error(raw: bytes, max_depth: int) -> str | None:
@@ -61,7 +64,7 @@ def load_json(text: str | bytes, field: str, max_depth: int) -> Any:
     return data
 
 
-def first_bad_value(data: Any, path: str) -> tuple[str, str] | None:
+def first_bad_value(data: Any, path: str, check_ints: bool = True) -> tuple[str, str] | None:
     """(field, message) for the first NUL character or out-of-range integer in parsed JSON, or None."""
     stack: list[tuple[str, Any]] = [(path, data)]
     while stack:
@@ -75,7 +78,7 @@ def first_bad_value(data: Any, path: str) -> tuple[str, str] | None:
         elif isinstance(value, bool):
             continue
         elif isinstance(value, int):
-            if not INT64_MIN <= value <= INT64_MAX:
+            if check_ints and not INT64_MIN <= value <= INT64_MAX:
                 return where, f"{where or 'the body'} is out of range (at most {INT64_MAX})."
         elif isinstance(value, dict):
             for key, item in value.items():
@@ -107,7 +110,8 @@ class InputGuardMiddleware:
         bad = self._check_query(scope.get("query_string", b""))
         if bad is None and scope["type"] == "http" and _is_json(scope):
             body, more_body_error = await _read_body(receive)
-            bad = self._check_body(body) if more_body_error is None else None
+            wide = bool(_WIDE_INTEGER_PATHS.match(scope.get("path", "")))
+            bad = self._check_body(body, wide) if more_body_error is None else None
             receive = _replay(body, receive, more_body_error)
         if bad is None:
             await self.app(scope, receive, send)
@@ -127,7 +131,7 @@ class InputGuardMiddleware:
                 )
         return None
 
-    def _check_body(self, body: bytes) -> Unprocessable | None:
+    def _check_body(self, body: bytes, wide_ints: bool = False) -> Unprocessable | None:
         deep = json_depth_error(body, self.max_depth)
         if deep is not None:
             return Unprocessable(
@@ -139,7 +143,7 @@ class InputGuardMiddleware:
             data = json.loads(body)
         except ValueError:
             return None  # the route's own parser reports where the JSON is broken
-        bad = first_bad_value(data, "")
+        bad = first_bad_value(data, "", check_ints=not wide_ints)
         return Unprocessable(bad[1], field=bad[0] or "body") if bad else None
 
 

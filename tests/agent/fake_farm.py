@@ -64,6 +64,7 @@ class RegisterIn(_Strict):
     tags: list[str]
     job_types: list[str]
     loaded_models: list[str]
+    protocol_version: int
 
 
 class AgentHeartbeatIn(_Strict):
@@ -220,6 +221,14 @@ class FakeFarm:
                 "heartbeat_s": farm.heartbeat_s,
                 "claim_wait_max_s": farm.claim_wait_max_s,
             }
+
+        @app.put("/api/farm/agents/{agent_id}/object-info", response_model=None)
+        async def object_info(agent_id: str, request: Request) -> Any:
+            if agent_id not in farm.agents:
+                return _problem(404, "not-found", f"unknown agent {agent_id}")
+            info = await request.json()
+            farm._record("object_info", None, {"node_classes": len(info)}, 200)
+            return {"sha256": hashlib.sha256(repr(sorted(info)).encode()).hexdigest()}
 
         @app.post("/api/farm/agents/{agent_id}/heartbeat", response_model=None)
         async def agent_heartbeat(agent_id: str, body: AgentHeartbeatIn) -> Any:
