@@ -1,26 +1,29 @@
 """Writing an import in a few statements: one UPDATE per set of changed columns (many rows each), one
 INSERT for the new shots, one DELETE (or UPDATE to omitted) for removed ones, one for the subjects and one
-for the audit events. The rules were checked on the diff; each row's revision is checked by the UPDATE
-itself, so a shot edited meanwhile refuses the whole apply instead of being overwritten."""
+for the audit events. Everything is planned before the write transaction starts (the rules were checked
+on the diff); each row's revision is checked by the UPDATE itself, so a shot edited meanwhile refuses the
+whole apply instead of being overwritten."""
 
 from __future__ import annotations
 
 import bisect
 import uuid
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy import Result, bindparam, delete, insert, update
 from sqlalchemy.exc import IntegrityError
 
-from ..context import UnitOfWork
+from ..context import EVENT_FIELDS, UnitOfWork
 from ..db.base import utcnow
-from ..db.models import AuditEvent, Project, Shot, ShotSubject
+from ..db.models import Project, Shot, ShotSubject
 from ..errors import Conflict
-from ..shots.schemas import ShotOut
 from ..shots.service import DEFAULT_SECONDS
+from ..shots.status import allowed_next
 from .data import FIELD_OF, ShotRow
 from .diff import RowDiff
 
@@ -28,32 +31,79 @@ SHOTS = Shot.__table__
 SUBJECTS = ShotSubject.__table__
 BATCH = 1000  # rows per executemany call (bounded statements and parameter lists)
 ORDER_STEP = 1000  # the gap a new shot leaves after the one it follows (as the shot service does)
+DATETIME = TypeAdapter(datetime)
 ID_COLUMNS = frozenset({"scene_id", "preset_id", "environment_id"})
 CHANGED_MEANWHILE = "A shot changed while the import was being applied; nothing was applied. Preview again."
 
 
-def write(
+@dataclass
+class Writes:
+    """Every statement's parameters and every audit event of an apply, made before the write transaction
+    starts, so that the transaction (SQLite's one write lock) lasts only as long as the statements."""
+
+    updates: dict[tuple[str, ...], list[dict[str, Any]]] = field(default_factory=dict)  # columns -> rows
+    creations: list[dict[str, Any]] = field(default_factory=list)
+    subjects: dict[str, list[dict[str, str]]] = field(default_factory=dict)  # shot id -> its new subjects
+    omissions: list[dict[str, Any]] = field(default_factory=list)
+    deletions: list[dict[str, Any]] = field(default_factory=list)
+    events: list[Any] = field(default_factory=list)  # audit events (see `_event`)
+    applied: dict[str, list[str]] = field(
+        default_factory=lambda: {"created": [], "updated": [], "removed": []}
+    )
+
+
+def plan(
     uow: UnitOfWork,
     project: Project,
     current: dict[str, ShotRow],
     chosen: list[tuple[RowDiff, list[str]]],
     row_ids: dict[int, str | None],
-) -> dict[str, list[str]]:
-    """Apply the chosen rows and fields; the audit events (and so the change set) are recorded too."""
+) -> Writes:
+    """What applying the chosen rows and fields writes; no database work (the diff checked the rules)."""
+    writes = Writes()
     now = utcnow()
-    applied: dict[str, list[str]] = {"created": [], "updated": [], "removed": []}
-    events: list[AuditEvent] = []
-    subjects: dict[str, list[dict[str, str]]] = {}  # shot id -> its new subjects
+    _updates(uow, project, current, chosen, now, writes)
+    _creations(uow, project, current, chosen, row_ids, now, writes)
+    _removals(uow, project, current, chosen, now, writes)
+    return writes
+
+
+def execute(uow: UnitOfWork, writes: Writes) -> None:
+    """Run the planned statements in `uow`'s transaction and record the audit events (and change set)."""
+    session = uow.session
     try:
-        events += _updates(uow, project, current, chosen, now, subjects, applied)
-        events += _creations(uow, project, current, chosen, row_ids, now, subjects, applied)
-        _replace_subjects(uow, subjects)
-        events += _removals(uow, project, current, chosen, now, applied)
+        for columns, params in writes.updates.items():
+            for batch in _batches(params):
+                _expect(session.execute(_update_statement(columns), batch), len(batch))
+        for batch in _batches(writes.creations):
+            session.execute(insert(SHOTS), list(batch))
+        _replace_subjects(uow, writes.subjects)
+        omit = (
+            update(SHOTS)
+            .where(SHOTS.c.id == bindparam("b_id"), SHOTS.c.revision == bindparam("b_revision"))
+            .values(status="omitted", revision=bindparam("b_next"), updated_at=bindparam("b_at"))
+        )
+        remove = delete(SHOTS).where(
+            SHOTS.c.id == bindparam("b_id"), SHOTS.c.revision == bindparam("b_revision")
+        )
+        for statement, params in ((omit, writes.omissions), (remove, writes.deletions)):
+            for batch in _batches(params):
+                _expect(session.execute(statement, batch), len(batch))
     except IntegrityError as exc:
         # A code taken or a reference deleted by another writer since the diff was made.
         raise Conflict(CHANGED_MEANWHILE, field="file") from exc
-    uow.record_all(events)
-    return applied
+    uow.record_all(writes.events)
+
+
+def _update_statement(columns: tuple[str, ...]) -> Any:
+    return (
+        update(SHOTS)
+        .where(SHOTS.c.id == bindparam("b_id"), SHOTS.c.revision == bindparam("b_revision"))
+        .values(
+            {api: bindparam(f"v_{api}") for api in columns}
+            | {"revision": bindparam("b_next"), "updated_at": bindparam("b_at")}
+        )
+    )
 
 
 # -- updates ----------------------------------------------------------------------------------------------
@@ -65,11 +115,8 @@ def _updates(
     current: dict[str, ShotRow],
     chosen: list[tuple[RowDiff, list[str]]],
     now: datetime,
-    subjects: dict[str, list[dict[str, str]]],
-    applied: dict[str, list[str]],
-) -> list[AuditEvent]:
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}  # changed columns -> one parameter set per shot
-    events = []
+    writes: Writes,
+) -> None:
     for row, fields in chosen:
         if row.action != "changed":
             continue
@@ -80,10 +127,10 @@ def _updates(
             continue
         new_subjects = changes.get("subjects", [None, shot.values["subjects"]])[1]
         if "subjects" in changes:
-            subjects[shot.id] = new_subjects
+            writes.subjects[shot.id] = new_subjects
         columns = tuple(sorted(api for api in changes if api != "subjects"))
         stored = {api: _stored(api, values[api]) for api in columns}
-        groups.setdefault(columns, []).append(
+        writes.updates.setdefault(columns, []).append(
             {
                 "b_id": uuid.UUID(shot.id),
                 "b_revision": shot.revision,
@@ -93,10 +140,10 @@ def _updates(
             }
         )
         record = {**shot.record, **stored, "revision": shot.revision + 1, "updated_at": now}
-        events.append(
-            uow.event(
+        writes.events.append(
+            _event(
+                uow,
                 "shot.updated",
-                "shot",
                 shot.id,
                 project_id=project.id,
                 revision_before=shot.revision,
@@ -105,19 +152,7 @@ def _updates(
                 data=_out(record, new_subjects),
             )
         )
-        applied["updated"].append(row.code)
-    for columns, params in groups.items():
-        stmt = (
-            update(SHOTS)
-            .where(SHOTS.c.id == bindparam("b_id"), SHOTS.c.revision == bindparam("b_revision"))
-            .values(
-                {api: bindparam(f"v_{api}") for api in columns}
-                | {"revision": bindparam("b_next"), "updated_at": bindparam("b_at")}
-            )
-        )
-        for batch in _batches(params):
-            _expect(uow.session.execute(stmt, batch), len(batch))
-    return events
+        writes.applied["updated"].append(row.code)
 
 
 # -- new shots --------------------------------------------------------------------------------------------
@@ -130,12 +165,11 @@ def _creations(
     chosen: list[tuple[RowDiff, list[str]]],
     row_ids: dict[int, str | None],
     now: datetime,
-    subjects: dict[str, list[dict[str, str]]],
-    applied: dict[str, list[str]],
-) -> list[AuditEvent]:
+    writes: Writes,
+) -> None:
     added = {row.row: row for row, _ in chosen if row.action == "added" and row.row is not None}
     if not added:
-        return []
+        return
     orders = sorted(shot.order for shot in current.values())
     order_of = {shot_id: shot.order for shot_id, shot in current.items()}
     default_frames = max(1, round(DEFAULT_SECONDS * project.fps_num / project.fps_den))
@@ -174,21 +208,19 @@ def _creations(
         }
         record.setdefault("duration_frames", default_frames)
         records.append(record)
-        subjects[new_id] = values.get("subjects") or []
-        applied["created"].append(record["code"])
-    for batch in _batches(records):
-        uow.session.execute(insert(SHOTS), list(batch))
-    return [
-        uow.event(
-            "shot.created",
-            "shot",
-            record["id"],
-            project_id=project.id,
-            revision_after=1,
-            data=_out(record, subjects[str(record["id"])]),
+        writes.subjects[new_id] = values.get("subjects") or []
+        writes.applied["created"].append(record["code"])
+        writes.events.append(
+            _event(
+                uow,
+                "shot.created",
+                new_id,
+                project_id=project.id,
+                revision_after=1,
+                data=_out(record, writes.subjects[new_id]),
+            )
         )
-        for record in records
-    ]
+    writes.creations += records
 
 
 def _order_after(orders: list[int], after: int | None, row: RowDiff) -> int:
@@ -237,28 +269,26 @@ def _removals(
     current: dict[str, ShotRow],
     chosen: list[tuple[RowDiff, list[str]]],
     now: datetime,
-    applied: dict[str, list[str]],
-) -> list[AuditEvent]:
+    writes: Writes,
+) -> None:
     shots = [current[row.shot_id or ""] for row, _ in chosen if row.action == "removed"]
-    events = []
     if project.confirmed_at is not None:
         # Its folders exist: a removed shot is omitted, keeping its work.
         shots = [shot for shot in shots if shot.values["status"] != "omitted"]
-        params = [
-            {"b_id": uuid.UUID(s.id), "b_revision": s.revision, "b_next": s.revision + 1, "b_at": now}
-            for s in shots
-        ]
-        stmt = (
-            update(SHOTS)
-            .where(SHOTS.c.id == bindparam("b_id"), SHOTS.c.revision == bindparam("b_revision"))
-            .values(status="omitted", revision=bindparam("b_next"), updated_at=bindparam("b_at"))
-        )
         for shot in shots:
+            writes.omissions.append(
+                {
+                    "b_id": uuid.UUID(shot.id),
+                    "b_revision": shot.revision,
+                    "b_next": shot.revision + 1,
+                    "b_at": now,
+                }
+            )
             record = {**shot.record, "status": "omitted", "revision": shot.revision + 1, "updated_at": now}
-            events.append(
-                uow.event(
+            writes.events.append(
+                _event(
+                    uow,
                     "shot.updated",
-                    "shot",
                     shot.id,
                     project_id=project.id,
                     revision_before=shot.revision,
@@ -268,25 +298,19 @@ def _removals(
                 )
             )
     else:
-        params = [{"b_id": uuid.UUID(s.id), "b_revision": s.revision} for s in shots]
-        stmt = delete(SHOTS).where(
-            SHOTS.c.id == bindparam("b_id"), SHOTS.c.revision == bindparam("b_revision")
-        )
-        events = [
-            uow.event(
-                "shot.deleted",
-                "shot",
-                shot.id,
-                project_id=project.id,
-                revision_before=shot.revision,
-                data=_out(shot.record, shot.values["subjects"]),
+        for shot in shots:
+            writes.deletions.append({"b_id": uuid.UUID(shot.id), "b_revision": shot.revision})
+            writes.events.append(
+                _event(
+                    uow,
+                    "shot.deleted",
+                    shot.id,
+                    project_id=project.id,
+                    revision_before=shot.revision,
+                    data=_out(shot.record, shot.values["subjects"]),
+                )
             )
-            for shot in shots
-        ]
-    for batch in _batches(params):
-        _expect(uow.session.execute(stmt, batch), len(batch))
-    applied["removed"] += [shot.values["code"] for shot in shots]
-    return events
+    writes.applied["removed"] += [shot.values["code"] for shot in shots]
 
 
 # -- helpers ----------------------------------------------------------------------------------------------
@@ -299,13 +323,80 @@ def _stored(api: str, value: Any) -> Any:
     return value
 
 
+def _event(
+    uow: UnitOfWork,
+    action: str,
+    shot_id: object,
+    project_id: uuid.UUID,
+    *,
+    data: dict[str, Any],
+    revision_before: int | None = None,
+    revision_after: int | None = None,
+    changes: dict[str, Any] | None = None,
+) -> SimpleNamespace:
+    """An audit event as `UnitOfWork.event` makes it, as a plain object with the same fields: an
+    ORM-instrumented AuditEvent costs hundreds of microseconds to make, and an import records tens of
+    thousands (their values are JSON already, so they need no round trip through json either)."""
+    actor = uow.actor
+    values: dict[str, Any] = dict.fromkeys(EVENT_FIELDS)
+    values.update(
+        at=utcnow(),
+        actor_id=None if actor.kind == "system" else actor.id,
+        actor_name=actor.name,
+        actor_kind=actor.kind,
+        action=action,
+        entity="shot",
+        entity_id=str(shot_id),
+        project_id=project_id,
+        revision_before=revision_before,
+        revision_after=revision_after,
+        changes=changes or {},
+        data=data,
+        request_id=uow.request_id,
+        remote_addr=uow.remote_addr,
+    )
+    return SimpleNamespace(id=None, **values)
+
+
 def _out(record: dict[str, Any], subjects: list[dict[str, str]]) -> dict[str, Any]:
-    """The shot as the API shows it (the audit event's data, the same as a single edit records)."""
-    chosen = [
-        SimpleNamespace(character_id=s["character_id"], clothing=s.get("clothing") or "") for s in subjects
-    ]
-    view = SimpleNamespace(**record, subjects=chosen)
-    return ShotOut.of(view).model_dump(mode="json")
+    """The shot as the API shows it (the audit event's data, the same as a single edit records), built
+    without validating what the database already holds."""
+    status = record["status"]
+    return {
+        "id": str(record["id"]),
+        "project_id": str(record["project_id"]),
+        "scene_id": str(record["scene_id"]),
+        "code": record["code"],
+        "order": record["sort_order"],
+        "description": record["description"],
+        "action": record["action"],
+        "dialogue": record["dialogue"],
+        "camera_notes": record["camera_notes"],
+        "duration_frames": record["duration_frames"],
+        "handle_in": record["handle_in"],
+        "handle_out": record["handle_out"],
+        "preset_id": _text_or_none(record["preset_id"]),
+        "environment_id": _text_or_none(record["environment_id"]),
+        "subjects": [
+            {"character_id": str(s["character_id"]), "clothing": s.get("clothing") or ""} for s in subjects
+        ],
+        "status": status,
+        "next_statuses": list(allowed_next(status)),
+        "locked": record["locked"],
+        "render_workflow": record["render_workflow"],
+        "revision": record["revision"],
+        "created_at": _when(record["created_at"]),
+        "updated_at": _when(record["updated_at"]),
+    }
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _when(value: datetime) -> str:
+    """A time as the API writes it (pydantic's JSON form: ISO 8601, UTC as Z)."""
+    return DATETIME.dump_python(value, mode="json")  # type: ignore[no-any-return]
 
 
 def _batches(items: Sequence[Any]) -> Iterator[Sequence[Any]]:

@@ -46,7 +46,7 @@ class Preview:
     # What the diff was made against, to tell at apply time whether the project changed since.
     current: dict[str, ShotRow] = field(default_factory=dict, repr=False)
     names: Lookups | None = field(default=None, repr=False)
-    project_revision: int | None = None
+    project: Project | None = field(default=None, repr=False)
 
     @property
     def blocked(self) -> bool:
@@ -111,7 +111,7 @@ def preview(
     result.problems = table.problems
     if table.blocked:
         return result
-    result.current, result.names, result.project_revision = current, names, project.revision
+    result.current, result.names, result.project = current, names, project
     result.row_ids = {row.row: row.shot_id for row in rows}
     result.row_codes = {
         row.row: row.values.get("code") or (current[row.shot_id].values["code"] if row.shot_id else None)
@@ -163,23 +163,28 @@ def apply(
     there), apply what was chosen in bulk and commit once: one change set."""
     with read_sessions() as session:
         result = preview(session, project_id, filename, content, settings, uow.actor)
-    if result.blocked:
-        refuse_blocked(result)
+    writes = _plan(uow, result, selection)
+    # The write transaction starts here (SQLite: its one write lock) and lasts only for the statements.
     if not _still_current(uow.session, project_id, result):
         result = preview(uow.session, project_id, filename, content, settings, uow.actor)
-        if result.blocked:
-            refuse_blocked(result)
-    chosen = _choose(result.rows, selection)
-    project = get_or_404(uow.session, Project, project_id, "project")
-    _new_codes(uow.session, project, result)
+        writes = _plan(uow, result, selection)
     batch = BatchUnitOfWork.around(uow)
     recorder.start(batch, "edit", None, f"import {filename}"[:200])
-    applied = bulk.write(batch, project, result.current, chosen, dict(result.row_ids))
+    bulk.execute(batch, writes)
     change_set = batch.history.sets.get(project_id) if batch.history else None
     batch.session.flush()
     change_set_id = change_set.id if change_set is not None else None
     batch.finish()
-    return {"applied": applied, "change_set_id": change_set_id, "preview": result.as_dict()}
+    return {"applied": writes.applied, "change_set_id": change_set_id, "preview": result.as_dict()}
+
+
+def _plan(uow: UnitOfWork, result: Preview, selection: Selection) -> bulk.Writes:
+    if result.blocked:
+        refuse_blocked(result)
+    assert result.project is not None  # set on every preview that is not blocked
+    chosen = _choose(result.rows, selection)
+    _new_codes(result)
+    return bulk.plan(uow, result.project, result.current, chosen, dict(result.row_ids))
 
 
 def _still_current(session: Session, project_id: uuid.UUID, result: Preview) -> bool:
@@ -192,21 +197,22 @@ def _still_current(session: Session, project_id: uuid.UUID, result: Preview) -> 
         )
     }
     return (
-        project.revision == result.project_revision
+        result.project is not None
+        and project.revision == result.project.revision
         and revisions == {shot_id: shot.revision for shot_id, shot in result.current.items()}
         and lookups(session, project_id) == result.names
     )
 
 
-def _new_codes(session: Session, project: Project, result: Preview) -> None:
+def _new_codes(result: Preview) -> None:
     """Give new rows without a code theirs now, from their neighbours in the file."""
     added = {r.row: r for r in result.rows if r.action == "added" and not r.values.get("code")}
-    if not added:
+    if not added or result.project is None:
         return
     order = sorted(result.row_codes)
     filled = assign(
-        ProjectLayout.of(project),
-        list(session.scalars(select(Shot.code).where(Shot.project_id == project.id))),
+        ProjectLayout.of(result.project),
+        [shot.values["code"] for shot in result.current.values()],
         [result.row_codes[r] for r in order],
     )
     for number, code in zip(order, filled, strict=True):

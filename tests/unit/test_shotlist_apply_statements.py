@@ -19,6 +19,7 @@ from sync_server.db.models import AuditEvent, Project, Scene, Shot
 from sync_server.shotlist import service
 from sync_server.shotlist.schemas import Selection
 from sync_server.shotlist.settings import ShotlistSettings
+from sync_server.shots.schemas import ShotOut
 from sync_server.storage.layout import ProjectLayout
 
 
@@ -105,7 +106,18 @@ def _apply_counting(db: Database, shots: int, new: int) -> tuple[int, dict[str, 
 
 
 def test_apply_statements_grow_with_batches_not_rows(db: Database) -> None:
-    small, _ = _apply_counting(db, 100, 10)
+    small, first = _apply_counting(db, 100, 10)
+    # The events the bulk path records show each shot as the API does (what a single edit records).
+    with db.read_sessions() as session:
+        for code in (first["applied"]["updated"][0], first["applied"]["created"][0]):
+            shot = session.scalars(select(Shot).where(Shot.code == code)).one()
+            data = session.scalars(
+                select(AuditEvent.data).where(AuditEvent.entity_id == str(shot.id)).order_by(AuditEvent.id)
+            ).all()[-1]
+            expected = ShotOut.of(shot).model_dump(mode="json")
+            assert data.keys() == expected.keys()
+            for key in set(expected) - {"created_at", "updated_at"}:  # SQLite gives times back without zone
+                assert data[key] == expected[key], key
     large, answer = _apply_counting(db, 2500, 250)
     assert answer["change_set_id"] is not None
     # 25x the rows: a statement per row (or per row and field) would add thousands; batches of 1,000
