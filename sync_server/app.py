@@ -58,6 +58,7 @@ from .storage.routes import router as storage_router
 from .storage.sweep import sweep_forever
 from .users.routes import router as users_router
 from .versions.routes import router as versions_router
+from .web.routes import install_web
 
 logger = logging.getLogger(__name__)
 TMP_SWEEP_S = 3600.0  # between sweeps for temporary files left by interrupted writes
@@ -162,7 +163,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> FastAPI:
         "Errors are RFC 9457 problem+json. Updates need the revision you edited (409 when stale).",
         lifespan=lifespan,
         dependencies=[Depends(integer_bounds())],
-        docs_url="/docs",
+        docs_url=None,  # /docs and /redoc come from web.install_web, with their assets served offline
         openapi_url="/openapi.json",
         redoc_url=None,
     )
@@ -199,6 +200,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> FastAPI:
     for router in routers:
         app.include_router(router, prefix="/api")
     install_openapi(app)
+    install_web(app, settings)
 
     # Outermost last: the request id and metrics wrap everything, including 413s.
     app.add_middleware(InputGuardMiddleware, max_json_depth=settings.max_json_depth)

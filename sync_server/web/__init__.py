@@ -1,0 +1,1 @@
+"""Server-rendered pages (login, index, farm dashboard, review room) over the JSON API; docs/web.md."""

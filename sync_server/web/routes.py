@@ -1,0 +1,50 @@
+"""The page routes: /, /login, /farm, and the versioned static files. Data and actions go through /api."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse
+
+from ..settings import Settings
+from .docs import install_docs
+from .pages import STATIC_DIR, Pages
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+def build_router(pages: Pages) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/", response_class=HTMLResponse)
+    def index(request: Request) -> HTMLResponse:
+        """The page index (farm, review, API docs) instead of a 404."""
+        return pages.render(request, "index")
+
+    @router.get("/login", response_class=HTMLResponse)
+    def login(request: Request) -> HTMLResponse:
+        return pages.render(request, "login")
+
+    @router.get("/farm", response_class=HTMLResponse)
+    def farm(request: Request) -> HTMLResponse:
+        return pages.render(request, "farm")
+
+    @router.get("/static/{version}/{path:path}")
+    def static(version: str, path: str) -> FileResponse:
+        """Files of the package's static/ folder; cached for good when `version` is the current one."""
+        target = (STATIC_DIR / path).resolve()
+        if not target.is_relative_to(STATIC_DIR.resolve()) or not target.is_file():
+            raise HTTPException(404, f"no static file {path}")
+        current = pages.static_prefix.rsplit("/", 1)[1]
+        cache = IMMUTABLE if version == current else "no-cache"
+        return FileResponse(target, headers={"Cache-Control": cache, "X-Content-Type-Options": "nosniff"})
+
+    return router
+
+
+def install_web(app: FastAPI, settings: Settings) -> Pages:
+    """Add the pages, their static files and the offline API docs to `app` (from the app factory)."""
+    pages = Pages(settings)
+    app.state.pages = pages
+    app.include_router(build_router(pages))
+    install_docs(app)
+    return pages

@@ -1,0 +1,357 @@
+// Shared by every page: the page's boot data and texts, the login session (tokens), JSON API calls with
+// refresh on 401, the live event stream (reconnects and resumes from the last event id), and small UI helpers.
+// The refresh token is kept in localStorage (like the add-on keeps it on disk): a dashboard stays logged in
+// across reloads and browser restarts until "Log out". Refresh tokens are single-use, so tabs refresh one at a
+// time (Web Locks where the browser offers them) and pick up a pair another tab already fetched.
+
+const SESSION_KEY = "aipipe.session";
+const LOCK_NAME = "aipipe-token-refresh";
+const EARLY_REFRESH_MS = 30_000; // refresh an access token this long before it expires
+
+export const boot = JSON.parse(document.getElementById("aipipe-boot").textContent);
+
+/** The page text for `key` in the chosen language, with {name} placeholders filled from `vars`. */
+export function t(key, vars = {}) {
+  const text = boot.texts[key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (_, name) => (name in vars ? String(vars[name]) : `{${name}}`));
+}
+
+// -- session ---------------------------------------------------------------------------------------
+
+export function loadSession() {
+  try {
+    return JSON.parse(localStorage.getItem(SESSION_KEY) || "null");
+  } catch {
+    return null;
+  }
+}
+
+function saveSession(pair) {
+  const session = {
+    access_token: pair.access_token,
+    refresh_token: pair.refresh_token,
+    access_expires_at: Date.now() + pair.expires_in * 1000,
+    user: pair.user,
+  };
+  localStorage.setItem(SESSION_KEY, JSON.stringify(session));
+  return session;
+}
+
+export function clearSession() {
+  localStorage.removeItem(SESSION_KEY);
+}
+
+/** Whether the logged-in user's role holds `permission` (the server's role matrix, sent with the page). */
+export function can(permission) {
+  const session = loadSession();
+  return Boolean(session && (boot.roles[session.user.role] || []).includes(permission));
+}
+
+export class ApiError extends Error {
+  constructor(status, problem) {
+    super((problem && (problem.detail || problem.title)) || `HTTP ${status}`);
+    this.status = status;
+    this.problem = problem || {};
+  }
+}
+
+/** Log in with a user name and password; keeps the token pair. */
+export async function login(username, password) {
+  const response = await fetch("/api/auth/login", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ username, password }),
+  });
+  const body = await response.json().catch(() => null);
+  if (!response.ok) throw new ApiError(response.status, body);
+  return saveSession(body);
+}
+
+export async function logout() {
+  const session = loadSession();
+  clearSession();
+  if (session) {
+    await fetch("/api/auth/logout", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ refresh_token: session.refresh_token }),
+    }).catch(() => null);
+  }
+  goToLogin();
+}
+
+export function goToLogin() {
+  const next = location.pathname + location.search;
+  location.assign(`/login?next=${encodeURIComponent(next)}`);
+}
+
+async function withRefreshLock(work) {
+  if (navigator.locks && navigator.locks.request) return navigator.locks.request(LOCK_NAME, work);
+  return work();
+}
+
+/** A fresh access token: refreshed (once, across tabs) when `used` was refused or it is about to expire. */
+export async function accessToken(used = null) {
+  let session = loadSession();
+  if (!session) throw new ApiError(401, { detail: "not logged in" });
+  const stale = () =>
+    (used && session.access_token === used) || session.access_expires_at - Date.now() < EARLY_REFRESH_MS;
+  if (!stale()) return session.access_token;
+  return withRefreshLock(async () => {
+    session = loadSession(); // another tab may have refreshed while we waited for the lock
+    if (!session) throw new ApiError(401, { detail: "logged out" });
+    if (!stale()) return session.access_token;
+    const response = await fetch("/api/auth/refresh", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ refresh_token: session.refresh_token }),
+    });
+    if (!response.ok) {
+      const now = loadSession();
+      if (now && now.refresh_token !== session.refresh_token) return now.access_token;
+      clearSession();
+      throw new ApiError(401, await response.json().catch(() => null));
+    }
+    return saveSession(await response.json()).access_token;
+  });
+}
+
+/** Call the JSON API: `api("/api/farm/jobs", {query: {status: "queued"}})`; refreshes once on 401. */
+export async function api(path, { method = "GET", body, query } = {}) {
+  const url = new URL(path, location.origin);
+  for (const [key, value] of Object.entries(query || {})) {
+    for (const item of Array.isArray(value) ? value : [value]) {
+      if (item !== undefined && item !== null && item !== "") url.searchParams.append(key, item);
+    }
+  }
+  let token;
+  try {
+    token = await accessToken();
+  } catch (error) {
+    goToLogin();
+    throw error;
+  }
+  const send = (bearer) =>
+    fetch(url, {
+      method,
+      headers: {
+        Authorization: `Bearer ${bearer}`,
+        ...(body !== undefined ? { "Content-Type": "application/json" } : {}),
+      },
+      body: body !== undefined ? JSON.stringify(body) : undefined,
+    });
+  let response = await send(token);
+  if (response.status === 401) {
+    try {
+      response = await send(await accessToken(token));
+    } catch (error) {
+      goToLogin();
+      throw error;
+    }
+  }
+  if (response.status === 204) return null;
+  const type = response.headers.get("content-type") || "";
+  const data = type.includes("json") ? await response.json() : await response.text();
+  if (!response.ok) throw new ApiError(response.status, typeof data === "object" ? data : { detail: data });
+  return data;
+}
+
+/** The logged-in user (checked with the server), or a trip to the login page. */
+export async function requireLogin() {
+  if (!loadSession()) {
+    goToLogin();
+    return new Promise(() => {});
+  }
+  const me = await api("/api/users/me");
+  const session = loadSession();
+  if (session && session.user.role !== me.role) {
+    session.user = { ...session.user, role: me.role };
+    localStorage.setItem(SESSION_KEY, JSON.stringify(session));
+  }
+  showUser(me);
+  return me;
+}
+
+// -- live events -----------------------------------------------------------------------------------
+
+/**
+ * The WebSocket /api/events stream. Calls `onEvent(message)` for each event and `onOpen(hello, resumed)`
+ * after every (re)connect. Reconnects with back-off and resumes after the last event id it saw, so a page
+ * left open for a day misses nothing; a connection that goes silent past the server's ping interval is
+ * treated as dead. Other messages (`type` not "event") go to `onMessage`.
+ */
+export class LiveEvents {
+  constructor({ onEvent, onOpen = () => {}, onMessage = () => {}, projectId = null, since = null } = {}) {
+    this.onEvent = onEvent;
+    this.onOpen = onOpen;
+    this.onMessage = onMessage;
+    this.projectId = projectId;
+    this.lastId = since;
+    this.delay = 500;
+    this.socket = null;
+    this.stopped = false;
+    this.connects = 0;
+    this.watchdog = null;
+    this.silenceMs = (boot.ws_ping_interval_s || 20) * 2500;
+    addEventListener("online", () => this.kick());
+    document.addEventListener("visibilitychange", () => document.visibilityState === "visible" && this.kick());
+  }
+
+  async start() {
+    this.stopped = false;
+    await this.connect();
+    return this;
+  }
+
+  stop() {
+    this.stopped = true;
+    clearTimeout(this.watchdog);
+    if (this.socket) this.socket.close(1000);
+  }
+
+  kick() {
+    if (!this.stopped && (!this.socket || this.socket.readyState > WebSocket.OPEN)) {
+      this.delay = 500;
+      this.connect();
+    }
+  }
+
+  async connect() {
+    setLiveState(this.connects ? "connecting" : "off");
+    let token;
+    try {
+      token = await accessToken();
+    } catch {
+      goToLogin();
+      return;
+    }
+    const url = new URL("/api/events", location.origin);
+    url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
+    url.searchParams.set("token", token);
+    if (this.projectId) url.searchParams.set("project_id", this.projectId);
+    if (this.lastId !== null) url.searchParams.set("since", String(this.lastId));
+    const socket = new WebSocket(url);
+    this.socket = socket;
+    const resumed = this.lastId !== null;
+    socket.onmessage = (raw) => {
+      this.arm();
+      const message = JSON.parse(raw.data);
+      if (message.type === "hello") {
+        if (this.lastId === null) this.lastId = message.last_event_id;
+        this.delay = 500;
+        this.connects += 1;
+        setLiveState("on");
+        this.onOpen(message, resumed);
+      } else if (message.type === "event") {
+        if (this.lastId !== null && message.id <= this.lastId) return;
+        this.lastId = message.id;
+        this.onEvent(message);
+      } else if (message.type === "ping") {
+        socket.send(JSON.stringify({ type: "pong" }));
+      } else {
+        this.onMessage(message);
+      }
+    };
+    socket.onclose = (closed) => {
+      clearTimeout(this.watchdog);
+      if (this.socket !== socket || this.stopped) return;
+      setLiveState("connecting");
+      // 1008: the token was refused; the next connect refreshes it first.
+      if (closed.code === 1008) this.forceRefresh = token;
+      const wait = this.delay * (0.75 + Math.random() / 2);
+      this.delay = Math.min(this.delay * 2, 15_000);
+      setTimeout(() => this.reconnect(), wait);
+    };
+    this.arm();
+  }
+
+  async reconnect() {
+    if (this.forceRefresh) {
+      try {
+        await accessToken(this.forceRefresh);
+      } catch {
+        goToLogin();
+        return;
+      }
+      this.forceRefresh = null;
+    }
+    this.connect();
+  }
+
+  arm() {
+    clearTimeout(this.watchdog);
+    this.watchdog = setTimeout(() => this.socket && this.socket.close(4000, "silent"), this.silenceMs);
+  }
+}
+
+function setLiveState(state) {
+  const badge = document.getElementById("live-state");
+  if (!badge) return;
+  badge.dataset.state = state;
+  badge.textContent = t({ on: "live_on", off: "live_off", connecting: "live_connecting" }[state]);
+}
+
+// -- small UI helpers ------------------------------------------------------------------------------
+
+/** Create an element: `el("td", {class: "x", text: "y"}, child, …)`. Text is never parsed as HTML. */
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "text") node.textContent = value;
+    else if (key === "class") node.className = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (key === "dataset") Object.assign(node.dataset, value);
+    else node.setAttribute(key, value === true ? "" : value);
+  }
+  node.append(...children.filter((c) => c !== null && c !== undefined));
+  return node;
+}
+
+export function toast(message, kind = "ok") {
+  const box = document.getElementById("toast");
+  box.textContent = message;
+  box.dataset.kind = kind;
+  box.hidden = false;
+  clearTimeout(box._timer);
+  box._timer = setTimeout(() => (box.hidden = true), kind === "error" ? 8000 : 4000);
+}
+
+/** A yes/no question in a modal dialog; resolves true for yes. */
+export function confirmDialog(question) {
+  return new Promise((resolve) => {
+    const dialog = el(
+      "dialog",
+      { class: "confirm", id: "confirm-dialog" },
+      el("p", { text: question }),
+      el(
+        "form",
+        { method: "dialog" },
+        el("button", { value: "no", id: "confirm-no", text: t("confirm_no") }),
+        el("button", { value: "yes", id: "confirm-yes", class: "primary", text: t("confirm_yes") }),
+      ),
+    );
+    dialog.addEventListener("close", () => {
+      dialog.remove();
+      resolve(dialog.returnValue === "yes");
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+  });
+}
+
+/** A user-facing message for a failed call, in the page's language. */
+export function errorText(error) {
+  if (!(error instanceof ApiError)) return t("error_network");
+  if (error.status === 403) return `${t("error_forbidden")} (${error.message})`;
+  return error.message;
+}
+
+function showUser(me) {
+  const who = document.getElementById("who");
+  who.textContent = `${me.display_name || me.username} · ${t("role_" + me.role)}`;
+  who.hidden = false;
+  const out = document.getElementById("logout");
+  out.hidden = false;
+  out.onclick = () => logout();
+}

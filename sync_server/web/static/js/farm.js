@@ -1,0 +1,4 @@
+// The farm dashboard (filled in next).
+import { requireLogin } from "./api.js";
+
+requireLogin();
