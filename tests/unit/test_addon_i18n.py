@@ -58,6 +58,29 @@ def test_every_text_the_code_shows_has_a_korean_entry() -> None:
     assert missing == []
 
 
+def _enum_item_texts() -> dict[str, str]:
+    """Names and tooltips of enum items written in the code, `("KEY", "Name", "Tooltip")` (static or built by
+    an items function)."""
+    found: dict[str, str] = {}
+    for path in sorted(ROOT.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Tuple) or len(node.elts) != 3:
+                continue
+            parts = [e.value if isinstance(e, ast.Constant) else None for e in node.elts]
+            if not all(isinstance(p, str) for p in parts) or not re.fullmatch(r"[A-Z][A-Z0-9_]*", parts[0]):
+                continue
+            for text in parts[1:]:
+                if re.search(r"[A-Za-z]", text):
+                    found.setdefault(text, f"{path.relative_to(ROOT)}:{node.lineno}")
+    return found
+
+
+def test_every_enum_item_has_a_korean_entry() -> None:
+    items = _enum_item_texts()
+    assert len(items) > 10
+    assert [f"{where}: {text!r}" for text, where in items.items() if text not in KOREAN] == []
+
+
 def test_messages_are_templates_not_f_strings() -> None:
     _, untranslatable = _shown_texts()
     assert untranslatable == []  # build them with iface("... {name} ...", name=...) so they translate
