@@ -5,7 +5,8 @@ nodes (see nodes.py), and emits the captured message sequence: status, execution
 execution_cached, per node progress_state(running) -> executing -> [progress ticks] -> [executed] ->
 progress_state(finished), execution_success (or execution_error / execution_interrupted), status,
 executing{node: null}. Knobs for tests: `node_delay` (+ `progress_steps` ticks with `progress` messages and
-optional binary `send_previews`), `drop_websockets()`, `jobs_api` (the newer `/api/jobs` routes).
+optional binary `send_previews`), `slow_nodes` (nodes an interrupt does not stop, like a long SaveVideo),
+`fail_nodes` (a node error at run time), `drop_websockets()`, `jobs_api` (the newer `/api/jobs` routes).
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ class StandinComfy:
         progress_steps: int = 4,
         send_previews: bool = False,
         jobs_api: bool = False,
+        slow_nodes: dict[str, float] | None = None,
+        fail_nodes: dict[str, str] | None = None,
     ):
         self.input_dir, self.output_dir, self.temp_dir = (root / "input", root / "output", root / "temp")
         for folder in (self.input_dir, self.output_dir, self.temp_dir):
@@ -80,6 +83,11 @@ class StandinComfy:
         self.progress_steps = progress_steps
         self.send_previews = send_previews
         self.jobs_api = jobs_api
+        # class_type -> seconds spent without a progress bar: like a long SaveVideo encode, such a node
+        # is not stopped by an interrupt (0.3.64 checks the flag only between nodes and in samplers).
+        self.slow_nodes = dict(slow_nodes or {})
+        # class_type -> message of the error the node raises when it runs (a node error at run time).
+        self.fail_nodes = dict(fail_nodes or {})
         self.requests: list[tuple[str, str]] = []
         self.ws_connections = 0
         self.history: dict[str, dict[str, Any]] = {}
@@ -470,6 +478,10 @@ class StandinComfy:
             try:
                 self._check_interrupt()
                 await self._spend_delay(prompt_id, node_id, states, client)
+                if class_type in self.slow_nodes:
+                    await asyncio.sleep(self.slow_nodes[class_type])  # no interrupt check: runs to its end
+                if class_type in self.fail_nodes:
+                    raise RuntimeError(self.fail_nodes[class_type])
                 resolved = resolve_inputs(prompt[node_id]["inputs"], values)
                 run = NODE_FUNCTIONS.get(class_type)
                 if run is None:
