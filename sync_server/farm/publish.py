@@ -84,6 +84,8 @@ def publish_outputs(
             stage=job.output_stage or "render",
             comment=f"farm job {job.id}",
             provenance=provenance,
+            # Farm-made files are named like any published file (version_file_name): SHT_0010_render_v002.mp4
+            rename=True,
             extent=MediaExtent(first_frame=first if isinstance(first, int) else None),
         )
         thumbnail = versions.describe_media(files, upload.folder, services.settings.thumbnail_size)

@@ -56,11 +56,13 @@ def test_a_shot_render_runs_on_an_agent_and_lands_as_a_version(tmp_path) -> None
                 timeout_s=90,
             )
         assert state["status"] == "succeeded", f"{state}\n--- agent ---\n{output}"
-        assert state["gpu_seconds"] is not None and state["attempts"] == 0
+        assert state["gpu_seconds"] is not None and state["attempts"] == 1  # the first try counts
         version = admin.get(f"/api/versions/{state['version_id']}").json()
         assert version["stage"] == "render" and version["number"] == 1
         assert version["provenance"]["job_id"] == job["id"] and version["provenance"]["comfyui_prompt_id"]
         movie = next(f for f in version["files"] if f["name"].endswith(".mp4"))
+        # Named by the project's templates, like an artist's upload (not ComfyUI's "cpu_test_00001_.mp4").
+        assert movie["name"] == f"{shot['code']}_render_v001.mp4"
         clip = tmp_path / "render.mp4"
         clip.write_bytes(httpx.get(server.url + movie["url"], headers=admin.headers).content)
         with av.open(str(clip)) as container:
