@@ -123,7 +123,10 @@ class AIPIPE_OT_breakdown_decide(bpy.types.Operator):
         draft = current_draft()
         assert draft is not None
         body = {"decision": self.decision, "revision": draft["revision"]}
-        change_item(f"Marking {self.item_id} {self.decision}", draft, self.item_id, body)
+        text = {"accepted": "Accepting {item}", "dropped": "Dropping {item}"}.get(
+            self.decision, "Editing {item}"
+        )
+        change_item(iface(text, item=self.item_id), draft, self.item_id, body)
         return {"FINISHED"}
 
 

@@ -9,7 +9,7 @@ import bpy
 
 from .. import compat, runtime
 from ..core.client import ApiError
-from ..i18n import tip
+from ..i18n import iface, tip
 from ..registry import ensure_online, ensure_project, register_classes, unregister_classes
 from ..shared import editorial as core
 from . import vse
@@ -47,7 +47,10 @@ def start_push_preview(scene_name: str, project_id: str) -> None:
         lines = changes.lines(codes)
         preview = result["preview"]
         if preview:
-            lines += [f"New shot {s['code']} ({s['duration_frames']} frames)" for s in preview["created"]]
+            lines += [
+                iface("New shot {shot} ({frames} frames)", shot=s["code"], frames=s["duration_frames"])
+                for s in preview["created"]
+            ]
         _show(lines)
         rt.extras["editorial_push"] = {"project_id": project_id, "scene": scene_name, "changes": changes}
         rt.report("Push edit: check the changes, then apply" if not changes.empty else "Nothing to push")
@@ -56,12 +59,20 @@ def start_push_preview(scene_name: str, project_id: str) -> None:
 
 
 def _push_failed(exc: BaseException) -> None:
-    lines = [f"Refused: {exc}"]
+    lines = [iface("Refused: {reason}", reason=exc)]
     if isinstance(exc, ApiError) and exc.current:
         current = exc.current
+        text = (
+            "{shot} changed on the server: now {frames} frames, revision {revision}. "
+            "Rebuild the edit or update it, then push again."
+        )
         lines.append(
-            f"{current.get('code')} changed on the server: now {current.get('duration_frames')} frames, "
-            f"revision {current.get('revision')}. Rebuild the edit or update it, then push again."
+            iface(
+                text,
+                shot=current.get("code"),
+                frames=current.get("duration_frames"),
+                revision=current.get("revision"),
+            )
         )
     _show(lines)
     runtime.get().extras.pop("editorial_push", None)
@@ -87,7 +98,8 @@ def start_push_apply() -> None:
         vse.remember_revisions(scene, {str(s["id"]): int(s["revision"]) for s in result["shots"]})
         rt.extras.pop("editorial_push", None)
         made, omitted = len(result["created"]), len(result["omitted"])
-        _show([f"Applied: {len(result['shots'])} shots, {made} new, {omitted} omitted"])
+        text = "Applied: {shots} shots, {made} new, {omitted} omitted"
+        _show([iface(text, shots=len(result["shots"]), made=made, omitted=omitted)])
         rt.report("Edit pushed")
 
     rt.send("Pushing the edit", "POST", path, {**changes.request, "apply": True}, done, _push_failed)

@@ -245,7 +245,8 @@ def recognise_current_file() -> opsdata.Recognised | None:
         ids = [item.id for item in state.shots]
         if str(shot["id"]) in ids:
             state.shot_index = ids.index(str(shot["id"]))
-    rt.report(f"This file belongs to {found.shot_code} ({found.stage or ''} {found.version or ''})".strip())
+    detail = f"{found.stage or ''} {found.version or ''}".strip()
+    rt.report(iface("This file belongs to {shot} ({detail})", shot=found.shot_code, detail=detail))
     return found
 
 

@@ -81,6 +81,21 @@ def test_every_enum_item_has_a_korean_entry() -> None:
     assert [f"{where}: {text!r}" for text, where in items.items() if text not in KOREAN] == []
 
 
+def test_every_message_template_has_a_korean_entry() -> None:
+    """Templates kept in a variable before `iface(text, ...)` are found by their `{field}`s."""
+    templates: dict[str, str] = {}
+    for path in sorted(ROOT.rglob("*.py")):
+        if path.name == "i18n.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                text = node.value
+                if re.search(r"\{[a-z_]+\}", text) and re.search(r"[A-Za-z]{3}", text) and "/" not in text:
+                    templates.setdefault(text, f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert len(templates) > 30
+    assert [f"{where}: {text!r}" for text, where in templates.items() if text not in KOREAN] == []
+
+
 def test_messages_are_templates_not_f_strings() -> None:
     _, untranslatable = _shown_texts()
     assert untranslatable == []  # build them with iface("... {name} ...", name=...) so they translate

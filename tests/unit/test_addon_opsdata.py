@@ -116,3 +116,20 @@ def test_media_file_prefers_video() -> None:
         ]
     }
     assert render.media_file(version)["name"] == "r.mp4"
+
+
+def test_history_undo_is_the_newest_applied_edit_and_redo_the_last_undone() -> None:
+    history = [  # newest first, as the server lists a shot's change sets
+        {"id": 9, "kind": "undo", "state": "applied", "target_id": 7},
+        {"id": 8, "kind": "edit", "state": "applied", "label": "shot SHT_0010: action", "actor_name": "joon"},
+        {"id": 7, "kind": "edit", "state": "undone", "label": "shot SHT_0010: description"},
+        {"id": 6, "kind": "edit", "state": "applied"},
+    ]
+    assert shots.undo_target(history)["id"] == 8
+    assert shots.redo_target(history)["id"] == 7
+    assert shots.change_summary(shots.undo_target(history)) == "shot SHT_0010: action (joon)"
+    redone = [{"id": 10, "kind": "redo", "state": "applied", "target_id": 7}] + [
+        {**c, "state": "applied"} if c["id"] == 7 else c for c in history
+    ]
+    assert shots.redo_target(redone) is None  # the undone edit was applied again since
+    assert shots.undo_target([]) is None and shots.redo_target([]) is None
