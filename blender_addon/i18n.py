@@ -350,6 +350,15 @@ KOREAN: dict[str, str] = {
     "Applying the shot list": "샷 리스트 적용하는 중",
     "Applied: {created} new, {updated} changed, {removed} removed (change set {change_set})": "적용됨: 새로 {created}개, 변경 {updated}개, 제거 {removed}개 (변경 묶음 {change_set})",
     "Recognise": "인식",
+    "{shot}: missing from the file": "{shot}: 파일에 없음",
+    "row {row}: new shot {shot}": "{row}행: 새 샷 {shot}",
+    " (server: {value})": " (서버: {value})",
+    "{added} new, {changed} changed, {removed} missing, {conflicts} conflicts": "새로 {added}개, 변경 {changed}개, 없음 {removed}개, 충돌 {conflicts}개",
+    "{errors} error(s): fix the file, nothing can be applied": "오류 {errors}개: 파일을 고치세요. 아무것도 적용할 수 없습니다",
+    "row {row}": "{row}행",
+    "column {column}": "{column}열",
+    "Error": "오류",
+    "Warning": "경고",
 }
 
 

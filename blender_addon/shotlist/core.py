@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from ..i18n import iface  # English when there is no Blender (plain pytest)
+
 FORMATS = ("xlsx", "csv", "json")
 KINDS = ("shots", "environments", "characters", "specs")
 
@@ -33,12 +35,12 @@ class DiffLine:
     @property
     def label(self) -> str:
         if self.action == "removed":
-            return f"{self.code}: missing from the file"
+            return iface("{shot}: missing from the file", shot=self.code)
         if self.action == "added":
-            return f"row {self.row}: new shot {self.code}" + (
+            return iface("row {row}: new shot {shot}", row=self.row, shot=self.code) + (
                 f" — {self.field} = {self.new}" if self.field else ""
             )
-        conflict = f" (server: {self.server})" if self.conflict else ""
+        conflict = iface(" (server: {value})", value=self.server) if self.conflict else ""
         return f"{self.code} {self.field}: {self.old} → {self.new}{conflict}"
 
 
@@ -93,12 +95,15 @@ def selection(ticked: list[tuple[DiffLine, bool]]) -> dict[str, Any]:
 
 def summary(preview: dict[str, Any]) -> str:
     counts = preview.get("summary") or {}
-    text = (
-        f"{counts.get('added', 0)} new, {counts.get('changed', 0)} changed, "
-        f"{counts.get('removed', 0)} missing, {counts.get('conflicts', 0)} conflicts"
+    text = iface(
+        "{added} new, {changed} changed, {removed} missing, {conflicts} conflicts",
+        added=counts.get("added", 0),
+        changed=counts.get("changed", 0),
+        removed=counts.get("removed", 0),
+        conflicts=counts.get("conflicts", 0),
     )
     errors = preview.get("error_count", 0)
-    return f"{errors} error(s): fix the file, nothing can be applied" if errors else text
+    return iface("{errors} error(s): fix the file, nothing can be applied", errors=errors) if errors else text
 
 
 def problems(preview: dict[str, Any]) -> list[str]:
@@ -109,12 +114,12 @@ def problems(preview: dict[str, Any]) -> list[str]:
             part
             for part in (
                 _text(problem.get("sheet")),
-                f"row {problem['row']}" if problem.get("row") else "",
-                f"column {problem['column']}" if problem.get("column") else "",
+                iface("row {row}", row=problem["row"]) if problem.get("row") else "",
+                iface("column {column}", column=problem["column"]) if problem.get("column") else "",
             )
             if part
         )
-        kind = "Error" if problem.get("blocking") else "Warning"
+        kind = iface("Error") if problem.get("blocking") else iface("Warning")
         out.append(
             f"{kind} ({where}): {problem.get('message', '')}"
             if where
