@@ -142,7 +142,9 @@ def test_the_add_on_cut_is_written_and_reads_back_with_the_same_cuts(api: Api, t
             (b["code"], 17, 0),
         ], fmt
         if fmt == "cmx_3600":
-            assert response.text.splitlines()[2].split()[6] == "10:00:00;00"
+            lines = response.text.splitlines()
+            assert lines[1] == "FCM: DROP FRAME"
+            assert next(line for line in lines if line.startswith("001")).split()[6] == "10:00:00;00"
     stranger = api.project()
     other = api.shot(stranger["id"], api.scene(stranger["id"])["id"])
     refused = api.admin.post(
