@@ -83,7 +83,13 @@ def blame(
     if final:
         values.update(status="failed", finished_at=utcnow())
     else:
-        values.update(status="queued", agent_id=None, not_before=utcnow() + backoff(settings, len(failures)))
+        # What the failed try uploaded is not this job's result: the next try uploads its own.
+        values.update(
+            status="queued",
+            agent_id=None,
+            not_before=utcnow() + backoff(settings, len(failures)),
+            outputs=[],
+        )
     if job.agent_id is not None:
         if kind != "input":  # an input error is the job's, not the agent's
             _count_failure(session, settings, job.agent_id, job.type)
@@ -116,7 +122,7 @@ def lease_lost(uow: UnitOfWork, job: Job, why: str, out: Callable[[Job], Any]) -
             error=f"lease lost {losses} times (agents died running it); last: {why}",
         )
     else:
-        values.update(status="queued")
+        values.update(status="queued", outputs=[])  # the lost try's uploads are not the job's result
     result = resources.update(uow, _resource(out), job, values, job.revision, commit=False)
     if final:
         fail_children(uow, job, "failed", out)

@@ -21,7 +21,7 @@ from ..db.base import utcnow
 from ..db.models import Agent, Job, Version
 from ..errors import Conflict, Unprocessable
 from ..settings import Settings
-from . import failures, previews
+from . import failures, live, previews
 from .jobs import get_job, job_out
 from .schemas import JobComplete, JobFail, JobHeartbeat
 
@@ -52,8 +52,11 @@ def leased(session: Session, job_id: uuid.UUID, lease_id: str) -> Job:
     return job
 
 
-def heartbeat(session: Session, settings: Settings, job_id: uuid.UUID, body: JobHeartbeat) -> tuple[str, Any]:
-    """Renew the lease and note progress (no audit event: this happens every few seconds)."""
+def heartbeat(
+    session: Session, settings: Settings, job_id: uuid.UUID, body: JobHeartbeat
+) -> tuple[str, Any, dict[str, Any]]:
+    """Renew the lease and note progress (no audit event: this happens every few seconds); also return the
+    live reading for dashboards (`live.job_progress`)."""
     job = leased(session, job_id, body.lease_id)
     now = utcnow()
     # A Core UPDATE: progress is not an edit of the job, so its revision stays.
@@ -68,8 +71,17 @@ def heartbeat(session: Session, settings: Settings, job_id: uuid.UUID, body: Job
     session.execute(update(Job).where(Job.id == job.id).values(**values))
     if job.agent_id is not None:
         session.execute(update(Agent).where(Agent.id == job.agent_id).values(last_seen_at=now, state="busy"))
+    reading = live.job_progress(
+        job.id,
+        job.project_id,
+        job.agent_id,
+        body.progress,
+        body.stage,
+        values.get("preview_mime", job.preview_mime),
+        body.preview is not None,
+    )
     session.commit()
-    return ("cancel" if job.cancel_requested else "continue"), expires
+    return ("cancel" if job.cancel_requested else "continue"), expires, reading
 
 
 def outputs_dir(settings: Settings, job_id: uuid.UUID) -> Path:
@@ -183,7 +195,7 @@ def release(uow: UnitOfWork, job_id: uuid.UUID, lease_id: str) -> Any:
     if job.cancel_requested:
         values.update(status="cancelled", finished_at=utcnow())
     else:
-        values.update(status="queued", not_before=None)
+        values.update(status="queued", not_before=None, outputs=[])
     failures.agent_idle(session, job.agent_id)
     out = resources.update(uow, _res(session), job, values, job.revision, commit=False)
     if job.cancel_requested:

@@ -181,9 +181,15 @@ def test_an_agent_restarting_mid_job_is_not_blamed_and_the_job_keeps_its_place(f
         assert got["job"]["id"] == older["id"], f"restart {restart}: the requeued job lost its place"
         if restart == 0:
             newer = submit(farm)  # queued after the older one started, same priority
+            files = {"files": ("half.mp4", b"\x00\x00\x00\x18ftypmp42 cut off", "video/mp4")}
+            upload = agent.post(
+                f"/api/farm/jobs/{older['id']}/outputs", data={"lease_id": got["lease"]["id"]}, files=files
+            )
+            assert upload.status_code == 200, upload.text
         assert register(agent, name=name) == agent_id  # the agent restarts: its lease is lost
         state = job_of(farm, older["id"])
         assert state["status"] == "queued" and state["lease_losses"] == restart + 1
+        assert state["outputs"] == []  # what the lost try uploaded is not the job's result
         assert state["failures"] == [] and state["failed_agents"] == []
     assert farm.admin.get("/api/farm/blocklist", params={"agent_id": agent_id}).json() == []
     assert claim(agent, agent_id)["job"]["id"] == older["id"]
