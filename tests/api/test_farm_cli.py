@@ -236,3 +236,19 @@ def test_farm_job_shows_one_job_in_full_and_jobs_json_is_only_json(
     assert job["id"] in [j["id"] for j in json.loads(listed.stdout)["items"]]
     blocks = farm_cli(farm, "blocklist", "show", "--json")
     assert blocks.returncode == 0 and isinstance(json.loads(blocks.stdout), list), blocks.stderr
+
+
+def test_status_shows_an_agent_whose_comfyui_does_not_answer_with_the_reason(
+    farm: Farm, agent: tuple[httpx.Client, str, str]
+) -> None:
+    client, agent_id, name = agent
+    reason = "ComfyUI at http://127.0.0.1:8188 does not answer: connection refused"
+    beat = client.post(
+        f"/api/farm/agents/{agent_id}/heartbeat", json={"state": "unavailable", "reason": reason}
+    )
+    assert beat.status_code == 200, beat.text
+    shown = farm.cli("status")
+    assert shown.returncode == 0, shown.stderr
+    row = " ".join(line for line in shown.stdout.splitlines() if name in line or "connection refused" in line)
+    assert "unavailable" in row and "does not answer" in row and "idle" not in row
+    client.post(f"/api/farm/agents/{agent_id}/heartbeat", json={"state": "idle"})
