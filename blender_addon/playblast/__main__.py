@@ -21,6 +21,23 @@ from .opsdata import Burnins
 from .render import PlayblastSpec, render_playblast
 
 
+def shot_scene(shot_code: str) -> bpy.types.Scene:
+    """Without --scene: the active scene if it is a shot's layout, else the layout scene of `shot_code`,
+    else the first layout scene, else the active one. A layout saved headless (or while another scene
+    was shown) keeps Blender's empty default scene active; rendering that gives a black 1920x1080 movie."""
+
+    def code_of(scene: bpy.types.Scene) -> str:
+        context = scene.get("aipipe_shot")
+        return str(context.get("shot_code", "")) if context is not None else ""
+
+    active = bpy.context.scene
+    if code_of(active):
+        return active
+    layouts = [scene for scene in bpy.data.scenes if code_of(scene)]
+    chosen = [scene for scene in layouts if code_of(scene) == shot_code] or layouts
+    return chosen[0] if chosen else active
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m blender_addon.playblast", description=__doc__)
     parser.add_argument("blend")
@@ -37,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         bpy.ops.wm.open_mainfile(filepath=args.blend)
-        scene = bpy.data.scenes[args.scene] if args.scene else bpy.context.scene
+        scene = bpy.data.scenes[args.scene] if args.scene else shot_scene(args.shot)
         shot = scene.get("aipipe_shot") or {}
         cut_in, cut_out = shot.get("cut_in", 0), shot.get("cut_out", 0)
         start = args.start if args.start is not None else (cut_in or None)
