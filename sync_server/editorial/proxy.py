@@ -175,24 +175,26 @@ def _encode_segment(shot: EditShot, spec: ProxySpec, target: Path) -> None:
             f"drawtext={font}:textfile='{_escape(str(text_file))}':fontsize={size}:fontcolor=white"
             f":box=1:boxcolor=black@0.55:boxborderw={size // 3}:x={size // 2}:y=h-th-{size}"
         )
-        if media is None or media.path is None:
-            inputs = ["-f", "lavfi", "-i", f"color=c={SLATE_COLOUR}:s={w}x{h}:r={spec.rate}"]
-            chain = f"setsar=1,{text}"
+        # Frames past a movie's end are a red card saying so, never its last frame held: a short version
+        # must show in the cut (and is reported as a warning), not be padded silently.
+        ends = shot.duration - shot.missing
+        missing_file = Path(tmp) / "missing.txt"
+        missing_file.write_text(f"MISSING FRAMES: {media.name if media else ''} ends here", encoding="utf-8")
+        card = (
+            f"drawtext={font}:textfile='{_escape(str(missing_file))}':fontsize={size}:fontcolor=white"
+            f":x=(w-tw)/2:y=(h-th)/2:enable='gte(n,{ends})'"
+        )
+        if media is None or media.path is None or (not media.still and ends <= 0):
+            # a slate; or a movie with no frame after its head handle: all of it the red card
+            colour = SLATE_COLOUR if ends > 0 or media is None or media.path is None else MISSING_COLOUR
+            inputs = ["-f", "lavfi", "-i", f"color=c={colour}:s={w}x{h}:r={spec.rate}"]
+            chain = f"setsar=1,{card},{text}" if colour == MISSING_COLOUR else f"setsar=1,{text}"
         elif media.still:
             # one decode, one scale, one burn-in; the frame is then repeated (x264 codes repeats as skips)
             inputs = ["-framerate", spec.rate, "-i", str(media.path)]
             chain = f"{fit},{text},tpad=stop_mode=clone:stop={shot.duration}"
         else:
-            # Frames past the movie's end are a red card saying so, never the last frame held: a short
-            # version must show in the cut (and is reported as a warning), not be padded silently.
             inputs = ["-i", str(media.path)]
-            ends = shot.duration - shot.missing
-            missing_file = Path(tmp) / "missing.txt"
-            missing_file.write_text(f"MISSING FRAMES: {media.name} ends here", encoding="utf-8")
-            card = (
-                f"drawtext={font}:textfile='{_escape(str(missing_file))}':fontsize={size}:fontcolor=white"
-                f":x=(w-tw)/2:y=(h-th)/2:enable='gte(n,{ends})'"
-            )
             chain = (
                 f"fps={spec.rate},trim=start_frame={shot.source_in},setpts=PTS-STARTPTS,{fit},"
                 f"tpad=stop_mode=add:stop={shot.duration}:color={MISSING_COLOUR},{card},{text}"

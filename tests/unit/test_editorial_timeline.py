@@ -33,8 +33,10 @@ def _shot(code: str, duration: int, **media: object) -> EditShot:
         still=False,
         frames=200,
         sha256="a" * 64,
+        handle_in=8,  # the movie holds an 8-frame head handle (its version's extent)
+        rate_frames=200,
     )
-    return EditShot(uuid.uuid4(), code, duration, handle_in=8, media=dataclasses.replace(version, **media))
+    return EditShot(uuid.uuid4(), code, duration, handle_in=4, media=dataclasses.replace(version, **media))
 
 
 def test_reel_names_fit_eight_ascii_characters_and_stay_unique() -> None:
@@ -91,7 +93,7 @@ def test_a_segment_key_changes_only_with_what_shows_in_the_segment() -> None:
     assert segment_key(dataclasses.replace(shot, revision=9, scene_code="SCN_001"), spec) == key
     for changed in (
         dataclasses.replace(shot, duration=47),
-        dataclasses.replace(shot, handle_in=0),
+        _shot("SHT_0010", 48, handle_in=0),
         dataclasses.replace(shot, code="SHT_0011"),
         _shot("SHT_0010", 48, sha256="b" * 64),
         _shot("SHT_0010", 48, number=4),
@@ -123,18 +125,32 @@ def test_proxy_counts_encodes_and_names_a_shot_whose_movie_is_too_short(tmp_path
         check=True,
     )  # fmt: skip
     spec = ProxySpec(25, 1, 160, 90)
+    short = dict(path=movie, relative="short.mp4", sha256="c" * 64, frames=25, rate_frames=25)
     shots = [
-        _shot("SHT_0010", 40, path=movie, relative="short.mp4", sha256="c" * 64, frames=25),  # 8..25, padded
+        _shot("SHT_0010", 40, **short),  # frames 8..24 of the movie, then 23 missing
         EditShot(uuid.uuid4(), "SHT_0020", 7),  # a slate
     ]
     result = render_proxy(shots, spec, tmp_path / "cache", tmp_path / "out.mp4")
     assert (result.encoded, result.reused, result.frames) == (2, 0, 47)
+    assert [s.missing for s in result.segments] == [23, 0]
+    assert "SHT_0010" in (result.segments[0].warning or "") and result.segments[1].warning is None
     with av.open(str(tmp_path / "out.mp4")) as container:
         assert sum(1 for _ in container.decode(video=0)) == 47
     again = render_proxy(shots, spec, tmp_path / "cache", tmp_path / "again.mp4")
     assert (again.encoded, again.reused) == (0, 2)
-    too_late = [dataclasses.replace(shots[0], handle_in=60, code="SHT_0030")]
-    with pytest.raises(ProxyError, match="SHT_0030"):
-        render_proxy(too_late, spec, tmp_path / "cache", tmp_path / "bad.mp4")
+    # a movie with nothing after its head handle: the whole shot is the missing card, still its length
+    too_late = [_shot("SHT_0030", 12, **{**short, "handle_in": 60})]
+    late = render_proxy(too_late, spec, tmp_path / "cache", tmp_path / "late.mp4")
+    assert late.segments[0].missing == 12
+    with av.open(str(tmp_path / "late.mp4")) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 12
+    # a shot ffmpeg cannot make fails the render naming it, and leaves nothing half-made
+    with pytest.raises(ProxyError, match="SHT_0040"):
+        render_proxy(
+            [_shot("SHT_0040", 5, path=tmp_path / "not_a_movie.mp4", sha256="d" * 64)],
+            spec,
+            tmp_path / "cache",
+            tmp_path / "bad.mp4",
+        )
     assert not (tmp_path / "bad.mp4").exists()
     assert not [p for p in (tmp_path / "cache").iterdir() if p.name.startswith(".")]  # no half segment left
