@@ -355,11 +355,12 @@ def test_an_artists_structural_edit_is_refused_in_the_preview_and_only_the_rest_
     first, second = small["shots"][0], small["shots"][1]
     artist = api.user("artist")
     try:
-        shown = artist.post(f"/api/projects/{pid}/shotlist/import", files={"file": ("a.xlsx", content)}).json()
+        upload = {"file": ("a.xlsx", content)}
+        shown = artist.post(f"/api/projects/{pid}/shotlist/import", files=upload).json()
         assert shown["can_apply"] and shown["summary"]["changed"] == 1 and shown["summary"]["refused"] == 1
         [refused_row] = [r for r in shown["rows"] if r["refused"]]
         [refusal] = refused_row["refused"]
-        assert refused_row["row"] == 3 and refused_row["shot_id"] == second["id"] and refused_row["fields"] == []
+        assert (refused_row["row"], refused_row["shot_id"], refused_row["fields"]) == (3, second["id"], [])
         assert refusal["field"] == "duration_frames" and refusal["new"] == 200
         assert "shot:structure" in refusal["reason"]
 

@@ -30,7 +30,9 @@ AWKWARD_TEXTS = (
 
 
 def _status(api: Api, shot: dict[str, Any], status: str) -> dict[str, Any]:
-    response = api.admin.patch(f"/api/shots/{shot['id']}", json={"status": status, "revision": shot["revision"]})
+    response = api.admin.patch(
+        f"/api/shots/{shot['id']}", json={"status": status, "revision": shot["revision"]}
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
