@@ -65,7 +65,7 @@ def demo(
     def listening(url: str) -> None:
         console.print(
             f"Command line: [bold]aipipe login {url}[/bold] (as {result.username} / {result.password}), "
-            "then e.g. aipipe farm status, aipipe editorial export " + result.project_code + " --out cut.edl"
+            "then e.g. aipipe whoami, aipipe editorial export " + result.project_code + " --out cut.edl"
         )
         processes.start(url)
 

@@ -35,6 +35,10 @@ def ingest_command(
     report: Annotated[
         Path | None, typer.Option(help="Save the scan-list workbook here (it is kept on the server too).")
     ] = None,
+    handle_in: Annotated[
+        int, typer.Option(min=0, help="Head handle frames every scan holds before the cut.")
+    ] = 0,
+    handle_out: Annotated[int, typer.Option(min=0, help="Tail handle frames after the cut.")] = 0,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Probe and match; register nothing.")] = False,
     lang: Annotated[str, typer.Option(help="Scan-list headers: en or ko.")] = "en",
     as_json: AsJson = False,
@@ -48,6 +52,7 @@ def ingest_command(
         err().print(f"[red]--stage must be plate or reference, not {stage!r}.[/red]")
         raise typer.Exit(2)
     body: dict[str, Any] = {"path": _server_path(path), "copy_files": copy, "dry_run": dry_run, "lang": lang}
+    body |= {"handle_in": handle_in, "handle_out": handle_out} if handle_in or handle_out else {}
     body |= {"stage": stage} if stage else {}
     body |= {"edl": _server_path(edl)} if edl else {}
     body |= {"pattern": pattern} if pattern else {}
