@@ -22,6 +22,7 @@ import pytest
 from tests.support.api import Api, assert_problem
 from tests.support.cli import aipipe, api_key, cli_env
 from tests.support.framecode import coded_movie, frames_of, is_missing_card, read_code
+from tests.support.media import png_bytes
 
 # project fps -> (rate of the test movies, nominal frames per second of its timecode, drop frame)
 RATES = {"23.976": ("24000/1001", 24, False), "25": ("25", 25, False), "29.97": ("30000/1001", 30, True)}
@@ -242,3 +243,10 @@ def test_extent_fields_are_checked_naming_the_field(api: Api, tmp_path: Path) ->
         )
         assert_problem(response, 422, name)
     assert api.admin.get(f"/api/shots/{shot_id}/versions").json()["items"] == []  # nothing was published
+    still = api.admin.post(
+        f"/api/shots/{shot_id}/versions",
+        data={"stage": "previz"},
+        files=[("files", ("first.png", png_bytes(64, 36), "image/png"))],
+    )
+    assert still.status_code == 201, still.text
+    assert (still.json()["frame_count"], still.json()["handle_in"]) == (None, 0)  # no movie: no extent
