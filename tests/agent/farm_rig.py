@@ -35,6 +35,7 @@ class Farm:
     server: ServerProcess
     admin: httpx.Client
     agent_key: str
+    password: str
 
     @property
     def url(self) -> str:
@@ -75,7 +76,7 @@ def running_farm(
     try:
         key = admin.post("/api/api-keys", json={"name": f"agent-{uuid.uuid4().hex[:6]}", "role": "agent"})
         assert key.status_code == 201, key.text
-        yield Farm(server, admin, key.json()["key"])
+        yield Farm(server, admin, key.json()["key"], password)
     finally:
         admin.close()
         server.stop()

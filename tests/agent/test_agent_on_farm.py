@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.agent.farm_rig import agent_process, running_farm, wait_for
+from tests.agent.farm_rig import Farm, agent_process, running_farm, wait_for
 from tests.comfyui_standin.fixtures import running_standin
-from tests.support.server import free_port
+from tests.conftest import ADMIN
+from tests.support.api import login
+from tests.support.server import ServerProcess, free_port
 
 # A short back-off so that retries on one agent take seconds; heartbeats at their usual 10 s, so that
 # whatever arrives sooner (a cancel, progress) did not wait for a heartbeat.
@@ -119,3 +121,31 @@ def test_an_agent_given_several_servers_uses_the_one_that_answers(tmp_path: Path
                 lambda: (s := farm.job(job["id"]))["status"] in ("succeeded", "failed") and s, "done"
             )
     assert state["status"] == "succeeded", agent.log()
+
+
+def test_an_agent_fails_over_when_its_server_process_dies_mid_job(tmp_path: Path, fresh_pg_url: str) -> None:
+    """Two server processes on one PostgreSQL database; the one the agent talks to is killed mid-job."""
+    with (
+        running_farm(tmp_path / "server", FARM_ENV, database_url=fresh_pg_url) as farm,
+        running_standin(tmp_path / "comfy", node_delay=0.8, progress_steps=2) as comfy,
+    ):
+        other = ServerProcess(tmp_path / "server", fresh_pg_url, env=FARM_ENV).start()
+        try:
+            job = farm.render_job()
+            servers = [farm.url, other.url]
+            with agent_process(
+                servers, farm.agent_key, tmp_path / "work", name="fail-over", comfyui=comfy.url
+            ) as agent:
+                wait_for(lambda: farm.job(job["id"])["status"] == "running", "the job started", timeout=30)
+                farm.server.stop(kill=True)  # the agent's server dies; the job runs on
+                watcher = Farm(other, login(other.url, ADMIN, farm.password), farm.agent_key, farm.password)
+                state = wait_for(
+                    lambda: (s := watcher.job(job["id"]))["status"] in ("succeeded", "failed") and s,
+                    "the job finished through the other server",
+                    timeout=60,
+                )
+                assert state["status"] == "succeeded", agent.log()
+                assert state["lease_losses"] == 0 and state["attempts"] == 1  # the same try, not a rerun
+                assert "switching to " + other.url in agent.log()
+        finally:
+            other.stop()
