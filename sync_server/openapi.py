@@ -22,7 +22,6 @@ from .errors import PROBLEM_JSON, Problem
 
 SCHEMAS = "#/components/schemas/"
 PROBLEM_REF = SCHEMAS + "Problem"
-WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # FastAPI's own 422 shape, which this server never answers (errors.install_error_handlers).
 FASTAPI_422_SCHEMAS = ("HTTPValidationError", "ValidationError")
 

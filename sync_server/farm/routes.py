@@ -230,6 +230,7 @@ def job_heartbeat(job_id: uuid.UUID, body: JobHeartbeat, services: ServicesDep) 
     response_model=JobWatchAction,
     operation_id="watch_job",
     dependencies=[AgentOnly, OwnLease],
+    responses=problems(409, reasons={409: LEASE_LOST}),
 )
 async def watch_job(job_id: uuid.UUID, body: JobWatchBody, request: Request) -> JobWatchAction:
     """Long-poll while running a job: `cancel` the moment a wrangler cancels it, `continue` after `wait_s`,

@@ -64,7 +64,7 @@ class RegisterIn(_Strict):
     tags: list[str]
     job_types: list[str]
     loaded_models: list[str]
-    protocol_version: int
+    protocol_version: int = 1  # absent: an agent from before versions (as the real server reads it)
 
 
 class AgentHeartbeatIn(_Strict):
