@@ -14,11 +14,12 @@ from starlette.requests import ClientDisconnect
 
 from ..auth.permissions import Permission as P
 from ..context import UnitOfWork
-from ..deps import ListParamsDep, ReadSession, ServicesDep, require_any, uow_for_any
+from ..crud import expected_revision
+from ..deps import IfMatch, ListParamsDep, ReadSession, ServicesDep, require_any, uow_for_any
 from ..errors import ApiError, PayloadTooLarge
 from ..schemas import Page
 from . import review, service
-from .schemas import FirstFrameOut, ReviewCreate, ReviewOut, ReviewResult, Stage, VersionOut
+from .schemas import ExtentUpdate, FirstFrameOut, ReviewCreate, ReviewOut, ReviewResult, Stage, VersionOut
 from .staging import StagingArea
 from .upload import FormReceiver, UploadRules, boundary_of, file_error
 
@@ -56,6 +57,7 @@ async def staging_of(app: Any) -> StagingArea:
 Reader = Depends(require_any(P.PROJECT_READ, P.FARM_AGENT))
 Publisher = Annotated[UnitOfWork, Depends(uow_for_any(P.SHOT_EDIT, P.FARM_AGENT))]
 Reviewer = Annotated[UnitOfWork, Depends(uow_for_any(P.SHOT_EDIT, P.SHOT_APPROVE))]
+Editor = Annotated[UnitOfWork, Depends(uow_for_any(P.SHOT_EDIT))]
 
 UPLOAD_BODY = {
     "requestBody": {
@@ -239,6 +241,17 @@ def get_version_thumbnail(version_id: uuid.UUID, session: ReadSession, services:
 def get_first_frame(shot_id: uuid.UUID, session: ReadSession) -> FirstFrameOut:
     """The newest approved previz image of the shot (404 naming the shot when there is none)."""
     return review.first_frame(session, shot_id)
+
+
+@router.patch("/versions/{version_id}", response_model=VersionOut, operation_id="update_version_extent")
+def update_version_extent(
+    version_id: uuid.UUID, body: ExtentUpdate, uow: Editor, if_match: IfMatch, response: Response
+) -> VersionOut:
+    """Correct what the version's movie holds (first frame, frame count, head / tail handles); the edit,
+    exports and proxy use it from then on."""
+    out = service.update_extent(uow, version_id, body, expected_revision(body.revision, if_match))
+    response.headers["ETag"] = f'"{out.revision}"'
+    return out
 
 
 # -- review -------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from aipipe_shared.vocabulary import Verdict, VersionStage
 
-from ..schemas import Input, LongText, Output
+from ..schemas import Input, LongText, Output, Patch
 
 Stage = VersionStage
 
@@ -111,6 +111,16 @@ class VersionOut(Output):
             created_at=v.created_at,
             updated_at=v.updated_at,
         )
+
+
+class ExtentUpdate(Patch):
+    """Correct what a version's movie holds (a render published before its maker said so); fields not
+    sent stay as they are."""
+
+    first_frame: int | None = Field(default=None, ge=-10_000_000, le=10_000_000)
+    frame_count: int | None = Field(default=None, ge=1, le=10_000_000, description="Must match the movie.")
+    handle_in: int | None = Field(default=None, ge=0, le=10_000_000)
+    handle_out: int | None = Field(default=None, ge=0, le=10_000_000)
 
 
 class ReviewCreate(Input):

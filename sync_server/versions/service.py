@@ -30,7 +30,7 @@ from ..shots.service import SHOT
 from ..storage.layout import CodeError, ProjectLayout
 from . import extent as media_extent
 from . import media
-from .schemas import Provenance, VersionOut
+from .schemas import ExtentUpdate, Provenance, VersionOut
 from .staging import FolderTaken, StagedUpload, StagingArea
 from .upload import ReceivedFile
 
@@ -320,6 +320,21 @@ def list_versions(
 
 def get_version(session: Session, version_id: uuid.UUID) -> Version:
     return get_or_404(session, Version, version_id, "version")
+
+
+def update_extent(uow: UnitOfWork, version_id: uuid.UUID, body: ExtentUpdate, revision: int) -> VersionOut:
+    """Set what the version's movie holds; checked as at publishing (the movie's own frame count, handles
+    that leave frames for the cut). Fields not sent keep their values."""
+    version = get_version(uow.session, version_id)
+    sent = {name: getattr(body, name) for name in body.model_fields_set if name in media_extent.FIELDS}
+    stated = media_extent.MediaExtent(
+        **{name: sent[name] if name in sent else getattr(version, name) for name in media_extent.FIELDS}
+    )
+    held = media_extent.resolve(stated, version.files)
+    values = {name: getattr(held, name) for name in media_extent.FIELDS}
+    out = resources.update(uow, VERSION, version, values, revision)
+    assert isinstance(out, VersionOut)
+    return out
 
 
 def file_path(

@@ -250,3 +250,41 @@ def test_extent_fields_are_checked_naming_the_field(api: Api, tmp_path: Path) ->
     )
     assert still.status_code == 201, still.text
     assert (still.json()["frame_count"], still.json()["handle_in"]) == (None, 0)  # no movie: no extent
+
+
+def test_a_version_published_without_its_handles_is_corrected_and_the_edit_follows(
+    api: Api, tmp_path: Path
+) -> None:
+    """A render holding 8 + 8 handle frames, published before its maker said so, starts the cut at 0 until
+    its extent is corrected; then the export and the proxy cut it after its head handle."""
+    made = _setup(api, "24", handle_in=8)
+    project_id, shot = made["project"]["id"], made["shots"][0]
+    movie = coded_movie(tmp_path / "render.mp4", 993, CUT + 16, "24")
+    version = _publish(api.admin, shot["id"], "render", movie)
+    _, (first, _) = _edl_events(_export(api, project_id, "cmx_3600").text)
+    assert tc_frames(first.source_in, 24) == 0  # nothing said: no handles assumed
+
+    url = f"/api/versions/{version['id']}"
+    corrected = api.admin.patch(
+        url, json={"first_frame": 993, "handle_in": 8, "handle_out": 8, "revision": version["revision"]}
+    )
+    assert corrected.status_code == 200, corrected.text
+    body = corrected.json()
+    assert (body["first_frame"], body["frame_count"], body["handle_in"], body["handle_out"]) == (
+        993,
+        100,
+        8,
+        8,
+    )
+    _, (first, _) = _edl_events(_export(api, project_id, "cmx_3600").text)
+    assert (tc_frames(first.source_in, 24), tc_frames(first.source_out, 24)) == (8, 8 + CUT)
+    _, path = _proxy(api, project_id)
+    assert read_code(frames_of(path)[0]) == 1001
+
+    stale = api.admin.patch(url, json={"handle_in": 0, "revision": version["revision"]})
+    assert_problem(stale, 409)
+    current = body["revision"]
+    assert_problem(api.admin.patch(url, json={"frame_count": 90, "revision": current}), 422, "frame_count")
+    assert_problem(api.admin.patch(url, json={"handle_in": 95, "revision": current}), 422, "handle_in")
+    assert_problem(api.user("wrangler").patch(url, json={"handle_in": 0, "revision": current}), 403)
+    assert api.admin.get(url).json()["handle_in"] == 8  # the refusals changed nothing
