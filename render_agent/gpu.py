@@ -6,6 +6,7 @@ No GPU, no driver or no NVML library gives an empty list and the reason; nothing
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -16,7 +17,8 @@ MIB = 1024 * 1024
 
 @dataclass(frozen=True)
 class GpuInfo:
-    """One GPU as NVML reports it (the `gpus[]` entry of the register message)."""
+    """One GPU as NVML reports it (the `gpus[]` entry of the register and heartbeat messages). A reading
+    this GPU does not offer (utilisation, temperature on some boards) is None, never a guess."""
 
     index: int
     name: str
@@ -24,6 +26,9 @@ class GpuInfo:
     vram_total_mb: int
     vram_free_mb: int
     driver: str
+    vram_used_mb: int | None = None
+    utilization_pct: int | None = None
+    temperature_c: int | None = None
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,15 @@ class GpuReport:
 
 def _text(value: str | bytes) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _optional(read: Callable[[], Any], pynvml: Any) -> int | None:
+    """One reading NVML may not support on this GPU (NVMLError_NotSupported): None instead of a value."""
+    try:
+        return int(read())
+    except pynvml.NVMLError as exc:
+        log.debug("NVML reading unavailable: %s", exc)
+        return None
 
 
 def probe_gpus() -> GpuReport:
@@ -82,6 +96,14 @@ def _read_devices(pynvml: Any) -> GpuReport:
                     vram_total_mb=int(memory.total) // MIB,
                     vram_free_mb=int(memory.free) // MIB,
                     driver=driver,
+                    vram_used_mb=int(memory.used) // MIB,
+                    utilization_pct=_optional(
+                        lambda h=handle: pynvml.nvmlDeviceGetUtilizationRates(h).gpu, pynvml
+                    ),
+                    temperature_c=_optional(
+                        lambda h=handle: pynvml.nvmlDeviceGetTemperature(h, pynvml.NVML_TEMPERATURE_GPU),
+                        pynvml,
+                    ),
                 )
             )
         except pynvml.NVMLError as exc:

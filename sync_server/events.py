@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 
 from aipipe_shared.aio import wait_event
 
+from .auth.permissions import Permission
 from .context import EVENTS, PG_CHANNEL, Principal
 from .db.engine import Database
 from .db.models import AuditEvent
@@ -32,6 +33,8 @@ SUBSCRIBER_QUEUE_SIZE = 2000
 DISPATCHED_MEMORY = 20000
 KNOWN_MAX = 20000  # own events kept for dispatch without a read-back
 LISTEN_RETRY_S = 2.0
+FARM_ENTITIES = ("agent", "job")
+FARM_READERS = (Permission.FARM_MANAGE, Permission.PROJECT_READ)
 
 
 def event_message(event: AuditEvent | Row[Any]) -> dict[str, Any]:
@@ -70,7 +73,15 @@ class Subscriber:
     def wants(self, message: dict[str, Any]) -> bool:
         project = message["project_id"]
         if project is None:
-            return self.principal.role == "admin"
+            if self.principal.role == "admin":
+                return True
+            # Agents and project-less jobs: whoever may read the farm (as GET /api/farm/... allows), on an
+            # unfiltered stream.
+            return (
+                message.get("entity") in FARM_ENTITIES
+                and self.project_id is None
+                and any(self.principal.can(p) for p in FARM_READERS)
+            )
         return self.project_id is None or project == str(self.project_id)
 
 
@@ -144,6 +155,25 @@ class EventHub:
         if loop is None or loop.is_closed():
             return
         loop.call_soon_threadsafe(self._committed_here, events)
+
+    def publish_live(self, message: dict[str, Any]) -> None:
+        """From any thread: a live reading that is not an audit event (job progress, an agent's GPUs), as
+        `{"type": "live", "entity", "entity_id", "project_id", "data"}`. Sent to this process's subscribers
+        that may see it; never stored or replayed (a client that reconnects reads the current state)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        loop.call_soon_threadsafe(self._fan_out_live, message)
+
+    def _fan_out_live(self, message: dict[str, Any]) -> None:
+        for subscriber in list(self._subscribers):
+            if subscriber.overflowed or not subscriber.wants(message):
+                continue
+            try:
+                subscriber.queue.put_nowait(message)
+            except asyncio.QueueFull:
+                subscriber.overflowed = True
+                logger.warning("event subscriber overflowed", extra={"principal": subscriber.principal.name})
 
     def _committed_here(self, events: list[AuditEvent]) -> None:
         # Kept, so that they need not be read back when they are the next ones (`_known_next`).

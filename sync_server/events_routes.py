@@ -97,12 +97,13 @@ async def _pump(
                 return
             if getter in done:
                 message = getter.result()
-                if message["id"] in replayed:  # already sent while replaying the backlog
-                    replayed.discard(message["id"])
+                event_id = message.get("id")  # None: a live reading (EventHub.publish_live), not an event
+                if event_id is not None and event_id in replayed:  # already sent while replaying the backlog
+                    replayed.discard(event_id)
                 else:
                     await websocket.send_json(message)
                     services.metrics.events_dispatched.inc()
-                    last_sent = max(last_sent, message["id"])
+                    last_sent = max(last_sent, event_id or 0)
             else:
                 getter.cancel()
                 await websocket.send_json({"type": "ping"})

@@ -38,7 +38,7 @@ from ..errors import Forbidden, NotFound, Unprocessable
 from ..openapi import problems
 from ..schemas import Page
 from ..versions.routes import staging_of
-from . import agents, jobs, lease, previews
+from . import agents, jobs, lease, live, previews, throughput
 from .claim import ClaimRequest
 from .lease_owner import OwnLease
 from .publish import publish_outputs
@@ -164,7 +164,12 @@ def agent_heartbeat(
 ) -> AgentAction:
     with services.db.write_sessions() as session:
         agent = agents.own_agent(session, agent_id, principal)
-        return AgentAction(action=agents.heartbeat(session, agent, body))
+        action = agents.heartbeat(session, agent, body)
+        reading = live.agent_reading(
+            agent.id, agent.state, agent.state_reason, agent.gpus, agent.loaded_models, agent.last_seen_at
+        )
+    services.hub.publish_live(reading)
+    return AgentAction(action=action)
 
 
 @router.put(
@@ -221,8 +226,9 @@ async def claim_job(agent_id: uuid.UUID, body: ClaimBody, request: Request, prin
 )
 def job_heartbeat(job_id: uuid.UUID, body: JobHeartbeat, services: ServicesDep) -> JobAction:
     with services.db.write_sessions() as session:
-        action, expires = lease.heartbeat(session, services.settings, job_id, body)
-        return JobAction(action=action, lease_expires_at=expires)
+        action, expires, reading = lease.heartbeat(session, services.settings, job_id, body)
+    services.hub.publish_live(reading)
+    return JobAction(action=action, lease_expires_at=expires)
 
 
 @router.post(
@@ -456,6 +462,12 @@ def list_blocklist(session: ReadSession, agent_id: uuid.UUID | None = None) -> l
 @router.delete("/blocklist/{agent_id}", operation_id="clear_blocklist")
 def clear_blocklist(agent_id: uuid.UUID, uow: Wrangler, job_type: str | None = None) -> dict[str, int]:
     return {"cleared": agents.clear_block(uow, agent_id, job_type)}
+
+
+@router.get("/throughput", dependencies=[FarmReader], operation_id="farm_throughput")
+def farm_throughput(session: ReadSession) -> dict[str, Any]:
+    """Jobs that succeeded and failed per bucket: the last hour (5-minute buckets), the last day (hourly)."""
+    return throughput.throughput(session)
 
 
 @router.get("/status", response_model=FarmStatus, dependencies=[FarmReader], operation_id="farm_status")

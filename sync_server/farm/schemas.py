@@ -27,6 +27,9 @@ class GpuIn(Input):
     vram_total_mb: int = Field(ge=0)
     vram_free_mb: int | None = Field(default=None, ge=0)
     driver: ShortText | None = None
+    vram_used_mb: int | None = Field(default=None, ge=0)
+    utilization_pct: int | None = Field(default=None, ge=0, le=100, description="NVML GPU utilisation.")
+    temperature_c: int | None = Field(default=None, ge=-50, le=200, description="NVML GPU temperature.")
 
 
 class AgentRegister(Input):

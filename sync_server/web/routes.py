@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
+from ..farm.schemas import JobType
 from ..settings import Settings
 from .docs import install_docs
 from .pages import STATIC_DIR, Pages
 
 IMMUTABLE = "public, max-age=31536000, immutable"
+QUEUE_ROWS = 200  # the dashboard's queue shows this many jobs of the filter (and the total)
 
 
-def build_router(pages: Pages) -> APIRouter:
+def build_router(pages: Pages, settings: Settings) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
     @router.get("/", response_class=HTMLResponse)
@@ -26,7 +30,16 @@ def build_router(pages: Pages) -> APIRouter:
 
     @router.get("/farm", response_class=HTMLResponse)
     def farm(request: Request) -> HTMLResponse:
-        return pages.render(request, "farm")
+        """The wrangler's dashboard: agents, GPUs, current jobs, the queue, throughput, actions."""
+        return pages.render(
+            request,
+            "farm",
+            boot={
+                "job_types": list(get_args(JobType)),
+                "agent_offline_s": settings.farm_agent_offline_s,
+                "queue_limit": QUEUE_ROWS,
+            },
+        )
 
     @router.get("/static/{version}/{path:path}")
     def static(version: str, path: str) -> FileResponse:
@@ -45,6 +58,6 @@ def install_web(app: FastAPI, settings: Settings) -> Pages:
     """Add the pages, their static files and the offline API docs to `app` (from the app factory)."""
     pages = Pages(settings)
     app.state.pages = pages
-    app.include_router(build_router(pages))
+    app.include_router(build_router(pages, settings))
     install_docs(app)
     return pages

@@ -48,7 +48,16 @@ class FakeNvml:
             "nvmlDeviceGetName": lambda h: device(h)["name"],
             "nvmlDeviceGetUUID": lambda h: device(h)["uuid"],
             "nvmlDeviceGetMemoryInfo": lambda h: SimpleNamespace(**device(h)["memory"]),
+            "nvmlDeviceGetUtilizationRates": lambda h: SimpleNamespace(gpu=reading(h, "utilization")),
+            "nvmlDeviceGetTemperature": lambda h, sensor: reading(h, "temperature"),
         }
+
+        def reading(handle: str, key: str) -> int:
+            # A board without this sensor answers NOT_SUPPORTED, as NVML does.
+            if key not in device(handle):
+                raise pynvml.NVMLError(pynvml.NVML_ERROR_NOT_SUPPORTED)
+            return int(device(handle)[key])
+
         for name, fn in patches.items():
             monkeypatch.setattr(pynvml, name, fn)
 
@@ -62,6 +71,8 @@ def test_with_nvml_the_probe_reports_each_gpus_name_uuid_vram_and_driver(
                 "name": b"NVIDIA GeForce RTX 4090",
                 "uuid": "GPU-1111",
                 "memory": {"total": 24564 * MIB, "free": 23990 * MIB, "used": 574 * MIB},
+                "utilization": 87,
+                "temperature": 71,
             },
             {
                 "name": "NVIDIA RTX A6000",
@@ -76,8 +87,9 @@ def test_with_nvml_the_probe_reports_each_gpus_name_uuid_vram_and_driver(
 
     assert report == GpuReport(
         [
-            GpuInfo(0, "NVIDIA GeForce RTX 4090", "GPU-1111", 24564, 23990, "550.54.15"),
-            GpuInfo(1, "NVIDIA RTX A6000", "GPU-2222", 49140, 100, "550.54.15"),
+            GpuInfo(0, "NVIDIA GeForce RTX 4090", "GPU-1111", 24564, 23990, "550.54.15", 574, 87, 71),
+            # This board reports no utilisation or temperature: None, not a made-up figure.
+            GpuInfo(1, "NVIDIA RTX A6000", "GPU-2222", 49140, 100, "550.54.15", 49040, None, None),
         ],
         None,
     )
@@ -88,12 +100,19 @@ def test_with_nvml_the_probe_reports_each_gpus_name_uuid_vram_and_driver(
         "vram_total_mb": 24564,
         "vram_free_mb": 23990,
         "driver": "550.54.15",
+        "vram_used_mb": 574,
+        "utilization_pct": 87,
+        "temperature_c": 71,
     }
     assert nvml.calls == ["init", "shutdown"]
 
 
 def test_a_gpu_nvml_cannot_read_is_left_out_and_named_never_guessed(monkeypatch: pytest.MonkeyPatch) -> None:
-    good = {"name": "NVIDIA L40S", "uuid": "GPU-3333", "memory": {"total": 46068 * MIB, "free": 46000 * MIB}}
+    good = {
+        "name": "NVIDIA L40S",
+        "uuid": "GPU-3333",
+        "memory": {"total": 46068 * MIB, "free": 46000 * MIB, "used": 68 * MIB},
+    }
     FakeNvml([good, pynvml.NVMLError(pynvml.NVML_ERROR_GPU_IS_LOST)]).install(monkeypatch)
 
     report = probe_gpus()
