@@ -3,6 +3,7 @@ nested deeper than a limit, each a 422 naming the field (query parameter or JSON
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import types
@@ -21,6 +22,8 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}:]')
 _LONG_DIGITS = re.compile(rb"\d{19,}")
 _NUL_ESCAPE = re.compile(rb"\\u0000")
+SCAN_LIMIT_BYTES = 32 * 1024 * 1024  # JSON bodies are far smaller (AIPIPE_MAX_BODY_BYTES); uploads stream
+OFF_LOOP_BYTES = 64 * 1024  # bodies above this are scanned in a worker thread
 # Bodies kept whole as JSON, never in an integer column, may hold wider integers: ComfyUI's /object_info
 # declares unsigned 64-bit ranges (a seed's max is 2**64 - 1) and the agent sends it as it is.
 _WIDE_INTEGER_PATHS = re.compile(r"^/api/farm/agents/[^/]+/object-info$")
@@ -109,10 +112,13 @@ class InputGuardMiddleware:
             return
         bad = self._check_query(scope.get("query_string", b""))
         if bad is None and scope["type"] == "http" and _is_json(scope):
-            body, more_body_error = await _read_body(receive)
+            body, complete, pending = await _read_body(receive, SCAN_LIMIT_BYTES)
             wide = bool(_WIDE_INTEGER_PATHS.match(scope.get("path", "")))
-            bad = self._check_body(body, wide) if more_body_error is None else None
-            receive = _replay(body, receive, more_body_error)
+            if complete and len(body) > OFF_LOOP_BYTES:  # a scan of a big body would hold up the loop
+                bad = await asyncio.to_thread(self._check_body, body, wide)
+            elif complete:
+                bad = self._check_body(body, wide)
+            receive = _replay(body, receive, pending, complete)
         if bad is None:
             await self.app(scope, receive, send)
             return
@@ -147,26 +153,33 @@ class InputGuardMiddleware:
         return Unprocessable(bad[1], field=bad[0] or "body") if bad else None
 
 
-async def _read_body(receive: Receive) -> tuple[bytes, Message | None]:
-    """The whole body, or what arrived before the client went away (and that message)."""
+async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool, Message | None]:
+    """(body read so far, whether that is all of it, a disconnect that ended it early). Stops after
+    `limit` bytes: a bigger body (an upload route's) goes on to the route unchecked, as it streams."""
     chunks: list[bytes] = []
+    size = 0
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            return b"".join(chunks), message
-        chunks.append(message.get("body", b""))
+            return b"".join(chunks), False, message
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
         if not message.get("more_body", False):
-            return b"".join(chunks), None
+            return b"".join(chunks), True, None
+        if size > limit:
+            return b"".join(chunks), False, None
 
 
-def _replay(body: bytes, receive: Receive, pending: Message | None) -> Receive:
+def _replay(body: bytes, receive: Receive, pending: Message | None, complete: bool) -> Receive:
+    """The body read ahead as one message, then the rest of the stream (or the early disconnect)."""
     sent = False
 
     async def replay() -> Message:
         nonlocal sent
         if not sent:
             sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
+            return {"type": "http.request", "body": body, "more_body": not complete and pending is None}
         if pending is not None:
             return pending
         return await receive()
