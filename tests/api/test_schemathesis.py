@@ -35,7 +35,7 @@ from tests.support.api import Api, login
 from tests.support.media import png_bytes
 
 PROSE = (Path(__file__).resolve().parents[1] / "data" / "breakdown" / "rooftop_prose.txt").read_text("utf-8")
-EXAMPLES = int(os.environ.get("AIPIPE_SCHEMATHESIS_EXAMPLES", "5"))
+EXAMPLES = int(os.environ.get("AIPIPE_SCHEMATHESIS_EXAMPLES", "4"))
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
