@@ -158,8 +158,11 @@ class AIPIPE_OT_connect_logout(bpy.types.Operator):
         rt.client, rt.user, rt.state = None, None, "offline"
         rt.records.clear()
         rt.dispatch({"action": "session.logout"})
-        if client is not None:
+        if client is not None and online_access():
             rt.run("Logging out", lambda _ctx: client.logout(), lambda _r: rt.report("Logged out"))
+        elif client is not None:  # offline: forget the session here; the server's token simply expires
+            rt.tokens.clear(client.base_url)
+            rt.report("Logged out")
         return {"FINISHED"}
 
 

@@ -7,7 +7,8 @@ from typing import Any
 import bpy
 
 from .. import runtime
-from ..connect.ui import CATEGORY, draw_activity
+from ..connect.ui import CATEGORY, WRAP_WIDTH, draw_activity
+from ..core.textwrap import wrap
 from ..i18n import iface
 from ..registry import register_classes, unregister_classes
 from . import vse
@@ -53,8 +54,9 @@ class AIPIPE_PT_editorial(bpy.types.Panel):
         box.label(text="Push to the shot list")
         box.operator("aipipe.editorial_push", icon="EXPORT")
         session = context.window_manager.aipipe_editorial
-        for line in session.change_lines:
-            box.label(text=line.text)
+        for change in session.change_lines:
+            for line in wrap(change.text, WRAP_WIDTH):
+                box.label(text=line, translate=False)
         box.operator("aipipe.editorial_push_apply", icon="CHECKMARK")
         box = layout.box()
         box.label(text="Movies and exchange")

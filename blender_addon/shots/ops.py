@@ -348,6 +348,10 @@ class AIPIPE_OT_shots_conflict_overwrite(bpy.types.Operator):
     bl_label = "Overwrite"
     bl_options = {"INTERNAL"}
 
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return ensure_online(cls, context)
+
     def execute(self, context: bpy.types.Context) -> set[str]:
         form = context.window_manager.aipipe.form
         form.conflict = False

@@ -107,3 +107,16 @@ def test_with_online_access_off_nothing_connects_and_the_buttons_say_why(addon, 
     with pytest.raises(RuntimeError, match="Online access is off"):
         bpy.ops.aipipe.shots_refresh()
     assert addon.get().state == "offline" and not addon.get().worker.busy
+
+
+def test_turning_online_access_off_disables_the_server_buttons_and_logout_stays_local(online, studio) -> None:
+    from blender_addon.connect import ops as connect
+
+    rt = online.get()
+    rt.stop_listening()
+    bpy.context.preferences.system.use_online_access = False
+    with pytest.raises(RuntimeError, match="Online access is off"):
+        bpy.ops.aipipe.shots_refresh()
+    assert bpy.ops.aipipe.connect_logout() == {"FINISHED"}
+    assert not rt.worker.busy and rt.tokens.load(studio.url) is None and rt.state == "offline"
+    assert connect.resume_session(studio.url) is False  # nothing saved, nothing to resume
