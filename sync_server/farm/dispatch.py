@@ -27,7 +27,8 @@ from aipipe_shared.aio import wait_event
 from ..db.base import utcnow
 from ..db.models import Job
 from ..settings import Settings
-from .claim import Candidates, ClaimRequest, claim_pass
+from .candidates import Candidates
+from .claim import ClaimRequest, claim_pass
 from .schemas import Claim
 
 if TYPE_CHECKING:

@@ -378,6 +378,13 @@ def test_an_expired_lease_puts_the_job_back_and_the_old_holder_is_told(fast_farm
     lost = first.post(f"/api/farm/jobs/{job['id']}/heartbeat", json={"lease_id": got["lease"]["id"]})
     assert lost.status_code == 409
     assert lost.json()["type"].endswith("/lease-lost")
+    # Its stale lease is a lost lease (drop the job), not a bad key (403 would stop the agent).
+    late = first.post(
+        f"/api/farm/jobs/{job['id']}/outputs",
+        data={"lease_id": got["lease"]["id"]},
+        files={"files": ("late.mp4", b"\x00\x00\x00\x18ftypmp42 late", "video/mp4")},
+    )
+    assert late.status_code == 409 and late.json()["type"].endswith("/lease-lost")
     state = fast_farm.admin.get(f"/api/farm/jobs/{job['id']}").json()
     # Two tries; the lost lease is nobody's failure: no failure mark, the first agent may take it again.
     assert state["attempts"] == 2 and state["failed_agents"] == [] and state["failures"] == []
