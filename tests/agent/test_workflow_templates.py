@@ -16,9 +16,12 @@ from aipipe_shared.workflows import (
     TemplateError,
     WorkflowTemplate,
     bind,
+    check_params,
     graph_model_files,
     load_template,
     load_templates,
+    rules_of,
+    snap,
     validate_graph,
     validate_template,
 )
@@ -263,3 +266,22 @@ def test_user_folder_adds_and_overrides_templates_and_a_broken_one_hides_nothing
     assert catalog.templates["cpu_test_still_video"].meta.title == "studio version"
     assert "my_flux" in catalog.templates and "wan21_i2v_480p" in catalog.templates
     assert [p.path.name for p in catalog.problems] == ["broken.json"]
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_template_defaults_keep_its_own_parameter_rules(name: str) -> None:
+    tpl = template(name)
+    assert check_params(tpl, tpl.graph) == []
+
+
+def test_parameter_rules_refuse_what_a_model_or_h264_cannot_take_and_snap_finds_the_nearest() -> None:
+    wan, cpu = template("wan21_i2v_480p"), template("cpu_test_still_video")
+    graph = bind(wan, {"image": "x.png", "length": 80, "width": 830})
+    problems = dict(check_params(wan, graph))
+    assert set(problems) == {"length", "width"}
+    assert "4k+1" in problems["length"] and "multiple of 16" in problems["width"]
+    # Any SaveVideo (h264, yuv420p) output needs even sizes, whatever the sidecar says.
+    odd = dict(check_params(cpu, bind(cpu, {"image": "x.png", "width": 511, "height": 287})))
+    assert set(odd) == {"width", "height"} and "even" in odd["width"]
+    assert snap(rules_of(wan), "length", 80) == 77 and snap(rules_of(wan), "width", 830) == 816
+    assert snap(rules_of(cpu), "width", 511) == 510
