@@ -1,8 +1,9 @@
 """AIPipeline for Blender: register and unregister the feature packages, nothing else.
 
 Each name in `FEATURES` is a sub-package exposing `register()` / `unregister()`; they are registered in
-this order and unregistered in reverse. Add a feature with a one-line edit of the tuple. Nothing here
-imports `bpy` at import time: the server imports `blender_addon.core.naming` through this package.
+this order and unregistered in reverse, after the Korean table (`i18n`) and the runtime. Add a feature with
+a one-line edit of the tuple. Nothing here imports `bpy` at import time, so bpy-free helpers under this
+package (core/, opsdata modules) import without Blender.
 """
 
 from __future__ import annotations
