@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..i18n import iface
+
 KINDS = {"CHR": "Character", "ENV": "Environment", "SCN": "Scene", "SHT": "Shot"}
 DECISIONS = ("pending", "accepted", "dropped")
 
@@ -14,7 +16,9 @@ DECISIONS = ("pending", "accepted", "dropped")
 def create_body(text: str, text_name: str, fmt: str, engine: str) -> dict[str, Any]:
     """`POST /api/projects/{id}/breakdowns` body from a text datablock; ValueError naming it when empty."""
     if not text.strip():
-        raise ValueError(f"the text '{text_name}' is empty: write or paste the script into it first")
+        raise ValueError(
+            iface("the text '{text}' is empty: write or paste the script into it first", text=text_name)
+        )
     return {"text": text, "format": fmt.lower(), "engine": engine.lower(), "source_name": text_name[:200]}
 
 
@@ -99,12 +103,14 @@ def item_changes(item: Mapping[str, Any], edited: Mapping[str, Any], revision: i
             body[field] = [w.strip() for w in str(value).split(",") if w.strip()]
         elif value_kind == "seconds":
             if float(value) <= 0:
-                raise ValueError(f"{label}: a shot needs a length above 0")
+                raise ValueError(iface("{item}: a shot needs a length above 0", item=label))
             body[field] = round(float(value), 3)
         else:
             text = str(value).strip()
             if (kind, field) in REQUIRED and not text:
-                raise ValueError(f"{label}: a {KINDS[kind].lower()} needs a name")
+                raise ValueError(
+                    iface("{item}: a {kind} needs a name", item=label, kind=iface(KINDS[kind]).lower())
+                )
             body[field] = None if field == "preset" and not text else text
     return {**body, "revision": revision}
 
@@ -160,9 +166,15 @@ def _into(matches: Mapping[str, Any], item_id: str) -> str:
 def summary(draft: Mapping[str, Any]) -> str:
     content = draft["content"]
     kept = [s for s in content["shots"] if s["decision"] != "dropped"]
-    return (
-        f"{draft['status']}: {len(content['scenes'])} scenes, {len(kept)} of {len(content['shots'])} shots, "
-        f"{len(content['characters'])} characters ({draft['source_format']} via {draft['engine']})"
+    return iface(
+        "{status}: {scenes} scenes, {kept} of {shots} shots, {characters} characters ({source} via {engine})",
+        status=draft["status"],
+        scenes=len(content["scenes"]),
+        kept=len(kept),
+        shots=len(content["shots"]),
+        characters=len(content["characters"]),
+        source=draft["source_format"],
+        engine=draft["engine"],
     )
 
 

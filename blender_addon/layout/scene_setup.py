@@ -10,6 +10,7 @@ from typing import Any
 import bpy
 
 from .. import compat
+from ..i18n import iface
 from . import opsdata
 
 
@@ -104,7 +105,7 @@ def export_camera(scene: Any, folder: str, stem: str) -> list[str]:
 
     camera = scene.camera
     if camera is None:
-        raise ValueError(f"scene {scene.name} has no camera to export")
+        raise ValueError(iface("Scene {scene} has no camera to export", scene=scene.name))
     os.makedirs(folder, exist_ok=True)
     fbx, abc = os.path.join(folder, f"{stem}.fbx"), os.path.join(folder, f"{stem}.abc")
     with bpy.context.temp_override(scene=scene, selected_objects=[camera], active_object=camera):
@@ -128,10 +129,10 @@ def import_camera(scene: Any, path: str, name: str | None = None) -> Any:
         elif path.lower().endswith(".abc"):
             bpy.ops.wm.alembic_import(filepath=path, as_background_job=False)
         else:
-            raise ValueError(f"{path}: import a camera from an .fbx or .abc file")
+            raise ValueError(iface("{path}: import a camera from an .fbx or .abc file", path=path))
     cameras = [o for o in set(bpy.data.objects) - before if o.type == "CAMERA"]
     if not cameras:
-        raise ValueError(f"{path} holds no camera")
+        raise ValueError(iface("{path} holds no camera", path=path))
     camera = cameras[0]
     if camera.name not in scene.collection.all_objects:
         scene.collection.objects.link(camera)

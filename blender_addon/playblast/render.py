@@ -19,6 +19,7 @@ from typing import Any
 import bpy
 
 from .. import compat
+from ..i18n import iface
 from .opsdata import Burnins, font_size
 
 
@@ -84,12 +85,12 @@ def render_playblast(scene: Any, spec: PlayblastSpec) -> PlayblastResult:
     start = scene.frame_start if spec.frame_start is None else spec.frame_start
     end = scene.frame_end if spec.frame_end is None else spec.frame_end
     if end < start:
-        raise ValueError(f"frame range {start}-{end} is empty")
+        raise ValueError(iface("Frame range {first}-{last} is empty", first=start, last=end))
     if scene.camera is None:
-        raise RuntimeError(f"scene {scene.name} has no camera to playblast through")
+        raise RuntimeError(iface("Scene {scene} has no camera to playblast through", scene=scene.name))
     view = _view3d_override() if spec.viewport in (None, True) and not bpy.app.background else None
     if spec.viewport and view is None:
-        raise RuntimeError("a viewport playblast needs a Blender window (run without --background)")
+        raise RuntimeError(iface("A viewport playblast needs a Blender window (run without --background)"))
     output = os.path.abspath(spec.output)
     os.makedirs(os.path.dirname(output), exist_ok=True)
     saved = compat.snapshot_render_settings(scene)
@@ -115,7 +116,7 @@ def render_playblast(scene: Any, spec: PlayblastSpec) -> PlayblastResult:
                 bpy.ops.render.opengl(animation=True, view_context=True)
             method = "viewport"
         if not os.path.isfile(output):
-            raise RuntimeError(f"Blender wrote no movie at {output}")
+            raise RuntimeError(iface("Blender wrote no movie at {path}", path=output))
         thumbnail = None
         if spec.thumbnail:
             thumbnail = _still(scene, spec.thumbnail, spec.thumbnail_frame or start, view)

@@ -180,7 +180,9 @@ class AIPIPE_OT_render_load_result(bpy.types.Operator):
             version = client.get(f"/api/versions/{version_id}")
             file = opsdata.media_file(version)
             if file is None:
-                raise ValueError(f"version {version['code']} has no movie or image file")
+                raise ValueError(
+                    iface("Version {version} has no movie or image file", version=version["code"])
+                )
             path = os.path.join(rt.cache_dir, "versions", version_id, file["name"])
             if not os.path.exists(path):
                 client.download(file["url"], path, lambda d, t: ctx.progress(d / max(t, 1), "downloading"))
@@ -218,7 +220,7 @@ def load_into_sequencer(scene: Any, path: str, name: str) -> Any:
 
 def load_as_camera_background(scene: Any, path: str) -> Any:
     if scene.camera is None:
-        raise ValueError(f"scene {scene.name} has no camera")
+        raise ValueError(iface("Scene {scene} has no camera", scene=scene.name))
     data = scene.camera.data
     data.show_background_images = True
     entry = data.background_images.new()

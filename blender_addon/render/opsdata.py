@@ -6,6 +6,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from ..i18n import iface
+
 FINISHED = ("succeeded", "failed", "cancelled")
 
 
@@ -21,9 +23,9 @@ def render_body(workflow: str, priority: int, seed: int, params_json: str) -> di
         try:
             params = json.loads(text)
         except ValueError as exc:
-            raise ValueError(f"params: not valid JSON ({exc})") from exc
+            raise ValueError(iface("params: not valid JSON ({error})", error=exc)) from exc
         if not isinstance(params, dict):
-            raise ValueError('params: must be a JSON object, e.g. {"length": 49}')
+            raise ValueError(iface("params: must be a JSON object, e.g. {example}", example='{"length": 49}'))
         body["params"] = params
     return body
 
