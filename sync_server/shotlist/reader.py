@@ -10,17 +10,17 @@ import csv
 import io
 import json
 import re
+import xml.etree.ElementTree as ET
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
-
-from openpyxl import load_workbook
-from openpyxl.utils.exceptions import InvalidFileException
 
 from .cells import column_letter
 from .columns import META_SHEET, SHOT_COLUMNS, SHOTS_SHEET, Column, header_index, normalise_header
 from .limits import SCAN_CHUNK, WorkbookLimits, WorkbookTooLarge, check_workbook
 from .problems import Problem
+from .sheet_xml import SheetBook
 
 MERGE_RE = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?mergeCell\s+ref="([A-Z]+\d+:[A-Z]+\d+)"')
 MERGE_TAIL = 256  # bytes kept between chunks so that a mergeCell tag split by a boundary is found
@@ -82,51 +82,51 @@ def read_xlsx(content: bytes, max_rows: int, limits: WorkbookLimits) -> RawTable
     table = RawTable(format="xlsx")
     check_workbook(content, limits)
     try:
-        book = load_workbook(io.BytesIO(content), read_only=True, data_only=False)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        with zipfile.ZipFile(io.BytesIO(content)) as package:
+            _read_book(table, content, SheetBook(package), max_rows, limits)
+    except WorkbookTooLarge:
+        raise
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, ET.ParseError, zlib.error) as exc:
+        table.problems = [p for p in table.problems if not p.blocking]
+        table.rows = []
         table.fail(f"The file is not a readable Excel workbook (.xlsx): {exc}")
-        return table
-    try:
-        table.meta = _meta(book)
-        if table.meta.get("kind") not in (None, "shots"):
-            table.fail(
-                f"This is a '{table.meta['kind']}' export, not a shot list; only shot lists are imported."
-            )
-            return table
-        wanted = {name.casefold() for name in SHOTS_SHEET}
-        sheet_name = next((n for n in book.sheetnames if n.casefold() in wanted), None)
-        if sheet_name is None:
-            found = ", ".join(f"'{n}'" for n in book.sheetnames if n not in (META_SHEET, "lists"))
-            table.fail(
-                f"The workbook has no sheet named '{SHOTS_SHEET[0]}' or '{SHOTS_SHEET[1]}' (it has {found})."
-            )
-            return table
-        table.sheet = sheet_name
-        sheet = book[sheet_name]
-        size = sheet.max_row or 0
-        if size - 1 > max_rows:
-            table.fail(f"The sheet has {size - 1:,} rows; at most {max_rows:,} are imported at once.")
-            return table
-        for ref in _merged(content, getattr(sheet, "_worksheet_path", "")):
-            table.fail(
-                f"Cells {ref} are merged; unmerge them so that every row has its own values.", cell=ref
-            )
-        if table.blocked:
-            return table
-        _read_rows(table, sheet.iter_rows(), max_rows, limits)
-    finally:
-        book.close()
     return table
 
 
-def _meta(book: Any) -> dict[str, Any]:
-    if META_SHEET not in book.sheetnames:
+def _read_book(
+    table: RawTable, content: bytes, book: SheetBook, max_rows: int, limits: WorkbookLimits
+) -> None:
+    table.meta = _meta(book)
+    if table.meta.get("kind") not in (None, "shots"):
+        table.fail(f"This is a '{table.meta['kind']}' export, not a shot list; only shot lists are imported.")
+        return
+    wanted = {name.casefold() for name in SHOTS_SHEET}
+    sheet_name = next((n for n in book.sheets if n.casefold() in wanted), None)
+    if sheet_name is None:
+        found = ", ".join(f"'{n}'" for n in book.sheets if n not in (META_SHEET, "lists"))
+        table.fail(
+            f"The workbook has no sheet named '{SHOTS_SHEET[0]}' or '{SHOTS_SHEET[1]}' (it has {found})."
+        )
+        return
+    table.sheet = sheet_name
+    size = book.last_row(sheet_name) or 0
+    if size - 1 > max_rows:
+        table.fail(f"The sheet has {size - 1:,} rows; at most {max_rows:,} are imported at once.")
+        return
+    for ref in _merged(content, book.sheets[sheet_name]):
+        table.fail(f"Cells {ref} are merged; unmerge them so that every row has its own values.", cell=ref)
+    if not table.blocked:
+        _read_rows(table, book.rows(sheet_name), max_rows, limits)
+
+
+def _meta(book: SheetBook) -> dict[str, Any]:
+    if META_SHEET not in book.sheets:
         return {}
-    return {
-        str(row[0]): row[1]
-        for row in book[META_SHEET].iter_rows(values_only=True)
-        if row and row[0] is not None and len(row) > 1
-    }
+    found: dict[str, Any] = {}
+    for row in book.rows(META_SHEET):
+        if len(row) > 1 and row[0].value is not None:
+            found[str(row[0].value)] = row[1].value
+    return found
 
 
 def _merged(content: bytes, worksheet_path: str) -> list[str]:
@@ -150,10 +150,12 @@ def _merged(content: bytes, worksheet_path: str) -> list[str]:
 
 def _read_rows(table: RawTable, rows: Any, max_rows: int, limits: WorkbookLimits) -> None:
     columns: dict[int, Column] = {}
+    letters: dict[int, str] = {}
     cells_read = 0
     for number, row in enumerate(rows, start=1):
         if number == 1:
             columns = _header(table, [cell.value for cell in row])
+            letters = {index: column_letter(index) for index in columns}
             if table.blocked:
                 return
             continue
@@ -175,8 +177,13 @@ def _read_rows(table: RawTable, rows: Any, max_rows: int, limits: WorkbookLimits
             value = getattr(cell, "value", None)
             if column is None or value is None:
                 continue
-            ref = f"{column_letter(index)}{number}"
-            if isinstance(value, str) and len(value.encode()) > limits.max_cell_bytes:
+            ref = f"{letters[index]}{number}"
+            # At most 4 bytes a character: only long text is encoded to be measured.
+            if (
+                isinstance(value, str)
+                and len(value) * 4 > limits.max_cell_bytes
+                and len(value.encode()) > limits.max_cell_bytes
+            ):
                 raise WorkbookTooLarge(
                     f"Cell {ref} holds more than {limits.max_cell_bytes:,} bytes of text "
                     "(AIPIPE_SHOTLIST_MAX_CELL_BYTES)."
