@@ -1,4 +1,4 @@
-"""Agent settings (AIPIPE_AGENT_*, no URL hard-coded) and the `aipipe agent` command."""
+"""Agent settings (AIPIPE_AGENT_*, no URL hard-coded) and the agent's own command (`aipipe-agent`)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
+from render_agent.cli import app
 from render_agent.settings import AgentSettings
-from sync_server.cli import app
 from tests.agent.fake_farm import FarmServer, fake_farm_fixture  # noqa: F401  (the fake_farm fixture)
 
 
@@ -46,7 +46,6 @@ def test_aipipe_agent_with_a_refused_api_key_stops_with_exit_code_2(
     result = CliRunner().invoke(
         app,
         [
-            "agent",
             "--server",
             fake_farm.url,
             "--api-key",
@@ -63,7 +62,7 @@ def test_aipipe_agent_with_a_refused_api_key_stops_with_exit_code_2(
 
 
 def test_aipipe_agent_refuses_an_unknown_sigterm_mode(tmp_path: Path) -> None:
-    args = ["agent", "--server", "http://127.0.0.1:1", "--api-key", "k", "--on-sigterm", "abort"]
+    args = ["--server", "http://127.0.0.1:1", "--api-key", "k", "--on-sigterm", "abort"]
     result = CliRunner().invoke(app, [*args, "--work-dir", str(tmp_path)])
 
     assert result.exit_code == 2 and "on_sigterm" in result.output

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import stat
+import subprocess
 import threading
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import pytest
 from pydantic import ValidationError
 
 from sync_server.settings import JWT_SECRET_FILE, Settings
-from tests.support.server import run_cli
+from tests.support.server import AIPIPE, run_cli
 
 BUILTIN_PRESETS = 42
 
@@ -173,3 +175,15 @@ def test_create_user_refuses_a_second_user_with_the_same_name(tmp_path: Path) ->
     assert again.returncode != 0
     assert "username" in again.stderr.lower(), again.stderr
     assert _query(tmp_path, "SELECT username, role FROM users") == [("mina", "director")]
+
+
+def test_aipipe_agent_hands_its_arguments_to_the_agents_own_command(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIPIPE_")}
+    args = ["agent", "--server", "http://127.0.0.1:1", "--api-key", "k", "--on-sigterm", "abort"]
+    done = subprocess.run(
+        [*AIPIPE, *args, "--work-dir", str(tmp_path)],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2 and "on_sigterm" in done.stdout + done.stderr
+    shown = subprocess.run([*AIPIPE, "agent", "--help"], capture_output=True, text=True, env=env, timeout=120)
+    assert shown.returncode == 0 and "--comfyui" in shown.stdout  # the agent's own options
