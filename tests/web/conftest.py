@@ -6,6 +6,7 @@ CI installs it (.ci/run). Where it is missing the tests skip and say so.
 
 from __future__ import annotations
 
+import os
 import secrets
 import uuid
 from collections.abc import Iterator
@@ -55,7 +56,10 @@ class WebServer:
 def chromium() -> Iterator[Any]:
     """Headless Chromium (Debian's package) under Playwright; skips with the reason when it is missing."""
     if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: install it as root (apt-get install -y chromium fonts-noto-cjk)")
+        reason = f"{CHROMIUM} is missing: install it as root (apt-get install -y chromium fonts-noto-cjk)"
+        if os.environ.get("AIPIPE_REQUIRE_BROWSER"):  # CI installs it (.ci/run): missing there is a failure
+            pytest.fail(reason)
+        pytest.skip(reason)
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (dev extra)")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
