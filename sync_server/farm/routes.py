@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -181,12 +182,14 @@ def agent_heartbeat(
 async def put_object_info(agent_id: uuid.UUID, request: Request, principal: PrincipalDep) -> dict[str, str]:
     """The agent's ComfyUI `GET /object_info`, sent after registering: jobs are checked against it."""
     services = get_services(request)
-    try:
-        info = await request.json()
-    except ValueError as exc:
-        raise Unprocessable("the body must be ComfyUI's /object_info JSON", field="body") from exc
+    body = await request.body()
 
     def store() -> str:
+        # Parsed here, in the worker thread: a ComfyUI /object_info is megabytes of JSON.
+        try:
+            info = json.loads(body)
+        except (ValueError, RecursionError) as exc:
+            raise Unprocessable("the body must be ComfyUI's /object_info JSON", field="body") from exc
         with services.db.write_sessions() as session:
             return agents.store_object_info(session, agents.own_agent(session, agent_id, principal), info)
 
