@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from .common import DataDir, DbUrl, fail, load_settings, out, size_text, table
+from .common import AsJson, DataDir, DbUrl, fail, load_settings, out, print_json, size_text, table
 from .database import require_database
 
 backup_app = typer.Typer(help="Backups of the database and the production metadata.", no_args_is_help=True)
@@ -21,6 +22,7 @@ def backup_create(
             "--out", help="Backup file or folder. Default: <data dir>/backups/aipipe-backup-<UTC>.zip"
         ),
     ] = None,
+    as_json: AsJson = False,
     data_dir: DataDir = None,
     database_url: DbUrl = None,
 ) -> None:
@@ -34,6 +36,9 @@ def backup_create(
     except BackupError as exc:
         raise fail(exc) from exc
     manifest = result.manifest
+    if as_json:
+        print_json(dataclasses.asdict(result))
+        return
     rows = sum(manifest.row_counts.values())
     console = out()
     console.print(f"Backup written to [bold]{result.path}[/bold] ({size_text(result.size)}).")

@@ -3,6 +3,7 @@ first start that cannot listen creates nothing (the admin's one-time password is
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import sqlite3
@@ -81,3 +82,11 @@ def test_a_first_start_on_a_taken_port_creates_no_admin_and_a_later_start_shows_
         assert "created user admin with one-time password" in server.log()
     finally:
         server.stop()
+
+
+def test_backup_create_json_prints_only_the_result(tmp_path: Path) -> None:
+    assert _run(tmp_path, "admin", "create-api-key", "render-01", "--role", "agent", "--init").returncode == 0
+    done = _run(tmp_path, "backup", "create", "--json", "--out", str(tmp_path / "b.zip"))
+    assert done.returncode == 0, done.stderr
+    made = json.loads(done.stdout)
+    assert made["path"] == str(tmp_path / "b.zip") and made["manifest"]["row_counts"]["api_keys"] == 1
