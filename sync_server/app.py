@@ -80,6 +80,7 @@ def build_services(settings: Settings) -> Services:
     hub.add_loop_listener(api_keys.on_event)
     metrics = Metrics()
     metrics.waiting_claims.set_function(claims.waiting_count)
+    hub.add_commit_listener(metrics.farm.on_commit)
     return Services(
         settings=settings,
         db=db,
@@ -134,6 +135,9 @@ def create_app(settings: Settings, *, migrate: bool = True) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await services.hub.start()
         # Temporary files a killed server left behind (its atomic writes were cut short).
+        farm_counts = asyncio.create_task(
+            services.metrics.farm.refresh_forever(services.db, settings), name="aipipe-farm-metrics"
+        )
         sweeper = asyncio.create_task(
             sweep_forever(
                 [settings.data_dir, settings.resolved_storage_root], settings.stale_tmp_age_s, TMP_SWEEP_S
@@ -147,9 +151,10 @@ def create_app(settings: Settings, *, migrate: bool = True) -> FastAPI:
         try:
             yield
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            for task in (sweeper, farm_counts):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await services.hub.stop()
             services.db.dispose()
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from .farm.metrics import FarmMetrics
+
 
 class Metrics:
     def __init__(self) -> None:
@@ -35,6 +37,7 @@ class Metrics:
         self.login_failures = Counter(
             "aipipe_login_failures_total", "Failed login attempts", registry=self.registry
         )
+        self.farm = FarmMetrics(self.registry)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

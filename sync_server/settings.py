@@ -108,6 +108,9 @@ class Settings(BaseSettings):
         default=2.0, gt=0, description="Safety poll for events missed by the notifier."
     )
     events_replay_max: int = Field(default=10000, gt=0, description="Most events replayed on resume.")
+    metrics_farm_refresh_s: float = Field(
+        default=15.0, gt=0, description="How often the farm gauges of /api/metrics are counted (a worker)."
+    )
     stale_tmp_age_s: float = Field(
         default=600.0,
         ge=0,

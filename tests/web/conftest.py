@@ -23,7 +23,12 @@ from tests.support.server import ServerProcess
 
 CHROMIUM = Path("/usr/bin/chromium")
 # The server's farm timings, short so that agents show up and report within the test's patience.
-FARM_ENV = {"AIPIPE_FARM_HEARTBEAT_S": "1", "AIPIPE_FARM_SWEEP_S": "1"}
+FARM_ENV = {
+    "AIPIPE_FARM_HEARTBEAT_S": "1",
+    "AIPIPE_FARM_SWEEP_S": "1",
+    "AIPIPE_FARM_LEASE_S": "6",
+    "AIPIPE_METRICS_FARM_REFRESH_S": "0.3",
+}
 
 
 @dataclass
