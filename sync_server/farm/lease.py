@@ -204,6 +204,21 @@ def release(uow: UnitOfWork, job_id: uuid.UUID, lease_id: str) -> Any:
     return out
 
 
+def grant_restart_grace(session: Session, settings: Settings) -> int:
+    """At server start: every running job's lease lasts at least one more lease period. While no server
+    answered, agents could not renew their leases; a server restart is nobody's failure, so the work in
+    progress is not taken from them (docs/agent-protocol.md, Job states). Returns how many were extended."""
+    until = utcnow() + timedelta(seconds=settings.farm_lease_s)
+    result = session.execute(
+        update(Job)
+        .where(Job.status == "running", Job.lease_expires_at < until)
+        .values(lease_expires_at=until)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return result.rowcount or 0
+
+
 def expire_leases(uow: UnitOfWork, settings: Settings) -> int:
     """Requeue every running job whose lease ran out, and fail (or retry) those past their timeout. The farm's
     sweeper calls it every few seconds (not each claim: it reads every running job); it reads four columns

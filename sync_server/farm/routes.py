@@ -74,6 +74,17 @@ def _sweep(services: Services) -> None:
         lease.expire_leases(UnitOfWork(session=session, hub=services.hub, actor=SYSTEM), services.settings)
 
 
+def _grant_restart_grace(services: Services) -> None:
+    with services.db.write_sessions() as session:
+        extended = lease.grant_restart_grace(session, services.settings)
+    if extended:
+        logger.info(
+            "farm: %d running job(s) get %d s to hear from their agents again",
+            extended,
+            services.settings.farm_lease_s,
+        )
+
+
 @asynccontextmanager
 async def farm_lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Expire leases of agents that went silent, even while nobody claims."""
@@ -87,6 +98,8 @@ async def farm_lifespan(app: FastAPI) -> AsyncIterator[None]:
             except Exception:
                 logger.exception("farm: expiring leases failed; will try again")
 
+    # Agents could not renew their leases while no server ran: they get one lease period to reach us.
+    await run_in_threadpool(_grant_restart_grace, services)
     watch = JobWatch()
     app.state.farm_watch = watch
     services.hub.add_loop_listener(watch.on_event)

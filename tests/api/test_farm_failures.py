@@ -243,3 +243,26 @@ def test_an_agent_whose_comfyui_does_not_answer_shows_so_with_its_reason(farm: A
     agent.post(f"/api/farm/agents/{agent_id}/heartbeat", json={"state": "idle"})
     shown = {a["id"]: a for a in farm.admin.get("/api/farm/agents").json()}[agent_id]
     assert shown["state"] == "idle" and shown["state_reason"] == ""
+
+
+def test_a_server_restart_longer_than_a_lease_takes_no_job_from_its_agent(tmp_path) -> None:
+    """Agents cannot renew leases while no server runs: after the restart they get a lease period."""
+    env = {"AIPIPE_FARM_LEASE_S": "5", "AIPIPE_FARM_SWEEP_S": "0.2"}
+    server, password = start_server_with_admin(tmp_path / "restart", None, env=env)
+    try:
+        api = Api(server.url, server.ws_url, login(server.url, ADMIN, password), "sqlite")
+        agent = agent_client(api)
+        agent_id = register(agent)
+        job = submit(api)
+        got = claim(agent, agent_id)
+        server.stop()
+        time.sleep(6)  # the server is away longer than the 5 s lease
+        server.start()  # the same data folder, on a new port
+        agent = httpx.Client(base_url=server.url, headers=agent.headers, timeout=30)
+        admin = login(server.url, ADMIN, password)
+        state = admin.get(f"/api/farm/jobs/{job['id']}").json()
+        assert state["status"] == "running" and state["lease_losses"] == 0
+        beat = agent.post(f"/api/farm/jobs/{job['id']}/heartbeat", json={"lease_id": got["lease"]["id"]})
+        assert beat.status_code == 200, beat.text  # the agent's work goes on
+    finally:
+        server.stop()
