@@ -90,6 +90,7 @@ def test_validation_error_is_reported_as_non_retryable_fail_naming_node_and_inpu
 
     error = fake_farm.farm.jobs[job_id].error
     assert error is not None and error["retryable"] is False
+    assert error["kind"] == "input"  # the same graph fails on every agent: the job fails at once
     assert error["error"].startswith("ComfyUI: ")
     assert "node 2 (ImageScale)" in error["error"] and "upscale_method" in error["error"]
     assert "outputs" not in fake_farm.farm.kinds(job_id)
