@@ -19,6 +19,7 @@ from fastapi.routing import APIRoute
 
 from .deps import get_principal, if_match_header
 from .errors import PROBLEM_JSON, Problem
+from .input_guard import INT64_MAX, INT64_MIN
 
 SCHEMAS = "#/components/schemas/"
 PROBLEM_REF = SCHEMAS + "Problem"
@@ -107,6 +108,21 @@ def _error_response(status: int, declared: dict[str, Any] | None, own_body: bool
     return response
 
 
+def _bound_integers(node: Any) -> None:
+    """Give every integer without bounds the 64-bit range: the input guard refuses anything beyond it."""
+    if isinstance(node, dict):
+        if node.get("type") == "integer":
+            if "maximum" not in node and "exclusiveMaximum" not in node:
+                node["maximum"] = INT64_MAX
+            if "minimum" not in node and "exclusiveMinimum" not in node:
+                node["minimum"] = INT64_MIN
+        for value in node.values():
+            _bound_integers(value)
+    elif isinstance(node, list):
+        for value in node:
+            _bound_integers(value)
+
+
 def _operations(app: FastAPI) -> Iterator[tuple[str, str, APIRoute]]:
     # FastAPI ≥ 0.16x keeps included routers nested (route contexts); older versions list APIRoutes.
     contexts = getattr(routing, "iter_route_contexts", None)
@@ -136,9 +152,11 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
             own_body = "model" in own or "content" in own  # e.g. health's degraded 503
             responses[str(status)] = _error_response(status, responses.get(str(status)), own_body)
         operation["responses"] = dict(sorted(responses.items()))
+    _bound_integers(doc["paths"])
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
     for name in FASTAPI_422_SCHEMAS:
         schemas.pop(name, None)
+    _bound_integers(schemas)
     problem = Problem.model_json_schema(ref_template=SCHEMAS + "{model}")
     schemas.update(problem.pop("$defs", {}))
     schemas["Problem"] = problem
