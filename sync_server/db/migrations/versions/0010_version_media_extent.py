@@ -25,7 +25,9 @@ def upgrade() -> None:
         batch.add_column(sa.Column("frame_count", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("handle_in", sa.Integer(), nullable=False, server_default="0"))
         batch.add_column(sa.Column("handle_out", sa.Integer(), nullable=False, server_default="0"))
-        batch.create_check_constraint(op.f("ck_versions_extent_handles"), "handle_in >= 0 AND handle_out >= 0")
+        batch.create_check_constraint(
+            op.f("ck_versions_extent_handles"), "handle_in >= 0 AND handle_out >= 0"
+        )
         batch.create_check_constraint(
             op.f("ck_versions_extent_frames"), "frame_count IS NULL OR frame_count > handle_in + handle_out"
         )
