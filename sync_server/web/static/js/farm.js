@@ -381,7 +381,8 @@ function applyJob(incoming, previousStatus = null) {
     state.queue.set(job.id, job);
     if (!shown) state.queueTotal += 1;
     trimQueue();
-    if (shown && before === job.status) renderJobRow(job);
+    // A row keeps its place unless what the table is ordered by changed.
+    if (shown && before === job.status && known.priority === job.priority) renderJobRow(job);
     else renderQueue();
   } else if (shown) {
     state.queue.delete(job.id);
@@ -581,6 +582,7 @@ async function main() {
     renderAgents();
   }, 5000);
   $("farm").dataset.ready = "true";
+  performance.mark("aipipe-farm-ready");
   window.aipipeFarm = { state, live };
 }
 
