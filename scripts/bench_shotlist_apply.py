@@ -221,9 +221,23 @@ def line(label: str, values: list[float]) -> str:
     )
 
 
-def run(label: str, url: str | None, shots: int) -> None:
+@contextmanager
+def database(pg_url: str | None) -> Iterator[str | None]:
+    """None (SQLite in the server's data folder), or a new PostgreSQL database dropped afterwards."""
+    url = temp_pg_database(pg_url) if pg_url else None
+    if pg_url and not url:
+        raise SystemExit("PostgreSQL not reachable")
+    try:
+        yield url
+    finally:
+        if url:
+            drop_pg_database(url)
+
+
+def run(label: str, pg_url: str | None, shots: int) -> None:
+    """Each scenario on a server and database of its own."""
     for scenario in ("update", "create"):
-        with server_for(url) as (server, data_dir):
+        with database(pg_url) as url, server_for(url) as (server, data_dir):
             seeded = seed(data_dir, url, shots if scenario == "update" else 0)
             content = edits_of(seeded) if scenario == "update" else new_rows(seeded.scenes, shots)
             admin, agent_key, agent_id = tokens(server)
@@ -255,12 +269,7 @@ def main() -> None:
     if args.only != "postgresql":
         run("sqlite", None, args.shots)
     if args.pg_url and args.only != "sqlite":
-        url = temp_pg_database(args.pg_url)
-        if url:
-            try:
-                run("postgresql", url, args.shots)
-            finally:
-                drop_pg_database(url)
+        run("postgresql", args.pg_url, args.shots)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 
