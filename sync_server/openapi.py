@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +17,9 @@ from fastapi import FastAPI, routing
 from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
 
 from .deps import get_principal, if_match_header
 from .errors import PROBLEM_JSON, Problem
@@ -165,14 +169,30 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
 
 
 def install_openapi(app: FastAPI) -> None:
-    """Serve `build_openapi`'s document at the app's openapi_url (built once, on first request)."""
+    """Serve `build_openapi`'s document at the app's openapi_url. Building it takes seconds (FastAPI walks
+    every model), so it is built once, in a worker thread, never on the event loop."""
+    lock = threading.Lock()
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            app.openapi_schema = build_openapi(app)
+        with lock:
+            if app.openapi_schema is None:
+                app.openapi_schema = build_openapi(app)
         return app.openapi_schema
 
+    def rendered() -> bytes:
+        body = getattr(app.state, "openapi_body", None)
+        if body is None:
+            body = app.state.openapi_body = json.dumps(openapi(), ensure_ascii=False).encode()
+        return body
+
+    async def serve(_request: Request) -> Response:
+        return Response(await run_in_threadpool(rendered), media_type="application/json")
+
     app.openapi = openapi  # type: ignore[method-assign]
+    if app.openapi_url:
+        # FastAPI's own handler would build the document on the event loop: ours replaces it.
+        app.router.routes[:] = [r for r in app.router.routes if getattr(r, "path", None) != app.openapi_url]
+        app.add_route(app.openapi_url, serve, include_in_schema=False)
 
 
 def render_document(doc: dict[str, Any]) -> str:
