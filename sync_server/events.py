@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 SUBSCRIBER_QUEUE_SIZE = 2000
 DISPATCHED_MEMORY = 20000
 KNOWN_MAX = 20000  # own events kept for dispatch without a read-back
+FAN_OUT_SLICE = 500  # messages fanned out between two yields to the event loop
 LISTEN_RETRY_S = 2.0
 FARM_ENTITIES = ("agent", "job")
 FARM_READERS = (Permission.FARM_MANAGE, Permission.PROJECT_READ)
@@ -154,7 +155,8 @@ class EventHub:
         loop = self._loop
         if loop is None or loop.is_closed():
             return
-        loop.call_soon_threadsafe(self._committed_here, events)
+        # The messages are made here, in the committing thread: an import commits tens of thousands.
+        loop.call_soon_threadsafe(self._committed_here, [event_message(event) for event in events])
 
     def publish_live(self, message: dict[str, Any]) -> None:
         """From any thread: a live reading that is not an audit event (job progress, an agent's GPUs), as
@@ -175,17 +177,16 @@ class EventHub:
                 subscriber.overflowed = True
                 logger.warning("event subscriber overflowed", extra={"principal": subscriber.principal.name})
 
-    def _committed_here(self, events: list[AuditEvent]) -> None:
+    def _committed_here(self, messages: list[dict[str, Any]]) -> None:
         # Kept, so that they need not be read back when they are the next ones (`_known_next`).
         if len(self._known) > KNOWN_MAX:
             self._known.clear()
-        messages = [event_message(event) for event in events]
         for message in messages:
             if message["id"] > self._last_id:
                 self._known[message["id"]] = message
         for listener in self._commit_listeners:
             listener(messages)
-        self._request([event.id for event in events])
+        self._request([message["id"] for message in messages])
 
     def add_commit_listener(self, listener: Callable[[list[dict[str, Any]]], None]) -> None:
         """Call `listener(events)` in the event loop with each commit of this process as it is announced:
@@ -248,12 +249,14 @@ class EventHub:
         with self._db.read_sessions() as session:
             return session.scalar(select(func.max(AuditEvent.id))) or 0
 
-    def _fetch(self, last_id: int, requested: set[int]) -> list[Row[Any]]:
+    def _fetch(self, last_id: int, requested: set[int]) -> list[dict[str, Any]]:
+        """The new events as messages (made in the worker thread, not on the event loop)."""
         condition = EVENTS.c.id > last_id
         if requested:
             condition = or_(condition, EVENTS.c.id.in_(requested))
         with self._db.read_sessions() as session:  # rows, not ORM objects: this runs after every commit
-            return list(session.execute(select(EVENTS).where(condition).order_by(EVENTS.c.id)).all())
+            rows = session.execute(select(EVENTS).where(condition).order_by(EVENTS.c.id)).all()
+            return [event_message(row) for row in rows]
 
     async def _dispatch_loop(self) -> None:
         assert self._wake is not None
@@ -264,15 +267,16 @@ class EventHub:
             messages = self._known_next(requested)
             if messages is None:
                 try:
-                    rows = await asyncio.to_thread(self._fetch, self._last_id, requested)
+                    messages = await asyncio.to_thread(self._fetch, self._last_id, requested)
                 except Exception:
                     logger.exception("event dispatch: reading new events failed; retrying")
                     self._requested |= requested
                     await asyncio.sleep(self._poll_interval_s)
                     continue
-                messages = [event_message(row) for row in rows]
             batch = []
-            for message in messages:
+            for count, message in enumerate(messages, start=1):
+                if count % FAN_OUT_SLICE == 0:
+                    await asyncio.sleep(0)  # a commit of thousands of events lets other work in between
                 if message["id"] in self._dispatched:
                     continue
                 self._remember(message["id"])
