@@ -99,7 +99,7 @@ class AIPIPE_OT_breakdown_analyse(bpy.types.Operator):
             show_draft(draft)
             rt.report(iface("Breakdown ready: {summary}", summary=core.summary(draft)))
 
-        rt.run("Breaking the script down", send, done)
+        rt.run("Breaking the script down", send, done, long=True)  # an LLM may take minutes
         return {"FINISHED"}
 
 

@@ -114,7 +114,11 @@ class AIPIPE_OT_shotlist_preview(bpy.types.Operator):
                 "INFO" if preview["can_apply"] else "ERROR",
             )
 
-        rt.run("Reading the shot list", lambda _ctx: rt.require_client().upload(endpoint, {}, [path]), done)
+        def upload(ctx: Any) -> dict[str, Any]:
+            progress = lambda sent, total: ctx.progress(sent / max(total, 1), "uploading")  # noqa: E731
+            return rt.require_client().upload(endpoint, {}, [path], progress)
+
+        rt.run("Reading the shot list", upload, done, long=True)
         return {"FINISHED"}
 
 
@@ -168,7 +172,7 @@ class AIPIPE_OT_shotlist_apply(bpy.types.Operator):
                 )
             )
 
-        rt.run("Applying the shot list", work, done)
+        rt.run("Applying the shot list", work, done, long=True)
         return {"FINISHED"}
 
 
