@@ -67,9 +67,14 @@ def blame(
             or len(failures) >= job.max_attempts * settings.farm_max_agents_per_job
         )
     excluded = list(job.failed_agents)
-    # A node error stays with this agent only when no other one could take it.
-    elsewhere = kind == "agent" or _another_agent_can_run(session, settings, job, [*excluded, agent_key])
-    if job.agent_id is not None and agent_key not in excluded and (final or elsewhere):
+    # A node error stays with this agent only when no other one could take it (asked only then).
+    if (
+        job.agent_id is not None
+        and agent_key not in excluded
+        and (
+            final or kind == "agent" or _another_agent_can_run(session, settings, job, [*excluded, agent_key])
+        )
+    ):
         excluded.append(agent_key)
     values: dict[str, Any] = {
         "failures": failures,
