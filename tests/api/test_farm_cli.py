@@ -153,7 +153,8 @@ def test_blocklist_show_names_the_agent_and_clear_lets_it_run_the_type_again(
         assert got is not None and got["job"]["id"] == job["id"]
         client.post(
             f"/api/farm/jobs/{job['id']}/fail",
-            json={"lease_id": got["lease"]["id"], "error": "bad graph", "retryable": False},
+            # the agent's own fault (an input error is the job's and blocklists nobody)
+            json={"lease_id": got["lease"]["id"], "error": "CUDA out of memory", "kind": "agent"},
         )
     shown = farm.cli("blocklist", "show", "--agent", name)
     assert shown.returncode == 0, shown.stderr
