@@ -261,42 +261,8 @@ class ComfyClient:
         if watch is not None:
             watch.changed.set()
 
-    async def discard(self, prompt_id: str, *, output_dir: Path | None, wait_s: float) -> list[Path]:
-        """After a cancel: wait until ComfyUI is done with the prompt (an interrupt does not stop a node that
-        is running, e.g. a long SaveVideo encode), then delete its history entry and the files it wrote under
-        `output_dir` (ComfyUI's output folder on this host; None: they stay). Returns the files deleted."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + wait_s
-        while await self._in_queue(prompt_id):
-            if loop.time() >= deadline:
-                log.warning("prompt %s still runs in ComfyUI after %.0f s; its files stay", prompt_id, wait_s)
-                return []
-            await asyncio.sleep(self.poll_interval)
-        entry = await self._history_entry(prompt_id)
-        removed: list[Path] = []
-        if entry is not None and output_dir is not None:
-            base = output_dir.resolve()
-            for item in output_files(entry):
-                path = (base / item.subfolder / item.filename).resolve()
-                if item.type != "output" or base not in path.parents:
-                    continue  # only what ComfyUI saved under its own output folder
-                try:
-                    path.unlink()
-                except FileNotFoundError:
-                    continue
-                removed.append(path)
-        elif entry is not None and output_files(entry):
-            log.warning(
-                "prompt %s left %d file(s) in ComfyUI's output folder; "
-                "set AIPIPE_AGENT_COMFYUI_OUTPUT_DIR to have them deleted",
-                prompt_id,
-                len(output_files(entry)),
-            )
-        await self.delete_history(prompt_id)
-        log.info("discarded prompt %s: history entry and %d file(s) deleted", prompt_id, len(removed))
-        return removed
-
-    async def _in_queue(self, prompt_id: str) -> bool:
+    async def in_queue(self, prompt_id: str) -> bool:
+        """Is the prompt running or waiting in ComfyUI's queue?"""
         queue = (await self._request("GET", "/queue")).json()
         listed = [*(queue.get("queue_running") or []), *(queue.get("queue_pending") or [])]
         return any(item[1] == prompt_id for item in listed)
@@ -424,14 +390,15 @@ class ComfyClient:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.history_grace
         while True:
-            entry = await self._history_entry(watch.prompt_id)
+            entry = await self.history_entry(watch.prompt_id)
             if entry is not None:
                 return entry
             if loop.time() >= deadline:
                 raise ComfyJobLost(f"prompt {watch.prompt_id} finished but its history entry is missing")
             await asyncio.sleep(0.05)
 
-    async def _history_entry(self, prompt_id: str) -> dict[str, Any] | None:
+    async def history_entry(self, prompt_id: str) -> dict[str, Any] | None:
+        """The prompt's `/history/{id}` entry; None while it is queued or running, or when unknown."""
         return (await self._request("GET", f"/history/{prompt_id}")).json().get(prompt_id)
 
     async def _poll(self, watch: PromptWatch) -> None:
@@ -463,7 +430,7 @@ class ComfyClient:
                 if key == "queue_pending" and watch.progress.stage == "queued":
                     watch.progress.stage = "queued (waiting for ComfyUI)"
                 return True
-        entry = await self._history_entry(watch.prompt_id)
+        entry = await self.history_entry(watch.prompt_id)
         if entry is not None:
             watch.finish("history", entry)
             return True
@@ -487,7 +454,7 @@ class ComfyClient:
         elif status == "failed" and job.get("execution_error"):
             watch.finish("error", job["execution_error"])
         else:
-            entry = await self._history_entry(watch.prompt_id) or {
+            entry = await self.history_entry(watch.prompt_id) or {
                 "outputs": job.get("outputs") or {},
                 "status": job.get("execution_status") or {},
             }
@@ -508,9 +475,9 @@ class ComfyClient:
 
     async def _is_known(self, prompt_id: str) -> bool:
         try:
-            if await self._in_queue(prompt_id):
+            if await self.in_queue(prompt_id):
                 return True
-            return await self._history_entry(prompt_id) is not None
+            return await self.history_entry(prompt_id) is not None
         except ComfyConnectionError as exc:
             log.warning("could not check whether prompt %s was queued: %s", prompt_id, exc)
             return False

@@ -26,6 +26,7 @@ from render_agent.comfyui import (
     ComfyTimeout,
     ComfyValidationError,
 )
+from render_agent.comfyui_cleanup import discard
 from render_agent.cpu_jobs import CPU_JOB_TYPES, CpuJobError, ffmpeg_exe, plan_ffmpeg, run_ffmpeg
 from render_agent.playblast_job import PLAYBLAST, blender_command, plan_playblast, run_playblast
 from render_agent.server_client import (
@@ -255,8 +256,11 @@ class JobExecutor:
     async def _discard(self, prompt_id: str) -> None:
         assert self.comfy is not None
         try:
-            await self.comfy.discard(
-                prompt_id, output_dir=self.settings.comfyui_output_dir, wait_s=self.settings.cancel_cleanup_s
+            await discard(
+                self.comfy,
+                prompt_id,
+                output_dir=self.settings.comfyui_output_dir,
+                wait_s=self.settings.cancel_cleanup_s,
             )
         except ComfyError as exc:
             log.warning("could not clean up ComfyUI prompt %s: %s", prompt_id, exc)
