@@ -9,12 +9,13 @@ import bpy
 
 from .. import runtime
 from ..core.client import ApiError
-from ..i18n import iface
+from ..i18n import iface, tip
 from ..registry import ensure_online, register_classes, unregister_classes
 from . import opsdata
 
 HISTORY_PAGE = 50
 KEY = "shot_history"  # rt.extras: {"shot_id", "items" (newest first), "refusal"}
+TARGETS = {"undo": opsdata.undo_target, "redo": opsdata.redo_target}  # what each button would act on
 
 
 def state() -> dict[str, Any]:
@@ -45,7 +46,7 @@ def step(verb: str) -> None:
 
     rt = runtime.get()
     current = state()
-    target = (opsdata.undo_target if verb == "undo" else opsdata.redo_target)(current["items"])
+    target = TARGETS[verb](current["items"])
     if target is None:
         return
     shot_id, change_id = current["shot_id"], int(target["id"])
@@ -74,50 +75,44 @@ def step(verb: str) -> None:
     rt.run(iface(label), send, done, refused)
 
 
-def _poll(cls: type, context: Any, verb: str) -> bool:
-    if not ensure_online(cls, context):
-        return False
-    current = state()
-    if not current["shot_id"] or current["shot_id"] != context.window_manager.aipipe.form.shot_id:
-        cls.poll_message_set(iface("Pick a shot in the list first"))
-        return False
-    target = (opsdata.undo_target if verb == "undo" else opsdata.redo_target)(current["items"])
-    if target is None:
-        cls.poll_message_set(iface("Nothing to undo" if verb == "undo" else "Nothing to redo"))
-        return False
-    return True
+class HistoryStep:
+    """Mixin of the Undo / Redo on server operators; `verb` is "undo" or "redo"."""
+
+    verb = ""
+    bl_options = {"INTERNAL"}
+
+    @classmethod
+    def poll(cls, context: Any) -> bool:
+        if not ensure_online(cls, context):
+            return False
+        current = state()
+        if not current["shot_id"] or current["shot_id"] != context.window_manager.aipipe.form.shot_id:
+            cls.poll_message_set(tip("Pick a shot in the list first"))
+            return False
+        if TARGETS[cls.verb](current["items"]) is None:
+            cls.poll_message_set(tip("Nothing to undo" if cls.verb == "undo" else "Nothing to redo"))
+            return False
+        return True
+
+    def execute(self, context: Any) -> set[str]:
+        step(self.verb)
+        return {"FINISHED"}
 
 
-class AIPIPE_OT_shots_history_undo(bpy.types.Operator):
+class AIPIPE_OT_shots_history_undo(HistoryStep, bpy.types.Operator):
     """Undo the newest server edit of this shot (refused with the reason if someone changed it since)"""
 
     bl_idname = "aipipe.shots_history_undo"
     bl_label = "Undo on server"
-    bl_options = {"INTERNAL"}
-
-    @classmethod
-    def poll(cls, context: Any) -> bool:
-        return _poll(cls, context, "undo")
-
-    def execute(self, context: Any) -> set[str]:
-        step("undo")
-        return {"FINISHED"}
+    verb = "undo"
 
 
-class AIPIPE_OT_shots_history_redo(bpy.types.Operator):
+class AIPIPE_OT_shots_history_redo(HistoryStep, bpy.types.Operator):
     """Apply again the server edit of this shot that was undone last"""
 
     bl_idname = "aipipe.shots_history_redo"
     bl_label = "Redo on server"
-    bl_options = {"INTERNAL"}
-
-    @classmethod
-    def poll(cls, context: Any) -> bool:
-        return _poll(cls, context, "redo")
-
-    def execute(self, context: Any) -> set[str]:
-        step("redo")
-        return {"FINISHED"}
+    verb = "redo"
 
 
 def draw(layout: Any, wrap_width: int) -> None:
@@ -128,7 +123,7 @@ def draw(layout: Any, wrap_width: int) -> None:
     box = layout.box()
     box.label(text="Server history", icon="RECOVER_LAST")
     for verb, operator in (("undo", "aipipe.shots_history_undo"), ("redo", "aipipe.shots_history_redo")):
-        target = (opsdata.undo_target if verb == "undo" else opsdata.redo_target)(current["items"])
+        target = TARGETS[verb](current["items"])
         row = box.row(align=True)
         row.operator(operator, icon="LOOP_BACK" if verb == "undo" else "LOOP_FORWARDS")
         if target is not None:
