@@ -89,6 +89,12 @@ class Settings(BaseSettings):
         description="File extensions a version may contain (lower case, no dot).",
     )
     thumbnail_size: int = Field(default=320, ge=32, le=2048, description="Longest side of thumbnails, px.")
+    media_url_ttl_s: int = Field(
+        default=900,
+        ge=10,
+        le=86400,
+        description="How long a signed media URL (one file, for a browser's <video>) stays valid, s.",
+    )
     path_mappings: list[dict[str, str]] = Field(
         default_factory=list,
         description='How workstations reach the storage root: [{"linux": "/mnt/nas/aipipe", '

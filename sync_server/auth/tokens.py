@@ -54,6 +54,10 @@ class Tokens:
     def issue_refresh(self, user_id: str) -> IssuedToken:
         return self._issue(user_id, "refresh", self.refresh_ttl_s, {})
 
+    def issue_media(self, user_id: str, ttl_s: int, claims: dict[str, Any]) -> IssuedToken:
+        """A token for one media file (typ "media"): it goes in a URL, as a <video> cannot send a header."""
+        return self._issue(user_id, "media", ttl_s, claims)
+
     def decode(self, token: str, kind: str) -> dict[str, Any]:
         try:
             claims = jwt.decode(

@@ -1,4 +1,4 @@
-"""The page routes: /, /login, /farm, and the versioned static files. Data and actions go through /api."""
+"""The page routes: /, /login, /farm, /review, versioned static files. Data and actions go through /api."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from fastapi.responses import FileResponse, HTMLResponse
 from ..farm.schemas import JobType
 from ..settings import Settings
 from .docs import install_docs
+from .media import api_router as media_api_router
+from .media import public_router as media_public_router
 from .pages import STATIC_DIR, Pages
 
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -41,6 +43,11 @@ def build_router(pages: Pages, settings: Settings) -> APIRouter:
             },
         )
 
+    @router.get("/review", response_class=HTMLResponse)
+    def review(request: Request) -> HTMLResponse:
+        """The director's review room: shots in edit order, versions side by side or wiped, notes."""
+        return pages.render(request, "review", boot={"page_size_max": settings.page_size_max})
+
     @router.get("/static/{version}/{path:path}")
     def static(version: str, path: str) -> FileResponse:
         """Files of the package's static/ folder; cached for good when `version` is the current one."""
@@ -59,5 +66,7 @@ def install_web(app: FastAPI, settings: Settings) -> Pages:
     pages = Pages(settings)
     app.state.pages = pages
     app.include_router(build_router(pages, settings))
+    app.include_router(media_api_router, prefix="/api")
+    app.include_router(media_public_router)
     install_docs(app)
     return pages

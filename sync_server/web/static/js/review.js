@@ -1,0 +1,562 @@
+// The review room: pick a project, its shots in edit order, a shot's versions in two slots (A and B) side by
+// side or as a wipe, played in sync and stepped frame by frame at the project's exact rate, and verdicts and
+// notes anchored to a frame. Media play from signed URLs (a <video> cannot send the Authorization header);
+// new notes, verdicts and versions arrive live on the event stream.
+import { api, boot, can, el, errorText, LiveEvents, requireLogin, t, toast } from "./api.js";
+import { frameOf, MediaLinks, timecode, timeOf } from "./review_media.js";
+
+const STAGE_ORDER = ["previz", "layout", "playblast", "render", "comp", "final", "plate", "reference"];
+const VERDICTS = ["approve", "needs_changes", "reject"];
+
+const state = {
+  projects: new Map(),
+  project: null, // the chosen project (with fps_num / fps_den)
+  shots: [], // in edit order
+  shot: null,
+  versions: [], // the shot's versions, newest first
+  slots: { a: null, b: null }, // version ids
+  frame: 0, // the frame the player shows (0 = the movie's first frame)
+  notes: [], // notes of the version in slot A
+  live: null,
+};
+const links = new MediaLinks((version, file) =>
+  api(`/api/versions/${version}/files/${file}/media-url`, { method: "POST" }),
+);
+const $ = (id) => document.getElementById(id);
+
+// -- projects and shots -----------------------------------------------------------------------------
+
+async function loadProjects() {
+  const page = await api("/api/projects", { query: { limit: boot.page_size_max, sort: "name" } });
+  const select = $("project");
+  for (const project of page.items) {
+    state.projects.set(project.id, project);
+    select.append(el("option", { value: project.id, text: `${project.name} (${project.code})` }));
+  }
+}
+
+async function chooseProject(projectId, shotId = null) {
+  state.project = state.projects.get(projectId) || null;
+  $("project").value = projectId || "";
+  state.shot = null;
+  $("shot-panel").hidden = true;
+  if (state.live) state.live.stop();
+  state.live = null;
+  if (!state.project) return renderShots([]);
+  const page = await api(`/api/projects/${projectId}/shots`, {
+    query: { sort: "order", limit: boot.page_size_max },
+  });
+  state.shots = page.items;
+  renderShots(state.shots);
+  remember();
+  state.live = await new LiveEvents({
+    projectId,
+    onEvent: applyEvent,
+    onOpen: (_hello, resumed) => resumed && refreshShot(),
+  }).start();
+  const first = shotId && state.shots.find((s) => s.id === shotId);
+  if (first) await chooseShot(first.id);
+}
+
+function renderShots(shots) {
+  const list = $("shots");
+  list.replaceChildren(
+    ...shots.map((shot) =>
+      el(
+        "li",
+        { class: "shot", dataset: { shotId: shot.id }, "aria-current": state.shot?.id === shot.id ? "true" : null },
+        el(
+          "button",
+          { type: "button", class: "shot-pick", onclick: () => chooseShot(shot.id) },
+          el("img", { class: "thumb", alt: "", dataset: { shotId: shot.id } }),
+          el("b", { class: "code", text: shot.code }),
+          el("span", { class: "status", dataset: { status: shot.status }, text: statusText(shot.status) }),
+        ),
+      ),
+    ),
+  );
+  $("shots-empty").hidden = shots.length > 0 || !state.project;
+  loadThumbnails(shots);
+}
+
+function statusText(status) {
+  const key = `status_${status}`;
+  return boot.texts[key] ? t(key) : status;
+}
+
+/** The newest version's thumbnail for each shot, a few at a time (an <img> cannot send the token). */
+async function loadThumbnails(shots) {
+  const queue = [...shots];
+  const worker = async () => {
+    while (queue.length) {
+      const shot = queue.shift();
+      try {
+        const page = await api(`/api/shots/${shot.id}/versions`, { query: { limit: 20 } });
+        const pictured = page.items.find((v) => v.thumbnail_url);
+        if (!pictured) continue;
+        const img = document.querySelector(`img.thumb[data-shot-id="${shot.id}"]`);
+        if (img) img.src = await links.blob(pictured.thumbnail_url);
+      } catch (error) {
+        console.debug("no thumbnail for", shot.code, error); // a thumbnail is decoration
+      }
+    }
+  };
+  await Promise.all([worker(), worker(), worker(), worker()]);
+}
+
+// -- a shot and its versions ------------------------------------------------------------------------
+
+async function chooseShot(shotId) {
+  state.shot = state.shots.find((s) => s.id === shotId) || null;
+  for (const item of document.querySelectorAll("#shots .shot")) {
+    item.toggleAttribute("aria-current", item.dataset.shotId === shotId);
+  }
+  if (!state.shot) return;
+  remember();
+  $("shot-panel").hidden = false;
+  $("shot-code").textContent = state.shot.code;
+  showShotStatus();
+  const { fps, fps_decimal: decimal } = state.project;
+  $("shot-rate").textContent = t("rate", { fps: String(Number(decimal.toFixed(3))), exact: fps });
+  await loadVersions();
+  state.frame = 0;
+  // A: the newest version; B: the newest of another stage (else the one before), to compare with.
+  const a = state.versions[0] || null;
+  const b = state.versions.find((v) => a && v.stage !== a.stage) || state.versions[1] || null;
+  await setSlots(a?.id || null, b?.id || null);
+}
+
+function showShotStatus() {
+  const badge = $("shot-status");
+  badge.dataset.status = state.shot.status;
+  badge.textContent = statusText(state.shot.status);
+}
+
+async function loadVersions() {
+  const page = await api(`/api/shots/${state.shot.id}/versions`, { query: { limit: 200 } });
+  state.versions = page.items;
+  renderVersions();
+}
+
+async function refreshShot() {
+  if (!state.project) return;
+  const page = await api(`/api/projects/${state.project.id}/shots`, {
+    query: { sort: "order", limit: boot.page_size_max },
+  });
+  state.shots = page.items;
+  renderShots(state.shots);
+  if (state.shot) {
+    state.shot = state.shots.find((s) => s.id === state.shot.id) || state.shot;
+    showShotStatus();
+    await loadVersions();
+    await loadNotes();
+  }
+}
+
+function byStage(versions) {
+  const groups = new Map();
+  for (const stage of STAGE_ORDER) groups.set(stage, []);
+  for (const version of versions) groups.get(version.stage)?.push(version);
+  return [...groups].filter(([, list]) => list.length);
+}
+
+function renderVersions() {
+  const box = $("versions");
+  box.replaceChildren(
+    ...byStage(state.versions).map(([stage, list]) =>
+      el(
+        "div",
+        { class: "stage", dataset: { stage } },
+        el("h3", { text: t(`stage_${stage}`) }),
+        ...list.map((v) =>
+          el(
+            "div",
+            { class: "version", dataset: { versionId: v.id } },
+            el("span", { class: "vcode", text: v.code }),
+            el("span", {
+              class: "verdict",
+              dataset: { verdict: v.verdict || "" },
+              text: v.verdict ? t(`verdict_is_${v.verdict}`) : "",
+            }),
+            el("button", {
+              type: "button",
+              class: "pick-a",
+              text: "A",
+              title: t("show_in_a"),
+              "aria-pressed": String(state.slots.a === v.id),
+              onclick: () => setSlots(v.id, state.slots.b === v.id ? state.slots.a : state.slots.b),
+            }),
+            el("button", {
+              type: "button",
+              class: "pick-b",
+              text: "B",
+              title: t("show_in_b"),
+              "aria-pressed": String(state.slots.b === v.id),
+              onclick: () => setSlots(state.slots.a === v.id ? state.slots.b : state.slots.a, v.id),
+            }),
+          ),
+        ),
+      ),
+    ),
+  );
+  $("versions-empty").hidden = state.versions.length > 0;
+}
+
+// -- the player -------------------------------------------------------------------------------------
+
+function playable(version) {
+  const files = version?.files || [];
+  return (
+    files.find((f) => f.media?.kind === "video" && f.mime === "video/mp4") ||
+    files.find((f) => f.media?.kind === "video") ||
+    files.find((f) => f.media?.kind === "image" && f.mime.startsWith("image/") && f.mime !== "image/x-exr") ||
+    null
+  );
+}
+
+function mediaOf(slot) {
+  return $(`media-${slot}`).firstElementChild;
+}
+
+async function setSlots(a, b) {
+  state.slots = { a, b };
+  renderVersions();
+  pause();
+  await Promise.all([fillSlot("a", a), fillSlot("b", b)]);
+  $("viewer").dataset.single = String(!b);
+  await loadNotes();
+  seek(Math.min(state.frame, lastFrame()));
+}
+
+async function fillSlot(slot, versionId) {
+  const version = state.versions.find((v) => v.id === versionId);
+  const box = $(`media-${slot}`);
+  const label = $(`label-${slot}`);
+  box.replaceChildren();
+  label.textContent = version ? `${t(`stage_${version.stage}`)} ${version.code}` : t("slot_empty");
+  $(`slot-${slot}`).dataset.versionId = version?.id || "";
+  if (!version) return;
+  const file = playable(version);
+  if (!file) {
+    box.append(el("p", { class: "muted", text: t("no_playable") }));
+    return;
+  }
+  const url = await links.url(version.id, file.id);
+  if (file.media.kind === "image") {
+    box.append(el("img", { src: url, alt: label.textContent, id: `img-${slot}` }));
+    return;
+  }
+  const video = el("video", {
+    id: `video-${slot}`,
+    preload: "auto",
+    playsinline: true,
+    muted: slot === "b",
+    dataset: { versionId: version.id, fileId: file.id },
+  });
+  video.muted = slot === "b"; // one sound at a time
+  // A signed URL that expired while the page was open: ask for a new one and go on where it was.
+  video.addEventListener("error", () => renewSource(video, version.id, file.id));
+  video.addEventListener("seeked", showFrame);
+  video.addEventListener("ended", () => setPlaying(false));
+  video.src = url;
+  box.append(video);
+  await new Promise((resolve) => {
+    if (video.readyState >= 1) return resolve();
+    video.addEventListener("loadedmetadata", resolve, { once: true });
+    video.addEventListener("error", resolve, { once: true });
+  });
+}
+
+async function renewSource(video, versionId, fileId) {
+  const at = video.currentTime;
+  links.forget(versionId, fileId);
+  try {
+    video.src = await links.url(versionId, fileId);
+    video.currentTime = at;
+  } catch (error) {
+    toast(errorText(error), "error");
+  }
+}
+
+function videos() {
+  return ["a", "b"].map(mediaOf).filter((node) => node instanceof HTMLVideoElement);
+}
+
+function rate() {
+  return { num: state.project.fps_num, den: state.project.fps_den };
+}
+
+function lastFrame() {
+  const version = state.versions.find((v) => v.id === state.slots.a);
+  const counts = videos().map((v) => (Number.isFinite(v.duration) ? frameOf(v.duration, rate()) : 0));
+  const known = version?.frame_count || Math.max(0, ...counts);
+  return Math.max(0, known - 1);
+}
+
+function seek(frame) {
+  state.frame = Math.max(0, Math.min(frame, lastFrame()));
+  for (const video of videos()) video.currentTime = timeOf(state.frame, rate());
+  showFrame();
+}
+
+function step(delta) {
+  pause();
+  seek(state.frame + delta);
+}
+
+function showFrame() {
+  const lead = videos()[0];
+  if (lead && !lead.paused) state.frame = frameOf(lead.currentTime, rate());
+  $("frame-number").textContent = String(state.frame);
+  const total = lastFrame() + 1;
+  $("frame-total").textContent = total > 1 ? ` / ${total}` : "";
+  $("timecode").textContent = timecode(state.frame, rate());
+  $("note-frame").textContent = String(state.frame);
+  $("viewer").dataset.frame = String(state.frame);
+}
+
+function setPlaying(playing) {
+  const button = $("play");
+  button.dataset.playing = String(playing);
+  button.textContent = playing ? t("pause") : t("play");
+}
+
+function pause() {
+  for (const video of videos()) video.pause();
+  setPlaying(false);
+  const lead = videos()[0];
+  if (lead) seek(frameOf(lead.currentTime, rate()));
+}
+
+async function play() {
+  const all = videos();
+  if (!all.length) return;
+  if (state.frame >= lastFrame()) seek(0);
+  setPlaying(true);
+  await Promise.all(all.map((v) => v.play().catch(() => null)));
+  follow();
+}
+
+/** While playing, B follows A (corrected when it drifts more than half a frame) and the readout runs. */
+function follow() {
+  const [lead, ...others] = videos();
+  if (!lead || lead.paused) return;
+  const half = (0.5 * state.project.fps_den) / state.project.fps_num;
+  for (const other of others) {
+    if (Math.abs(other.currentTime - lead.currentTime) > half) other.currentTime = lead.currentTime;
+  }
+  showFrame();
+  requestAnimationFrame(follow);
+}
+
+// -- A/B wipe ----------------------------------------------------------------------------------------
+
+function setMode(mode) {
+  $("viewer").dataset.mode = mode;
+  setWipe(mode === "wipe" ? Number($("wipe-divider").getAttribute("aria-valuenow")) : 100);
+}
+
+/** B is shown left of the divider, A right of it (percent of the viewer's width). */
+function setWipe(percent) {
+  const p = Math.max(0, Math.min(100, percent));
+  const divider = $("wipe-divider");
+  if ($("viewer").dataset.mode === "wipe") {
+    divider.setAttribute("aria-valuenow", String(Math.round(p)));
+    divider.style.left = `${p}%`;
+    $("slot-b").style.clipPath = `inset(0 ${100 - p}% 0 0)`;
+  } else {
+    $("slot-b").style.clipPath = "";
+  }
+}
+
+function dragWipe(event) {
+  const box = $("viewer").getBoundingClientRect();
+  setWipe(((event.clientX - box.left) / box.width) * 100);
+}
+
+function wireWipe() {
+  const divider = $("wipe-divider");
+  divider.addEventListener("pointerdown", (event) => {
+    divider.setPointerCapture(event.pointerId);
+    divider.addEventListener("pointermove", dragWipe);
+  });
+  divider.addEventListener("pointerup", (event) => {
+    divider.releasePointerCapture(event.pointerId);
+    divider.removeEventListener("pointermove", dragWipe);
+  });
+  divider.addEventListener("keydown", (event) => {
+    const now = Number(divider.getAttribute("aria-valuenow"));
+    if (event.key === "ArrowLeft" || event.key === "ArrowRight") {
+      event.preventDefault();
+      event.stopPropagation();
+      setWipe(now + (event.key === "ArrowLeft" ? -5 : 5));
+    }
+  });
+}
+
+// -- notes and verdicts ------------------------------------------------------------------------------
+
+async function loadNotes() {
+  const versionId = state.slots.a;
+  state.notes = [];
+  const version = state.versions.find((v) => v.id === versionId);
+  $("notes-for").textContent = version ? `${t(`stage_${version.stage}`)} ${version.code}` : "";
+  if (versionId) {
+    const page = await api(`/api/versions/${versionId}/reviews`, { query: { limit: boot.page_size_max } });
+    if (state.slots.a !== versionId) return; // another version was chosen meanwhile
+    state.notes = page.items;
+  }
+  renderNotes();
+}
+
+function renderNotes() {
+  $("notes").replaceChildren(
+    ...state.notes.map((note) =>
+      el(
+        "li",
+        { class: "note", dataset: { reviewId: note.id, verdict: note.verdict || "" } },
+        note.frame !== null
+          ? el("button", {
+              type: "button",
+              class: "link at-frame",
+              text: t("at_frame", { frame: note.frame }),
+              onclick: () => {
+                pause();
+                seek(note.frame);
+              },
+            })
+          : null,
+        note.verdict ? el("span", { class: "verdict", dataset: { verdict: note.verdict }, text: t(`verdict_is_${note.verdict}`) }) : null,
+        el("span", { class: "note-text", text: note.text }),
+        el("span", { class: "muted", text: `— ${note.author_name}, ${new Date(note.created_at).toLocaleString(boot.lang)}` }),
+      ),
+    ),
+  );
+  $("notes-empty").hidden = state.notes.length > 0;
+}
+
+function applyRoles() {
+  const noteOk = can("shot:edit");
+  const verdictOk = can("shot:approve");
+  $("send-note").disabled = !noteOk;
+  $("send-note").title = noteOk ? "" : t("needs_shot_edit");
+  $("note-text").disabled = !noteOk && !verdictOk;
+  for (const verdict of VERDICTS) {
+    const button = $(`verdict-${verdict}`);
+    button.disabled = !verdictOk;
+    button.title = verdictOk ? "" : t("needs_shot_approve");
+  }
+}
+
+async function sendReview(verdict) {
+  const versionId = state.slots.a;
+  if (!versionId) return toast(t("choose_version"), "error");
+  const text = $("note-text").value.trim();
+  if (!verdict && !text) return toast(t("note_needs_text"), "error");
+  const body = { text };
+  if (verdict) body.verdict = verdict;
+  if ($("note-at-frame").checked) body.frame = state.frame;
+  try {
+    const result = await api(`/api/versions/${versionId}/reviews`, { method: "POST", body });
+    $("note-text").value = "";
+    addNote(result);
+    const version = state.versions.find((v) => v.id === versionId);
+    if (version) version.verdict = result.version_verdict;
+    if (state.shot) {
+      state.shot.status = result.shot_status;
+      showShotStatus();
+    }
+    renderVersions();
+    toast(verdict ? t("verdict_sent", { verdict: t(`verdict_is_${verdict}`) }) : t("note_sent"));
+  } catch (error) {
+    toast(errorText(error), "error");
+  }
+}
+
+function addNote(note) {
+  if (note.version_id !== state.slots.a || state.notes.some((n) => n.id === note.id)) return;
+  state.notes.push(note);
+  renderNotes();
+}
+
+// -- live events ------------------------------------------------------------------------------------
+
+function applyEvent(event) {
+  const data = event.data || {};
+  if (event.action === "review.created") addNote(data);
+  else if (event.action === "version.updated" || event.action === "version.created") {
+    if (!state.shot || data.shot_id !== state.shot.id) return;
+    const at = state.versions.findIndex((v) => v.id === data.id);
+    if (at >= 0) state.versions[at] = data;
+    else state.versions.unshift(data);
+    renderVersions();
+  } else if (event.action === "shot.updated" || event.action === "shot.created") {
+    const at = state.shots.findIndex((s) => s.id === data.id);
+    if (at >= 0) {
+      state.shots[at] = data;
+      const badge = document.querySelector(`#shots .shot[data-shot-id="${data.id}"] .status`);
+      if (badge) {
+        badge.dataset.status = data.status;
+        badge.textContent = statusText(data.status);
+      }
+    }
+    if (state.shot && data.id === state.shot.id) {
+      state.shot = data;
+      showShotStatus();
+    }
+  }
+}
+
+// -- wiring -----------------------------------------------------------------------------------------
+
+function remember() {
+  const url = new URL(location.href);
+  url.searchParams.delete("project");
+  url.searchParams.delete("shot");
+  if (state.project) url.searchParams.set("project", state.project.id);
+  if (state.shot) url.searchParams.set("shot", state.shot.id);
+  history.replaceState(null, "", url);
+}
+
+function wireKeys() {
+  document.addEventListener("keydown", (event) => {
+    const typing = event.target instanceof HTMLTextAreaElement || event.target instanceof HTMLInputElement ||
+      event.target instanceof HTMLSelectElement;
+    if (typing || !state.shot) return;
+    if (event.key === "ArrowLeft" || event.key === "ArrowRight") {
+      event.preventDefault();
+      step((event.key === "ArrowLeft" ? -1 : 1) * (event.shiftKey ? 10 : 1));
+    } else if (event.key === " " || event.key === "k") {
+      event.preventDefault();
+      $("play").dataset.playing === "true" ? pause() : play();
+    } else if (event.key === "Home") {
+      step(-Infinity);
+    }
+  });
+}
+
+async function main() {
+  await requireLogin();
+  applyRoles();
+  $("project").addEventListener("change", (event) => chooseProject(event.target.value));
+  $("play").addEventListener("click", () => ($("play").dataset.playing === "true" ? pause() : play()));
+  $("step-back").addEventListener("click", () => step(-1));
+  $("step-forward").addEventListener("click", () => step(1));
+  for (const radio of document.querySelectorAll("input[name=mode]")) {
+    radio.addEventListener("change", () => setMode(radio.value));
+  }
+  $("note-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    sendReview(null);
+  });
+  for (const verdict of VERDICTS) $(`verdict-${verdict}`).addEventListener("click", () => sendReview(verdict));
+  wireWipe();
+  wireKeys();
+  await loadProjects();
+  const params = new URLSearchParams(location.search);
+  const projectId = params.get("project") || (state.projects.size === 1 ? [...state.projects.keys()][0] : null);
+  if (projectId) await chooseProject(projectId, params.get("shot"));
+  $("review").dataset.ready = "true";
+}
+
+main().catch((error) => toast(errorText(error), "error"));

@@ -1,0 +1,60 @@
+// Frames and timecode at an exact rational rate, and the signed media URLs the review room plays from.
+import { accessToken } from "./api.js";
+
+const RENEW_BEFORE_MS = 60_000; // ask for a new URL when the cached one has less than this left
+
+/** The frame (0 = the movie's first) shown at `seconds`, at `rate` = {num, den} frames per second. */
+export function frameOf(seconds, { num, den }) {
+  // A hair over the boundary counts as the next frame; float seconds are never exactly on it.
+  return Math.max(0, Math.floor((seconds * num) / den + 1e-6));
+}
+
+/** The time to seek to for `frame`: the middle of the frame, so that decoders never land on its neighbour. */
+export function timeOf(frame, { num, den }) {
+  return ((frame + 0.5) * den) / num;
+}
+
+/** Non-drop-frame timecode HH:MM:SS:FF of `frame`, counted at the rate's nominal whole rate (24 for 23.976). */
+export function timecode(frame, { num, den }) {
+  const base = Math.max(1, Math.round(num / den));
+  const pad = (n) => String(n).padStart(2, "0");
+  const ff = frame % base;
+  const total = Math.floor(frame / base);
+  return `${pad(Math.floor(total / 3600))}:${pad(Math.floor(total / 60) % 60)}:${pad(total % 60)}:${pad(ff)}`;
+}
+
+/** Signed media URLs (one file each, short-lived), cached until shortly before they expire. */
+export class MediaLinks {
+  constructor(ask) {
+    this.ask = ask; // (versionId, fileId) => Promise<{url, expires_at}>
+    this.cache = new Map();
+    this.blobs = new Map();
+  }
+
+  async url(versionId, fileId) {
+    const key = `${versionId}/${fileId}`;
+    const cached = this.cache.get(key);
+    if (cached && cached.expires - Date.now() > RENEW_BEFORE_MS) return cached.url;
+    const link = await this.ask(versionId, fileId);
+    this.cache.set(key, { url: link.url, expires: Date.parse(link.expires_at) });
+    return link.url;
+  }
+
+  forget(versionId, fileId) {
+    this.cache.delete(`${versionId}/${fileId}`);
+  }
+
+  /** A small API file (a thumbnail) fetched with the token, as a blob: URL for an <img>. */
+  async blob(path) {
+    if (this.blobs.has(path)) return this.blobs.get(path);
+    const token = await accessToken();
+    let response = await fetch(path, { headers: { Authorization: `Bearer ${token}` } });
+    if (response.status === 401) {
+      response = await fetch(path, { headers: { Authorization: `Bearer ${await accessToken(token)}` } });
+    }
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    const url = URL.createObjectURL(await response.blob());
+    this.blobs.set(path, url);
+    return url;
+  }
+}

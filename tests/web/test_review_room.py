@@ -1,0 +1,317 @@
+"""The review room in a real browser: real H.264 movies whose every frame shows its number as a bar code, so
+the test reads back from the screen which frame each player shows after stepping and where the wipe divides
+them; verdicts and notes checked in the API and live in a second browser; roles; signed media URLs."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from aipipe_shared.vocabulary import ShotStatus
+from sync_server.auth.tokens import Tokens
+from sync_server.settings import JWT_SECRET_FILE
+from sync_server.versions.schemas import Stage, Verdict
+from sync_server.web.i18n import I18N_DIR, page_table
+from tests.support.framecode import coded_movie, read_code
+from tests.support.inprocess import wait_until
+from tests.support.media import png_bytes
+from tests.web.conftest import WebServer
+
+RATE = "24000/1001"
+FRAMES = 48
+PLAYBLAST_FIRST = 100  # the playblast's frames show 100, 101, …; the previz's 0, 1, …
+
+
+@dataclass
+class Reel:
+    """A project at 23.976 with three shots; the second has a previz and a newer playblast (coded movies)."""
+
+    project: dict[str, Any]
+    shots: list[dict[str, Any]]
+    previz: dict[str, Any]
+    playblast: dict[str, Any]
+
+
+def _publish(client: httpx.Client, shot_id: str, stage: str, name: str, data: bytes) -> dict[str, Any]:
+    parts = [("files", (name, data, "application/octet-stream"))]
+    response = client.post(f"/api/shots/{shot_id}/versions", data={"stage": stage}, files=parts)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+@pytest.fixture(scope="module")
+def reel(web: WebServer, tmp_path_factory: pytest.TempPathFactory) -> Reel:
+    folder = tmp_path_factory.mktemp("review-media")
+    admin = web.admin
+    project = admin.post("/api/projects", json={"code": "REV", "name": "Review reel", "fps": RATE}).json()
+    scene = admin.post(f"/api/projects/{project['id']}/scenes", json={}).json()
+    shots = []
+    for _ in range(3):
+        made = admin.post(f"/api/projects/{project['id']}/shots", json={"scene_id": scene["id"]})
+        assert made.status_code == 201, made.text
+        shots.append(made.json())
+    # Edit order is not creation order: the last shot is moved to the front.
+    moved = admin.post(
+        f"/api/projects/{project['id']}/shots/reorder",
+        json={"shots": [{"id": s["id"], "revision": s["revision"]} for s in (shots[2], shots[0], shots[1])]},
+    )
+    assert moved.status_code == 200, moved.text
+    _publish(admin, shots[0]["id"], "previz", "still.png", png_bytes(160, 90, "orange"))
+    previz_movie = coded_movie(folder / "previz.mp4", 0, FRAMES, RATE)
+    playblast_movie = coded_movie(folder / "playblast.mp4", PLAYBLAST_FIRST, FRAMES, RATE)
+    previz = _publish(admin, shots[1]["id"], "previz", "previz.mp4", previz_movie.read_bytes())
+    playblast = _publish(admin, shots[1]["id"], "playblast", "playblast.mp4", playblast_movie.read_bytes())
+    return Reel(project, shots, previz, playblast)
+
+
+def _code_on_screen(page: Any, selector: str) -> int:
+    """The frame number the bar code in `selector`'s box shows, read from a screenshot."""
+    pixels = np.asarray(Image.open(io.BytesIO(page.locator(selector).screenshot())).convert("RGB"))
+    return read_code(pixels)
+
+
+def _settled(page: Any) -> None:
+    """Both players have finished seeking and hold a decoded frame."""
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#viewer video')].every(v => !v.seeking && v.readyState >= 2)"
+    )
+
+
+def _shows(page: Any, selector: str, number: int) -> None:
+    wait_until(lambda: _code_on_screen(page, selector) == number, 5, f"{selector} showing frame {number}")
+
+
+def _open_shot(session: Any, web: WebServer, reel: Reel, role: str, lang: str = "en") -> str:
+    username, password = web.user(role)
+    session.login(web.url, username, password, then="/review")
+    page = session.page
+    page.goto(f"{web.url}/review?project={reel.project['id']}&lang={lang}")
+    page.wait_for_selector("#review[data-ready=true]")
+    page.click(f"#shots .shot[data-shot-id='{reel.shots[1]['id']}'] .shot-pick")
+    page.wait_for_selector("#video-a")
+    _settled(page)
+    return username
+
+
+def test_play_step_wipe_and_approve_at_frame_12_seen_live_in_a_second_browser(
+    web: WebServer, reel: Reel, browsing: Any
+) -> None:
+    director = browsing()
+    page = director.page
+    watcher = browsing()
+    _open_shot(watcher, web, reel, "artist")
+    watcher.page.evaluate("window.__notReloaded = true")
+    _open_shot(director, web, reel, "director")
+
+    # Shots in edit order, each with its status; the shot with a still has its thumbnail.
+    codes = page.locator("#shots .shot .code").all_inner_texts()
+    listed = web.admin.get(f"/api/projects/{reel.project['id']}/shots", params={"sort": "order"}).json()
+    assert codes == [s["code"] for s in listed["items"]]
+    assert codes[0] == reel.shots[2]["code"]
+    page.wait_for_function(
+        f"document.querySelector(\"img.thumb[data-shot-id='{reel.shots[0]['id']}']\").src.startsWith('blob:')"
+    )
+    assert page.locator("#shot-rate").inner_text() == "23.976 fps (24000/1001)"
+
+    # A is the newest version (the playblast), B the previz; both play from signed URLs, in sync.
+    assert page.locator("#slot-a").get_attribute("data-version-id") == reel.playblast["id"]
+    assert page.locator("#slot-b").get_attribute("data-version-id") == reel.previz["id"]
+    page.click("#play")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#viewer video')].every(v => !v.paused && v.currentTime > 0.4)"
+    )
+    assert int(page.locator("#frame-number").inner_text()) > 0
+    page.click("#play")  # pause
+    page.wait_for_function("() => [...document.querySelectorAll('#viewer video')].every(v => v.paused)")
+
+    # Frame stepping with the keyboard, at 24000/1001: each player shows exactly the frame the readout says.
+    page.keyboard.press("Home")
+    for _ in range(13):
+        page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowLeft")
+    assert page.locator("#frame-number").inner_text() == "12"
+    assert page.locator("#timecode").inner_text() == "00:00:00:12"
+    _settled(page)
+    _shows(page, "#media-a", PLAYBLAST_FIRST + 12)
+    _shows(page, "#media-b", 12)
+    page.keyboard.press("Shift+ArrowRight")
+    page.keyboard.press("Shift+ArrowRight")
+    page.keyboard.press("ArrowRight")
+    assert page.locator("#frame-number").inner_text() == "33"
+    assert page.locator("#timecode").inner_text() == "00:00:01:09"
+    _settled(page)
+    _shows(page, "#media-a", PLAYBLAST_FIRST + 33)
+    _shows(page, "#media-b", 33)
+    for _ in range(21):
+        page.keyboard.press("ArrowLeft")
+    _settled(page)
+
+    # A/B wipe: B left of the divider, A right of it. The codes differ in their bars, so the picture read
+    # across the wipe is B's bars on the left and A's on the right.
+    page.check("#mode-wipe")
+    box = page.locator("#viewer").bounding_box()
+    assert box is not None
+    a_code, b_code = PLAYBLAST_FIRST + 12, 12
+    for fraction in (0.25, 0.75):
+        page.locator("#wipe-divider").hover()
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * fraction, box["y"] + box["height"] / 2, steps=4)
+        page.mouse.up()
+        assert abs(int(page.locator("#wipe-divider").get_attribute("aria-valuenow")) - fraction * 100) <= 2
+        bars_from_b = round(12 * fraction)
+        left_mask = ((1 << bars_from_b) - 1) << (12 - bars_from_b)
+        expected = (b_code & left_mask) | (a_code & ~left_mask & 0xFFF)
+        _shows(page, "#media-a", expected)
+
+    # Approve the playblast with a note at frame 12.
+    page.fill("#note-text", "Hands fixed. 손 수정 완료")
+    assert page.locator("#note-at-frame").is_checked()
+    assert page.locator("#note-frame").inner_text() == "12"
+    page.click("#verdict-approve")
+    page.wait_for_selector("#notes .note[data-verdict=approve]")
+    reviews = web.admin.get(f"/api/versions/{reel.playblast['id']}/reviews").json()["items"]
+    assert [(r["verdict"], r["frame"], r["text"]) for r in reviews] == [
+        ("approve", 12, "Hands fixed. 손 수정 완료")
+    ]
+    assert web.admin.get(f"/api/versions/{reel.playblast['id']}").json()["verdict"] == "approve"
+
+    # The second browser sees the note and the verdict without reloading.
+    watcher.page.wait_for_selector("#notes .note[data-verdict=approve] .at-frame")
+    assert watcher.page.locator("#notes .note .at-frame").inner_text() == "frame 12"
+    watcher.page.wait_for_selector(
+        f".version[data-version-id='{reel.playblast['id']}'] .verdict[data-verdict=approve]"
+    )
+    assert watcher.page.evaluate("window.__notReloaded") is True
+
+    # A note's frame takes the player there.
+    page.keyboard.press("Home")
+    page.click("#notes .note .at-frame")
+    assert page.locator("#frame-number").inner_text() == "12"
+
+
+def test_an_artist_may_note_but_not_judge_and_a_wrangler_may_do_neither(
+    web: WebServer, reel: Reel, browsing: Any
+) -> None:
+    artist = browsing()
+    _open_shot(artist, web, reel, "artist")
+    page = artist.page
+    assert [page.locator(f"#verdict-{v}").is_disabled() for v in ("approve", "needs_changes", "reject")] == [
+        True,
+        True,
+        True,
+    ]
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    page.fill("#note-text", "Cloth pops at the cut")
+    page.click("#send-note")
+    page.wait_for_selector("#notes .note:has-text('Cloth pops at the cut')")
+    notes = web.admin.get(f"/api/versions/{reel.playblast['id']}/reviews").json()["items"]
+    assert ("Cloth pops at the cut", None, 2) in [(n["text"], n["verdict"], n["frame"]) for n in notes]
+
+    # The server refuses what the page disables, asked from the browser with the user's own token.
+    post_verdict = """async (version) => {
+        const token = JSON.parse(localStorage.getItem('aipipe.session')).access_token;
+        const r = await fetch(`/api/versions/${version}/reviews`, {method: 'POST',
+            headers: {'Content-Type': 'application/json', Authorization: `Bearer ${token}`},
+            body: JSON.stringify({verdict: 'approve', text: 'sneaky'})});
+        return r.status; }"""
+    assert page.evaluate(post_verdict, reel.previz["id"]) == 403
+
+    wrangler = browsing()
+    _open_shot(wrangler, web, reel, "wrangler")
+    page = wrangler.page
+    assert page.locator("#send-note").is_disabled() and page.locator("#verdict-approve").is_disabled()
+    assert "shot:approve" in (page.locator("#verdict-approve").get_attribute("title") or "")
+    assert page.evaluate(post_verdict, reel.previz["id"]) == 403
+    assert web.admin.get(f"/api/versions/{reel.previz['id']}").json()["verdict"] is None
+
+
+def test_media_urls_are_for_one_file_expire_and_stop_with_the_account(web: WebServer, reel: Reel) -> None:
+    username, _ = web.user("artist")
+    client = web.client_for(username)
+    movie, still = reel.playblast["files"][0], reel.previz["files"][0]
+    made = client.post(f"/api/versions/{reel.playblast['id']}/files/{movie['id']}/media-url")
+    assert made.status_code == 200, made.text
+    url = made.json()["url"]
+    assert url.startswith(f"/media/{reel.playblast['id']}/{movie['id']}?token=")
+    # No Authorization header: the URL alone plays, with Range.
+    ranged = httpx.get(web.url + url, headers={"Range": "bytes=0-99"})
+    assert ranged.status_code == 206 and len(ranged.content) == 100
+    assert ranged.headers["content-range"] == f"bytes 0-99/{movie['size']}"
+    assert ranged.headers["content-type"] == "video/mp4"
+    token = url.split("token=", 1)[1]
+    # Another file with the same token: refused.
+    other = httpx.get(f"{web.url}/media/{reel.previz['id']}/{still['id']}?token={token}")
+    assert other.status_code == 403 and other.json()["errors"][0]["field"] == "token"
+    # An access token is not a media token, and a media token is not an access token.
+    access = client.headers["Authorization"].split(" ", 1)[1]
+    assert (
+        httpx.get(f"{web.url}/media/{reel.playblast['id']}/{movie['id']}?token={access}").status_code == 401
+    )
+    as_bearer = httpx.get(f"{web.url}/api/users/me", headers={"Authorization": f"Bearer {token}"})
+    assert as_bearer.status_code == 401
+    # An expired URL (signed with the server's own key) is refused.
+    secret = (web.server.data_dir / JWT_SECRET_FILE).read_text(encoding="utf-8").strip()
+    me = client.get("/api/users/me").json()
+    expired = (
+        Tokens(secret, 60, 60)
+        .issue_media(me["id"], -5, {"vid": reel.playblast["id"], "fid": movie["id"]})
+        .token
+    )
+    late = httpx.get(f"{web.url}/media/{reel.playblast['id']}/{movie['id']}?token={expired}")
+    assert late.status_code == 401 and "expired" in late.json()["detail"]
+    # A disabled account's URLs stop at once.
+    revision = web.admin.get(f"/api/users/{me['id']}").json()["revision"]
+    disabled = web.admin.patch(f"/api/users/{me['id']}", json={"active": False, "revision": revision})
+    assert disabled.status_code == 200, disabled.text
+    assert httpx.get(web.url + url, headers={"Range": "bytes=0-99"}).status_code == 401
+
+
+def test_the_review_room_in_korean(web: WebServer, reel: Reel, browsing: Any, tmp_path: Path) -> None:
+    session = browsing(locale="ko-KR")
+    _open_shot(session, web, reel, "director", lang="ko")
+    page = session.page
+    assert page.locator("#verdict-approve").inner_text() == "승인"
+    assert page.locator("#mode-wipe").locator("xpath=..").inner_text().strip() == "A/B 와이프"
+    assert (
+        page.locator(f".version[data-version-id='{reel.previz['id']}']")
+        .locator("xpath=..")
+        .locator("h3")
+        .inner_text()
+        == "프리비즈"
+    )
+    assert page.locator("#frame-number").locator("xpath=..").inner_text().startswith("프레임")
+    shot = tmp_path / "review-ko.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
+
+
+def test_every_review_text_has_both_languages_and_every_key_used_exists() -> None:
+    table = page_table("review")
+    web_dir = I18N_DIR.parent
+    used: set[str] = set()
+    for name in ("review.js", "review_media.js", "api.js"):
+        source = (web_dir / "static" / "js" / name).read_text(encoding="utf-8")
+        used |= set(re.findall(r"""\bt\(\s*["']([a-z0-9_]+)["']\s*[,)]""", source))
+    for name in ("review.html", "base.html"):
+        source = (web_dir / "templates" / name).read_text(encoding="utf-8")
+        used |= {a or b for a, b in re.findall(r"""\bt\.([a-z0-9_]+)|\bt\[["']([a-z0-9_]+)["']\]""", source)}
+    # Keys made from a value: every stage, shot status and verdict the API can send.
+    used |= {f"stage_{s}" for s in typing.get_args(Stage)}
+    used |= {f"status_{s}" for s in typing.get_args(ShotStatus)}
+    used |= {f"verdict_{v}" for v in typing.get_args(Verdict)} | {
+        f"verdict_is_{v}" for v in typing.get_args(Verdict)
+    }
+    assert sorted(used - table.keys()) == []
+    raw = json.loads((I18N_DIR / "review.json").read_text(encoding="utf-8"))
+    assert all(texts["en"].strip() and texts["ko"].strip() for texts in raw.values())
