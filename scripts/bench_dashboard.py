@@ -135,6 +135,7 @@ def logged_in_page(browser: Browser, base_url: str, pair: dict[str, Any]) -> Pag
 def measure_paint(browser: Browser, base_url: str, pair: dict[str, Any], loads: int) -> dict[str, Any]:
     fcp: list[float] = []
     ready: list[float] = []
+    calls: dict[str, list[float]] = {}  # API path → durations the browser saw
     for _ in range(loads):
         page = logged_in_page(browser, base_url, pair)
         page.goto(f"{base_url}/farm")
@@ -143,8 +144,13 @@ def measure_paint(browser: Browser, base_url: str, pair: dict[str, Any], loads: 
             """() => ({
                 fcp: performance.getEntriesByName('first-contentful-paint')[0]?.startTime,
                 ready: performance.getEntriesByName('aipipe-farm-ready')[0]?.startTime,
+                api: performance.getEntriesByType('resource')
+                    .filter((e) => e.name.includes('/api/'))
+                    .map((e) => [new URL(e.name).pathname, e.duration]),
             })"""
         )
+        for path, duration in times["api"]:
+            calls.setdefault(path, []).append(duration)
         fcp.append(times["fcp"])
         ready.append(times["ready"])
         page.context.close()
@@ -152,6 +158,9 @@ def measure_paint(browser: Browser, base_url: str, pair: dict[str, Any], loads: 
         "first_contentful_paint_ms": {"median": statistics.median(fcp), "max": max(fcp)},
         "data_on_screen_ms": {"median": statistics.median(ready), "max": max(ready)},
         "agent_cards": None,
+        "api_calls_median_ms": {
+            path: round(statistics.median(durations)) for path, durations in sorted(calls.items())
+        },
     }
 
 

@@ -11,6 +11,8 @@ import {
   confirmDialog,
   el,
   errorText,
+  goToLogin,
+  loadSession,
   requireLogin,
   t,
   toast,
@@ -347,6 +349,21 @@ function renderJobRow(job) {
   else renderQueue();
 }
 
+/** Put one job's row where the order puts it (its priority or status changed): one row moves, not 200. */
+function placeJobRow(job) {
+  const body = $("queue-rows");
+  const old = body.querySelector(`tr[data-job-id="${job.id}"]`);
+  if (!old) return renderQueue();
+  old.remove();
+  const sort = filters().sort;
+  const next = [...body.children].find((row) => {
+    const other = state.queue.get(row.dataset.jobId);
+    return other && compareJobs(job, other, sort) < 0;
+  });
+  body.insertBefore(jobRow(job), next || null);
+  $("queue-count").textContent = t("queue_count", { shown: state.queue.size, total: state.queueTotal });
+}
+
 async function jobAction(job, action, priority) {
   const question = t(`confirm_${action}`, { job: short(job.id), priority });
   if (!(await confirmDialog(question))) return;
@@ -374,15 +391,22 @@ function applyJob(incoming, previousStatus = null) {
   }
   const before = previousStatus ?? (known ? known.status : null);
   if (job.status === "running") state.running.set(job.id, job);
-  else state.running.delete(job.id);
+  else {
+    state.running.delete(job.id);
+    // A page open for days keeps no image of a job that no longer runs.
+    const preview = state.previews.get(job.id);
+    if (preview) URL.revokeObjectURL(preview);
+    state.previews.delete(job.id);
+  }
   const f = filters();
   const shown = state.queue.has(job.id);
   if (matches(job, f)) {
     state.queue.set(job.id, job);
     if (!shown) state.queueTotal += 1;
     trimQueue();
-    // A row keeps its place unless what the table is ordered by changed.
+    // A row keeps its place unless what the table is ordered by changed; then only that row moves.
     if (shown && before === job.status && known.priority === job.priority) renderJobRow(job);
+    else if (shown && state.queue.has(job.id)) placeJobRow(job);
     else renderQueue();
   } else if (shown) {
     state.queue.delete(job.id);
@@ -406,7 +430,8 @@ async function loadQueue() {
   });
   state.queue = new Map(page.items.map((job) => [job.id, job]));
   state.queueTotal = page.total;
-  for (const job of page.items) if (job.status === "running") state.running.set(job.id, { ...state.running.get(job.id), ...job });
+  // One object per job in both maps, so that a live reading updates the row and the agent card alike.
+  for (const job of page.items) if (job.status === "running") state.running.set(job.id, job);
   renderQueue();
 }
 
@@ -495,7 +520,9 @@ async function onLive(message) {
   } else if (message.kind === "job.progress") {
     const job = state.running.get(data.id) || state.queue.get(data.id);
     if (!job) return;
-    Object.assign(job, { progress: data.progress, stage_text: data.stage_text, preview_mime: data.preview_mime });
+    const reading = { progress: data.progress, stage_text: data.stage_text, preview_mime: data.preview_mime };
+    Object.assign(job, reading);
+    if (state.queue.has(job.id)) Object.assign(state.queue.get(job.id), reading);
     if (state.queue.has(job.id)) renderJobRow(job);
     renderAgentOfJob(job);
     if (data.preview_new) await loadPreview(job);
@@ -527,6 +554,7 @@ async function loadSnapshot() {
     api("/api/farm/status"),
     api("/api/farm/throughput"),
     api("/api/farm/jobs", { query: { status: "running", limit: 1000 } }),
+    loadQueue(),
   ]);
   state.clockOffsetMs = Date.parse(throughput.now) - (started + Date.now()) / 2;
   for (const agent of agents) {
@@ -537,10 +565,12 @@ async function loadSnapshot() {
   state.running = new Map(running.items.map((job) => [job.id, job]));
   state.status = status;
   state.throughput = throughput;
-  await loadQueue();
+  for (const job of state.queue.values()) if (state.running.has(job.id)) state.running.set(job.id, job);
+  renderQueue();
   renderAgents();
   renderCharts();
-  await Promise.all([...state.running.values()].filter((job) => job.preview_mime).map(loadPreview));
+  // Previews follow; the dashboard does not wait for them.
+  for (const job of state.running.values()) if (job.preview_mime) loadPreview(job);
 }
 
 async function loadProjects() {
@@ -561,8 +591,19 @@ async function loadShots() {
 }
 
 async function main() {
-  state.me = await requireLogin();
+  const session = loadSession();
+  if (!session) return goToLogin();
+  // The stored account lets the page start at once; the server confirms it (and the role) meanwhile.
+  state.me = session.user;
   state.manage = can("farm:manage");
+  const confirmed = requireLogin().then((me) => {
+    state.me = me;
+    if (can("farm:manage") !== state.manage) {
+      state.manage = can("farm:manage");
+      renderAgents();
+      renderQueue();
+    }
+  });
   $("f-type").append(...boot.job_types.map((type) => el("option", { value: type, text: type })));
   for (const id of ["f-status", "f-type", "f-shot", "f-sort"]) $(id).addEventListener("change", () => loadQueue());
   $("f-project").addEventListener("change", async () => {
@@ -576,7 +617,7 @@ async function main() {
     onOpen: (_hello, resumed) => resumed && loadSnapshot(),
   });
   await live.start();
-  await Promise.all([loadSnapshot(), loadProjects()]);
+  await Promise.all([loadSnapshot(), loadProjects(), confirmed]);
   // Ages and offline agents change with time alone.
   setInterval(() => {
     renderAgents();
