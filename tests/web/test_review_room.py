@@ -28,7 +28,7 @@ from tests.support.media import png_bytes
 from tests.web.conftest import WebServer
 
 RATE = "24000/1001"
-FRAMES = 48
+FRAMES = 600  # 25 s at 23.976: long enough that stepping at a wrong rate shows the wrong frame
 PLAYBLAST_FIRST = 100  # the playblast's frames show 100, 101, …; the previz's 0, 1, …
 
 
@@ -152,8 +152,16 @@ def test_play_step_wipe_and_approve_at_frame_12_seen_live_in_a_second_browser(
     _settled(page)
     _shows(page, "#media-a", PLAYBLAST_FIRST + 33)
     _shows(page, "#media-b", 33)
-    for _ in range(21):
-        page.keyboard.press("ArrowLeft")
+    # The last frame, 25 s in: a rate of 24 instead of 24000/1001 would be 0.6 frames off by now.
+    page.keyboard.press("End")
+    assert page.locator("#frame-number").inner_text() == str(FRAMES - 1)
+    assert page.locator("#timecode").inner_text() == "00:00:24:23"
+    _settled(page)
+    _shows(page, "#media-a", PLAYBLAST_FIRST + FRAMES - 1)
+    _shows(page, "#media-b", FRAMES - 1)
+    page.keyboard.press("Home")
+    for _ in range(12):
+        page.keyboard.press("ArrowRight")
     _settled(page)
 
     # A/B wipe: B left of the divider, A right of it. The codes differ in their bars, so the picture read

@@ -268,6 +268,9 @@ async function fillSlot(slot, versionId) {
 }
 
 async function renewSource(video, versionId, fileId) {
+  // Once per URL: a file the browser cannot decode must not turn into a loop of new URLs.
+  if (video.dataset.renewedFrom === video.src) return toast(t("cannot_play"), "error");
+  video.dataset.renewedFrom = video.src;
   const at = video.currentTime;
   links.forget(versionId, fileId);
   try {
@@ -529,8 +532,9 @@ function wireKeys() {
     } else if (event.key === " " || event.key === "k") {
       event.preventDefault();
       $("play").dataset.playing === "true" ? pause() : play();
-    } else if (event.key === "Home") {
-      step(-Infinity);
+    } else if (event.key === "Home" || event.key === "End") {
+      event.preventDefault();
+      step(event.key === "Home" ? -Infinity : Infinity);
     }
   });
 }
