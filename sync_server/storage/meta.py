@@ -89,24 +89,34 @@ class MetaWriter:
             if any(m["action"].endswith(".created") for m in batch):
                 ensure_tree(session, project, self._root)
             entities = {(m["entity"], m["entity_id"]) for m in batch}
+            scenes: set[uuid.UUID] = set()  # each scene's file once per batch, however many of its shots
             for entity, entity_id in sorted(entities, key=lambda e: (e[0], e[1] or "")):
-                self._refresh(session, project, layout, entity, entity_id)
+                self._refresh(session, project, layout, entity, entity_id, scenes)
+            for scene_id in sorted(scenes):
+                if (scene := session.get(Scene, scene_id)) is not None:
+                    self._scene(session, scene, layout)
 
     def _refresh(
-        self, session: Session, project: Project, layout: ProjectLayout, entity: str, entity_id: str | None
+        self,
+        session: Session,
+        project: Project,
+        layout: ProjectLayout,
+        entity: str,
+        entity_id: str | None,
+        scenes: set[uuid.UUID],
     ) -> None:
+        """Rewrite the files of one entity; the scenes whose shot lists may have changed go into `scenes`."""
         if entity == "project":
             self._project(session, project, layout)
             return
         if entity_id is None:
             return
         key = uuid.UUID(entity_id)
-        if entity == "scene" and (scene := session.get(Scene, key)) is not None:
-            self._scene(session, scene, layout)
+        if entity == "scene":
+            scenes.add(key)
         elif entity == "shot" and (shot := session.get(Shot, key)) is not None:
             self._shot(session, shot, layout)
-            if (scene := session.get(Scene, shot.scene_id)) is not None:
-                self._scene(session, scene, layout)
+            scenes.add(shot.scene_id)
         elif entity == "version" and (version := session.get(Version, key)) is not None:
             if (shot := session.get(Shot, version.shot_id)) is not None:
                 self._shot(session, shot, layout)
