@@ -42,9 +42,14 @@ class Written:
 def write(timeline: otio.schema.Timeline, fmt: str) -> Written:
     """The timeline as text in `fmt` (one of FORMATS)."""
     if fmt == "cmx_3600":
-        text = _with_fcm(
-            otio.adapters.write_to_string(_with_record_start(timeline), "cmx_3600", reelname_len=8), timeline
-        )
+        if not any(track.find_clips() for track in timeline.video_tracks()):
+            # OTIO's EDL writer fails on a track with no clip; an edit with no shot yet is a title alone.
+            text = _with_fcm(f"TITLE: {timeline.name}\n", timeline)
+        else:
+            text = _with_fcm(
+                otio.adapters.write_to_string(_with_record_start(timeline), "cmx_3600", reelname_len=8),
+                timeline,
+            )
     elif fmt == "fcp_xml":
         text = _with_format(otio.adapters.write_to_string(timeline, "fcp_xml"), timeline)
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 import time
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 import av
 import httpx
 import opentimelineio as otio
+import pycmx
 import pytest
 
 from sync_server.editorial.exchange import read, record_offset
@@ -100,6 +102,18 @@ def test_edl_has_record_start_short_reels_full_names_and_versioned_media(api: Ap
     )
     assert_problem(bad, 422, "record_start")
     assert_problem(api.admin.get(f"/api/projects/{project_id}/editorial", params={"format": "aaf"}), 422)
+
+
+def test_a_project_with_no_shots_exports_an_empty_edit_in_every_format(api: Api) -> None:
+    project = api.project(fps="25")
+    edl = _export(api, project["id"], "cmx_3600").text
+    title, fcm = edl.splitlines()[:2]
+    assert title.startswith(f"TITLE: {project['code']}") and fcm == "FCM: NON-DROP FRAME"
+    assert pycmx.parse_cmx3600(io.StringIO(edl)).title.startswith(project["code"])
+    assert not [line for line in edl.splitlines() if line[:3].isdigit()]  # no event
+    assert list(read(edl, "cmx_3600", 25, 1).find_clips()) == []
+    assert list(read(_export(api, project["id"], "otio").text, "otio", 25, 1).find_clips()) == []
+    assert "<sequence" in _export(api, project["id"], "fcp_xml").text
 
 
 def test_29_97_is_drop_frame_in_both_edl_and_xml(api: Api, tmp_path: Path) -> None:
