@@ -181,7 +181,6 @@ class TemplateCatalog:
     problems: list[TemplateError] = field(default_factory=list)
 
 
-
 # ---- graph primitives ----------------------------------------------------------------------------
 def is_model_input(name: str, value: Any) -> bool:
     return name in MODEL_INPUT_NAMES or str(value).lower().endswith(MODEL_FILE_SUFFIXES)
