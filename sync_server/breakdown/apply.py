@@ -18,12 +18,11 @@ from ..catalog.characters import CHARACTER
 from ..catalog.environments import ENVIRONMENT
 from ..catalog.scenes import SCENE, scene_code_for
 from ..context import UnitOfWork
-from ..crud import get_or_404
 from ..db.base import utcnow
 from ..db.models import Character, CinematicPreset, Environment, Project, Scene, Shot, ShotSubject
 from ..errors import Unprocessable
 from ..shots.codes import SHOT_STEP, next_shot_code
-from ..shots.service import SHOT
+from ..shots.service import SHOT, lock_project_codes
 from ..storage.layout import ProjectLayout
 from .draft import DraftCharacter, DraftContent, DraftEnvironment
 from .schemas import DraftOut
@@ -112,7 +111,7 @@ def apply_draft(uow: UnitOfWork, draft_id: uuid.UUID, revision: int) -> DraftOut
     problems = content.problems()
     if problems:
         raise Unprocessable(problems[0][1], field=problems[0][0])
-    project = get_or_404(session, Project, draft.project_id, "project")
+    project = lock_project_codes(session, draft.project_id)  # new shot codes: one writer at a time
     report: dict[str, Any] = {
         key: []
         for key in (

@@ -165,7 +165,12 @@ def export_cut(
 def import_edit(uow: UnitOfWork, project_id: uuid.UUID, body: ImportBody) -> ImportResult:
     """Match the file's events to shots (or plan new ones); with `apply`, set durations, add, reorder."""
     session = uow.session
-    project = get_or_404(session, Project, project_id, "project")
+    # Applying adds shots with codes from the naming rules: it takes its turn like any shot create.
+    project = (
+        shots.lock_project_codes(session, project_id)
+        if body.apply
+        else get_or_404(session, Project, project_id, "project")
+    )
     try:
         timeline = exchange.read(body.content, body.format, project.fps_num, project.fps_den)
     except exchange.ExchangeError as exc:

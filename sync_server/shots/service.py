@@ -249,9 +249,11 @@ def lock_project_codes(session: Session, project_id: uuid.UUID) -> Project:
     """The project, locked until this transaction ends, so writers that number its shots or scenes take
     turns (also across server processes). PostgreSQL: FOR NO KEY UPDATE, which still lets other
     transactions insert rows referencing the project. SQLite: writers hold the database lock already."""
-    project = session.get(
-        Project, project_id, with_for_update={"key_share": True}, populate_existing=True
+    # The row is locked by its own statement: an object already loaded (and maybe edited) stays as it is.
+    locked = session.scalar(
+        select(Project.id).where(Project.id == project_id).with_for_update(key_share=True)
     )
+    project = session.get(Project, project_id) if locked is not None else None
     if project is None:
         raise NotFound(f"No project with id {project_id}.", field="id")
     return project
