@@ -28,6 +28,27 @@ def agent_out(session: Session, agent: Agent, settings: Settings | None = None) 
     blocked = session.scalars(
         select(AgentBlock.job_type).where(AgentBlock.agent_id == agent.id, AgentBlock.blocked.is_(True))
     ).all()
+    return _agent_out(agent, current, list(blocked), settings)
+
+
+def agents_out(session: Session, listed: list[Agent], settings: Settings) -> list[AgentOut]:
+    """Many agents as the API shows them, with two queries in all (the farm dashboard lists every agent)."""
+    current: dict[uuid.UUID, uuid.UUID] = {}
+    for agent_id, job_id in session.execute(
+        select(Job.agent_id, Job.id).where(Job.status == "running", Job.agent_id.is_not(None))
+    ):
+        current.setdefault(agent_id, job_id)
+    blocked: dict[uuid.UUID, list[str]] = {}
+    for agent_id, job_type in session.execute(
+        select(AgentBlock.agent_id, AgentBlock.job_type).where(AgentBlock.blocked.is_(True))
+    ):
+        blocked.setdefault(agent_id, []).append(job_type)
+    return [_agent_out(a, current.get(a.id), blocked.get(a.id, []), settings) for a in listed]
+
+
+def _agent_out(
+    agent: Agent, current: uuid.UUID | None, blocked: list[str], settings: Settings | None
+) -> AgentOut:
     state = agent.state
     if settings is not None and is_offline(agent, settings):
         state = "offline"

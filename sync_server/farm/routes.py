@@ -452,10 +452,8 @@ def set_job_priority(job_id: uuid.UUID, body: PriorityBody, uow: Wrangler) -> Jo
 
 @router.get("/agents", response_model=list[AgentOut], dependencies=[FarmReader], operation_id="list_agents")
 def list_agents(session: ReadSession, services: ServicesDep) -> list[AgentOut]:
-    return [
-        agents.agent_out(session, a, services.settings)
-        for a in session.scalars(select(Agent).order_by(Agent.name))
-    ]
+    listed = list(session.scalars(select(Agent).order_by(Agent.name)))
+    return agents.agents_out(session, listed, services.settings)
 
 
 @router.post("/agents/{agent_id}/drain", response_model=AgentOut, operation_id="drain_agent")
