@@ -88,7 +88,7 @@ def _settled(page: Any) -> None:
 
 
 def _shows(page: Any, selector: str, number: int) -> None:
-    wait_until(lambda: _code_on_screen(page, selector) == number, 5, f"{selector} showing frame {number}")
+    wait_until(lambda: _code_on_screen(page, selector) == number, 15, f"{selector} showing frame {number}")
 
 
 def _open_shot(session: Any, web: WebServer, reel: Reel, role: str, lang: str = "en") -> str:
@@ -104,7 +104,7 @@ def _open_shot(session: Any, web: WebServer, reel: Reel, role: str, lang: str = 
 
 
 def test_play_step_wipe_and_approve_at_frame_12_seen_live_in_a_second_browser(
-    web: WebServer, reel: Reel, browsing: Any
+    web: WebServer, reel: Reel, browsing: Any, tmp_path: Path
 ) -> None:
     director = browsing()
     page = director.page
@@ -130,7 +130,7 @@ def test_play_step_wipe_and_approve_at_frame_12_seen_live_in_a_second_browser(
     page.wait_for_function(
         "() => [...document.querySelectorAll('#viewer video')].every(v => !v.paused && v.currentTime > 0.4)"
     )
-    assert int(page.locator("#frame-number").inner_text()) > 0
+    page.wait_for_function("Number(document.getElementById('frame-number').textContent) > 0")
     page.click("#play")  # pause
     page.wait_for_function("() => [...document.querySelectorAll('#viewer video')].every(v => v.paused)")
 
@@ -180,6 +180,8 @@ def test_play_step_wipe_and_approve_at_frame_12_seen_live_in_a_second_browser(
         left_mask = ((1 << bars_from_b) - 1) << (12 - bars_from_b)
         expected = (b_code & left_mask) | (a_code & ~left_mask & 0xFFF)
         _shows(page, "#media-a", expected)
+
+    page.screenshot(path=str(tmp_path / "review-wipe.png"))
 
     # Approve the playblast with a note at frame 12.
     page.fill("#note-text", "Hands fixed. 손 수정 완료")
