@@ -22,6 +22,7 @@ const state = {
 const links = new MediaLinks((version, file) =>
   api(`/api/versions/${version}/files/${file}/media-url`, { method: "POST" }),
 );
+const thumbs = { urls: new Map(), observer: null }; // shot id -> blob URL, or null: no picture yet
 const $ = (id) => document.getElementById(id);
 
 // -- projects and shots -----------------------------------------------------------------------------
@@ -76,7 +77,7 @@ function renderShots(shots) {
     ),
   );
   $("shots-empty").hidden = shots.length > 0 || !state.project;
-  loadThumbnails(shots);
+  loadThumbnails();
 }
 
 function statusText(status) {
@@ -84,24 +85,55 @@ function statusText(status) {
   return boot.texts[key] ? t(key) : status;
 }
 
-/** The newest version's thumbnail for each shot, a few at a time (an <img> cannot send the token). */
-async function loadThumbnails(shots) {
-  const queue = [...shots];
-  const worker = async () => {
-    while (queue.length) {
-      const shot = queue.shift();
-      try {
-        const page = await api(`/api/shots/${shot.id}/versions`, { query: { limit: 20 } });
-        const pictured = page.items.find((v) => v.thumbnail_url);
-        if (!pictured) continue;
-        const img = document.querySelector(`img.thumb[data-shot-id="${shot.id}"]`);
-        if (img) img.src = await links.blob(pictured.thumbnail_url);
-      } catch (error) {
-        console.debug("no thumbnail for", shot.code, error); // a thumbnail is decoration
-      }
+/**
+ * Each shot's newest thumbnail (an <img> cannot send the token, so a blob URL), fetched only for the shots
+ * scrolled into view (a project may have hundreds), four at a time, and kept until the shot gets a version.
+ */
+function loadThumbnails() {
+  if (thumbs.observer) thumbs.observer.disconnect();
+  const pending = [];
+  let running = 0;
+  const pump = () => {
+    while (running < 4 && pending.length) {
+      const img = pending.shift();
+      running += 1;
+      thumbnailOf(img.dataset.shotId)
+        .then((url) => url && (img.src = url))
+        .finally(() => {
+          running -= 1;
+          pump();
+        });
     }
   };
-  await Promise.all([worker(), worker(), worker(), worker()]);
+  thumbs.observer = new IntersectionObserver(
+    (entries) => {
+      for (const entry of entries.filter((e) => e.isIntersecting)) {
+        thumbs.observer.unobserve(entry.target);
+        pending.push(entry.target);
+      }
+      pump();
+    },
+    { root: document.querySelector(".shots-panel"), rootMargin: "300px" },
+  );
+  for (const img of document.querySelectorAll("#shots img.thumb")) {
+    const known = thumbs.urls.get(img.dataset.shotId);
+    if (known) img.src = known;
+    else if (known === undefined) thumbs.observer.observe(img);
+  }
+}
+
+async function thumbnailOf(shotId) {
+  if (thumbs.urls.has(shotId)) return thumbs.urls.get(shotId);
+  try {
+    const page = await api(`/api/shots/${shotId}/versions`, { query: { limit: 20 } });
+    const pictured = page.items.find((v) => v.thumbnail_url);
+    const url = pictured ? await links.blob(pictured.thumbnail_url) : null;
+    thumbs.urls.set(shotId, url);
+    return url;
+  } catch (error) {
+    console.debug("no thumbnail for shot", shotId, error); // a thumbnail is decoration: the list works without
+    return null;
+  }
 }
 
 // -- a shot and its versions ------------------------------------------------------------------------
@@ -488,6 +520,10 @@ function applyEvent(event) {
   const data = event.data || {};
   if (event.action === "review.created") addNote(data);
   else if (event.action === "version.updated" || event.action === "version.created") {
+    if (event.action === "version.created" && thumbs.urls.get(data.shot_id) === null) {
+      thumbs.urls.delete(data.shot_id); // its first picture
+      loadThumbnails();
+    }
     if (!state.shot || data.shot_id !== state.shot.id) return;
     const at = state.versions.findIndex((v) => v.id === data.id);
     if (at >= 0) state.versions[at] = data;
