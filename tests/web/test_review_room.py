@@ -246,6 +246,28 @@ def test_an_artist_may_note_but_not_judge_and_a_wrangler_may_do_neither(
     assert web.admin.get(f"/api/versions/{reel.previz['id']}").json()["verdict"] is None
 
 
+def test_a_player_whose_url_expired_gets_a_new_one_and_stays_on_its_frame(
+    web: WebServer, reel: Reel, browsing: Any
+) -> None:
+    session = browsing()
+    _open_shot(session, web, reel, "director")
+    page = session.page
+    for _ in range(5):
+        page.keyboard.press("ArrowRight")
+    _settled(page)
+    # The URL the player holds stops working (as an expired one does): it asks for a new one.
+    page.evaluate(
+        "() => { const v = document.getElementById('video-a');"
+        " v.src = v.src.replace(/token=[^&]+/, 'token=x'); }"
+    )
+    page.wait_for_function(
+        "() => { const v = document.getElementById('video-a');"
+        " return !v.src.endsWith('token=x') && v.readyState >= 2 && !v.seeking; }"
+    )
+    assert page.locator("#frame-number").inner_text() == "5"
+    _shows(page, "#media-a", PLAYBLAST_FIRST + 5)
+
+
 def test_media_urls_are_for_one_file_expire_and_stop_with_the_account(web: WebServer, reel: Reel) -> None:
     username, _ = web.user("artist")
     client = web.client_for(username)

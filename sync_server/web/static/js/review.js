@@ -7,6 +7,7 @@ import { frameOf, MediaLinks, timecode, timeOf } from "./review_media.js";
 
 const STAGE_ORDER = ["previz", "layout", "playblast", "render", "comp", "final", "plate", "reference"];
 const VERDICTS = ["approve", "needs_changes", "reject"];
+const RENEW_EVERY_MS = 60_000;
 
 const state = {
   projects: new Map(),
@@ -300,14 +301,14 @@ async function fillSlot(slot, versionId) {
 }
 
 async function renewSource(video, versionId, fileId) {
-  // Once per URL: a file the browser cannot decode must not turn into a loop of new URLs.
-  if (video.dataset.renewedFrom === video.src) return toast(t("cannot_play"), "error");
-  video.dataset.renewedFrom = video.src;
-  const at = video.currentTime;
+  // At most once a minute per player: a file the browser cannot decode must not become a loop of new URLs.
+  const last = Number(video.dataset.renewedAt) || 0;
+  if (Date.now() - last < RENEW_EVERY_MS) return toast(t("cannot_play"), "error");
+  video.dataset.renewedAt = String(Date.now());
   links.forget(versionId, fileId);
   try {
     video.src = await links.url(versionId, fileId);
-    video.currentTime = at;
+    video.currentTime = timeOf(state.frame, rate()); // a new source starts at 0: back to the frame shown
   } catch (error) {
     toast(errorText(error), "error");
   }
