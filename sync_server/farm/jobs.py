@@ -20,7 +20,7 @@ from aipipe_shared.workflows import (
 
 from .. import resources
 from ..context import UnitOfWork
-from ..crud import ListParams, check_revision, get_or_404, paginate
+from ..crud import ListParams, check_revision, get_or_404, page_query
 from ..db.base import utcnow
 from ..db.models import Agent, ComfyObjectInfo, Job, JobDependency, Project, Shot
 from ..errors import Conflict, Unprocessable
@@ -76,9 +76,43 @@ def list_jobs(session: Session, params: ListParams, filters: dict[str, Any]) -> 
     if filters.get("id_prefix"):
         # Hexadecimal digits only (checked by the route); dashes are ignored on either side.
         stmt = stmt.where(func.replace(cast(Job.id, String), "-", "").like(f"{filters['id_prefix']}%"))
-    return paginate(
-        session, stmt, params, SORTABLE, ["-priority", "created_at"], lambda j: job_out(session, j)
+    # A page of jobs in a fixed number of queries (parents, agent names, project codes read for all at once).
+    paged, total = page_query(session, stmt, params, SORTABLE, ["-priority", "created_at"])
+    rows = session.scalars(paged).all()
+    parents: dict[uuid.UUID, list[uuid.UUID]] = {}
+    if rows:
+        for job_id, parent_id in session.execute(
+            select(JobDependency.job_id, JobDependency.parent_id).where(
+                JobDependency.job_id.in_([job.id for job in rows])
+            )
+        ):
+            parents.setdefault(job_id, []).append(parent_id)
+    agent_ids = {job.agent_id for job in rows if job.agent_id}
+    project_ids = {job.project_id for job in rows if job.project_id}
+    names = (
+        dict(session.execute(select(Agent.id, Agent.name).where(Agent.id.in_(agent_ids))).tuples().all())
+        if agent_ids
+        else {}
     )
+    codes = (
+        dict(
+            session.execute(select(Project.id, Project.code).where(Project.id.in_(project_ids)))
+            .tuples()
+            .all()
+        )
+        if project_ids
+        else {}
+    )
+    items = [
+        job_out_of(
+            {c.key: getattr(job, c.key) for c in Job.__table__.columns},
+            parents.get(job.id, []),
+            names.get(job.agent_id) if job.agent_id else None,
+            codes.get(job.project_id) if job.project_id else None,
+        )
+        for job in rows
+    ]
+    return {"items": items, "total": total, "limit": params.limit, "offset": params.offset}
 
 
 def submit(
