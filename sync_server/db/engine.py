@@ -38,7 +38,11 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
 def keep_private(database: Path) -> None:
     """The database file holds password and key hashes: only its owner may read it (0600). SQLite gives
     its -wal and -shm files the database file's mode, so they follow once it is made before first use."""
-    os.close(os.open(database, os.O_CREAT | os.O_WRONLY, 0o600))
+    # Only a missing file is opened here: closing any descriptor of the database drops every POSIX lock
+    # this process's SQLite connections hold on it, and another process closing its last connection would
+    # then delete the live WAL under them ("database disk image is malformed").
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(database, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
     for path in (database, *(database.with_name(database.name + s) for s in ("-wal", "-shm", "-journal"))):
         with contextlib.suppress(FileNotFoundError):
             os.chmod(path, 0o600)
