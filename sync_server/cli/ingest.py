@@ -77,7 +77,7 @@ def ingest_command(
         )
         scans.add_row(
             scan["name"],
-            scan["frame_range"],
+            scan["frame_range"] or str(scan.get("frames") or ""),  # a movie: its frame count
             scan["shot"],
             scan["result"],
             scan["version"],

@@ -104,6 +104,9 @@ def test_ingest_cli_registers_plates_reports_gaps_and_skips_corrupt_files(
 
     output = done.stdout
     assert "skipped" in output and "unmatched" in output
+    # A movie has no frame range: its row shows its frame count instead of an empty cell.
+    [witness_row] = [line for line in output.splitlines() if f"{b['code']}_witness.mov" in line]
+    assert witness_row.split("│")[2].strip() == "12", witness_row
 
     rows = list(openpyxl.load_workbook(report)["Scans"].iter_rows(values_only=True))
     header, body = rows[0], rows[1:]
