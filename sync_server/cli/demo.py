@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 import signal
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -63,9 +65,12 @@ def demo(
     signal.signal(signal.SIGTERM, _exit_on_signal)
 
     def listening(url: str) -> None:
+        cli = _aipipe_command()
         console.print(
-            f"Command line: [bold]aipipe login {url}[/bold] (as {result.username} / {result.password}), "
-            "then e.g. aipipe whoami, aipipe editorial export " + result.project_code + " --out cut.edl"
+            f"Command line: [bold]{cli} login {url}[/bold] (as {result.username} / {result.password}), "
+            f"then e.g. {cli} whoami, {cli} editorial export {result.project_code} --out cut.edl",
+            markup=True,
+            highlight=False,
         )
         processes.start(url)
 
@@ -83,3 +88,17 @@ def _demo_workbook(settings: Settings, project_code: str) -> Path:
     from ..shotlist.demo import write_demo_workbook
 
     return write_demo_workbook(settings, project_code)
+
+
+def _aipipe_command() -> str:
+    """The `aipipe` a newcomer can type here: `.venv/bin/aipipe` from a checkout, plain `aipipe` on PATH."""
+    script = Path(sys.executable).parent / "aipipe"  # the environment this demo runs in
+    if not script.is_file():
+        return "aipipe"
+    on_path = shutil.which("aipipe")
+    if on_path and Path(on_path).resolve() == script.resolve():
+        return "aipipe"
+    try:
+        return str(script.absolute().relative_to(Path.cwd()))
+    except ValueError:
+        return str(script.absolute())

@@ -4,6 +4,7 @@ only once the server has seen it; the banner names the one command that points t
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -40,6 +41,10 @@ def _run_demo(data_dir: Path, log: Path) -> str:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
     assert f"aipipe login http://127.0.0.1:{port}" in shown, shown
+    # The printed command runs as typed from where the demo was started (a new shell: no venv on PATH).
+    printed = shown.split("Command line: ", 1)[1].split(" login ", 1)[0]
+    found = printed if "/" in printed else shutil.which(printed, path=os.defpath)
+    assert found and os.access(found, os.X_OK), printed
     return shown
 
 
