@@ -257,21 +257,23 @@ def show_job(job: JobRef, as_json: AsJson = False, server: ServerUrl = None, api
     """One job in full: state, error text, stage, attempts and the failures of each, agents, outputs."""
     with farm_client(server, api_key) as farm:
         found = farm.job(job)
-    if as_json:
-        print_json(found)
-        return
+        if as_json:
+            print_json(found)
+            return
+        names = {a["id"]: a["name"] for a in farm.agents()}  # jobs record agents by id
     console = out()
     facts = Table(title=f"Job {found['id']}", show_header=False)
     facts.add_column(no_wrap=True, style="bold")
     facts.add_column(overflow="fold")
-    for label, value in job_facts(found):
+    for label, value in job_facts(found, names):
         facts.add_row(label, value)
     console.print(facts)
     if found.get("failures"):
         failures = table("at", "agent", "kind", "error", title="Failures")
         for failure in found["failures"]:
             failures.add_row(
-                str(failure.get("at", "")), str(failure.get("agent", "")), str(failure.get("kind", "")),
+                str(failure.get("at", "")), _agent_name(failure.get("agent"), names),
+                str(failure.get("kind", "")),
                 str(failure.get("error", "")),
             )  # fmt: skip
         console.print(failures)
@@ -287,8 +289,13 @@ def show_job(job: JobRef, as_json: AsJson = False, server: ServerUrl = None, api
         console.print(found["error"], markup=False, highlight=False)
 
 
-def job_facts(job: dict[str, Any]) -> list[tuple[str, str]]:
-    """What `farm job` lists about a job, label and text, nothing cut."""
+def _agent_name(agent_id: Any, names: dict[str, str]) -> str:
+    return names.get(str(agent_id), str(agent_id or ""))
+
+
+def job_facts(job: dict[str, Any], names: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    """What `farm job` lists about a job, label and text, nothing cut; `names` maps agent ids to names."""
+    names = names or {}
     cancel = " (cancel asked)" if job["cancel_requested"] else ""
     progress = f"{job['progress']:.0%}" + (f", {job['stage_text']}" if job["stage_text"] else "")
     return [
@@ -300,7 +307,7 @@ def job_facts(job: dict[str, Any]) -> list[tuple[str, str]]:
         ("progress", progress),
         ("attempts", f"{job['attempts']} of {job['max_attempts']}, leases lost {job.get('lease_losses', 0)}"),
         ("agent", job.get("agent_name") or job.get("agent_id") or "—"),
-        ("failed on", ", ".join(job["failed_agents"]) or "—"),
+        ("failed on", ", ".join(_agent_name(a, names) for a in job["failed_agents"]) or "—"),
         ("depends on", ", ".join(job.get("depends_on") or []) or "—"),
         ("tags / min VRAM", f"{', '.join(job['tags']) or '—'} / {job['min_vram_gb']:g} GB"),
         ("created", f"{job['created_at']} by {job['created_by']}"),

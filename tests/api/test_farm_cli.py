@@ -227,6 +227,11 @@ def test_farm_job_shows_one_job_in_full_and_jobs_json_is_only_json(
     assert name in shown.stdout and stored["status"] in shown.stdout
     for failure in stored["failures"]:
         assert str(failure.get("kind", "")) in shown.stdout
+    # Agents are named as the wrangler knows them ("failed on", the failures table), not by their ids.
+    assert stored["failed_agents"] == [agent_id] and stored["failures"][0]["agent"] == agent_id
+    assert agent_id not in shown.stdout
+    [failed_on] = [line for line in shown.stdout.splitlines() if "failed on" in line]
+    assert name in failed_on, failed_on
 
     as_json = farm_cli(farm, "job", job["id"], "--json")
     assert as_json.returncode == 0, as_json.stderr
