@@ -312,3 +312,16 @@ def test_a_job_that_fails_is_counted_live_in_the_charts_and_figures(farm: Farm, 
     after = farm.web.admin.get("/api/farm/throughput").json()["hour"]["buckets"][-1]
     assert after["failed"] == before["failed"] + 1
     assert httpx.get(f"{farm.web.url}/api/farm/throughput").status_code == 401
+
+
+def test_a_wranglers_dashboard_follows_agent_changes_made_elsewhere(farm: Farm, browsing: Any) -> None:
+    wrangler, _ = farm.web.user("wrangler")
+    page = open_farm(browsing, farm.web, wrangler).page
+    agent_id = farm.agents["web-a"]
+    card = f'.agent[data-agent-id="{agent_id}"]'
+    assert page.locator(f"{card} button[data-action=drain]").is_enabled()
+    # Agents belong to no project: their events reach a wrangler's stream all the same (not only admins').
+    assert farm.web.admin.post(f"/api/farm/agents/{agent_id}/drain").status_code == 200
+    page.wait_for_selector(f"{card} button[data-action=undrain]", timeout=PATIENCE_MS)
+    assert farm.web.admin.post(f"/api/farm/agents/{agent_id}/undrain").status_code == 200
+    page.wait_for_selector(f"{card} button[data-action=drain]", timeout=PATIENCE_MS)
