@@ -62,6 +62,15 @@ def show_draft(draft: dict[str, Any]) -> None:
         err().print(f"[yellow]warning:[/yellow] {warning}")
 
 
+def _confirmed(question: str) -> bool:
+    """The user's yes; no answer at all (input closed, as in a script) is a no that says how to skip it."""
+    try:
+        return typer.confirm(question, default=False, err=True)
+    except typer.Abort:
+        err().print("\nNo answer (the input is closed): add --yes (-y) to apply without being asked.")
+        return False
+
+
 def breakdown(
     file: Annotated[Path, typer.Argument(help="The script: Fountain, Korean screenplay (S#1.) or prose.")],
     project: Annotated[str, typer.Option("--project", "-p", help="Project code or id.")],
@@ -101,7 +110,7 @@ def breakdown(
                 highlight=False,
             )
             return
-        if not yes and not typer.confirm("Apply this breakdown to the project?", default=False, err=True):
+        if not yes and not _confirmed("Apply this breakdown to the project?"):
             if as_json:
                 print_json(draft)
             err().print("Not applied; the draft is kept.")

@@ -47,12 +47,18 @@ def test_the_cli_shows_the_draft_and_applies_it_only_when_asked(api: Api) -> Non
     assert declined.returncode == 0 and "Not applied" in declined.stderr
     assert api.admin.get(f"/api/projects/{project['id']}/shots").json()["total"] == 0
 
+    # No answer at all (a script, stdin closed): not applied, and the message says how to apply unasked.
+    unanswered = _cli(api, script, "--project", project["code"], "--apply", stdin="")
+    assert unanswered.returncode == 0, unanswered.stderr
+    assert "Not applied" in unanswered.stderr and "--yes" in unanswered.stderr, unanswered.stderr
+    assert api.admin.get(f"/api/projects/{project['id']}/shots").json()["total"] == 0
+
     applied = _cli(api, script, "--project", project["id"], "--apply", "--yes")
     assert applied.returncode == 0, applied.stderr
     assert "Applied: 2 scenes, 6 shots, 2 new and 0 merged characters" in applied.stdout
     assert api.admin.get(f"/api/projects/{project['id']}/shots").json()["total"] == 6
     drafts = api.admin.get(f"/api/projects/{project['id']}/breakdowns").json()["items"]
-    assert sorted(d["status"] for d in drafts) == ["applied", "draft", "draft"]
+    assert sorted(d["status"] for d in drafts) == ["applied", "draft", "draft", "draft"]
 
 
 def test_cli_refusals_name_the_file_or_the_field(api: Api, tmp_path: Path) -> None:
