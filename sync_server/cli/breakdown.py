@@ -7,6 +7,7 @@ it is shown and applied after a confirmation (`--yes` skips the question).
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -67,6 +68,8 @@ def _confirmed(question: str) -> bool:
     try:
         return typer.confirm(question, default=False, err=True)
     except typer.Abort:
+        if sys.stdin.isatty():
+            raise  # Ctrl-C at the prompt
         err().print("\nNo answer (the input is closed): add --yes (-y) to apply without being asked.")
         return False
 

@@ -44,11 +44,17 @@ def login(
     """Log in to a server once; later commands use the saved session (until `aipipe logout`)."""
     store = SessionStore()
     server = _server(url, store)
-    username = user or typer.prompt("User")
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = typer.prompt("Password", hide_input=True)
+    try:
+        username = user or typer.prompt("User")
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        else:
+            password = typer.prompt("Password", hide_input=True)
+    except typer.Abort:
+        if sys.stdin.isatty():
+            raise  # Ctrl-C at the prompt
+        # The input closed before an answer: a script, which should say who it is without being asked.
+        die("\nNo answer (the input is closed): give --user NAME and the password with --password-stdin.", 2)
     try:
         answer = httpx.post(
             f"{server}/api/auth/login",

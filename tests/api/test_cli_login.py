@@ -99,6 +99,14 @@ def test_a_wrong_password_saves_nothing_and_says_why(api: Api, tmp_path: Path) -
     assert not (config / SESSION).exists()
 
 
+def test_a_login_with_no_one_to_answer_says_how_to_script_it(api: Api, tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    done = aipipe("login", api.base_url, stdin="", env=cli_env(config))  # a script: stdin closed
+    assert done.returncode == 2, done.stderr  # not set up: a usage problem, not a refusal
+    assert "--user" in done.stderr and "--password-stdin" in done.stderr, done.stderr
+    assert not (config / SESSION).exists()
+
+
 def test_an_api_key_still_works_without_a_login(api: Api, tmp_path: Path) -> None:
     made = api.admin.post("/api/api-keys", json={"name": f"k-{uuid.uuid4().hex[:6]}", "role": "editor"})
     env = cli_env(tmp_path / "config", api.base_url, made.json()["key"])
