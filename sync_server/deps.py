@@ -198,7 +198,7 @@ def uow_for_any(*permissions: Permission) -> Callable[..., Iterator[UnitOfWork]]
 
 
 # -- request parameters shared by many routes ---------------------------------------------------------
-_ETAG = re.compile(r'^(?:W/)?"?(\d+)"?$')
+_ETAG = re.compile(r'^(?:W/)?"?(\d{1,18})"?$')  # int() of thousands of digits would raise
 
 
 def list_params(

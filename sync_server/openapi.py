@@ -21,11 +21,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .deps import get_principal, if_match_header
+from .deps import get_principal, if_match_header, list_params
 from .errors import PROBLEM_JSON, Problem
 from .input_guard import INT64_MAX, INT64_MIN
+from .input_rules import declare_input_rules, forbid_nul
 
 SCHEMAS = "#/components/schemas/"
+# Routes that take an If-Match revision but do not insist on one (a confirm checks it only when given).
+REVISION_OPTIONAL = frozenset({"confirm_project"})
 PROBLEM_REF = SCHEMAS + "Problem"
 # FastAPI's own 422 shape, which this server never answers (errors.install_error_handlers).
 FASTAPI_422_SCHEMAS = ("HTTPValidationError", "ValidationError")
@@ -89,7 +92,9 @@ def default_statuses(route: APIRoute) -> set[int]:
     if any(_writes(call) for call in calls):
         found.add(409)
     if if_match_header in calls:
-        found.update((409, 428))
+        found.add(409)
+        if route.operation_id not in REVISION_OPTIONAL:
+            found.add(428)
     return found
 
 
@@ -113,9 +118,14 @@ def _error_response(status: int, declared: dict[str, Any] | None, own_body: bool
 
 
 def _bound_integers(node: Any) -> None:
-    """Give every integer without bounds the 64-bit range: the input guard refuses anything beyond it."""
+    """Give every integer without bounds the 64-bit range (the input guard refuses anything beyond it), its
+    bounds as integers."""
     if isinstance(node, dict):
         if node.get("type") == "integer":
+            for bound in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+                # Pydantic may write `ge=0` as 0.0: a generator then sends 82.0, which strict models refuse.
+                if isinstance(node.get(bound), float) and node[bound].is_integer():
+                    node[bound] = int(node[bound])
             if "maximum" not in node and "exclusiveMaximum" not in node:
                 node["maximum"] = INT64_MAX
             if "minimum" not in node and "exclusiveMinimum" not in node:
@@ -158,9 +168,20 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         operation["responses"] = dict(sorted(responses.items()))
     _bound_integers(doc["paths"])
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    page_size_max = app.state.services.settings.page_size_max
+    for path, method, route in _operations(app):
+        calls = {node.call for node in _dependants(route.dependant)}
+        declare_input_rules(
+            doc["paths"][path][method],
+            schemas,
+            lists=list_params in calls,
+            page_size_max=page_size_max,
+            revision_required=if_match_header in calls and route.operation_id not in REVISION_OPTIONAL,
+        )
     for name in FASTAPI_422_SCHEMAS:
         schemas.pop(name, None)
     _bound_integers(schemas)
+    forbid_nul(schemas)
     problem = Problem.model_json_schema(ref_template=SCHEMAS + "{model}")
     schemas.update(problem.pop("$defs", {}))
     schemas["Problem"] = problem

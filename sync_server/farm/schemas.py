@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from aipipe_shared.protocol import IMPLIED_PROTOCOL_VERSION
+from aipipe_shared.protocol import IMPLIED_PROTOCOL_VERSION, OLDEST_PROTOCOL_VERSION, PROTOCOL_VERSION
 
 from ..schemas import Id, Input, Output, ShortText
 
@@ -48,6 +48,8 @@ class AgentRegister(Input):
         ge=0,
         le=2**31 - 1,
         description="The farm protocol version the agent speaks (aipipe_shared.protocol); absent: 1.",
+        # The versions this server serves; any other is refused (422) with a message saying which work.
+        json_schema_extra={"minimum": OLDEST_PROTOCOL_VERSION, "maximum": PROTOCOL_VERSION},
     )
 
 

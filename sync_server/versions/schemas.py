@@ -124,6 +124,16 @@ class ExtentUpdate(Patch):
 
 
 class ReviewCreate(Input):
+    # A verdict, a text that is not blank, or both (review.add_review refuses neither): the document says so.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["verdict"], "properties": {"verdict": {"not": {"type": "null"}}}},
+                {"required": ["text"], "properties": {"text": {"pattern": "\\S"}}},
+            ]
+        }
+    )
+
     verdict: Verdict | None = Field(default=None, description="Needs shot:approve.")
     text: LongText = ""
     frame: Annotated[int, Field(ge=0, le=10_000_000)] | None = Field(

@@ -362,3 +362,12 @@ def test_a_body_revision_and_if_match_that_disagree_are_refused_with_422(
         field="If-Match",
     )
     assert_unchanged(api, path, shot)
+
+
+def test_an_if_match_of_thousands_of_digits_is_refused_with_422(api: Api, shot: dict[str, Any]) -> None:
+    path = f"/api/shots/{shot['id']}"
+    # Python's int() refuses more than 4,300 digits: the header must be refused before it gets there.
+    huge = '"' + "9" * 5000 + '"'
+    response = api.admin.patch(path, json={"description": "after"}, headers={"If-Match": huge})
+    assert_problem(response, 422, field="If-Match")
+    assert_unchanged(api, path, shot)
