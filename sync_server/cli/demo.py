@@ -42,7 +42,7 @@ def demo(
     settings = load_settings(data_dir, None, host=host, port=port)
     settings.ensure_dirs()
     configure_logging(settings)
-    result = prepare_demo(settings)
+    result = prepare_demo(settings, agent=not no_serve)
     table = Table(title="AIPipeline demo", show_header=False)
     table.add_column(no_wrap=True)
     table.add_column(overflow="fold")
@@ -58,7 +58,7 @@ def demo(
     table.add_row("proxy movie", f"{edit.proxy} ({edit.note})" if edit.proxy else edit.note)
     console = out()
     console.print(table)
-    if no_serve:
+    if no_serve or result.agent_key is None:
         return
     processes = DemoProcesses(settings, result.agent_key, console.print, blender, layout)
     # uvicorn re-raises SIGTERM after its graceful shutdown; as an exception it lets the agent be stopped.

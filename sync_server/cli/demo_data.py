@@ -43,14 +43,15 @@ class DemoResult:
     password: str
     admin_password: str | None
     tree: str
-    agent_key: str
+    agent_key: str | None  # None when no agent is to be started (--no-serve)
 
 
 def load_sample() -> dict[str, Any]:
     return json.loads(pkg_resources.files("sync_server.sample").joinpath(SAMPLE).read_text(encoding="utf-8"))
 
 
-def prepare_demo(settings: Settings) -> DemoResult:
+def prepare_demo(settings: Settings, agent: bool = True) -> DemoResult:
+    """The sample project and demo logins; with `agent`, a fresh key for the demo's local render agent."""
     upgrade(settings.resolved_database_url)
     sample = load_sample()
     passwords = Passwords()
@@ -83,7 +84,9 @@ def prepare_demo(settings: Settings) -> DemoResult:
             MetaWriter(None, settings.resolved_storage_root),
         )
         shots = len(uow.session.scalars(select(Shot.id).where(Shot.project_id == project.id)).all())
-        agent_key = demo_agent_key(uow)
+        # Only a demo that starts its agent re-keys it: a --no-serve run beside a serving demo would
+        # otherwise revoke the key of the agent that demo is running.
+        agent_key = demo_agent_key(uow) if agent else None
         return DemoResult(
             project.code,
             project.name,

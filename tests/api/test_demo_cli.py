@@ -3,9 +3,11 @@ only once the server has seen it; the banner names the one command that points t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -48,10 +50,31 @@ def _run_demo(data_dir: Path, log: Path) -> str:
     return shown
 
 
+def _agent_keys(data_dir: Path) -> list[str]:
+    """The ids of the demo agent's keys that still work (read-only: the demo may be serving)."""
+    with contextlib.closing(sqlite3.connect(f"{(data_dir / 'aipipe.db').as_uri()}?mode=ro", uri=True)) as db:
+        rows = db.execute(
+            "SELECT id FROM api_keys WHERE name = 'demo-cpu-agent' AND revoked_at IS NULL"
+        ).fetchall()
+    return [str(row[0]) for row in rows]
+
+
 def test_the_demo_can_run_again_and_its_agent_registers_each_time(tmp_path: Path) -> None:
     data_dir = tmp_path / "demo"
     first = _run_demo(data_dir, tmp_path / "first.log")
     assert "Local render agent (proxy,transcode) is running" in first, first
+    keys = _agent_keys(data_dir)
+    assert len(keys) == 1, keys
+
+    # `--no-serve` (only the data, e.g. beside a demo that serves) leaves the running agent's key alone.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIPIPE_")}
+    env["AIPIPE_LOG_LEVEL"] = "WARNING"
+    prepared = subprocess.run(
+        [*AIPIPE, "demo", "--data-dir", str(data_dir), "--no-serve"],
+        capture_output=True, text=True, env=env, timeout=DEMO_START_S, check=False,
+    )  # fmt: skip
+    assert prepared.returncode == 0, prepared.stderr + prepared.stdout
+    assert _agent_keys(data_dir) == keys
     second = _run_demo(data_dir, tmp_path / "second.log")
     assert "Local render agent (proxy,transcode) is running" in second, second
     assert "another API key" not in (data_dir / "demo_agent.log").read_text(encoding="utf-8")
