@@ -58,7 +58,7 @@ def ingest_command(
     body |= {"pattern": pattern} if pattern else {}
     with connect(ServerClient, server, api_key, timeout_s=HTTP_TIMEOUT_S) as api:
         pid = api.project_id(project)
-        err().print(f"The server is ingesting {body['path']} …", markup=False, highlight=False)
+        err().print(f"Asking the server to ingest {body['path']} …", markup=False, highlight=False)
         outcome = api.call("POST", f"/api/projects/{pid}/ingest", json=body)
         if report is not None and outcome.get("report"):
             name = Path(outcome["report"]).name
