@@ -136,43 +136,41 @@ def lease_lost(uow: UnitOfWork, job: Job, why: str, out: Callable[[Job], Any]) -
 
 def fail_children(uow: UnitOfWork, parent: Job, how: str, out: Callable[[Job], Any]) -> int:
     """Every queued job downstream of `parent` fails, naming the upstream job (retrying it re-queues them)."""
-    session = uow.session
-    count, frontier = 0, [parent.id]
-    while frontier:
-        children = list(
-            session.scalars(
-                select(Job)
-                .join(JobDependency, JobDependency.job_id == Job.id)
-                .where(JobDependency.parent_id.in_(frontier), Job.status == "queued")
-            ).unique()
-        )
-        frontier = []
-        for child in children:
-            values = {"status": "failed", "finished_at": utcnow(), "error": f"{UPSTREAM}{parent.id} {how}"}
-            resources.update(uow, _resource(out), child, values, child.revision, commit=False)
-            frontier.append(child.id)
-            count += 1
-    return count
+    values = {"status": "failed", "error": f"{UPSTREAM}{parent.id} {how}"}
+    return _update_downstream(uow, parent, "queued", lambda _child: True, values, out)
 
 
 def requeue_children(uow: UnitOfWork, parent: Job, out: Callable[[Job], Any]) -> int:
     """The children failed because of `parent` (and theirs) wait in the queue again."""
-    session = uow.session
+    values = {"status": "queued", "finished_at": None, "error": ""}
+    return _update_downstream(uow, parent, "failed", lambda c: c.error.startswith(UPSTREAM), values, out)
+
+
+def _update_downstream(
+    uow: UnitOfWork,
+    parent: Job,
+    status: str,
+    chosen: Callable[[Job], bool],
+    values: dict[str, Any],
+    out: Callable[[Job], Any],
+) -> int:
+    """Set `values` on every job downstream of `parent` in `status` that `chosen` accepts, level by level
+    (a child not chosen stops the walk below it); how many changed."""
     count, frontier = 0, [parent.id]
     while frontier:
         children = list(
-            session.scalars(
+            uow.session.scalars(
                 select(Job)
                 .join(JobDependency, JobDependency.job_id == Job.id)
-                .where(JobDependency.parent_id.in_(frontier), Job.status == "failed")
+                .where(JobDependency.parent_id.in_(frontier), Job.status == status)
             ).unique()
         )
         frontier = []
-        for child in children:
-            if not child.error.startswith(UPSTREAM):
-                continue
-            values = {"status": "queued", "finished_at": None, "error": ""}
-            resources.update(uow, _resource(out), child, values, child.revision, commit=False)
+        for child in (c for c in children if chosen(c)):
+            update = dict(values)
+            if update.get("status") == "failed":
+                update["finished_at"] = utcnow()
+            resources.update(uow, _resource(out), child, update, child.revision, commit=False)
             frontier.append(child.id)
             count += 1
     return count
