@@ -7,10 +7,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from sync_server.cli.demo_data import prepare_demo
 from sync_server.db.engine import make_engine
 from sync_server.db.models import Character, CinematicPreset, Environment, Shot, ShotSubject
 from sync_server.db.models_breakdown import BreakdownDraft
-from sync_server.cli.demo_data import prepare_demo
 from sync_server.settings import Settings
 
 
