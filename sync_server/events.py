@@ -168,14 +168,7 @@ class EventHub:
         loop.call_soon_threadsafe(self._fan_out_live, message)
 
     def _fan_out_live(self, message: dict[str, Any]) -> None:
-        for subscriber in list(self._subscribers):
-            if subscriber.overflowed or not subscriber.wants(message):
-                continue
-            try:
-                subscriber.queue.put_nowait(message)
-            except asyncio.QueueFull:
-                subscriber.overflowed = True
-                logger.warning("event subscriber overflowed", extra={"principal": subscriber.principal.name})
+        self._deliver(message)
 
     def _committed_here(self, messages: list[dict[str, Any]]) -> None:
         # Kept, so that they need not be read back when they are the next ones (`_known_next`).
@@ -309,6 +302,10 @@ class EventHub:
         self.dispatched_total += 1
         for listener in self._loop_listeners:
             listener(message)
+        self._deliver(message)
+
+    def _deliver(self, message: dict[str, Any]) -> None:
+        """Queue `message` for every subscriber that wants it."""
         for subscriber in list(self._subscribers):
             if subscriber.overflowed or not subscriber.wants(message):
                 continue
