@@ -145,7 +145,7 @@ def heartbeat(session: Session, agent: Agent, body: AgentHeartbeat) -> str:
 
 def store_object_info(session: Session, agent: Agent, info: dict[str, Any]) -> str:
     """Keep the agent's ComfyUI `/object_info` (once per distinct content); graphs are checked against it."""
-    if not info or not all(isinstance(v, dict) for v in info.values()):
+    if not isinstance(info, dict) or not info or not all(isinstance(v, dict) for v in info.values()):
         raise Unprocessable(
             "expected ComfyUI's /object_info: node classes mapped to their descriptions", field="body"
         )

@@ -437,3 +437,14 @@ def test_a_stopping_server_answers_waiting_claims_at_once_and_stops_quickly(tmp_
         assert "timeout graceful shutdown exceeded" not in server.log()
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("body", ["[1]", '"x"', "3", "{}", '{"KSampler": 1}', "not json"])
+def test_an_object_info_that_is_not_a_node_catalogue_is_refused_naming_the_body(farm: Api, body: str) -> None:
+    agent = agent_client(farm)
+    agent_id = register(agent)
+    response = agent.put(
+        f"/api/farm/agents/{agent_id}/object-info", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "body"

@@ -53,7 +53,8 @@ def _while(api: Api, path: str, content: bytes, probe_path: str, authorization: 
     importer.join()
     started, took = answer["started"], answer["ended"] - answer["started"]
     during = [(sent, done) for sent, done in answered if sent > started]
-    assert len(during) >= 5, (len(during), took)
+    # On the loop the first probe behind the import waits for all of it: at most one would be answered.
+    assert len(during) >= 3, (len(during), took)
     assert any(sent - started > took / 2 for sent, _ in during), (during[-3:], took)
     slowest = max(done - sent for sent, done in during)
     assert slowest < took / 2, (slowest, took)
