@@ -14,6 +14,8 @@ import httpx
 from tests.support.api import Api
 
 NEW_ROWS = 5000
+# A preview only reads and diffs: it needs more rows to last long enough for probes to be seen during it.
+PREVIEW_ROWS = 20000
 
 
 def _new_rows_csv(scene: str, count: int) -> bytes:
@@ -77,8 +79,8 @@ def test_a_project_is_read_all_through_a_big_import_preview(api: Api) -> None:
     project = api.project()
     pid = project["id"]
     scene = api.scene(pid)
-    content = _new_rows_csv(scene["code"], NEW_ROWS)
+    content = _new_rows_csv(scene["code"], PREVIEW_ROWS)
     token = api.admin.headers["Authorization"]
     response = _while(api, f"/api/projects/{pid}/shotlist/import", content, f"/api/projects/{pid}", token)
     assert response.status_code == 200, response.text
-    assert response.json()["summary"]["added"] == NEW_ROWS
+    assert response.json()["summary"]["added"] == PREVIEW_ROWS
