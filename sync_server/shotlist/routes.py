@@ -191,9 +191,9 @@ async def apply_import(
 ) -> Response:
     """Apply the chosen rows and fields in one transaction; nothing at all while a blocking error remains."""
     upload = _one(file, files)
-    chosen = _selection(selection)
 
     def work() -> dict[str, Any]:
+        chosen = _selection(selection)  # a selection of thousands of rows is parsed here, not on the loop
         content = _content(upload, settings)
         name = upload.filename or "upload"
         return service.apply(uow, services.db.read_sessions, project_id, name, content, chosen, settings)
