@@ -24,7 +24,5 @@ def _shared(name: str) -> ModuleType:
 
 naming = _shared("naming")
 editorial = _shared("editorial")
-framerate = _shared("framerate")
-version = _shared("version")
 
-__all__ = ["editorial", "framerate", "naming", "version"]
+__all__ = ["editorial", "naming"]

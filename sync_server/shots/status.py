@@ -8,10 +8,6 @@ from __future__ import annotations
 
 from collections import deque
 
-from aipipe_shared.vocabulary import SHOT_STATUSES
-
-STATUSES = SHOT_STATUSES
-
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "draft": ("ready", "omitted"),
     "ready": ("draft", "generating", "review", "omitted"),
