@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
-FEATURES = ("connect", "shots", "layout", "playblast", "render", "editorial", "breakdown", "shotlist")
+FEATURES = ("connect", "shots", "layout", "playblast", "render", "editorial", "breakdown", "shotlist", "images", "control")
 
 
 def _features() -> list:

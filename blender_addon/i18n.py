@@ -399,9 +399,16 @@ def _pgettext(text: str, tooltip: bool) -> str:
     return translations.pgettext_tip(text) if tooltip else translations.pgettext_iface(text)
 
 
+def table() -> dict[str, str]:
+    """The whole table: the entries above and each feature's own (`blender_addon/korean/<feature>.py`)."""
+    from .korean import images, control
+
+    return {**KOREAN, **images.KOREAN, **control.KOREAN}
+
+
 def translation_dict() -> dict[str, dict[tuple[str, str], str]]:
     """The table in the shape `bpy.app.translations.register` takes."""
-    entries = {(context, english): korean for english, korean in KOREAN.items() for context in CONTEXTS}
+    entries = {(context, english): korean for english, korean in table().items() for context in CONTEXTS}
     return {locale: dict(entries) for locale in LOCALES}
 
 
