@@ -12,7 +12,7 @@ The server (submit-time checks), the agents and the tests all use this one packa
 
 from __future__ import annotations
 
-from .binding import bind
+from .binding import bind, role_targets
 from .loading import (
     check_bindings,
     find_template_files,
@@ -29,11 +29,17 @@ from .model import (
     LORA_PASSTHROUGH,
     MODEL_FILE_SUFFIXES,
     MODEL_INPUT_NAMES,
+    OPERATION_OF_JOB_TYPE,
+    PAD_ROLES,
+    SLOTTED_INPUT_ROLES,
     TEXT_ROLES,
+    ControlKind,
+    ControlSpec,
     CustomNodeRequirement,
     GraphProblem,
     JobType,
     MediaKind,
+    Operation,
     ParamRule,
     Role,
     TemplateBindError,
@@ -42,6 +48,7 @@ from .model import (
     TemplateMeta,
     ValidationReport,
     WorkflowTemplate,
+    parse_version,
 )
 from .params import check_params, rules_of, snap
 from .validation import types_compatible, validate_graph, validate_template
@@ -54,11 +61,17 @@ __all__ = [
     "LORA_PASSTHROUGH",
     "MODEL_FILE_SUFFIXES",
     "MODEL_INPUT_NAMES",
+    "OPERATION_OF_JOB_TYPE",
+    "PAD_ROLES",
+    "SLOTTED_INPUT_ROLES",
     "TEXT_ROLES",
+    "ControlKind",
+    "ControlSpec",
     "CustomNodeRequirement",
     "GraphProblem",
     "JobType",
     "MediaKind",
+    "Operation",
     "ParamRule",
     "Role",
     "TemplateBindError",
@@ -74,6 +87,8 @@ __all__ = [
     "graph_model_files",
     "load_template",
     "load_templates",
+    "parse_version",
+    "role_targets",
     "rules_of",
     "sidecar_path",
     "snap",

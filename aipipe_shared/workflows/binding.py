@@ -11,6 +11,7 @@ from .model import (
     INPUT_FILE_ROLES,
     INT_ROLES,
     LORA_PASSTHROUGH,
+    SLOTTED_INPUT_ROLES,
     TEXT_ROLES,
     Role,
     TemplateBindError,
@@ -22,7 +23,9 @@ from .model import (
 def bind(template: WorkflowTemplate, params: Mapping[str, Any]) -> dict[str, Any]:
     """Copy of the graph with the given roles' inputs set; nothing else changes (unused LoRA slots bypassed).
 
-    A role whose value is None keeps the template's default. Raises TemplateBindError naming the role.
+    A role whose value is None keeps the template's default. A slotted input role (`reference_image`) takes
+    one name or a list of names, filling its slots in order; unused slots are removed from the graph.
+    Raises TemplateBindError naming the role.
     """
     unknown = sorted(set(params) - set(get_args(Role)))
     if unknown:
@@ -32,8 +35,8 @@ def bind(template: WorkflowTemplate, params: Mapping[str, Any]) -> dict[str, Any
     for role, value in params.items():
         if value is None:
             continue
-        if role == "loras":
-            continue  # slots when the template has them, else a chain after its model loaders (below)
+        if role == "loras" or (role in SLOTTED_INPUT_ROLES and role in bindings):
+            continue  # slots (below); LoRAs without slots: a chain after the model loaders
         if role not in bindings:
             raise TemplateBindError(
                 f"template '{template.name}' has no binding for role '{role}' (it binds {sorted(bindings)})"
@@ -41,7 +44,13 @@ def bind(template: WorkflowTemplate, params: Mapping[str, Any]) -> dict[str, Any
         value = _coerce(role, value)
         for node_id, input_name in bindings[role]:
             graph[node_id]["inputs"][input_name] = value
-    missing = [r for r in INPUT_FILE_ROLES if r in bindings and params.get(r) is None]
+    for role in sorted(SLOTTED_INPUT_ROLES & set(bindings)):
+        _bind_slots(graph, template, role, params.get(role))  # type: ignore[arg-type]
+    missing = [
+        r
+        for r in INPUT_FILE_ROLES
+        if r in bindings and r not in SLOTTED_INPUT_ROLES and params.get(r) is None
+    ]
     if missing:
         raise TemplateBindError(
             f"template '{template.name}' needs an uploaded input file for role(s) {missing}"
@@ -51,6 +60,44 @@ def bind(template: WorkflowTemplate, params: Mapping[str, Any]) -> dict[str, Any
     elif params.get("loras"):
         graph = _chain_loras(graph, template, params["loras"])
     return graph
+
+
+def role_targets(template: WorkflowTemplate, role: str, index: int = 0) -> list[list[str]]:
+    """Where the `index`-th input of `role` goes: every target of the role, or for a slotted role
+    (`reference_image`) its `index`-th slot. What a job's input's `targets` should be."""
+    targets = template.meta.bindings.get(role) or []  # type: ignore[call-overload]
+    if role in SLOTTED_INPUT_ROLES:
+        if index >= len(targets):
+            raise TemplateBindError(
+                f"template '{template.name}' has {len(targets)} slot(s) for role '{role}', "
+                f"got input {index + 1}"
+            )
+        return [list(targets[index])]
+    return [list(t) for t in targets]
+
+
+def _bind_slots(graph: dict[str, Any], template: WorkflowTemplate, role: str, value: Any) -> None:
+    names = [] if value is None else [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise TemplateBindError(f"role '{role}' must be a file name or a list of file names")
+    slots = template.meta.bindings[role]  # type: ignore[index]
+    if len(names) > len(slots):
+        raise TemplateBindError(
+            f"template '{template.name}' has {len(slots)} slot(s) for role '{role}', got {len(names)}"
+        )
+    for (node_id, input_name), name in zip(slots, names, strict=False):
+        graph[node_id]["inputs"][input_name] = name
+    for node_id, _ in slots[len(names) :]:
+        _remove_loader(graph, node_id)
+
+
+def _remove_loader(graph: dict[str, Any], node_id: str) -> None:
+    """Drop an unused input loader and the inputs linked to it (the sidecar binds only optional ones)."""
+    graph.pop(node_id, None)
+    for other in graph.values():
+        inputs = other.get("inputs", {})
+        for name in [n for n, v in inputs.items() if is_link(v) and str(v[0]) == node_id]:
+            del inputs[name]
 
 
 def _chain_loras(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -11,10 +12,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 Role = Literal[
     "positive",
     "negative",
+    "instruction",
     "seed",
     "image",
     "end_image",
     "video",
+    "mask",
+    "control_image",
+    "reference_image",
     "width",
     "height",
     "length",
@@ -23,16 +28,38 @@ Role = Literal[
     "denoise",
     "steps",
     "cfg",
+    "control_strength",
+    "control_start",
+    "control_end",
+    "pad_left",
+    "pad_top",
+    "pad_right",
+    "pad_bottom",
+    "feathering",
     "filename_prefix",
 ]
 JobType = Literal["t2i", "i2i", "image_edit", "inpaint", "i2v", "upscale", "interpolate"]
 MediaKind = Literal["video", "image"]
+Operation = Literal["generate", "refine", "edit", "inpaint", "outpaint"]
+"""What a take does to a picture; the sidecar's `operation` (else derived from its job type)."""
+ControlKind = Literal["depth", "canny", "pose"]
 
-TEXT_ROLES = frozenset({"positive", "negative", "image", "end_image", "video", "filename_prefix"})
-INT_ROLES = frozenset({"seed", "width", "height", "length", "steps"})
-FLOAT_ROLES = frozenset({"fps", "denoise", "cfg"})
-INPUT_FILE_ROLES = ("image", "end_image", "video")
-"""Roles naming an uploaded input: the template's placeholder is never a real file, so bind requires them."""
+INPUT_FILE_ROLES = ("image", "end_image", "video", "mask", "control_image", "reference_image")
+"""Roles naming an uploaded input: the template's placeholder is never a real file, so bind requires them
+(except slotted roles, whose unused slots are removed)."""
+SLOTTED_INPUT_ROLES = frozenset({"reference_image"})
+"""Input roles a job may fill 0..n times: each binding target is one slot (a loader node's input), filled in
+order; an unused slot's loader node is removed with the (optional) inputs linked to it."""
+TEXT_ROLES = frozenset({"positive", "negative", "instruction", "filename_prefix", *INPUT_FILE_ROLES})
+PAD_ROLES = ("pad_left", "pad_top", "pad_right", "pad_bottom")
+INT_ROLES = frozenset({"seed", "width", "height", "length", "steps", "feathering", *PAD_ROLES})
+FLOAT_ROLES = frozenset({"fps", "denoise", "cfg", "control_strength", "control_start", "control_end"})
+OPERATION_OF_JOB_TYPE: dict[str, Operation] = {
+    "t2i": "generate",
+    "i2i": "refine",
+    "image_edit": "edit",
+    "inpaint": "inpaint",
+}
 
 MODEL_INPUT_NAMES = frozenset(
     {
@@ -93,6 +120,14 @@ class ParamRule(BaseModel):
     why: str = Field(default="", description="Said in the refusal, e.g. 'h264 needs even sizes'.")
 
 
+class ControlSpec(BaseModel):
+    """A control template's control image: what kind of picture it expects (the add-on renders it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: ControlKind
+
+
 class TemplateMeta(BaseModel):
     """The sidecar `<name>.meta.json`."""
 
@@ -108,6 +143,15 @@ class TemplateMeta(BaseModel):
     custom_nodes: list[CustomNodeRequirement] = Field(default_factory=list)
     bindings: dict[Role, list[tuple[str, str]]] = Field(default_factory=dict)
     rules: dict[Role, ParamRule] = Field(default_factory=dict)
+    operation: Operation | None = Field(
+        default=None, description="The take operation it serves; default from job_type (t2i: generate ...)."
+    )
+    control: ControlSpec | None = None
+    min_comfyui: str | None = Field(
+        default=None,
+        pattern=r"^\d+\.\d+(\.\d+)?$",
+        description="The oldest ComfyUI version whose nodes the graph needs, e.g. '0.3.60'.",
+    )
 
     @field_validator("bindings", mode="before")
     @classmethod
@@ -120,6 +164,15 @@ class TemplateMeta(BaseModel):
     @property
     def custom_node_classes(self) -> frozenset[str]:
         return frozenset(c for req in self.custom_nodes for c in req.classes)
+
+    @property
+    def take_operation(self) -> Operation | None:
+        """The declared operation, else the one its job type implies (None for video jobs)."""
+        return self.operation or OPERATION_OF_JOB_TYPE.get(self.job_type)
+
+    @property
+    def min_comfyui_version(self) -> tuple[int, ...] | None:
+        return parse_version(self.min_comfyui) if self.min_comfyui else None
 
 
 @dataclass(frozen=True)
@@ -184,6 +237,12 @@ class TemplateCatalog:
 # ---- graph primitives ----------------------------------------------------------------------------
 def is_model_input(name: str, value: Any) -> bool:
     return name in MODEL_INPUT_NAMES or str(value).lower().endswith(MODEL_FILE_SUFFIXES)
+
+
+def parse_version(text: str) -> tuple[int, ...] | None:
+    """`'0.3.60'` -> `(0, 3, 60)`; the leading numbers of e.g. `'v0.3.64-12-gabc'`; None without any."""
+    match = re.match(r"^v?(\d+(?:\.\d+)*)", text.strip())
+    return tuple(int(part) for part in match.group(1).split(".")) if match else None
 
 
 def is_pair(value: Any) -> bool:
