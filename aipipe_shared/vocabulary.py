@@ -12,8 +12,20 @@ from typing import Literal, get_args
 ShotStatus = Literal["draft", "ready", "generating", "review", "approved", "final", "omitted"]
 SHOT_STATUSES: tuple[str, ...] = get_args(ShotStatus)
 
-VersionStage = Literal["previz", "layout", "playblast", "render", "comp", "final", "plate", "reference"]
+# `previz` holds the first-frame candidates (takes); `mask` a painted or uploaded mask image (white =
+# repaint) and `control` a control image (depth, line or pose) are inputs of the image loop's takes.
+VersionStage = Literal[
+    "previz", "layout", "playblast", "render", "comp", "final", "plate", "reference", "mask", "control"
+]
 VERSION_STAGES: tuple[str, ...] = get_args(VersionStage)
+
+# What a control image shows (a `control` version's metadata `control_kind`).
+ControlKind = Literal["depth", "canny", "pose"]
+CONTROL_KINDS: tuple[str, ...] = get_args(ControlKind)
+
+# What a take does to make its image (the image loop, docs/api.md "Takes").
+TakeOperation = Literal["generate", "refine", "edit", "inpaint", "outpaint"]
+TAKE_OPERATIONS: tuple[str, ...] = get_args(TakeOperation)
 
 Verdict = Literal["approve", "reject", "needs_changes"]
 VERDICTS: tuple[str, ...] = get_args(Verdict)

@@ -178,6 +178,11 @@ class Shot(IdMixin, TimestampMixin, RevisionMixin, Base):
     status: Mapped[str] = mapped_column(String(20), default="draft")
     locked: Mapped[bool] = mapped_column(Boolean, default=False)
     render_workflow: Mapped[str | None] = mapped_column(String(200), default=None)  # None: the project's
+    # The take chosen as the shot's first frame (use-as-first-frame); None: the newest approved previz.
+    # use_alter: shots and versions refer to each other (versions.shot_id), so this key is added after both.
+    first_frame_version_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("versions.id", ondelete="SET NULL", use_alter=True), default=None
+    )
 
     subjects: Mapped[list[ShotSubject]] = relationship(
         back_populates="shot",
@@ -270,6 +275,27 @@ class ReviewNote(IdMixin, TimestampMixin, Base):
     verdict: Mapped[str | None] = mapped_column(String(20), default=None)
     frame: Mapped[int | None] = mapped_column(Integer, default=None)
     text: Mapped[str] = mapped_column(Text, default="")
+
+
+class CharacterReference(IdMixin, TimestampMixin, Base):
+    """A reference image of a character (stored under the character's `reference` folder): shown to
+    artists and usable as a take's `reference_image` input."""
+
+    __tablename__ = "character_references"
+    __table_args__ = (UniqueConstraint("character_id", "name"),)
+
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    character_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("characters.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(255))
+    path: Mapped[str] = mapped_column(String(1024))  # relative to the storage root
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    mime: Mapped[str] = mapped_column(String(100))
+    width: Mapped[int | None] = mapped_column(Integer, default=None)
+    height: Mapped[int | None] = mapped_column(Integer, default=None)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
 
 
 class Agent(IdMixin, TimestampMixin, RevisionMixin, Base):
@@ -410,4 +436,3 @@ class AuditEvent(Base):
     data: Mapped[dict[str, Any] | None] = mapped_column(JsonType, default=None)
     request_id: Mapped[str | None] = mapped_column(String(64), default=None)
     remote_addr: Mapped[str | None] = mapped_column(String(64), default=None)
-
