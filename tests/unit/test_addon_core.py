@@ -46,10 +46,12 @@ def test_callbacks_run_only_in_drain_on_the_calling_thread(worker) -> None:
 
 
 def test_submit_returns_at_once_while_the_work_is_slow(worker) -> None:
-    started = time.perf_counter()
-    task = worker.submit(lambda ctx: time.sleep(0.5), label="slow")
-    assert time.perf_counter() - started < 0.01
-    assert worker.busy == [task]
+    # The work cannot end before the gate opens: submit returning at all proves it did not wait for it
+    # (no wall-clock bound, which a busy machine would break).
+    gate = threading.Event()
+    task = worker.submit(lambda ctx: gate.wait(10), label="slow")
+    assert not task.done and worker.busy == [task]
+    gate.set()
     _drain_until(worker, lambda: task.done)
 
 
