@@ -10,6 +10,7 @@ from sqlalchemy import String, cast, func, select
 from sqlalchemy.orm import Session
 
 from aipipe_shared.workflows import (
+    SLOTTED_INPUT_ROLES,
     TemplateBindError,
     WorkflowTemplate,
     bind,
@@ -124,31 +125,7 @@ def submit(
 ) -> JobOut:
     """Validate, bind the workflow and queue the job (it runs when its parents have succeeded)."""
     session = uow.session
-    values: dict[str, Any] = {"graph": None, "model": None, "min_vram_gb": 0.0}
-    if body.type not in CPU_JOB_TYPES:
-        if not body.workflow:
-            raise Unprocessable(f"a {body.type} job needs a workflow", field="workflow")
-        tpl = catalog.template(settings, body.workflow)
-        if tpl.meta.job_type != body.type:
-            raise Unprocessable(
-                f"workflow '{tpl.name}' is a {tpl.meta.job_type} workflow, not {body.type}", field="workflow"
-            )
-        problems = check_bindings(tpl)
-        if problems:
-            raise Unprocessable(f"workflow '{tpl.name}': {problems[0]}", field="workflow")
-        placeholders = {i["role"]: i["name"] for i in inputs or []}
-        try:
-            values["graph"] = bind(tpl, {**body.params, **placeholders})
-        except TemplateBindError as exc:
-            raise Unprocessable(str(exc), field="params") from exc
-        refused = check_params(tpl, values["graph"])
-        if refused:  # it would fail on every agent: refused now, not after a queue wait and a GPU run
-            raise Unprocessable(
-                f"workflow '{tpl.name}': {refused[0][1]}",
-                errors=[{"field": f"params.{role}", "message": message} for role, message in refused],
-            )
-        check_against_agents(session, values["graph"], tpl)
-        values.update(model=catalog.model_key(tpl), min_vram_gb=tpl.meta.min_vram_gb)
+    values = bound_values(session, settings, body, inputs)
     project_id = body.project_id
     if body.shot_id is not None:
         shot = get_or_404(session, Shot, body.shot_id, "shot")
@@ -187,16 +164,71 @@ def submit(
     return resources.create(uow, _res(session), job)  # type: ignore[return-value]
 
 
+def bound_values(
+    session: Session,
+    settings: Settings,
+    body: JobSubmit,
+    inputs: list[dict[str, Any]] | None,
+    tpl: WorkflowTemplate | None = None,
+    infos: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The job's bound graph, model and VRAM need (the template's roles filled from `body.params` and the
+    inputs' names), refused (422 naming the parameter) when no agent could run it. `tpl` and `infos` (the
+    agents' node catalogues): given by a caller that binds many jobs of one template at once."""
+    values: dict[str, Any] = {"graph": None, "model": None, "min_vram_gb": 0.0}
+    if body.type in CPU_JOB_TYPES:
+        return values
+    if not body.workflow:
+        raise Unprocessable(f"a {body.type} job needs a workflow", field="workflow")
+    tpl = tpl or catalog.template(settings, body.workflow)
+    if tpl.meta.job_type != body.type:
+        raise Unprocessable(
+            f"workflow '{tpl.name}' is a {tpl.meta.job_type} workflow, not {body.type}", field="workflow"
+        )
+    problems = check_bindings(tpl)
+    if problems:
+        raise Unprocessable(f"workflow '{tpl.name}': {problems[0]}", field="workflow")
+    placeholders: dict[str, Any] = {}
+    for item in inputs or []:
+        if item["role"] in SLOTTED_INPUT_ROLES:  # several inputs of one role fill its slots in order
+            placeholders.setdefault(item["role"], []).append(item["name"])
+        else:
+            placeholders[item["role"]] = item["name"]
+    try:
+        values["graph"] = bind(tpl, {**body.params, **placeholders})
+    except TemplateBindError as exc:
+        raise Unprocessable(str(exc), field="params") from exc
+    refused = check_params(tpl, values["graph"])
+    if refused:  # it would fail on every agent: refused now, not after a queue wait and a GPU run
+        raise Unprocessable(
+            f"workflow '{tpl.name}': {refused[0][1]}",
+            errors=[{"field": f"params.{role}", "message": message} for role, message in refused],
+        )
+    check_graph(agent_object_infos(session) if infos is None else infos, values["graph"], tpl)
+    values.update(model=catalog.model_key(tpl), min_vram_gb=tpl.meta.min_vram_gb)
+    return values
+
+
+def agent_object_infos(session: Session) -> list[dict[str, Any]]:
+    """The node catalogues (/object_info) the agents reported, once each."""
+    return list(
+        session.scalars(
+            select(ComfyObjectInfo.data).where(
+                ComfyObjectInfo.sha256.in_(
+                    select(Agent.object_info_sha).where(Agent.object_info_sha.is_not(None))
+                )
+            )
+        ).all()
+    )
+
+
 def check_against_agents(session: Session, graph: dict[str, Any], tpl: WorkflowTemplate) -> None:
+    check_graph(agent_object_infos(session), graph, tpl)
+
+
+def check_graph(infos: list[dict[str, Any]], graph: dict[str, Any], tpl: WorkflowTemplate) -> None:
     """The bound graph must be one that at least one agent's ComfyUI accepts (as its /object_info says):
     node classes, required inputs, types, ranges and options. Without any report yet, agents check it."""
-    infos = session.scalars(
-        select(ComfyObjectInfo.data).where(
-            ComfyObjectInfo.sha256.in_(
-                select(Agent.object_info_sha).where(Agent.object_info_sha.is_not(None))
-            )
-        )
-    ).all()
     if not infos:
         return
     reports = [
