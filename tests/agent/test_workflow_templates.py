@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 
 from aipipe_shared.workflows import (
+    INPUT_FILE_ROLES,
+    SLOTTED_INPUT_ROLES,
     TemplateBindError,
     TemplateError,
     WorkflowTemplate,
@@ -20,6 +22,7 @@ from aipipe_shared.workflows import (
     graph_model_files,
     load_template,
     load_templates,
+    role_targets,
     rules_of,
     snap,
     validate_graph,
@@ -64,6 +67,12 @@ def test_all_expected_templates_are_shipped() -> None:
         "esrgan_upscale_video",
         "rife_interpolate_2x",
         "cpu_test_still_video",
+        "flux1_dev_i2i",
+        "flux1_fill_inpaint",
+        "flux1_fill_outpaint",
+        "qwen_image_edit",
+        "flux1_dev_controlnet_depth",
+        "flux1_dev_controlnet_canny",
     }
     catalog = load_templates([WORKFLOWS])
     assert catalog.problems == [] and sorted(catalog.templates) == SHIPPED
@@ -285,3 +294,108 @@ def test_parameter_rules_refuse_what_a_model_or_h264_cannot_take_and_snap_finds_
     assert set(odd) == {"width", "height"} and "even" in odd["width"]
     assert snap(rules_of(wan), "length", 80) == 77 and snap(rules_of(wan), "width", 830) == 816
     assert snap(rules_of(cpu), "width", 511) == 510
+
+
+# ---- the image loop (#14): takes, masks, control images, references ----------------------------------
+IMAGE_LOOP = {
+    # name: (operation, the input-file roles a job must upload, control kind)
+    "flux1_dev_t2i": ("generate", set(), None),
+    "flux1_dev_i2i": ("refine", {"image"}, None),
+    "flux1_fill_inpaint": ("inpaint", {"image", "mask"}, None),
+    "flux1_fill_outpaint": ("outpaint", {"image"}, None),
+    "qwen_image_edit": ("edit", {"image"}, None),
+    "flux1_dev_controlnet_depth": ("generate", {"control_image"}, "depth"),
+    "flux1_dev_controlnet_canny": ("generate", {"control_image"}, "canny"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(IMAGE_LOOP))
+def test_image_loop_template_declares_its_operation_inputs_and_control(
+    name: str, object_info: dict[str, Any]
+) -> None:
+    operation, needed, control = IMAGE_LOOP[name]
+    t = template(name)
+
+    assert t.meta.media_kind == "image" and t.meta.take_operation == operation
+    assert (t.meta.control.kind if t.meta.control else None) == control
+    required = {r for r in INPUT_FILE_ROLES if r in t.roles and r not in SLOTTED_INPUT_ROLES}
+    assert required == needed
+    # bound with a placeholder per required input, the graph is one ComfyUI 0.3.64 accepts
+    graph = bind(t, {role: f"{role}.png" for role in needed} | {"seed": 5})
+    assert validate_graph(graph, object_info).errors == []
+    if needed:
+        with pytest.raises(TemplateBindError, match="needs an uploaded input file"):
+            bind(t, {"seed": 5})
+
+
+def test_operation_defaults_to_the_job_types_and_min_comfyui_is_a_version(tmp_path: Path) -> None:
+    t2i = template("flux1_dev_t2i")
+    assert t2i.meta.operation is None and t2i.meta.take_operation == "generate"
+    assert template("wan21_i2v_480p").meta.take_operation is None  # video: no take operation
+    assert template("qwen_image_edit").meta.min_comfyui_version == (0, 3, 60)
+
+    bad = copy_template("flux1_dev_i2i", tmp_path, meta=lambda m: m.__setitem__("min_comfyui", "latest"))
+    with pytest.raises(TemplateError, match="min_comfyui"):
+        load_template(bad)
+    bad = copy_template("flux1_dev_i2i", tmp_path, meta=lambda m: m.__setitem__("control", {"kind": "x"}))
+    with pytest.raises(TemplateError, match="control.kind"):
+        load_template(bad)
+
+
+def test_outpaint_pads_and_feathering_are_bound_and_checked() -> None:
+    t = template("flux1_fill_outpaint")
+    pads = {"pad_left": 64, "pad_top": 0, "pad_right": 64, "pad_bottom": 32, "feathering": 16}
+
+    graph = bind(t, {"image": "take.png", **pads})
+
+    assert {k: graph["44"]["inputs"][k] for k in ("left", "top", "right", "bottom", "feathering")} == {
+        "left": 64,
+        "top": 0,
+        "right": 64,
+        "bottom": 32,
+        "feathering": 16,
+    }
+    odd = dict(check_params(t, bind(t, {"image": "take.png", "pad_left": 60})))
+    assert set(odd) == {"pad_left"} and "multiple of 8" in odd["pad_left"]
+    with pytest.raises(TemplateBindError, match="whole number"):
+        bind(t, {"image": "take.png", "pad_left": 8.5})
+
+
+def test_control_strength_and_range_are_bound_and_checked() -> None:
+    t = template("flux1_dev_controlnet_depth")
+
+    graph = bind(
+        t, {"control_image": "depth.png", "control_strength": 0.8, "control_start": 0, "control_end": 0.6}
+    )
+
+    assert graph["14"]["inputs"]["strength"] == 0.8 and graph["14"]["inputs"]["end_percent"] == 0.6
+    assert isinstance(graph["14"]["inputs"]["start_percent"], float)
+    too_strong = dict(check_params(t, bind(t, {"control_image": "d.png", "control_strength": 3})))
+    assert set(too_strong) == {"control_strength"} and "above 2" in too_strong["control_strength"]
+
+
+def test_instruction_goes_to_the_edit_prompt_and_reference_slots_fill_in_order(
+    object_info: dict[str, Any],
+) -> None:
+    t = template("qwen_image_edit")
+    base = {"image": "take.png", "instruction": "make it night", "negative": "blurry"}
+
+    none = bind(t, base)
+    one = bind(t, {**base, "reference_image": "hero.png"})
+    two = bind(t, {**base, "reference_image": ["hero.png", "coat.png"]})
+
+    assert none["68"]["inputs"]["prompt"] == "make it night" and none["69"]["inputs"]["prompt"] == "blurry"
+    assert "42" not in none and "43" not in none and "image2" not in none["68"]["inputs"]
+    assert one["42"]["inputs"]["image"] == "hero.png" and "43" not in one
+    assert one["68"]["inputs"]["image2"] == ["42", 0] and "image3" not in one["69"]["inputs"]
+    assert (two["42"]["inputs"]["image"], two["43"]["inputs"]["image"]) == ("hero.png", "coat.png")
+    for graph in (none, one, two):
+        assert validate_graph(graph, object_info).errors == []
+    assert role_targets(t, "reference_image", 1) == [["43", "image"]]
+    assert role_targets(t, "image") == [["41", "image"]]
+    with pytest.raises(TemplateBindError, match="2 slot"):
+        bind(t, {**base, "reference_image": ["a.png", "b.png", "c.png"]})
+    with pytest.raises(TemplateBindError, match="2 slot"):
+        role_targets(t, "reference_image", 2)
+    with pytest.raises(TemplateBindError, match="file name"):
+        bind(t, {**base, "reference_image": [3]})
