@@ -385,6 +385,9 @@ class Job(IdMixin, TimestampMixin, RevisionMixin, Base):
     error: Mapped[str] = mapped_column(Text, default="")
     gpu_seconds: Mapped[float | None] = mapped_column(Float, default=None)
     preview_mime: Mapped[str | None] = mapped_column(String(20), default=None)  # its newest preview image
+    # The take request that made this job (image loop: operation, workflow, inputs, overrides): what its
+    # version's provenance records and what a redo repeats. None: not a take.
+    take: Mapped[dict[str, Any] | None] = mapped_column(JsonType, default=None)
     created_by: Mapped[str] = mapped_column(String(200), default="")
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -1,4 +1,5 @@
-"""the image loop: mask and control version stages, first-frame pins, character references
+"""the image loop: mask and control version stages, first-frame pins, take requests on jobs, character
+references
 
 Revision ID: 0013
 Revises: 0012
@@ -9,12 +10,14 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision = "0013"
 down_revision = "0012"
 branch_labels = None
 depends_on = None
 
+JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
 OLD_STAGES = ("previz", "layout", "playblast", "render", "comp", "final", "plate", "reference")
 NEW_STAGES = (*OLD_STAGES, "mask", "control")
 
@@ -37,6 +40,8 @@ def upgrade() -> None:
             ["id"],
             ondelete="SET NULL",
         )
+    with op.batch_alter_table("jobs") as batch:
+        batch.add_column(sa.Column("take", JSON, nullable=True))
     op.create_table(
         "character_references",
         sa.Column("project_id", sa.Uuid(), nullable=False),
@@ -75,6 +80,8 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_character_references_project_id"), table_name="character_references")
     op.drop_index(op.f("ix_character_references_character_id"), table_name="character_references")
     op.drop_table("character_references")
+    with op.batch_alter_table("jobs") as batch:
+        batch.drop_column("take")
     with op.batch_alter_table("shots") as batch:
         batch.drop_constraint(op.f("fk_shots_first_frame_version_id_versions"), type_="foreignkey")
         batch.drop_column("first_frame_version_id")
