@@ -1,0 +1,359 @@
+"""The image loop's bpy-free rules: what a batch request holds, how a take reads in a panel, which take a
+step lands on, where an A/B wipe goes, which timeline markers become frame notes, and the A/B pictures
+(side by side, wipe) as pixel arrays. Tested with plain pytest; the operators call these."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+CANDIDATES_MAX = 16
+SEEDS = ("random", "increment")
+CONTROL_KINDS = ("depth", "canny")
+VERDICTS = ("approve", "reject", "needs_changes")
+MARKER_CHARS = 63  # Blender's marker names hold 63 bytes; the server's markers are cut the same way
+PROVENANCE_ORDER = ("workflow", "operation", "seed", "prompt", "negative", "instruction", "denoise")
+
+
+def unique(ids: Iterable[str]) -> list[str]:
+    """`ids` without blanks and repeats, first-seen order kept."""
+    seen: dict[str, None] = {}
+    for item in ids:
+        if item:
+            seen.setdefault(str(item), None)
+    return list(seen)
+
+
+def batch_body(
+    shot_ids: Sequence[str],
+    candidates: int,
+    seeds: str,
+    seed: int | None,
+    workflow: str | None,
+    control_kind: str | None,
+    priority: int | None = None,
+) -> dict[str, Any]:
+    """The body of `POST /api/projects/{id}/takes`: generate `candidates` takes for each shot.
+
+    `control_kind` (depth / canny) conditions each shot on its newest control version of that kind
+    (`control_from_layout`); None generates from the prompt alone. Raises ValueError naming the field."""
+    shots = unique(shot_ids)
+    if not shots:
+        raise ValueError("shots: pick at least one shot (shot list ticks or selected VSE strips)")
+    if not 1 <= int(candidates) <= CANDIDATES_MAX:
+        raise ValueError(f"candidates: between 1 and {CANDIDATES_MAX}")
+    if seeds not in SEEDS:
+        raise ValueError(f"seeds: one of {', '.join(SEEDS)}")
+    body: dict[str, Any] = {
+        "shots": shots,
+        "operation": "generate",
+        "candidates": int(candidates),
+        "seeds": seeds,
+        "seed": seed,
+        "workflow": workflow or None,
+        "control_from_layout": control_kind is not None,
+    }
+    if control_kind is not None:
+        if control_kind not in CONTROL_KINDS:
+            raise ValueError(f"control.kind: one of {', '.join(CONTROL_KINDS)}")
+        body["control"] = {"kind": control_kind}
+    if priority is not None:
+        body["priority"] = int(priority)
+    return body
+
+
+def review_body(verdict: str | None, text: str, frame: int | None) -> dict[str, Any]:
+    """`POST /api/versions/{id}/reviews`: a verdict, a note or both, anchored to `frame` when given."""
+    text = " ".join(text.split()) if text.strip() else ""
+    if verdict is not None and verdict not in VERDICTS:
+        raise ValueError(f"verdict: one of {', '.join(VERDICTS)}")
+    if verdict is None and not text:
+        raise ValueError("text: write a note or pick a verdict")
+    body: dict[str, Any] = {"text": text}
+    if verdict is not None:
+        body["verdict"] = verdict
+    if frame is not None:
+        body["frame"] = max(0, int(frame))
+    return body
+
+
+def redo_body(
+    new_seed: bool, prompt: str = "", negative: str = "", seed: int | None = None
+) -> dict[str, Any]:
+    """`POST /api/versions/{id}/redo`: the take's own parameters, a new seed unless told, and the edits
+    the artist typed (blank fields change nothing)."""
+    changes: dict[str, Any] = {}
+    if prompt.strip():
+        changes["prompt"] = prompt.strip()
+    if negative.strip():
+        changes["negative"] = negative.strip()
+    if seed is not None:
+        changes["seed"] = int(seed)
+        new_seed = False  # an explicit seed is the seed
+    return {"new_seed": bool(new_seed), "changes": changes}
+
+
+# -- takes as the panels show them -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Take:
+    """One take of a shot from `GET /api/shots/{id}/takes`."""
+
+    version_id: str
+    shot_id: str
+    number: int
+    seed: int | None
+    verdict: str
+    is_first_frame: bool
+    provenance: Mapping[str, Any]
+    file: Mapping[str, Any] | None
+
+    @property
+    def label(self) -> str:
+        seed = f" · seed {self.seed}" if self.seed is not None else ""
+        mark = " ★" if self.is_first_frame else ""
+        verdict = f" · {self.verdict}" if self.verdict else ""
+        return f"v{self.number:03d}{seed}{verdict}{mark}"
+
+
+def image_file(version: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The version's picture (its first image file)."""
+    return next((f for f in version.get("files") or [] if str(f.get("mime", "")).startswith("image/")), None)
+
+
+def take_of(item: Mapping[str, Any]) -> Take:
+    version = item["version"]
+    provenance = dict(item.get("provenance") or {})
+    seed = provenance.get("seed")
+    return Take(
+        version_id=str(version["id"]),
+        shot_id=str(version.get("shot_id") or ""),
+        number=int(version.get("number") or 0),
+        seed=int(seed) if isinstance(seed, int | float) and not isinstance(seed, bool) else None,
+        verdict=str(item.get("verdict") or version.get("verdict") or ""),
+        is_first_frame=bool(item.get("is_first_frame")),
+        provenance=provenance,
+        file=image_file(version),
+    )
+
+
+def takes_of(items: Sequence[Mapping[str, Any]]) -> list[Take]:
+    """The shot's takes in number order (the order a step walks)."""
+    return sorted((take_of(i) for i in items), key=lambda t: (t.number, t.version_id))
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return str(value)
+
+
+def provenance_lines(provenance: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(name, value) for a take's provenance: the usual fields first, then every other bound parameter
+    by name, nested `params` flattened; empty values left out."""
+    flat: dict[str, Any] = {}
+    for key, value in provenance.items():
+        if key == "params" and isinstance(value, dict):
+            flat.update({f"{k}": v for k, v in value.items() if k not in provenance})
+        else:
+            flat[key] = value
+    first = [k for k in PROVENANCE_ORDER if k in flat]
+    rest = sorted(k for k in flat if k not in PROVENANCE_ORDER)
+    return [(k, _value(flat[k])) for k in first + rest if flat[k] not in (None, "", [], {})]
+
+
+def step(current: int, count: int, by: int) -> int:
+    """The index `by` places from `current` among `count` takes, wrapping; -1 when there are none."""
+    if count <= 0:
+        return -1
+    if not 0 <= current < count:
+        return 0 if by >= 0 else count - 1
+    return (current + by) % count
+
+
+# -- the A/B wipe in the VSE --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WipePlan:
+    """Take A and take B on their own channels above the edit's strip, the Wipe effect above both, all
+    over the strip's range."""
+
+    channel_a: int
+    channel_b: int
+    channel_wipe: int
+    start: int
+    end: int  # frame after the last
+
+
+def wipe_plan(base_channel: int, start: int, end: int, taken: Iterable[int] = ()) -> WipePlan:
+    """Three free channels above `base_channel` (skipping those in `taken`, e.g. stacked takes)."""
+    busy = set(taken)
+    free = []
+    channel = base_channel + 1
+    while len(free) < 3:
+        if channel not in busy:
+            free.append(channel)
+        channel += 1
+    return WipePlan(free[0], free[1], free[2], start, end)
+
+
+# -- timeline markers as frame notes --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MarkerNote:
+    """A marker the editor made, as the frame note it becomes on the version of the strip under it."""
+
+    key: str  # "frame|name": what is remembered once sent
+    marker_name: str
+    version_id: str
+    frame: int  # in the version's own frames (its media), as the server counts them
+    text: str
+    server_name: str  # the name the server's note marker will have (so a rebuild does not double it)
+
+
+@dataclass(frozen=True)
+class StripSpan:
+    version_id: str
+    code: str
+    channel: int
+    start: int
+    end: int  # frame after the last
+    source_in: int  # the version's frame shown at `start`
+
+
+def marker_key(frame: int, name: str) -> str:
+    return f"{int(frame)}|{name}"
+
+
+def marker_name(code: str, text: str) -> str:
+    """A note's marker name, as `plan_markers` makes it from the server's notes."""
+    return f"{code}: {' '.join(text.split())}"[:MARKER_CHARS]
+
+
+def marker_notes(
+    markers: Iterable[tuple[int, str]],
+    strips: Sequence[StripSpan],
+    from_server: Iterable[str],
+    sent: Iterable[str],
+) -> list[MarkerNote]:
+    """Markers that are the editor's own notes and not sent yet, each on the topmost strip showing a version
+    at its frame. Markers made from the server's notes (`from_server`, by name) and those already sent
+    (`sent`, by key) are left out; a marker over no version is left out."""
+    server_names, done = set(from_server), set(sent)
+    notes = []
+    for frame, name in markers:
+        key = marker_key(frame, name)
+        text = " ".join(name.split())
+        if not text or name in server_names or key in done:
+            continue
+        under = [s for s in strips if s.version_id and s.start <= frame < s.end]
+        if not under:
+            continue
+        strip = max(under, key=lambda s: s.channel)
+        notes.append(
+            MarkerNote(
+                key=key,
+                marker_name=name,
+                version_id=strip.version_id,
+                frame=strip.source_in + frame - strip.start,
+                text=text,
+                server_name=marker_name(strip.code, text),
+            )
+        )
+    return notes
+
+
+def load_list(raw: Any) -> list[str]:
+    """A JSON list of strings kept in a custom property; anything else reads as empty."""
+    try:
+        value = json.loads(raw) if isinstance(raw, str) else []
+    except ValueError:
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+# -- events ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Arrivals:
+    """Takes arriving as `version.created` events: counted per shot at once (cheap, main thread), and a
+    refresh of the compared shot's takes asked for at most once while one is running."""
+
+    total: int = 0
+    by_shot: dict[str, int] | None = None
+    refreshing: bool = False
+    stale: bool = False
+
+    def add(self, data: Mapping[str, Any], watched_shot: str) -> bool:
+        """Count a new previz version; True when the watched shot's takes should be fetched now."""
+        if data.get("stage") != "previz":
+            return False
+        shot = str(data.get("shot_id") or "")
+        self.total += 1
+        if self.by_shot is None:
+            self.by_shot = {}
+        self.by_shot[shot] = self.by_shot.get(shot, 0) + 1
+        if not watched_shot or shot != watched_shot:
+            return False
+        if self.refreshing:
+            self.stale = True
+            return False
+        self.refreshing = True
+        return True
+
+    def refreshed(self) -> bool:
+        """A refresh finished; True when takes arrived meanwhile (fetch again)."""
+        again, self.stale = self.stale, False
+        self.refreshing = again
+        return again
+
+
+# -- A/B pictures in the Image Editor -----------------------------------------------------------------------
+
+
+def side_by_side(a: Any, b: Any) -> Any:
+    """A and B (H×W×4 float arrays) next to each other; B is cut or padded to A's height."""
+    import numpy as np
+
+    height = a.shape[0]
+    b = _fit_height(b, height)
+    return np.concatenate([a, b], axis=1)
+
+
+def wipe(a: Any, b: Any, position: float) -> Any:
+    """A left of `position` (0..1 of the width), B right of it, on A's size (B cut or padded), with a
+    one-pixel white line at the edge."""
+    import numpy as np
+
+    height, width = a.shape[:2]
+    b = _fit_width(_fit_height(b, height), width)
+    split = round(max(0.0, min(1.0, position)) * width)
+    out = np.array(b, copy=True)
+    out[:, :split] = a[:, :split]
+    if 0 < split < width:
+        out[:, split] = 1.0
+    return out
+
+
+def _fit_height(image: Any, height: int) -> Any:
+    import numpy as np
+
+    if image.shape[0] >= height:
+        return image[:height]
+    pad = np.zeros((height - image.shape[0], *image.shape[1:]), dtype=image.dtype)
+    return np.concatenate([image, pad], axis=0)
+
+
+def _fit_width(image: Any, width: int) -> Any:
+    import numpy as np
+
+    if image.shape[1] >= width:
+        return image[:, :width]
+    pad = np.zeros((image.shape[0], width - image.shape[1], *image.shape[2:]), dtype=image.dtype)
+    return np.concatenate([image, pad], axis=1)
