@@ -18,7 +18,7 @@ from pydantic import TypeAdapter
 from sqlalchemy import Result, bindparam, delete, insert, update
 from sqlalchemy.exc import IntegrityError
 
-from ..context import EVENT_FIELDS, UnitOfWork
+from ..context import EVENT_FIELDS, Principal, UnitOfWork
 from ..db.base import utcnow
 from ..db.models import Project, Shot, ShotSubject
 from ..errors import Conflict
@@ -34,6 +34,16 @@ ORDER_STEP = 1000  # the gap a new shot leaves after the one it follows (as the 
 DATETIME = TypeAdapter(datetime)
 ID_COLUMNS = frozenset({"scene_id", "preset_id", "environment_id"})
 CHANGED_MEANWHILE = "A shot changed while the import was being applied; nothing was applied. Preview again."
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Who applies, as the audit events name them (the unit of work's fields, without its session: the
+    plan is made in another process)."""
+
+    actor: Principal
+    request_id: str | None = None
+    remote_addr: str | None = None
 
 
 @dataclass
@@ -53,7 +63,7 @@ class Writes:
 
 
 def plan(
-    uow: UnitOfWork,
+    origin: Origin,
     project: Project,
     current: dict[str, ShotRow],
     chosen: list[tuple[RowDiff, list[str]]],
@@ -62,9 +72,9 @@ def plan(
     """What applying the chosen rows and fields writes; no database work (the diff checked the rules)."""
     writes = Writes()
     now = utcnow()
-    _updates(uow, project, current, chosen, now, writes)
-    _creations(uow, project, current, chosen, row_ids, now, writes)
-    _removals(uow, project, current, chosen, now, writes)
+    _updates(origin, project, current, chosen, now, writes)
+    _creations(origin, project, current, chosen, row_ids, now, writes)
+    _removals(origin, project, current, chosen, now, writes)
     return writes
 
 
@@ -110,7 +120,7 @@ def _update_statement(columns: tuple[str, ...]) -> Any:
 
 
 def _updates(
-    uow: UnitOfWork,
+    origin: Origin,
     project: Project,
     current: dict[str, ShotRow],
     chosen: list[tuple[RowDiff, list[str]]],
@@ -142,7 +152,7 @@ def _updates(
         record = {**shot.record, **stored, "revision": shot.revision + 1, "updated_at": now}
         writes.events.append(
             _event(
-                uow,
+                origin,
                 "shot.updated",
                 shot.id,
                 project_id=project.id,
@@ -159,7 +169,7 @@ def _updates(
 
 
 def _creations(
-    uow: UnitOfWork,
+    origin: Origin,
     project: Project,
     current: dict[str, ShotRow],
     chosen: list[tuple[RowDiff, list[str]]],
@@ -212,7 +222,7 @@ def _creations(
         writes.applied["created"].append(record["code"])
         writes.events.append(
             _event(
-                uow,
+                origin,
                 "shot.created",
                 new_id,
                 project_id=project.id,
@@ -264,7 +274,7 @@ def _replace_subjects(uow: UnitOfWork, subjects: dict[str, list[dict[str, str]]]
 
 
 def _removals(
-    uow: UnitOfWork,
+    origin: Origin,
     project: Project,
     current: dict[str, ShotRow],
     chosen: list[tuple[RowDiff, list[str]]],
@@ -287,7 +297,7 @@ def _removals(
             record = {**shot.record, "status": "omitted", "revision": shot.revision + 1, "updated_at": now}
             writes.events.append(
                 _event(
-                    uow,
+                    origin,
                     "shot.updated",
                     shot.id,
                     project_id=project.id,
@@ -302,7 +312,7 @@ def _removals(
             writes.deletions.append({"b_id": uuid.UUID(shot.id), "b_revision": shot.revision})
             writes.events.append(
                 _event(
-                    uow,
+                    origin,
                     "shot.deleted",
                     shot.id,
                     project_id=project.id,
@@ -324,7 +334,7 @@ def _stored(api: str, value: Any) -> Any:
 
 
 def _event(
-    uow: UnitOfWork,
+    origin: Origin,
     action: str,
     shot_id: object,
     project_id: uuid.UUID,
@@ -337,7 +347,7 @@ def _event(
     """An audit event as `UnitOfWork.event` makes it, as a plain object with the same fields: an
     ORM-instrumented AuditEvent costs hundreds of microseconds to make, and an import records tens of
     thousands (their values are JSON already, so they need no round trip through json either)."""
-    actor = uow.actor
+    actor = origin.actor
     values: dict[str, Any] = dict.fromkeys(EVENT_FIELDS)
     values.update(
         at=utcnow(),
@@ -352,8 +362,8 @@ def _event(
         revision_after=revision_after,
         changes=changes or {},
         data=data,
-        request_id=uow.request_id,
-        remote_addr=uow.remote_addr,
+        request_id=origin.request_id,
+        remote_addr=origin.remote_addr,
     )
     return SimpleNamespace(id=None, **values)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
@@ -10,20 +9,20 @@ from urllib.parse import quote
 
 import anyio
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
-from pydantic import ValidationError
 
 from ..auth.permissions import Permission as P
 from ..context import Principal, UnitOfWork
 from ..crud import get_or_404
 from ..db.models import Project
 from ..deps import ReadSession, ServicesDep, require, uow_for
-from ..errors import PayloadTooLarge, Unprocessable
+from ..errors import Conflict, PayloadTooLarge, Unprocessable
 from . import service
 from .export import MEDIA_TYPES, Format, Kind, export
-from .schemas import Selection
+from .offload import ImportProcesses, import_processes_lifespan
+from .planned import ImportJob
 from .settings import ShotlistSettings
 
-router = APIRouter(tags=["shot list"])
+router = APIRouter(tags=["shot list"], lifespan=import_processes_lifespan)
 Reader = Depends(require(P.PROJECT_READ))
 ReaderPrincipal = Annotated[Principal, Reader]
 Editor = Annotated[UnitOfWork, Depends(uow_for(P.SHOT_EDIT))]
@@ -55,13 +54,20 @@ async def import_limiter(request: Request, settings: SettingsDep) -> anyio.Capac
 LimiterDep = Annotated[anyio.CapacityLimiter, Depends(import_limiter)]
 
 
-async def _off_loop(work: Callable[[], dict[str, Any]], limiter: anyio.CapacityLimiter) -> Response:
-    """Read, validate, diff, apply and serialise in a worker thread: nothing of it on the event loop."""
+def import_processes(request: Request) -> ImportProcesses:
+    found = getattr(request.app.state, "shotlist_processes", None)
+    if found is None:
+        raise Conflict("The shot-list import processes are not running (the server is starting or stopping).")
+    return found  # type: ignore[no-any-return]
 
-    def run() -> bytes:
-        return json.dumps(work(), ensure_ascii=False, default=str).encode()
 
-    return Response(await anyio.to_thread.run_sync(run, limiter=limiter), media_type="application/json")
+ProcessesDep = Annotated[ImportProcesses, Depends(import_processes)]
+
+
+async def _off_loop(work: Callable[[], bytes], limiter: anyio.CapacityLimiter) -> Response:
+    """Wait for the import in a worker thread (which waits for the child process that reads, validates,
+    diffs and plans it; then writes): nothing of it on the event loop, nor on the server's GIL."""
+    return Response(await anyio.to_thread.run_sync(work, limiter=limiter), media_type="application/json")
 
 
 @router.get(
@@ -144,6 +150,7 @@ async def preview_import(
     services: ServicesDep,
     settings: SettingsDep,
     limiter: LimiterDep,
+    processes: ProcessesDep,
     file: Annotated[UploadFile | None, File(description="xlsx, CSV or JSON shot list.")] = None,
     files: Annotated[
         UploadFile | None, File(description="The same, for clients that name it 'files'.")
@@ -153,22 +160,19 @@ async def preview_import(
     would refuse, for the caller's role). Changes nothing."""
     upload = _one(file, files)
 
-    def work() -> dict[str, Any]:
+    def work() -> bytes:
         content = _content(upload, settings)
-        with services.db.read_sessions() as session:
-            name = upload.filename or "upload"
-            return service.preview(session, project_id, name, content, settings, principal).as_dict()
+        job = ImportJob(
+            services.settings.resolved_database_url,
+            project_id,
+            upload.filename or "upload",
+            content,
+            settings,
+            principal,
+        )
+        return processes.run(job).preview
 
     return await _off_loop(work, limiter)
-
-
-def _selection(text: str | None) -> Selection:
-    if not text:
-        return Selection()
-    try:
-        return Selection.model_validate(json.loads(text))
-    except (ValueError, ValidationError, RecursionError) as exc:
-        raise Unprocessable(f"selection is not a valid selection: {exc}", field="selection") from exc
 
 
 @router.post(
@@ -183,6 +187,7 @@ async def apply_import(
     services: ServicesDep,
     settings: SettingsDep,
     limiter: LimiterDep,
+    processes: ProcessesDep,
     file: Annotated[UploadFile | None, File(description="The same file as the preview.")] = None,
     files: Annotated[
         UploadFile | None, File(description="The same, for clients that name it 'files'.")
@@ -192,10 +197,20 @@ async def apply_import(
     """Apply the chosen rows and fields in one transaction; nothing at all while a blocking error remains."""
     upload = _one(file, files)
 
-    def work() -> dict[str, Any]:
-        chosen = _selection(selection)  # a selection of thousands of rows is parsed here, not on the loop
+    def work() -> bytes:
         content = _content(upload, settings)
-        name = upload.filename or "upload"
-        return service.apply(uow, services.db.read_sessions, project_id, name, content, chosen, settings)
+        job = ImportJob(
+            services.settings.resolved_database_url,
+            project_id,
+            upload.filename or "upload",
+            content,
+            settings,
+            uow.actor,
+            selection=selection,  # a selection of thousands of rows is parsed in the child too
+            apply=True,
+            request_id=uow.request_id,
+            remote_addr=uow.remote_addr,
+        )
+        return service.apply(uow, lambda: processes.run(job), project_id, job.filename)
 
     return await _off_loop(work, limiter)

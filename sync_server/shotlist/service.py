@@ -1,10 +1,13 @@
 """Import: read → validate → diff preview → apply the chosen rows and fields in one transaction.
 
-The file is read, validated and diffed in a read session (no write lock held while it is parsed); the
-write transaction checks that nothing changed since (else it diffs again inside it) and writes in bulk."""
+The file is read, validated, diffed and its writes planned in a child process, in a read session of its own
+(see `offload`: no write lock held and nothing on the server's GIL while it is parsed); the write
+transaction checks that nothing changed since (else plans again while holding the lock) and writes in
+bulk."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,12 +22,14 @@ from ..db.models import Project, Shot
 from ..errors import ApiError, Conflict, Forbidden, PayloadTooLarge, Unprocessable
 from ..history import recorder
 from ..history.batch import BatchUnitOfWork
+from ..shots.service import lock_project_codes
 from ..storage.layout import ProjectLayout
 from . import bulk
 from .codes import assign
 from .data import Lookups, ShotRow, lookups, shot_rows
 from .diff import Refusal, RowDiff, Rules, diff, parse_time
 from .limits import WorkbookLimits, WorkbookTooLarge
+from .planned import Planned
 from .problems import Problem
 from .reader import read_upload
 from .schemas import Selection
@@ -150,44 +155,41 @@ def refuse_blocked(result: Preview) -> None:
     )
 
 
-def apply(
-    uow: UnitOfWork,
-    read_sessions: Callable[[], Session],
-    project_id: uuid.UUID,
-    filename: str,
-    content: bytes,
-    selection: Selection,
-    settings: ShotlistSettings,
-) -> dict[str, Any]:
-    """Diff in a read session, then in the write transaction check nothing changed (else diff again
-    there), apply what was chosen in bulk and commit once: one change set."""
-    with read_sessions() as session:
-        result = preview(session, project_id, filename, content, settings, uow.actor)
-    writes = _plan(uow, result, selection)
-    # The write transaction starts here (SQLite: its one write lock) and lasts only for the statements.
-    if not _still_current(uow.session, project_id, result):
-        result = preview(uow.session, project_id, filename, content, settings, uow.actor)
-        writes = _plan(uow, result, selection)
+def apply(uow: UnitOfWork, planner: Callable[[], Planned], project_id: uuid.UUID, filename: str) -> bytes:
+    """Plan the apply (`planner`: read, validate, diff and plan in a child process, against a read session),
+    then in the write transaction check that nothing changed since (else plan again, now holding the lock),
+    apply what was chosen in bulk and commit once: one change set. Returns the answer's JSON."""
+    planned = planner()
+    # The write transaction starts here (SQLite: its one write lock; PostgreSQL: the project row, as every
+    # writer that numbers its shots takes it) and lasts only for the checks and the statements.
+    lock_project_codes(uow.session, project_id)
+    if not _still_current(uow.session, project_id, planned):
+        planned = planner()  # nobody can number shots meanwhile: the lock is held
+    assert planned.writes is not None  # an apply's plan has its writes
     batch = BatchUnitOfWork.around(uow)
     recorder.start(batch, "edit", None, f"import {filename}"[:200])
-    bulk.execute(batch, writes)
+    bulk.execute(batch, planned.writes)
     change_set = batch.history.sets.get(project_id) if batch.history else None
     batch.session.flush()
     change_set_id = change_set.id if change_set is not None else None
     batch.finish()
-    return {"applied": writes.applied, "change_set_id": change_set_id, "preview": result.as_dict()}
+    head = json.dumps(planned.writes.applied, ensure_ascii=False)
+    made = json.dumps(None if change_set_id is None else str(change_set_id))
+    # The same bytes as json.dumps of {"applied", "change_set_id", "preview"}, without parsing the preview.
+    return f'{{"applied": {head}, "change_set_id": {made}, "preview": '.encode() + planned.preview + b"}"
 
 
-def _plan(uow: UnitOfWork, result: Preview, selection: Selection) -> bulk.Writes:
+def plan(origin: bulk.Origin, result: Preview, selection: Selection) -> bulk.Writes:
+    """The writes of applying `selection` of a preview (refused while a blocking problem remains)."""
     if result.blocked:
         refuse_blocked(result)
     assert result.project is not None  # set on every preview that is not blocked
     chosen = _choose(result.rows, selection)
     _new_codes(result)
-    return bulk.plan(uow, result.project, result.current, chosen, dict(result.row_ids))
+    return bulk.plan(origin, result.project, result.current, chosen, dict(result.row_ids))
 
 
-def _still_current(session: Session, project_id: uuid.UUID, result: Preview) -> bool:
+def _still_current(session: Session, project_id: uuid.UUID, planned: Planned) -> bool:
     """Whether the shots (by revision), the names and the project are as the diff saw them."""
     project = get_or_404(session, Project, project_id, "project")
     revisions = {
@@ -197,10 +199,9 @@ def _still_current(session: Session, project_id: uuid.UUID, result: Preview) -> 
         )
     }
     return (
-        result.project is not None
-        and project.revision == result.project.revision
-        and revisions == {shot_id: shot.revision for shot_id, shot in result.current.items()}
-        and lookups(session, project_id) == result.names
+        project.revision == planned.project_revision
+        and revisions == planned.revisions
+        and lookups(session, project_id) == planned.names
     )
 
 

@@ -25,3 +25,9 @@ class ShotlistSettings(BaseSettings):
     import_workers: int = Field(
         default=2, ge=1, le=16, description="Imports (previews and applies) worked on at once; more wait."
     )
+    import_processes: int = Field(
+        default=2,
+        ge=1,
+        le=16,
+        description="Processes that read, validate, diff and plan imports (off the server process's GIL).",
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -17,7 +18,8 @@ from sync_server.db.engine import Database, make_database
 from sync_server.db.migrate import upgrade
 from sync_server.db.models import AuditEvent, Project, Scene, Shot
 from sync_server.shotlist import service
-from sync_server.shotlist.schemas import Selection
+from sync_server.shotlist.offload import plan_import
+from sync_server.shotlist.planned import ImportJob
 from sync_server.shotlist.settings import ShotlistSettings
 from sync_server.shots.schemas import ShotOut
 from sync_server.storage.layout import ProjectLayout
@@ -89,9 +91,17 @@ def _apply_counting(db: Database, shots: int, new: int) -> tuple[int, dict[str, 
     try:
         with db.write_sessions() as session:
             uow = UnitOfWork(session=session, hub=None, actor=SYSTEM)
-            answer = service.apply(
-                uow, db.read_sessions, project_id, "edit.csv", content, Selection(), ShotlistSettings()
+            job = ImportJob(
+                db.engine.url.render_as_string(hide_password=False),
+                project_id,
+                "edit.csv",
+                content,
+                ShotlistSettings(),
+                SYSTEM,
+                apply=True,
             )
+            # Planned inline here (the server plans in a child process): its own engine, not counted.
+            answer = json.loads(service.apply(uow, lambda: plan_import(job), project_id, job.filename))
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
     with db.read_sessions() as session:

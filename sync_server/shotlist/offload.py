@@ -1,0 +1,136 @@
+"""The CPU-heavy part of an import (read the file, validate, diff, plan the statements and audit events) in a
+child process, so it never holds the server process's GIL: the event loop and the other requests' threads
+(heartbeats above all) keep running at full speed while a 20,000-row workbook is worked on.
+
+A pool of `spawn`ed processes per app (made by the router's lifespan, shut down with it; its size is
+`AIPIPE_SHOTLIST_IMPORT_PROCESSES`). The child opens the database itself (read only: a read session of its
+own engine) and hands back a compact plan: the preview's JSON, ready to send, and for an apply the
+statements' parameters and audit events. The server's worker thread only waits for it and then runs the
+write transaction (see `service.write`)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import AsyncIterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from ..db.engine import make_engine
+from ..errors import Unprocessable
+from . import bulk, service
+from .planned import ImportJob, Planned
+from .schemas import Selection
+from .settings import ShotlistSettings
+
+logger = logging.getLogger(__name__)
+
+
+def parse_selection(text: str | None) -> Selection:
+    if not text:
+        return Selection()
+    try:
+        return Selection.model_validate(json.loads(text))
+    except (ValueError, ValidationError, RecursionError) as exc:
+        raise Unprocessable(f"selection is not a valid selection: {exc}", field="selection") from exc
+
+
+def plan_import(job: ImportJob) -> Planned:
+    """Read, validate and diff the file (and for an apply, plan its writes) against the database as a read
+    session of a new engine sees it. Runs in the child process (or inline, in tests of the service)."""
+    started = time.process_time()
+    chosen = parse_selection(job.selection) if job.apply else None
+    engine = make_engine(job.database_url, pool_size=1)
+    try:
+        with Session(engine) as session:
+            result = service.preview(
+                session, job.project_id, job.filename, job.content, job.settings, job.actor
+            )
+            writes = None
+            if chosen is not None:
+                origin = bulk.Origin(job.actor, job.request_id, job.remote_addr)
+                writes = service.plan(origin, result, chosen)
+            preview = json.dumps(result.as_dict(), ensure_ascii=False, default=str).encode()
+            return Planned(
+                preview=preview,
+                pid=os.getpid(),
+                cpu_s=time.process_time() - started,
+                rows=result.rows_read,
+                writes=writes,
+                project_revision=result.project.revision if result.project is not None else None,
+                revisions={shot_id: shot.revision for shot_id, shot in result.current.items()},
+                names=result.names,
+            )
+    finally:
+        engine.dispose()
+
+
+class ImportProcesses:
+    """The app's pool of import processes. A child that dies (killed, out of memory on a hostile file)
+    breaks the pool: that import is refused and the next one gets a fresh pool."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _current(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                # spawn: a fork of a threaded server would copy its locks mid-use (and the event loop).
+                # Processes start on the first imports, not with the server.
+                self._pool = ProcessPoolExecutor(self.size, mp_context=multiprocessing.get_context("spawn"))
+            return self._pool
+
+    def run(self, job: ImportJob) -> Planned:
+        """Plan `job` in a child process; blocks the calling worker thread (not holding the GIL) meanwhile."""
+        pool = self._current()
+        try:
+            planned = pool.submit(plan_import, job).result()
+        except BrokenProcessPool as exc:
+            with self._lock:
+                if self._pool is pool:
+                    self._pool = None
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise Unprocessable(
+                f"{job.filename} could not be read: the import process ended while reading it.", field="file"
+            ) from exc
+        logger.info(
+            "shot list import planned in a worker process",
+            extra={
+                "worker_pid": planned.pid,
+                "server_pid": os.getpid(),
+                "rows": planned.rows,
+                "cpu_s": round(planned.cpu_s, 3),
+                "apply": job.apply,
+            },
+        )
+        return planned
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+@asynccontextmanager
+async def import_processes_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """The app's import processes: made at start-up, shut down with the app."""
+    settings = getattr(app.state, "shotlist_settings", None) or ShotlistSettings()
+    app.state.shotlist_settings = settings
+    processes = ImportProcesses(settings.import_processes)
+    app.state.shotlist_processes = processes
+    try:
+        yield
+    finally:
+        processes.close()

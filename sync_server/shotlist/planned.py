@@ -1,0 +1,42 @@
+"""What an import's child process is given (`ImportJob`) and hands back (`Planned`): plain, picklable data."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from ..context import Principal
+from .bulk import Writes
+from .data import Lookups
+from .settings import ShotlistSettings
+
+
+@dataclass(frozen=True)
+class ImportJob:
+    """Everything the child needs: plain data only (it is pickled to the child)."""
+
+    database_url: str
+    project_id: uuid.UUID
+    filename: str
+    content: bytes
+    settings: ShotlistSettings
+    actor: Principal
+    selection: str | None = None  # the apply's selection JSON as sent (parsed in the child)
+    apply: bool = False  # False: a preview
+    request_id: str | None = None
+    remote_addr: str | None = None
+
+
+@dataclass
+class Planned:
+    """What the child hands back: the preview's JSON and, for an apply, the plan of its writes and what the
+    diff was made against (to tell in the write transaction whether anything changed since)."""
+
+    preview: bytes  # the preview as JSON, as the answer carries it
+    pid: int  # the process that did the work (logged; the tests check it is not the server's)
+    cpu_s: float  # CPU time the work took in that process
+    rows: int
+    writes: Writes | None = None
+    project_revision: int | None = None
+    revisions: dict[str, int] = field(default_factory=dict)  # shot id -> revision, as the diff saw them
+    names: Lookups | None = None

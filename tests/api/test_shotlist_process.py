@@ -1,0 +1,124 @@
+"""An import's CPU-heavy part (reading the file, validating, diffing, planning the writes) runs in a child
+process of the server, not on the server process's GIL: the server logs which process planned each import,
+and that process must be a live child of the server, not the server itself. The answer is the same as
+ever (rows created, preview counts), and the write still happens in the server (the shots are there)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.api import Api, login
+from tests.support.server import ServerProcess, start_with_admin
+
+ROWS = 2000
+PLANNED = "shot list import planned in a worker process"
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[ServerProcess, Api]]:
+    """A SQLite server of its own that logs at INFO (the shared test servers log warnings only)."""
+    process, password = start_with_admin(tmp_path / "server", None, "admin", {"AIPIPE_LOG_LEVEL": "INFO"})
+    admin = login(process.url, "admin", password)
+    try:
+        yield process, Api(process.url, process.ws_url, admin, "sqlite", data_dir=process.data_dir)
+    finally:
+        admin.close()
+        process.stop()
+
+
+def _rows_csv(scene: str, count: int) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["Scene", "Shot", "Status", "Description", "Duration (frames)"])
+    for i in range(count):
+        writer.writerow([scene, "", "draft", f"new shot {i} — 골목", 24 + i % 48])
+    return buffer.getvalue().encode()
+
+
+def _planned(log: str) -> list[dict[str, Any]]:
+    records = []
+    for line in log.splitlines():
+        if PLANNED in line:
+            records.append(json.loads(line))
+    return records
+
+
+def _parent_of(pid: int) -> int | None:
+    status = Path(f"/proc/{pid}/status")
+    if not status.exists():
+        return None
+    for line in status.read_text().splitlines():
+        if line.startswith("PPid:"):
+            return int(line.split()[1])
+    return None
+
+
+def test_preview_and_apply_are_planned_in_a_child_process(server: tuple[ServerProcess, Api]) -> None:
+    process, api = server
+    assert process.process is not None
+    server_pid = process.process.pid
+    project = api.project()
+    pid = project["id"]
+    scene = api.scene(pid)
+    content = _rows_csv(scene["code"], ROWS)
+
+    preview = api.admin.post(
+        f"/api/projects/{pid}/shotlist/import", files={"file": ("big.csv", content)}, timeout=300
+    )
+    assert preview.status_code == 200, preview.text
+    assert preview.json()["summary"]["added"] == ROWS
+    applied = api.admin.post(
+        f"/api/projects/{pid}/shotlist/apply", files={"file": ("big.csv", content)}, timeout=300
+    )
+    assert applied.status_code == 200, applied.text
+    answer = applied.json()
+    assert list(answer) == ["applied", "change_set_id", "preview"]
+    assert len(answer["applied"]["created"]) == ROWS and answer["change_set_id"]
+    assert answer["preview"]["summary"]["added"] == ROWS
+    listing = api.admin.get(f"/api/projects/{pid}/shots", params={"limit": 1})
+    assert listing.json()["total"] == ROWS
+
+    records = _planned(process.log())
+    assert [r["apply"] for r in records] == [False, True], records
+    for record in records:
+        assert record["rows"] == ROWS
+        assert record["server_pid"] == server_pid
+        assert record["worker_pid"] != server_pid, record  # planned on the server's own GIL
+        # A process of the server's pool (still running: the pool keeps its processes).
+        parent = _parent_of(record["worker_pid"])
+        assert parent in (server_pid, None), (record, parent)
+        assert record["cpu_s"] > 0
+
+
+def test_a_blocked_file_is_refused_from_the_child_with_its_problems(
+    server: tuple[ServerProcess, Api],
+) -> None:
+    """Errors found in the child come back as the same problem+json (field, row) as before."""
+    _process, api = server
+    project = api.project()
+    pid = project["id"]
+    api.scene(pid)
+    content = b"Scene,Shot,Status\nNOPE_999,,draft\n"
+    applied = api.admin.post(f"/api/projects/{pid}/shotlist/apply", files={"file": ("bad.csv", content)})
+    assert applied.status_code == 422, applied.text
+    problem = applied.json()
+    assert problem["errors"][0]["row"] == 2, problem
+    bad_selection = api.admin.post(
+        f"/api/projects/{pid}/shotlist/apply",
+        files={"file": ("bad.csv", content)},
+        data={"selection": "{not json"},
+    )
+    assert bad_selection.status_code == 422, bad_selection.text
+    assert bad_selection.json()["errors"][0]["field"] == "selection"
+    unreadable = api.admin.post(
+        f"/api/projects/{pid}/shotlist/import", files={"file": ("x.xlsx", b"PK\x03\x04 not a zip")}
+    )
+    assert unreadable.status_code == 200, unreadable.text  # a preview lists the file's problems
+    assert not unreadable.json()["can_apply"] and unreadable.json()["error_count"] == 1
