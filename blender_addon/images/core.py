@@ -145,6 +145,41 @@ def takes_of(items: Sequence[Mapping[str, Any]]) -> list[Take]:
     return sorted((take_of(i) for i in items), key=lambda t: (t.number, t.version_id))
 
 
+@dataclass(frozen=True)
+class TakeRow:
+    """A take as the panel's list holds it: plain strings, made on the worker thread so the main thread
+    only copies them into Blender's collection."""
+
+    version_id: str
+    label: str
+    verdict: str
+    first_frame: bool
+    provenance: str  # JSON
+    file_url: str
+    file_name: str
+    file_sha256: str
+
+
+def take_rows(items: Sequence[Mapping[str, Any]]) -> list[TakeRow]:
+    """The rows for `takes_of(items)`, in the same order."""
+    rows = []
+    for take in takes_of(items):
+        file = take.file or {}
+        rows.append(
+            TakeRow(
+                take.version_id,
+                take.label,
+                take.verdict,
+                take.is_first_frame,
+                json.dumps(dict(take.provenance), ensure_ascii=False),
+                str(file.get("url") or ""),
+                str(file.get("name") or ""),
+                str(file.get("sha256") or ""),
+            )
+        )
+    return rows
+
+
 def _value(value: Any) -> str:
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False, sort_keys=True)

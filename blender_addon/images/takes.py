@@ -3,7 +3,6 @@ A, B, side by side or as a wipe, stepped through with the keyboard, refreshed as
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -42,6 +41,12 @@ def fetch_takes(shot_id: str) -> Callable[[Any], list[dict[str, Any]]]:
     return work
 
 
+def fetch_rows(shot_id: str) -> Callable[[Any], list[core.TakeRow]]:
+    """Worker: the shot's takes as list rows (labels and provenance made here, off the main thread)."""
+    listing = fetch_takes(shot_id)
+    return lambda ctx: core.take_rows(listing(ctx))
+
+
 def fetch_files(files: list[dict[str, str]]) -> Callable[[Any], list[str | None]]:
     """Worker: a local path for each take file (path mapping, else downloaded once into the cache)."""
     rt = runtime.get()
@@ -63,42 +68,56 @@ def take_file(take: Any) -> dict[str, str]:
 # -- main thread: the take list --------------------------------------------------------------------------
 
 
-def apply_takes(shot_id: str, code: str, items: list[dict[str, Any]], keep: bool = False) -> None:
+def _fill(item: Any, row: core.TakeRow) -> None:
+    item.version_id, item.label, item.verdict, item.first_frame = (
+        row.version_id,
+        row.label,
+        row.verdict,
+        row.first_frame,
+    )
+    item.provenance, item.file_url, item.file_name, item.file_sha256 = (
+        row.provenance,
+        row.file_url,
+        row.file_name,
+        row.file_sha256,
+    )
+
+
+def apply_takes(shot_id: str, code: str, rows: list[core.TakeRow], keep: bool = False) -> None:
     """Fill the panel's take list with the shot's takes; A is the first frame (else the first take), B the
-    next one. With `keep`, A and B stay on the takes they were."""
+    next one. With `keep`, A and B stay on the takes they were, and a list that only grew keeps its rows
+    (only changed rows are written and new ones added: takes arriving during a batch cost little)."""
     st = state()
     before = (
         st.takes[st.take_index].version_id if keep and 0 <= st.take_index < len(st.takes) else "",
         st.takes[st.other_index].version_id if keep and 0 <= st.other_index < len(st.takes) else "",
     )
-    takes = core.takes_of(items)
+    ids = [r.version_id for r in rows]
+    held = [t.version_id for t in st.takes] if keep and st.shot_id == shot_id else []
+    if not held or held != ids[: len(held)]:
+        st.takes.clear()
+        held = []
     st.shot_id, st.shot_code = shot_id, code
-    st.takes.clear()
-    for take in takes:
-        item = st.takes.add()
-        item.version_id, item.label, item.verdict = take.version_id, take.label, take.verdict
-        item.first_frame = take.is_first_frame
-        item.provenance = json.dumps(dict(take.provenance), ensure_ascii=False)
-        if take.file is not None:
-            item.file_url = str(take.file.get("url") or "")
-            item.file_name = str(take.file.get("name") or "")
-            item.file_sha256 = str(take.file.get("sha256") or "")
-    ids = [t.version_id for t in takes]
-    first = next((i for i, t in enumerate(takes) if t.is_first_frame), 0 if takes else -1)
+    for item, row in zip(st.takes, rows, strict=False):
+        if (item.label, item.verdict, item.first_frame) != (row.label, row.verdict, row.first_frame):
+            _fill(item, row)
+    for row in rows[len(held) :]:
+        _fill(st.takes.add(), row)
+    first = next((i for i, r in enumerate(rows) if r.first_frame), 0 if rows else -1)
     st.take_index = ids.index(before[0]) if before[0] in ids else first
-    st.other_index = ids.index(before[1]) if before[1] in ids else core.step(st.take_index, len(takes), 1)
+    st.other_index = ids.index(before[1]) if before[1] in ids else core.step(st.take_index, len(rows), 1)
 
 
 def load_takes(shot_id: str, code: str, then: Callable[[], None] | None = None, keep: bool = False) -> None:
     """Fetch the shot's takes on the worker and list them (then `then()` on the main thread)."""
     rt = runtime.get()
 
-    def done(items: list[dict[str, Any]]) -> None:
-        apply_takes(shot_id, code, items, keep)
+    def done(rows: list[core.TakeRow]) -> None:
+        apply_takes(shot_id, code, rows, keep)
         if then is not None:
             then()
 
-    rt.run("Loading takes", fetch_takes(shot_id), done)
+    rt.run("Loading takes", fetch_rows(shot_id), done)
 
 
 def refresh_after_arrivals(shot_id: str) -> None:
@@ -106,16 +125,16 @@ def refresh_after_arrivals(shot_id: str) -> None:
     rt = runtime.get()
     arrivals: core.Arrivals = rt.extras.setdefault("images_arrivals", core.Arrivals())
 
-    def done(items: list[dict[str, Any]]) -> None:
+    def done(rows: list[core.TakeRow]) -> None:
         if state().shot_id == shot_id:
-            apply_takes(shot_id, state().shot_code, items, keep=True)
+            apply_takes(shot_id, state().shot_code, rows, keep=True)
         if arrivals.refreshed():
             refresh_after_arrivals(shot_id)
 
     def failed(_exc: BaseException) -> None:
         arrivals.refreshed()
 
-    rt.run("Loading takes", fetch_takes(shot_id), done, failed)
+    rt.run("Loading takes", fetch_rows(shot_id), done, failed)
 
 
 def on_version(event: dict[str, Any]) -> None:
