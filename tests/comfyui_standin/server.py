@@ -32,8 +32,9 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .execution import cache_keys, current_inputs, execution_order, node_state, preview_frame, resolve_inputs
+from .image_nodes import IMAGE_NODE_FUNCTIONS
 from .nodes import NODE_FUNCTIONS, NodeContext, annotated_path
-from .validation import PromptValidator, full_type_name
+from .validation import PromptValidator, full_type_name, with_models
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +75,14 @@ class StandinComfy:
         jobs_api: bool = False,
         slow_nodes: dict[str, float] | None = None,
         fail_nodes: dict[str, str] | None = None,
+        models: list[str] | tuple[str, ...] = (),
     ):
         self.input_dir, self.output_dir, self.temp_dir = (root / "input", root / "output", root / "temp")
         for folder in (self.input_dir, self.output_dir, self.temp_dir):
             folder.mkdir(parents=True, exist_ok=True)
         self.object_info = object_info or json.loads(CAPTURED_OBJECT_INFO.read_text(encoding="utf-8"))
+        if models:  # model files this host "has": offered by every loader, like files in models/
+            self.object_info = with_models(self.object_info, models)
         self.node_delay = node_delay
         self.progress_steps = progress_steps
         self.send_previews = send_previews
@@ -91,7 +95,11 @@ class StandinComfy:
         self.requests: list[tuple[str, str]] = []
         self.ws_connections = 0
         self.history: dict[str, dict[str, Any]] = {}
-        self._validator = PromptValidator(self.object_info, {"LoadImage": self._validate_load_image})
+        self._validator = PromptValidator(
+            self.object_info,
+            {"LoadImage": self._validate_load_image, "LoadImageMask": self._validate_load_image},
+        )
+        self._node_functions = {**NODE_FUNCTIONS, **IMAGE_NODE_FUNCTIONS}
         self._pending: list[QueueItem] = []
         self._running: QueueItem | None = None
         self._number = 0
@@ -483,7 +491,7 @@ class StandinComfy:
                 if class_type in self.fail_nodes:
                     raise RuntimeError(self.fail_nodes[class_type])
                 resolved = resolve_inputs(prompt[node_id]["inputs"], values)
-                run = NODE_FUNCTIONS.get(class_type)
+                run = self._node_functions.get(class_type)
                 if run is None:
                     raise NotImplementedError(f"the ComfyUI stand-in does not execute {class_type}")
                 context = NodeContext(self.input_dir, self.output_dir, self.temp_dir, prompt)
@@ -563,8 +571,8 @@ class StandinComfy:
                 await self._send_bytes(preview_frame(), client)
 
     def _input_signature(self, node: dict[str, Any]) -> Any:
-        # LoadImage's IS_CHANGED hashes the file: a changed input invalidates the cache.
-        if node["class_type"] == "LoadImage":
+        # LoadImage's (and LoadImageMask's) IS_CHANGED hashes the file: a changed input invalidates the cache.
+        if node["class_type"] in ("LoadImage", "LoadImageMask"):
             path = annotated_path(str(node["inputs"].get("image")), self._context())
             return path.stat().st_mtime_ns if path.exists() else None
         return None

@@ -8,9 +8,12 @@ custom validation of the input file.
 
 from __future__ import annotations
 
+import copy
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
+
+from aipipe_shared.workflows import MODEL_INPUT_NAMES
 
 CONVERTERS: dict[str, Callable[[Any], Any]] = {"INT": int, "FLOAT": float, "STRING": str, "BOOLEAN": bool}
 
@@ -21,6 +24,19 @@ def full_type_name(exc: BaseException) -> str:
     return (
         klass.__qualname__ if klass.__module__ == "builtins" else f"{klass.__module__}.{klass.__qualname__}"
     )
+
+
+def with_models(object_info: dict[str, Any], files: Iterable[str]) -> dict[str, Any]:
+    """A copy of the catalogue whose model-file combos (unet_name, vae_name, control_net_name ...) also offer
+    `files`: what /object_info says on a host with those files in its models folders."""
+    info = copy.deepcopy(object_info)
+    names = list(dict.fromkeys(files))
+    for node in info.values():
+        for category in ("required", "optional"):
+            for name, spec in ((node.get("input") or {}).get(category) or {}).items():
+                if name in MODEL_INPUT_NAMES and spec and isinstance(spec[0], list):
+                    spec[0].extend(n for n in names if n not in spec[0])
+    return info
 
 
 def _error(kind: str, message: str, details: str = "", **extra: Any) -> dict[str, Any]:
