@@ -1,0 +1,293 @@
+"""Render the camera-solve benchmark set in real Blender (bpy), deterministic by seed.
+
+    .venv-blender-5.0/bin/python scripts/camera_set/make_set.py --out .cache/camera_set --scenes 64
+
+Each frame: <name>.png (clean Workbench render), <name>_perturbed.jpg (radial distortion, warp, blur, noise,
+JPEG: scripts/camera_set/perturb.py) and <name>.json (the truth: lens, sensor, resolution, the camera's
+matrix_world, pitch/roll/yaw, the perturbation drawn). Scenes are Manhattan: streets, rooms, plazas and boxes,
+axis-aligned boxes with window/panel/tile detail so edges show. Cameras: 18–85 mm on a 36 mm sensor
+(sensor fit horizontal), pitch −20…+20°, roll −8…+8°, yaw anywhere. --one-point adds frames looking
+straight down an axis with the camera level (one-point views), marked as such in their truth: the solver
+should refuse them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import bpy
+import mathutils
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from scripts.camera_set.camera import camera_to_scene  # noqa: E402
+
+KINDS = ("street", "room", "plaza", "boxes")
+SENSOR_MM = 36.0
+
+
+class MeshBuilder:
+    """Axis-aligned boxes gathered into one mesh, each face with a material index."""
+
+    def __init__(self) -> None:
+        self.vertices: list[tuple[float, float, float]] = []
+        self.faces: list[tuple[int, int, int, int]] = []
+        self.materials: list[int] = []
+
+    def box(self, lo, hi, material: int) -> None:
+        x0, y0, z0 = lo
+        x1, y1, z1 = hi
+        base = len(self.vertices)
+        self.vertices += [
+            (x0, y0, z0), (x1, y0, z0), (x1, y1, z0), (x0, y1, z0),
+            (x0, y0, z1), (x1, y0, z1), (x1, y1, z1), (x0, y1, z1),
+        ]  # fmt: skip
+        for face in ((0, 3, 2, 1), (4, 5, 6, 7), (0, 1, 5, 4), (1, 2, 6, 5), (2, 3, 7, 6), (3, 0, 4, 7)):
+            self.faces.append(tuple(base + i for i in face))
+            self.materials.append(material)
+
+    def build(self, name: str, palette: list[tuple[float, float, float]]) -> bpy.types.Object:
+        mesh = bpy.data.meshes.new(name)
+        mesh.from_pydata(self.vertices, [], self.faces)
+        for index, colour in enumerate(palette):
+            material = bpy.data.materials.new(f"{name}_{index}")
+            material.diffuse_color = (*colour, 1.0)
+            mesh.materials.append(material)
+        mesh.polygons.foreach_set("material_index", self.materials)
+        mesh.update()
+        obj = bpy.data.objects.new(name, mesh)
+        bpy.context.scene.collection.objects.link(obj)
+        return obj
+
+
+def _palette(rng: np.random.Generator, count: int = 12) -> list[tuple[float, float, float]]:
+    return [tuple(float(c) for c in rng.uniform(0.05, 0.9, 3)) for _ in range(count)]
+
+
+def _building(builder: MeshBuilder, rng, lo, hi, facade_axis: int, facade_side: int) -> None:
+    """A block with a grid of window boxes on one facade (facade_axis 0: faces ±X, 1: faces ±Y)."""
+    builder.box(lo, hi, int(rng.integers(0, 4)))
+    lo, hi = np.array(lo, float), np.array(hi, float)
+    along = 1 - facade_axis
+    span = hi[along] - lo[along]
+    floors = max(1, int((hi[2] - lo[2]) / 3.0))
+    columns = max(1, int(span / 2.5))
+    face = hi[facade_axis] if facade_side > 0 else lo[facade_axis]
+    material = int(rng.integers(4, 8))
+    for f in range(floors):
+        for c in range(columns):
+            w_lo = np.zeros(3)
+            w_hi = np.zeros(3)
+            w_lo[along] = lo[along] + (c + 0.25) * span / columns
+            w_hi[along] = lo[along] + (c + 0.75) * span / columns
+            w_lo[2] = lo[2] + f * 3.0 + 0.9
+            w_hi[2] = lo[2] + f * 3.0 + 2.3
+            w_lo[facade_axis] = face - 0.05 if facade_side > 0 else face - 0.15
+            w_hi[facade_axis] = face + 0.15 if facade_side > 0 else face + 0.05
+            builder.box(tuple(w_lo), tuple(w_hi), material)
+
+
+def _tiles(builder: MeshBuilder, rng, extent: float, size: float, centre=(0.0, 0.0)) -> None:
+    """A checkered ground of slabs (edges along X and Y on the ground)."""
+    n = int(extent / size)
+    for i in range(-n, n):
+        for j in range(-n, n):
+            if (i + j) % 2 == 0:
+                x, y = centre[0] + i * size, centre[1] + j * size
+                builder.box((x, y, -0.02), (x + size, y + size, 0.0), 8 + int(rng.integers(0, 2)))
+    builder.box(
+        (centre[0] - n * size, centre[1] - n * size, -0.06),
+        (centre[0] + n * size, centre[1] + n * size, -0.03),
+        10,
+    )
+
+
+def build_scene(kind: str, rng: np.random.Generator) -> None:
+    builder = MeshBuilder()
+    if kind == "street":
+        _tiles(builder, rng, 40.0, 2.5)
+        for side in (-1, 1):
+            y = -30.0
+            while y < 120.0:
+                width = rng.uniform(6, 16)
+                depth = rng.uniform(8, 14)
+                setback = rng.uniform(6, 9)
+                x0 = setback if side > 0 else -setback - depth
+                _building(builder, rng, (x0, y, 0), (x0 + depth, y + width, rng.uniform(5, 25)), 0, -side)
+                y += width + rng.uniform(0.5, 4)
+    elif kind == "room":
+        w, d, h = rng.uniform(6, 12), rng.uniform(6, 12), rng.uniform(2.6, 4.0)
+        _tiles(builder, rng, max(w, d) / 2 + 1, 0.6)
+        t = 0.2
+        builder.box((-w / 2 - t, -d / 2, 0), (-w / 2, d / 2, h), 0)
+        builder.box((w / 2, -d / 2, 0), (w / 2 + t, d / 2, h), 1)
+        builder.box((-w / 2, d / 2, 0), (w / 2, d / 2 + t, h), 2)
+        builder.box((-w / 2, -d / 2 - t, 0), (w / 2, -d / 2, h), 3)
+        builder.box((-w / 2, -d / 2, h), (w / 2, d / 2, h + t), 11)
+        for wall in range(4):
+            # panels, doors and frames on each wall
+            for _ in range(4):
+                a = rng.uniform(-0.4, 0.3)
+                size, height = rng.uniform(0.6, 1.6), rng.uniform(0.8, 2.2)
+                z0 = rng.uniform(0.0, max(0.01, h - height - 0.2))
+                if wall < 2:
+                    x = -w / 2 if wall == 0 else w / 2 - 0.08
+                    builder.box((x, a * d, z0), (x + 0.08, a * d + size, z0 + height), 4 + wall)
+                else:
+                    y = d / 2 - 0.08 if wall == 2 else -d / 2
+                    builder.box((a * w, y, z0), (a * w + size, y + 0.08, z0 + height), 4 + wall)
+        for _ in range(int(rng.integers(5, 10))):
+            cx, cy = rng.uniform(-w / 2 + 0.6, w / 2 - 0.6), rng.uniform(-d / 2 + 0.6, d / 2 - 0.6)
+            sx, sy, sz = rng.uniform(0.4, 1.5), rng.uniform(0.4, 1.5), rng.uniform(0.4, 2.0)
+            builder.box(
+                (cx - sx / 2, cy - sy / 2, 0), (cx + sx / 2, cy + sy / 2, sz), int(rng.integers(0, 12))
+            )
+    elif kind == "plaza":
+        _tiles(builder, rng, 30.0, 3.0)
+        for side in range(4):
+            for k in range(4):
+                offset = -36 + k * 18 + rng.uniform(0, 3)
+                dist = rng.uniform(30, 40)
+                width, depth, height = rng.uniform(10, 16), rng.uniform(8, 12), rng.uniform(6, 30)
+                if side == 0:
+                    _building(builder, rng, (offset, dist, 0), (offset + width, dist + depth, height), 1, -1)
+                elif side == 1:
+                    _building(builder, rng, (offset, -dist - depth, 0), (offset + width, -dist, height), 1, 1)
+                elif side == 2:
+                    _building(builder, rng, (dist, offset, 0), (dist + depth, offset + width, height), 0, -1)
+                else:
+                    _building(builder, rng, (-dist - depth, offset, 0), (-dist, offset + width, height), 0, 1)
+        for _ in range(12):
+            cx, cy = rng.uniform(-20, 20), rng.uniform(-20, 20)
+            if math.hypot(cx, cy) < 4:
+                continue
+            s = rng.uniform(0.8, 3.0, 3)
+            builder.box((cx, cy, 0), (cx + s[0], cy + s[1], s[2]), int(rng.integers(0, 12)))
+    else:  # boxes
+        _tiles(builder, rng, 25.0, 1.5)
+        for _ in range(int(rng.integers(50, 80))):
+            cx, cy = rng.uniform(-16, 16), rng.uniform(-16, 16)
+            if math.hypot(cx, cy) < 3:
+                continue
+            s = rng.uniform([0.5, 0.5, 0.5], [3.5, 3.5, 7.0])
+            z0 = 0.0
+            builder.box((cx, cy, z0), (cx + s[0], cy + s[1], z0 + s[2]), int(rng.integers(0, 12)))
+            if rng.random() < 0.4:  # a stacked crate
+                t = s * rng.uniform(0.4, 0.9, 3)
+                builder.box((cx, cy, s[2]), (cx + t[0], cy + t[1], s[2] + t[2]), int(rng.integers(0, 12)))
+    builder.build(kind, _palette(rng))
+
+
+def _camera_pose(kind: str, rng: np.random.Generator, one_point: bool) -> tuple[float, float, float, tuple]:
+    if one_point:
+        pitch, roll, yaw = 0.0, float(rng.uniform(-8, 8)), float(rng.choice([0.0, 90.0, 180.0, 270.0]))
+    else:
+        pitch, roll, yaw = float(rng.uniform(-20, 20)), float(rng.uniform(-8, 8)), float(rng.uniform(0, 360))
+    if kind == "street":
+        location = (float(rng.uniform(-3, 3)), float(rng.uniform(-5, 5)), float(rng.uniform(1.2, 2.5)))
+        if not one_point:
+            # look along the street more often than into a wall
+            yaw = float(rng.choice([0.0, 180.0]) + rng.uniform(-60, 60))
+    elif kind == "room":
+        location = (float(rng.uniform(-1, 1)), float(rng.uniform(-1, 1)), float(rng.uniform(1.2, 1.8)))
+    else:
+        location = (float(rng.uniform(-2, 2)), float(rng.uniform(-2, 2)), float(rng.uniform(1.4, 3.0)))
+    return pitch, roll, yaw, location
+
+
+def render_frame(out: Path, name: str, index: int, seed: int, portrait: bool, one_point: bool) -> dict:
+    rng = np.random.default_rng([seed, index, int(portrait), int(one_point)])
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    scene = bpy.context.scene
+    kind = KINDS[index % len(KINDS)]
+    build_scene(kind, rng)
+    lens = float(rng.uniform(18.0, 85.0))
+    pitch, roll, yaw, location = _camera_pose(kind, rng, one_point)
+    data = bpy.data.cameras.new(name)
+    data.lens = lens
+    data.sensor_width = SENSOR_MM
+    data.sensor_fit = "HORIZONTAL"
+    data.clip_start, data.clip_end = 0.05, 500.0
+    camera = bpy.data.objects.new(name, data)
+    scene.collection.objects.link(camera)
+    rotation = camera_to_scene(pitch, roll, yaw)
+    matrix = np.eye(4)
+    matrix[:3, :3] = rotation
+    matrix[:3, 3] = location
+    # mathutils.Matrix takes rows; assigning a plain list of lists would be read as columns.
+    camera.matrix_world = mathutils.Matrix([[float(v) for v in row] for row in matrix])
+    scene.camera = camera
+    width, height = (720, 1280) if portrait else (1280, 720)
+    scene.render.resolution_x, scene.render.resolution_y = width, height
+    scene.render.resolution_percentage = 100
+    scene.render.engine = "BLENDER_WORKBENCH"
+    scene.display.shading.light = "STUDIO"
+    scene.display.shading.color_type = "MATERIAL"
+    world = bpy.data.worlds.new("sky")
+    world.color = tuple(float(c) for c in rng.uniform(0.4, 0.8, 3))
+    scene.world = world
+    scene.view_settings.view_transform = "Standard"
+    scene.render.image_settings.file_format = "PNG"
+    scene.render.filepath = str(out / f"{name}.png")
+    bpy.ops.render.render(write_still=True)
+    written = np.array(camera.matrix_world)
+    truth = {
+        "name": name,
+        "kind": kind,
+        "portrait": portrait,
+        "one_point": one_point,
+        "width": width,
+        "height": height,
+        "lens_mm": lens,
+        "sensor_width_mm": SENSOR_MM,
+        "sensor_fit": "HORIZONTAL",
+        "focal_px": lens / SENSOR_MM * width,
+        "relative_focal": lens / SENSOR_MM * width / (max(width, height) / 2.0),
+        "pitch_deg": pitch,
+        "roll_deg": roll,
+        "yaw_deg": yaw,
+        "matrix_world": written.tolist(),
+        "blender": bpy.app.version_string,
+    }
+    return truth
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / ".cache" / "camera_set")
+    parser.add_argument("--scenes", type=int, default=64, help="landscape 1280×720 frames")
+    parser.add_argument("--portrait", type=int, default=8, help="portrait 720×1280 frames")
+    parser.add_argument("--one-point", type=int, default=4, help="level frames straight down an axis")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-perturb", action="store_true", help="only the clean renders")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    jobs = [(f"land_{i:03d}", i, False, False) for i in range(args.scenes)]
+    jobs += [(f"portrait_{i:03d}", i, True, False) for i in range(args.portrait)]
+    jobs += [(f"onepoint_{i:03d}", i, False, True) for i in range(args.one_point)]
+    for name, index, portrait, one_point in jobs:
+        truth = render_frame(args.out, name, index, args.seed, portrait, one_point)
+        if not args.no_perturb:
+            import cv2
+
+            from scripts.camera_set.perturb import perturb
+
+            clean = cv2.imread(str(args.out / f"{name}.png"), cv2.IMREAD_COLOR)
+            noisy, params = perturb(
+                clean, np.random.default_rng([args.seed, index, 7, int(portrait), int(one_point)])
+            )
+            cv2.imwrite(str(args.out / f"{name}_perturbed.jpg"), noisy, [cv2.IMWRITE_JPEG_QUALITY, 95])
+            truth["perturbation"] = params
+        (args.out / f"{name}.json").write_text(json.dumps(truth, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

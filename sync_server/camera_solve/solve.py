@@ -1,0 +1,303 @@
+"""Solve the camera of one picture: segments → Manhattan vanishing points → focal length, rotation, horizon.
+
+Where the picture does not determine the focal length (one-point views, too few lines, not a Manhattan scene)
+the solution says why and falls back: focal length from the preset, orientation from the lines with that focal
+length held fixed (or a level camera where there are no lines to use).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .calibrate import Fit, refine
+from .lines import ImageFrame, Segments, picture_segments
+from .orientation import horizon_line, level_axes, pitch_roll_yaw, scene_axes
+from .result import REFUSAL_TEXT, CameraSolution, Horizon, LineUsed, VanishingPoint
+from .scale import DEFAULT_EYE_HEIGHT_M
+from .vanishing import FOCAL_RANGE, fixed_focal_hypotheses, free_focal_hypotheses, soft_inlier_scores
+
+AXES = ("x", "y", "z")
+
+
+@dataclass(frozen=True)
+class SolveOptions:
+    """The knobs of a solve, with the defaults the benchmark measured."""
+
+    preset_focal_mm: float = 35.0
+    sensor_width_mm: float = 36.0
+    camera_height_m: float = DEFAULT_EYE_HEIGHT_M
+    seed: int = 0
+    min_segments: int = 12
+    min_lines_per_point: int = 4
+    min_support: float = 0.6
+    max_log_focal_sigma: float = 0.05
+    free_hypotheses: int = 3000
+    fixed_hypotheses: int = 1500
+    refined_candidates: int = 3
+    scoring_segments: int = 300
+    # The focal length is unknown when set; a given focal length holds it fixed (the artist's correction).
+    fixed_focal_mm: float | None = None
+    estimate_distortion: bool = True
+
+
+def focal_mm_to_relative(focal_mm: float, sensor_width_mm: float, frame: ImageFrame) -> float:
+    return focal_mm / sensor_width_mm * frame.width / frame.scale
+
+
+def relative_to_focal_mm(relative: float, sensor_width_mm: float, frame: ImageFrame) -> float:
+    return relative * frame.scale / frame.width * sensor_width_mm
+
+
+def _best_fits(
+    segments: Segments, frame: ImageFrame, options: SolveOptions, fixed_focal: float | None
+) -> list[Fit]:
+    rng = np.random.default_rng(options.seed)
+    scoring = segments.take(np.arange(min(len(segments), options.scoring_segments)))
+    if fixed_focal is None:
+        free_f, free_r = free_focal_hypotheses(segments, rng, options.free_hypotheses)
+        grid = np.exp(np.linspace(np.log(0.6), np.log(8.0), 16))
+    else:
+        free_f, free_r = np.zeros(0), np.zeros((0, 3, 3))
+        grid = np.array([fixed_focal])
+    fixed_f, fixed_r = fixed_focal_hypotheses(segments, rng, grid, options.fixed_hypotheses)
+    focals = np.concatenate([free_f, fixed_f])
+    rotations = np.concatenate([free_r, fixed_r])
+    if focals.size == 0:
+        return []
+    scores = soft_inlier_scores(scoring, focals, rotations, math.sin(math.radians(1.5)))
+    order = np.argsort(-scores)
+    fits: list[Fit] = []
+    for index in order[: options.refined_candidates * 4]:
+        if len(fits) >= options.refined_candidates:
+            break
+        # Skip near-duplicates of a candidate already refined.
+        if any(
+            abs(math.log(focals[index] / fit.focal)) < 0.02 and _same_frame(rotations[index], fit.rotation)
+            for fit in fits
+        ):
+            continue
+        fits.append(
+            refine(
+                segments,
+                float(focals[index]),
+                rotations[index],
+                pixels=frame.scale,
+                fix_focal=fixed_focal is not None,
+                with_k1=options.estimate_distortion and len(segments) >= 40,
+            )
+        )
+    return fits
+
+
+def _same_frame(first: np.ndarray, second: np.ndarray) -> bool:
+    """Two rotations with the same three axes up to order and sign."""
+    return bool(np.all(np.max(np.abs(first.T @ second), axis=1) > math.cos(math.radians(1.0))))
+
+
+def _fit_score(fit: Fit, segments: Segments) -> float:
+    return float(segments.length[fit.labels >= 0].sum()) - 0.01 * fit.cost
+
+
+def _vanishing_points(
+    fit: Fit, axes: np.ndarray, frame: ImageFrame, counts: dict[int, int]
+) -> list[VanishingPoint]:
+    points = []
+    for axis_index, name in enumerate(AXES):
+        direction = axes[:, axis_index]
+        plane = pixel = None
+        if abs(direction[2]) > 1e-6 and abs(direction[2]) / np.linalg.norm(direction) > math.cos(
+            math.radians(89.0)
+        ):
+            xy = -fit.focal * direction[:2] / direction[2]
+            plane = [float(xy[0]), float(xy[1])]
+            pixel = [float(v) for v in frame.to_pixels(xy)]
+        points.append(
+            VanishingPoint(
+                axis=name,
+                direction=[float(v) for v in direction],
+                plane=plane,
+                pixel=pixel,
+                lines=counts.get(axis_index, 0),
+            )
+        )
+    return points
+
+
+def _case(fit: Fit, axes: np.ndarray, counts: dict[int, int], min_lines: int) -> str:
+    finite = 0
+    for axis_index in range(3):
+        direction = axes[:, axis_index]
+        off_axis = math.degrees(math.acos(min(1.0, abs(float(direction[2])))))
+        if counts.get(axis_index, 0) >= min_lines and off_axis < 80.0:
+            finite += 1
+    return {3: "three_point", 2: "two_point", 1: "one_point"}.get(finite, "none")
+
+
+def _horizon(focal: float, axes: np.ndarray, frame: ImageFrame) -> Horizon:
+    line = horizon_line(focal, axes)
+    half_w = frame.width / frame.scale / 2.0
+    ends = []
+    for x in (-half_w, half_w):
+        y = -(line[0] * x + line[2]) / line[1] if abs(line[1]) > 1e-9 else 0.0
+        ends.append([float(v) for v in frame.to_pixels(np.array([x, y]))])
+    angle = math.degrees(math.atan2(-line[0], line[1])) if abs(line[1]) > 1e-9 else 90.0
+    return Horizon(plane_line=[float(v) for v in line], pixel_points=ends, angle_deg=angle)
+
+
+def solve_picture(image: np.ndarray, options: SolveOptions | None = None) -> CameraSolution:
+    """Solve the camera of a decoded picture (BGR, BGRA or gray array)."""
+    options = options or SolveOptions()
+    started = time.process_time()
+    frame, segments = picture_segments(image)
+    preset = focal_mm_to_relative(options.preset_focal_mm, options.sensor_width_mm, frame)
+    held = (
+        focal_mm_to_relative(options.fixed_focal_mm, options.sensor_width_mm, frame)
+        if options.fixed_focal_mm
+        else None
+    )
+    refusals: list[str] = []
+    fit: Fit | None = None
+    if len(segments) < options.min_segments:
+        refusals.append("too_few_lines")
+    else:
+        fits = _best_fits(segments, frame, options, held)
+        fit = max(fits, key=lambda f: _fit_score(f, segments)) if fits else None
+        if fit is None:
+            refusals.append("too_few_lines")
+    focal_source = "picture"
+    if fit is not None and held is None:
+        counts = {i: int(np.sum(fit.labels == i)) for i in range(3)}
+        supported = sum(1 for c in counts.values() if c >= options.min_lines_per_point)
+        if supported < 2:
+            refusals.append("too_few_lines")
+        elif fit.support < options.min_support:
+            refusals.append("not_manhattan")
+        elif not (fit.log_focal_sigma <= options.max_log_focal_sigma):
+            refusals.append("one_point_view")
+        elif not (FOCAL_RANGE[0] * 1.5 <= fit.focal <= FOCAL_RANGE[1] / 1.5):
+            refusals.append("focal_out_of_range")
+    if refusals or held is not None:
+        focal_source = "preset" if held is None else "picture"
+        focal = held if held is not None else preset
+        if held is None and fit is not None and len(segments) >= options.min_segments:
+            fits = _best_fits(segments, frame, options, focal)
+            fit = max(fits, key=lambda f: _fit_score(f, segments)) if fits else None
+        if fit is not None and abs(fit.focal - focal) > 1e-9:
+            fit = None
+    orientation_source = "picture"
+    if (
+        fit is not None
+        and sum(1 for i in range(3) if np.sum(fit.labels == i) >= options.min_lines_per_point) >= 2
+    ):
+        axes = scene_axes(fit.rotation)
+        focal = fit.focal
+        k1 = fit.k1
+    else:
+        orientation_source = "default"
+        axes = level_axes()
+        focal = held if held is not None else preset
+        k1 = 0.0
+    return _solution(
+        frame=frame,
+        segments=segments,
+        fit=fit if orientation_source == "picture" else None,
+        focal=focal,
+        axes=axes,
+        k1=k1,
+        refusals=refusals,
+        focal_source=focal_source if not refusals else "preset",
+        orientation_source=orientation_source,
+        options=options,
+        seconds=time.process_time() - started,
+    )
+
+
+def _solution(
+    *,
+    frame: ImageFrame,
+    segments: Segments,
+    fit: Fit | None,
+    focal: float,
+    axes: np.ndarray,
+    k1: float,
+    refusals: list[str],
+    focal_source: str,
+    orientation_source: str,
+    options: SolveOptions,
+    seconds: float,
+) -> CameraSolution:
+    # The fit's columns are in its own order; map each scene axis to the fit's vanishing point index.
+    counts: dict[int, int] = {}
+    lines: list[LineUsed] = []
+    if fit is not None:
+        match = np.abs(axes.T @ fit.rotation)  # scene axis × fit axis
+        to_scene = {int(np.argmax(match[:, j])): j for j in range(3)}
+        fit_to_scene = {v: k for k, v in to_scene.items()}
+        for j in range(3):
+            counts[fit_to_scene.get(j, j)] = int(np.sum(fit.labels == j))
+        used = np.flatnonzero(fit.labels >= 0)
+        used = used[np.argsort(-segments.length[used])][:400]
+        a_px = frame.to_pixels(segments.a[used])
+        b_px = frame.to_pixels(segments.b[used])
+        for row, index in enumerate(used):
+            lines.append(
+                LineUsed(
+                    axis=AXES[fit_to_scene.get(int(fit.labels[index]), 0)],
+                    a=[round(float(v), 2) for v in a_px[row]],
+                    b=[round(float(v), 2) for v in b_px[row]],
+                )
+            )
+    pitch, roll, yaw = pitch_roll_yaw(axes)
+    camera_to_scene = axes.T
+    transform = np.eye(4)
+    transform[:3, :3] = camera_to_scene
+    transform[2, 3] = options.camera_height_m
+    focal_px = focal * frame.scale
+    sigma = None if fit is None or not math.isfinite(fit.log_focal_sigma) else fit.log_focal_sigma
+    support = fit.support if fit is not None else 0.0
+    certainty = math.exp(-(sigma or 0.0) / options.max_log_focal_sigma) if focal_source == "picture" else 0.0
+    accepted = not refusals and orientation_source == "picture"
+    case = _case(fit, axes, counts, options.min_lines_per_point) if fit is not None else "none"
+    return CameraSolution(
+        image_width=frame.width,
+        image_height=frame.height,
+        accepted=accepted,
+        case=case,
+        refusals=refusals,
+        refusal_text=" ".join(REFUSAL_TEXT[r] for r in refusals),
+        focal_source=focal_source,
+        orientation_source=orientation_source,
+        relative_focal=float(focal),
+        focal_px=float(focal_px),
+        focal_mm=relative_to_focal_mm(focal, options.sensor_width_mm, frame),
+        sensor_width_mm=options.sensor_width_mm,
+        horizontal_fov_deg=math.degrees(2.0 * math.atan(frame.width / 2.0 / focal_px)),
+        k1=float(k1),
+        pitch_deg=pitch,
+        roll_deg=roll,
+        yaw_deg=yaw,
+        camera_to_scene=[[float(v) for v in row] for row in camera_to_scene],
+        camera_height_m=options.camera_height_m,
+        camera_transform=[[float(v) for v in row] for row in transform],
+        horizon=_horizon(focal, axes, frame),
+        vanishing_points=_vanishing_points(fit, axes, frame, counts) if fit is not None else [],
+        lines=lines,
+        confidence=float(support * certainty),
+        support=float(support),
+        log_focal_sigma=sigma,
+        segments=len(segments),
+        seconds=float(seconds),
+    )
+
+
+def solve_file(path: str, options: SolveOptions | None = None) -> CameraSolution:
+    """Solve the camera of a picture file (anything OpenCV reads)."""
+    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError(f"{path}: not a picture OpenCV can read")
+    return solve_picture(image, options)
