@@ -4,7 +4,9 @@ Facts (introspected on bpy 4.2.23 / 4.5.15 / 5.0.1): the VSE collection is `sequ
 `strips` from 4.4 (`sequences` removed in 5.0); `new_effect` takes `frame_end`/`seq1` in 4.2, `input1` from
 4.4 and `length` from 5.0; EEVEE is `BLENDER_EEVEE_NEXT` in 4.2–4.5 and `BLENDER_EEVEE` again in 5.0; 5.0
 adds `image_settings.media_type` (it must be `VIDEO` before `file_format = "FFMPEG"`); VSE operators in
-5.0 background mode need `workspace.sequencer_scene`; `Strip.left_handle/right_handle` arrive in 5.1.
+5.0 background mode need `workspace.sequencer_scene`; `Strip.left_handle/right_handle` arrive in 5.1. The
+compositor is `scene.node_tree` (after `use_nodes`) ending in a Composite node up to 4.5, and in 5.0 a node
+group set as `scene.compositing_node_group` ending in its Group Output.
 """
 
 from __future__ import annotations
@@ -58,6 +60,29 @@ def set_ffmpeg_h264(render: Any, quality: str = "HIGH") -> None:
     render.ffmpeg.constant_rate_factor = quality
     render.ffmpeg.ffmpeg_preset = "GOOD"
     render.ffmpeg.audio_codec = "NONE"
+
+
+def compositor_tree(scene: Any, name: str) -> tuple[Any, Any]:
+    """An empty compositor node tree for `scene` and the node whose first input becomes the render result
+    (the Composite node, with its alpha used, up to 4.5; the Group Output of a one-colour node group in 5.0).
+    Meant for a scene the caller made for itself: before 5.0 the scene's own tree is emptied."""
+    if IS_5:
+        tree = bpy.data.node_groups.new(name, "CompositorNodeTree")
+        tree.interface.new_socket("Image", in_out="OUTPUT", socket_type="NodeSocketColor")
+        scene.compositing_node_group = tree
+        return tree, tree.nodes.new("NodeGroupOutput")
+    scene.use_nodes = True
+    tree = scene.node_tree
+    tree.nodes.clear()
+    output = tree.nodes.new("CompositorNodeComposite")
+    output.use_alpha = True
+    return tree, output
+
+
+def remove_compositor_tree(tree: Any) -> None:
+    """Drop a tree made by `compositor_tree` (in 5.0 it is a data-block of its own; before, the scene's)."""
+    if IS_5 and tree.name in bpy.data.node_groups:
+        bpy.data.node_groups.remove(tree)
 
 
 def set_still_jpeg(render: Any, quality: int = 90) -> None:
