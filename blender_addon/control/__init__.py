@@ -3,10 +3,6 @@ references."""
 
 from __future__ import annotations
 
+from .. import parts
 
-def register() -> None:
-    """Nothing yet."""
-
-
-def unregister() -> None:
-    """Nothing yet."""
+register, unregister = parts(__package__, ("props", "ops", "ui"))
