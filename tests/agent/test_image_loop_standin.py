@@ -151,3 +151,16 @@ def test_outpaint_mask_is_one_on_the_border_and_feathers_into_the_picture(tmp_pa
     # ((feathering - distance) / feathering)², distance from the padded sides only (left, bottom)
     assert [mask[10, 16 + j] for j in range(5)] == [255, 143, 64, 16, 0]
     assert mask[0, 40] == 0 and mask[47, 40] == 143  # top is not padded: no ramp; bottom row: distance 1
+
+
+def test_load_image_mask_checks_its_file_and_its_channel(standin: RunningStandin) -> None:
+    graph = inpaint_without_composite()
+    graph["50"]["inputs"].update({"image": "nowhere.png", "channel": "purple"})
+
+    with httpx.Client(base_url=standin.url, timeout=10) as http:
+        answer = http.post("/prompt", json={"prompt": graph})
+
+    assert answer.status_code == 400
+    errors = {e["type"]: e["details"] for e in answer.json()["node_errors"]["50"]["errors"]}
+    assert errors["custom_validation_failed"] == "image - Invalid image file: nowhere.png"
+    assert errors["value_not_in_list"].startswith("channel: 'purple' not in")

@@ -98,6 +98,7 @@ class StandinComfy:
         self._validator = PromptValidator(
             self.object_info,
             {"LoadImage": self._validate_load_image, "LoadImageMask": self._validate_load_image},
+            {"LoadImage": frozenset({"image"}), "LoadImageMask": frozenset({"image"})},
         )
         self._node_functions = {**NODE_FUNCTIONS, **IMAGE_NODE_FUNCTIONS}
         self._pending: list[QueueItem] = []

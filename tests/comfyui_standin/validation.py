@@ -55,15 +55,19 @@ def types_compatible(received: Any, expected: Any) -> bool:
 
 
 class PromptValidator:
-    """Validates one prompt; `custom_validators` maps class_type -> fn(inputs) -> True | message."""
+    """Validates one prompt; `custom_validators` maps class_type -> fn(inputs) -> True | message, and
+    `custom_covers` the inputs that fn checks itself (its VALIDATE_INPUTS arguments: they skip the generic
+    checks; without an entry, all of them)."""
 
     def __init__(
         self,
         object_info: dict[str, Any],
         custom_validators: dict[str, Callable[[dict[str, Any]], bool | str]] | None = None,
+        custom_covers: dict[str, frozenset[str]] | None = None,
     ):
         self.object_info = object_info
         self.custom_validators = custom_validators or {}
+        self.custom_covers = custom_covers or {}
 
     def validate_prompt(
         self, prompt: dict[str, Any], partial_targets: list[str] | None = None
@@ -219,8 +223,8 @@ class PromptValidator:
                         )
                     )
                     continue
-                if custom is not None:
-                    continue  # nodes with VALIDATE_INPUTS skip the generic checks of their inputs
+                if custom is not None and name in self.custom_covers.get(node["class_type"], {name}):
+                    continue  # the inputs VALIDATE_INPUTS takes skip the generic checks
                 if "min" in extra and val < extra["min"]:
                     message = f"Value {val} smaller than min of {extra['min']}"
                     errors.append(
@@ -264,7 +268,8 @@ class PromptValidator:
         if custom is not None:
             result = custom(inputs)
             if result is not True:
-                name = next(iter(inputs), "")
+                covers = self.custom_covers.get(node["class_type"])
+                name = next((n for n in inputs if covers is None or n in covers), "")
                 details = name if result is False else f"{name} - {result}"
                 errors.append(
                     _error(
