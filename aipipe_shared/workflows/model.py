@@ -174,6 +174,12 @@ class TemplateMeta(BaseModel):
     def min_comfyui_version(self) -> tuple[int, ...] | None:
         return parse_version(self.min_comfyui) if self.min_comfyui else None
 
+    def runs_on_comfyui(self, version: str | None) -> bool:
+        """False only when `version` (e.g. an agent's `comfyui_version`) is known and older than
+        `min_comfyui`."""
+        wanted, have = self.min_comfyui_version, parse_version(version or "")
+        return wanted is None or have is None or have >= wanted
+
 
 @dataclass(frozen=True)
 class WorkflowTemplate:

@@ -332,7 +332,11 @@ def test_operation_defaults_to_the_job_types_and_min_comfyui_is_a_version(tmp_pa
     t2i = template("flux1_dev_t2i")
     assert t2i.meta.operation is None and t2i.meta.take_operation == "generate"
     assert template("wan21_i2v_480p").meta.take_operation is None  # video: no take operation
-    assert template("qwen_image_edit").meta.min_comfyui_version == (0, 3, 60)
+    qwen = template("qwen_image_edit").meta
+    assert qwen.min_comfyui_version == (0, 3, 60)
+    assert qwen.runs_on_comfyui("0.3.64") and qwen.runs_on_comfyui("v0.3.60") and qwen.runs_on_comfyui(None)
+    assert not qwen.runs_on_comfyui("0.3.51") and not qwen.runs_on_comfyui("0.2")
+    assert qwen.runs_on_comfyui("unknown") and t2i.runs_on_comfyui("0.1.0")
 
     bad = copy_template("flux1_dev_i2i", tmp_path, meta=lambda m: m.__setitem__("min_comfyui", "latest"))
     with pytest.raises(TemplateError, match="min_comfyui"):
