@@ -336,7 +336,7 @@ def test_operation_defaults_to_the_job_types_and_min_comfyui_is_a_version(tmp_pa
     assert qwen.min_comfyui_version == (0, 3, 60)
     assert qwen.runs_on_comfyui("0.3.64") and qwen.runs_on_comfyui("v0.3.60") and qwen.runs_on_comfyui(None)
     assert not qwen.runs_on_comfyui("0.3.51") and not qwen.runs_on_comfyui("0.2")
-    assert qwen.runs_on_comfyui("unknown") and t2i.runs_on_comfyui("0.1.0")
+    assert qwen.runs_on_comfyui("unknown") and t2i.meta.runs_on_comfyui("0.1.0")
 
     bad = copy_template("flux1_dev_i2i", tmp_path, meta=lambda m: m.__setitem__("min_comfyui", "latest"))
     with pytest.raises(TemplateError, match="min_comfyui"):
