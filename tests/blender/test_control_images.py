@@ -1,0 +1,107 @@
+"""Control images rendered from the shot camera in background Blender: a cube standing on a floor plane,
+sky behind. Depth: near = white, far = black, nothing hit = black. Lines: white on the cube's silhouette and
+folds, black on its faces and on the open floor. The artist's scene is left as it was."""
+
+from __future__ import annotations
+
+import bpy
+import numpy as np
+from bpy_extras.object_utils import world_to_camera_view
+from mathutils import Vector
+from PIL import Image
+
+WIDTH, HEIGHT = 1280, 720
+
+
+def _cube_on_floor() -> bpy.types.Scene:
+    scene = bpy.context.scene
+    scene.render.resolution_x, scene.render.resolution_y = WIDTH, HEIGHT
+    scene.render.resolution_percentage = 50  # the artist's preview setting: control images ignore it
+    bpy.ops.mesh.primitive_plane_add(size=10, location=(0, 0, 0))
+    bpy.ops.mesh.primitive_cube_add(size=2, location=(0, 0, 1))
+    camera = bpy.data.objects.new("CAM", bpy.data.cameras.new("CAM"))
+    scene.collection.objects.link(camera)
+    camera.location, camera.rotation_euler = (0, -12, 4), (1.35, 0, 0)
+    scene.camera = camera
+    return scene
+
+
+def _pixel(scene: bpy.types.Scene, point: tuple[float, float, float]) -> tuple[int, int]:
+    """(row, column) of a world point in the picture, top row first."""
+    projected = world_to_camera_view(scene, scene.camera, Vector(point))
+    return round((1 - projected.y) * HEIGHT), round(projected.x * WIDTH)
+
+
+def _window(picture: np.ndarray, at: tuple[int, int], radius: int) -> np.ndarray:
+    row, col = at
+    return picture[row - radius : row + radius + 1, col - radius : col + radius + 1]
+
+
+def test_depth_and_lines_from_the_shot_camera(tmp_path) -> None:
+    from blender_addon.control.render import render_control_images
+
+    scene = _cube_on_floor()
+    engine, scenes = scene.render.engine, len(bpy.data.scenes)
+    result = render_control_images(scene, str(tmp_path), "SHT_0010", ("depth", "canny"))
+    assert sorted(result.paths) == ["canny", "depth"]
+    with Image.open(result.paths["depth"]) as file:
+        assert (file.size, file.mode) == ((WIDTH, HEIGHT), "L")
+        depth = np.array(file)
+    with Image.open(result.paths["canny"]) as file:
+        assert (file.size, file.mode) == ((WIDTH, HEIGHT), "L")
+        lines = np.array(file)
+
+    cube_front = _pixel(scene, (0, -1, 1))
+    floor_behind = _pixel(scene, (3.5, 3.5, 0))
+    floor_front = _pixel(scene, (2.5, -2.5, 0))
+    assert depth.max() == 255 and depth[:5].max() == 0  # the full range; the sky (nothing hit) is black
+    assert depth[cube_front] > depth[floor_behind] > 0  # nearer is brighter
+    assert depth[floor_front] > depth[floor_behind]
+    assert depth[HEIGHT - 1].min() > 200  # the floor's edge nearest the camera
+
+    for edge in ((-1, -1, 1), (1, -1, 1), (0, 1, 2), (0, -1, 2), (0, -1, 0)):
+        # left and right silhouettes, the far edge of the top, the fold top/front, the foot on the floor
+        assert _window(lines, _pixel(scene, edge), 2).max() == 255, edge
+    assert _window(lines, cube_front, 20).max() == 0  # inside the front face
+    assert _window(lines, _pixel(scene, (0, 0, 2)), 10).max() == 0  # inside the top face
+    assert _window(lines, floor_front, 20).max() == 0  # open floor
+    assert lines[:5].max() == 0  # sky
+    assert set(np.unique(lines)) <= {0, 255} and (lines > 0).mean() < 0.02
+
+    # the artist's scene: same settings, no scene or compositor left behind
+    assert scene.render.engine == engine and scene.render.resolution_percentage == 50
+    assert len(bpy.data.scenes) == scenes and not scene.view_layers[0].use_pass_z
+    assert not any(g.bl_idname == "CompositorNodeTree" for g in bpy.data.node_groups)
+
+
+def test_a_16_bit_depth_image_and_a_scene_without_camera(tmp_path) -> None:
+    import pytest
+
+    from blender_addon.control.render import render_control_images
+
+    scene = _cube_on_floor()
+    result = render_control_images(scene, str(tmp_path), "d16", ("depth",), bits=16)
+    with Image.open(result.paths["depth"]) as file:
+        assert file.size == (WIDTH, HEIGHT) and file.mode == "I;16"
+        assert np.array(file).max() == 65535
+    scene.camera = None
+    with pytest.raises(RuntimeError, match="no camera"):
+        render_control_images(scene, str(tmp_path), "none")
+    with pytest.raises(ValueError, match="depth and canny"):
+        render_control_images(scene, str(tmp_path), "none", ("normal",))
+
+
+def test_what_the_view_layer_excludes_stays_out(tmp_path) -> None:
+    from blender_addon.control.render import render_control_images
+
+    scene = _cube_on_floor()
+    hidden = bpy.data.collections.new("blockers")
+    scene.collection.children.link(hidden)
+    wall = bpy.data.objects.new("wall", bpy.data.meshes.new("wall"))
+    wall.data.from_pydata([(-5, -8, -5), (5, -8, -5), (5, -8, 10), (-5, -8, 10)], [], [(0, 1, 2, 3)])
+    hidden.objects.link(wall)  # a wall right in front of the camera …
+    scene.view_layers[0].layer_collection.children["blockers"].exclude = True  # … that the artist excluded
+    result = render_control_images(scene, str(tmp_path), "excl", ("depth",))
+    with Image.open(result.paths["depth"]) as file:
+        depth = np.array(file)
+    assert depth[_pixel(scene, (0, -1, 1))] > 0 and depth[:5].max() == 0
