@@ -54,14 +54,11 @@ def depth_map(depth: np.ndarray, bits: int = 8) -> np.ndarray:
     return out
 
 
-def _second_difference(values: np.ndarray, axis: int) -> np.ndarray:
-    """|v[i-1] - 2 v[i] + v[i+1]| along `axis` (0 at the borders)."""
-    out = np.zeros_like(values)
-    inner = [slice(None)] * values.ndim
-    before, after = list(inner), list(inner)
-    inner[axis], before[axis], after[axis] = slice(1, -1), slice(None, -2), slice(2, None)
-    out[tuple(inner)] = np.abs(values[tuple(before)] - 2 * values[tuple(inner)] + values[tuple(after)])
-    return out
+def _shifted(values: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Views of `values` one step before, at, and one step after each inner pixel along `axis`."""
+    if axis == 0:
+        return values[:-2], values[1:-1], values[2:]
+    return values[:, :-2], values[:, 1:-1], values[:, 2:]
 
 
 def line_map(depth: np.ndarray, normals: np.ndarray | None = None) -> np.ndarray:
@@ -69,22 +66,29 @@ def line_map(depth: np.ndarray, normals: np.ndarray | None = None) -> np.ndarray
     image (H×W×3, any smooth encoding of the surface normal; background pixels are ignored)."""
     hit = coverage(depth)
     inverse = np.zeros(depth.shape, np.float32)
-    inverse[hit] = 1.0 / depth[hit]
+    np.divide(1.0, depth, out=inverse, where=hit)  # the background counts as infinitely far: 0
     lines = np.zeros(depth.shape, bool)
     for axis in (0, 1):
-        jump = _second_difference(inverse, axis)
-        # Relative to the nearer surface around the pixel; the background counts as infinitely far.
-        shifted_max = np.maximum(inverse, np.maximum(np.roll(inverse, 1, axis), np.roll(inverse, -1, axis)))
-        lines |= jump > DEPTH_JUMP * np.maximum(shifted_max, 1e-12)
+        before, here, after = _shifted(inverse, axis)
+        jump = np.abs(before + after - 2 * here)
+        nearest = np.maximum(np.maximum(before, here), after)
+        _, inner, _ = _shifted(lines, axis)
+        inner |= jump > DEPTH_JUMP * nearest  # relative to the nearer surface around the pixel
     if normals is not None:
-        colour = normals[..., :3].astype(np.float32)
+        channels = [np.ascontiguousarray(normals[..., i], np.float32) for i in range(3)]
         for axis in (0, 1):
-            step = np.abs(np.diff(colour, axis=axis)).max(axis=-1)
-            both = np.logical_and(np.delete(hit, 0, axis), np.delete(hit, -1, axis))
-            fold = (step > CREASE) & both
-            pad = [(0, 0), (0, 0)]
-            pad[axis] = (0, 1)
-            lines |= np.pad(fold, pad)
+            shape = list(hit.shape)
+            shape[axis] -= 1
+            step = np.zeros(shape, np.float32)
+            for channel in channels:
+                np.maximum(step, np.abs(np.diff(channel, axis=axis)), out=step)
+            first, second = (slice(None, -1), slice(1, None))
+            if axis == 0:
+                fold = (step > CREASE) & hit[first] & hit[second]
+                lines[first] |= fold
+            else:
+                fold = (step > CREASE) & hit[:, first] & hit[:, second]
+                lines[:, first] |= fold
     out = np.zeros(depth.shape, np.uint8)
     out[lines] = 255
     return out
