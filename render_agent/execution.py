@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 
 COMFY_JOB_TYPES: tuple[str, ...] = get_args(JobType)
 COMFY_INPUT_SUBFOLDER = "aipipe"
+UNREADABLE_INPUT_ERRORS = frozenset({"PIL.UnidentifiedImageError"})
+"""ComfyUI exception types of a loader given an input file it cannot decode."""
 MAX_PREVIEW_BYTES = 512 * 1024  # the server refuses bigger previews (sync_server/farm/previews.py)
 
 
@@ -333,6 +335,8 @@ def describe_failure(outcome: BaseException | JobResult) -> tuple[str, bool, str
     if isinstance(outcome, ComfyValidationError):
         return f"ComfyUI: {outcome}", False, "input"  # the same graph fails the same way on every agent
     if isinstance(outcome, ComfyExecutionError):
+        if outcome.exception_type in UNREADABLE_INPUT_ERRORS:  # an uploaded take, mask, control image ...
+            return f"ComfyUI: {outcome}", False, "input"  # ... that is no picture fails on every agent
         # Out of memory is this card's limit, not the job's error: another card may have more.
         oom = "OutOfMemory" in outcome.exception_type
         return f"ComfyUI: {outcome}", True, "agent" if oom else "node"

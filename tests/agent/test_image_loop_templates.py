@@ -24,7 +24,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from aipipe_shared.workflows import WorkflowTemplate, bind, load_template, role_targets
-from tests.agent.fake_farm import FarmServer, running_farm
+from tests.agent.fake_farm import FakeJob, FarmServer, running_farm
 from tests.agent.farm_rig import AgentProcess, agent_process, wait_for
 from tests.comfyui_standin.fixtures import RunningStandin, running_standin
 
@@ -52,6 +52,15 @@ class Loop:
         self, name: str, params: dict[str, Any], files: dict[str, list[tuple[str, bytes]]]
     ) -> tuple[Image.Image, dict[str, Any]]:
         """Queue a job of template `name` with input files by role; wait; its output PNG and its graph."""
+        job, graph = self.finish(name, params, files)
+        assert job.status == "succeeded", (job.error, self.agent.log()[-3000:])
+        [(output_name, (_, data))] = job.outputs.items()
+        assert output_name.endswith(".png")
+        return Image.open(io.BytesIO(data)).convert("RGB"), graph
+
+    def finish(
+        self, name: str, params: dict[str, Any], files: dict[str, list[tuple[str, bytes]]]
+    ) -> tuple[FakeJob, dict[str, Any]]:
         tpl = template(name)
         inputs, placeholders = [], {}
         for role, items in files.items():
@@ -68,10 +77,7 @@ class Loop:
         job_id = self.farm.farm.enqueue(tpl.meta.job_type, graph=graph, params=values, inputs=inputs)
         job = self.farm.farm.jobs[job_id]
         wait_for(lambda: job.status in ("succeeded", "failed"), f"{name} job finished", timeout=60)
-        assert job.status == "succeeded", (job.error, self.agent.log()[-3000:])
-        [(output_name, (_, data))] = job.outputs.items()
-        assert output_name.endswith(".png")
-        return Image.open(io.BytesIO(data)).convert("RGB"), graph
+        return job, graph
 
 
 def template(name: str) -> WorkflowTemplate:
@@ -221,3 +227,13 @@ def test_edit_keeps_the_take_follows_the_instruction_and_the_reference(loop: Loo
     assert mean_difference(night, rain) > 1  # the instruction matters
     assert ref_graph["68"]["inputs"]["image2"] == ["42", 0]
     assert pixels(with_ref)[..., 0].mean() > pixels(night)[..., 0].mean() + 10  # the red reference shows
+
+
+def test_a_mask_that_is_no_image_fails_the_job_naming_the_node(loop: Loop) -> None:
+    files = {"image": [("take.png", png(take()))], "mask": [("mask.png", b"not a picture")]}
+
+    job, _ = loop.finish("flux1_fill_inpaint", {"positive": "x"}, files)
+
+    assert job.status == "failed" and job.error is not None
+    assert "node 50 (LoadImageMask)" in job.error["error"] and "cannot identify image" in job.error["error"]
+    assert job.error["kind"] == "input" and not job.error["retryable"]  # fails the same on every agent
