@@ -1,0 +1,261 @@
+"""The image loop in real Blender against a real server: batch takes from selected strips, the A/B wipe in
+the VSE, stepping and A/B in the Image Editor, review with a frame note, marker notes, use as first frame,
+redo, and the keyboard stepping keymaps."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from typing import Any
+
+import bpy
+import httpx
+import pytest
+
+from tests.blender.helpers import idle, pump
+from tests.support.media import png_bytes
+
+DURATIONS = (48, 24, 30)
+COLOURS = ("red", "green", "blue")
+
+
+def _take(admin: httpx.Client, shot_id: str, colour: str) -> dict[str, Any]:
+    files = [("files", (f"{colour}.png", png_bytes(64, 36, colour), "image/png"))]
+    made = admin.post(f"/api/shots/{shot_id}/versions", data={"stage": "previz"}, files=files)
+    assert made.status_code == 201, made.text
+    return made.json()
+
+
+def _project(admin: httpx.Client) -> dict[str, Any]:
+    """Three shots; the first has three takes (stills), the newest approved (so the edit shows it)."""
+    code = f"IM{uuid.uuid4().hex[:8].upper()}"
+    project = admin.post("/api/projects", json={"code": code, "name": "Takes", "fps": "24"})
+    assert project.status_code == 201, project.text
+    project_id = project.json()["id"]
+    scene = admin.post(f"/api/projects/{project_id}/scenes", json={}).json()
+    shots = []
+    for duration in DURATIONS:
+        body = {"scene_id": scene["id"], "duration_frames": duration, "description": "Rina runs in the rain"}
+        made = admin.post(f"/api/projects/{project_id}/shots", json=body)
+        assert made.status_code == 201, made.text
+        shots.append(made.json())
+    takes = [_take(admin, shots[0]["id"], colour) for colour in COLOURS]
+    approved = admin.post(f"/api/versions/{takes[-1]['id']}/reviews", json={"verdict": "approve"})
+    assert approved.status_code == 201, approved.text
+    return {"project": project.json(), "shots": shots, "takes": takes}
+
+
+@pytest.fixture
+def director(addon, studio):
+    """Logged in as a director (may queue takes and approve them)."""
+    name, password = f"director_{secrets.token_hex(4)}", secrets.token_urlsafe(12)
+    made = studio.admin.post("/api/users", json={"username": name, "password": password, "role": "director"})
+    assert made.status_code == 201, made.text
+    addon.preferences().server_url = studio.url
+    assert bpy.ops.aipipe.connect_login(username=name, password=password) == {"FINISHED"}
+    pump(lambda: addon.get().online and idle(), what="login")
+    return addon
+
+
+@pytest.fixture
+def edit(director, studio) -> dict[str, Any]:
+    """The project built in the VSE (shot 1 shows its newest take), picked in the add-on."""
+    made = _project(studio.admin)
+    pump(idle, what="the add-on to settle")
+    director.get().extras["project_id"] = made["project"]["id"]
+    _run(bpy.ops.aipipe.editorial_build)
+    return made
+
+
+def _run(operator: Any, **kwargs: Any) -> None:
+    assert operator(**kwargs) == {"FINISHED"}
+    pump(idle, timeout_s=60, what=str(operator))
+
+
+def _picture(shot_id: str) -> Any:
+    from blender_addon.editorial import vse
+
+    return next(s for s in vse.picture_strips(bpy.context.scene) if s["aipipe_shot_id"] == shot_id)
+
+
+def _reviews(admin: httpx.Client, version_id: str) -> list[dict[str, Any]]:
+    """The version's reviews, the fixture's own approval (no text) left out."""
+    items = admin.get(f"/api/versions/{version_id}/reviews").json()["items"]
+    return [r for r in items if r["text"] or r["frame"] is not None or r["verdict"] != "approve"]
+
+
+def test_batch_from_selected_strips_queues_jobs_for_exactly_those_shots(edit, studio, director) -> None:
+    from blender_addon import compat
+
+    shots = edit["shots"]
+    for strip in compat.vse_all_strips(bpy.context.scene):
+        strip.select = strip.get("aipipe_shot_id") in (shots[0]["id"], shots[2]["id"])
+    state = bpy.context.window_manager.aipipe_images
+    state.candidates, state.seeds, state.seed = 2, "increment", 100
+    _run(bpy.ops.aipipe.images_generate, source="STRIPS")
+    assert director.get().message.text == "4 takes queued for 2 shots"
+    jobs = {
+        shot["id"]: studio.admin.get("/api/farm/jobs", params={"shot_id": shot["id"], "limit": 50}).json()[
+            "items"
+        ]
+        for shot in shots
+    }
+    assert [len(jobs[s["id"]]) for s in shots] == [2, 0, 2]
+
+
+def test_ticked_shots_are_what_the_shot_list_batch_queues(edit, studio, director) -> None:
+    shots = edit["shots"]
+    _run(bpy.ops.aipipe.images_tick, shot_id=shots[1]["id"], code=shots[1]["code"])
+    _run(bpy.ops.aipipe.images_generate, source="SHOTS")
+    listed = studio.admin.get("/api/farm/jobs", params={"shot_id": shots[1]["id"], "limit": 50}).json()
+    assert len(listed["items"]) == 4  # the dialog's default: 4 candidates
+    _run(bpy.ops.aipipe.images_tick, shot_id=shots[1]["id"], code=shots[1]["code"])  # untick
+    with pytest.raises(RuntimeError, match="shots: pick at least one shot"):  # nothing ticked: refused
+        bpy.ops.aipipe.images_generate(source="SHOTS")
+
+
+def test_the_ab_wipe_sits_between_the_two_chosen_takes_over_the_strip(edit, studio, director) -> None:
+    from blender_addon import compat
+
+    first, second, third = edit["takes"]
+    scene = bpy.context.scene
+    base = _picture(edit["shots"][0]["id"])
+    scene.sequence_editor.active_strip = base
+    _run(bpy.ops.aipipe.images_vse_wipe, version_a=third["id"], version_b=first["id"], position=0.25)
+    made = {s["aipipe_compare"]: s for s in compat.vse_all_strips(scene) if s.get("aipipe_compare")}
+    a, b, wipe = made["A"], made["B"], made["WIPE"]
+    assert (a["aipipe_version_id"], b["aipipe_version_id"]) == (third["id"], first["id"])
+    assert (base.channel, a.channel, b.channel, wipe.channel) == (2, 3, 4, 5)
+    assert wipe.type == "WIPE" and (wipe.input_1, wipe.input_2) == (a, b)
+    assert {compat.strip_range(s) for s in (a, b, wipe)} == {compat.strip_range(base)} == {(1, 49)}
+    assert wipe.effect_fader == pytest.approx(0.25)
+    assert a.elements[0].filename.endswith("blue.png") or "blue" in a.elements[0].filename
+    # a second wipe replaces the first; the edit's strip is untouched and still the only picture of its shot
+    scene.sequence_editor.active_strip = a
+    _run(bpy.ops.aipipe.images_vse_wipe)
+    assert len([s for s in compat.vse_all_strips(scene) if s.get("aipipe_compare")]) == 3
+    _run(bpy.ops.aipipe.images_vse_wipe_clear)
+    assert not [s for s in compat.vse_all_strips(scene) if s.get("aipipe_compare")]
+    assert _picture(edit["shots"][0]["id"]).channel == 2
+
+
+def test_stepping_changes_the_shown_take_and_ab_flips(edit, studio, director) -> None:
+    first, second, third = edit["takes"]
+    state = bpy.context.window_manager.aipipe_images
+    bpy.context.scene.sequence_editor.active_strip = _picture(edit["shots"][0]["id"])
+    _run(bpy.ops.aipipe.images_load_takes)
+    assert [t.version_id for t in state.takes] == [first["id"], second["id"], third["id"]]
+    shown = state.shown_version
+    assert shown in (first["id"], third["id"])  # the first frame (the approved one) or else the first take
+    assert bpy.data.images.get(state.shown_image) is not None
+    ids = [first["id"], second["id"], third["id"]]
+    _run(bpy.ops.aipipe.images_step_take, step=1)
+    assert state.shown_version == ids[(ids.index(shown) + 1) % 3] != shown
+    state.take_index = 0
+    _run(bpy.ops.aipipe.images_step_take, step=-1)  # wraps to the last
+    assert state.shown_version == third["id"]
+    image = bpy.data.images[state.shown_image]
+    assert tuple(image.size) == (64, 36) and image.pixels[2] == pytest.approx(1.0)  # blue
+    state.other_index = 0
+    _run(bpy.ops.aipipe.images_flip)
+    assert state.show == "B" and state.shown_version == first["id"]
+    state.mode = "SIDE"
+    _run(bpy.ops.aipipe.images_show)
+    assert tuple(bpy.data.images[state.shown_image].size) == (128, 36)
+    state.mode, state.wipe = "WIPE", 0.5
+    _run(bpy.ops.aipipe.images_show)
+    assert tuple(bpy.data.images[state.shown_image].size) == (64, 36)
+
+
+def test_a_verdict_with_a_frame_note_from_the_vse_reaches_the_server(edit, studio, director) -> None:
+    third = edit["takes"][2]
+    scene = bpy.context.scene
+    strip = _picture(edit["shots"][0]["id"])
+    assert strip["aipipe_version_id"] == third["id"]  # the edit shows the newest take
+    scene.sequence_editor.active_strip = strip
+    scene.frame_current = 12
+    _run(bpy.ops.aipipe.images_review, target="VSE", verdict="needs_changes", text="손 모양 수정")
+    notes = _reviews(studio.admin, third["id"])
+    assert [(n["verdict"], n["frame"], n["text"]) for n in notes] == [("needs_changes", 11, "손 모양 수정")]
+    assert studio.admin.get(f"/api/versions/{third['id']}").json()["verdict"] == "needs_changes"
+
+
+def test_a_review_from_the_image_editor_is_on_the_shown_take(edit, studio, director) -> None:
+    first, second, _third = edit["takes"]
+    bpy.context.scene.sequence_editor.active_strip = _picture(edit["shots"][0]["id"])
+    _run(bpy.ops.aipipe.images_load_takes)
+    bpy.context.window_manager.aipipe_images.take_index = 0
+    _run(bpy.ops.aipipe.images_step_take, step=1)
+    _run(bpy.ops.aipipe.images_review, target="IMAGE", verdict="reject", text="too dark", frame=0)
+    assert [(n["verdict"], n["frame"]) for n in _reviews(studio.admin, second["id"])] == [("reject", 0)]
+    assert _reviews(studio.admin, first["id"]) == []
+    state = bpy.context.window_manager.aipipe_images
+    assert "reject" in state.takes[1].label  # the list was reloaded with the verdict
+
+
+def test_a_marker_on_a_strip_becomes_a_frame_note_once_and_is_not_doubled_by_a_rebuild(
+    edit, studio, director
+) -> None:
+    third = edit["takes"][2]
+    scene = bpy.context.scene
+    code = edit["shots"][0]["code"]
+    scene.timeline_markers.new("rain too heavy", frame=20)
+    scene.timeline_markers.new("off the edit", frame=500)
+    _run(bpy.ops.aipipe.images_send_markers)
+    notes = _reviews(studio.admin, third["id"])
+    assert [(n["frame"], n["text"], n["verdict"]) for n in notes] == [(19, "rain too heavy", None)]
+    assert sorted((m.frame, m.name) for m in scene.timeline_markers) == [
+        (20, f"{code}: rain too heavy"),
+        (500, "off the edit"),
+    ]
+    assert not bpy.ops.aipipe.images_send_markers.poll()  # nothing new to send
+    _run(bpy.ops.aipipe.editorial_build)  # the server's note comes back as a marker, once
+    assert sorted((m.frame, m.name) for m in scene.timeline_markers) == [
+        (20, f"{code}: rain too heavy"),
+        (500, "off the edit"),
+    ]
+    assert len(_reviews(studio.admin, third["id"])) == 1
+
+
+def test_use_as_first_frame_reaches_the_server(edit, studio, director) -> None:
+    first = edit["takes"][0]
+    scene = bpy.context.scene
+    bpy.context.scene.sequence_editor.active_strip = _picture(edit["shots"][0]["id"])
+    _run(bpy.ops.aipipe.images_vse_wipe, version_a=first["id"], version_b=edit["takes"][1]["id"])
+    from blender_addon import compat
+
+    a = next(s for s in compat.vse_all_strips(scene) if s.get("aipipe_compare") == "A")
+    scene.sequence_editor.active_strip = a
+    _run(bpy.ops.aipipe.images_use_first_frame, target="VSE", note="the framing works")
+    shot_id = edit["shots"][0]["id"]
+    pinned = studio.admin.get(f"/api/shots/{shot_id}/first-frame")
+    assert pinned.status_code == 200, pinned.text
+    assert pinned.json()["version"]["id"] == first["id"]
+    assert [(n["verdict"], n["text"]) for n in _reviews(studio.admin, first["id"])] == [
+        ("approve", "the framing works")
+    ]
+
+
+def test_keyboard_stepping_keys_come_and_go_with_the_add_on(addon) -> None:
+    import addon_utils
+
+    def items() -> list[tuple[str, str, str, bool, int]]:
+        keyconfig = bpy.context.window_manager.keyconfigs.addon
+        return sorted(
+            (km.name, kmi.idname, kmi.type, kmi.alt, kmi.properties.step)
+            for km in keyconfig.keymaps
+            for kmi in km.keymap_items
+            if kmi.idname in ("aipipe.images_step_take", "aipipe.editorial_step_version")
+        )
+
+    assert items() == [
+        ("Image", "aipipe.images_step_take", "PAGE_DOWN", True, 1),
+        ("Image", "aipipe.images_step_take", "PAGE_UP", True, -1),
+        ("Sequencer", "aipipe.editorial_step_version", "PAGE_DOWN", True, 1),
+        ("Sequencer", "aipipe.editorial_step_version", "PAGE_UP", True, -1),
+    ]
+    addon_utils.disable("blender_addon", default_set=True)
+    try:
+        assert items() == []
+    finally:
+        addon_utils.enable("blender_addon", default_set=True, handle_error=None)
