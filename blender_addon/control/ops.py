@@ -57,7 +57,7 @@ class AIPIPE_OT_control_render_upload(bpy.types.Operator):
         state = _state(context)
         kinds = tuple(k for k in ("depth", "canny") if getattr(state, k))
         frame = shot.cut_in or scene.frame_current
-        shot_id, code = shot.shot_id, shot.shot_code
+        shot_id, code, camera = shot.shot_id, shot.shot_code, scene.camera.name
         folder = tempfile.mkdtemp(prefix="aipipe-control-")
         try:  # local work on the main thread: Blender renders there (well under a second at 1280×720)
             images = render_control_images(
@@ -69,7 +69,7 @@ class AIPIPE_OT_control_render_upload(bpy.types.Operator):
 
         def upload(ctx: Any) -> list[dict[str, Any]]:
             return [
-                _upload_version(shot_id, opsdata.control_fields(kind), images.paths[kind], ctx)
+                _upload_version(shot_id, opsdata.control_fields(kind, frame, camera), images.paths[kind], ctx)
                 for kind in kinds
             ]
 

@@ -1,5 +1,6 @@
-"""Pure helpers for control inputs (no bpy): upload form fields, which file of a version is its picture,
-names of masks and control files, labels of takes and references."""
+"""Pure helpers for control inputs (no bpy): upload form fields (what a control image or mask is rides in
+the version's `provenance`), which file of a version is its picture, names of masks and control files,
+labels of takes and references."""
 
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ TAKE_STAGE = "previz"
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".exr", ".bmp")
 
 
-def control_fields(kind: str, comment: str = "") -> dict[str, str]:
-    """Form fields of a control version: the stage and its metadata (which control image it is)."""
+def control_fields(kind: str, frame: int, camera: str, comment: str = "") -> dict[str, str]:
+    """Form fields of a control version: the stage and its provenance (which control image it is; the
+    server picks a shot's newest control image of a kind by `control_kind`), the frame and camera."""
     if kind not in ("depth", "canny", "pose"):
         raise ValueError(f"control kind must be depth, canny or pose, got {kind!r}")
-    fields = {"stage": CONTROL_STAGE, "metadata": json.dumps({"control_kind": kind})}
+    provenance = {"control_kind": kind, "frame": frame, "camera": camera, "source": "blender"}
+    fields = {"stage": CONTROL_STAGE, "provenance": json.dumps(provenance)}
     if comment:
         fields["comment"] = comment
     return fields
@@ -28,7 +31,7 @@ def mask_fields(take_id: str, comment: str = "") -> dict[str, str]:
     """Form fields of a mask version: white = repaint, for the take `take_id`."""
     if not take_id:
         raise ValueError("a mask belongs to a take: source_version_id is missing")
-    fields = {"stage": MASK_STAGE, "metadata": json.dumps({"source_version_id": take_id})}
+    fields = {"stage": MASK_STAGE, "provenance": json.dumps({"source_version_id": take_id})}
     if comment:
         fields["comment"] = comment
     return fields

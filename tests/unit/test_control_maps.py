@@ -119,13 +119,19 @@ def test_grey_png_refuses_what_it_cannot_encode() -> None:
 
 
 def test_upload_fields_name_the_stage_and_the_metadata() -> None:
-    fields = opsdata.control_fields("depth")
-    assert fields["stage"] == "control" and json.loads(fields["metadata"]) == {"control_kind": "depth"}
+    fields = opsdata.control_fields("depth", 1001, "CAM")
+    assert fields["stage"] == "control"
+    assert json.loads(fields["provenance"]) == {
+        "control_kind": "depth",
+        "frame": 1001,
+        "camera": "CAM",
+        "source": "blender",
+    }
     mask = opsdata.mask_fields("take-1", "sky only")
-    assert mask["stage"] == "mask" and json.loads(mask["metadata"]) == {"source_version_id": "take-1"}
+    assert mask["stage"] == "mask" and json.loads(mask["provenance"]) == {"source_version_id": "take-1"}
     assert mask["comment"] == "sky only"
     with pytest.raises(ValueError, match="control kind"):
-        opsdata.control_fields("normal")
+        opsdata.control_fields("normal", 1, "CAM")
     with pytest.raises(ValueError, match="source_version_id"):
         opsdata.mask_fields("")
 
