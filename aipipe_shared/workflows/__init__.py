@@ -50,7 +50,7 @@ from .model import (
     WorkflowTemplate,
     parse_version,
 )
-from .params import check_params, rules_of, snap
+from .params import check_params, outpaint_pads, rules_of, snap
 from .validation import types_compatible, validate_graph, validate_template
 
 __all__ = [
@@ -87,6 +87,7 @@ __all__ = [
     "graph_model_files",
     "load_template",
     "load_templates",
+    "outpaint_pads",
     "parse_version",
     "role_targets",
     "rules_of",

@@ -3,6 +3,7 @@ steps) and what every h264 output needs (even width and height). What fails here
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -72,3 +73,27 @@ def _writes_h264(template: WorkflowTemplate) -> bool:
             if not isinstance(codec, str) or codec in H264_CODECS:
                 return True
     return False
+
+
+def outpaint_pads(width: int, height: int, aspect: str, step: int = 8) -> dict[str, int]:
+    """`pad_left/top/right/bottom` that grow a `width` x `height` picture to the aspect ratio `"W:H"` (e.g.
+    `"16:9"`, `"2.39:1"`), centred, each pad a multiple of `step`, the result at least that wide (or tall).
+    Raises ValueError naming the aspect when it is not two positive numbers."""
+    try:
+        ratio_w, ratio_h = (float(part) for part in aspect.split(":"))
+    except ValueError:
+        raise ValueError(f"aspect {aspect!r} is not 'W:H' (e.g. '16:9')") from None
+    if not (ratio_w > 0 and ratio_h > 0) or ratio_w == float("inf") or ratio_h == float("inf"):
+        raise ValueError(f"aspect {aspect!r} needs two positive numbers")
+    pads = {"pad_left": 0, "pad_top": 0, "pad_right": 0, "pad_bottom": 0}
+    target = ratio_w / ratio_h
+    if target > width / height:
+        grow, first, second = math.ceil(height * target) - width, "pad_left", "pad_right"
+    elif target < width / height:
+        grow, first, second = math.ceil(width / target) - height, "pad_top", "pad_bottom"
+    else:
+        return pads
+    grow = -(-grow // step) * step
+    pads[first] = grow // 2 // step * step
+    pads[second] = grow - pads[first]
+    return pads

@@ -22,6 +22,7 @@ from aipipe_shared.workflows import (
     graph_model_files,
     load_template,
     load_templates,
+    outpaint_pads,
     role_targets,
     rules_of,
     snap,
@@ -403,3 +404,34 @@ def test_instruction_goes_to_the_edit_prompt_and_reference_slots_fill_in_order(
         role_targets(t, "reference_image", 2)
     with pytest.raises(TemplateBindError, match="file name"):
         bind(t, {**base, "reference_image": [3]})
+
+
+@pytest.mark.parametrize(
+    ("size", "aspect", "pads"),
+    [
+        ((1024, 1024), "16:9", {"pad_left": 400, "pad_top": 0, "pad_right": 400, "pad_bottom": 0}),
+        ((1280, 720), "1:1", {"pad_left": 0, "pad_top": 280, "pad_right": 0, "pad_bottom": 280}),
+        ((1280, 720), "2.39:1", {"pad_left": 224, "pad_top": 0, "pad_right": 224, "pad_bottom": 0}),
+        ((1000, 600), "2:1", {"pad_left": 96, "pad_top": 0, "pad_right": 104, "pad_bottom": 0}),
+        ((1280, 720), "16:9", {"pad_left": 0, "pad_top": 0, "pad_right": 0, "pad_bottom": 0}),
+    ],
+)
+def test_outpaint_pads_reach_the_aspect_on_the_8_pixel_grid(
+    size: tuple[int, int], aspect: str, pads: dict[str, int]
+) -> None:
+    got = outpaint_pads(*size, aspect)
+
+    assert got == pads
+    width = size[0] + got["pad_left"] + got["pad_right"]
+    height = size[1] + got["pad_top"] + got["pad_bottom"]
+    ratio_w, ratio_h = (float(x) for x in aspect.split(":"))
+    assert abs(width / height - ratio_w / ratio_h) < 8 / min(width, height)
+    assert all(v % 8 == 0 for v in got.values())
+    tpl = template("flux1_fill_outpaint")
+    assert check_params(tpl, bind(tpl, {"image": "t.png", **got})) == []
+
+
+@pytest.mark.parametrize("aspect", ["wide", "16/9", "0:1", "16:-9", "1:2:3", "inf:1"])
+def test_outpaint_pads_refuse_an_aspect_that_is_no_ratio(aspect: str) -> None:
+    with pytest.raises(ValueError, match="aspect"):
+        outpaint_pads(1024, 576, aspect)
