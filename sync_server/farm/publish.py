@@ -10,10 +10,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from aipipe_shared.workflows import graph_model_files
+from aipipe_shared.workflows import OPERATION_OF_JOB_TYPE, graph_model_files
 
 from ..context import UnitOfWork
-from ..db.models import Job
+from ..db.models import Agent, Job
 from ..deps import Services
 from ..errors import Unprocessable
 from ..versions import service as versions
@@ -64,17 +64,28 @@ def publish_outputs(
                 )
             )
         params = job.params or {}
+        take = job.take or {}
         provenance: dict[str, Any] = {
             **reported,
             "job_id": str(job.id),
+            "job_type": job.type,
             "workflow": job.workflow,
+            "operation": take.get("operation") or OPERATION_OF_JOB_TYPE.get(job.type),
             "prompt": params.get("positive"),
             "negative_prompt": params.get("negative"),
+            "instruction": params.get("instruction"),
             "seed": params.get("seed"),
             "models": sorted(graph_model_files(job.graph or {})),
-            "params": params,
+            "params": params,  # every bound role
             "agent": str(job.agent_id) if job.agent_id else None,
             "inputs": job.inputs,
+            # The versions (and character references) the job read: source take, mask, control image ...
+            "input_version_ids": [
+                i.get("version_id") or i.get("reference_id")
+                for i in job.inputs
+                if i.get("version_id") or i.get("reference_id")
+            ],
+            "take": job.take,  # the take request (image loop): what a redo repeats
         }
         provenance = {k: v for k, v in provenance.items() if v is not None}
         # What the movie holds: its frame count is probed (PyAV) when published; farm renders and
@@ -91,6 +102,9 @@ def publish_outputs(
         thumbnail = versions.describe_media(files, upload.folder, services.settings.thumbnail_size)
         publication = versions.Publication(job.shot_id, form, files, thumbnail, upload)
         with services.db.write_sessions() as session:
+            agent = session.get(Agent, job.agent_id) if job.agent_id else None
+            if agent is not None:
+                form.provenance["agent_name"] = agent.name
             uow = UnitOfWork(
                 session=session,
                 hub=services.hub,

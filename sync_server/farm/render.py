@@ -14,15 +14,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, status
 from sqlalchemy.orm import Session
 
-from aipipe_shared.workflows import WorkflowTemplate, rules_of, snap
+from aipipe_shared.workflows import WorkflowTemplate, role_targets, rules_of, snap
 from aipipe_shared.workflows.lora_chain import MODEL_LOADERS
 
 from ..auth.permissions import Permission as P
 from ..context import UnitOfWork
 from ..crud import get_or_404
-from ..db.models import Project, Shot
+from ..db.models import Project, Shot, Version, VersionFile
 from ..deps import ServicesDep, uow_for
 from ..errors import Conflict, NotFound
+from ..prompts.engine import PromptResult
 from ..prompts.service import prompt_for
 from ..versions.review import first_frame
 from . import catalog, jobs
@@ -60,21 +61,49 @@ def _frames(seconds: float, fps: float, template_length: int | None) -> int:
 def render_params(
     session: Session, shot: Shot, project: Project, template: WorkflowTemplate, body: RenderShot
 ) -> dict[str, Any]:
+    seed = body.seed if body.seed is not None else default_seed(shot)
+    return {**shot_params(session, shot, project, template, seed=seed), **body.params}
+
+
+def default_seed(shot: Shot) -> int:
+    """A shot's own seed: the same every time it is rendered without one."""
+    return shot.id.int % 2**32
+
+
+def shot_params(
+    session: Session,
+    shot: Shot,
+    project: Project,
+    template: WorkflowTemplate,
+    *,
+    seed: int,
+    prompt: PromptResult | None = None,
+    size: tuple[int, int] | None = None,
+) -> dict[str, Any]:
+    """The roles a shot binds in any workflow (render, take): the prompt engine's positive and negative
+    prompts and LoRAs, the seed, a size with the project's aspect ratio at the template's height (or
+    `size`), the shot's length at the template's frame rate, the file name prefix. `prompt`: the prompt
+    already built for this shot and template (a caller queueing many jobs builds it once)."""
     roles = template.roles
     params: dict[str, Any] = {}
-    prompt = prompt_for(session, shot, template)
+    prompt = prompt or prompt_for(session, shot, template)
     if "positive" in roles:
         params["positive"] = prompt.positive
     if "negative" in roles:
         params["negative"] = prompt.negative
     if "seed" in roles:
-        params["seed"] = body.seed if body.seed is not None else shot.id.int % 2**32
-    height = _default(template, "height")
+        params["seed"] = seed
     rules = rules_of(template)
-    if "width" in roles and "height" in roles and isinstance(height, int):
-        params["height"] = height
-        width = max(SIZE_STEP, round(height * project.width / project.height / SIZE_STEP) * SIZE_STEP)
-        params["width"] = snap(rules, "width", width)  # the workflow's size step (LTX: 32)
+    if "width" in roles and "height" in roles:
+        if size is not None:
+            params["width"] = snap(rules, "width", size[0])
+            params["height"] = snap(rules, "height", size[1])
+        else:
+            height = _default(template, "height")
+            if isinstance(height, int):
+                params["height"] = height
+                width = max(SIZE_STEP, round(height * project.width / project.height / SIZE_STEP) * SIZE_STEP)
+                params["width"] = snap(rules, "width", width)  # the workflow's size step (LTX: 32)
     fps = _default(template, "fps")
     if "length" in roles and isinstance(fps, int | float) and fps > 0:
         seconds = shot.duration_frames * project.fps_den / project.fps_num
@@ -88,8 +117,26 @@ def render_params(
         params["loras"] = [{"name": x.name, "strength": x.strength} for x in prompt.loras]
     if "filename_prefix" in roles:
         params["filename_prefix"] = f"aipipe/{shot.code}"
-    params.update(body.params)
     return params
+
+
+def version_input(
+    role: str, name: str, version: Version, file: VersionFile, targets: list[list[str]]
+) -> dict[str, Any]:
+    """A job input made of a version's file: what the agent downloads and binds at `targets`."""
+    return {
+        "role": role,
+        "name": name,
+        "url": f"/api/versions/{version.id}/files/{file.id}",
+        "sha256": file.sha256,
+        "version_id": str(version.id),
+        "targets": targets,
+    }
+
+
+def output_stage(template: WorkflowTemplate) -> str:
+    """Image jobs publish first-frame candidates (previz); video jobs publish renders."""
+    return "previz" if template.meta.job_type in IMAGE_JOB_TYPES else "render"
 
 
 @router.post(
@@ -121,16 +168,11 @@ def render_shot(
                 field="shot_id",
             ) from exc
         ext = frame.file.name.rsplit(".", 1)[-1]
-        inputs.append(
-            {
-                "role": "image",
-                "name": f"{shot.code}_first_frame_v{frame.version.number:03d}.{ext}",
-                "url": frame.file.url,
-                "sha256": frame.file.sha256,
-                "version_id": str(frame.version.id),
-                "targets": [list(t) for t in template.meta.bindings["image"]],
-            }
-        )
+        version = session.get(Version, frame.version.id)
+        file = session.get(VersionFile, frame.file.id)
+        assert version is not None and file is not None
+        name = f"{shot.code}_first_frame_v{frame.version.number:03d}.{ext}"
+        inputs.append(version_input("image", name, version, file, role_targets(template, "image")))
     params = render_params(session, shot, project, template, body)
     submit = JobSubmit(
         type=template.meta.job_type,
@@ -138,13 +180,13 @@ def render_shot(
         params=params,
         priority=body.priority,
         shot_id=shot.id,
-        output_stage="previz" if template.meta.job_type in IMAGE_JOB_TYPES else "render",
-        estimate_s=_estimate(template, params),
+        output_stage=output_stage(template),
+        estimate_s=estimate(template, params),
     )
     return jobs.submit(uow, services.settings, submit, inputs=inputs)
 
 
-def _estimate(template: WorkflowTemplate, params: dict[str, Any]) -> float:
+def estimate(template: WorkflowTemplate, params: dict[str, Any]) -> float:
     """A first guess of GPU time from the frame count (history-based estimates are future work)."""
     frames = params.get("length") or 1
     return max(30.0, float(frames) * (6.0 if template.meta.min_vram_gb >= 20 else 2.0))

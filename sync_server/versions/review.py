@@ -32,7 +32,11 @@ from .service import VERSION
 SORTABLE = {"created_at": ReviewNote.created_at, "frame": ReviewNote.frame}
 
 
-def add_review(uow: UnitOfWork, version_id: uuid.UUID, body: ReviewCreate) -> ReviewResult:
+def add_review(
+    uow: UnitOfWork, version_id: uuid.UUID, body: ReviewCreate, *, pin: bool = False
+) -> ReviewResult:
+    """Record a note and/or a verdict. `pin` (use-as-first-frame): an approval also makes the version the
+    shot's first frame."""
     actor = uow.actor
     if body.verdict is not None and not actor.can(Permission.SHOT_APPROVE):
         raise Forbidden(
@@ -76,7 +80,15 @@ def add_review(uow: UnitOfWork, version_id: uuid.UUID, body: ReviewCreate) -> Re
         latest = session.scalar(
             select(func.max(Version.number)).where(Version.shot_id == shot.id, Version.stage == version.stage)
         )
-        is_latest = version.number == latest
+        # The take chosen as first frame counts as the newest: choosing it approves the shot's image.
+        is_latest = version.number == latest or (pin and body.verdict == "approve")
+        if pin and body.verdict == "approve" and shot.first_frame_version_id != version.id:
+            resources.update(
+                uow, SHOT, shot, {"first_frame_version_id": version.id}, shot.revision, commit=False
+            )
+        elif body.verdict != "approve" and shot.first_frame_version_id == version.id:
+            # A rejected first frame is no longer one: the newest approved take is, until another is chosen.
+            resources.update(uow, SHOT, shot, {"first_frame_version_id": None}, shot.revision, commit=False)
         for status in workflow.moves_on_verdict(body.verdict, version.stage, is_latest, shot.status):
             resources.update(uow, SHOT, shot, {"status": status}, shot.revision, commit=False)
             moved.append(status)
@@ -93,15 +105,27 @@ def list_reviews(session: Session, version_id: uuid.UUID, params: ListParams) ->
 
 
 def first_frame(session: Session, shot_id: uuid.UUID) -> FirstFrameOut:
-    """The newest approved previz version of the shot that holds an image, and that image."""
+    """The shot's first frame: the take pinned with use-as-first-frame, else the newest approved previz
+    version of the shot that holds an image; and that image."""
     shot = get_or_404(session, Shot, shot_id, "shot")
+    if shot.first_frame_version_id is not None:
+        pinned = session.get(Version, shot.first_frame_version_id)
+        image = _image_of(pinned) if pinned is not None else None
+        if pinned is not None and image is not None:
+            return FirstFrameOut(
+                shot_id=shot.id, version=VersionOut.of(pinned), file=FileOut.of(image), pinned=True
+            )
     approved = session.scalars(
         select(Version)
         .where(Version.shot_id == shot.id, Version.stage == "previz", Version.verdict == "approve")
         .order_by(Version.number.desc())
     )
     for version in approved:
-        image = next((f for f in version.files if f.mime.startswith("image/")), None)
+        image = _image_of(version)
         if image is not None:
             return FirstFrameOut(shot_id=shot.id, version=VersionOut.of(version), file=FileOut.of(image))
     raise NotFound(f"Shot {shot.code} has no approved previz version with an image yet.", field="shot_id")
+
+
+def _image_of(version: Version) -> Any:
+    return next((f for f in version.files if f.mime.startswith("image/")), None)
