@@ -56,13 +56,20 @@ from .shots.routes import router as shots_router
 from .storage.meta import MetaWriter
 from .storage.routes import router as storage_router
 from .storage.sweep import sweep_forever
+from .takes.routes import router as takes_router
 from .users.routes import router as users_router
 from .versions.routes import router as versions_router
 from .web.routes import install_web
 
 logger = logging.getLogger(__name__)
 TMP_SWEEP_S = 3600.0  # between sweeps for temporary files left by interrupted writes
-UPLOAD_PREFIXES = ("/api/shots/", "/api/farm/jobs/", "/api/farm/agents/", "/api/projects/")
+UPLOAD_PREFIXES = (
+    "/api/shots/",
+    "/api/farm/jobs/",
+    "/api/farm/agents/",
+    "/api/projects/",
+    "/api/characters/",  # reference images
+)
 
 
 def build_services(settings: Settings) -> Services:
@@ -201,6 +208,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> FastAPI:
         history_router,
         shotlist_router,
         ingest_router,
+        takes_router,
     ]
     for router in routers:
         app.include_router(router, prefix="/api")

@@ -30,6 +30,7 @@ def sortable_fields() -> dict[str, Iterable[str]]:
     from .history.service import SORTABLE as HISTORY
     from .projects.service import SORTABLE as PROJECTS
     from .shots.service import SORTABLE as SHOTS
+    from .takes.service import SORTABLE as TAKES
     from .versions.review import SORTABLE as REVIEWS
     from .versions.service import SORTABLE as VERSIONS
 
@@ -41,6 +42,7 @@ def sortable_fields() -> dict[str, Iterable[str]]:
         list_shot_history=HISTORY,
         list_projects=PROJECTS,
         list_shots=SHOTS,
+        list_takes=TAKES,
         list_reviews=REVIEWS,
         list_versions=VERSIONS,
         # Local to their route functions (users/routes.py, audit/routes.py, breakdown/routes.py).

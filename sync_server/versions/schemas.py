@@ -164,3 +164,7 @@ class FirstFrameOut(BaseModel):
     shot_id: uuid.UUID
     version: VersionOut
     file: FileOut
+    pinned: bool = Field(
+        default=False,
+        description="Chosen with use-as-first-frame; false: the newest approved previz image.",
+    )
