@@ -95,16 +95,19 @@ def line_map(depth: np.ndarray, normals: np.ndarray | None = None) -> np.ndarray
 
 
 DIM = 0.3
-"""A mask made from a take shows the take at this brightness at most, so the artist sees where to paint and
-any brightness above it is the white paint."""
+"""A mask made from a take reads brightness up to this as black: the take under the paint is dimmed to
+`SHOWN` (below it, with room for 8-bit rounding), so the artist sees where to paint and any brightness above
+`DIM` is the white paint."""
+SHOWN = 0.25
 
 
 def mask_map(rgba: np.ndarray, floor: float = 0.0) -> np.ndarray:
     """Mask pixels (H×W×4 or H×W×3 floats 0..1) → H×W uint8, white = repaint.
 
-    Brightness at or under `floor` is black and full white is 255, stretched between: a mask made from a take
-    (`floor=DIM`, the dimmed take under white strokes) keeps the soft edge of each stroke and drops the
-    picture; a plain black-and-white mask (`floor=0`) is read as it is. Transparent pixels are black."""
+    Brightness at or under `floor` is black and full white is 255, stretched between: a mask made from a
+    take (`floor=DIM`, the take dimmed to `SHOWN` under white strokes) keeps the soft edge of each stroke and
+    drops the picture; a plain black-and-white mask (`floor=0`) is read as it is. Transparent pixels are
+    black."""
     if not 0.0 <= floor < 1.0:
         raise ValueError(f"floor must be in [0, 1), got {floor}")
     grey = rgba[..., :3].astype(np.float32).mean(axis=-1)
@@ -115,9 +118,9 @@ def mask_map(rgba: np.ndarray, floor: float = 0.0) -> np.ndarray:
 
 
 def dim(rgba: np.ndarray) -> np.ndarray:
-    """A take as its mask starts: the picture scaled into 0..`DIM`, opaque, nothing painted yet."""
+    """A take as its mask starts: the picture scaled into 0..`SHOWN`, opaque, nothing painted yet."""
     out = np.empty(rgba.shape, np.float32)
-    out[..., :3] = np.clip(rgba[..., :3], 0.0, 1.0) * DIM
+    out[..., :3] = np.clip(rgba[..., :3], 0.0, 1.0) * SHOWN
     if rgba.shape[-1] == 4:
         out[..., 3] = 1.0
     return out

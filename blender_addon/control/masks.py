@@ -1,6 +1,6 @@
 """Masks painted in Blender's Image Editor on a take: white = repaint.
 
-A new mask is an image the size of the take that shows the take dimmed (at most `maps.DIM` bright), so the
+A new mask is an image the size of the take that shows the take dimmed (at most `maps.SHOWN` bright), so the
 artist sees where to paint; white paint over it is the mask. Saving reads the pixels back, keeps what is
 brighter than the dimmed take (`maps.mask_map`) and writes a grey PNG. The take a mask belongs to rides on
 the image as custom properties, so the mask can be saved later, also after the .blend was reopened.

@@ -77,7 +77,7 @@ def test_lines_without_normals_still_draw_the_silhouettes() -> None:
 def test_a_mask_keeps_the_white_paint_and_drops_the_dimmed_take() -> None:
     take = np.random.default_rng(7).random((20, 30, 4)).astype(np.float32)
     start = maps.dim(take)
-    assert start[..., :3].max() <= maps.DIM + 1e-6 and (start[..., 3] == 1).all()
+    assert start[..., :3].max() <= maps.SHOWN + 1e-6 < maps.DIM and (start[..., 3] == 1).all()
     start[5:10, 10:20, :3] = 1.0  # white paint
     start[10, 10:20, :3] = maps.DIM + 0.5 * (1 - maps.DIM)  # a soft stroke edge, half way
     mask = maps.mask_map(start, maps.DIM)
