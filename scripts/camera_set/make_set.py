@@ -94,6 +94,49 @@ def _building(builder: MeshBuilder, rng, lo, hi, facade_axis: int, facade_side: 
             builder.box(tuple(w_lo), tuple(w_hi), material)
 
 
+def _panels(builder: MeshBuilder, rng, lo, hi, count: int) -> None:
+    """Thin raised panels (doors, frames, crates' slats) on the four vertical faces of a box."""
+    lo, hi = np.array(lo, float), np.array(hi, float)
+    size = hi - lo
+    for _ in range(count):
+        axis = int(rng.integers(0, 2))  # the face's normal: X or Y
+        side = int(rng.integers(0, 2))
+        along = 1 - axis
+        width = rng.uniform(0.15, 0.6) * size[along]
+        height = rng.uniform(0.15, 0.7) * size[2]
+        start = lo[along] + rng.uniform(0.05, 0.95) * (size[along] - width)
+        bottom = lo[2] + rng.uniform(0.05, 0.95) * (size[2] - height)
+        p_lo, p_hi = np.zeros(3), np.zeros(3)
+        p_lo[along], p_hi[along] = start, start + width
+        p_lo[2], p_hi[2] = bottom, bottom + height
+        face = hi[axis] if side else lo[axis]
+        thick = min(0.06, 0.05 * size[axis])
+        p_lo[axis], p_hi[axis] = (face - 0.01, face + thick) if side else (face - thick, face + 0.01)
+        builder.box(tuple(p_lo), tuple(p_hi), int(rng.integers(0, 12)))
+
+
+def _wall_grid(
+    builder: MeshBuilder, rng, axis: int, position: float, direction: int, span, height: float
+) -> None:
+    """A wall's tiles/panels: a checker of slabs on the plane axis = position, facing direction (±1)."""
+    step = rng.uniform(0.5, 1.2)
+    rows = max(1, int(height / step))
+    columns = max(1, int((span[1] - span[0]) / step))
+    material = int(rng.integers(4, 8))
+    for r in range(rows):
+        for c in range(columns):
+            if (r + c) % 2:
+                continue
+            p_lo, p_hi = np.zeros(3), np.zeros(3)
+            along = 1 - axis
+            p_lo[along] = span[0] + c * step + 0.04
+            p_hi[along] = span[0] + (c + 1) * step - 0.04
+            p_lo[2], p_hi[2] = r * step + 0.04, (r + 1) * step - 0.04
+            offset = sorted((position, position + 0.03 * direction))
+            p_lo[axis], p_hi[axis] = offset
+            builder.box(tuple(p_lo), tuple(p_hi), material)
+
+
 def _tiles(builder: MeshBuilder, rng, extent: float, size: float, centre=(0.0, 0.0)) -> None:
     """A checkered ground of slabs (edges along X and Y on the ground)."""
     n = int(extent / size)
@@ -123,7 +166,7 @@ def build_scene(kind: str, rng: np.random.Generator) -> None:
                 _building(builder, rng, (x0, y, 0), (x0 + depth, y + width, rng.uniform(5, 25)), 0, -side)
                 y += width + rng.uniform(0.5, 4)
     elif kind == "room":
-        w, d, h = rng.uniform(6, 12), rng.uniform(6, 12), rng.uniform(2.6, 4.0)
+        w, d, h = rng.uniform(8, 16), rng.uniform(8, 16), rng.uniform(2.8, 4.5)
         _tiles(builder, rng, max(w, d) / 2 + 1, 0.6)
         t = 0.2
         builder.box((-w / 2 - t, -d / 2, 0), (-w / 2, d / 2, h), 0)
@@ -131,24 +174,18 @@ def build_scene(kind: str, rng: np.random.Generator) -> None:
         builder.box((-w / 2, d / 2, 0), (w / 2, d / 2 + t, h), 2)
         builder.box((-w / 2, -d / 2 - t, 0), (w / 2, -d / 2, h), 3)
         builder.box((-w / 2, -d / 2, h), (w / 2, d / 2, h + t), 11)
-        for wall in range(4):
-            # panels, doors and frames on each wall
-            for _ in range(4):
-                a = rng.uniform(-0.4, 0.3)
-                size, height = rng.uniform(0.6, 1.6), rng.uniform(0.8, 2.2)
-                z0 = rng.uniform(0.0, max(0.01, h - height - 0.2))
-                if wall < 2:
-                    x = -w / 2 if wall == 0 else w / 2 - 0.08
-                    builder.box((x, a * d, z0), (x + 0.08, a * d + size, z0 + height), 4 + wall)
-                else:
-                    y = d / 2 - 0.08 if wall == 2 else -d / 2
-                    builder.box((a * w, y, z0), (a * w + size, y + 0.08, z0 + height), 4 + wall)
-        for _ in range(int(rng.integers(5, 10))):
+        _wall_grid(builder, rng, 0, -w / 2, 1, (-d / 2, d / 2), h)
+        _wall_grid(builder, rng, 0, w / 2, -1, (-d / 2, d / 2), h)
+        _wall_grid(builder, rng, 1, d / 2, -1, (-w / 2, w / 2), h)
+        _wall_grid(builder, rng, 1, -d / 2, 1, (-w / 2, w / 2), h)
+        for _ in range(int(rng.integers(8, 14))):
             cx, cy = rng.uniform(-w / 2 + 0.6, w / 2 - 0.6), rng.uniform(-d / 2 + 0.6, d / 2 - 0.6)
+            if math.hypot(cx, cy) < 2.0:
+                continue
             sx, sy, sz = rng.uniform(0.4, 1.5), rng.uniform(0.4, 1.5), rng.uniform(0.4, 2.0)
-            builder.box(
-                (cx - sx / 2, cy - sy / 2, 0), (cx + sx / 2, cy + sy / 2, sz), int(rng.integers(0, 12))
-            )
+            lo, hi = (cx - sx / 2, cy - sy / 2, 0), (cx + sx / 2, cy + sy / 2, sz)
+            builder.box(lo, hi, int(rng.integers(0, 12)))
+            _panels(builder, rng, lo, hi, 3)
     elif kind == "plaza":
         _tiles(builder, rng, 30.0, 3.0)
         for side in range(4):
@@ -174,11 +211,12 @@ def build_scene(kind: str, rng: np.random.Generator) -> None:
         _tiles(builder, rng, 25.0, 1.5)
         for _ in range(int(rng.integers(50, 80))):
             cx, cy = rng.uniform(-16, 16), rng.uniform(-16, 16)
-            if math.hypot(cx, cy) < 3:
+            if math.hypot(cx, cy) < 5:
                 continue
             s = rng.uniform([0.5, 0.5, 0.5], [3.5, 3.5, 7.0])
             z0 = 0.0
             builder.box((cx, cy, z0), (cx + s[0], cy + s[1], z0 + s[2]), int(rng.integers(0, 12)))
+            _panels(builder, rng, (cx, cy, z0), (cx + s[0], cy + s[1], z0 + s[2]), 4)
             if rng.random() < 0.4:  # a stacked crate
                 t = s * rng.uniform(0.4, 0.9, 3)
                 builder.box((cx, cy, s[2]), (cx + t[0], cy + t[1], s[2] + t[2]), int(rng.integers(0, 12)))
