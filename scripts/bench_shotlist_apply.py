@@ -53,6 +53,7 @@ HEADER = ["ID", "Revision", "Scene", "Shot", "Status", "Description", "Dialogue"
 class Probes:
     health: list[float] = field(default_factory=list)  # milliseconds
     heartbeat: list[float] = field(default_factory=list)
+    heartbeat_at: list[float] = field(default_factory=list)  # perf_counter() when each heartbeat was sent
 
 
 @dataclass
@@ -186,6 +187,7 @@ async def probe_until(
             (await plain.get("/api/health")).raise_for_status()
             found.health.append((time.perf_counter() - started) * 1000)
             started = time.perf_counter()
+            found.heartbeat_at.append(started)
             beat = await agent.post(f"/api/farm/agents/{agent_id}/heartbeat", json={"state": "idle"})
             beat.raise_for_status()
             found.heartbeat.append((time.perf_counter() - started) * 1000)
