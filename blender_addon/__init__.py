@@ -11,7 +11,19 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
-FEATURES = ("connect", "shots", "layout", "playblast", "render", "editorial", "breakdown", "shotlist", "images", "control")
+FEATURES = (
+    "connect",
+    "shots",
+    "layout",
+    "playblast",
+    "render",
+    "editorial",
+    "breakdown",
+    "shotlist",
+    "images",
+    "control",
+    "camera",
+)
 
 
 def _features() -> list:

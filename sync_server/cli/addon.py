@@ -20,7 +20,7 @@ MANIFEST = "blender_manifest.toml"
 SOURCE = "blender_addon"
 SHARED = "aipipe_shared"
 # What the add-on takes of the shared core: standard library only (Blender has no pydantic).
-SHARED_FOR_ADDON = ("__init__.py", "editorial.py", "naming")
+SHARED_FOR_ADDON = ("__init__.py", "editorial.py", "fspy.py", "naming")
 SKIP_DIRS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
 SKIP_SUFFIXES = (".pyc", ".pyo", ".orig", ".rej", ".swp")
 FIXED_DATE = (2024, 1, 1, 0, 0, 0)
