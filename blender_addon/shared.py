@@ -24,5 +24,6 @@ def _shared(name: str) -> ModuleType:
 
 naming = _shared("naming")
 editorial = _shared("editorial")
+fspy = _shared("fspy")
 
-__all__ = ["editorial", "naming"]
+__all__ = ["editorial", "fspy", "naming"]
