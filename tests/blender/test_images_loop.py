@@ -137,6 +137,12 @@ def test_the_ab_wipe_sits_between_the_two_chosen_takes_over_the_strip(edit, stud
     _run(bpy.ops.aipipe.images_vse_wipe_clear)
     assert not [s for s in compat.vse_all_strips(scene) if s.get("aipipe_compare")]
     assert _picture(edit["shots"][0]["id"]).channel == 2
+    # stacking the takes for review (editorial) takes the wipe's strips away too, leaving no effect behind
+    scene.sequence_editor.active_strip = _picture(edit["shots"][0]["id"])
+    _run(bpy.ops.aipipe.images_vse_wipe)
+    _run(bpy.ops.aipipe.editorial_takes)
+    assert not [s for s in compat.vse_all_strips(scene) if s.get("aipipe_compare") or s.type == "WIPE"]
+    assert len([s for s in compat.vse_all_strips(scene) if s.get("aipipe_take")]) == 3
 
 
 def test_stepping_changes_the_shown_take_and_ab_flips(edit, studio, director) -> None:

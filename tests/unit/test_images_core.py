@@ -171,3 +171,10 @@ def test_side_by_side_and_wipe_pictures() -> None:
     assert wiped.shape == a.shape
     assert (wiped[:, :3] == 0).all() and (wiped[:, 3] == 1).all() and (wiped[:3, 4] == 0.5).all()
     assert (core.wipe(a, b, 0.0)[:3, 0] == 0.5).all() and (core.wipe(a, b, 1.0) == 0).all()
+
+
+def test_take_rows_are_the_panels_strings_in_take_order() -> None:
+    rows = core.take_rows([_item(2, 5, prompt="비"), _item(1, first=True)])
+    assert [r.version_id for r in rows] == ["v1", "v2"]
+    assert rows[0].first_frame and rows[0].label == "v001 · approve ★"
+    assert rows[1].provenance == '{"seed": 5, "prompt": "비"}' and rows[1].file_url == "/f/2"
