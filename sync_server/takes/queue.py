@@ -106,7 +106,6 @@ class TakeQueue:
                     output_stage=submit.output_stage,
                     type=submit.type,
                     priority=submit.priority,
-                    tags=["take", body.operation],
                     workflow=template.name,
                     params=params,
                     inputs=inputs.items,
