@@ -235,7 +235,7 @@ def redraw() -> None:
     wm = getattr(bpy.context, "window_manager", None)
     for window in getattr(wm, "windows", []) if wm else []:
         for area in window.screen.areas:
-            if area.type in {"VIEW_3D", "SEQUENCE_EDITOR", "PROPERTIES"}:
+            if area.type in {"VIEW_3D", "SEQUENCE_EDITOR", "IMAGE_EDITOR", "PROPERTIES"}:
                 area.tag_redraw()
 
 
