@@ -185,17 +185,31 @@ def _composite(array: Any) -> Any:
     return image
 
 
+def ours(image: Any) -> bool:
+    """An image this feature made (a take, or the A|B picture)."""
+    return image is not None and (image.name.startswith(IMAGE_PREFIX) or image.name == COMPARE_IMAGE)
+
+
 def show_in_image_editors(image: Any) -> int:
-    """Point every Image Editor of every window at `image`; how many there were (none in background)."""
-    count = 0
+    """Show `image` in the Image Editors that show nothing or a take (an editor showing the artist's own
+    image, a mask being painted, is left alone), else in the first one; how many (none in background)."""
     wm = bpy.context.window_manager
-    for window in getattr(wm, "windows", []):
-        for area in window.screen.areas:
-            if area.type == "IMAGE_EDITOR":
-                area.spaces.active.image = image
-                area.tag_redraw()
-                count += 1
-    return count
+    editors = [
+        area.spaces.active
+        for window in getattr(wm, "windows", [])
+        for area in window.screen.areas
+        if area.type == "IMAGE_EDITOR"
+    ]
+    chosen = [space for space in editors if space.image is None or ours(space.image)] or editors[:1]
+    for space in chosen:
+        space.image = image
+    return len(chosen)
+
+
+def forget_images(keep: set[str]) -> None:
+    """Drop the take images not in `keep` (stepping through 800 takes must not hold 800 images)."""
+    for image in [i for i in bpy.data.images if i.name.startswith(IMAGE_PREFIX) and i.name not in keep]:
+        bpy.data.images.remove(image)
 
 
 def _label(take: Any) -> str:
@@ -222,6 +236,7 @@ def apply_show(paths: list[str | None], indexes: list[int]) -> None:
         st.shown_version = takes[0].version_id if st.show == "A" else takes[1].version_id
         text = iface("Comparing {a} with {b}", a=_label(takes[0]), b=_label(takes[1]))
     st.shown_image = image.name
+    forget_images({i.name for i in images})
     show_in_image_editors(image)
     runtime.get().report(text)
 
