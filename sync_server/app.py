@@ -23,6 +23,7 @@ from .auth.routes import router as auth_router
 from .auth.tokens import Tokens
 from .breakdown.routes import router as breakdown_router
 from .cache import ResponseCache
+from .camera.routes import router as camera_router
 from .catalog.characters import CHARACTERS
 from .catalog.environments import ENVIRONMENTS
 from .catalog.presets import PRESETS, clone_router
@@ -69,6 +70,7 @@ UPLOAD_PREFIXES = (
     "/api/farm/agents/",
     "/api/projects/",
     "/api/characters/",  # reference images
+    "/api/versions/",  # .fspy camera imports (they carry the picture)
 )
 
 
@@ -209,6 +211,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> FastAPI:
         shotlist_router,
         ingest_router,
         takes_router,
+        camera_router,
     ]
     for router in routers:
         app.include_router(router, prefix="/api")

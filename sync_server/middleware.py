@@ -87,7 +87,14 @@ class BodyLimitMiddleware:
         return any(
             path.startswith(p)
             and path.endswith(
-                ("/versions", "/outputs", "/object-info", "/shotlist/import", "/shotlist/apply")
+                (
+                    "/versions",
+                    "/outputs",
+                    "/object-info",
+                    "/shotlist/import",
+                    "/shotlist/apply",
+                    "/camera-solve.fspy",
+                )
             )
             for p in self.upload_prefixes
         )

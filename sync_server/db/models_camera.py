@@ -1,4 +1,4 @@
-"""Camera solutions stored on image versions (issue 15): one per version, so every artist gets the same camera.
+"""Camera solutions stored on image versions (issue 15): one per version, so every artist gets one camera.
 
 Registered on `Base` by the import at the top of `models.py`.
 """
@@ -24,9 +24,7 @@ class CameraSolutionRecord(IdMixin, TimestampMixin, Base):
     __tablename__ = "camera_solutions"
     __table_args__ = (CheckConstraint("source IN ('solve', 'fspy')", name="source"),)
 
-    version_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("versions.id", ondelete="CASCADE"), unique=True
-    )
+    version_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("versions.id", ondelete="CASCADE"), unique=True)
     project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
     source: Mapped[str] = mapped_column(String(20))
     solver_version: Mapped[str] = mapped_column(String(100))
