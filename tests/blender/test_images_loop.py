@@ -28,7 +28,7 @@ def _take(admin: httpx.Client, shot_id: str, colour: str) -> dict[str, Any]:
 
 def _project(admin: httpx.Client) -> dict[str, Any]:
     """Three shots; the first has three takes (stills), the newest approved (so the edit shows it)."""
-    code = f"IM{uuid.uuid4().hex[:8].upper()}"
+    code = f"TK{uuid.uuid4().hex[:8].upper()}"  # after the studio's NIGHT: its login still picks NIGHT
     project = admin.post("/api/projects", json={"code": code, "name": "Takes", "fps": "24"})
     assert project.status_code == 201, project.text
     project_id = project.json()["id"]
