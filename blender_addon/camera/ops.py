@@ -1,0 +1,134 @@
+"""Solve the shot camera from the approved first frame on the server and apply it (one undo step)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import bpy
+
+from .. import runtime
+from ..core.client import ApiError
+from ..i18n import iface
+from ..registry import ensure_shot_scene, register_classes, unregister_classes
+from ..undo import push_step
+from . import apply
+
+SOLVE_LABEL = "Solve camera"
+
+
+def fetch_solution(shot_id: str, body: dict[str, Any]) -> Any:
+    """Worker: the shot's approved first frame → POST its camera solve with the corrections held fixed."""
+    rt = runtime.get()
+
+    def work(ctx: Any) -> dict[str, Any]:
+        client = rt.require_client()
+        try:
+            first = client.get(f"/api/shots/{shot_id}/first-frame")
+        except ApiError as exc:
+            if exc.status == 404:
+                raise ValueError(
+                    iface("The shot has no approved first frame to solve the camera from")
+                ) from exc
+            raise
+        request = dict(body)
+        if "preset_focal_mm" not in request:  # the fallback for a picture that does not fix the focal length
+            shot = client.get(f"/api/shots/{shot_id}")
+            if shot.get("preset_id"):
+                preset = client.get(f"/api/presets/{shot['preset_id']}")
+                if preset.get("lens_mm"):
+                    request["preset_focal_mm"] = float(preset["lens_mm"])
+        ctx.progress(0.3, "solving")
+        version_id = first["version"]["id"]
+        solution = client.request("POST", f"/api/versions/{version_id}/camera-solve", request).data
+        return {"solution": solution, "version_id": version_id}
+
+    return work
+
+
+def report_solution(rt: Any, camera: Any, solution: dict[str, Any], lens: float) -> None:
+    if solution.get("accepted", True):
+        rt.report(
+            iface(
+                "Camera {camera}: {lens} mm, solved from the picture", camera=camera.name, lens=f"{lens:.1f}"
+            )
+        )
+        return
+    text = solution.get("refusal_text") or ""
+    rt.report(
+        iface(
+            "Camera {camera}: {lens} mm from the preset; the picture did not determine it: {why}",
+            camera=camera.name,
+            lens=f"{lens:.1f}",
+            why=text,
+        ),
+        "WARNING",
+    )
+
+
+class AIPIPE_OT_camera_solve(bpy.types.Operator):
+    """Solve the shot camera from its approved first frame and apply it; held corrections stay fixed"""
+
+    bl_idname = "aipipe.camera_solve"
+    bl_label = "Solve camera from first frame"
+    bl_options = {"REGISTER"}  # no UNDO: the change lands later and pushes its own step (undo.py)
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return ensure_shot_scene(cls, context)
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        rt = runtime.get()
+        scene = context.scene
+        shot_id = scene.aipipe_shot.shot_id
+        body = apply.correction(scene).body()
+        scene_name = scene.name
+
+        def applied(result: dict[str, Any]) -> None:
+            target = bpy.data.scenes.get(scene_name)
+            if target is None:
+                return
+            push_step("Before camera solve")  # the camera as it is now is the step Ctrl+Z returns to
+            camera = apply.scene_camera(target)
+            settings = target.aipipe_camera
+            params = apply.apply_solution(
+                target, camera, result["solution"], result["version_id"], settings.eye_height
+            )
+            report_solution(rt, camera, result["solution"], params.lens_mm)
+
+        rt.run(
+            iface("Solving the camera of {shot}", shot=scene.aipipe_shot.shot_code),
+            fetch_solution(shot_id, body),
+            applied,
+            undo=SOLVE_LABEL,
+        )
+        return {"FINISHED"}
+
+
+class AIPIPE_OT_camera_clear_solution(bpy.types.Operator):
+    """Forget the solve kept on the scene camera (its lines stop being drawn); the camera stays where it is"""
+
+    bl_idname = "aipipe.camera_clear_solution"
+    bl_label = "Clear solve"
+    bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return apply.stored_solution(context.scene.camera) is not None
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        camera = context.scene.camera
+        for key in (apply.SOLUTION_KEY, apply.VERSION_KEY):
+            if key in camera:
+                del camera[key]
+        return {"FINISHED"}
+
+
+CLASSES = (AIPIPE_OT_camera_solve, AIPIPE_OT_camera_clear_solution)
+
+
+def register() -> None:
+    register_classes(CLASSES)
+
+
+def unregister() -> None:
+    unregister_classes(CLASSES)
