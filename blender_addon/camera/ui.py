@@ -9,6 +9,13 @@ from ..i18n import iface
 from ..registry import register_classes, unregister_classes
 from . import apply
 
+CASES = {
+    "three_point": "Three vanishing points",
+    "two_point": "Two vanishing points",
+    "one_point": "One vanishing point",
+    "none": "No vanishing points",
+}
+
 
 class AIPIPE_PT_camera(SidebarPanel, bpy.types.Panel):
     bl_idname = "AIPIPE_PT_camera"
@@ -25,7 +32,7 @@ class AIPIPE_PT_camera(SidebarPanel, bpy.types.Panel):
             box.label(
                 text=iface(
                     "{case}: {lens} mm, pitch {pitch}°, roll {roll}°",
-                    case=iface(str(solution.get("case", ""))),
+                    case=iface(CASES.get(str(solution.get("case")), "No vanishing points")),
                     lens=f"{scene.camera.data.lens:.1f}",
                     pitch=f"{solution.get('pitch_deg', 0.0):.1f}",
                     roll=f"{solution.get('roll_deg', 0.0):.1f}",
