@@ -14,7 +14,17 @@ SEEDS = ("random", "increment")
 CONTROL_KINDS = ("depth", "canny")
 VERDICTS = ("approve", "reject", "needs_changes")
 MARKER_CHARS = 63  # Blender's marker names hold 63 bytes; the server's markers are cut the same way
-PROVENANCE_ORDER = ("workflow", "operation", "seed", "prompt", "negative", "instruction", "denoise")
+PROVENANCE_ORDER = (
+    "workflow",
+    "operation",
+    "seed",
+    "prompt",
+    "negative_prompt",
+    "negative",
+    "instruction",
+    "denoise",
+)
+PROVENANCE_HIDDEN = ("take", "inputs")  # restatements of the request and the job inputs: too long for a panel
 
 
 def unique(ids: Iterable[str]) -> list[str]:
@@ -188,9 +198,12 @@ def _value(value: Any) -> str:
 
 def provenance_lines(provenance: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(name, value) for a take's provenance: the usual fields first, then every other bound parameter
-    by name, nested `params` flattened; empty values left out."""
+    by name, nested `params` flattened (a parameter already given at the top stays as given there); empty
+    values and the recorded request / job inputs left out."""
     flat: dict[str, Any] = {}
     for key, value in provenance.items():
+        if key in PROVENANCE_HIDDEN:
+            continue
         if key == "params" and isinstance(value, dict):
             flat.update({f"{k}": v for k, v in value.items() if k not in provenance})
         else:

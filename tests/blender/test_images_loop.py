@@ -4,6 +4,7 @@ redo, and the keyboard stepping keymaps."""
 
 from __future__ import annotations
 
+import json
 import secrets
 import uuid
 from typing import Any
@@ -19,9 +20,12 @@ DURATIONS = (48, 24, 30)
 COLOURS = ("red", "green", "blue")
 
 
-def _take(admin: httpx.Client, shot_id: str, colour: str) -> dict[str, Any]:
+def _take(admin: httpx.Client, shot_id: str, colour: str, seed: int) -> dict[str, Any]:
+    """A previz still with the provenance a generate workflow would have left."""
     files = [("files", (f"{colour}.png", png_bytes(64, 36, colour), "image/png"))]
-    made = admin.post(f"/api/shots/{shot_id}/versions", data={"stage": "previz"}, files=files)
+    provenance = json.dumps({"workflow": "flux1_dev_t2i", "seed": seed, "prompt": f"rain, {colour} light"})
+    data = {"stage": "previz", "provenance": provenance}
+    made = admin.post(f"/api/shots/{shot_id}/versions", data=data, files=files)
     assert made.status_code == 201, made.text
     return made.json()
 
@@ -39,7 +43,7 @@ def _project(admin: httpx.Client) -> dict[str, Any]:
         made = admin.post(f"/api/projects/{project_id}/shots", json=body)
         assert made.status_code == 201, made.text
         shots.append(made.json())
-    takes = [_take(admin, shots[0]["id"], colour) for colour in COLOURS]
+    takes = [_take(admin, shots[0]["id"], colour, 100 + i) for i, colour in enumerate(COLOURS)]
     approved = admin.post(f"/api/versions/{takes[-1]['id']}/reviews", json={"verdict": "approve"})
     assert approved.status_code == 201, approved.text
     return {"project": project.json(), "shots": shots, "takes": takes}
@@ -151,6 +155,8 @@ def test_stepping_changes_the_shown_take_and_ab_flips(edit, studio, director) ->
     bpy.context.scene.sequence_editor.active_strip = _picture(edit["shots"][0]["id"])
     _run(bpy.ops.aipipe.images_load_takes)
     assert [t.version_id for t in state.takes] == [first["id"], second["id"], third["id"]]
+    assert json.loads(state.takes[1].provenance)["prompt"] == "rain, green light"  # shown in the panel
+    assert state.takes[1].label == "v002 · seed 101"
     shown = state.shown_version
     assert shown in (first["id"], third["id"])  # the first frame (the approved one) or else the first take
     assert bpy.data.images.get(state.shown_image) is not None
@@ -240,6 +246,19 @@ def test_use_as_first_frame_reaches_the_server(edit, studio, director) -> None:
     assert [(n["verdict"], n["text"]) for n in _reviews(studio.admin, first["id"])] == [
         ("approve", "the framing works")
     ]
+
+
+def test_redo_from_a_take_queues_it_again_with_a_new_seed_and_the_edited_prompt(
+    edit, studio, director
+) -> None:
+    shot_id = edit["shots"][0]["id"]
+    bpy.context.scene.sequence_editor.active_strip = _picture(shot_id)
+    _run(bpy.ops.aipipe.images_redo, target="VSE", new_seed=True, prompt="rain at night")
+    assert director.get().message.text.startswith("1 takes queued from ")
+    jobs = studio.admin.get("/api/farm/jobs", params={"shot_id": shot_id, "limit": 50}).json()["items"]
+    assert len(jobs) == 1 and jobs[0]["workflow"] == "flux1_dev_t2i"
+    params = jobs[0]["params"]
+    assert params.get("positive") == "rain at night" and params.get("seed") not in (None, 102), params
 
 
 def test_keyboard_stepping_keys_come_and_go_with_the_add_on(addon) -> None:

@@ -88,14 +88,17 @@ def test_provenance_lines_put_the_usual_fields_first_and_flatten_params() -> Non
             "workflow": "flux1_dev_t2i",
             "seed": 5,
             "params": {"cfg": 3.5, "loras": [{"name": "rina", "strength": 0.8}]},
-            "negative": "",
+            "negative_prompt": "dark",
             "input_version_ids": [],
+            "take": {"operation": "generate", "candidates": 4},
+            "inputs": [{"role": "control_image"}],
         }
     )
     assert lines == [
         ("workflow", "flux1_dev_t2i"),
         ("seed", "5"),
         ("prompt", "비 오는 골목"),
+        ("negative_prompt", "dark"),
         ("cfg", "3.5"),
         ("loras", '[{"name": "rina", "strength": 0.8}]'),
         ("steps", "20"),
