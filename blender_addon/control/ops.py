@@ -16,6 +16,7 @@ from . import masks, opsdata, references
 from .render import render_control_images
 
 IMAGE_GLOB = "*.png;*.jpg;*.jpeg;*.webp;*.tif;*.tiff;*.exr;*.bmp"
+REFERENCE_GLOB = "*.png;*.jpg;*.jpeg;*.webp"  # what the server takes as a character reference
 
 
 def _state(context: bpy.types.Context) -> Any:
@@ -86,28 +87,22 @@ class AIPIPE_OT_control_render_upload(bpy.types.Operator):
 
 
 def load_takes(shot_id: str) -> None:
-    """The shot's takes (its previz versions, newest first) into the list the mask tools pick from."""
+    """The shot's takes (newest first, `GET /api/shots/{id}/takes`) into the list the mask tools pick from."""
     rt = runtime.get()
 
     def work(_ctx: Any) -> list[dict[str, Any]]:
-        listing = rt.require_client().get(
-            f"/api/shots/{shot_id}/versions", {"stage": opsdata.TAKE_STAGE, "limit": 100}
-        )
+        listing = rt.require_client().get(f"/api/shots/{shot_id}/takes", {"limit": 100})
         return list(listing["items"])
 
     def apply(takes: list[dict[str, Any]]) -> None:
         state = bpy.context.window_manager.aipipe_control
         state.takes.clear()
         state.takes_shot_id = shot_id
-        cached = rt.extras.setdefault("control_takes", {})
         for take in takes:
-            cached[str(take["id"])] = take
+            version = take["version"]
             item = state.takes.add()
-            item.id, item.code, item.label = (
-                str(take["id"]),
-                str(take.get("code", "")),
-                opsdata.take_label(take),
-            )
+            item.id, item.code = str(version["id"]), str(version.get("code", ""))
+            item.label = opsdata.take_label(take)
         state.take_index = 0 if takes else -1
 
     rt.run("Loading takes", work, apply)
@@ -326,7 +321,7 @@ class AIPIPE_OT_control_reference_add(bpy.types.Operator):
     bl_options = {"REGISTER"}
 
     filepath: StringProperty(subtype="FILE_PATH", options={"SKIP_SAVE"})  # type: ignore[valid-type]
-    filter_glob: StringProperty(default=IMAGE_GLOB, options={"HIDDEN"})  # type: ignore[valid-type]
+    filter_glob: StringProperty(default=REFERENCE_GLOB, options={"HIDDEN"})  # type: ignore[valid-type]
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:

@@ -9,9 +9,10 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..i18n import iface
+
 CONTROL_STAGE = "control"
 MASK_STAGE = "mask"
-TAKE_STAGE = "previz"
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".exr", ".bmp")
 
 
@@ -47,12 +48,14 @@ def picture_of(version: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return next((f for f in files if is_image_name(str(f.get("name", "")))), None)
 
 
-def take_label(version: Mapping[str, Any]) -> str:
-    """`v003 · approve` style label of a take for a list."""
+def take_label(take: Mapping[str, Any]) -> str:
+    """`v003 · approve · first frame`: a take as `GET /shots/{id}/takes` lists it, for a list row."""
+    version = take.get("version") or {}
     parts = [str(version.get("code") or version.get("id", ""))]
-    verdict = version.get("verdict") or version.get("review_status")
-    if verdict:
-        parts.append(str(verdict))
+    if take.get("verdict"):
+        parts.append(str(take["verdict"]))
+    if take.get("is_first_frame"):
+        parts.append(iface("first frame"))
     return " · ".join(parts)
 
 

@@ -11,6 +11,7 @@ KOREAN: dict[str, str] = {
     "Mask": "마스크",
     "Character references": "캐릭터 레퍼런스",
     "Takes": "테이크",
+    "first frame": "첫 프레임",
     "Set up a shot to make control images and masks": "컨트롤 이미지와 마스크를 만들려면 샷을 설정하세요",
     "Paint white where the take should be repainted": "테이크에서 다시 그릴 곳을 흰색으로 칠하세요",
     # -- control images

@@ -141,5 +141,7 @@ def test_the_picture_of_a_take_is_its_image_file() -> None:
     assert opsdata.picture_of(version) == {"name": "SHT_0010_previz_v003.PNG", "url": "/f"}
     assert opsdata.picture_of({"files": [{"name": "a.mp4"}]}) is None
     assert opsdata.cache_name({"sha256": "ab" * 32, "name": "../x.png"}) == "abababababababab_x.png"
-    assert opsdata.take_label({"code": "v003", "verdict": "approve"}) == "v003 · approve"
+    take = {"version": {"id": "x", "code": "v003"}, "verdict": "approve", "is_first_frame": True}
+    assert opsdata.take_label(take) == "v003 · approve · first frame"
+    assert opsdata.take_label({"version": {"id": "x", "code": "v004"}, "verdict": None}) == "v004"
     assert opsdata.reference_label({"name": "rina.png", "width": 512, "height": 768}) == "rina.png (512×768)"
