@@ -7,6 +7,7 @@ length held fixed (or a level camera where there are no lines to use).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .calibrate import Fit, refine
+from .calibrate import Fit, refine, regional_log_focal_sigma
 from .lines import ImageFrame, Segments, picture_segments
 from .orientation import horizon_line, level_axes, pitch_roll_yaw, scene_axes
 from .result import REFUSAL_TEXT, CameraSolution, Horizon, LineUsed, VanishingPoint
@@ -169,6 +170,11 @@ def solve_picture(image: np.ndarray, options: SolveOptions | None = None) -> Cam
         fit = max(fits, key=lambda f: _fit_score(f, segments)) if fits else None
         if fit is None:
             refusals.append("too_few_lines")
+        elif held is None and math.isfinite(fit.log_focal_sigma):
+            regional = regional_log_focal_sigma(
+                segments, fit, pixels=frame.scale, with_k1=options.estimate_distortion and len(segments) >= 40
+            )
+            fit = dataclasses.replace(fit, log_focal_sigma=max(fit.log_focal_sigma, regional))
     focal_source = "picture"
     if fit is not None and held is None:
         counts = {i: int(np.sum(fit.labels == i)) for i in range(3)}

@@ -1,0 +1,131 @@
+"""The camera solver on pictures drawn from known cameras (OpenCV drawings of axis-aligned boxes, no Blender):
+focal length, pitch and roll come back; one-point views and non-Manhattan pictures are refused with the reason
+and get the fallback; the result serialises with its solver version."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from scripts.camera_set.perturb import perturb
+from scripts.camera_set.synth import draw_boxes
+from sync_server.camera_solve import SOLVER_VERSION, CameraSolution, SolveOptions, solve_picture
+from sync_server.camera_solve.lines import ImageFrame
+from sync_server.camera_solve.solve import focal_mm_to_relative
+
+CASES = [
+    # width, height, relative focal, pitch, roll, yaw, seed
+    pytest.param(1280, 720, 1.2, 12.0, -5.0, 30.0, 11, id="wide-landscape"),
+    pytest.param(1280, 720, 2.6, -8.0, 3.0, 55.0, 3, id="normal-landscape"),
+    pytest.param(720, 1280, 1.8, 15.0, 6.0, 40.0, 2, id="portrait"),
+]
+
+
+def _errors(solution: CameraSolution, focal: float, pitch: float, roll: float) -> tuple[float, float, float]:
+    return (
+        abs(solution.relative_focal / focal - 1.0),
+        abs(solution.pitch_deg - pitch),
+        abs(solution.roll_deg - roll),
+    )
+
+
+@pytest.mark.parametrize(("width", "height", "focal", "pitch", "roll", "yaw", "seed"), CASES)
+def test_a_clean_picture_gives_back_its_camera(width, height, focal, pitch, roll, yaw, seed) -> None:
+    image = draw_boxes(width=width, height=height, focal=focal, pitch=pitch, roll=roll, yaw=yaw, seed=seed)
+    solution = solve_picture(image)
+    assert solution.accepted and solution.refusals == [] and solution.focal_source == "picture"
+    focal_error, pitch_error, roll_error = _errors(solution, focal, pitch, roll)
+    assert focal_error < 0.02 and pitch_error < 0.3 and roll_error < 0.3, (
+        focal_error,
+        pitch_error,
+        roll_error,
+    )
+    assert solution.case in ("two_point", "three_point")
+
+
+@pytest.mark.parametrize(("width", "height", "focal", "pitch", "roll", "yaw", "seed"), CASES)
+def test_a_perturbed_picture_is_solved_or_refused_never_silently_wrong(
+    width, height, focal, pitch, roll, yaw, seed
+) -> None:
+    image = draw_boxes(width=width, height=height, focal=focal, pitch=pitch, roll=roll, yaw=yaw, seed=seed)
+    noisy, drawn = perturb(image, np.random.default_rng(seed))
+    solution = solve_picture(noisy)
+    if solution.accepted:
+        focal_error, pitch_error, roll_error = _errors(solution, focal, pitch, roll)
+        assert focal_error < 0.10 and pitch_error < 1.5 and roll_error < 1.5, (focal_error, drawn)
+    else:
+        assert solution.refusals and solution.refusal_text and solution.focal_source == "preset"
+
+
+def test_the_well_conditioned_perturbed_picture_is_accepted() -> None:
+    image = draw_boxes(width=1280, height=720, focal=1.5, pitch=10.0, roll=4.0, yaw=40.0, seed=5)
+    noisy, _ = perturb(image, np.random.default_rng(1))
+    solution = solve_picture(noisy)
+    assert solution.accepted, solution.refusals
+    focal_error, pitch_error, roll_error = _errors(solution, 1.5, 10.0, 4.0)
+    assert focal_error < 0.06 and pitch_error < 1.0 and roll_error < 1.0
+
+
+def test_a_one_point_view_is_refused_with_the_reason_and_gets_the_preset_focal() -> None:
+    # Level and straight down scene +Y: the X and Z vanishing points are at infinity.
+    image = draw_boxes(width=1280, height=720, focal=2.0, pitch=0.0, roll=3.0, yaw=0.0, seed=4)
+    solution = solve_picture(image, SolveOptions(preset_focal_mm=50.0))
+    assert not solution.accepted
+    assert solution.refusals == ["one_point_view"]
+    assert "one-point" in solution.refusal_text
+    assert solution.focal_source == "preset" and solution.focal_mm == pytest.approx(50.0)
+    # The orientation still comes from the lines (with the preset's focal length).
+    assert solution.orientation_source == "picture"
+    assert abs(solution.roll_deg - 3.0) < 0.5 and abs(solution.pitch_deg) < 1.0
+
+
+def test_a_picture_without_straight_lines_is_refused_and_falls_back() -> None:
+    image = draw_boxes(
+        width=1280, height=720, focal=2.0, pitch=0.0, roll=0.0, yaw=0.0, seed=9, manhattan=False
+    )
+    solution = solve_picture(image, SolveOptions(preset_focal_mm=35.0))
+    assert not solution.accepted
+    assert set(solution.refusals) & {"not_manhattan", "too_few_lines"}
+    assert solution.focal_source == "preset" and solution.focal_mm == pytest.approx(35.0)
+
+
+def test_an_empty_picture_is_too_few_lines_with_a_level_default_camera() -> None:
+    solution = solve_picture(np.full((720, 1280, 3), 128, dtype=np.uint8))
+    assert solution.refusals == ["too_few_lines"] and solution.orientation_source == "default"
+    assert solution.pitch_deg == pytest.approx(0.0) and solution.roll_deg == pytest.approx(0.0)
+    assert solution.lines == [] and solution.vanishing_points == []
+
+
+def test_a_held_focal_length_is_kept_and_the_rotation_solved_around_it() -> None:
+    image = draw_boxes(width=1280, height=720, focal=1.8, pitch=6.0, roll=-2.0, yaw=35.0, seed=6)
+    held_mm = 1.8 * 18.0  # relative 1.8 on a 36 mm sensor across a landscape frame
+    solution = solve_picture(image, SolveOptions(fixed_focal_mm=held_mm))
+    assert solution.focal_mm == pytest.approx(held_mm)
+    assert abs(solution.pitch_deg - 6.0) < 0.3 and abs(solution.roll_deg + 2.0) < 0.3
+
+
+def test_the_solution_serialises_with_its_version_lines_and_horizon() -> None:
+    image = draw_boxes(width=1280, height=720, focal=1.6, pitch=-5.0, roll=2.0, yaw=25.0, seed=8)
+    solution = solve_picture(image)
+    data = json.loads(solution.model_dump_json())
+    assert data["solver_version"] == SOLVER_VERSION
+    assert CameraSolution.model_validate(data) == solution
+    assert data["lines"] and {line["axis"] for line in data["lines"]} >= {"x", "y"}
+    assert len(data["vanishing_points"]) == 3
+    assert np.allclose(np.array(data["camera_transform"])[:3, 3], [0.0, 0.0, 1.6])
+    rotation = np.array(data["camera_to_scene"])
+    assert np.allclose(rotation @ rotation.T, np.eye(3), atol=1e-9)
+    # The horizon is where level rays meet the picture: points on it are at the camera's height.
+    a, b, c = data["horizon"]["plane_line"]
+    x = 0.3
+    y = -(a * x + c) / b
+    ray = rotation @ np.array([x, y, -solution.relative_focal])
+    assert abs(ray[2]) < 1e-9
+
+
+def test_the_focal_length_in_mm_follows_the_sensor_across_the_width() -> None:
+    landscape, portrait = ImageFrame(1280, 720), ImageFrame(720, 1280)
+    assert focal_mm_to_relative(36.0, 36.0, landscape) == pytest.approx(2.0)
+    assert focal_mm_to_relative(36.0, 36.0, portrait) == pytest.approx(720 / 640)
