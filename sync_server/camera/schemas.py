@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from ..schemas import Input, Output
 
@@ -60,12 +60,6 @@ class CameraSolveRequest(Input):
     )
     horizon: HorizonFix | None = None
     vanishing_lines: Annotated[list[ArtistLine], Field(max_length=64)] = []
-
-    @model_validator(mode="after")
-    def _one_scale(self) -> CameraSolveRequest:
-        if self.eye_height_m is not None and self.ground_length is not None:
-            raise ValueError("give eye_height_m or ground_length, not both")
-        return self
 
 
 class CameraSolutionOut(Output):

@@ -73,6 +73,8 @@ def plan_solve(
 ) -> SolvePlan:
     """Check the request against the version and the solver; the options of the solve."""
     version, image = version_image(session, version_id)
+    if body.eye_height_m is not None and body.ground_length is not None:
+        raise Unprocessable("give eye_height_m or ground_length, not both", field="ground_length")
     preset = _preset(session, version)
     sensor = body.sensor_width_mm or (preset.sensor_mm if preset else DEFAULT_SENSOR_MM)
     preset_focal = body.preset_focal_mm
@@ -108,7 +110,7 @@ def plan_solve(
         image_path=storage_root / image.path,
         image_sha256=image.sha256,
         options=options,
-        inputs=body.model_dump(mode="json", exclude_none=True),
+        inputs=body.model_dump(mode="json", exclude_unset=True),
         ground_length=body.ground_length.model_dump() if body.ground_length else None,
     )
 
