@@ -12,6 +12,7 @@ from sync_server.cli.addon import build_zip
 
 ROOT = Path(__file__).resolve().parents[2]
 BLENDER_MODULES = {"bpy", "bpy_extras", "addon_utils", "mathutils", "gpu", "bmesh", "blf", "bl_math"}
+BLENDER_MODULES |= {"gpu_extras", "numpy"}  # numpy: bundled with Blender's Python (and the bpy wheels)
 
 
 def test_manifest_declares_id_minimum_version_and_permissions() -> None:
