@@ -17,6 +17,7 @@ Role = Literal[
     "image",
     "end_image",
     "video",
+    "control_video",
     "mask",
     "control_image",
     "reference_image",
@@ -38,13 +39,21 @@ Role = Literal[
     "feathering",
     "filename_prefix",
 ]
-JobType = Literal["t2i", "i2i", "image_edit", "inpaint", "i2v", "upscale", "interpolate"]
+JobType = Literal["t2i", "i2i", "image_edit", "inpaint", "i2v", "upscale", "interpolate", "depth"]
 MediaKind = Literal["video", "image"]
 Operation = Literal["generate", "refine", "edit", "inpaint", "outpaint"]
 """What a take does to a picture; the sidecar's `operation` (else derived from its job type)."""
 ControlKind = Literal["depth", "canny", "pose"]
 
-INPUT_FILE_ROLES = ("image", "end_image", "video", "mask", "control_image", "reference_image")
+INPUT_FILE_ROLES = (
+    "image",
+    "end_image",
+    "video",
+    "control_video",
+    "mask",
+    "control_image",
+    "reference_image",
+)
 """Roles naming an uploaded input: the template's placeholder is never a real file, so bind requires them
 (except slotted roles, whose unused slots are removed)."""
 SLOTTED_INPUT_ROLES = frozenset({"reference_image"})

@@ -13,7 +13,17 @@ from aipipe_shared.protocol import IMPLIED_PROTOCOL_VERSION, OLDEST_PROTOCOL_VER
 from ..schemas import Id, Input, Output, ShortText
 
 JobType = Literal[
-    "t2i", "i2i", "image_edit", "inpaint", "i2v", "upscale", "interpolate", "playblast", "proxy", "transcode"
+    "t2i",
+    "i2i",
+    "image_edit",
+    "inpaint",
+    "i2v",
+    "upscale",
+    "interpolate",
+    "depth",
+    "playblast",
+    "proxy",
+    "transcode",
 ]
 CPU_JOB_TYPES = frozenset({"playblast", "proxy", "transcode"})
 Priority = Annotated[int, Field(ge=0, le=100)]
