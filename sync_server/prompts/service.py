@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -14,14 +16,18 @@ from .engine import Camera, PromptInputs, PromptResult, Setting, Subject, build
 from .styles import DEFAULT_STYLE, PromptStyle, style_for
 
 
-def shot_inputs(session: Session, shot: Shot) -> PromptInputs:
-    """Subjects (with their chosen clothing), environment, cinematic preset and action of a shot."""
-    characters = {
-        c.id: c
-        for c in session.scalars(
-            select(Character).where(Character.id.in_([s.character_id for s in shot.subjects]))
-        )
-    }
+def shot_inputs(
+    session: Session, shot: Shot, characters: Mapping[uuid.UUID, Character] | None = None
+) -> PromptInputs:
+    """Subjects (with their chosen clothing), environment, cinematic preset and action of a shot.
+    `characters`: the project's, read once by a caller building many shots' prompts."""
+    if characters is None:
+        characters = {
+            c.id: c
+            for c in session.scalars(
+                select(Character).where(Character.id.in_([s.character_id for s in shot.subjects]))
+            )
+        }
     subjects = []
     for subject in shot.subjects:
         character = characters.get(subject.character_id)
@@ -67,10 +73,15 @@ def shot_inputs(session: Session, shot: Shot) -> PromptInputs:
     )
 
 
-def prompt_for(session: Session, shot: Shot, template: WorkflowTemplate | None) -> PromptResult:
+def prompt_for(
+    session: Session,
+    shot: Shot,
+    template: WorkflowTemplate | None,
+    characters: Mapping[uuid.UUID, Character] | None = None,
+) -> PromptResult:
     """The prompt for a shot in the workflow's style (the generic natural style without a workflow)."""
     style: PromptStyle = style_for(template) if template is not None else DEFAULT_STYLE
-    return build(shot_inputs(session, shot), style)
+    return build(shot_inputs(session, shot, characters), style)
 
 
 def result_json(result: PromptResult, workflow: str | None) -> dict[str, Any]:

@@ -1,17 +1,25 @@
 """Queueing takes: one farm job per candidate, bound like any job (jobs.bound_values) and inserted
-together, with their `job.created` events recorded in one statement and announced once."""
+together with one statement, their `job.created` events recorded in one statement and announced once.
+
+The candidates of one shot differ only in their seed: the graph is bound once per shot and each candidate
+gets a copy with its seed. A graph is checked against the agents' node catalogues once per shape (the
+graph without its texts and seed): a batch whose shots share their LoRAs is checked once.
+"""
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from aipipe_shared.workflows import WorkflowTemplate
 
 from ..context import UnitOfWork
+from ..db.base import utcnow
 from ..db.models import Job, Project, Shot
 from ..farm import catalog, jobs
 from ..farm.render import estimate, output_stage
@@ -23,6 +31,44 @@ from .params import Seeds, take_params
 from .schemas import TakeFields, TakeJobOut
 from .templates import check_template, template_name
 
+JOBS = Job.__table__
+# Roles whose values cannot make a graph invalid for ComfyUI (free text, and the seed in its range).
+SHAPELESS_ROLES = ("positive", "negative", "instruction", "filename_prefix", "seed")
+
+
+def _defaults() -> dict[str, Any]:
+    """A new job row's column values as the model's defaults give them (fresh lists, ids, times)."""
+    row: dict[str, Any] = {}
+    for column in JOBS.columns:
+        default = column.default
+        if default is None:
+            row[column.key] = None
+        elif default.is_callable:
+            row[column.key] = default.arg(None)  # type: ignore[attr-defined]
+        else:
+            row[column.key] = default.arg  # type: ignore[attr-defined]
+    return row
+
+
+def _with_values(graph: dict[str, Any], template: WorkflowTemplate, values: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a bound graph with other values for plain roles (texts, seed, input names): only the
+    nodes they go to are copied."""
+    out = dict(graph)
+    for role, value in values.items():
+        for node_id, input_name in template.meta.bindings.get(role) or []:  # type: ignore[call-overload]
+            node = out[node_id]
+            out[node_id] = {**node, "inputs": {**node["inputs"], input_name: value}}
+    return out
+
+
+def _shape(graph: dict[str, Any], template: WorkflowTemplate) -> str:
+    plain = {k: {**v, "inputs": dict(v.get("inputs", {}))} for k, v in graph.items()}
+    for role in SHAPELESS_ROLES:
+        for node_id, input_name in template.meta.bindings.get(role) or []:  # type: ignore[call-overload]
+            if node_id in plain:
+                plain[node_id]["inputs"][input_name] = None
+    return json.dumps(plain, sort_keys=True)
+
 
 @dataclass
 class TakeQueue:
@@ -31,9 +77,12 @@ class TakeQueue:
     uow: UnitOfWork
     settings: Settings
     seeds: Seeds = field(default_factory=Seeds)
-    planned: list[Job] = field(default_factory=list)
+    planned: list[dict[str, Any]] = field(default_factory=list)
     _infos: list[dict[str, Any]] | None = None
     _templates: dict[str, WorkflowTemplate] = field(default_factory=dict)
+    _checked: set[str] = field(default_factory=set)
+    _bound: dict[str, tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=dict)
+    characters: dict[uuid.UUID, Any] | None = None  # the project's, when many shots are planned
 
     @property
     def session(self) -> Session:
@@ -52,6 +101,37 @@ class TakeQueue:
         check_template(self._templates[name], body, chosen_by)
         return self._templates[name]
 
+    def _check_against_agents(self, graph: dict[str, Any], template: WorkflowTemplate) -> None:
+        infos = self.infos()
+        if not infos:
+            return
+        shape = _shape(graph, template)
+        if shape not in self._checked:
+            jobs.check_graph(infos, graph, template)
+            self._checked.add(shape)
+
+    def _bind(
+        self, submit: JobSubmit, items: list[dict[str, Any]], template: WorkflowTemplate
+    ) -> dict[str, Any]:
+        """The job's bound graph, model and VRAM (jobs.bound_values). Shots whose parameters differ only in
+        plain roles (texts, seed; the LoRAs, sizes and inputs the same) share one binding, patched; each
+        graph shape is checked against the agents' node catalogues once."""
+        params = submit.params
+        plain = {role: params[role] for role in SHAPELESS_ROLES if role in params}
+        key = json.dumps(
+            [{k: v for k, v in params.items() if k not in plain}, [i["name"] for i in items]],
+            sort_keys=True,
+            default=str,
+        )
+        if key not in self._bound:
+            values = jobs.bound_values(self.session, self.settings, submit, items, tpl=template, infos=[])
+            self._check_against_agents(values["graph"], template)
+            self._bound[key] = (values, plain)
+            return values
+        values, bound_plain = self._bound[key]
+        changed = {role: value for role, value in plain.items() if bound_plain.get(role) != value}
+        return {**values, "graph": _with_values(values["graph"], template, changed)}
+
     def plan(
         self,
         shot: Shot,
@@ -60,88 +140,95 @@ class TakeQueue:
         *,
         seeds: list[int] | None = None,
         origin: dict[str, Any] | None = None,
-    ) -> list[Job]:
-        """The shot's candidates as jobs (not inserted yet). `seeds`: exactly these; `origin`: recorded in
-        the take (e.g. the take a redo repeats)."""
+    ) -> list[dict[str, Any]]:
+        """The shot's candidates as job rows (not inserted yet). `seeds`: exactly these; `origin`: recorded
+        in the take (e.g. the take a redo repeats)."""
         session = self.session
         template = self.template(body)
         control_id = None
         if body.control is not None:
             control_id = body.control.version_id or newest_control(session, shot, body.control.kind)
         inputs = take_inputs(session, shot, template, body, control_id)
-        prompt = prompt_for(session, shot, template)
+        prompt = prompt_for(session, shot, template, self.characters)
         if seeds is None:
             seeds = self.seeds.for_candidates(body.seed, body.seeds, body.candidates)
         record = body.model_dump(mode="json")
         if body.control is not None:
             record["control"]["version_id"] = str(control_id)
-        made: list[Job] = []
+        params = take_params(session, shot, project, template, body, inputs, seeds[0], prompt)
+        submit = JobSubmit(
+            type=template.meta.job_type,  # type: ignore[arg-type]
+            workflow=template.name,
+            params=params,
+            priority=body.priority,
+            shot_id=shot.id,
+            output_stage=output_stage(template),
+            estimate_s=estimate(template, params),
+        )
+        values = self._bind(submit, inputs.items, template)
+        now = utcnow()
+        made = []
         for index, seed in enumerate(seeds):
-            params = take_params(session, shot, project, template, body, inputs, seed, prompt)
-            submit = JobSubmit(
-                type=template.meta.job_type,  # type: ignore[arg-type]
-                workflow=template.name,
-                params=params,
-                priority=body.priority,
-                shot_id=shot.id,
-                output_stage=output_stage(template),
-                estimate_s=estimate(template, params),
-            )
-            values = jobs.bound_values(
-                session, self.settings, submit, inputs.items, tpl=template, infos=self.infos()
-            )
+            seeded = {**params, "seed": seed} if "seed" in params else params
             take = {
                 **record,
                 "template": template.name,
                 "candidate": index + 1,
-                "seed_used": seed,
+                "seed_used": seed if "seed" in params else None,
                 "input_version_ids": inputs.version_ids,
                 **(origin or {}),
             }
-            made.append(
-                Job(
-                    id=uuid.uuid4(),
-                    project_id=shot.project_id,
-                    shot_id=shot.id,
-                    output_stage=submit.output_stage,
-                    type=submit.type,
-                    priority=submit.priority,
-                    workflow=template.name,
-                    params=params,
-                    inputs=inputs.items,
-                    estimate_s=submit.estimate_s or 60.0,
-                    created_by=self.uow.actor.name,
-                    take=take,
+            row = _defaults()
+            row.update(
+                id=uuid.uuid4(),
+                project_id=shot.project_id,
+                shot_id=shot.id,
+                output_stage=submit.output_stage,
+                type=submit.type,
+                priority=submit.priority,
+                workflow=template.name,
+                params=seeded,
+                inputs=inputs.items,
+                estimate_s=submit.estimate_s or 60.0,
+                created_by=self.uow.actor.name,
+                created_at=now,
+                updated_at=now,
+                take=take,
+                **{
                     **values,
-                )
+                    "graph": _with_values(values["graph"], template, {"seed": seed})
+                    if index
+                    else values["graph"],
+                },
             )
+            made.append(row)
         self.planned.extend(made)
         return made
 
-    def insert(self, project_codes: dict[uuid.UUID, str]) -> list[TakeJobOut]:
-        """Insert every planned job, record their events in one statement, commit (announced once)."""
+    def insert(self, project_codes: dict[uuid.UUID, str], *, full: bool = True) -> list[TakeJobOut]:
+        """Insert every planned job with one statement, record their events with one more, commit (the
+        events are announced once). `full`: answer with the jobs as the API shows them (else none)."""
         session, uow = self.session, self.uow
-        session.add_all(self.planned)
-        session.flush()
-        columns = [c.key for c in Job.__table__.columns]
-        outs = []
+        session.execute(insert(JOBS), self.planned)
+        outs: list[TakeJobOut] = []
         events = []
-        for job in self.planned:
-            row = {key: getattr(job, key) for key in columns}
-            code = project_codes.get(job.project_id) if job.project_id else None
-            out = TakeJobOut.model_validate(
-                {**row, "depends_on": [], "agent_name": None, "project_code": code}
-            )
-            outs.append(out)
-            data = jobs.job_out_of(row, [], None, code).model_dump(mode="json")  # as every job.created
+        for row in self.planned:
+            code = project_codes.get(row["project_id"]) if row["project_id"] else None
+            out = jobs.job_out_of(row, [], None, code)
+            if full:
+                outs.append(
+                    TakeJobOut.model_validate(
+                        {**out.model_dump(), "inputs": row["inputs"], "take": row["take"]}
+                    )
+                )
             events.append(
                 uow.event(
                     "job.created",
                     "job",
-                    job.id,
-                    project_id=job.project_id,
-                    revision_after=job.revision,
-                    data=data,
+                    row["id"],
+                    project_id=row["project_id"],
+                    revision_after=row["revision"],
+                    data=out.model_dump(mode="json"),  # as every job.created carries
                 )
             )
         uow.record_all(events)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from ..context import UnitOfWork
 from ..crud import ListParams, get_or_404, paginate
-from ..db.models import CinematicPreset, Environment, Project, Shot, Version
+from ..db.models import Character, CinematicPreset, Environment, Project, Shot, Version
 from ..errors import Conflict, NotFound, Unprocessable
 from ..farm.jobs import shot_to_work_on
 from ..settings import Settings
@@ -79,13 +79,18 @@ def queue_batch(
         }
     )
     queue = TakeQueue(uow, settings)
+    queue.characters = {
+        c.id: c for c in session.scalars(select(Character).where(Character.project_id == project.id))
+    }
     for shot_id in ids:
         queue.plan(shots[shot_id], project, fields, origin={"batch": True})
-    outs = queue.insert({project.id: project.code})
+    queue.insert({project.id: project.code}, full=False)
     del kept
     return BatchTakeOut(
-        count=len(outs),
-        jobs=[BatchJob(id=o.id, shot_id=o.shot_id, seed=o.params.get("seed")) for o in outs],  # type: ignore[arg-type]
+        count=len(queue.planned),
+        jobs=[
+            BatchJob(id=r["id"], shot_id=r["shot_id"], seed=r["params"].get("seed")) for r in queue.planned
+        ],
     )
 
 
