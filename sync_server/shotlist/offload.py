@@ -1,12 +1,13 @@
-"""The CPU-heavy part of an import (read the file, validate, diff, plan the statements and audit events) in a
-child process, so it never holds the server process's GIL: the event loop and the other requests' threads
-(heartbeats above all) keep running at full speed while a 20,000-row workbook is worked on.
+"""An import's work (read the file, validate, diff, plan the statements and audit events, and for an apply
+write them) in a child process, so none of it holds the server process's GIL: the event loop and the other
+requests' threads (heartbeats above all) keep running while a 20,000-row workbook is worked on.
 
 A pool of `spawn`ed processes per app (made by the router's lifespan, shut down with it; its size is
-`AIPIPE_SHOTLIST_IMPORT_PROCESSES`). The child opens the database itself (read only: a read session of its
-own engine) and hands back a compact plan: the preview's JSON, ready to send, and for an apply the
-statements' parameters and audit events. The server's worker thread only waits for it and then runs the
-write transaction (see `service.write`)."""
+`AIPIPE_SHOTLIST_IMPORT_PROCESSES`). The child opens the database itself: a read session for the plan, then
+for an apply a write transaction of its own that takes the same locks as the server's writers (SQLite's
+write lock; PostgreSQL's project row) and lasts only for the checks and the statements (`service.apply`).
+It hands back the answer's JSON, ready to send, and the audit events it recorded; the server's worker
+thread only waits for it and then announces the events."""
 
 from __future__ import annotations
 
@@ -16,19 +17,22 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from pydantic import ValidationError
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from ..db.engine import make_engine
+from ..context import UnitOfWork
+from ..db.engine import make_database, make_engine
 from ..errors import Unprocessable
 from . import bulk, service
-from .planned import ImportJob, Planned
+from .planned import ImportJob, Planned, Written
 from .schemas import Selection
 from .settings import ShotlistSettings
 
@@ -46,32 +50,53 @@ def parse_selection(text: str | None) -> Selection:
 
 def plan_import(job: ImportJob) -> Planned:
     """Read, validate and diff the file (and for an apply, plan its writes) against the database as a read
-    session of a new engine sees it. Runs in the child process (or inline, in tests of the service)."""
-    started = time.process_time()
-    chosen = parse_selection(job.selection) if job.apply else None
+    session of a new engine sees it (a preview, in the import process; or inline, in tests)."""
     engine = make_engine(job.database_url, pool_size=1)
     try:
-        with Session(engine) as session:
-            result = service.preview(
-                session, job.project_id, job.filename, job.content, job.settings, job.actor
-            )
-            writes = None
-            if chosen is not None:
-                origin = bulk.Origin(job.actor, job.request_id, job.remote_addr)
-                writes = service.plan(origin, result, chosen)
-            preview = json.dumps(result.as_dict(), ensure_ascii=False, default=str).encode()
-            return Planned(
-                preview=preview,
-                pid=os.getpid(),
-                cpu_s=time.process_time() - started,
-                rows=result.rows_read,
-                writes=writes,
-                project_revision=result.project.revision if result.project is not None else None,
-                revisions={shot_id: shot.revision for shot_id, shot in result.current.items()},
-                names=result.names,
-            )
+        return plan_with(engine, job)
     finally:
         engine.dispose()
+
+
+def apply_import(job: ImportJob) -> Written:
+    """Plan the apply in a read session, then write it in a write transaction of this process's own, and
+    commit (in the import process: the server process only announces the events)."""
+    database = make_database(job.database_url, pool_size=1)
+    try:
+        with database.write_sessions() as session:
+            uow = UnitOfWork(
+                session=session,
+                hub=None,  # the server announces the events once this answers
+                actor=job.actor,
+                request_id=job.request_id,
+                remote_addr=job.remote_addr,
+            )
+            return service.apply(uow, lambda: plan_with(database.engine, job), job.project_id, job.filename)
+    finally:
+        database.dispose()
+
+
+def plan_with(engine: Engine, job: ImportJob) -> Planned:
+    """Read, validate and diff the file, and for an apply plan its writes, in a read session of `engine`."""
+    started = time.process_time()
+    chosen = parse_selection(job.selection) if job.apply else None
+    with Session(engine) as session:
+        result = service.preview(session, job.project_id, job.filename, job.content, job.settings, job.actor)
+        writes = None
+        if chosen is not None:
+            origin = bulk.Origin(job.actor, job.request_id, job.remote_addr)
+            writes = service.plan(origin, result, chosen)
+        preview = json.dumps(result.as_dict(), ensure_ascii=False, default=str).encode()
+        return Planned(
+            preview=preview,
+            pid=os.getpid(),
+            cpu_s=time.process_time() - started,
+            rows=result.rows_read,
+            writes=writes,
+            project_revision=result.project.revision if result.project is not None else None,
+            revisions={shot_id: shot.revision for shot_id, shot in result.current.items()},
+            names=result.names,
+        )
 
 
 class ImportProcesses:
@@ -91,11 +116,33 @@ class ImportProcesses:
                 self._pool = ProcessPoolExecutor(self.size, mp_context=multiprocessing.get_context("spawn"))
             return self._pool
 
-    def run(self, job: ImportJob) -> Planned:
-        """Plan `job` in a child process; blocks the calling worker thread (not holding the GIL) meanwhile."""
+    def preview(self, job: ImportJob) -> bytes:
+        """The preview's JSON, made in an import process (the calling thread waits, without the GIL)."""
+        planned: Planned = self._run(plan_import, job)
+        self._log(planned, job)
+        return planned.preview
+
+    def apply(self, job: ImportJob) -> Written:
+        """Plan and write the apply in an import process (the calling thread waits, without the GIL)."""
+        written: Written = self._run(apply_import, job)
+        self._log(written.planned, job)
+        logger.info(
+            "shot list import written",
+            extra={
+                "worker_pid": written.planned.pid,
+                "rows": written.planned.rows,
+                "lock_wait_s": round(written.lock_wait_s, 3),
+                "write_s": round(written.write_s, 3),  # the lock held (SQLite: the write lock)
+                "write_cpu_s": round(written.write_cpu_s, 3),
+                "replanned": written.replanned,
+            },
+        )
+        return written
+
+    def _run(self, work: Callable[[ImportJob], Any], job: ImportJob) -> Any:
         pool = self._current()
         try:
-            planned = pool.submit(plan_import, job).result()
+            return pool.submit(work, job).result()
         except BrokenProcessPool as exc:
             with self._lock:
                 if self._pool is pool:
@@ -104,6 +151,8 @@ class ImportProcesses:
             raise Unprocessable(
                 f"{job.filename} could not be read: the import process ended while reading it.", field="file"
             ) from exc
+
+    def _log(self, planned: Planned, job: ImportJob) -> None:
         logger.info(
             "shot list import planned in a worker process",
             extra={
@@ -114,7 +163,6 @@ class ImportProcesses:
                 "apply": job.apply,
             },
         )
-        return planned
 
     def close(self) -> None:
         with self._lock:

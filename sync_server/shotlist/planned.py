@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..context import Principal
 from .bulk import Writes
@@ -40,3 +41,17 @@ class Planned:
     project_revision: int | None = None
     revisions: dict[str, int] = field(default_factory=dict)  # shot id -> revision, as the diff saw them
     names: Lookups | None = None
+
+
+@dataclass
+class Written:
+    """An apply done (committed): the answer's JSON, the audit events it recorded (with their ids, for the
+    server to announce), the plan without its writes, and how long the write transaction took."""
+
+    answer: bytes
+    events: list[Any]
+    planned: Planned
+    lock_wait_s: float  # waiting for the project row (PostgreSQL) or the write lock (SQLite)
+    write_s: float  # the lock held: checks, statements, commit
+    write_cpu_s: float  # CPU time of the import process meanwhile
+    replanned: bool  # the project changed since the plan: planned again while holding the lock

@@ -16,7 +16,6 @@ from ..crud import get_or_404
 from ..db.models import Project
 from ..deps import ReadSession, ServicesDep, require, uow_for
 from ..errors import Conflict, PayloadTooLarge, Unprocessable
-from . import service
 from .export import MEDIA_TYPES, Format, Kind, export
 from .offload import ImportProcesses, import_processes_lifespan
 from .planned import ImportJob
@@ -170,7 +169,7 @@ async def preview_import(
             settings,
             principal,
         )
-        return processes.run(job).preview
+        return processes.preview(job)
 
     return await _off_loop(work, limiter)
 
@@ -211,6 +210,9 @@ async def apply_import(
             request_id=uow.request_id,
             remote_addr=uow.remote_addr,
         )
-        return service.apply(uow, lambda: processes.run(job), project_id, job.filename)
+        written = processes.apply(job)
+        if uow.hub is not None:
+            uow.hub.announce(written.events)  # committed by the import process: announced from here
+        return written.answer
 
     return await _off_loop(work, limiter)

@@ -8,11 +8,10 @@ bulk."""
 from __future__ import annotations
 
 import json
-import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import select
@@ -31,7 +30,7 @@ from .codes import assign
 from .data import Lookups, ShotRow, lookups, shot_rows
 from .diff import Refusal, RowDiff, Rules, diff, parse_time
 from .limits import WorkbookLimits, WorkbookTooLarge
-from .planned import Planned
+from .planned import Planned, Written
 from .problems import Problem
 from .reader import read_upload
 from .schemas import Selection
@@ -39,7 +38,6 @@ from .settings import ShotlistSettings
 from .validate import validate
 
 MAX_LISTED_PROBLEMS = 200
-logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -158,12 +156,12 @@ def refuse_blocked(result: Preview) -> None:
     )
 
 
-def apply(uow: UnitOfWork, planner: Callable[[], Planned], project_id: uuid.UUID, filename: str) -> bytes:
-    """Plan the apply (`planner`: read, validate, diff and plan in a child process, against a read session),
-    then in the write transaction check that nothing changed since (else plan again, now holding the lock),
-    apply what was chosen in bulk and commit once: one change set. Returns the answer's JSON."""
+def apply(uow: UnitOfWork, planner: Callable[[], Planned], project_id: uuid.UUID, filename: str) -> Written:
+    """Plan the apply (`planner`: read, validate, diff and plan against a read session), then in the write
+    transaction check that nothing changed since (else plan again, now holding the lock), apply what was
+    chosen in bulk and commit once: one change set. The server runs all of it in an import process."""
     planned = planner()
-    started, cpu = time.perf_counter(), time.thread_time()
+    started, cpu = time.perf_counter(), time.process_time()
     # The write transaction starts here (SQLite: its one write lock; PostgreSQL: the project row, as every
     # writer that numbers its shots takes it) and lasts only for the checks and the statements.
     lock_project_codes(uow.session, project_id)
@@ -179,20 +177,19 @@ def apply(uow: UnitOfWork, planner: Callable[[], Planned], project_id: uuid.UUID
     batch.session.flush()
     change_set_id = change_set.id if change_set is not None else None
     batch.finish()
-    logger.info(
-        "shot list import written",
-        extra={
-            "rows": planned.rows,
-            "lock_wait_s": round(locked - started, 3),
-            "write_s": round(time.perf_counter() - locked, 3),  # lock held (SQLite: the write lock)
-            "write_cpu_s": round(time.thread_time() - cpu, 3),
-            "replanned": replanned,
-        },
-    )
     head = json.dumps(planned.writes.applied, ensure_ascii=False)
     made = json.dumps(None if change_set_id is None else str(change_set_id))
     # The same bytes as json.dumps of {"applied", "change_set_id", "preview"}, without parsing the preview.
-    return f'{{"applied": {head}, "change_set_id": {made}, "preview": '.encode() + planned.preview + b"}"
+    answer = f'{{"applied": {head}, "change_set_id": {made}, "preview": '.encode() + planned.preview + b"}"
+    return Written(
+        answer=answer,
+        events=planned.writes.events,
+        planned=replace(planned, writes=None, revisions={}, names=None),
+        lock_wait_s=locked - started,
+        write_s=time.perf_counter() - locked,
+        write_cpu_s=time.process_time() - cpu,
+        replanned=replanned,
+    )
 
 
 def plan(origin: bulk.Origin, result: Preview, selection: Selection) -> bulk.Writes:

@@ -29,5 +29,5 @@ class ShotlistSettings(BaseSettings):
         default=2,
         ge=1,
         le=16,
-        description="Processes that read, validate, diff and plan imports (off the server process's GIL).",
+        description="Processes that read, validate, diff, plan and write imports (off the server's GIL).",
     )

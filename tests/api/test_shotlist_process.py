@@ -1,7 +1,7 @@
-"""An import's CPU-heavy part (reading the file, validating, diffing, planning the writes) runs in a child
-process of the server, not on the server process's GIL: the server logs which process planned each import,
+"""An import's work (reading the file, validating, diffing, planning and writing) runs in a child process of
+the server, not on the server process's GIL: the server logs which process planned and wrote each import,
 and that process must be a live child of the server, not the server itself. The answer is the same as
-ever (rows created, preview counts), and the write still happens in the server (the shots are there)."""
+ever (rows created, preview counts, change set) and the shots are there."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from tests.support.server import ServerProcess, start_with_admin
 
 ROWS = 2000
 PLANNED = "shot list import planned in a worker process"
+WRITTEN = "shot list import written"
 
 
 @pytest.fixture
@@ -42,10 +43,10 @@ def _rows_csv(scene: str, count: int) -> bytes:
     return buffer.getvalue().encode()
 
 
-def _planned(log: str) -> list[dict[str, Any]]:
+def _planned(log: str, message: str = PLANNED) -> list[dict[str, Any]]:
     records = []
     for line in log.splitlines():
-        if PLANNED in line:
+        if message in line:
             records.append(json.loads(line))
     return records
 
@@ -95,6 +96,9 @@ def test_preview_and_apply_are_planned_in_a_child_process(server: tuple[ServerPr
         parent = _parent_of(record["worker_pid"])
         assert parent in (server_pid, None), (record, parent)
         assert record["cpu_s"] > 0
+    # The write transaction too: in the import process that planned it.
+    (written,) = _planned(process.log(), WRITTEN)
+    assert written["worker_pid"] == records[1]["worker_pid"] and written["rows"] == ROWS
 
 
 def test_a_blocked_file_is_refused_from_the_child_with_its_problems(

@@ -101,7 +101,7 @@ def _apply_counting(db: Database, shots: int, new: int) -> tuple[int, dict[str, 
                 apply=True,
             )
             # Planned inline here (the server plans in a child process): its own engine, not counted.
-            answer = json.loads(service.apply(uow, lambda: plan_import(job), project_id, job.filename))
+            answer = json.loads(service.apply(uow, lambda: plan_import(job), project_id, job.filename).answer)
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
     with db.read_sessions() as session:
