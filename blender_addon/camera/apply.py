@@ -98,5 +98,5 @@ def correction(scene: Any, preset_focal_mm: float | None = None) -> apply_core.C
         horizon=held_horizon(scene, stored_solution(camera)),
         preset_focal_mm=preset_focal_mm,
         sensor_width_mm=camera.data.sensor_width if camera is not None else None,
-        camera_height_m=settings.eye_height,
+        eye_height_m=settings.eye_height,
     )

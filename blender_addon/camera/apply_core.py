@@ -175,27 +175,29 @@ def fspy_fields_from_camera(
 
 @dataclass
 class Correction:
-    """What the artist holds fixed for a re-solve (the body of POST /api/versions/{id}/camera-solve)."""
+    """What the artist holds fixed for a re-solve: the body of POST /api/versions/{id}/camera-solve
+    (sync_server.camera.schemas.CameraSolveRequest); what is not held is left out (the server's default)."""
 
     focal_mm: float | None = None
-    horizon: list[list[float]] | None = None  # two pixel points (origin top-left, y down)
+    horizon: list[list[float]] | None = None  # two pixel points on it (origin top-left, y down)
     preset_focal_mm: float | None = None
     sensor_width_mm: float | None = None
-    camera_height_m: float = DEFAULT_EYE_HEIGHT_M
-    lines: list[dict[str, Any]] = field(default_factory=list)
+    eye_height_m: float = DEFAULT_EYE_HEIGHT_M
+    vanishing_lines: list[dict[str, Any]] = field(default_factory=list)  # {"axis", "a", "b"} in pixels
 
     def body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"camera_height_m": self.camera_height_m}
+        body: dict[str, Any] = {"eye_height_m": self.eye_height_m}
         if self.focal_mm:
             body["focal_mm"] = self.focal_mm
         if self.horizon:
-            body["horizon"] = [[float(v) for v in point] for point in self.horizon]
+            first, second = ([float(v) for v in point] for point in self.horizon)
+            body["horizon"] = {"a": first, "b": second}
         if self.preset_focal_mm:
             body["preset_focal_mm"] = self.preset_focal_mm
         if self.sensor_width_mm:
             body["sensor_width_mm"] = self.sensor_width_mm
-        if self.lines:
-            body["lines"] = self.lines
+        if self.vanishing_lines:
+            body["vanishing_lines"] = self.vanishing_lines
         return body
 
 

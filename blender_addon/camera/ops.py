@@ -17,7 +17,8 @@ SOLVE_LABEL = "Solve camera"
 
 
 def fetch_solution(shot_id: str, body: dict[str, Any]) -> Any:
-    """Worker: the shot's approved first frame → POST its camera solve with the corrections held fixed."""
+    """Worker: the shot's approved first frame → POST its camera solve with the corrections held fixed;
+    the server stores the camera on the version (every artist gets the same) and answers it."""
     rt = runtime.get()
 
     def work(ctx: Any) -> dict[str, Any]:
@@ -30,16 +31,11 @@ def fetch_solution(shot_id: str, body: dict[str, Any]) -> Any:
                     iface("The shot has no approved first frame to solve the camera from")
                 ) from exc
             raise
-        request = dict(body)
-        if "preset_focal_mm" not in request:  # the fallback for a picture that does not fix the focal length
-            shot = client.get(f"/api/shots/{shot_id}")
-            if shot.get("preset_id"):
-                preset = client.get(f"/api/presets/{shot['preset_id']}")
-                if preset.get("lens_mm"):
-                    request["preset_focal_mm"] = float(preset["lens_mm"])
         ctx.progress(0.3, "solving")
         version_id = first["version"]["id"]
-        solution = client.request("POST", f"/api/versions/{version_id}/camera-solve", request).data
+        # the server fills what is not held: the shot's preset lens and sensor, eye height 1.6 m
+        stored = client.request("POST", f"/api/versions/{version_id}/camera-solve", body).data
+        solution = stored["solution"]
         return {"solution": solution, "version_id": version_id}
 
     return work
@@ -65,6 +61,25 @@ def report_solution(rt: Any, camera: Any, solution: dict[str, Any], lens: float)
     )
 
 
+def on_solved(scene_name: str) -> Any:
+    """Main-thread callback: apply `{"solution", "version_id"}` to the scene's camera. The step pushed
+    first holds the camera as it was, so the one Ctrl+Z after the solve's own step brings it back."""
+
+    def applied(result: dict[str, Any]) -> None:
+        scene = bpy.data.scenes.get(scene_name)
+        if scene is None:
+            return
+        push_step("Before camera solve")
+        camera = apply.scene_camera(scene)
+        solution = result["solution"]
+        params = apply.apply_solution(
+            scene, camera, solution, result["version_id"], scene.aipipe_camera.eye_height
+        )
+        report_solution(runtime.get(), camera, solution, params.lens_mm)
+
+    return applied
+
+
 class AIPIPE_OT_camera_solve(bpy.types.Operator):
     """Solve the shot camera from its approved first frame and apply it; held corrections stay fixed"""
 
@@ -83,22 +98,10 @@ class AIPIPE_OT_camera_solve(bpy.types.Operator):
         body = apply.correction(scene).body()
         scene_name = scene.name
 
-        def applied(result: dict[str, Any]) -> None:
-            target = bpy.data.scenes.get(scene_name)
-            if target is None:
-                return
-            push_step("Before camera solve")  # the camera as it is now is the step Ctrl+Z returns to
-            camera = apply.scene_camera(target)
-            settings = target.aipipe_camera
-            params = apply.apply_solution(
-                target, camera, result["solution"], result["version_id"], settings.eye_height
-            )
-            report_solution(rt, camera, result["solution"], params.lens_mm)
-
         rt.run(
             iface("Solving the camera of {shot}", shot=scene.aipipe_shot.shot_code),
             fetch_solution(shot_id, body),
-            applied,
+            on_solved(scene_name),
             undo=SOLVE_LABEL,
         )
         return {"FINISHED"}

@@ -145,21 +145,33 @@ def test_the_overlay_has_two_vertices_per_line_and_the_horizon_coloured_by_axis(
 
 
 def test_a_correction_sends_only_what_is_held() -> None:
-    assert apply_core.Correction().body() == {"camera_height_m": 1.6}
+    assert apply_core.Correction().body() == {"eye_height_m": 1.6}
+    line = {"axis": "z", "a": [10.0, 20.0], "b": [12.0, 300.0]}
     body = apply_core.Correction(
         focal_mm=50.0,
         horizon=[[0, 300], [1280, 320]],
         preset_focal_mm=35.0,
         sensor_width_mm=36.0,
-        camera_height_m=1.7,
+        eye_height_m=1.7,
+        vanishing_lines=[line],
     ).body()
     assert body == {
         "focal_mm": 50.0,
-        "horizon": [[0.0, 300.0], [1280.0, 320.0]],
+        "horizon": {"a": [0.0, 300.0], "b": [1280.0, 320.0]},
         "preset_focal_mm": 35.0,
         "sensor_width_mm": 36.0,
-        "camera_height_m": 1.7,
+        "eye_height_m": 1.7,
+        "vanishing_lines": [line],
     }
+
+
+def test_the_correction_body_is_what_the_server_accepts() -> None:
+    """The server's request model (unknown fields refused) reads the body the add-on sends."""
+    from sync_server.camera.schemas import CameraSolveRequest
+
+    body = apply_core.Correction(focal_mm=50.0, horizon=[[0, 300], [1280, 320]], sensor_width_mm=36.0).body()
+    request = CameraSolveRequest.model_validate(body)
+    assert request.focal_mm == 50.0 and request.horizon.a == [0.0, 300.0] and request.eye_height_m == 1.6
 
 
 def test_the_horizon_falls_back_to_the_middle_of_the_frame() -> None:
