@@ -43,13 +43,27 @@ def new_mask(take_path: str, name: str, take_id: str, shot_id: str) -> Any:
     finally:
         bpy.data.images.remove(take)
     old = bpy.data.images.get(name)
-    if old is not None:
+    if old is not None:  # one mask image per take: a new one starts over
         bpy.data.images.remove(old)
     mask = bpy.data.images.new(name, width, height, alpha=True)
     mask.pixels.foreach_set(np.ascontiguousarray(start[::-1]).ravel())
     mask.update()
     mask[TAKE_ID], mask[SHOT_ID], mask[FLOOR] = take_id, shot_id, maps.DIM
     return mask
+
+
+def open_mask(path: str, name: str, take_id: str, shot_id: str) -> Any:
+    """An existing black-and-white mask file, opened to paint on further and save for the take."""
+    image = bpy.data.images.load(path, check_existing=False)
+    if not image.size[0] or not image.size[1]:
+        bpy.data.images.remove(image)
+        raise RuntimeError(iface("Blender cannot read the mask {path}", path=path))
+    old = bpy.data.images.get(name)
+    if old is not None:  # one mask image per take: the file takes the place of the one painted before
+        bpy.data.images.remove(old)
+    image.name = name
+    image[TAKE_ID], image[SHOT_ID], image[FLOOR] = take_id, shot_id, 0.0
+    return image
 
 
 def _to_rgba(pixels: np.ndarray) -> np.ndarray:

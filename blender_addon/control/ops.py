@@ -183,6 +183,41 @@ class AIPIPE_OT_control_mask_new(bpy.types.Operator):
         return {"FINISHED"}
 
 
+class AIPIPE_OT_control_mask_open(bpy.types.Operator):
+    """Open a mask image file (white = repaint) for the picked take, to paint on and save as a version"""
+
+    bl_idname = "aipipe.control_mask_open"
+    bl_label = "Open mask file"
+    bl_options = {"REGISTER"}
+
+    filepath: StringProperty(subtype="FILE_PATH", options={"SKIP_SAVE"})  # type: ignore[valid-type]
+    filter_glob: StringProperty(default=IMAGE_GLOB, options={"HIDDEN"})  # type: ignore[valid-type]
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return _ensure_take(cls, context)
+
+    def invoke(self, context: bpy.types.Context, event: Any) -> set[str]:
+        context.window_manager.fileselect_add(self)
+        return {"RUNNING_MODAL"}
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        path = bpy.path.abspath(self.filepath)
+        if not os.path.isfile(path) or not opsdata.is_image_name(path):
+            self.report({"ERROR"}, iface("{path} is not an image file", path=path))
+            return {"CANCELLED"}
+        take, shot = _picked_take(context), context.scene.aipipe_shot
+        name = opsdata.mask_image_name(shot.shot_code, take.code)
+        try:
+            mask = masks.open_mask(path, name, take.id, shot.shot_id)
+        except RuntimeError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        masks.show_for_painting(context, mask)
+        self.report({"INFO"}, iface("Mask {mask} opened for {take}", mask=mask.name, take=take.code))
+        return {"FINISHED"}
+
+
 def _mask_image(context: bpy.types.Context, name: str) -> Any:
     """The named image, else the one in this Image Editor, else the newest mask image."""
     if name:
@@ -368,6 +403,7 @@ CLASSES = (
     AIPIPE_OT_control_render_upload,
     AIPIPE_OT_control_takes_refresh,
     AIPIPE_OT_control_mask_new,
+    AIPIPE_OT_control_mask_open,
     AIPIPE_OT_control_mask_save,
     AIPIPE_OT_control_mask_upload_file,
     AIPIPE_OT_control_references_refresh,

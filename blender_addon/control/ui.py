@@ -71,6 +71,7 @@ def draw_masks(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
         layout.template_list("AIPIPE_UL_control_takes", "", state, "takes", state, "take_index", rows=3)
     col = layout.column(align=True)
     col.operator("aipipe.control_mask_new", icon="BRUSH_DATA")
+    col.operator("aipipe.control_mask_open", icon="FILEBROWSER")
     col.operator("aipipe.control_mask_save", icon="EXPORT")
     col.operator("aipipe.control_mask_upload_file", icon="FILE_IMAGE")
 

@@ -63,6 +63,7 @@ def test_control_panels_draw_in_a_shot_scene_with_takes_and_references(online, s
         "list:AIPIPE_UL_control_takes",
         "operator:aipipe.control_takes_refresh",
         "operator:aipipe.control_mask_new",
+        "operator:aipipe.control_mask_open",
         "operator:aipipe.control_mask_save",
         "operator:aipipe.control_mask_upload_file",
         "prop:character",

@@ -172,6 +172,21 @@ def test_a_mask_painted_on_a_take_is_saved_as_its_mask_version(online, studio, t
     assert len(versions) == 2 and versions[0]["provenance"] == {"source_version_id": take_id}
     assert (_png(studio.admin, versions[0]) == sky).all()
 
+    # the same file opened to paint on further (a grey stroke stays grey: a file is read as it is)
+    with bpy.context.temp_override(scene=scene):
+        assert bpy.ops.aipipe.control_mask_open(filepath=str(path)) == {"FINISHED"}
+    opened = bpy.data.images[name]
+    assert opened.filepath == str(path) and tuple(opened.size) == TAKE_SIZE
+    pixels = _pixels(opened)
+    pixels[0:10, :, :3] = 0.5  # picture rows 170-179: the bottom
+    opened.pixels.foreach_set(pixels.ravel())
+    with bpy.context.temp_override(scene=scene):
+        assert bpy.ops.aipipe.control_mask_save() == {"FINISHED"}  # the newest mask image
+    pump(lambda: idle() and "saved as mask version v003" in online.get().message.text, what="mask save")
+    versions = studio.admin.get(f"/api/shots/{shot_id}/versions", params={"stage": "mask"}).json()["items"]
+    painted = _png(studio.admin, versions[0])
+    assert (painted[:40] == 255).all() and (painted[170:] == 128).all() and painted[40:170].max() == 0
+
 
 def test_a_mask_needs_a_mask_image_and_a_file_needs_to_be_an_image(online, studio, tmp_path) -> None:
     made = _project(studio.admin)
