@@ -35,6 +35,7 @@ from .execution import cache_keys, current_inputs, execution_order, node_state, 
 from .image_nodes import IMAGE_NODE_FUNCTIONS
 from .nodes import NODE_FUNCTIONS, NodeContext, annotated_path
 from .validation import PromptValidator, full_type_name, with_models
+from .video_control_nodes import VIDEO_CONTROL_NODE_FUNCTIONS
 
 log = logging.getLogger(__name__)
 
@@ -97,10 +98,18 @@ class StandinComfy:
         self.history: dict[str, dict[str, Any]] = {}
         self._validator = PromptValidator(
             self.object_info,
-            {"LoadImage": self._validate_load_image, "LoadImageMask": self._validate_load_image},
-            {"LoadImage": frozenset({"image"}), "LoadImageMask": frozenset({"image"})},
+            {
+                "LoadImage": self._validate_load_image,
+                "LoadImageMask": self._validate_load_image,
+                "LoadVideo": self._validate_load_video,
+            },
+            {
+                "LoadImage": frozenset({"image"}),
+                "LoadImageMask": frozenset({"image"}),
+                "LoadVideo": frozenset({"file"}),
+            },
         )
-        self._node_functions = {**NODE_FUNCTIONS, **IMAGE_NODE_FUNCTIONS}
+        self._node_functions = {**NODE_FUNCTIONS, **IMAGE_NODE_FUNCTIONS, **VIDEO_CONTROL_NODE_FUNCTIONS}
         self._pending: list[QueueItem] = []
         self._running: QueueItem | None = None
         self._number = 0
@@ -585,6 +594,13 @@ class StandinComfy:
         image = str(inputs.get("image"))
         if not annotated_path(image, self._context()).is_file():
             return f"Invalid image file: {image}"
+        return True
+
+    def _validate_load_video(self, inputs: dict[str, Any]) -> bool | str:
+        # ComfyUI's LoadVideo.validate_inputs: the file must exist in the input folder.
+        video = str(inputs.get("file"))
+        if not annotated_path(video, self._context()).is_file():
+            return f"Invalid video file: {video}"
         return True
 
 
