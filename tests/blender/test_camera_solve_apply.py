@@ -215,3 +215,22 @@ def test_the_operator_solves_the_shots_first_frame_on_the_server(online, studio,
     assert camera["aipipe_camera_solution_version"] == version.json()["id"]
     stored = studio.admin.get(SOLVE_ROUTE.format(version_id=version.json()["id"]))
     assert stored.status_code == 200 and stored.json()["solution"]["focal_mm"] == pytest.approx(30.0)
+
+    # the server's .fspy of the stored camera imports as the same camera (fSpy is the exchange format)
+    from blender_addon.camera import fspy_io
+
+    exported = studio.admin.get(SOLVE_ROUTE.format(version_id=version.json()["id"]) + ".fspy")
+    assert exported.status_code == 200, exported.text
+    path = frame["path"].with_name("server.fspy")
+    path.write_bytes(exported.content)
+    solved = (
+        camera.data.lens,
+        [list(r) for r in camera.matrix_world],
+        camera.data.shift_x,
+        camera.data.shift_y,
+    )
+    camera.data.lens, camera.data.shift_x = 80.0, 0.3
+    fspy_io.import_project(scene, str(path))
+    assert camera.data.lens == pytest.approx(solved[0], rel=1e-4)
+    assert np.allclose([list(r) for r in camera.matrix_world], solved[1], atol=1e-4)
+    assert (camera.data.shift_x, camera.data.shift_y) == pytest.approx(solved[2:], abs=1e-6)
