@@ -19,6 +19,7 @@ from .login import login, logout, whoami
 from .project import project_app
 from .server import server
 from .shots import shots_app
+from .takes import takes_app
 
 __all__ = ["app", "main", "system_uow"]
 
@@ -36,6 +37,7 @@ app.add_typer(project_app, name="project")
 app.add_typer(farm_app, name="farm")
 app.add_typer(editorial_app, name="editorial")
 app.add_typer(shots_app, name="shots")
+app.add_typer(takes_app, name="takes")
 app.command("ingest")(ingest_command)
 app.command("breakdown")(breakdown)
 app.add_typer(addon_app, name="addon")
