@@ -44,6 +44,7 @@ from .farm.workflow_list import router as workflow_list_router
 from .history.routes import router as history_router
 from .ingest.routes import router as ingest_router
 from .input_guard import InputGuardMiddleware, integer_bounds
+from .layout.routes import router as layout_router
 from .metrics import Metrics
 from .middleware import BodyLimitMiddleware, RequestContextMiddleware
 from .openapi import install_openapi
@@ -212,6 +213,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> FastAPI:
         ingest_router,
         takes_router,
         camera_router,
+        layout_router,
     ]
     for router in routers:
         app.include_router(router, prefix="/api")

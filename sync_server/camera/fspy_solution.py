@@ -88,7 +88,13 @@ def solution_of_project(project: FspyProject, sensor_width_mm: float) -> CameraS
         log_focal_sigma=None,
         segments=0,
         seconds=0.0,
+        **_unsolved_fields(),
     )
+
+
+def _unsolved_fields() -> dict[str, Any]:
+    """Fields of newer solver versions that a camera placed in fSpy has no value for."""
+    return {name: None for name in ("picture_focal_mm",) if name in CameraSolution.model_fields}
 
 
 def project_bytes(solution: dict[str, Any], image: bytes) -> bytes:

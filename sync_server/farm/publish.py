@@ -88,6 +88,9 @@ def publish_outputs(
             "take": job.take,  # the take request (image loop): what a redo repeats
         }
         provenance = {k: v for k, v in provenance.items() if v is not None}
+        # What a layout job's output is, at the top like an upload's (a depth job: control_kind and
+        # source_version_id; a render that followed a layout: layout_version_id).
+        provenance.update(take.get("provenance") or {})
         # What the movie holds: its frame count is probed (PyAV) when published; farm renders and
         # playblasts are made of the cut only (no handles); a playblast's agent reports its first frame.
         first = reported.get("frame_start")

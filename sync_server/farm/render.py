@@ -23,6 +23,7 @@ from ..crud import get_or_404
 from ..db.models import Project, Shot, Version, VersionFile
 from ..deps import ServicesDep, uow_for
 from ..errors import Conflict, NotFound
+from ..layout.control import control_video
 from ..prompts.engine import PromptResult
 from ..prompts.service import prompt_for
 from ..versions.review import first_frame
@@ -174,6 +175,14 @@ def render_shot(
         name = f"{shot.code}_first_frame_v{frame.version.number:03d}.{ext}"
         inputs.append(version_input("image", name, version, file, role_targets(template, "image")))
     params = render_params(session, shot, project, template, body)
+    extra = None
+    if body.layout_control is not None or "control_video" in template.roles:
+        # The layout's depth video drives the render; its provenance names the layout followed.
+        control = control_video(
+            session, shot, template, body.layout_control, params, services.settings.resolved_storage_root
+        )
+        inputs.append(control.input)
+        extra = {"take": {"provenance": control.provenance}}
     submit = JobSubmit(
         type=template.meta.job_type,
         workflow=template.name,
@@ -183,7 +192,7 @@ def render_shot(
         output_stage=output_stage(template),
         estimate_s=estimate(template, params),
     )
-    return jobs.submit(uow, services.settings, submit, inputs=inputs)
+    return jobs.submit(uow, services.settings, submit, inputs=inputs, extra=extra)
 
 
 def estimate(template: WorkflowTemplate, params: dict[str, Any]) -> float:

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from aipipe_shared.protocol import IMPLIED_PROTOCOL_VERSION, OLDEST_PROTOCOL_VERSION, PROTOCOL_VERSION
 
+from ..layout.schemas import LayoutControl
 from ..schemas import Id, Input, Output, ShortText
 
 JobType = Literal[
@@ -275,3 +276,7 @@ class RenderShot(Input):
     priority: Priority = 50
     seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
     params: dict[str, Any] = Field(default_factory=dict, description="Overrides for the bound roles.")
+    layout_control: LayoutControl | None = Field(
+        default=None,
+        description="Follow the shot's layout: its depth video as the workflow's control_video (issue 15).",
+    )
