@@ -6,9 +6,9 @@ Each frame: <name>.png (clean Workbench render), <name>_perturbed.jpg (radial di
 JPEG: scripts/camera_set/perturb.py) and <name>.json (the truth: lens, sensor, resolution, the camera's
 matrix_world, pitch/roll/yaw, the perturbation drawn). Scenes are Manhattan: streets, rooms, plazas and boxes,
 axis-aligned boxes with window/panel/tile detail so edges show. Cameras: 18–85 mm on a 36 mm sensor
-(sensor fit horizontal), pitch −20…+20°, roll −8…+8°, yaw anywhere. --one-point adds frames looking
-straight down an axis with the camera level (one-point views), marked as such in their truth: the solver
-should refuse them.
+(sensor fit horizontal), pitch −20…+20°, roll −8…+8°, yaw anywhere except level and within 10° of square
+to a scene axis (a one-point view). --one-point adds such frames (level, straight down an axis), marked as
+such in their truth: the solver should refuse them.
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def _wall_grid(
     builder: MeshBuilder, rng, axis: int, position: float, direction: int, span, height: float
 ) -> None:
     """A wall's tiles/panels: a checker of slabs on the plane axis = position, facing direction (±1)."""
-    step = rng.uniform(0.5, 1.2)
+    step = rng.uniform(0.3, 0.7)
     rows = max(1, int(height / step))
     columns = max(1, int((span[1] - span[0]) / step))
     material = int(rng.integers(4, 8))
@@ -155,7 +155,7 @@ def _tiles(builder: MeshBuilder, rng, extent: float, size: float, centre=(0.0, 0
 def build_scene(kind: str, rng: np.random.Generator) -> None:
     builder = MeshBuilder()
     if kind == "street":
-        _tiles(builder, rng, 40.0, 2.5)
+        _tiles(builder, rng, 40.0, 1.5)
         for side in (-1, 1):
             y = -30.0
             while y < 120.0:
@@ -167,7 +167,7 @@ def build_scene(kind: str, rng: np.random.Generator) -> None:
                 y += width + rng.uniform(0.5, 4)
     elif kind == "room":
         w, d, h = rng.uniform(8, 16), rng.uniform(8, 16), rng.uniform(2.8, 4.5)
-        _tiles(builder, rng, max(w, d) / 2 + 1, 0.6)
+        _tiles(builder, rng, max(w, d) / 2 + 1, 0.4)
         t = 0.2
         builder.box((-w / 2 - t, -d / 2, 0), (-w / 2, d / 2, h), 0)
         builder.box((w / 2, -d / 2, 0), (w / 2 + t, d / 2, h), 1)
@@ -187,7 +187,7 @@ def build_scene(kind: str, rng: np.random.Generator) -> None:
             builder.box(lo, hi, int(rng.integers(0, 12)))
             _panels(builder, rng, lo, hi, 3)
     elif kind == "plaza":
-        _tiles(builder, rng, 30.0, 3.0)
+        _tiles(builder, rng, 30.0, 2.0)
         for side in range(4):
             for k in range(4):
                 offset = -36 + k * 18 + rng.uniform(0, 3)
@@ -208,7 +208,7 @@ def build_scene(kind: str, rng: np.random.Generator) -> None:
             s = rng.uniform(0.8, 3.0, 3)
             builder.box((cx, cy, 0), (cx + s[0], cy + s[1], s[2]), int(rng.integers(0, 12)))
     else:  # boxes
-        _tiles(builder, rng, 25.0, 1.5)
+        _tiles(builder, rng, 25.0, 1.0)
         for _ in range(int(rng.integers(50, 80))):
             cx, cy = rng.uniform(-16, 16), rng.uniform(-16, 16)
             if math.hypot(cx, cy) < 5:
@@ -227,12 +227,20 @@ def _camera_pose(kind: str, rng: np.random.Generator, one_point: bool) -> tuple[
     if one_point:
         pitch, roll, yaw = 0.0, float(rng.uniform(-8, 8)), float(rng.choice([0.0, 90.0, 180.0, 270.0]))
     else:
-        pitch, roll, yaw = float(rng.uniform(-20, 20)), float(rng.uniform(-8, 8)), float(rng.uniform(0, 360))
+        while True:
+            pitch, roll, yaw = (
+                float(rng.uniform(-20, 20)),
+                float(rng.uniform(-8, 8)),
+                float(rng.uniform(0, 360)),
+            )
+            if kind == "street":  # look along the street more often than into a wall
+                yaw = float(rng.choice([0.0, 180.0]) + rng.uniform(-60, 60))
+            # A general view: not level and square to a scene axis at once (that is a one-point view).
+            off_axis = abs((yaw + 45.0) % 90.0 - 45.0)
+            if off_axis >= 10.0 or abs(pitch) >= 8.0:
+                break
     if kind == "street":
         location = (float(rng.uniform(-3, 3)), float(rng.uniform(-5, 5)), float(rng.uniform(1.2, 2.5)))
-        if not one_point:
-            # look along the street more often than into a wall
-            yaw = float(rng.choice([0.0, 180.0]) + rng.uniform(-60, 60))
     elif kind == "room":
         location = (float(rng.uniform(-1, 1)), float(rng.uniform(-1, 1)), float(rng.uniform(1.2, 1.8)))
     else:

@@ -59,7 +59,9 @@ class CameraSolution(BaseModel):
     case: Case
     refusals: list[Refusal] = Field(default_factory=list)
     refusal_text: str = ""
-    focal_source: Literal["picture", "preset"]
+    focal_source: Literal["picture", "preset", "given"] = Field(
+        description="picture: solved; preset: the fallback; given: held fixed by the caller (a correction)."
+    )
     orientation_source: Literal["picture", "default"]
     relative_focal: float = Field(
         description="fSpy's relative focal length: focal in pixels / (long side / 2)."
@@ -89,6 +91,9 @@ class CameraSolution(BaseModel):
     support: float = Field(description="Length-weighted share of segments that point at a vanishing point.")
     log_focal_sigma: float | None = Field(
         description="Standard deviation of ln(focal); null when not estimated."
+    )
+    picture_focal_mm: float | None = Field(
+        description="The focal length the lines suggest, also where it was refused (for the artist to judge)."
     )
     segments: int
     seconds: float

@@ -176,6 +176,7 @@ def solve_picture(image: np.ndarray, options: SolveOptions | None = None) -> Cam
             )
             fit = dataclasses.replace(fit, log_focal_sigma=max(fit.log_focal_sigma, regional))
     focal_source = "picture"
+    estimate = fit if held is None else None  # the picture's own focal length, kept even where refused
     if fit is not None and held is None:
         counts = {i: int(np.sum(fit.labels == i)) for i in range(3)}
         supported = sum(1 for c in counts.values() if c >= options.min_lines_per_point)
@@ -188,7 +189,7 @@ def solve_picture(image: np.ndarray, options: SolveOptions | None = None) -> Cam
         elif not (FOCAL_RANGE[0] * 1.5 <= fit.focal <= FOCAL_RANGE[1] / 1.5):
             refusals.append("focal_out_of_range")
     if refusals or held is not None:
-        focal_source = "preset" if held is None else "picture"
+        focal_source = "preset" if held is None else "given"
         focal = held if held is not None else preset
         if held is None and fit is not None and len(segments) >= options.min_segments:
             fits = _best_fits(segments, frame, options, focal)
@@ -216,8 +217,9 @@ def solve_picture(image: np.ndarray, options: SolveOptions | None = None) -> Cam
         axes=axes,
         k1=k1,
         refusals=refusals,
-        focal_source=focal_source if not refusals else "preset",
+        focal_source=focal_source,
         orientation_source=orientation_source,
+        estimate=estimate,
         options=options,
         seconds=time.process_time() - started,
     )
@@ -234,6 +236,7 @@ def _solution(
     refusals: list[str],
     focal_source: str,
     orientation_source: str,
+    estimate: Fit | None,
     options: SolveOptions,
     seconds: float,
 ) -> CameraSolution:
@@ -264,7 +267,9 @@ def _solution(
     transform[:3, :3] = camera_to_scene
     transform[2, 3] = options.camera_height_m
     focal_px = focal * frame.scale
-    sigma = None if fit is None or not math.isfinite(fit.log_focal_sigma) else fit.log_focal_sigma
+    sigma = (
+        None if estimate is None or not math.isfinite(estimate.log_focal_sigma) else estimate.log_focal_sigma
+    )
     support = fit.support if fit is not None else 0.0
     certainty = math.exp(-(sigma or 0.0) / options.max_log_focal_sigma) if focal_source == "picture" else 0.0
     accepted = not refusals and orientation_source == "picture"
@@ -296,6 +301,11 @@ def _solution(
         confidence=float(support * certainty),
         support=float(support),
         log_focal_sigma=sigma,
+        picture_focal_mm=(
+            relative_to_focal_mm(estimate.focal, options.sensor_width_mm, frame)
+            if estimate is not None
+            else None
+        ),
         segments=len(segments),
         seconds=float(seconds),
     )
