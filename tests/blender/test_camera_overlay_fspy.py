@@ -195,3 +195,22 @@ def test_a_file_that_is_not_an_fspy_project_is_refused_by_name(addon, tmp_path) 
     with pytest.raises(RuntimeError, match="holiday.fspy: not an fSpy project"):
         bpy.ops.aipipe.camera_fspy_import(filepath=str(path))
     assert camera.data.lens == 42.0  # nothing changed
+
+
+def test_the_camera_panel_draws_before_and_after_a_solve(addon) -> None:
+    from types import SimpleNamespace
+
+    from blender_addon.camera import apply
+    from tests.blender.test_addon_panels import RecordingLayout
+
+    panel = bpy.types.AIPIPE_PT_camera
+    scene = bpy.context.scene
+    log: list[str] = []
+    panel.draw(SimpleNamespace(layout=RecordingLayout(log)), bpy.context)
+    assert "operator:aipipe.camera_solve" in log and "prop:hold_focal" in log and "prop:eye_height" in log
+    assert "operator:aipipe.camera_fspy_import" in log and "prop:overlay" not in log
+    apply.apply_solution(scene, _camera(scene), _solution(), "v1")
+    log.clear()
+    panel.draw(SimpleNamespace(layout=RecordingLayout(log)), bpy.context)
+    assert "prop:overlay" in log and "operator:aipipe.camera_clear_solution" in log
+    assert any(entry.startswith("label:Three vanishing points: 27.0 mm, pitch -5.0°") for entry in log)
