@@ -164,10 +164,9 @@ def publish_movie(client: httpx.Client, shot_id: str, movie: bytes) -> None:
     response.raise_for_status()
 
 
-def proxy_project(client: httpx.Client, folder: Path, shots: int) -> str:
+def proxy_project(client: httpx.Client, folder: Path, shots: int, tag: str) -> str:
     project = client.post(
-        "/api/projects",
-        json={"code": f"PRX{os.getpid() % 10000}", "name": "proxy", "width": 640, "height": 360},
+        "/api/projects", json={"code": f"PRX{tag}", "name": "proxy", "width": 640, "height": 360}
     )
     project.raise_for_status()
     pid = project.json()["id"]
@@ -235,24 +234,67 @@ async def proxy_task(client: httpx.AsyncClient, project_id: str) -> Timed:
     return Timed(time.perf_counter() - started, f"{proxy['encoded']} shots encoded, {proxy['frames']} frames")
 
 
-async def all_at_once(
+@dataclass
+class Run:
+    """One measured run: some of the tasks at once, with probes; CPU of the server and its children."""
+
+    tasks: dict[str, Timed]
+    probes: Probes
+    seconds: float
+    began: float
+    server_cpu: float = 0.0
+    children_cpu: float = 0.0
+    load: str = ""
+
+
+async def at_once(
     base: str, admin: str, agent_key: str, agent_id: str, ids: dict[str, str], content: bytes
-) -> tuple[dict[str, Timed], Probes, float, float]:
+) -> Run:
+    """The tasks named in `ids` (apply, breakdown, proxy: their project ids) at once, probing meanwhile."""
     done = asyncio.Event()
     probes = asyncio.create_task(probe_until(base, agent_key, agent_id, done))
     async with httpx.AsyncClient(
         base_url=base, timeout=TASK_TIMEOUT_S, headers={"Authorization": admin}
     ) as client:
+        work = {
+            "apply": lambda: apply_task(client, ids["apply"], content),
+            "breakdown": lambda: breakdown_task(client, ids["breakdown"]),
+            "proxy": lambda: proxy_task(client, ids["proxy"]),
+        }
+        names = [name for name in work if name in ids]
         started = time.perf_counter()
-        results = await asyncio.gather(
-            apply_task(client, ids["apply"], content),
-            breakdown_task(client, ids["breakdown"]),
-            proxy_task(client, ids["proxy"]),
-        )
+        results = await asyncio.gather(*(work[name]() for name in names))
         seconds = time.perf_counter() - started
     done.set()
-    tasks = dict(zip(("apply", "breakdown", "proxy"), results, strict=True))
-    return tasks, await probes, seconds, started
+    return Run(dict(zip(names, results, strict=True)), await probes, seconds, started)
+
+
+def measured(
+    server: ServerProcess, tokens_: tuple[str, str, str], ids: dict[str, str], content: bytes
+) -> Run:
+    assert server.process is not None
+    admin, agent_key, agent_id = tokens_
+    before = cpu_of(server.process.pid)
+    found = asyncio.run(at_once(server.url, admin, agent_key, agent_id, ids, content))
+    after = cpu_of(server.process.pid)
+    found.server_cpu, found.children_cpu = after.server - before.server, after.children - before.children
+    found.load = uptime().split("load average:")[-1].strip()
+    return found
+
+
+def projects(
+    client: httpx.Client, server: ServerProcess, url: str | None, folder: Path, args: Any, tag: str
+) -> tuple[dict[str, str], bytes]:
+    """A seeded project and its edit, an empty project for the breakdown, a project for the proxy."""
+    seeded = seed(server.data_dir, url, args.shots)
+    empty = client.post("/api/projects", json={"code": f"BRK{tag}", "name": "breakdown"})
+    empty.raise_for_status()
+    ids = {
+        "apply": seeded.project_id,
+        "breakdown": empty.json()["id"],
+        "proxy": proxy_project(client, folder, args.proxy_shots, tag),
+    }
+    return ids, edits_of(seeded)
 
 
 # -- report -----------------------------------------------------------------------------------------------
@@ -283,6 +325,7 @@ def uptime() -> str:
 
 
 def run(label: str, pg_url: str | None, args: argparse.Namespace) -> None:
+    """Each task alone (with probes), then all three at once, on one server and database."""
     with (
         database(pg_url) as url,
         tempfile.TemporaryDirectory(prefix="bench-under-load-") as folder_name,
@@ -299,58 +342,65 @@ def run(label: str, pg_url: str | None, args: argparse.Namespace) -> None:
             server, password = start_with_admin(folder / "server", url, "bench", env)
             server.password = password  # type: ignore[attr-defined]
             try:
-                seeded = seed(server.data_dir, url, args.shots)
-                content = edits_of(seeded)
-                admin, agent_key, agent_id = tokens(server)
-                with httpx.Client(
-                    base_url=server.url, headers={"Authorization": admin}, timeout=120
-                ) as client:
-                    proxy_id = proxy_project(client, folder, args.proxy_shots)
-                    empty = client.post(
-                        "/api/projects", json={"code": f"BRK{os.getpid() % 10000}", "name": "b"}
+                made = tokens(server)
+                headers = {"Authorization": made[0]}
+                with httpx.Client(base_url=server.url, headers=headers, timeout=120) as client:
+                    solo_ids, solo_content = projects(client, server, url, folder, args, "SOLO")
+                    all_ids, all_content = projects(client, server, url, folder, args, "ALL")
+                    # The import processes start on first use: one small preview first, so that the
+                    # measured applies do not include starting them (the first import after a start does).
+                    warm = client.post(
+                        f"/api/projects/{solo_ids['breakdown']}/shotlist/import",
+                        files={"file": ("warm.csv", b"Scene,Shot\n")},
                     )
-                    empty.raise_for_status()
-                ids = {"apply": seeded.project_id, "breakdown": empty.json()["id"], "proxy": proxy_id}
-                idle = asyncio.run(probe_until(server.url, agent_key, agent_id, None, IDLE_PROBES))
-                assert server.process is not None
-                load_before, cpu_before = uptime(), cpu_of(server.process.pid)
-                tasks, busy, seconds, began = asyncio.run(
-                    all_at_once(server.url, admin, agent_key, agent_id, ids, content)
-                )
-                cpu_after, load_after = cpu_of(server.process.pid), uptime()
-                planned = log_records(server, "shot list import planned")
+                    warm.raise_for_status()
+                idle = asyncio.run(probe_until(server.url, made[1], made[2], None, IDLE_PROBES))
+                runs = {}
+                for name in ("apply", "breakdown", "proxy"):
+                    runs[f"{name} alone"] = measured(server, made, {name: solo_ids[name]}, solo_content)
+                runs["all three at once"] = measured(server, made, all_ids, all_content)
+                planned = [r for r in log_records(server, "shot list import planned") if r["apply"]]
                 written = log_records(server, "shot list import written")
             finally:
                 server.stop()
-    print(f"\n== {label}: all three at once, {seconds:.1f} s wall")
-    print(f"   load before: {load_before}\n   load after:  {load_after}")
-    for name, timed in tasks.items():
-        phases = ", ".join(f"{k} {v:.1f} s" for k, v in timed.phases.items())
-        print(f"   {name:10} {timed.seconds:7.1f} s  {timed.detail}" + (f"  ({phases})" if phases else ""))
-    for record in (r for r in planned if r["apply"]):
-        print(f"   apply plan (import process pid {record['worker_pid']}): {record['cpu_s']:.1f} s CPU")
-    for record in written:
-        print(
-            f"   apply write (server thread): lock wait {record['lock_wait_s']:.2f} s, lock held "
-            f"{record['write_s']:.2f} s, {record['write_cpu_s']:.2f} s CPU, "
-            f"planned again: {record['replanned']}"
-        )
-    print(
-        f"   CPU during the run: server process {cpu_after.server - cpu_before.server:.1f} s, "
-        f"its child processes {cpu_after.children - cpu_before.children:.1f} s"
-    )
+    report(label, idle, runs, planned, written)
+
+
+def report(
+    label: str,
+    idle: Probes,
+    runs: dict[str, Run],
+    planned: list[dict[str, Any]],
+    written: list[dict[str, Any]],
+) -> None:
+    print(f"\n== {label}")
     print(probe_line("health, idle", idle.health))
     print(probe_line("heartbeat, idle", idle.heartbeat))
-    print(probe_line("health, during all three", busy.health))
-    print(probe_line("heartbeat, during", busy.heartbeat))
-    ends = ", ".join(f"{name} +{timed.ended - began:.1f} s" for name, timed in tasks.items())
-    write = tasks["apply"].ended - began - sum(r["write_s"] for r in written)
-    print(f"   timeline: ends {ends}; the apply's write phase from about +{write:.1f} s")
-    slowest = sorted(zip(busy.heartbeat, busy.heartbeat_at, strict=True), reverse=True)[:5]
-    print(
-        "   slowest heartbeats: "
-        + ", ".join(f"{ms:.0f} ms sent at +{at - began:.1f} s" for ms, at in slowest)
-    )
+    for (name, found), plan, write in zip(
+        runs.items(), [planned[0], None, None, planned[1]], [written[0], None, None, written[1]], strict=True
+    ):
+        print(
+            f"-- {name}: {found.seconds:.1f} s wall; CPU: server process {found.server_cpu:.1f} s, "
+            f"its child processes {found.children_cpu:.1f} s; load average after: {found.load}"
+        )
+        for task, timed in found.tasks.items():
+            phases = ", ".join(f"{k} {v:.1f} s" for k, v in timed.phases.items())
+            extra = f"  ({phases})" if phases else ""
+            print(f"   {task:10} {timed.seconds:7.1f} s  {timed.detail}{extra}")
+        if plan is not None and write is not None:
+            print(
+                f"   apply in import process {plan['worker_pid']}: plan {plan['cpu_s']:.1f} s CPU; "
+                f"write: lock wait {write['lock_wait_s']:.2f} s, lock held {write['write_s']:.2f} s, "
+                f"{write['write_cpu_s']:.2f} s CPU, planned again: {write['replanned']}"
+            )
+        print(probe_line("health", found.probes.health))
+        print(probe_line("heartbeat", found.probes.heartbeat))
+        ends = ", ".join(f"{task} +{timed.ended - found.began:.1f} s" for task, timed in found.tasks.items())
+        slowest = sorted(zip(found.probes.heartbeat, found.probes.heartbeat_at, strict=True), reverse=True)[
+            :4
+        ]
+        listed = ", ".join(f"{ms:.0f} ms sent at +{at - found.began:.1f} s" for ms, at in slowest)
+        print(f"   ends: {ends}; slowest heartbeats: {listed}")
 
 
 def main() -> None:
