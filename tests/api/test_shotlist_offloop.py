@@ -1,5 +1,6 @@
-"""A big shot-list import runs in a worker thread: while it is read, diffed and applied, the server keeps
-answering other requests (before, an import stalled every other request until it ended)."""
+"""A big shot-list import runs off the event loop (an import process; the request's worker thread waits):
+while it is read, diffed and applied, the server keeps answering other requests (before, an import stalled
+every other request until it ended). `test_shotlist_process.py` checks it is another process."""
 
 from __future__ import annotations
 
