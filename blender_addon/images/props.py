@@ -37,6 +37,14 @@ def workflow_items(_self: Any, _context: Any) -> list[tuple[str, str, str]]:
     return items
 
 
+def _shown_changed(self: Any, _context: Any) -> None:
+    """A/B or the compare mode changed: show what they now say (when takes are listed)."""
+    from .takes import show
+
+    if len(self.takes) and runtime.is_online():
+        show()
+
+
 class AIPIPE_PG_images_pick(bpy.types.PropertyGroup):
     shot_id: StringProperty()  # type: ignore[valid-type]
     code: StringProperty()  # type: ignore[valid-type]
@@ -86,6 +94,7 @@ class AIPIPE_PG_images(bpy.types.PropertyGroup):
         name="Show",
         items=(("A", "A", "Take A"), ("B", "B", "Take B")),
         default="A",
+        update=_shown_changed,
     )
     mode: EnumProperty(  # type: ignore[valid-type]
         name="Compare",
@@ -95,6 +104,7 @@ class AIPIPE_PG_images(bpy.types.PropertyGroup):
             ("WIPE", "Wipe", "A left of the wipe line, B right of it"),
         ),
         default="SINGLE",
+        update=_shown_changed,
     )
     wipe: FloatProperty(name="Wipe", description="Where A ends", default=0.5, min=0.0, max=1.0)  # type: ignore[valid-type]
     shown_version: StringProperty()  # type: ignore[valid-type]  # what the Image Editor shows now

@@ -370,8 +370,7 @@ class AIPIPE_OT_images_flip(bpy.types.Operator):
 
     def execute(self, context: Any) -> set[str]:
         st = state()
-        st.show = "B" if st.show == "A" else "A"
-        show()
+        st.show = "B" if st.show == "A" else "A"  # its update shows it
         return {"FINISHED"}
 
 

@@ -42,11 +42,12 @@ def test_the_panels_draw_logged_in_with_takes_loaded(online, studio) -> None:
         "verdict": None,
         "is_first_frame": True,
     }
+    state = bpy.context.window_manager.aipipe_images
+    state.mode = "WIPE"  # before the takes are listed: nothing to show yet
     takes.apply_takes(
         "s", "SH0010", core.take_rows([item, {**item, "version": {**item["version"], "id": "v2"}}])
     )
-    state = bpy.context.window_manager.aipipe_images
-    state.shown_version, state.mode = "v1", "WIPE"
+    state.shown_version = "v1"
     log = _draw()
     for expected in (
         "list:AIPIPE_UL_images_takes",
