@@ -98,7 +98,9 @@ def export_project(scene: Any, path: str) -> fspy.FspyProject:
         width,
         height,
     )
-    project = fspy.FspyProject(**fields, image=background_bytes(camera))
+    # fSpy's own state too (settings, control points on the vanishing lines), so fSpy itself opens the file
+    state = apply_core.fspy_app_state(fields, data.lens, data.sensor_width, data.sensor_height)
+    project = fspy.FspyProject(**fields, image=background_bytes(camera), extra_state=state)
     temporary = f"{path}.part"
     with open(temporary, "wb") as handle:
         handle.write(fspy.dumps(project))

@@ -177,3 +177,62 @@ def test_the_correction_body_is_what_the_server_accepts() -> None:
 def test_the_horizon_falls_back_to_the_middle_of_the_frame() -> None:
     assert apply_core.horizon_pixels({"image_width": 100, "image_height": 50}) == [[0.0, 25.0], [100.0, 25.0]]
     assert math.isclose(apply_core.lens_from_relative(1.0, 1280, 720, 36.0), 18.0)
+
+
+def _intersection(pair: list, width: int, height: int) -> tuple[float, float]:
+    (a, b), (c, d) = ([apply_core.relative_to_plane(p, width, height) for p in seg] for seg in pair)
+    r = (b[0] - a[0], b[1] - a[1])
+    s = (d[0] - c[0], d[1] - c[1])
+    t = ((c[0] - a[0]) * s[1] - (c[1] - a[1]) * s[0]) / (r[0] * s[1] - r[1] * s[0])
+    return a[0] + t * r[0], a[1] + t * r[1]
+
+
+@pytest.mark.parametrize(("width", "height", "shift"), [(1280, 720, (0.0, 0.0)), (720, 1280, (0.03, -0.02))])
+def test_the_fspy_app_state_has_control_lines_meeting_at_the_cameras_vanishing_points(
+    width, height, shift
+) -> None:
+    """fSpy recomputes the camera from its control points when it opens a project: the exported line pairs
+    meet at the camera's vanishing points, the principal point and horizon are the camera's."""
+    matrix = np.eye(4)
+    matrix[:3, :3] = camera_to_scene(9.0, -4.0, 35.0)
+    fields = apply_core.fspy_fields_from_camera(
+        30.0, 36.0, 24.0, "HORIZONTAL", shift, matrix.tolist(), width, height
+    )
+    state = apply_core.fspy_app_state(fields, 30.0, 36.0, 24.0)
+    base, two = state["controlPointsStateBase"], state["controlPointsState2VP"]
+    first = _intersection(base["firstVanishingPoint"]["lineSegments"], width, height)
+    second = _intersection(two["secondVanishingPoint"]["lineSegments"], width, height)
+    assert first == pytest.approx(fields["vanishing_points"][0], abs=1e-9)
+    assert second == pytest.approx(fields["vanishing_points"][1], abs=1e-9)
+    third, _ = apply_core.vanishing_point(matrix[2, :3], fields["relative_focal"], fields["principal_point"])
+    assert _intersection(two["thirdVanishingPoint"]["lineSegments"], width, height) == pytest.approx(
+        third, abs=1e-9
+    )
+    assert apply_core.relative_to_plane(base["principalPoint"], width, height) == pytest.approx(
+        fields["principal_point"]
+    )
+    assert state["calibrationSettings2VP"]["principalPointMode"] == (
+        "Manual" if shift != (0.0, 0.0) else "Default"
+    )
+    settings = state["calibrationSettingsBase"]
+    assert [settings["firstVanishingPointAxis"], settings["secondVanishingPointAxis"]] == fields[
+        "vanishing_point_axes"
+    ]
+    assert settings["cameraData"]["customSensorWidth"] == 36.0
+    # the three vanishing points are mutually orthogonal about the principal point (fSpy's own check)
+    p = fields["principal_point"]
+    f2 = -((first[0] - p[0]) * (second[0] - p[0]) + (first[1] - p[1]) * (second[1] - p[1]))
+    assert math.sqrt(f2) == pytest.approx(fields["relative_focal"], rel=1e-9)
+    # every control point of the saved lines lies in the picture
+    for pair in (base["firstVanishingPoint"], two["secondVanishingPoint"], two["thirdVanishingPoint"]):
+        for segment in pair["lineSegments"]:
+            assert all(0.0 <= point["x"] <= 1.0 and 0.0 <= point["y"] <= 1.0 for point in segment)
+    # and the saved project reads back with the camera and the state
+    project = fspy.loads(fspy.dumps(fspy.FspyProject(**fields, extra_state=state)))
+    assert project.extra_state["controlPointsState2VP"] == json_roundtrip(two)
+
+
+def json_roundtrip(value):
+    import json
+
+    return json.loads(json.dumps(value))
