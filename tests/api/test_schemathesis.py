@@ -91,6 +91,10 @@ ACCEPTANCE_EXEMPT = {
     "publish_version": "each uploaded file's name needs an extension (a part's file name: not in a schema)",
     "create_project": "fps must be a rate above 0 and at most 1000 (a number, or a decimal or ratio text)",
     "update_project": "fps must be a rate above 0 and at most 1000 (a number, or a decimal or ratio text)",
+    "queue_takes": "source/mask/control ids must be versions of the shot at their stage; the template must "
+    "have the inputs the request gives",
+    "queue_project_takes": "each id must be a shot of this project",
+    "redo_take": "the changes must suit the take's template",
 }
 
 
