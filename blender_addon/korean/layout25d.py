@@ -1,0 +1,32 @@
+# ruff: noqa: E501  (a translation table: one entry per line reads better than wrapped strings)
+"""Korean for the layout's 2.5D set, layout exports (camera track, characters) and the depth video
+(English -> Korean), merged by `blender_addon.i18n.table()`."""
+
+from __future__ import annotations
+
+KOREAN: dict[str, str] = {
+    # -- 2.5D set
+    "Build 2.5D set": "2.5D 세트 만들기",
+    "Build a 2.5D set from the first frame's depth: a mesh in front of the shot camera at the picture's depth, the first frame projected on it, to block characters and props against": "첫 프레임의 깊이로 2.5D 세트를 만듭니다: 샷 카메라 앞, 그림의 깊이에 놓인 메시에 첫 프레임을 투영하여 캐릭터와 소품을 배치할 수 있습니다",
+    "Depth image": "깊이 이미지",
+    "Depth (Lotus)": "깊이 (Lotus)",
+    "Near = white, the value affine in depth (Lotus depth after its invert)": "가까울수록 흰색, 값이 깊이에 선형 (반전한 Lotus 깊이)",
+    "Inverse depth": "역깊이",
+    "Near = white, the value affine in inverse depth (MiDaS, Depth Anything, the add-on's control images)": "가까울수록 흰색, 값이 역깊이에 선형 (MiDaS, Depth Anything, 애드온의 컨트롤 이미지)",
+    "Detail": "세부",
+    "Grid quads across the frame": "프레임 가로 방향 격자 면 수",
+    "Split at depth jumps": "깊이 단절에서 나누기",
+    "Leave out faces whose far corner is this many times as deep as the near one (0: keep all)": "먼 꼭짓점이 가까운 꼭짓점보다 이 배수 이상 깊은 면을 뺍니다 (0: 모두 유지)",
+    "Depth file": "깊이 파일",
+    "A local depth image instead of the server's": "서버 대신 로컬 깊이 이미지",
+    "Picture file": "그림 파일",
+    "A local first frame instead of the server's": "서버 대신 로컬 첫 프레임",
+    "Log in and set up the shot first, or give a depth file": "먼저 로그인하고 샷을 설정하거나 깊이 파일을 지정하세요",
+    "The shot has no depth image yet: queue the first frame's depth on the farm first": "샷에 아직 깊이 이미지가 없습니다: 먼저 팜에서 첫 프레임의 깊이를 요청하세요",
+    "2.5D set {name} built": "2.5D 세트 {name}을(를) 만들었습니다",
+    "The 2.5D set failed: {error}": "2.5D 세트 실패: {error}",
+    "Building 2.5D set": "2.5D 세트를 만드는 중",
+    "Scene {scene} has no camera to build the set in front of": "씬 {scene}에 세트를 놓을 카메라가 없습니다",
+    "Camera {camera} is not a perspective camera": "카메라 {camera}는 원근 카메라가 아닙니다",
+    "{path} is not an image Blender can read": "{path}은(는) Blender가 읽을 수 있는 이미지가 아닙니다",
+}
