@@ -112,7 +112,9 @@ class AIPIPE_PT_images_vse(bpy.types.Panel):
         row.operator("aipipe.editorial_step_version", text="", icon="TRIA_LEFT").step = -1
         row.operator("aipipe.images_vse_wipe", icon="IMAGE_REFERENCE")
         row.operator("aipipe.editorial_step_version", text="", icon="TRIA_RIGHT").step = 1
-        box.operator("aipipe.images_vse_wipe_clear", icon="X")
+        row = box.row(align=True)
+        row.operator("aipipe.images_vse_wipe", text="Side by side", icon="SPLIT_HORIZONTAL").layout = "SIDE"
+        row.operator("aipipe.images_vse_wipe_clear", icon="X")
         box.operator("aipipe.images_load_takes", icon="IMAGE")
         draw_review(layout, "VSE")
         layout.operator("aipipe.images_send_markers", icon="MARKER_HLT")

@@ -1,12 +1,13 @@
 """The A/B wipe in the VSE: two takes of the active strip's shot on stacked channels above it, with a Wipe
-effect strip between them over the strip's range (A left of the line, B right of it)."""
+effect strip between them over the strip's range (A left of the line, B right of it), or side by side (each
+at half size, A left, B right)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import bpy
-from bpy.props import FloatProperty, StringProperty
+from bpy.props import EnumProperty, FloatProperty, StringProperty
 
 from .. import compat, runtime
 from ..editorial import vse
@@ -80,10 +81,33 @@ def choose(items: list[dict[str, Any]], a: str, b: str) -> tuple[core.Take, core
     return take_a, take_b
 
 
+LAYOUTS = (
+    ("WIPE", "Wipe", "A left of the wipe line, B right of it"),
+    ("SIDE", "Side by side", "A on the left, B on the right"),
+)
+
+
+def side_by_side(scene: Any, a: Any, b: Any) -> None:
+    """A on the left half of the frame, B on the right half, each at half size (B is drawn over A's
+    channel, the rest of its area transparent)."""
+    quarter = scene.render.resolution_x / 4
+    for strip, offset in ((a, -quarter), (b, quarter)):
+        strip.transform.scale_x = strip.transform.scale_y = 0.5
+        strip.transform.offset_x = offset
+    b.blend_type = "ALPHA_OVER"
+
+
 def apply_wipe(
-    scene_name: str, strip_name: str, a: core.Take, b: core.Take, paths: list[str], at: float
+    scene_name: str,
+    strip_name: str,
+    a: core.Take,
+    b: core.Take,
+    paths: list[str],
+    at: float,
+    layout: str = "WIPE",
 ) -> Any:
-    """Place A, B and the wipe above the strip (main thread); earlier compare strips go first."""
+    """Place A and B above the strip with the wipe above both, or side by side (main thread); earlier
+    compare strips go first. Returns the wipe strip (None side by side)."""
     scene = vse.scene_named(scene_name)
     strips = compat.vse_strips(scene)
     remove_compare(scene)
@@ -106,24 +130,28 @@ def apply_wipe(
         strip[vse.TAKE], strip[COMPARE] = True, slot
         strip[vse.SHOT_ID], strip[vse.CODE], strip[vse.VERSION_ID] = base[vse.SHOT_ID], code, take.version_id
         made.append(strip)
-    effect = new_wipe(strips, f"{code} A|B", plan.channel_wipe, start, end - start, made[0], made[1])
-    effect.use_default_fade = False
-    effect.effect_fader = at
-    effect[COMPARE] = "WIPE"
-    runtime.get().report(
-        iface(
-            "{shot}: v{a} | v{b} wipe on channels {channels}",
-            shot=code,
-            a=f"{a.number:03d}",
-            b=f"{b.number:03d}",
-            channels=f"{plan.channel_a}-{plan.channel_wipe}",
-        )
+    effect = None
+    if layout == "SIDE":
+        side_by_side(scene, made[0], made[1])
+    else:
+        effect = new_wipe(strips, f"{code} A|B", plan.channel_wipe, start, end - start, made[0], made[1])
+        effect.use_default_fade = False
+        effect.effect_fader = at
+        effect[COMPARE] = "WIPE"
+    top = plan.channel_b if effect is None else plan.channel_wipe
+    text = (
+        "{shot}: v{a} | v{b} side by side on channels {channels}"
+        if effect is None
+        else ("{shot}: v{a} | v{b} wipe on channels {channels}")
     )
+    a_number, b_number = f"{a.number:03d}", f"{b.number:03d}"
+    channels = f"{plan.channel_a}-{top}"
+    runtime.get().report(iface(text, shot=code, a=a_number, b=b_number, channels=channels))
     return effect
 
 
 class AIPIPE_OT_images_vse_wipe(bpy.types.Operator):
-    """Compare two takes of the active strip's shot: both stacked above it with a Wipe between them"""
+    """Compare two takes of the active strip's shot: both stacked above it, with a Wipe or side by side"""
 
     bl_idname = "aipipe.images_vse_wipe"
     bl_label = "A/B wipe"
@@ -132,6 +160,7 @@ class AIPIPE_OT_images_vse_wipe(bpy.types.Operator):
     version_a: StringProperty(options={"SKIP_SAVE"})  # type: ignore[valid-type]
     version_b: StringProperty(options={"SKIP_SAVE"})  # type: ignore[valid-type]
     position: FloatProperty(name="Wipe", description="Where A ends", default=0.5, min=0.0, max=1.0)  # type: ignore[valid-type]
+    layout: EnumProperty(name="Layout", items=LAYOUTS, default="WIPE")  # type: ignore[valid-type]
 
     @classmethod
     def poll(cls, context: Any) -> bool:
@@ -145,7 +174,7 @@ class AIPIPE_OT_images_vse_wipe(bpy.types.Operator):
     def execute(self, context: Any) -> set[str]:
         strip = base_strip(context)
         shot_id, scene_name, strip_name = str(strip[vse.SHOT_ID]), context.scene.name, strip.name
-        a_id, b_id, at = self.version_a, self.version_b, self.position
+        a_id, b_id, at, layout = self.version_a, self.version_b, self.position, self.layout
         if not (a_id or b_id):
             a_id, b_id = panel_pair(shot_id)
         rt = runtime.get()
@@ -164,7 +193,7 @@ class AIPIPE_OT_images_vse_wipe(bpy.types.Operator):
         rt.run(
             "Comparing takes",
             work,
-            lambda r: apply_wipe(scene_name, strip_name, r[0], r[1], r[2], at),
+            lambda r: apply_wipe(scene_name, strip_name, r[0], r[1], r[2], at, layout),
             undo=self.bl_label,
             long=True,
         )

@@ -149,6 +149,23 @@ def test_the_ab_wipe_sits_between_the_two_chosen_takes_over_the_strip(edit, stud
     assert len([s for s in compat.vse_all_strips(scene) if s.get("aipipe_take")]) == 3
 
 
+def test_side_by_side_in_the_vse_puts_a_left_and_b_right_at_half_size(edit, studio, director) -> None:
+    from blender_addon import compat
+
+    first, second, _third = edit["takes"]
+    scene = bpy.context.scene
+    base = _picture(edit["shots"][0]["id"])
+    scene.sequence_editor.active_strip = base
+    _run(bpy.ops.aipipe.images_vse_wipe, version_a=first["id"], version_b=second["id"], layout="SIDE")
+    made = {s["aipipe_compare"]: s for s in compat.vse_all_strips(scene) if s.get("aipipe_compare")}
+    assert sorted(made) == ["A", "B"]  # no wipe effect
+    a, b = made["A"], made["B"]
+    quarter = scene.render.resolution_x / 4
+    assert (a.channel, b.channel) == (3, 4) and compat.strip_range(a) == compat.strip_range(b) == (1, 49)
+    assert (a.transform.scale_x, a.transform.offset_x) == (0.5, -quarter)
+    assert (b.transform.scale_x, b.transform.offset_x, b.blend_type) == (0.5, quarter, "ALPHA_OVER")
+
+
 def test_stepping_changes_the_shown_take_and_ab_flips(edit, studio, director) -> None:
     first, second, third = edit["takes"]
     state = bpy.context.window_manager.aipipe_images
