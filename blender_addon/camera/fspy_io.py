@@ -6,7 +6,6 @@ read back. The file format is `aipipe_shared.fspy` (standard library only)."""
 from __future__ import annotations
 
 import os
-import tempfile
 from typing import Any
 
 import bpy
@@ -48,19 +47,12 @@ def import_project(scene: Any, path: str) -> tuple[Any, apply_core.CameraParams]
 
 
 def _show_picture(camera: Any, data: bytes, name: str) -> None:
-    """The project's picture, packed into the .blend, as the camera's background."""
-    folder = tempfile.mkdtemp(prefix="aipipe-fspy-")
-    path = os.path.join(folder, os.path.splitext(name)[0] + _suffix(data))
-    try:
-        with open(path, "wb") as handle:
-            handle.write(data)
-        image = bpy.data.images.load(path)
-        image.pack()
-    finally:
-        if os.path.exists(path):
-            os.remove(path)
-        os.rmdir(folder)
-    image.filepath = ""
+    """The project's picture, packed into the .blend (no file on disk), as the camera's background."""
+    filename = os.path.splitext(name)[0] + _suffix(data)
+    image = bpy.data.images.new(filename, 8, 8)
+    image.pack(data=data, data_len=len(data))
+    image.source = "FILE"
+    image.filepath_raw = f"//{filename}"  # where "unpack" would write it, beside the .blend
     compat.camera_background(camera.data, image, 0.5, False)
 
 
