@@ -37,6 +37,7 @@ from .schemas import Selection
 from .settings import ShotlistSettings
 
 logger = logging.getLogger(__name__)
+PARENT_POLL_S = 1.0  # how often an import process checks that the server process is still there
 
 
 def parse_selection(text: str | None) -> Selection:
@@ -99,6 +100,19 @@ def plan_with(engine: Engine, job: ImportJob) -> Planned:
         )
 
 
+def follow_parent(parent: int) -> None:
+    """(In each import process, at its start.) End when the server process is gone: a server killed with
+    SIGKILL never shuts its pool down, and its processes would wait for work for ever. A write under way
+    ends with them, uncommitted (the database rolls it back)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_S)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="aipipe-import-parent", daemon=True).start()
+
+
 class ImportProcesses:
     """The app's pool of import processes. A child that dies (killed, out of memory on a hostile file)
     breaks the pool: that import is refused and the next one gets a fresh pool."""
@@ -113,7 +127,12 @@ class ImportProcesses:
             if self._pool is None:
                 # spawn: a fork of a threaded server would copy its locks mid-use (and the event loop).
                 # Processes start on the first imports, not with the server.
-                self._pool = ProcessPoolExecutor(self.size, mp_context=multiprocessing.get_context("spawn"))
+                self._pool = ProcessPoolExecutor(
+                    self.size,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=follow_parent,
+                    initargs=(os.getpid(),),
+                )
             return self._pool
 
     def preview(self, job: ImportJob) -> bytes:

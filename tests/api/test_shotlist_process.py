@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -126,3 +127,31 @@ def test_a_blocked_file_is_refused_from_the_child_with_its_problems(
     )
     assert unreadable.status_code == 200, unreadable.text  # a preview lists the file's problems
     assert not unreadable.json()["can_apply"] and unreadable.json()["error_count"] == 1
+
+
+def test_import_processes_end_when_the_server_is_killed(server: tuple[ServerProcess, Api]) -> None:
+    """A server killed with SIGKILL cannot shut its pool down: its import processes end on their own."""
+    process, api = server
+    assert process.process is not None
+    project = api.project()
+    scene = api.scene(project["id"])
+    preview = api.admin.post(
+        f"/api/projects/{project['id']}/shotlist/import",
+        files={"file": ("small.csv", _rows_csv(scene["code"], 10))},
+    )
+    assert preview.status_code == 200, preview.text
+    (record,) = _planned(process.log())
+    assert not _ended(record["worker_pid"])
+    process.stop(kill=True)
+    deadline = time.monotonic() + 20
+    while not _ended(record["worker_pid"]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _ended(record["worker_pid"]), record
+
+
+def _ended(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][0]
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return state in "ZX"  # a zombie has ended: it only waits to be reaped
