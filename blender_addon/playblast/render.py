@@ -20,6 +20,7 @@ import bpy
 
 from .. import compat
 from ..i18n import iface
+from ..layout.set25d import set_objects
 from .opsdata import Burnins, font_size
 
 
@@ -106,7 +107,8 @@ def render_playblast(scene: Any, spec: PlayblastSpec) -> PlayblastResult:
         if view is None:
             render.engine = compat.WORKBENCH
             scene.display.shading.light = "STUDIO"
-            scene.display.shading.color_type = "MATERIAL"
+            # A 2.5D set shows its picture (the active image node): texture colour, else material colour.
+            scene.display.shading.color_type = "TEXTURE" if set_objects(scene) else "MATERIAL"
             scene.display.render_aa = "FXAA"  # 8-sample AA costs 8x on a CPU (llvmpipe) for a review movie
             with frame_progress(start, end) as written:
                 bpy.ops.render.render(animation=True, scene=scene.name)

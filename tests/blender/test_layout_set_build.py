@@ -1,0 +1,110 @@
+"""The 2.5D set in real Blender: a floor, a box and a back wall rendered from a camera 1.6 m up; their depth
+(the add-on's control render: near = white) becomes the set. Each vertex, projected back through the camera,
+lands on the pixel it was made for, and the set's depth there is the rendered scene's depth (the scale fixed
+by the ground alone: the depth image is relative)."""
+
+from __future__ import annotations
+
+import math
+
+import bpy
+import numpy as np
+import pytest
+from bpy_extras.object_utils import world_to_camera_view
+from mathutils import Vector
+
+from blender_addon.control import maps, png
+from blender_addon.control.render import render_passes
+
+WIDTH, HEIGHT = 320, 180
+
+
+def _stage() -> tuple[bpy.types.Scene, list[bpy.types.Object]]:
+    scene = bpy.context.scene
+    scene.render.resolution_x, scene.render.resolution_y = WIDTH, HEIGHT
+    bpy.ops.mesh.primitive_plane_add(size=60, location=(0, 10, 0))
+    floor = bpy.context.object
+    bpy.ops.mesh.primitive_cube_add(size=1.2, location=(0.8, 5.0, 0.6))
+    box = bpy.context.object
+    bpy.ops.mesh.primitive_plane_add(size=40, location=(0, 14, 5), rotation=(math.radians(90), 0, 0))
+    wall = bpy.context.object
+    camera = bpy.data.objects.new("SHT_cam", bpy.data.cameras.new("SHT_cam"))
+    scene.collection.objects.link(camera)
+    camera.location = (0.0, 0.0, 1.6)
+    camera.rotation_euler = (math.radians(80.0), 0.0, math.radians(4.0))
+    camera.data.lens, camera.data.sensor_width, camera.data.sensor_fit = 24.0, 36.0, "HORIZONTAL"
+    camera.data.shift_y = 0.03
+    scene.camera = camera
+    return scene, [floor, box, wall]
+
+
+def _encode(depth: np.ndarray, encoding: str) -> np.ndarray:
+    """16-bit relative depth, near = white: inverse depth (the control render's map) or depth (Lotus)."""
+    if encoding == "inverse":
+        return maps.depth_map(depth, 16)
+    hit = maps.coverage(depth)
+    out = np.zeros(depth.shape, np.uint16)
+    near, far = depth[hit].min(), depth[hit].max()
+    out[hit] = np.rint((far - depth[hit]) / (far - near) * 65535).astype(np.uint16)
+    return out
+
+
+@pytest.fixture
+def built(tmp_path, request) -> tuple[bpy.types.Scene, bpy.types.Object, np.ndarray]:
+    from blender_addon.layout import set25d
+
+    encoding = request.param
+    scene, props = _stage()
+    depth = render_passes(scene).depth
+    depth_png = png.write_grey(str(tmp_path / f"depth_{encoding}.png"), _encode(depth, encoding))
+    for obj in props:
+        bpy.data.objects.remove(obj)
+    obj = set25d.build_set(scene, depth_png, None, set25d.SetOptions(encoding=encoding, columns=96))
+    return scene, obj, depth
+
+
+@pytest.mark.parametrize("built", ["inverse", "depth"], indirect=True)
+def test_the_set_sits_at_the_rendered_depth_along_camera_rays(built) -> None:
+    from blender_addon.layout import set25d_core
+
+    scene, obj, depth = built
+    camera = scene.camera
+    mesh = obj.data
+    local = np.empty(len(mesh.vertices) * 3, np.float32)
+    mesh.vertices.foreach_get("co", local)
+    local = local.reshape(-1, 3)
+    across, down = set25d_core.grid_size(set25d.camera_intrinsics(scene, camera), 96)
+    assert len(local) == across * down
+    to_camera = camera.matrix_world.inverted() @ obj.matrix_world
+    # Vertices projected back through the camera land on their pixels (a sample across the grid).
+    for index in range(0, len(local), 97):
+        world = obj.matrix_world @ Vector(local[index])
+        seen = world_to_camera_view(scene, camera, world)
+        column, row = index % across, index // across
+        assert seen.x == pytest.approx(column / (across - 1), abs=1e-4)
+        assert seen.y == pytest.approx(1.0 - row / (down - 1), abs=1e-4)
+    # The set's planar depth at known pixels is the rendered scene's: the box's face, the wall, the floor.
+    planar = np.array([-(to_camera @ Vector(v)).z for v in local]).reshape(down, across)
+    for x, y in ((0.66, 0.6), (0.2, 0.2), (0.5, 0.93), (0.85, 0.45)):
+        column, row = round(x * (across - 1)), round(y * (down - 1))
+        x, y = column / (across - 1), row / (down - 1)  # the vertex's own frame position
+        truth = depth[min(HEIGHT - 1, round(y * HEIGHT)), min(WIDTH - 1, round(x * WIDTH))]
+        assert planar[row, column] == pytest.approx(truth, rel=0.04), (x, y)
+
+
+from blender_addon.layout import set25d  # noqa: E402  (bpy-importing module, after the helpers above)
+
+
+@pytest.mark.parametrize("built", ["inverse"], indirect=True)
+def test_the_set_is_a_textured_mesh_in_its_collection_and_rebuilds_in_place(built, tmp_path) -> None:
+    scene, obj, depth = built
+    assert obj.users_collection[0].name == "SHT_cam_set25d"
+    assert obj.users_collection[0].name in {c.name for c in scene.collection.children}
+    assert obj.data.uv_layers.active.name == "camera"
+    assert set25d.SET_KEY in obj and obj in set25d.set_objects(scene)
+    picture = tmp_path / "first.png"
+    png.write_grey(str(picture), np.full((HEIGHT, WIDTH), 200, np.uint8))
+    again = set25d.build_set(scene, str(tmp_path / "depth_inverse.png"), str(picture))
+    assert again == obj and len([o for o in scene.objects if set25d.SET_KEY in o]) == 1
+    texture = next(n for n in again.active_material.node_tree.nodes if n.type == "TEX_IMAGE")
+    assert texture.image is not None and again.active_material.node_tree.nodes.active == texture
