@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from render_agent.settings import AgentSettings
+from sync_server.camera.settings import CameraSettings
 from sync_server.ingest.settings import IngestSettings
 from sync_server.settings import Settings
 from sync_server.shotlist.settings import ShotlistSettings
@@ -26,6 +27,7 @@ def test_every_server_and_agent_setting_is_in_env_example() -> None:
         ("AGENT", AgentSettings),
         ("SHOTLIST", ShotlistSettings),
         ("INGEST", IngestSettings),
+        ("CAMERA", CameraSettings),
     ):
         wanted |= {f"AIPIPE_{prefix}_{name.upper()}" for name in model.model_fields}
     missing = sorted(wanted - documented)
