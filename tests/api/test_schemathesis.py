@@ -95,6 +95,9 @@ ACCEPTANCE_EXEMPT = {
     "have the inputs the request gives",
     "queue_project_takes": "each id must be a shot of this project",
     "redo_take": "the changes must suit the take's template",
+    "solve_camera": "the version must hold a picture; ground_length points must lie below its horizon",
+    "import_camera_fspy": "the body must be an fSpy project for the version's picture size",
+    "queue_depth": "source_version_id must be a picture of the shot (else it needs a first frame)",
 }
 
 
