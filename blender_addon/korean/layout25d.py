@@ -29,4 +29,16 @@ KOREAN: dict[str, str] = {
     "Scene {scene} has no camera to build the set in front of": "씬 {scene}에 세트를 놓을 카메라가 없습니다",
     "Camera {camera} is not a perspective camera": "카메라 {camera}는 원근 카메라가 아닙니다",
     "{path} is not an image Blender can read": "{path}은(는) Blender가 읽을 수 있는 이미지가 아닙니다",
+    # -- layout exports
+    "Publish this layout as the shot's next layout version: the .blend, the camera as FBX, Alembic and its per-frame JSON, the characters as Alembic and FBX": "이 레이아웃을 샷의 다음 레이아웃 버전으로 게시합니다: .blend, FBX·Alembic 카메라와 프레임별 JSON, Alembic·FBX 캐릭터",
+    "Characters as Alembic and FBX": "Alembic·FBX 캐릭터",
+    "The armatures (with what they carry) and proxies, animated, for the render to follow": "렌더가 따라갈 애니메이션된 아마추어(딸린 오브젝트 포함)와 프록시",
+    "Character export failed: {error}": "캐릭터 내보내기 실패: {error}",
+    "Import characters": "캐릭터 가져오기",
+    "Import animated characters (a layout's Alembic or FBX) into a collection of their own": "애니메이션된 캐릭터(레이아웃의 Alembic 또는 FBX)를 별도 컬렉션으로 가져옵니다",
+    "Imported {count} objects": "오브젝트 {count}개를 가져왔습니다",
+    "{path}: import characters from an .abc or .fbx file": "{path}: 캐릭터는 .abc 또는 .fbx 파일에서 가져오세요",
+    "{path} does not exist": "{path}이(가) 없습니다",
+    "{path} holds no objects": "{path}에 오브젝트가 없습니다",
+    "Playblast the shot with burn-ins, upload it (with the camera's per-frame JSON) as the next playblast version and put the shot in review": "번인을 넣어 샷을 플레이블라스트하고, (카메라의 프레임별 JSON과 함께) 다음 플레이블라스트 버전으로 올린 뒤 샷을 리뷰로 보냅니다",
 }

@@ -16,7 +16,7 @@ from ..core import pathmap
 from ..core.client import ApiError
 from ..i18n import iface, tip
 from ..registry import ensure_online, ensure_shot_scene, register_classes, unregister_classes
-from . import opsdata, scene_setup
+from . import exports, opsdata, scene_setup
 
 
 def _selected_shot_id(context: bpy.types.Context) -> str:
@@ -96,7 +96,7 @@ class AIPIPE_OT_layout_setup_shot(bpy.types.Operator):
 
 
 class AIPIPE_OT_layout_publish(bpy.types.Operator):
-    """Publish this layout as the shot's next layout version: the .blend plus the camera as FBX and Alembic"""
+    """Publish this layout as the shot's next layout version: the .blend, the camera as FBX, Alembic and its per-frame JSON, the characters as Alembic and FBX"""  # noqa: E501 (a tooltip)
 
     bl_idname = "aipipe.layout_publish"
     bl_label = "Publish layout"
@@ -104,6 +104,11 @@ class AIPIPE_OT_layout_publish(bpy.types.Operator):
 
     comment: StringProperty(name="Comment", options={"SKIP_SAVE"})  # type: ignore[valid-type]
     with_camera: BoolProperty(name="Camera as FBX and Alembic", default=True)  # type: ignore[valid-type]
+    with_characters: BoolProperty(  # type: ignore[valid-type]
+        name="Characters as Alembic and FBX",
+        description="The armatures (with what they carry) and proxies, animated, for the render to follow",
+        default=True,
+    )
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
@@ -119,8 +124,15 @@ class AIPIPE_OT_layout_publish(bpy.types.Operator):
         if self.with_camera and scene.camera is not None:
             try:
                 files += scene_setup.export_camera(scene, staging, stem)
+                files.append(exports.write_camera_track(scene, staging, f"{stem}_camera"))
             except (RuntimeError, ValueError) as exc:
                 self.report({"ERROR"}, iface("Camera export failed: {error}", error=exc))
+                return {"CANCELLED"}
+        if self.with_characters:
+            try:
+                files += exports.export_characters(scene, staging, f"{stem}_characters")
+            except (RuntimeError, ValueError) as exc:
+                self.report({"ERROR"}, iface("Character export failed: {error}", error=exc))
                 return {"CANCELLED"}
         blend = os.path.join(staging, f"{stem}.blend")
         bpy.ops.wm.save_as_mainfile(filepath=blend, copy=True)
@@ -216,6 +228,30 @@ class AIPIPE_OT_layout_camera_import(bpy.types.Operator):
         return {"FINISHED"}
 
 
+class AIPIPE_OT_layout_characters_import(bpy.types.Operator):
+    """Import animated characters (a layout's Alembic or FBX) into a collection of their own"""
+
+    bl_idname = "aipipe.layout_characters_import"
+    bl_label = "Import characters"
+    bl_options = {"REGISTER", "UNDO"}
+
+    filepath: StringProperty(subtype="FILE_PATH")  # type: ignore[valid-type]
+    filter_glob: StringProperty(default="*.abc;*.fbx", options={"HIDDEN"})  # type: ignore[valid-type]
+
+    def invoke(self, context: bpy.types.Context, event: Any) -> set[str]:
+        context.window_manager.fileselect_add(self)
+        return {"RUNNING_MODAL"}
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        try:
+            new = exports.import_characters(context.scene, bpy.path.abspath(self.filepath))
+        except (ValueError, RuntimeError) as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        self.report({"INFO"}, iface("Imported {count} objects", count=len(new)))
+        return {"FINISHED"}
+
+
 def recognise_current_file() -> opsdata.Recognised | None:
     """Set the scene's shot from the open file's path (naming engine parse-back), if it is in the tree."""
     path = bpy.data.filepath
@@ -260,6 +296,7 @@ CLASSES = (
     AIPIPE_OT_layout_publish,
     AIPIPE_OT_layout_camera_export,
     AIPIPE_OT_layout_camera_import,
+    AIPIPE_OT_layout_characters_import,
 )
 
 

@@ -32,6 +32,7 @@ class AIPIPE_PT_layout(SidebarPanel, bpy.types.Panel):
         row = layout.row(align=True)
         row.operator("aipipe.layout_camera_export", icon="OUTLINER_OB_CAMERA")
         row.operator("aipipe.layout_camera_import", icon="IMPORT")
+        layout.operator("aipipe.layout_characters_import", icon="ARMATURE_DATA")
         layout.operator("aipipe.layout_build_set", icon="MOD_DISPLACE")
 
 

@@ -11,13 +11,14 @@ from bpy.props import IntProperty, StringProperty
 
 from .. import runtime
 from ..i18n import iface, tip
+from ..layout import exports
 from ..registry import ensure_shot_scene, register_classes, unregister_classes
 from . import opsdata
 from .render import PlayblastSpec, render_playblast
 
 
 class AIPIPE_OT_playblast_create(bpy.types.Operator):
-    """Playblast the shot with burn-ins, upload it as the next playblast version and put the shot in review"""
+    """Playblast the shot with burn-ins, upload it (with the camera's per-frame JSON) as the next playblast version and put the shot in review"""  # noqa: E501 (a tooltip)
 
     bl_idname = "aipipe.playblast_create"
     bl_label = "Playblast and upload"
@@ -79,6 +80,9 @@ class AIPIPE_OT_playblast_create(bpy.types.Operator):
                 return
             # The thumbnail goes first: the server makes the version's thumbnail from the first picture.
             files = [result.thumbnail, result.path] if result.thumbnail else [result.path]
+            # The camera's per-frame focal length and transform ride along, for workflows that take motion.
+            stem, first, last = f"{code}_playblast_{label}_camera", result.frame_start, result.frame_end
+            files.append(exports.write_camera_track(scene_, folder, stem, first, last))
             fields = {
                 "stage": "playblast",
                 "comment": comment,
