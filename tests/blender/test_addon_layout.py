@@ -64,7 +64,8 @@ def test_publish_layout_uploads_blend_and_camera_and_file_is_recognised(online, 
     ).json()
     names = sorted(f["name"] for f in versions["items"][0]["files"])
     number = versions["items"][0]["code"]
-    assert names == sorted(f"SHT_0010_layout_{number}.{ext}" for ext in ("abc", "blend", "fbx"))
+    # the camera as Alembic, FBX and its per-frame JSON (no characters in this scene)
+    assert names == sorted(f"SHT_0010_layout_{number}.{ext}" for ext in ("abc", "blend", "fbx", "json"))
     assert bpy.data.filepath.endswith(f"SHT_0010_layout_{number}.blend")
     # the published file is in the production tree where the naming engine says, seen through the mount
     from pathlib import Path
