@@ -14,6 +14,35 @@ from ..undo import push_step
 from . import apply
 
 SOLVE_LABEL = "Solve camera"
+STORED_LABEL = "Use stored camera"
+
+
+def _first_frame_version(client: Any, shot_id: str) -> str:
+    try:
+        first = client.get(f"/api/shots/{shot_id}/first-frame")
+    except ApiError as exc:
+        if exc.status == 404:
+            raise ValueError(iface("The shot has no approved first frame to solve the camera from")) from exc
+        raise
+    return str(first["version"]["id"])
+
+
+def fetch_stored(shot_id: str) -> Any:
+    """Worker: the camera already stored on the shot's first frame (solved or imported by anyone)."""
+    rt = runtime.get()
+
+    def work(_ctx: Any) -> dict[str, Any]:
+        client = rt.require_client()
+        version_id = _first_frame_version(client, shot_id)
+        try:
+            stored = client.get(f"/api/versions/{version_id}/camera-solve")
+        except ApiError as exc:
+            if exc.status == 404:
+                raise ValueError(iface("The first frame has no camera yet: solve it first")) from exc
+            raise
+        return {"solution": stored["solution"], "version_id": version_id}
+
+    return work
 
 
 def fetch_solution(shot_id: str, body: dict[str, Any]) -> Any:
@@ -23,16 +52,8 @@ def fetch_solution(shot_id: str, body: dict[str, Any]) -> Any:
 
     def work(ctx: Any) -> dict[str, Any]:
         client = rt.require_client()
-        try:
-            first = client.get(f"/api/shots/{shot_id}/first-frame")
-        except ApiError as exc:
-            if exc.status == 404:
-                raise ValueError(
-                    iface("The shot has no approved first frame to solve the camera from")
-                ) from exc
-            raise
+        version_id = _first_frame_version(client, shot_id)
         ctx.progress(0.3, "solving")
-        version_id = first["version"]["id"]
         # the server fills what is not held: the shot's preset lens and sensor, eye height 1.6 m
         stored = client.request("POST", f"/api/versions/{version_id}/camera-solve", body).data
         solution = stored["solution"]
@@ -107,6 +128,28 @@ class AIPIPE_OT_camera_solve(bpy.types.Operator):
         return {"FINISHED"}
 
 
+class AIPIPE_OT_camera_use_stored(bpy.types.Operator):
+    """Apply the camera stored on the shot's first frame (the same for every artist), without solving"""
+
+    bl_idname = "aipipe.camera_use_stored"
+    bl_label = "Use stored camera"
+    bl_options = {"REGISTER"}  # no UNDO: the change lands later and pushes its own step (undo.py)
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return ensure_shot_scene(cls, context)
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        scene = context.scene
+        runtime.get().run(
+            iface("Loading the camera of {shot}", shot=scene.aipipe_shot.shot_code),
+            fetch_stored(scene.aipipe_shot.shot_id),
+            on_solved(scene.name),
+            undo=STORED_LABEL,
+        )
+        return {"FINISHED"}
+
+
 class AIPIPE_OT_camera_clear_solution(bpy.types.Operator):
     """Forget the solve kept on the scene camera (its lines stop being drawn); the camera stays where it is"""
 
@@ -126,7 +169,7 @@ class AIPIPE_OT_camera_clear_solution(bpy.types.Operator):
         return {"FINISHED"}
 
 
-CLASSES = (AIPIPE_OT_camera_solve, AIPIPE_OT_camera_clear_solution)
+CLASSES = (AIPIPE_OT_camera_solve, AIPIPE_OT_camera_use_stored, AIPIPE_OT_camera_clear_solution)
 
 
 def register() -> None:

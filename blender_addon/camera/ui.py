@@ -25,7 +25,9 @@ class AIPIPE_PT_camera(SidebarPanel, bpy.types.Panel):
         layout = self.layout
         scene = context.scene
         settings = scene.aipipe_camera
-        layout.operator("aipipe.camera_solve", icon="CAMERA_DATA")
+        row = layout.row(align=True)
+        row.operator("aipipe.camera_solve", icon="CAMERA_DATA")
+        row.operator("aipipe.camera_use_stored", text="", icon="IMPORT")
         solution = apply.stored_solution(scene.camera)
         if solution is not None:
             box = layout.box()

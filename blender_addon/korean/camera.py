@@ -38,6 +38,10 @@ KOREAN: dict[str, str] = {
     "The shot has no approved first frame to solve the camera from": "카메라를 풀 승인된 첫 프레임이 샷에 없습니다",
     "Camera {camera}: {lens} mm, solved from the picture": "{camera} 카메라: {lens} mm, 그림에서 풀었습니다",
     "Camera {camera}: {lens} mm from the preset; the picture did not determine it: {why}": "{camera} 카메라: 프리셋의 {lens} mm. 그림으로는 정할 수 없었습니다: {why}",
+    "Use stored camera": "저장된 카메라 사용",
+    "Apply the camera stored on the shot's first frame (the same for every artist), without solving": "샷의 첫 프레임에 이미 저장된 카메라(모든 아티스트에게 같음)를 풀지 않고 적용합니다",
+    "Loading the camera of {shot}": "{shot} 카메라 불러오는 중",
+    "The first frame has no camera yet: solve it first": "첫 프레임에 아직 카메라가 없습니다. 먼저 푸세요",
     "Clear solve": "풀이 지우기",
     "Forget the solve kept on the scene camera (its lines stop being drawn); the camera stays where it is": "씬 카메라에 저장된 풀이를 지웁니다 (선이 더 이상 그려지지 않음). 카메라는 그대로 둡니다",
     # -- fSpy

@@ -241,6 +241,14 @@ def test_the_operator_solves_the_shots_first_frame_on_the_server(online, studio,
     assert np.allclose([list(r) for r in camera.matrix_world], solved[1], atol=1e-4)
     assert (camera.data.shift_x, camera.data.shift_y) == pytest.approx(solved[2:], abs=1e-6)
 
+    # another artist's scene (or this one later) takes the stored camera as it is, without solving again
+    solved_lens = camera.data.lens
+    camera.data.lens, camera.data.sensor_fit = 85.0, "AUTO"
+    assert bpy.ops.aipipe.camera_use_stored() == {"FINISHED"}
+    pump(idle, what="the stored camera")
+    assert online.get().message.level == "INFO", online.get().message.text
+    assert camera.data.lens == pytest.approx(solved_lens) and camera.data.sensor_fit == "HORIZONTAL"
+
     # a held horizon is sent as two pixel points; a server whose solver cannot hold it says so by name,
     # and then nothing changes
     settings = scene.aipipe_camera
