@@ -4,6 +4,7 @@ the drawing itself cannot be seen, the handler's life and the lines it would dra
 from __future__ import annotations
 
 import io
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -214,3 +215,40 @@ def test_the_camera_panel_draws_before_and_after_a_solve(addon) -> None:
     panel.draw(SimpleNamespace(layout=RecordingLayout(log)), bpy.context)
     assert "prop:overlay" in log and "operator:aipipe.camera_clear_solution" in log
     assert any(entry.startswith("label:Three vanishing points: 27.0 mm, pitch -5.0°") for entry in log)
+
+
+@pytest.mark.parametrize(("width", "height", "shift"), [(1280, 720, (0.0, 0.0)), (720, 1280, (0.05, -0.03))])
+def test_an_overlay_line_lands_on_the_scene_point_it_was_seen_at(addon, width, height, shift) -> None:
+    """Looking through the camera (a region showing exactly the camera frame), the overlay's vertex for an
+    image pixel is where the 3D point seen at that pixel is drawn: the lines sit on the picture's edges."""
+    from types import SimpleNamespace
+
+    from bpy_extras.object_utils import world_to_camera_view
+
+    from blender_addon.camera import apply, overlay
+
+    scene = bpy.context.scene
+    scene.render.resolution_x, scene.render.resolution_y, scene.render.resolution_percentage = (
+        width,
+        height,
+        100,
+    )
+    camera = _camera(scene)
+    solution = _solution(width, height) | {"principal_point": [0.0, 0.0]}
+    apply.apply_solution(scene, camera, solution, "v1")
+    camera.data.shift_x, camera.data.shift_y = shift
+    bpy.context.view_layer.update()
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    projection = camera.calc_matrix_camera(depsgraph, x=width, y=height)
+    rv3d = SimpleNamespace(perspective_matrix=projection @ camera.matrix_world.inverted())
+    region = SimpleNamespace(width=width, height=height)
+    corners = overlay.frame_corners(scene, camera, region, rv3d)
+    point = camera.matrix_world @ mathutils.Vector((0.7, -0.4, -5.0))  # in front of the camera
+    seen = world_to_camera_view(scene, camera, point)  # 0…1 across the frame, y up
+    pixel = [seen.x * width, (1.0 - seen.y) * height]  # the picture's pixel (y down)
+    camera[apply.SOLUTION_KEY] = json.dumps(solution | {"lines": [{"axis": "x", "a": pixel, "b": pixel}]})
+    positions, _ = overlay.geometry(scene, corners)
+    from bpy_extras.view3d_utils import location_3d_to_region_2d
+
+    drawn = location_3d_to_region_2d(region, rv3d, point)
+    assert positions[0][:2] == pytest.approx(tuple(drawn), abs=1e-3)
