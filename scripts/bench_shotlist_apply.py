@@ -259,6 +259,48 @@ def run(label: str, pg_url: str | None, shots: int) -> None:
             print(line("heartbeat, during", busy.heartbeat))
 
 
+def in_process(label: str, pg_url: str | None, shots: int) -> None:
+    """The apply's two phases timed in this process (no server, no probes): the plan (read, validate, diff,
+    plan) and the write transaction, with wall and CPU time, as an import process runs them."""
+    from sync_server.context import SYSTEM, UnitOfWork
+    from sync_server.db.engine import make_database
+    from sync_server.shotlist import service
+    from sync_server.shotlist.offload import plan_with
+    from sync_server.shotlist.planned import ImportJob
+    from sync_server.shotlist.settings import ShotlistSettings
+
+    for scenario in ("update", "create"):
+        with database(pg_url) as url, tempfile.TemporaryDirectory(prefix="bench-apply-phases-") as folder:
+            settings = Settings(data_dir=Path(folder), database_url=url)
+            seeded = seed(Path(folder), url, shots if scenario == "update" else 0)
+            content = edits_of(seeded) if scenario == "update" else new_rows(seeded.scenes, shots)
+            made = make_database(settings.resolved_database_url, pool_size=1)
+            project_id = uuid.UUID(seeded.project_id)
+            job = ImportJob(
+                settings.resolved_database_url,
+                project_id,
+                "bench.xlsx",
+                content,
+                ShotlistSettings(),
+                SYSTEM,
+                apply=True,
+            )
+            try:
+                started, cpu = time.perf_counter(), time.process_time()
+                planned = plan_with(made.engine, job)
+                plan_s, plan_cpu = time.perf_counter() - started, time.process_time() - cpu
+                with made.write_sessions() as session:
+                    uow = UnitOfWork(session=session, hub=None, actor=SYSTEM)
+                    written = service.apply(uow, lambda done=planned: done, project_id, "bench.xlsx")
+            finally:
+                made.dispose()
+            print(
+                f"{label:10} {scenario}: {shots:,} rows: plan {plan_s:.1f} s ({plan_cpu:.1f} s CPU); write "
+                f"transaction {written.write_s:.2f} s ({written.write_cpu_s:.2f} s CPU); "
+                f"load {os.getloadavg()[0]:.1f}"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -266,8 +308,17 @@ def main() -> None:
     parser.add_argument("--shots", type=int, default=20000)
     parser.add_argument("--pg-url", default=os.environ.get("AIPIPE_BENCH_PG_URL"))
     parser.add_argument("--only", choices=["sqlite", "postgresql"], default=None)
+    parser.add_argument(
+        "--in-process", action="store_true", help="time the plan and the write in this process, no server"
+    )
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.2f} ({os.cpu_count()} CPUs)")
+    if args.in_process:
+        if args.only != "postgresql":
+            in_process("sqlite", None, args.shots)
+        if args.pg_url and args.only != "sqlite":
+            in_process("postgresql", args.pg_url, args.shots)
+        return
     if args.only != "postgresql":
         run("sqlite", None, args.shots)
     if args.pg_url and args.only != "sqlite":
