@@ -14,6 +14,7 @@ from ..i18n import iface, tip
 from ..layout import exports
 from ..registry import ensure_shot_scene, register_classes, unregister_classes
 from . import opsdata
+from .depth_video import DepthVideoSpec, render_depth_video
 from .render import PlayblastSpec, render_playblast
 
 
@@ -121,7 +122,89 @@ class AIPIPE_OT_playblast_create(bpy.types.Operator):
         return {"FINISHED"}
 
 
-CLASSES = (AIPIPE_OT_playblast_create,)
+class AIPIPE_OT_playblast_depth_video(bpy.types.Operator):
+    """Render the layout's depth video (near = white) at the rate and length the video workflow needs, and upload it as the shot's control version a layout-driven render follows"""  # noqa: E501 (a tooltip)
+
+    bl_idname = "aipipe.playblast_depth_video"
+    bl_label = "Depth video for the render"
+    bl_options = {"REGISTER"}
+
+    fps: IntProperty(  # type: ignore[valid-type]
+        name="Frame rate",
+        description="The video workflow's rate (Wan: 16); its video loader cannot resample",
+        default=16,
+        min=1,
+        max=120,
+    )
+    frames: IntProperty(  # type: ignore[valid-type]
+        name="Frames",
+        description="The workflow's frame count (Wan: 81); 0: as many as cover the cut",
+        default=81,
+        min=0,
+        max=2000,
+    )
+    width: IntProperty(name="Width", description="0: the scene's", default=0, min=0, max=8192)  # type: ignore[valid-type]
+    height: IntProperty(name="Height", description="0: the scene's", default=0, min=0, max=8192)  # type: ignore[valid-type]
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        if not ensure_shot_scene(cls, context):
+            return False
+        if context.scene.camera is None:
+            cls.poll_message_set(tip("The scene has no camera"))
+            return False
+        return True
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        rt = runtime.get()
+        scene = context.scene
+        shot = scene.aipipe_shot
+        shot_id, code, scene_name = shot.shot_id, shot.shot_code, scene.name
+        start, end = opsdata.playblast_range(shot.cut_in, shot.cut_out, scene.frame_start, scene.frame_end)
+        fps, frames = self.fps, self.frames or None
+        size = (self.width, self.height) if self.width and self.height else (None, None)
+
+        def newest_layout(_ctx: Any) -> str | None:
+            items = rt.require_client().get(f"/api/shots/{shot_id}/versions", {"stage": "layout", "limit": 1})
+            return str(items["items"][0]["id"]) if items["items"] else None
+
+        def render_and_upload(layout_id: str | None) -> None:
+            scene_: Any = bpy.data.scenes.get(scene_name)
+            if scene_ is None:
+                rt.report(iface("Scene {scene} is gone; playblast cancelled", scene=scene_name), "ERROR")
+                return
+            folder = tempfile.mkdtemp(prefix="aipipe-depth-video-")
+            spec = DepthVideoSpec(
+                os.path.join(folder, f"{code}_layout_depth_{fps}fps.mp4"),
+                fps,
+                frames,
+                start,
+                end,
+                *size,
+            )
+            try:
+                result = render_depth_video(scene_, spec)  # Blender renders on its main thread
+            except (RuntimeError, ValueError) as exc:
+                rt.report(iface("Depth video of {shot} failed: {error}", shot=code, error=exc), "ERROR")
+                return
+            fields = opsdata.depth_video_fields(scene_.camera.name, fps, result.frames, start, layout_id)
+
+            def upload(ctx: Any) -> dict[str, Any]:
+                progress = lambda done, total: ctx.progress(done / max(total, 1), "uploading")  # noqa: E731
+                client = rt.require_client()
+                return client.upload(f"/api/shots/{shot_id}/versions", fields, [result.path], progress)
+
+            def uploaded(version: dict[str, Any]) -> None:
+                text = "{shot} depth video {version} uploaded: {frames} frames at {fps} fps"
+                rt.report(iface(text, shot=code, version=version["code"], frames=result.frames, fps=fps))
+
+            rt.run(iface("Uploading {shot} depth video", shot=code), upload, uploaded, long=True)
+
+        rt.run(iface("Preparing {shot} depth video", shot=code), newest_layout, render_and_upload)
+        return {"FINISHED"}
+
+
+CLASSES = (AIPIPE_OT_playblast_create, AIPIPE_OT_playblast_depth_video)
 
 
 def register() -> None:

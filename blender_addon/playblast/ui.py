@@ -14,6 +14,7 @@ class AIPIPE_PT_playblast(SidebarPanel, bpy.types.Panel):
 
     def draw(self, context: bpy.types.Context) -> None:
         self.layout.operator("aipipe.playblast_create", icon="RENDER_ANIMATION")
+        self.layout.operator("aipipe.playblast_depth_video", icon="SEQUENCE")
 
 
 CLASSES = (AIPIPE_PT_playblast,)
