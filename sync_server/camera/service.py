@@ -16,6 +16,7 @@ from typing import Any
 import cv2
 import numpy as np
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from aipipe_shared import fspy
@@ -193,8 +194,20 @@ def store(
     version = get_or_404(session, Version, version_id, "version")
     record = _record(session, version_id)
     if record is None:
-        record = CameraSolutionRecord(version_id=version_id, project_id=version.project_id)
-        session.add(record)
+        record = CameraSolutionRecord(
+            version_id=version_id,
+            project_id=version.project_id,
+            source=source,
+            solver_version=solution.solver_version,
+            image_sha256=image_sha256,
+            created_by=uow.actor.name,
+        )
+        try:
+            with session.begin_nested():  # two first solves of one version at once: the later one updates
+                session.add(record)
+        except IntegrityError:
+            record = _record(session, version_id)
+            assert record is not None
     record.source = source
     record.solver_version = solution.solver_version
     record.image_sha256 = image_sha256

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import cv2
@@ -209,3 +210,26 @@ def test_corrections_the_solver_cannot_hold_yet_are_named_not_ignored(api: Api, 
     else:
         assert_problem(answer, 422, "vanishing_lines")
     assert math.isfinite(api.admin.get(f"/api/versions/{vid}/camera-solve").json()["solution"]["focal_mm"])
+
+
+def test_artists_solving_one_version_at_once_all_get_an_answer_and_one_camera_is_kept(
+    api: Api, frame
+) -> None:
+    version = _publish(api.admin, frame["shot"]["id"], _picture(), name="busy.png")
+    url = f"/api/versions/{version['id']}/camera-solve"
+    clients = [api.client() for _ in range(3)]
+    try:
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            answers = list(
+                pool.map(
+                    lambda pair: pair[0].post(url, json={"focal_mm": pair[1]}),
+                    zip(clients, (30, 40, 50), strict=True),
+                )
+            )
+    finally:
+        for client in clients:
+            client.close()
+    assert [a.status_code for a in answers] == [200, 200, 200], [a.text for a in answers]
+    kept = api.admin.get(url).json()
+    assert kept["solution"]["focal_mm"] in (30.0, 40.0, 50.0)
+    assert kept in [a.json() for a in answers]  # the last one stored
