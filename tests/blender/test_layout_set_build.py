@@ -108,3 +108,60 @@ def test_the_set_is_a_textured_mesh_in_its_collection_and_rebuilds_in_place(buil
     assert again == obj and len([o for o in scene.objects if set25d.SET_KEY in o]) == 1
     texture = next(n for n in again.active_material.node_tree.nodes if n.type == "TEX_IMAGE")
     assert texture.image is not None and again.active_material.node_tree.nodes.active == texture
+
+
+def _upload_depth(studio, shot_id: str, pixels: np.ndarray, source: str, tmp_path) -> dict:
+    import json
+
+    path = png.write_grey(str(tmp_path / f"depth_{source[:8]}.png"), pixels)
+    provenance = {"control_kind": "depth", "source_version_id": source}
+    with open(path, "rb") as file:
+        response = studio.admin.post(
+            f"/api/shots/{shot_id}/versions",
+            data={"stage": "control", "provenance": json.dumps(provenance)},
+            files={"files": ("depth.png", file.read(), "image/png")},
+        )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_the_operator_builds_the_set_from_the_first_frames_depth_on_the_server(
+    online, studio, tmp_path
+) -> None:
+    from blender_addon.layout import set25d_core
+    from tests.blender.helpers import idle, pump
+
+    state = bpy.context.window_manager.aipipe
+    shot_id = studio.shots[0]["id"]
+    state.shot_index = [item.id for item in state.shots].index(shot_id)
+    bpy.ops.aipipe.layout_setup_shot()
+    pump(lambda: "SHT_0010_layout" in bpy.data.scenes and idle(), what="shot setup")
+    scene = bpy.data.scenes["SHT_0010_layout"]
+    camera = scene.camera  # the set-up camera: 1.6 m up, level
+    intr = set25d.camera_intrinsics(scene, camera)
+    rotation = [list(row) for row in camera.matrix_world.to_3x3()]
+    # The ground seen by this camera as a relative inverse-depth picture (320×180, the first frame's size).
+    gx, gy = np.meshgrid(
+        (np.arange(320) + 0.5) * intr.width / 320, (np.arange(180) + 0.5) * intr.height / 180
+    )
+    ground = set25d_core.ground_depth(intr, rotation, camera.matrix_world.translation.z, gx, gy)
+    inverse = np.where(np.isfinite(ground), 1.0 / ground, 0.0)
+    pixels = np.rint(inverse / inverse.max() * 65535).astype(np.uint16)
+    first = studio.admin.get(f"/api/shots/{shot_id}/first-frame").json()
+    made = _upload_depth(studio, shot_id, pixels, first["version"]["id"], tmp_path)
+    _upload_depth(studio, shot_id, np.zeros((180, 320), np.uint16), "another-picture", tmp_path)  # newer
+
+    with bpy.context.temp_override(scene=scene):
+        assert bpy.ops.aipipe.layout_build_set(encoding="inverse", columns=64) == {"FINISHED"}
+    pump(lambda: idle() and "2.5D set" in online.get().message.text, 60, "2.5D set")
+    obj = scene.objects["SHT_0010_set25d"]
+    import json
+
+    built = json.loads(obj[set25d.SET_KEY])
+    assert built["depth_version_id"] == made["id"] and built["scale"]["method"] == "ground"
+    texture = next(n for n in obj.active_material.node_tree.nodes if n.type == "TEX_IMAGE")
+    assert tuple(texture.image.size) == (320, 180)  # the first frame, projected
+    # A vertex in the bottom middle lies on the ground (Z = 0) where its ray meets it.
+    across, down = set25d_core.grid_size(intr, 64)
+    vertex = obj.matrix_world @ obj.data.vertices[(down - 2) * across + across // 2].co
+    assert vertex.z == pytest.approx(0.0, abs=0.05)
