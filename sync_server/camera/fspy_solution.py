@@ -12,21 +12,11 @@ from aipipe_shared.fspy import FspyProject
 
 from ..camera_solve import CameraSolution
 from ..camera_solve.lines import ImageFrame
-from ..camera_solve.orientation import camera_to_scene_angles, horizon_line
-from ..camera_solve.result import Horizon, VanishingPoint
+from ..camera_solve.orientation import camera_to_scene_angles
+from ..camera_solve.result import VanishingPoint
+from .horizon import horizon_of
 
 FSPY_SOLVER = "fspy"
-
-
-def _horizon(focal: float, axes: np.ndarray, frame: ImageFrame) -> Horizon:
-    line = horizon_line(focal, axes)
-    half_w = frame.width / frame.scale / 2.0
-    ends = []
-    for x in (-half_w, half_w):
-        y = -(line[0] * x + line[2]) / line[1] if abs(line[1]) > 1e-9 else 0.0
-        ends.append([float(v) for v in frame.to_pixels(np.array([x, y]))])
-    angle = math.degrees(math.atan2(-line[0], line[1])) if abs(line[1]) > 1e-9 else 90.0
-    return Horizon(plane_line=[float(v) for v in line], pixel_points=ends, angle_deg=angle)
 
 
 def solution_of_project(project: FspyProject, sensor_width_mm: float) -> CameraSolution:
@@ -80,7 +70,7 @@ def solution_of_project(project: FspyProject, sensor_width_mm: float) -> CameraS
         camera_to_scene=[[float(v) for v in row] for row in camera_to_scene],
         camera_height_m=float(fields["camera_height_m"]),
         camera_transform=[[float(v) for v in row] for row in fields["camera_transform"]],
-        horizon=_horizon(focal, axes, frame),
+        horizon=horizon_of(focal, axes, frame),
         vanishing_points=points,
         lines=[],
         confidence=1.0,

@@ -30,6 +30,7 @@ from ..db.models import CinematicPreset, Shot, Version, VersionFile
 from ..db.models_camera import CameraSolutionRecord
 from ..errors import NotFound, Unprocessable
 from .fspy_solution import FSPY_SOLVER, project_bytes, solution_of_project
+from .horizon import hold_horizon
 from .schemas import CameraSolutionOut, CameraSolveRequest
 
 DEFAULT_SENSOR_MM = 36.0
@@ -49,6 +50,7 @@ class SolvePlan:
     options: SolveOptions
     inputs: dict[str, Any]
     ground_length: dict[str, Any] | None
+    held_horizon: tuple[list[float], list[float]] | None = None
 
 
 def version_image(session: Session, version_id: uuid.UUID) -> tuple[Version, VersionFile]:
@@ -84,14 +86,18 @@ def plan_solve(
         preset_focal = preset.lens_mm * sensor / preset.sensor_mm if preset else DEFAULT_FOCAL_MM
     extra: dict[str, Any] = {}
     known = {f.name for f in dataclasses.fields(SolveOptions)}
+    held_horizon = None
     for request_field, option in SOLVER_FIELDS.items():
         value = getattr(body, request_field)
         if not value:
             continue
+        if request_field == "horizon" and option not in known:
+            held_horizon = (list(value.a), list(value.b))  # held after the solve (camera.horizon)
+            continue
         if option not in known:
             raise Unprocessable(
-                f"the camera solver on this server cannot hold {request_field.replace('_', ' ')} fixed yet; "
-                "give focal_mm, or import an fSpy project",
+                f"the camera solver on this server cannot take {request_field.replace('_', ' ')} yet; "
+                "hold the horizon or the focal length instead, or import an fSpy project",
                 field=request_field,
             )
         if request_field == "horizon":
@@ -113,6 +119,7 @@ def plan_solve(
         options=options,
         inputs=body.model_dump(mode="json", exclude_unset=True),
         ground_length=body.ground_length.model_dump() if body.ground_length else None,
+        held_horizon=held_horizon,
     )
 
 
@@ -141,6 +148,11 @@ def run_solve(plan: SolvePlan, max_pixels: int) -> CameraSolution:
     """Decode and solve (0.1–1 s of CPU: call it from a worker thread); scale by the ground length given."""
     picture = read_picture(plan.image_path, max_pixels)
     solution = solve_picture(picture, plan.options)
+    if plan.held_horizon is not None:
+        try:
+            solution = hold_horizon(solution, *plan.held_horizon)
+        except ValueError as exc:
+            raise Unprocessable(f"horizon: {exc}", field="horizon") from exc
     if plan.ground_length is None:
         return solution
     frame = ImageFrame(solution.image_width, solution.image_height)

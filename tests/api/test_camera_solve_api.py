@@ -16,6 +16,7 @@ import pytest
 
 from aipipe_shared import fspy
 from scripts.camera_set.synth import draw_boxes
+from sync_server.camera_solve.lines import ImageFrame
 from tests.support.api import Api, assert_problem
 
 WIDTH, HEIGHT = 960, 540
@@ -190,22 +191,39 @@ def test_bad_input_is_refused_naming_the_field(api: Api, frame) -> None:
     assert_problem(viewer.put(url, content=b"x"), 403)
 
 
-def test_corrections_the_solver_cannot_hold_yet_are_named_not_ignored(api: Api, frame) -> None:
+def test_a_held_horizon_runs_through_the_artists_points_and_keeps_the_heading(api: Api, frame) -> None:
+    vid = frame["version"]["id"]
+    free = api.admin.post(f"/api/versions/{vid}/camera-solve", json={}).json()["solution"]
+    held = {"a": [0.0, 180.0], "b": [959.0, 300.0]}  # tilted further and lower than the picture's
+    answer = api.admin.post(f"/api/versions/{vid}/camera-solve", json={"horizon": held})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["inputs"] == {"horizon": held}
+    camera = answer.json()["solution"]
+    a, b, c = camera["horizon"]["plane_line"]
+    for x, y in ImageFrame(WIDTH, HEIGHT).to_plane(np.array([held["a"], held["b"]])):
+        assert abs(a * x + b * y + c) < 1e-6  # the horizon is the artist's line
+    assert (
+        abs(camera["roll_deg"] - free["roll_deg"]) > 2.0
+        and abs(camera["pitch_deg"] - free["pitch_deg"]) > 2.0
+    )
+    assert camera["yaw_deg"] == pytest.approx(free["yaw_deg"], abs=3.0)
+    assert camera["focal_mm"] == pytest.approx(free["focal_mm"], rel=1e-6)
+    rotation = np.array(camera["camera_to_scene"])
+    assert np.allclose(rotation @ rotation.T, np.eye(3), atol=1e-9) and np.linalg.det(
+        rotation
+    ) == pytest.approx(1)
+    same = {"horizon": {"a": [10, 10], "b": [10, 10]}}
+    assert_problem(api.admin.post(f"/api/versions/{vid}/camera-solve", json=same), 422, "horizon")
+
+
+def test_vanishing_lines_the_solver_cannot_take_yet_are_named_not_ignored(api: Api, frame) -> None:
     from sync_server.camera.service import SOLVER_FIELDS
     from sync_server.camera_solve import SolveOptions
 
-    known = set(SolveOptions.__dataclass_fields__)
     vid = frame["version"]["id"]
-    horizon = {"horizon": {"a": [0, 270], "b": [959, 260]}}
-    answer = api.admin.post(f"/api/versions/{vid}/camera-solve", json=horizon)
-    if SOLVER_FIELDS["horizon"] in known:
-        assert answer.status_code == 200, answer.text
-        assert answer.json()["inputs"]["horizon"] == horizon["horizon"]
-    else:
-        assert_problem(answer, 422, "horizon")
     lines = {"vanishing_lines": [{"axis": "x", "a": [10, 400], "b": [300, 380]}]}
     answer = api.admin.post(f"/api/versions/{vid}/camera-solve", json=lines)
-    if SOLVER_FIELDS["vanishing_lines"] in known:
+    if SOLVER_FIELDS["vanishing_lines"] in SolveOptions.__dataclass_fields__:
         assert answer.status_code == 200, answer.text
     else:
         assert_problem(answer, 422, "vanishing_lines")
