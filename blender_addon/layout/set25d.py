@@ -18,6 +18,7 @@ from typing import Any
 import bpy
 import numpy as np
 
+from .. import compat
 from ..i18n import iface
 from . import set25d_core as core
 
@@ -75,7 +76,8 @@ def _collection(scene: Any, name: str) -> Any:
 
 def _material(name: str, picture: Any | None) -> Any:
     material = bpy.data.materials.get(name) or bpy.data.materials.new(name)
-    material.use_nodes = True
+    if not compat.IS_5:  # 5.0 materials always have a node tree; `use_nodes` is deprecated there
+        material.use_nodes = True
     nodes, links = material.node_tree.nodes, material.node_tree.links
     nodes.clear()
     output = nodes.new("ShaderNodeOutputMaterial")

@@ -2,9 +2,12 @@
 
     python -m blender_addon.playblast SHOT.blend --output out.mp4 [--scene NAME] [--start N --end N]
         [--shot SHT_0010 --version v003 --artist rina] [--thumbnail thumb.jpg --thumbnail-frame N]
+        [--depth-video depth.mp4 --depth-fps 16 --depth-frames 81 --depth-size 832x480]
 
 Run with an interpreter that has the `bpy` module (or `blender -b --python-expr` importing this). Prints
-one JSON object on stdout: path, frames, frame_start, frame_end, method, thumbnail. Exit status 2 on bad
+one JSON object on stdout: path, frames, frame_start, frame_end, method, thumbnail (and depth_video: path,
+frames, fps, width, height, scene_frames with --depth-video: the layout's depth video from the first frame
+rendered, at the workflow's rate; see depth_video.py). Exit status 2 on bad
 arguments or a failed render, with the reason on stderr.
 """
 
@@ -17,6 +20,7 @@ from dataclasses import asdict
 
 import bpy
 
+from .depth_video import DepthVideoSpec, render_depth_video
 from .opsdata import Burnins
 from .render import PlayblastSpec, render_playblast
 
@@ -51,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--thumbnail")
     parser.add_argument("--thumbnail-frame", type=int)
     parser.add_argument("--resolution-percentage", type=int, default=100)
+    parser.add_argument("--depth-video", help="also render the depth video of the layout to this .mp4")
+    parser.add_argument("--depth-fps", type=int, default=16)
+    parser.add_argument("--depth-frames", type=int, help="default: as many as cover the playblast's range")
+    parser.add_argument("--depth-size", help="WIDTHxHEIGHT; default: the scene's")
     args = parser.parse_args(argv)
     try:
         bpy.ops.wm.open_mainfile(filepath=args.blend)
@@ -70,10 +78,18 @@ def main(argv: list[str] | None = None) -> int:
             viewport=False,
         )
         result = render_playblast(scene, spec)
+        out = asdict(result)
+        if args.depth_video:
+            width, height = (int(v) for v in args.depth_size.split("x")) if args.depth_size else (None, None)
+            depth = DepthVideoSpec(
+                args.depth_video, args.depth_fps, args.depth_frames, result.frame_start, result.frame_end
+            )
+            depth.width, depth.height = width, height
+            out["depth_video"] = asdict(render_depth_video(scene, depth))
     except (KeyError, RuntimeError, ValueError) as exc:
         sys.stderr.write(f"playblast failed: {exc}\n")
         return 2
-    sys.stdout.write(json.dumps(asdict(result)) + "\n")
+    sys.stdout.write(json.dumps(out) + "\n")
     return 0
 
 

@@ -99,3 +99,41 @@ def test_the_operator_uploads_the_video_as_the_control_version_a_layout_render_f
     assert movie["media"]["frames"] == 9 and float(Fraction(str(movie["media"]["fps"]))) == 16.0
     layouts = studio.admin.get(f"/api/shots/{shot_id}/versions", params={"stage": "layout"}).json()["items"]
     assert provenance.get("layout_version_id") == (layouts[0]["id"] if layouts else None)
+
+
+def test_the_headless_playblast_also_renders_the_depth_video_for_the_farm(tmp_path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    scene = _shot()
+    blend = tmp_path / "shot.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(blend))
+    depth = tmp_path / "out" / "depth.mp4"
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "blender_addon.playblast",
+            str(blend),
+            "--output",
+            str(tmp_path / "out" / "pb.mp4"),
+            "--scene",
+            scene.name,
+            "--depth-video",
+            str(depth),
+            "--depth-fps",
+            "16",
+            "--depth-size",
+            "64x48",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert result["frames"] == 24 and result["depth_video"]["frames"] == 16  # 1001-1024 at 24 -> 16 fps
+    rate, frames, size, _ = _read(str(depth))
+    assert rate == Fraction(16) and len(frames) == 16 and size == (64, 48)
