@@ -165,3 +165,27 @@ def test_the_operator_builds_the_set_from_the_first_frames_depth_on_the_server(
     across, down = set25d_core.grid_size(intr, 64)
     vertex = obj.matrix_world @ obj.data.vertices[(down - 2) * across + across // 2].co
     assert vertex.z == pytest.approx(0.0, abs=0.05)
+
+
+def test_a_headless_playblast_shows_the_sets_picture(tmp_path) -> None:
+    import av
+    from PIL import Image
+
+    from blender_addon.playblast.render import PlayblastSpec, render_playblast
+
+    scene, props = _stage()
+    depth = render_passes(scene).depth
+    depth_png = png.write_grey(str(tmp_path / "depth.png"), maps.depth_map(depth, 16))
+    for obj in props:
+        bpy.data.objects.remove(obj)
+    picture = tmp_path / "first.png"
+    Image.new("RGB", (WIDTH, HEIGHT), (30, 200, 40)).save(picture)
+    set25d.build_set(scene, depth_png, str(picture), set25d.SetOptions(encoding="inverse", columns=48))
+    scene.frame_start, scene.frame_end = 1, 2
+    output = tmp_path / "pb.mp4"
+    render_playblast(scene, PlayblastSpec(str(output), viewport=False))
+    assert scene.display.shading.color_type == "MATERIAL"  # the artist's setting is given back
+    with av.open(str(output)) as container:
+        frame = next(container.decode(video=0)).to_ndarray(format="rgb24").astype(int)
+    middle = frame[HEIGHT // 3 : 2 * HEIGHT // 3, WIDTH // 4 : 3 * WIDTH // 4].reshape(-1, 3).mean(axis=0)
+    assert middle[1] > middle[0] + 40 and middle[1] > middle[2] + 40  # the green picture, not grey clay
