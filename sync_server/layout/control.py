@@ -4,6 +4,7 @@ length), and the job input and provenance it becomes."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -43,17 +44,29 @@ def _is_layout_depth(version: Version, kind: str) -> bool:
     )
 
 
+def _approved(session: Session, version: Version) -> bool:
+    """Reviewed: the depth video approved itself, or the layout version it shows (`layout_version_id`)."""
+    if version.verdict == "approve":
+        return True
+    layout_id = version.provenance.get("layout_version_id")
+    try:
+        layout = session.get(Version, uuid.UUID(str(layout_id))) if layout_id else None
+    except ValueError:
+        return False
+    return layout is not None and layout.shot_id == version.shot_id and layout.verdict == "approve"
+
+
 def _newest_approved(session: Session, shot: Shot, kind: str) -> Version:
     for version in session.scalars(
         select(Version)
-        .where(Version.shot_id == shot.id, Version.stage.in_(LAYOUT_STAGES), Version.verdict == "approve")
+        .where(Version.shot_id == shot.id, Version.stage.in_(LAYOUT_STAGES))
         .order_by(Version.created_at.desc(), Version.number.desc())
     ):
-        if _is_layout_depth(version, kind):
+        if _is_layout_depth(version, kind) and _approved(session, version):
             return version
     raise Unprocessable(
-        f"shot {shot.code} has no approved layout {kind} video yet: approve the layout playblast's {kind} "
-        "version (a playblast or control version with provenance control_kind "
+        f"shot {shot.code} has no approved layout {kind} video yet: approve the layout (or its {kind} "
+        "video: a playblast or control version with provenance control_kind "
         f"'{kind}' holding a video), or name one in layout_control.version_id",
         field=f"{FIELD}.version_id",
     )

@@ -146,7 +146,7 @@ def test_depth_and_a_layout_driven_render_run_on_an_agent_and_land_as_versions(t
         assert render["params"]["length"] == 17
         [control] = [
             i
-            for i in render_inputs(tmp_path / "server" / "aipipe.db", render["id"])
+            for i in render_inputs(f"sqlite:///{tmp_path / 'server' / 'aipipe.db'}", render["id"])
             if i["role"] == "control_video"
         ]
         assert control["version_id"] == made["depth"]["id"]
@@ -194,9 +194,9 @@ def test_depth_and_a_layout_driven_render_run_on_an_agent_and_land_as_versions(t
         server.stop()
 
 
-def render_inputs(database: Path, job_id: str) -> list[dict[str, Any]]:
+def render_inputs(url: str, job_id: str) -> list[dict[str, Any]]:
     """The job's inputs as the database holds them (the job's JSON does not show them)."""
-    engine = create_engine(f"sqlite:///{database}")
+    engine = create_engine(url)
     try:
         with Session(engine) as session:
             job = session.get(Job, uuid.UUID(job_id))
@@ -271,6 +271,27 @@ def test_a_shot_without_an_approved_layout_video_is_told_what_to_do(api: Api, la
     assert "approve" in body["detail"]
     # Named explicitly, an unreviewed one is used.
     assert _render(api, bare["id"], layout_control={"version_id": unreviewed["id"]}).status_code == 201
+    # Approving the layout it shows makes it the default (the add-on uploads the depth video as a control
+    # version naming the layout; the layout is what gets reviewed).
+    layout = publish(api.admin, bare["id"], "layout", "l.json", b"{}", "application/json")
+    shown = publish(
+        api.admin,
+        bare["id"],
+        "control",
+        "d2.mp4",
+        depth_clip(17, 16),
+        "video/mp4",
+        control_kind="depth",
+        layout_version_id=layout["id"],
+    )
+    assert_problem(_render(api, bare["id"], layout_control={}), 422, "layout_control.version_id")
+    approve(api.admin, layout["id"])
+    job = _render(api, bare["id"], layout_control={})
+    assert job.status_code == 201, job.text
+    [control] = [
+        i for i in render_inputs(api.sqlalchemy_url, job.json()["id"]) if i["role"] == "control_video"
+    ]
+    assert control["version_id"] == shown["id"]
 
 
 def test_a_depth_job_needs_a_picture_and_a_depth_workflow(api: Api, layout_shot) -> None:
