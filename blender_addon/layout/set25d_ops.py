@@ -10,7 +10,7 @@ from typing import Any
 import bpy
 from bpy.props import EnumProperty, FloatProperty, IntProperty, StringProperty
 
-from .. import runtime
+from .. import runtime, undo
 from ..core.client import ApiError
 from ..i18n import iface, tip
 from ..registry import register_classes, unregister_classes
@@ -123,6 +123,7 @@ class AIPIPE_OT_layout_build_set(bpy.types.Operator):
             except (ValueError, RuntimeError) as exc:
                 self.report({"ERROR"}, str(exc))
                 return {"CANCELLED"}
+            undo.push_step(self.bl_label)  # the same one step as the server's path (no UNDO flag here)
             self.report({"INFO"}, iface("2.5D set {name} built", name=obj.name))
             return {"FINISHED"}
         rt = runtime.get() if runtime.is_ready() else None

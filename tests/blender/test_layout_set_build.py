@@ -189,3 +189,15 @@ def test_a_headless_playblast_shows_the_sets_picture(tmp_path) -> None:
         frame = next(container.decode(video=0)).to_ndarray(format="rgb24").astype(int)
     middle = frame[HEIGHT // 3 : 2 * HEIGHT // 3, WIDTH // 4 : 3 * WIDTH // 4].reshape(-1, 3).mean(axis=0)
     assert middle[1] > middle[0] + 40 and middle[1] > middle[2] + 40  # the green picture, not grey clay
+
+
+def test_the_operator_builds_from_local_files_without_a_server(addon, tmp_path) -> None:
+    scene, props = _stage()
+    depth_png = png.write_grey(str(tmp_path / "depth.png"), maps.depth_map(render_passes(scene).depth, 16))
+    for obj in props:
+        bpy.data.objects.remove(obj)
+    result = bpy.ops.aipipe.layout_build_set(depth_path=depth_png, encoding="inverse", columns=32)
+    assert result == {"FINISHED"}
+    assert "SHT_cam_set25d" in scene.objects and len(scene.objects["SHT_cam_set25d"].data.polygons) > 0
+    with pytest.raises(RuntimeError, match="nothing.png"):  # the operator's error report names the file
+        bpy.ops.aipipe.layout_build_set(depth_path=str(tmp_path / "nothing.png"))
