@@ -10,7 +10,7 @@ load (`uptime`): the machine is shared, so compare runs at similar load.
 
 Usage:
     .venv/bin/python scripts/bench_takes.py [--pg-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
-        [--shots 200] [--candidates 4] [--rounds 3] [--no-catalogue]
+        [--shots 200] [--candidates 4] [--rounds 3] [--no-catalogue] [--no-sqlite]
 """
 
 from __future__ import annotations
@@ -134,9 +134,10 @@ def main() -> None:
     parser.add_argument(
         "--no-catalogue", action="store_true", help="no agent node catalogue to check against"
     )
+    parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
     args = parser.parse_args()
     print(f"load before: {load()}")
-    results = {"sqlite": run("sqlite", None, args)}
+    results = {} if args.no_sqlite else {"sqlite": run("sqlite", None, args)}
     if args.pg_url:
         url = temp_pg_database(args.pg_url)
         if url is not None:

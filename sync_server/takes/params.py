@@ -100,7 +100,8 @@ class Seeds:
     """Seeds for the candidates of one request: distinct across all its jobs."""
 
     def __init__(self, rng: random.Random | None = None) -> None:
-        self._rng = rng or random.SystemRandom()
+        # Seeds need no secrecy: a PRNG seeded once from the OS (SystemRandom read the OS per seed).
+        self._rng = rng or random.Random()
         self._taken: set[int] = set()
 
     def _fresh(self) -> int:
