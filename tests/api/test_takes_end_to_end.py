@@ -13,6 +13,7 @@ import json
 import shutil
 from pathlib import Path
 
+import httpx
 import numpy as np
 from PIL import Image, ImageDraw
 
@@ -22,7 +23,12 @@ from tests.support.agent import run_agent_until_done
 from tests.support.api import login
 
 WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
-TEMPLATES = ("flux1_dev_t2i", "flux1_fill_inpaint")
+TEMPLATES = (
+    "flux1_dev_t2i",
+    "flux1_fill_inpaint",
+    "flux1_dev_controlnet_depth",
+    "qwen_image_edit",
+)
 SIZE = (256, 160)
 
 
@@ -78,6 +84,7 @@ def test_generate_then_inpaint_through_a_real_agent(tmp_path: Path) -> None:
             )
             generated = admin.get(take["files"][0]["url"]).content
             assert picture(generated).shape == (SIZE[1], SIZE[0], 3)
+            assert_provenance(admin, take["id"], "cpu_flux1_dev_t2i", [])
 
             mask = Image.new("L", SIZE, 0)
             ImageDraw.Draw(mask).rectangle((32, 32, 111, 95), fill=255)  # white = repaint
@@ -113,5 +120,111 @@ def test_generate_then_inpaint_through_a_real_agent(tmp_path: Path) -> None:
         assert np.abs(after[inside] - before[inside]).mean() > 20  # inside: repainted
         takes = admin.get(f"/api/shots/{shot['id']}/takes").json()
         assert [t["version"]["number"] for t in takes["items"]] == [2, 1]
+        assert_provenance(
+            admin, painted["id"], "cpu_flux1_fill_inpaint", [take["id"], published.json()["id"]]
+        )
+    finally:
+        server.stop()
+
+
+def png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def assert_provenance(admin: httpx.Client, version_id: str, workflow: str, inputs: list[str]) -> dict:
+    """What issue 14 asks a take to record: the workflow, every bound parameter and seed, the input
+    versions, the model files, the agent and its GPU-seconds (here as `GET /shots/{id}/takes` shows it)."""
+    version = admin.get(f"/api/versions/{version_id}").json()
+    listed = admin.get(f"/api/shots/{version['shot_id']}/takes", params={"limit": 100}).json()["items"]
+    [row] = [t for t in listed if t["version"]["id"] == version_id]
+    provenance = row["provenance"]
+    meta = json.loads((WORKFLOWS / f"{workflow.removeprefix('cpu_')}.meta.json").read_text())
+    assert provenance["workflow"] == workflow
+    assert provenance["models"] and set(provenance["models"]) <= set(meta["models"])
+    assert provenance["agent_name"] == "takes-cpu" and provenance["agent"]
+    assert provenance["gpu_seconds"] > 0 and provenance["seed"] == provenance["params"]["seed"]
+    assert provenance["input_version_ids"] == inputs
+    return provenance
+
+
+def test_control_and_an_edit_with_a_character_reference_through_a_real_agent(tmp_path: Path) -> None:
+    """A depth-controlled generate (the control image a `control` version of the shot) and a
+    Qwen-Image-Edit of that take with a character's reference image, both run by a real agent."""
+    models = no_vram_copies(tmp_path / "workflows")
+    env = {"AIPIPE_WORKFLOW_DIRS": json.dumps([str(tmp_path / "workflows")])}
+    server, password = start_server_with_admin(tmp_path / "server", None, env)
+    try:
+        admin = login(server.url, ADMIN, password)
+        pid = admin.post("/api/projects", json={"code": "CTRL", "name": "컨트롤"}).json()["id"]
+        scene = admin.post(f"/api/projects/{pid}/scenes", json={}).json()
+        shot = admin.post(
+            f"/api/projects/{pid}/shots", json={"scene_id": scene["id"], "action": "a box in a room"}
+        ).json()
+        rina = admin.post(f"/api/projects/{pid}/characters", json={"name": "리나"}).json()
+        key = admin.post("/api/api-keys", json={"name": "takes-agent", "role": "agent"}).json()["key"]
+        near = Image.new("L", SIZE, 0)  # depth: near = white
+        ImageDraw.Draw(near).rectangle((96, 40, 159, 119), fill=255)
+        depth = admin.post(
+            f"/api/shots/{shot['id']}/versions",
+            data={"stage": "control", "provenance": json.dumps({"control_kind": "depth"})},
+            files={"files": ("depth.png", png(near), "image/png")},
+        )
+        assert depth.status_code == 201, depth.text
+        controlled = admin.post(
+            f"/api/shots/{shot['id']}/takes",
+            json={
+                "workflow": "cpu_flux1_dev_controlnet_depth",
+                "control": {"kind": "depth", "strength": 1.0},
+                "params": {"width": SIZE[0], "height": SIZE[1]},
+            },
+        )
+        assert controlled.status_code == 201, controlled.text
+        [job] = controlled.json()["jobs"]
+        face = Image.new("RGB", (64, 64), (250, 20, 20))
+        reference = admin.post(
+            f"/api/characters/{rina['id']}/references", files={"files": ("face.png", png(face), "image/png")}
+        )
+        assert reference.status_code == 201, reference.text
+
+        with running_standin(tmp_path / "comfy", models=models) as comfy:
+            args = ["--comfyui", comfy.url, "--name", "takes-cpu", "--job-types", "t2i,image_edit"]
+            state, output = run_agent_until_done(admin, server.url, key, tmp_path / "work", job["id"], args)
+            assert state["status"] == "succeeded", f"{state}\n--- agent ---\n{output}"
+            take_id = state["version_id"]
+            provenance = assert_provenance(
+                admin, take_id, "cpu_flux1_dev_controlnet_depth", [depth.json()["id"]]
+            )
+            assert provenance["params"]["control_strength"] == 1.0
+            take = admin.get(f"/api/versions/{take_id}").json()
+            made = picture(admin.get(take["files"][0]["url"]).content)
+            box = np.asarray(near) == 255
+            assert made.shape == (SIZE[1], SIZE[0], 3)
+            # The stand-in's sampler follows the control image: the near box stands out of the picture.
+            assert abs(made[box].mean() - made[~box].mean()) > 10
+
+            edit = admin.post(
+                f"/api/shots/{shot['id']}/takes",
+                json={
+                    "operation": "edit",
+                    "workflow": "cpu_qwen_image_edit",
+                    "source_version_id": take_id,
+                    "instruction": "make it night, keep the composition",
+                    "reference_version_ids": [reference.json()["id"]],
+                },
+            )
+            assert edit.status_code == 201, edit.text
+            [job] = edit.json()["jobs"]
+            state, output = run_agent_until_done(admin, server.url, key, tmp_path / "work", job["id"], args)
+            assert state["status"] == "succeeded", f"{state}\n--- agent ---\n{output}"
+
+        provenance = assert_provenance(
+            admin, state["version_id"], "cpu_qwen_image_edit", [take_id, reference.json()["id"]]
+        )
+        assert provenance["operation"] == "edit"
+        assert provenance["instruction"] == "make it night, keep the composition"
+        edited = admin.get(f"/api/versions/{state['version_id']}").json()
+        assert picture(admin.get(edited["files"][0]["url"]).content).shape == made.shape  # size kept
     finally:
         server.stop()
