@@ -117,14 +117,23 @@ def build_set(
     picture_path: str | None,
     options: SetOptions = SetOptions(),
     source: Mapping[str, Any] | None = None,
+    frame: int | None = None,
 ) -> Any:
     """Build (or rebuild) the scene's 2.5D set from the depth image at `depth_path`, seen by the scene camera
-    where it is now, with the picture at `picture_path` projected on it. Returns the object."""
+    at `frame` (default: where it is now; the picture is the cut's first frame, so the operator passes the
+    cut's first frame), with the picture at `picture_path` projected on it. Returns the object."""
     camera = scene.camera
     if camera is None or camera.type != "CAMERA":
         raise ValueError(iface("Scene {scene} has no camera to build the set in front of", scene=scene.name))
-    intr = camera_intrinsics(scene, camera)
-    matrix = camera.matrix_world.normalized()
+    current = scene.frame_current
+    if frame is not None and frame != current:
+        scene.frame_set(frame)
+    try:
+        intr = camera_intrinsics(scene, camera)
+        matrix = camera.matrix_world.normalized()
+    finally:
+        if scene.frame_current != current:
+            scene.frame_set(current)
     rotation = [list(row) for row in matrix.to_3x3()]
     image = read_grey(depth_path)
     scale = core.ground_scale(intr, image, rotation, matrix.translation.z, options.encoding, options.ground_z)
@@ -154,7 +163,7 @@ def build_set(
             **asdict(options),
             "scale": {k: v for k, v in asdict(scale).items() if k != "max_depth"},
             "camera": camera.name,
-            "frame": scene.frame_current,
+            "frame": current if frame is None else frame,
             "depth_file": os.path.basename(depth_path),
             **dict(source or {}),
         }

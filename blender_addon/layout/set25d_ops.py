@@ -81,6 +81,12 @@ def _local_picture(scene: Any) -> str | None:
     return None
 
 
+def _first_frame(scene: Any) -> int | None:
+    """The cut's first frame (where the first frame's picture was taken), when the scene knows its shot."""
+    shot = getattr(scene, "aipipe_shot", None)
+    return int(shot.cut_in) if shot is not None and shot.cut_in else None
+
+
 class AIPIPE_OT_layout_build_set(bpy.types.Operator):
     """Build a 2.5D set from the first frame's depth: a mesh in front of the shot camera at the picture's depth, the first frame projected on it, to block characters and props against"""  # noqa: E501 (a tooltip)
 
@@ -119,7 +125,8 @@ class AIPIPE_OT_layout_build_set(bpy.types.Operator):
         if self.depth_path:
             picture = bpy.path.abspath(self.picture_path) if self.picture_path else _local_picture(scene)
             try:
-                obj = set25d.build_set(scene, bpy.path.abspath(self.depth_path), picture, options)
+                depth = bpy.path.abspath(self.depth_path)
+                obj = set25d.build_set(scene, depth, picture, options, frame=_first_frame(scene))
             except (ValueError, RuntimeError) as exc:
                 self.report({"ERROR"}, str(exc))
                 return {"CANCELLED"}
@@ -139,7 +146,9 @@ class AIPIPE_OT_layout_build_set(bpy.types.Operator):
             version = data["depth_version"]
             source = {"depth_version_id": str(version["id"]), "depth_version": version.get("code", "")}
             try:
-                obj = set25d.build_set(target, data["depth"], data["picture"], options, source)
+                obj = set25d.build_set(
+                    target, data["depth"], data["picture"], options, source, _first_frame(target)
+                )
             except (ValueError, RuntimeError) as exc:
                 rt.report(iface("The 2.5D set failed: {error}", error=exc), "ERROR")
                 return

@@ -201,3 +201,19 @@ def test_the_operator_builds_from_local_files_without_a_server(addon, tmp_path) 
     assert "SHT_cam_set25d" in scene.objects and len(scene.objects["SHT_cam_set25d"].data.polygons) > 0
     with pytest.raises(RuntimeError, match="nothing.png"):  # the operator's error report names the file
         bpy.ops.aipipe.layout_build_set(depth_path=str(tmp_path / "nothing.png"))
+
+
+def test_the_set_is_built_from_the_camera_at_the_given_frame(tmp_path) -> None:
+    scene, props = _stage()
+    depth_png = png.write_grey(str(tmp_path / "depth.png"), maps.depth_map(render_passes(scene).depth, 16))
+    for obj in props:
+        bpy.data.objects.remove(obj)
+    camera = scene.camera
+    camera.keyframe_insert("location", frame=1)
+    at_first = np.array(camera.matrix_world.normalized())
+    camera.location.x += 3.0
+    camera.keyframe_insert("location", frame=10)
+    scene.frame_set(10)
+    obj = set25d.build_set(scene, depth_png, None, set25d.SetOptions("inverse", 32), frame=1)
+    assert scene.frame_current == 10  # the artist's frame is given back
+    np.testing.assert_allclose(np.array(obj.matrix_world), at_first, atol=1e-6)
