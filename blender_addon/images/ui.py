@@ -14,7 +14,7 @@ from ..connect.ui import CATEGORY, WRAP_WIDTH, SidebarPanel, draw_activity
 from ..core.textwrap import wrap
 from ..i18n import iface
 from ..registry import register_classes, unregister_classes
-from . import core
+from . import core, review
 from .props import state
 from .takes import shown_take
 
@@ -103,9 +103,12 @@ class AIPIPE_PT_images_vse(bpy.types.Panel):
             "aipipe.images_generate", text="Generate for selected strips", icon="RENDER_STILL"
         ).source = "STRIPS"
         if st.arrived:
-            layout.label(
+            # Strips are not swapped behind the editor's back: one click puts the newest takes on them.
+            row = layout.row(align=True)
+            row.label(
                 text=iface("{count} takes arrived", count=st.arrived), icon="IMAGE_DATA", translate=False
             )
+            row.operator("aipipe.editorial_update_media", text="Show newest", icon="FILE_REFRESH").swap = True
         box = layout.box()
         box.label(text="Compare")
         row = box.row(align=True)
@@ -117,7 +120,13 @@ class AIPIPE_PT_images_vse(bpy.types.Panel):
         row.operator("aipipe.images_vse_wipe_clear", icon="X")
         box.operator("aipipe.images_load_takes", icon="IMAGE")
         draw_review(layout, "VSE")
-        layout.operator("aipipe.images_send_markers", icon="MARKER_HLT")
+        pending = len(review.pending_marker_notes(context.scene))
+        layout.operator(
+            "aipipe.images_send_markers",
+            text=iface("Send {count} marker notes", count=pending) if pending else iface("Send marker notes"),
+            icon="MARKER_HLT",
+            translate=False,
+        )
         draw_activity(layout, runtime.get())
 
 

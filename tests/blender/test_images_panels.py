@@ -71,3 +71,16 @@ def test_the_panels_draw_logged_in_with_takes_loaded(online, studio) -> None:
             None, bpy.context, RecordingLayout(shot_rows), browser, shot, 0, browser, "shot_index"
         )
     assert shot_rows.count("operator:aipipe.images_tick") == len(studio.shots)
+
+
+def test_arrived_takes_offer_to_show_the_newest_on_the_strips(online, studio) -> None:
+    state = bpy.context.window_manager.aipipe_images
+    before = _draw()
+    assert "operator:aipipe.editorial_update_media" not in before
+    state.arrived = 3
+    try:
+        log = _draw()
+    finally:
+        state.arrived = 0
+    assert "label:테이크 3개 도착" in log or "label:3 takes arrived" in log
+    assert "operator:aipipe.editorial_update_media" in log  # one click swaps the strips to the newest
