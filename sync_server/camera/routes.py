@@ -13,12 +13,13 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from ..auth.permissions import Permission as P
 from ..context import Principal, UnitOfWork
 from ..deps import ReadSession, Services, ServicesDep, client_addr, require, require_any
-from ..errors import PayloadTooLarge, Unprocessable
+from ..errors import Conflict, PayloadTooLarge, Unprocessable
 from . import service
+from .processes import SolveProcesses, solve_processes_lifespan
 from .schemas import CameraSolutionOut, CameraSolveRequest
 from .settings import CameraSettings
 
-router = APIRouter(tags=["camera"])
+router = APIRouter(tags=["camera"], lifespan=solve_processes_lifespan)
 T = TypeVar("T")
 
 Editor = Annotated[Principal, Depends(require(P.SHOT_EDIT))]
@@ -55,6 +56,16 @@ async def solve_limiter(request: Request, settings: SettingsDep) -> anyio.Capaci
 LimiterDep = Annotated[anyio.CapacityLimiter, Depends(solve_limiter)]
 
 
+def solve_processes(request: Request) -> SolveProcesses:
+    found = getattr(request.app.state, "camera_solve_processes", None)
+    if found is None:
+        raise Conflict("The camera-solve processes are not running (the server is starting or stopping).")
+    return found  # type: ignore[no-any-return]
+
+
+ProcessesDep = Annotated[SolveProcesses, Depends(solve_processes)]
+
+
 def _in_unit(
     services: Services, principal: Principal, request: Request, work: Callable[[UnitOfWork], T]
 ) -> T:
@@ -87,13 +98,15 @@ async def solve_camera(
     services: ServicesDep,
     settings: SettingsDep,
     limiter: LimiterDep,
+    processes: ProcessesDep,
 ) -> CameraSolutionOut:
     """Solve the camera from the version's picture, with the artist's corrections held fixed, and store it
     on the version (replacing the camera it had)."""
     plan = await anyio.to_thread.run_sync(partial(_plan, services, version_id, body))
-    # The solve (0.1–1 s of CPU) in a worker thread, a bounded number at once; never on the event loop.
+    # The solve (0.1–1 s of CPU) in a solve process, waited for by a worker thread (a bounded number at
+    # once): neither the event loop nor the server's GIL is held by it.
     solution = await anyio.to_thread.run_sync(
-        partial(service.run_solve, plan, settings.max_image_pixels), limiter=limiter
+        partial(processes.solve, plan, settings.max_image_pixels), limiter=limiter
     )
     store = partial(
         service.store,

@@ -1,0 +1,89 @@
+"""The app's camera-solve processes: the solve (0.1–1 s of numpy and OpenCV) runs in a spawned child, so it
+holds neither the event loop nor the server process's GIL; the calling worker thread only waits."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from collections.abc import AsyncIterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from ..camera_solve import CameraSolution
+from ..errors import ApiError, Unprocessable
+from ..shotlist.offload import follow_parent
+from .service import SolvePlan, run_solve
+from .settings import CameraSettings
+
+
+def solve_in_child(plan: SolvePlan, max_pixels: int) -> tuple[str, Any, str | None]:
+    """(In a solve process.) The solution as JSON, or the refusal's text and field (an ApiError does not
+    survive pickling with its field)."""
+    try:
+        return "ok", run_solve(plan, max_pixels).model_dump(mode="json"), None
+    except ApiError as exc:
+        field = exc.errors[0]["field"] if exc.errors else None
+        return "refused", exc.detail, field
+
+
+class SolveProcesses:
+    """A pool of `size` spawned processes, started on the first solve. A child that dies breaks the pool:
+    that solve is refused and the next one gets a fresh pool."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _current(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                # spawn: a fork of a threaded server would copy its locks mid-use (and the event loop).
+                self._pool = ProcessPoolExecutor(
+                    self.size,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=follow_parent,
+                    initargs=(os.getpid(),),
+                )
+            return self._pool
+
+    def solve(self, plan: SolvePlan, max_pixels: int) -> CameraSolution:
+        """Solve in a child process (call from a worker thread: it waits without the GIL)."""
+        pool = self._current()
+        try:
+            outcome, value, field = pool.submit(solve_in_child, plan, max_pixels).result()
+        except BrokenProcessPool as exc:
+            with self._lock:
+                if self._pool is pool:
+                    self._pool = None
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise Unprocessable(
+                "the solve process ended while solving this picture", field="version_id"
+            ) from exc
+        if outcome != "ok":
+            raise Unprocessable(str(value), field=field)
+        return CameraSolution.model_validate(value)
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+@asynccontextmanager
+async def solve_processes_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """The app's solve processes: made at start-up (started on the first solve), shut down with the app."""
+    settings = getattr(app.state, "camera_settings", None) or CameraSettings()
+    app.state.camera_settings = settings
+    processes = SolveProcesses(settings.solve_workers)
+    app.state.camera_solve_processes = processes
+    try:
+        yield
+    finally:
+        processes.close()
