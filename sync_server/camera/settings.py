@@ -12,7 +12,10 @@ class CameraSettings(BaseSettings):
     )
 
     solve_workers: int = Field(
-        default=2, ge=1, le=64, description="Solves worked on at once per server; the rest wait their turn."
+        default=2,
+        ge=1,
+        le=64,
+        description="Solve processes per server (solves at once); the rest wait their turn.",
     )
     max_fspy_bytes: int = Field(
         default=64 * 1024 * 1024, gt=0, description="Largest .fspy project accepted (it carries the picture)."
