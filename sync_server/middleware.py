@@ -94,6 +94,7 @@ class BodyLimitMiddleware:
                     "/shotlist/import",
                     "/shotlist/apply",
                     "/camera-solve.fspy",
+                    "/references",  # a character's reference images
                 )
             )
             for p in self.upload_prefixes
