@@ -14,6 +14,8 @@ from tests.conftest import ADMIN, _temporary_database, start_server_with_admin
 from tests.support.api import Api, login
 from tests.support.media import png_bytes
 
+UPLOAD_LIMIT = 4 * 1024 * 1024
+
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def takes_api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
@@ -24,7 +26,8 @@ def takes_api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     if backend == "postgresql":
         databases = _temporary_database(request.getfixturevalue("pg_server_url"))
         url = next(databases)
-    server, password = start_server_with_admin(data_dir, url)
+    # A small upload limit, so that a test can pass it (reference images: the smaller of it and 50 MiB).
+    server, password = start_server_with_admin(data_dir, url, {"AIPIPE_MAX_UPLOAD_BYTES": str(UPLOAD_LIMIT)})
     admin = login(server.url, ADMIN, password)
     try:
         yield Api(server.url, server.ws_url, admin, backend, data_dir=data_dir, database_url=url)

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 from sqlalchemy import create_engine, text
 
-from tests.api.takes_support import publish, queued, sample_shot, takes_api
+from tests.api.takes_support import UPLOAD_LIMIT, publish, queued, sample_shot, takes_api
 from tests.support.api import Api, assert_problem
 from tests.support.media import png_bytes
 
@@ -288,6 +288,8 @@ def test_character_references_upload_list_download_delete(takes_api: Api) -> Non
     )
     assert_problem(other_field, 422, "comment")
     assert_problem(takes_api.admin.post(base, json={"files": []}), 415)
+    big = png_bytes() + b"\x00" * UPLOAD_LIMIT
+    assert_problem(takes_api.admin.post(base, files={"files": ("big.png", big, "image/png")}), 413, "files")
     assert [r["id"] for r in takes_api.admin.get(base).json()] == [ref["id"]]  # nothing half-stored
 
     artist = takes_api.user("artist")
