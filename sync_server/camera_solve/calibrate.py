@@ -38,7 +38,7 @@ def _unpack(
 ) -> tuple[float, np.ndarray, float]:
     index = 0
     if focal is None:
-        focal_value = float(np.exp(params[0]))
+        focal_value = float(np.exp(np.clip(params[0], -4.0, 5.0)))  # keeps a diverging step finite
         index = 1
     else:
         focal_value = focal
@@ -166,7 +166,7 @@ def regional_log_focal_sigma(segments: Segments, fit: Fit, *, pixels: float, wit
         keep = np.flatnonzero((cell != index) & (fit.labels >= 0))
         labels = fit.labels[keep]
         if sum(1 for j in range(3) if np.sum(labels == j) >= 3) < 2:
-            return float("inf")
+            continue  # this region holds a vanishing point's only lines: no estimate without it
         partial = refine(
             segments.take(keep),
             fit.focal,
@@ -178,5 +178,7 @@ def regional_log_focal_sigma(segments: Segments, fit: Fit, *, pixels: float, wit
             rounds=1,
         )
         estimates.append(np.log(partial.focal))
+    if len(estimates) < 5:
+        return float("inf")
     values = np.array(estimates)
     return float(np.sqrt((len(values) - 1) / len(values) * np.sum((values - values.mean()) ** 2)))

@@ -13,8 +13,8 @@ Refusal = Literal["one_point_view", "too_few_lines", "not_manhattan", "focal_out
 Axis = Literal["x", "y", "z"]
 
 REFUSAL_TEXT: dict[str, str] = {
-    "one_point_view": "Only one vanishing point is well defined (a one-point or frontal view): the picture "
-    "does not determine the focal length.",
+    "one_point_view": "The picture does not pin down the focal length (a one-point or near-frontal view, or "
+    "too few lines towards a second vanishing point): the focal length is the preset's.",
     "too_few_lines": "Too few straight lines were found to locate vanishing points.",
     "not_manhattan": "The lines do not run along three perpendicular directions (not a Manhattan scene).",
     "focal_out_of_range": "The solved focal length is outside the range of real lenses.",

@@ -36,7 +36,7 @@ class SolveOptions:
     min_segments: int = 12
     min_lines_per_point: int = 4
     min_support: float = 0.6
-    max_log_focal_sigma: float = 0.05
+    max_log_focal_sigma: float = 0.15
     free_hypotheses: int = 3000
     fixed_hypotheses: int = 1500
     refined_candidates: int = 3
@@ -76,23 +76,24 @@ def _best_fits(
     for index in order[: options.refined_candidates * 4]:
         if len(fits) >= options.refined_candidates:
             break
-        # Skip near-duplicates of a candidate already refined.
-        if any(
-            abs(math.log(focals[index] / fit.focal)) < 0.02 and _same_frame(rotations[index], fit.rotation)
-            for fit in fits
-        ):
+        # Skip near-duplicates of a candidate already refined, before and after refining.
+        if any(_same_fit(focals[index], rotations[index], fit) for fit in fits):
             continue
-        fits.append(
-            refine(
-                segments,
-                float(focals[index]),
-                rotations[index],
-                pixels=frame.scale,
-                fix_focal=fixed_focal is not None,
-                with_k1=options.estimate_distortion and len(segments) >= 40,
-            )
+        fit = refine(
+            segments,
+            float(focals[index]),
+            rotations[index],
+            pixels=frame.scale,
+            fix_focal=fixed_focal is not None,
+            with_k1=options.estimate_distortion and len(segments) >= 40,
         )
+        if not any(_same_fit(fit.focal, fit.rotation, other) for other in fits):
+            fits.append(fit)
     return fits
+
+
+def _same_fit(focal: float, rotation: np.ndarray, fit: Fit) -> bool:
+    return abs(math.log(focal / fit.focal)) < 0.02 and _same_frame(rotation, fit.rotation)
 
 
 def _same_frame(first: np.ndarray, second: np.ndarray) -> bool:
