@@ -14,6 +14,7 @@ from ..auth.permissions import Permission as P
 from ..context import Principal, UnitOfWork
 from ..deps import ReadSession, Services, ServicesDep, client_addr, require, require_any
 from ..errors import Conflict, PayloadTooLarge, Unprocessable
+from ..openapi import problems
 from . import service
 from .processes import SolveProcesses, solve_processes_lifespan
 from .schemas import CameraSolutionOut, CameraSolveRequest
@@ -89,6 +90,7 @@ def _plan(services: Services, version_id: uuid.UUID, body: CameraSolveRequest) -
     "/versions/{version_id}/camera-solve",
     response_model=CameraSolutionOut,
     operation_id="solve_camera",
+    responses=problems(409),  # the solve processes are not running (start-up, shut-down)
 )
 async def solve_camera(
     version_id: uuid.UUID,
