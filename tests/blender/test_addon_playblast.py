@@ -52,6 +52,9 @@ def test_playblast_uploads_v001_then_v002_with_the_shot_length(online, studio, t
     assert [v["code"] for v in versions] == ["v002", "v001"]
     movie = next(f for f in versions[0]["files"] if f["name"].endswith(".mp4"))
     assert movie["media"]["codec"] == "h264" and movie["media"]["frames"] == 36
+    track = next(f for f in versions[0]["files"] if f["name"].endswith(".json"))  # the camera rides along
+    frames_in_track = [f["frame"] for f in studio.admin.get(track["url"]).json()["frames"]]
+    assert frames_in_track == list(range(1001, 1037))
     # what the movie holds, so the edit cuts it right: the cut 1001-1036, no handles
     extent = tuple(versions[0][k] for k in ("first_frame", "frame_count", "handle_in", "handle_out"))
     assert extent == (1001, 36, 0, 0)
