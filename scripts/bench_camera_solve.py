@@ -135,6 +135,23 @@ def main(argv: list[str] | None = None) -> int:
     for label in order:
         if label in groups:
             print(_summary(label, groups[label]))
+    print()
+    for variant in ("clean", "perturbed"):
+        refused = [
+            r
+            for label, rows in groups.items()
+            if label.startswith(variant) and "all" not in label
+            for r in rows
+        ]
+        refused = [r for r in refused if not r["accepted"]]
+        if refused:
+            pitch = np.array([r["pitch_error"] for r in refused])
+            roll = np.array([r["roll_error"] for r in refused])
+            print(
+                f"{variant}: {len(refused)} refused, each with its reason; their fallback (preset focal "
+                f"length, orientation from the lines): pitch error median {np.median(pitch):.2f}° / max "
+                f"{pitch.max():.2f}°, roll error median {np.median(roll):.2f}° / max {roll.max():.2f}°"
+            )
     return 0
 
 
