@@ -129,3 +129,41 @@ def test_the_focal_length_in_mm_follows_the_sensor_across_the_width() -> None:
     landscape, portrait = ImageFrame(1280, 720), ImageFrame(720, 1280)
     assert focal_mm_to_relative(36.0, 36.0, landscape) == pytest.approx(2.0)
     assert focal_mm_to_relative(36.0, 36.0, portrait) == pytest.approx(720 / 640)
+
+
+def test_the_camera_height_comes_from_a_known_length_on_the_ground() -> None:
+    from scripts.camera_set.camera import camera_to_scene
+    from sync_server.camera_solve.scale import height_from_ground_length
+
+    rotation = camera_to_scene(-12.0, 3.0, 20.0)
+    height, focal = 2.3, 1.7
+    # Two ground points 4 m apart, seen by a camera at (0, 0, 2.3).
+    ground = np.array([[1.0, 9.0, 0.0], [4.2, 11.4, 0.0]])
+    camera = (ground - np.array([0.0, 0.0, height])) @ rotation  # scene → camera coordinates
+    plane = focal * camera[:, :2] / -camera[:, 2:3]
+    found = height_from_ground_length(plane[0], plane[1], 4.0, focal, rotation)
+    assert found == pytest.approx(height, rel=1e-9)
+    with pytest.raises(ValueError, match="horizon"):
+        height_from_ground_length(np.array([0.0, 0.9]), plane[1], 4.0, focal, rotation)
+
+
+def test_segments_come_out_the_same_for_opencv_4_and_5_shapes(monkeypatch: pytest.MonkeyPatch) -> None:
+    import cv2
+
+    from sync_server.camera_solve import lines
+
+    found = np.array([[10.0, 20.0, 300.0, 40.0], [50.0, 60.0, 70.0, 400.0]], dtype=np.float32)
+
+    class Detector:
+        def __init__(self, shape: tuple[int, ...]) -> None:
+            self.shape = shape
+
+        def detect(self, gray: np.ndarray):
+            return found.reshape(self.shape), None, None, None
+
+    gray = np.zeros((720, 1280), dtype=np.uint8)
+    results = []
+    for shape in ((2, 1, 4), (2, 4)):  # OpenCV 4.x, OpenCV 5
+        monkeypatch.setattr(cv2, "createLineSegmentDetector", lambda *args, s=shape: Detector(s))
+        results.append(lines.detect_segments(gray))
+    assert results[0].shape == (2, 4) and np.array_equal(results[0], results[1])
