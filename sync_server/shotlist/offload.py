@@ -168,7 +168,9 @@ class ImportProcesses:
                     self._pool = None
             pool.shutdown(wait=False, cancel_futures=True)
             raise Unprocessable(
-                f"{job.filename} could not be read: the import process ended while reading it.", field="file"
+                f"{job.filename}: the import process ended before it answered (out of memory, or killed); "
+                "preview the file again to see what was applied.",
+                field="file",
             ) from exc
 
     def _log(self, planned: Planned, job: ImportJob) -> None:
