@@ -116,6 +116,11 @@ def render_passes(scene: Any, frame: int | None = None) -> ControlPasses:
         )
     started = time.perf_counter()
     frame = scene.frame_current if frame is None else frame
+    # The throw-away scene's frame_set does not re-evaluate the objects it shares with the artist's scene:
+    # step the artist's scene to `frame` (so the pose is the one at `frame`) and give their frame back after.
+    artist_frame = (scene.frame_current, scene.frame_subframe)
+    if artist_frame != (frame, 0.0):
+        scene.frame_set(frame)
     temp = bpy.data.scenes.new(TEMP_SCENE)
     tree = None
     handle, exr = tempfile.mkstemp(prefix="aipipe-control-", suffix=".exr")
@@ -139,6 +144,8 @@ def render_passes(scene: Any, frame: int | None = None) -> ControlPasses:
             compat.remove_compositor_tree(tree)
         bpy.data.scenes.remove(temp)
         os.remove(exr)
+        if (scene.frame_current, scene.frame_subframe) != artist_frame:
+            scene.frame_set(artist_frame[0], subframe=artist_frame[1])
     picture = flat.reshape(height, width, 4)[::-1]  # Blender's rows run bottom-up
     return ControlPasses(
         depth=np.ascontiguousarray(picture[..., 3]),

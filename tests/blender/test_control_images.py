@@ -105,3 +105,25 @@ def test_what_the_view_layer_excludes_stays_out(tmp_path) -> None:
     with Image.open(result.paths["depth"]) as file:
         depth = np.array(file)
     assert depth[_pixel(scene, (0, -1, 1))] > 0 and depth[:5].max() == 0
+
+
+def test_the_pose_at_the_frame_asked_for_and_the_artists_frame_given_back(tmp_path) -> None:
+    """The cube moves towards the camera between frames 1 and 20; the artist stands on frame 1 and asks for
+    frame 20 (the cut's first frame): the picture shows the cube near, and the artist is back on frame 1."""
+    from blender_addon.control.render import render_passes
+
+    scene = _cube_on_floor()
+    cube = bpy.context.active_object
+    cube.location = (0, 0, 1)
+    cube.keyframe_insert("location", frame=1)
+    cube.location = (0, -6, 1)
+    cube.keyframe_insert("location", frame=20)
+    scene.frame_set(1)
+    top = _pixel(scene, (0, -6, 2))  # the top of the cube at frame 20; the cube's front face at frame 1
+
+    at_first = render_passes(scene).depth[top]
+    at_twenty = render_passes(scene, 20).depth[top]
+    assert scene.frame_current == 1
+    assert abs(at_first - render_passes(scene, 1).depth[top]) < 1e-3
+    assert at_twenty < at_first - 4.0  # about 5 m nearer (depth along the view axis)
+    assert scene.frame_current == 1 and tuple(cube.location) == (0, 0, 1)  # the artist's frame and pose
