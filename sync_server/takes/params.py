@@ -40,9 +40,9 @@ def take_params(
         params["positive"] = body.prompt
     if body.negative is not None and "negative" in roles:
         params["negative"] = body.negative
-    instruction = body.instruction if body.instruction is not None else None
+    instruction = body.instruction
     if body.operation == "edit" and instruction is None:
-        instruction = body.prompt
+        instruction = body.prompt  # an edit's prompt is its instruction
     if instruction is not None:
         params["instruction" if "instruction" in roles else "positive"] = instruction
     if body.denoise is not None:

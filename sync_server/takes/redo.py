@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from ..context import UnitOfWork
 from ..crud import get_or_404
-from ..db.models import Project, Shot
+from ..db.models import Project
 from ..errors import Conflict, Unprocessable
 from ..farm import catalog
 from ..farm.jobs import shot_to_work_on
@@ -86,7 +86,6 @@ def redo(uow: UnitOfWork, settings: Settings, version_id: uuid.UUID, body: RedoR
         seeds = [seed]
     shot = shot_to_work_on(session, version.shot_id)
     project = get_or_404(session, Project, shot.project_id, "project")
-    assert isinstance(shot, Shot)
     queue = TakeQueue(uow, settings)
     queue.plan(shot, project, fields, seeds=seeds, origin={"redo_of": str(version.id)})
     return TakeJobs(jobs=queue.insert({project.id: project.code}))
