@@ -93,7 +93,8 @@ class CameraSolution(BaseModel):
         description="Standard deviation of ln(focal); null when not estimated."
     )
     picture_focal_mm: float | None = Field(
-        description="The focal length the lines suggest, also where it was refused (for the artist to judge)."
+        default=None,
+        description="The focal length the lines suggest, also where refused (for the artist to judge).",
     )
     segments: int
     seconds: float
