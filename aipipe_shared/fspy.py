@@ -7,7 +7,10 @@ point and vanishing points in fSpy's image-plane units (centre 0, long side ±1,
 pixels / half the long side) and the image size.
 
 Our camera solution (sync_server.camera_solve.result.CameraSolution, as a dict) maps onto these: see
-`project_from_solution` and `solution_fields`.
+`project_from_solution` and `solution_fields`. The fSpy application itself does not open a file from its
+`cameraParameters` alone: it reads its saved settings and control points (`calibrationSettingsBase` with
+`cameraData`, the vanishing-line pairs, ...) — `app_state` writes those for a camera, so the server's export
+and the add-on's export both open in fSpy.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import json
 import math
 import struct
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -136,6 +139,137 @@ def loads(data: bytes) -> FspyProject:
     )
 
 
+def _half_long(width: int, height: int) -> float:
+    return max(width, height) / 2.0
+
+
+def plane_to_relative(point: Sequence[float], width: int, height: int) -> dict[str, float]:
+    """fSpy image-plane coordinates (centre 0, long side ±1, y up) → its control points' relative image
+    coordinates (0…1 across width and height, y down)."""
+    half = _half_long(width, height)
+    return {"x": (width / 2.0 + point[0] * half) / width, "y": (height / 2.0 - point[1] * half) / height}
+
+
+def relative_to_plane(point: Mapping[str, float], width: int, height: int) -> tuple[float, float]:
+    half = _half_long(width, height)
+    return ((point["x"] * width - width / 2.0) / half, (height / 2.0 - point["y"] * height) / half)
+
+
+def plane_vanishing_point(
+    direction: Sequence[float], relative_focal: float, principal: Sequence[float]
+) -> tuple[float, float] | None:
+    """Image-plane position of the vanishing point of a camera-space direction (camera looks down −z;
+    either sense of the direction), None when it is at infinity."""
+    x, y, z = (float(v) for v in direction)
+    if z > 0:
+        x, y, z = -x, -y, -z
+    if z > -1e-9:
+        return None
+    return (principal[0] + relative_focal * x / -z, principal[1] + relative_focal * y / -z)
+
+
+def _segments_towards(
+    target: Sequence[float], anchors: Sequence[Sequence[float]], length: float
+) -> list[list[tuple[float, float]]]:
+    """Two image-plane segments, one from each anchor, pointing at `target` (they meet there)."""
+    segments = []
+    for anchor in anchors:
+        dx, dy = target[0] - anchor[0], target[1] - anchor[1]
+        norm = math.hypot(dx, dy) or 1.0
+        step = min(length, norm / 2.0)
+        segments.append(
+            [(anchor[0], anchor[1]), (anchor[0] + dx / norm * step, anchor[1] + dy / norm * step)]
+        )
+    return segments
+
+
+def app_state(
+    project: FspyProject, lens_mm: float, sensor_width_mm: float, sensor_height_mm: float
+) -> dict[str, Any]:
+    """The rest of fSpy's saved state (fSpy 1.0.x `SavedState`: global settings, calibration settings with
+    `cameraData`, control points) for the project's camera: two-vanishing-point mode with line pairs that
+    meet at its first two vanishing points (and the third axis's), so fSpy recomputes the same orientation
+    and field of view when it opens the file. Empty when fewer than two vanishing points are finite or the
+    third is at infinity (fSpy cannot show such a camera in two-point mode)."""
+    width, height = project.image_width, project.image_height
+    relative, principal = project.relative_focal, project.principal_point
+    points = list(project.vanishing_points[:2])
+    axes = list(project.vanishing_point_axes[:2])
+    remaining = [a for a in "xyz" if a not in {axis[:1] for axis in axes}]
+    if len(points) != 2 or len(axes) != 2 or len(remaining) != 1:
+        return {}
+    rotation = project.camera_transform
+    third = plane_vanishing_point(
+        [rotation["xyz".index(remaining[0])][c] for c in range(3)], relative, principal
+    )
+    if third is None:
+        return {}
+    aspect_x, aspect_y = width / (2.0 * _half_long(width, height)), height / (2.0 * _half_long(width, height))
+
+    def spot(u: float, v: float) -> tuple[float, float]:
+        return (u * 2 * aspect_x - aspect_x, aspect_y - v * 2 * aspect_y)
+
+    length = 0.25 * min(aspect_x, aspect_y)
+    pairs = [
+        _segments_towards(points[0], [spot(0.3, 0.3), spot(0.25, 0.75)], length),
+        _segments_towards(points[1], [spot(0.7, 0.3), spot(0.75, 0.75)], length),
+        _segments_towards(third, [spot(0.4, 0.5), spot(0.6, 0.55)], length),
+    ]
+
+    def control(pair: list[list[tuple[float, float]]]) -> dict[str, Any]:
+        return {"lineSegments": [[plane_to_relative(p, width, height) for p in seg] for seg in pair]}
+
+    # the horizon: the line through the two horizontal vanishing points
+    (x0, y0), (x1, y1) = points
+    slope = (y1 - y0) / (x1 - x0) if abs(x1 - x0) > 1e-12 else 0.0
+    horizon = [(x, y0 + slope * (x - x0)) for x in (-0.6 * aspect_x, 0.6 * aspect_x)]
+    origin = plane_to_relative(spot(0.5, 0.8), width, height)
+    manual = abs(principal[0]) > 1e-9 or abs(principal[1]) > 1e-9
+    return {
+        "globalSettings": {
+            "calibrationMode": "TwoVanishingPoints",
+            "imageOpacity": 0.2,
+            "overlay3DGuide": "None",
+        },
+        "calibrationSettingsBase": {
+            "referenceDistanceAxis": None,
+            "referenceDistance": 4,
+            "referenceDistanceUnit": project.reference_distance_unit,
+            "cameraData": {
+                "presetId": None,
+                "presetData": None,
+                "customSensorWidth": sensor_width_mm,
+                "customSensorHeight": sensor_height_mm,
+            },
+            "firstVanishingPointAxis": axes[0],
+            "secondVanishingPointAxis": axes[1],
+        },
+        "calibrationSettings1VP": {"principalPointMode": "Default", "absoluteFocalLength": lens_mm},
+        "calibrationSettings2VP": {
+            "principalPointMode": "Manual" if manual else "Default",
+            "quadModeEnabled": False,
+        },
+        "controlPointsStateBase": {
+            "principalPoint": plane_to_relative(principal, width, height),
+            "origin": origin,
+            "referenceDistanceAnchor": origin,
+            "referenceDistanceHandleOffsets": [0.1, 0.05],
+            "firstVanishingPoint": control(pairs[0]),
+        },
+        "controlPointsState1VP": {"horizon": [plane_to_relative(p, width, height) for p in horizon]},
+        "controlPointsState2VP": {
+            "secondVanishingPoint": control(pairs[1]),
+            "thirdVanishingPoint": control(pairs[2]),
+        },
+        "resultDisplaySettings": {
+            "orientationFormat": "AxisAngleDegrees",
+            "principalPointFormat": "Absolute",
+            "fieldOfViewFormat": "Degrees",
+            "displayAbsoluteFocalLength": False,
+        },
+    }
+
+
 def project_from_solution(solution: Mapping[str, Any], image: bytes = b"") -> FspyProject:
     """An fSpy project from a camera solution (CameraSolution.model_dump()) and the picture's bytes."""
     points: list[tuple[float, float]] = []
@@ -145,7 +279,7 @@ def project_from_solution(solution: Mapping[str, Any], image: bytes = b"") -> Fs
             points.append((float(point["plane"][0]), float(point["plane"][1])))
             axes.append(f"{point['axis']}Positive")
     principal = solution.get("principal_point") or [0.0, 0.0]
-    return FspyProject(
+    project = FspyProject(
         image_width=int(solution["image_width"]),
         image_height=int(solution["image_height"]),
         relative_focal=float(solution["relative_focal"]),
@@ -155,6 +289,13 @@ def project_from_solution(solution: Mapping[str, Any], image: bytes = b"") -> Fs
         vanishing_point_axes=axes,
         image=image,
     )
+    if solution.get("focal_mm") and solution.get("sensor_width_mm"):
+        # the solution's focal is for sensor_width_mm across the image width: a sensor of the image's shape
+        sensor = float(solution["sensor_width_mm"])
+        project.extra_state = app_state(
+            project, float(solution["focal_mm"]), sensor, sensor * project.image_height / project.image_width
+        )
+    return project
 
 
 def solution_fields(project: FspyProject) -> dict[str, Any]:

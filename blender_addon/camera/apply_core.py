@@ -19,6 +19,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..shared import fspy
+
 DEFAULT_SENSOR_WIDTH_MM = 36.0
 DEFAULT_EYE_HEIGHT_M = 1.6
 AXIS_COLOURS: dict[str, tuple[float, float, float, float]] = {
@@ -273,109 +275,15 @@ def angles_deg(matrix_world: Sequence[Sequence[float]]) -> tuple[float, float, f
 
 
 # -- fSpy's own project state (what the fSpy application needs to open an exported file) ------------------
+# Shared with the server's export (aipipe_shared.fspy): one implementation of fSpy's saved state.
 
-
-def plane_to_relative(point: Sequence[float], width: int, height: int) -> dict[str, float]:
-    """fSpy image-plane coordinates (centre 0, long side ±1, y up) → its control points' relative image
-    coordinates (0…1 across width and height, y down)."""
-    half = _half_long(width, height)
-    return {"x": (width / 2.0 + point[0] * half) / width, "y": (height / 2.0 - point[1] * half) / height}
-
-
-def relative_to_plane(point: Mapping[str, float], width: int, height: int) -> tuple[float, float]:
-    half = _half_long(width, height)
-    return ((point["x"] * width - width / 2.0) / half, (height / 2.0 - point["y"] * height) / half)
-
-
-def _segments_towards(
-    target: Sequence[float], anchors: Sequence[Sequence[float]], length: float
-) -> list[list[tuple[float, float]]]:
-    """Two image-plane segments, one from each anchor, pointing at `target` (they meet there)."""
-    segments = []
-    for anchor in anchors:
-        dx, dy = target[0] - anchor[0], target[1] - anchor[1]
-        norm = math.hypot(dx, dy) or 1.0
-        step = min(length, norm / 2.0)
-        segments.append(
-            [(anchor[0], anchor[1]), (anchor[0] + dx / norm * step, anchor[1] + dy / norm * step)]
-        )
-    return segments
+plane_to_relative = fspy.plane_to_relative
+relative_to_plane = fspy.relative_to_plane
 
 
 def fspy_app_state(
     fields: Mapping[str, Any], lens_mm: float, sensor_width_mm: float, sensor_height_mm: float
 ) -> dict[str, Any]:
-    """The rest of fSpy's saved state (fSpy 1.0.x `SavedState`: global settings, calibration settings,
-    control points) for a camera whose `fspy_fields_from_camera` are `fields`: two-vanishing-point mode with
-    line pairs that meet at the camera's X and Y (and Z) vanishing points, so fSpy recomputes the same
-    orientation and field of view when it opens the file. Empty when a vanishing point is at infinity."""
-    width, height = int(fields["image_width"]), int(fields["image_height"])
-    relative = float(fields["relative_focal"])
-    principal = fields["principal_point"]
-    points = list(fields["vanishing_points"])
-    axes = list(fields["vanishing_point_axes"])
-    rotation = [row[:3] for row in fields["camera_transform"][:3]]
-    third, _ = vanishing_point([rotation[2][c] for c in range(3)], relative, principal)
-    if len(points) != 2 or third is None:
-        return {}
-    aspect_x, aspect_y = width / (2.0 * _half_long(width, height)), height / (2.0 * _half_long(width, height))
-    spot = lambda u, v: (u * 2 * aspect_x - aspect_x, aspect_y - v * 2 * aspect_y)  # noqa: E731
-    length = 0.25 * min(aspect_x, aspect_y)
-    pairs = [
-        _segments_towards(points[0], [spot(0.3, 0.3), spot(0.25, 0.75)], length),
-        _segments_towards(points[1], [spot(0.7, 0.3), spot(0.75, 0.75)], length),
-        _segments_towards(third, [spot(0.4, 0.5), spot(0.6, 0.55)], length),
-    ]
-
-    def control(pair: list[list[tuple[float, float]]]) -> dict[str, Any]:
-        return {"lineSegments": [[plane_to_relative(p, width, height) for p in seg] for seg in pair]}
-
-    # the horizon: the line through the two horizontal vanishing points
-    (x0, y0), (x1, y1) = points
-    slope = (y1 - y0) / (x1 - x0) if abs(x1 - x0) > 1e-12 else 0.0
-    horizon = [(x, y0 + slope * (x - x0)) for x in (-0.6 * aspect_x, 0.6 * aspect_x)]
-    origin = plane_to_relative(spot(0.5, 0.8), width, height)
-    manual = abs(principal[0]) > 1e-9 or abs(principal[1]) > 1e-9
-    return {
-        "globalSettings": {
-            "calibrationMode": "TwoVanishingPoints",
-            "imageOpacity": 0.2,
-            "overlay3DGuide": "None",
-        },
-        "calibrationSettingsBase": {
-            "referenceDistanceAxis": None,
-            "referenceDistance": 4,
-            "referenceDistanceUnit": "Meters",
-            "cameraData": {
-                "presetId": None,
-                "presetData": None,
-                "customSensorWidth": sensor_width_mm,
-                "customSensorHeight": sensor_height_mm,
-            },
-            "firstVanishingPointAxis": axes[0],
-            "secondVanishingPointAxis": axes[1],
-        },
-        "calibrationSettings1VP": {"principalPointMode": "Default", "absoluteFocalLength": lens_mm},
-        "calibrationSettings2VP": {
-            "principalPointMode": "Manual" if manual else "Default",
-            "quadModeEnabled": False,
-        },
-        "controlPointsStateBase": {
-            "principalPoint": plane_to_relative(principal, width, height),
-            "origin": origin,
-            "referenceDistanceAnchor": origin,
-            "referenceDistanceHandleOffsets": [0.1, 0.05],
-            "firstVanishingPoint": control(pairs[0]),
-        },
-        "controlPointsState1VP": {"horizon": [plane_to_relative(p, width, height) for p in horizon]},
-        "controlPointsState2VP": {
-            "secondVanishingPoint": control(pairs[1]),
-            "thirdVanishingPoint": control(pairs[2]),
-        },
-        "resultDisplaySettings": {
-            "orientationFormat": "AxisAngleDegrees",
-            "principalPointFormat": "Absolute",
-            "fieldOfViewFormat": "Degrees",
-            "displayAbsoluteFocalLength": False,
-        },
-    }
+    """fSpy's saved state (settings, `cameraData`, control lines meeting at the camera's vanishing points)
+    for a camera whose `fspy_fields_from_camera` are `fields` (see `aipipe_shared.fspy.app_state`)."""
+    return fspy.app_state(fspy.FspyProject(**fields), lens_mm, sensor_width_mm, sensor_height_mm)

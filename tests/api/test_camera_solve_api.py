@@ -112,6 +112,30 @@ def test_fspy_export_opens_as_the_same_camera_and_an_import_becomes_the_versions
     assert (project.image_width, project.image_height) == (WIDTH, HEIGHT)
     assert project.relative_focal == pytest.approx(solved["relative_focal"])
     assert project.image == _picture()  # the picture travels with the camera
+    # fSpy's own saved state, which the fSpy application reads on load: two-point mode, the sensor, and
+    # control line pairs that meet at the solved camera's first two vanishing points
+    state = project.state()
+    settings = state["calibrationSettingsBase"]
+    assert state["globalSettings"]["calibrationMode"] == "TwoVanishingPoints"
+    assert settings["cameraData"]["customSensorWidth"] == pytest.approx(solved["sensor_width_mm"])
+    assert settings["cameraData"]["customSensorHeight"] == pytest.approx(
+        solved["sensor_width_mm"] * HEIGHT / WIDTH
+    )
+    assert [settings["firstVanishingPointAxis"], settings["secondVanishingPointAxis"]] == (
+        project.vanishing_point_axes[:2]
+    )
+    pairs = (
+        state["controlPointsStateBase"]["firstVanishingPoint"],
+        state["controlPointsState2VP"]["secondVanishingPoint"],
+    )
+    for pair, point in zip(pairs, project.vanishing_points[:2], strict=True):
+        (a, b), (c, d) = (
+            [fspy.relative_to_plane(p, WIDTH, HEIGHT) for p in seg] for seg in pair["lineSegments"]
+        )
+        cross = lambda u, v: u[0] * v[1] - u[1] * v[0]  # noqa: E731
+        r, s_ = (b[0] - a[0], b[1] - a[1]), (d[0] - c[0], d[1] - c[1])
+        t = cross((c[0] - a[0], c[1] - a[1]), s_) / cross(r, s_)
+        assert (a[0] + t * r[0], a[1] + t * r[1]) == pytest.approx(point, abs=1e-6)
 
     # fSpy's own edit (say the artist moved the camera up): imported, it is the version's camera.
     project.camera_transform[2][3] = 3.0
