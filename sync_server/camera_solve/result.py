@@ -54,7 +54,7 @@ class CameraSolution(BaseModel):
     image_width: int
     image_height: int
     accepted: bool = Field(
-        description="True when the focal length and orientation both come from the picture."
+        description="Nothing refused: orientation and focal length from the picture (or focal length given)."
     )
     case: Case
     refusals: list[Refusal] = Field(default_factory=list)
