@@ -74,6 +74,66 @@ def batch_body(
     return body
 
 
+REWORK_OPERATIONS = ("refine", "edit", "inpaint", "outpaint")
+NO_MASK = "mask_version_id: paint and save a mask of this take first"
+
+
+def rework_body(
+    operation: str,
+    source_id: str,
+    text: str = "",
+    *,
+    candidates: int = 1,
+    denoise: float | None = None,
+    aspect: str = "",
+    mask_id: str = "",
+    reference_ids: Sequence[str] = (),
+) -> dict[str, Any]:
+    """`POST /api/shots/{id}/takes` working on a take: refine (prompt + denoise), edit (instruction, the
+    character references), inpaint (the take's mask version) or outpaint (to an aspect "W:H"). Blank text
+    keeps the take's prompt. Raises ValueError naming the field."""
+    if operation not in REWORK_OPERATIONS:
+        raise ValueError("operation: refine, edit, inpaint or outpaint")
+    if not 1 <= int(candidates) <= CANDIDATES_MAX:
+        raise ValueError(f"candidates: between 1 and {CANDIDATES_MAX}")
+    text = " ".join(text.split())
+    body: dict[str, Any] = {
+        "operation": operation,
+        "source_version_id": source_id,
+        "candidates": int(candidates),
+    }
+    if operation == "edit":
+        if not text:
+            raise ValueError("instruction: say what to change (e.g. make it night, keep the composition)")
+        body["instruction"] = text
+        if reference_ids:
+            body["reference_version_ids"] = list(unique(reference_ids))
+    elif text:
+        body["prompt"] = text
+    if operation == "refine" and denoise is not None:
+        body["denoise"] = round(float(denoise), 3)
+    if operation == "inpaint":
+        if not mask_id:
+            raise ValueError(NO_MASK)
+        body["mask_version_id"] = mask_id
+    if operation == "outpaint":
+        width, _, height = aspect.partition(":")
+        if not (width.strip().isdigit() and height.strip().isdigit() and int(width) and int(height)):
+            raise ValueError("aspect: 'W:H' such as 16:9")
+        body["aspect"] = f"{int(width)}:{int(height)}"
+    return body
+
+
+def newest_mask_of(versions: Sequence[dict[str, Any]], take_id: str) -> str:
+    """The id of the newest mask version painted on `take_id` (its provenance names the take); "" if none."""
+    masks = [
+        v
+        for v in versions
+        if v.get("stage") == "mask" and str((v.get("provenance") or {}).get("source_version_id")) == take_id
+    ]
+    return str(max(masks, key=lambda v: v.get("number", 0))["id"]) if masks else ""
+
+
 def review_body(verdict: str | None, text: str, frame: int | None) -> dict[str, Any]:
     """`POST /api/versions/{id}/reviews`: a verdict, a note or both, anchored to `frame` when given."""
     text = " ".join(text.split()) if text.strip() else ""

@@ -44,7 +44,9 @@ def draw_review(layout: Any, target: str) -> None:
         op.target, op.verdict = target, verdict
     box.operator("aipipe.images_review", text="Note at this frame", icon="TEXT").target = target
     box.operator("aipipe.images_use_first_frame", icon="SOLO_ON").target = target
-    box.operator("aipipe.images_redo", icon="FILE_REFRESH").target = target
+    row = box.row(align=True)
+    row.operator("aipipe.images_redo", icon="FILE_REFRESH").target = target
+    row.operator("aipipe.images_rework", icon="BRUSH_DATA").target = target
 
 
 class AIPIPE_UL_images_takes(bpy.types.UIList):

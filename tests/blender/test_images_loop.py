@@ -301,3 +301,73 @@ def test_keyboard_stepping_keys_come_and_go_with_the_add_on(addon) -> None:
         assert items() == []
     finally:
         addon_utils.enable("blender_addon", default_set=True, handle_error=None)
+
+
+def test_work_on_a_take_inpaints_with_its_mask_and_edits_with_the_characters_references(
+    edit, studio, director
+) -> None:
+    """Refine / edit / inpaint / outpaint from Blender: the inpaint uses the newest mask painted on that
+    take; without one nothing is queued and the artist is told to paint one."""
+    first, second, third = edit["takes"]
+    shot_id = edit["shots"][0]["id"]
+    bpy.context.scene.sequence_editor.active_strip = _picture(shot_id)  # shows the third take
+
+    def jobs() -> list[dict[str, Any]]:
+        return studio.admin.get("/api/farm/jobs", params={"shot_id": shot_id, "limit": 50}).json()["items"]
+
+    assert bpy.ops.aipipe.images_rework(target="VSE", operation="inpaint") == {"FINISHED"}
+    pump(idle, timeout_s=60, what="an inpaint without a mask", errors_ok=True)
+    assert "paint and save a mask" in director.get().message.text and jobs() == []
+    director.get().report("")  # the error read: the next waits must not stop on it
+
+    def mask(of: str, number_hint: str) -> str:
+        provenance = json.dumps({"source_version_id": of})
+        files = [("files", (f"mask_{number_hint}.png", png_bytes(64, 36, "white"), "image/png"))]
+        made = studio.admin.post(
+            f"/api/shots/{shot_id}/versions", data={"stage": "mask", "provenance": provenance}, files=files
+        )
+        assert made.status_code == 201, made.text
+        return made.json()["id"]
+
+    mask(third["id"], "a")
+    newest = mask(third["id"], "b")
+    mask(first["id"], "c")  # painted on another take: not this one's
+    _run(bpy.ops.aipipe.images_rework, target="VSE", operation="inpaint", text="a red door")
+    assert director.get().message.text.startswith("1 takes queued from "), director.get().message.text
+    [job] = jobs()
+    assert job["workflow"] == "flux1_fill_inpaint" and job["params"]["positive"] == "a red door"
+    take = studio.admin.get(f"/api/farm/jobs/{job['id']}").json()
+    assert take["type"] == "inpaint"
+    import sqlite3
+
+    # The stored inputs (JobOut has none): this take and the newest mask painted on it.
+    with sqlite3.connect(studio.server.data_dir / "aipipe.db") as db:
+        [(stored,)] = db.execute("SELECT inputs FROM jobs WHERE id = ?", (uuid.UUID(job["id"]).hex,))
+    inputs = json.loads(stored)
+    assert {i["role"]: i["version_id"] for i in inputs} == {"image": third["id"], "mask": newest}
+
+    _run(bpy.ops.aipipe.images_rework, target="VSE", operation="outpaint", aspect="21:9", candidates=2)
+    outpaints = [j for j in jobs() if j["workflow"] == "flux1_fill_outpaint"]
+    assert len(outpaints) == 2 and outpaints[0]["params"]["pad_left"] > 0
+    with pytest.raises(RuntimeError, match="instruction: say what to change"):
+        bpy.ops.aipipe.images_rework(target="VSE", operation="edit", text="  ")
+    assert len(jobs()) == 3  # an edit without an instruction queues nothing
+    pid = edit["project"]["id"]
+    rina = studio.admin.post(f"/api/projects/{pid}/characters", json={"name": "리나"}).json()
+    face = [("files", ("face.png", png_bytes(32, 32, "orange"), "image/png"))]
+    reference = studio.admin.post(f"/api/characters/{rina['id']}/references", files=face).json()
+    control = bpy.context.window_manager.aipipe_control
+    control.references.clear()
+    control.references.add().id = reference["id"]  # as the layout panel lists the picked character's
+    try:
+        _run(bpy.ops.aipipe.images_rework, target="VSE", operation="edit", text="make it night")
+    finally:
+        control.references.clear()
+    [edited] = [j for j in jobs() if j["workflow"] == "qwen_image_edit"]
+    assert edited["params"]["instruction"] == "make it night"
+    with sqlite3.connect(studio.server.data_dir / "aipipe.db") as db:
+        [(stored,)] = db.execute("SELECT inputs FROM jobs WHERE id = ?", (uuid.UUID(edited["id"]).hex,))
+    assert [(i["role"], i.get("reference_id")) for i in json.loads(stored)] == [
+        ("image", None),
+        ("reference_image", reference["id"]),
+    ]

@@ -56,6 +56,7 @@ def test_the_panels_draw_logged_in_with_takes_loaded(online, studio) -> None:
         "label:prompt: 비 오는 골목",
         "operator:aipipe.images_use_first_frame",
         "operator:aipipe.images_redo",
+        "operator:aipipe.images_rework",
     ):
         assert expected in log, expected
     rows: list[str] = []
