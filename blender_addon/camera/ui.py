@@ -52,7 +52,9 @@ class AIPIPE_PT_camera(SidebarPanel, bpy.types.Panel):
         sub = row.row()
         sub.enabled = settings.hold_focal
         sub.prop(settings, "focal_mm")
-        column.prop(settings, "hold_horizon")
+        row = column.row(align=True)
+        row.prop(settings, "hold_horizon")
+        row.operator("aipipe.camera_pick_horizon", text="", icon="EYEDROPPER")
         sub = column.column(align=True)
         sub.enabled = settings.hold_horizon
         sub.prop(settings, "horizon_left")

@@ -1,0 +1,144 @@
+"""Place the held horizon by clicking two points on it in the camera view (the artist's correction when the
+solve's horizon is off): the line through the two clicks sets 'Horizon at left/right edge' and holds it, so
+the next re-solve keeps the camera's pitch and roll on that horizon (the server turns the solution onto it).
+
+Headless and in scripts the operator runs from its two points (image pixels, origin top-left, y down):
+
+    bpy.ops.aipipe.camera_pick_horizon(point_a=(320, 300), point_b=(960, 340))
+
+Interactively (invoke) it waits for two left clicks in a 3D View that looks through the camera; Esc or a right
+click cancels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import bpy
+from bpy.props import FloatVectorProperty
+
+from ..i18n import iface
+from ..registry import register_classes, unregister_classes
+from . import apply, apply_core, overlay
+
+
+def region_to_image(
+    corners: apply_core.FrameCorners, x: float, y: float, width: int, height: int
+) -> tuple[float, float]:
+    """Region pixel → image pixel (origin top-left, y down): the inverse of `FrameCorners.to_region`."""
+    ax, ay = corners.top_right[0] - corners.top_left[0], corners.top_right[1] - corners.top_left[1]
+    bx, by = corners.bottom_left[0] - corners.top_left[0], corners.bottom_left[1] - corners.top_left[1]
+    dx, dy = x - corners.top_left[0], y - corners.top_left[1]
+    det = ax * by - ay * bx
+    if abs(det) < 1e-12:
+        raise ValueError("the camera frame has no area in the view")
+    u, v = (dx * by - dy * bx) / det, (ax * dy - ay * dx) / det
+    return u * width, v * height
+
+
+def horizon_edges(a: Sequence[float], b: Sequence[float], width: float) -> tuple[float, float] | None:
+    """Where the line through image pixels `a` and `b` meets the left and right edges (None when the two
+    points are not apart across the picture)."""
+    if abs(b[0] - a[0]) < 1.0:
+        return None
+    slope = (b[1] - a[1]) / (b[0] - a[0])
+    left = a[1] - slope * a[0]
+    return left, left + slope * width
+
+
+def image_size(scene: Any) -> tuple[int, int]:
+    """The picture's size as the held horizon counts it (the solved image's, else the render resolution)."""
+    camera = scene.camera if scene.camera is not None and scene.camera.type == "CAMERA" else None
+    solution = apply.stored_solution(camera) if camera is not None else None
+    if solution:
+        return int(solution["image_width"]), int(solution["image_height"])
+    return int(scene.render.resolution_x), int(scene.render.resolution_y)
+
+
+class AIPIPE_OT_camera_pick_horizon(bpy.types.Operator):
+    """Click two points on the picture's horizon in the camera view: the horizon is held there for the next re-solve"""  # noqa: E501 (a tooltip)
+
+    bl_idname = "aipipe.camera_pick_horizon"
+    bl_label = "Place horizon"
+    bl_options = {"REGISTER", "UNDO"}
+
+    point_a: FloatVectorProperty(  # type: ignore[valid-type]
+        name="First point",
+        description="A point on the horizon (image pixels from the top-left corner)",
+        size=2,
+        options={"SKIP_SAVE"},
+    )
+    point_b: FloatVectorProperty(  # type: ignore[valid-type]
+        name="Second point",
+        description="Another point on the horizon (image pixels from the top-left corner)",
+        size=2,
+        options={"SKIP_SAVE"},
+    )
+
+    def execute(self, context: Any) -> set[str]:
+        scene = context.scene
+        width, _height = image_size(scene)
+        edges = horizon_edges(self.point_a, self.point_b, width)
+        if edges is None:
+            self.report({"ERROR"}, iface("The two horizon points must lie apart across the picture"))
+            return {"CANCELLED"}
+        settings = scene.aipipe_camera
+        settings.horizon_left, settings.horizon_right = edges
+        settings.hold_horizon = True
+        text = "Horizon held at {left} px (left edge) and {right} px (right edge): solve again to use it"
+        self.report({"INFO"}, iface(text, left=f"{edges[0]:.1f}", right=f"{edges[1]:.1f}"))
+        return {"FINISHED"}
+
+    def invoke(self, context: Any, _event: Any) -> set[str]:
+        region_data = getattr(context, "region_data", None)
+        area = context.area
+        if (
+            area is None
+            or area.type != "VIEW_3D"
+            or region_data is None
+            or region_data.view_perspective != "CAMERA"
+            or context.scene.camera is None
+        ):
+            self.report(
+                {"ERROR"}, iface("Look through the camera (Numpad 0) in a 3D View to place the horizon")
+            )
+            return {"CANCELLED"}
+        self._points: list[tuple[float, float]] = []
+        context.window_manager.modal_handler_add(self)
+        context.workspace.status_text_set(iface("Click a point on the horizon (Esc cancels)"))
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context: Any, event: Any) -> set[str]:
+        if event.type in {"ESC", "RIGHTMOUSE"}:
+            context.workspace.status_text_set(None)
+            return {"CANCELLED"}
+        if event.type != "LEFTMOUSE" or event.value != "PRESS":
+            return {"PASS_THROUGH"}
+        scene = context.scene
+        corners = overlay.frame_corners(scene, scene.camera, context.region, context.region_data)
+        if corners is None:
+            return {"RUNNING_MODAL"}
+        width, height = image_size(scene)
+        try:
+            point = region_to_image(corners, event.mouse_region_x, event.mouse_region_y, width, height)
+        except ValueError:
+            return {"RUNNING_MODAL"}
+        self._points.append(point)
+        if len(self._points) < 2:
+            context.workspace.status_text_set(iface("Click a second point on the horizon (Esc cancels)"))
+            return {"RUNNING_MODAL"}
+        context.workspace.status_text_set(None)
+        self.point_a, self.point_b = self._points
+        return self.execute(context)
+
+
+CLASSES = (AIPIPE_OT_camera_pick_horizon,)
+
+
+def register() -> None:
+    register_classes(CLASSES)
+
+
+def unregister() -> None:
+    unregister_classes(CLASSES)
