@@ -28,6 +28,8 @@ TEMPLATES = (
     "flux1_fill_inpaint",
     "flux1_dev_controlnet_depth",
     "qwen_image_edit",
+    "flux1_dev_i2i",
+    "flux1_fill_outpaint",
 )
 SIZE = (256, 160)
 
@@ -149,9 +151,10 @@ def assert_provenance(admin: httpx.Client, version_id: str, workflow: str, input
     return provenance
 
 
-def test_control_and_an_edit_with_a_character_reference_through_a_real_agent(tmp_path: Path) -> None:
-    """A depth-controlled generate (the control image a `control` version of the shot) and a
-    Qwen-Image-Edit of that take with a character's reference image, both run by a real agent."""
+def test_control_edit_refine_and_outpaint_through_a_real_agent(tmp_path: Path) -> None:
+    """A depth-controlled generate (the control image a `control` version of the shot), then a
+    Qwen-Image-Edit of that take with a character's reference image, a refine and an outpaint of it, each
+    run by a real agent."""
     models = no_vram_copies(tmp_path / "workflows")
     env = {"AIPIPE_WORKFLOW_DIRS": json.dumps([str(tmp_path / "workflows")])}
     server, password = start_server_with_admin(tmp_path / "server", None, env)
@@ -189,7 +192,14 @@ def test_control_and_an_edit_with_a_character_reference_through_a_real_agent(tmp
         assert reference.status_code == 201, reference.text
 
         with running_standin(tmp_path / "comfy", models=models) as comfy:
-            args = ["--comfyui", comfy.url, "--name", "takes-cpu", "--job-types", "t2i,image_edit"]
+            args = [
+                "--comfyui",
+                comfy.url,
+                "--name",
+                "takes-cpu",
+                "--job-types",
+                "t2i,image_edit,i2i,inpaint",
+            ]
             state, output = run_agent_until_done(admin, server.url, key, tmp_path / "work", job["id"], args)
             assert state["status"] == "succeeded", f"{state}\n--- agent ---\n{output}"
             take_id = state["version_id"]
@@ -218,13 +228,41 @@ def test_control_and_an_edit_with_a_character_reference_through_a_real_agent(tmp
             [job] = edit.json()["jobs"]
             state, output = run_agent_until_done(admin, server.url, key, tmp_path / "work", job["id"], args)
             assert state["status"] == "succeeded", f"{state}\n--- agent ---\n{output}"
+            edited_id = state["version_id"]
+
+            # Refine and outpaint of the controlled take: farm jobs too, with their provenance.
+            made_by: dict[str, str] = {}
+            for operation, extra in (("refine", {"denoise": 0.5}), ("outpaint", {"aspect": "16:9"})):
+                queued = admin.post(
+                    f"/api/shots/{shot['id']}/takes",
+                    json={
+                        "operation": operation,
+                        "workflow": f"cpu_flux1_{'dev_i2i' if operation == 'refine' else 'fill_outpaint'}",
+                        "source_version_id": take_id,
+                        **extra,
+                    },
+                )
+                assert queued.status_code == 201, queued.text
+                [job] = queued.json()["jobs"]
+                done, output = run_agent_until_done(
+                    admin, server.url, key, tmp_path / "work", job["id"], args
+                )
+                assert done["status"] == "succeeded", f"{done}\n--- agent ---\n{output}"
+                made_by[operation] = done["version_id"]
 
         provenance = assert_provenance(
-            admin, state["version_id"], "cpu_qwen_image_edit", [take_id, reference.json()["id"]]
+            admin, edited_id, "cpu_qwen_image_edit", [take_id, reference.json()["id"]]
         )
         assert provenance["operation"] == "edit"
         assert provenance["instruction"] == "make it night, keep the composition"
-        edited = admin.get(f"/api/versions/{state['version_id']}").json()
+        edited = admin.get(f"/api/versions/{edited_id}").json()
         assert picture(admin.get(edited["files"][0]["url"]).content).shape == made.shape  # size kept
+        refined = assert_provenance(admin, made_by["refine"], "cpu_flux1_dev_i2i", [take_id])
+        assert refined["operation"] == "refine" and refined["params"]["denoise"] == 0.5
+        outpainted = assert_provenance(admin, made_by["outpaint"], "cpu_flux1_fill_outpaint", [take_id])
+        assert outpainted["operation"] == "outpaint"
+        wide = admin.get(f"/api/versions/{made_by['outpaint']}").json()
+        height, width, _ = picture(admin.get(wide["files"][0]["url"]).content).shape
+        assert height == SIZE[1] and width > SIZE[0] and abs(width / height - 16 / 9) < 0.05  # padded to 16:9
     finally:
         server.stop()
