@@ -106,11 +106,13 @@ def update_item(
 def apply_breakdown(
     draft_id: uuid.UUID,
     body: ApplyBody,
+    services: ServicesDep,
     uow: Annotated[UnitOfWork, Depends(uow_for(P.SHOT_STRUCTURE, P.ASSET_EDIT))],
 ) -> DraftOut:
     """Create the draft's scenes, shots, characters and environments in one transaction; characters
     merge with existing ones by name or alias. `result` lists what was created and merged."""
-    return apply_draft(uow, draft_id, body.revision)
+    # Planned in a read session first: the write transaction holds only the checks and bulk statements.
+    return apply_draft(uow, draft_id, body.revision, read=services.db.read_sessions)
 
 
 @router.post("/breakdowns/{draft_id}/discard", response_model=DraftOut, operation_id="discard_breakdown")
