@@ -3,6 +3,7 @@ holds neither the event loop nor the server process's GIL; the calling worker th
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import threading
@@ -20,15 +21,17 @@ from ..shotlist.offload import follow_parent
 from .service import SolvePlan, run_solve
 from .settings import CameraSettings
 
+logger = logging.getLogger(__name__)
 
-def solve_in_child(plan: SolvePlan, max_pixels: int) -> tuple[str, Any, str | None]:
+
+def solve_in_child(plan: SolvePlan, max_pixels: int) -> tuple[str, Any, str | None, int]:
     """(In a solve process.) The solution as JSON, or the refusal's text and field (an ApiError does not
-    survive pickling with its field)."""
+    survive pickling with its field); and this process's id."""
     try:
-        return "ok", run_solve(plan, max_pixels).model_dump(mode="json"), None
+        return "ok", run_solve(plan, max_pixels).model_dump(mode="json"), None, os.getpid()
     except ApiError as exc:
         field = exc.errors[0]["field"] if exc.errors else None
-        return "refused", exc.detail, field
+        return "refused", exc.detail, field, os.getpid()
 
 
 class SolveProcesses:
@@ -56,7 +59,7 @@ class SolveProcesses:
         """Solve in a child process (call from a worker thread: it waits without the GIL)."""
         pool = self._current()
         try:
-            outcome, value, field = pool.submit(solve_in_child, plan, max_pixels).result()
+            outcome, value, field, worker = pool.submit(solve_in_child, plan, max_pixels).result()
         except BrokenProcessPool as exc:
             with self._lock:
                 if self._pool is pool:
@@ -65,6 +68,16 @@ class SolveProcesses:
             raise Unprocessable(
                 "the solve process ended while solving this picture", field="version_id"
             ) from exc
+        logger.info(
+            "camera solved in a solve process",
+            extra={
+                "worker_pid": worker,
+                "server_pid": os.getpid(),
+                "version_id": str(plan.version_id),
+                "outcome": outcome,
+                "cpu_s": round(float(value.get("seconds", 0.0)), 3) if outcome == "ok" else None,
+            },
+        )
         if outcome != "ok":
             raise Unprocessable(str(value), field=field)
         return CameraSolution.model_validate(value)
