@@ -32,6 +32,7 @@ from ..errors import NotFound, Unprocessable
 from .fspy_solution import FSPY_SOLVER, project_bytes, solution_of_project
 from .horizon import hold_horizon
 from .schemas import CameraSolutionOut, CameraSolveRequest
+from .vanishing_lines import hold_lines
 
 DEFAULT_SENSOR_MM = 36.0
 DEFAULT_FOCAL_MM = 35.0
@@ -51,6 +52,7 @@ class SolvePlan:
     inputs: dict[str, Any]
     ground_length: dict[str, Any] | None
     held_horizon: tuple[list[float], list[float]] | None = None
+    held_lines: list[tuple[str, list[float], list[float]]] | None = None
 
 
 def version_image(session: Session, version_id: uuid.UUID) -> tuple[Version, VersionFile]:
@@ -87,12 +89,17 @@ def plan_solve(
     extra: dict[str, Any] = {}
     known = {f.name for f in dataclasses.fields(SolveOptions)}
     held_horizon = None
+    held_lines = None
     for request_field, option in SOLVER_FIELDS.items():
         value = getattr(body, request_field)
         if not value:
             continue
         if request_field == "horizon" and option not in known:
             held_horizon = (list(value.a), list(value.b))  # held after the solve (camera.horizon)
+            continue
+        if request_field == "vanishing_lines" and option not in known:
+            # held after the solve (camera.vanishing_lines): the camera turned onto the artist's lines
+            held_lines = [(line.axis, list(line.a), list(line.b)) for line in value]
             continue
         if option not in known:
             raise Unprocessable(
@@ -120,6 +127,7 @@ def plan_solve(
         inputs=body.model_dump(mode="json", exclude_unset=True),
         ground_length=body.ground_length.model_dump() if body.ground_length else None,
         held_horizon=held_horizon,
+        held_lines=held_lines,
     )
 
 
@@ -148,6 +156,11 @@ def run_solve(plan: SolvePlan, max_pixels: int) -> CameraSolution:
     """Decode and solve (0.1–1 s of CPU: call it from a worker thread); scale by the ground length given."""
     picture = read_picture(plan.image_path, max_pixels)
     solution = solve_picture(picture, plan.options)
+    if plan.held_lines:  # before the horizon: a held horizon has the last word on pitch and roll
+        try:
+            solution = hold_lines(solution, plan.held_lines)
+        except ValueError as exc:
+            raise Unprocessable(str(exc), field="vanishing_lines") from exc
     if plan.held_horizon is not None:
         try:
             solution = hold_horizon(solution, *plan.held_horizon)

@@ -240,18 +240,44 @@ def test_a_held_horizon_runs_through_the_artists_points_and_keeps_the_heading(ap
     assert_problem(api.admin.post(f"/api/versions/{vid}/camera-solve", json=same), 422, "horizon")
 
 
-def test_vanishing_lines_the_solver_cannot_take_yet_are_named_not_ignored(api: Api, frame) -> None:
-    from sync_server.camera.service import SOLVER_FIELDS
-    from sync_server.camera_solve import SolveOptions
+def _crosses(point: list[float], a: list[float], b: list[float]) -> float:
+    """Distance in pixels of `point` from the line through `a` and `b`."""
+    (ax, ay), (bx, by), (px, py) = a, b, point
+    return abs((bx - ax) * (py - ay) - (by - ay) * (px - ax)) / math.hypot(bx - ax, by - ay)
 
+
+def test_held_vanishing_lines_turn_the_camera_so_the_axis_vanishes_where_they_meet(api: Api, frame) -> None:
     vid = frame["version"]["id"]
-    lines = {"vanishing_lines": [{"axis": "x", "a": [10, 400], "b": [300, 380]}]}
-    answer = api.admin.post(f"/api/versions/{vid}/camera-solve", json=lines)
-    if SOLVER_FIELDS["vanishing_lines"] in SolveOptions.__dataclass_fields__:
-        assert answer.status_code == 200, answer.text
-    else:
-        assert_problem(answer, 422, "vanishing_lines")
-    assert math.isfinite(api.admin.get(f"/api/versions/{vid}/camera-solve").json()["solution"]["focal_mm"])
+    free = api.admin.post(f"/api/versions/{vid}/camera-solve", json={}).json()["solution"]
+    point = next(p for p in free["vanishing_points"] if p["axis"] == "x" and p["pixel"] is not None)
+    # The artist says X vanishes 120 px lower than the solve put it: two lines drawn towards that point.
+    target = [point["pixel"][0], point["pixel"][1] + 120.0]
+    lines = [
+        {
+            "axis": "x",
+            "a": start,
+            "b": [start[0] + 0.3 * (target[0] - start[0]), start[1] + 0.3 * (target[1] - start[1])],
+        }
+        for start in ([640.0, 200.0], [600.0, 600.0])
+    ]
+    answer = api.admin.post(f"/api/versions/{vid}/camera-solve", json={"vanishing_lines": lines})
+    assert answer.status_code == 200, answer.text
+    camera = answer.json()["solution"]
+    moved = next(p for p in camera["vanishing_points"] if p["axis"] == "x")["pixel"]
+    for line in lines:
+        assert _crosses(moved, line["a"], line["b"]) < 0.5  # X vanishes on each of the artist's lines
+    assert math.dist(moved, target) < 1.0
+    assert camera["focal_mm"] == pytest.approx(free["focal_mm"], rel=1e-6)  # only the rotation moved
+    rotation = np.array(camera["camera_to_scene"])
+    assert np.allclose(rotation @ rotation.T, np.eye(3), atol=1e-9)
+    assert np.linalg.det(rotation) == pytest.approx(1)
+    assert answer.json()["inputs"]["vanishing_lines"] == lines
+    # A line whose two points are one point is refused naming it.
+    same = {"vanishing_lines": [{"axis": "y", "a": [10, 10], "b": [10, 10]}]}
+    body = assert_problem(
+        api.admin.post(f"/api/versions/{vid}/camera-solve", json=same), 422, "vanishing_lines"
+    )
+    assert "vanishing_lines[0]" in body["detail"]
 
 
 def test_artists_solving_one_version_at_once_all_get_an_answer_and_one_camera_is_kept(
