@@ -35,6 +35,7 @@ class SolveOptions:
     seed: int = 0
     min_segments: int = 12
     min_lines_per_point: int = 4
+    fallback_lines_per_point: int = 2
     min_support: float = 0.6
     max_log_focal_sigma: float = 0.15
     free_hypotheses: int = 3000
@@ -198,10 +199,9 @@ def solve_picture(image: np.ndarray, options: SolveOptions | None = None) -> Cam
         if fit is not None and abs(fit.focal - focal) > 1e-9:
             fit = None
     orientation_source = "picture"
-    if (
-        fit is not None
-        and sum(1 for i in range(3) if np.sum(fit.labels == i) >= options.min_lines_per_point) >= 2
-    ):
+    # A refused frame's orientation may rest on fewer lines: a rough horizon beats a level default.
+    needed = options.min_lines_per_point if not refusals else options.fallback_lines_per_point
+    if fit is not None and sum(1 for i in range(3) if np.sum(fit.labels == i) >= needed) >= 2:
         axes = scene_axes(fit.rotation)
         focal = fit.focal
         k1 = fit.k1
