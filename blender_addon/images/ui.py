@@ -105,12 +105,13 @@ class AIPIPE_PT_images_vse(bpy.types.Panel):
             "aipipe.images_generate", text="Generate for selected strips", icon="RENDER_STILL"
         ).source = "STRIPS"
         if st.arrived:
-            # Strips are not swapped behind the editor's back: one click puts the newest takes on them.
+            # Strips are not swapped behind the editor's back: Update media puts each shot's current media
+            # (an approved or pinned first frame) on them; new takes are stepped through with Alt+Page keys.
             row = layout.row(align=True)
             row.label(
                 text=iface("{count} takes arrived", count=st.arrived), icon="IMAGE_DATA", translate=False
             )
-            row.operator("aipipe.editorial_update_media", text="Show newest", icon="FILE_REFRESH").swap = True
+            row.operator("aipipe.editorial_update_media", icon="FILE_REFRESH").swap = True
         box = layout.box()
         box.label(text="Compare")
         row = box.row(align=True)

@@ -18,7 +18,6 @@ KOREAN: dict[str, str] = {
     "{count} shots": "샷 {count}개",
     "{count} shots ticked": "샷 {count}개 선택됨",
     "{count} takes arrived": "테이크 {count}개 도착",
-    "Show newest": "최신 테이크 표시",
     "Send {count} marker notes": "마커 메모 {count}개 보내기",
     # -- work on a take (refine / edit / inpaint / outpaint)
     "Work on take": "테이크 작업",
