@@ -31,7 +31,7 @@ from .. import resources
 from ..catalog.characters import CHARACTER
 from ..catalog.environments import ENVIRONMENT
 from ..catalog.scenes import SceneOut
-from ..context import UnitOfWork
+from ..context import PreparedEvents, UnitOfWork, prepare_events
 from ..db.base import utcnow
 from ..db.models import Character, CinematicPreset, Environment, Project, Scene, Shot, ShotSubject
 from ..db.models_breakdown import BreakdownDraft
@@ -87,6 +87,7 @@ class Plan:
     shots: list[dict[str, Any]] = field(default_factory=list)
     subjects: list[dict[str, Any]] = field(default_factory=list)
     events: list[Any] = field(default_factory=list)  # the scenes' and shots' audit events
+    prepared: PreparedEvents | None = None  # their rows made ready ahead, where that applies
     report: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
@@ -159,6 +160,7 @@ def plan(uow: UnitOfWork, session: Session, draft_id: uuid.UUID, revision: int) 
     characters = _characters(session, project.id, content, result)
     environments = _environments(session, project.id, content, result)
     _scenes_and_shots(uow, session, project, content, characters, environments, result)
+    result.prepared = prepare_events(session.get_bind().dialect, result.events)
     return result
 
 
@@ -431,7 +433,7 @@ def write(uow: UnitOfWork, planned: Plan) -> None:
                 session.execute(insert(table), list(batch))
     except IntegrityError as exc:
         raise Conflict(CHANGED_MEANWHILE, field="id") from exc
-    uow.record_all(planned.events)
+    uow.record_all(planned.events, prepared=planned.prepared)
 
 
 def _batches(items: Sequence[Any]) -> Iterator[Sequence[Any]]:

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert
+from sqlalchemy.engine import Dialect
 
 from ..db.models_history import ChangeItem, ChangeSet
 
@@ -21,6 +22,18 @@ ACTIONS = frozenset({"created", "updated", "deleted"})
 LABEL_FIELDS = ("code", "name")
 MAX_LABEL = 200
 ITEMS = ChangeItem.__table__
+ITEM_FIELDS = (
+    "entity",
+    "entity_id",
+    "label",
+    "action",
+    "revision_before",
+    "revision_after",
+    "changes",
+    "snapshot",
+)
+# (the event's position, the item's values after change_set_id as the driver takes them, the item for labels)
+PreparedItems = list[tuple[int, tuple[Any, ...], SimpleNamespace]]
 
 
 @dataclass
@@ -47,28 +60,70 @@ def start(uow: UnitOfWork, kind: str, target_id: int | None, label: str) -> Reco
     return uow.history
 
 
+def _item(event: Any) -> dict[str, Any] | None:
+    """The change item an audit event makes (without its change set), or None for an untracked one."""
+    entity, _, action = event.action.rpartition(".")
+    if entity not in TRACKED or action not in ACTIONS or event.project_id is None or not event.entity_id:
+        return None
+    return {
+        "entity": entity,
+        "entity_id": event.entity_id,
+        "label": _record_label(event.data),
+        "action": action,
+        "revision_before": event.revision_before,
+        "revision_after": event.revision_after,
+        "changes": dict(event.changes or {}) if action == "updated" else {},
+        "snapshot": event.data if action != "updated" else None,
+    }
+
+
+def prepare_items(dialect: Dialect, events: list[Any]) -> PreparedItems:
+    """The change items of `events`, made ready for the driver ahead of the write transaction."""
+    from ..context import driver_values  # the context imports this module
+
+    values = driver_values([ITEMS.c[key] for key in ITEM_FIELDS], dialect)
+    prepared: PreparedItems = []
+    for index, event in enumerate(events):
+        item = _item(event)
+        if item is not None:
+            prepared.append((index, values(item), SimpleNamespace(change_set_id=None, **item)))
+    return prepared
+
+
+def track_prepared(uow: UnitOfWork, events: list[AuditEvent], items: PreparedItems) -> None:
+    """`track_changes` for items made by `prepare_items`: one executemany of the rows as they are."""
+    from ..context import insert_sql
+
+    if not items:
+        return
+    rec = recording(uow)
+    rows: list[tuple[Any, ...]] = []
+    touched: set[uuid.UUID] = set()
+    for index, values, item in items:
+        event = events[index]
+        change_set = _change_set(uow, rec, event)
+        rows.append((change_set.id, *values))
+        rec.items.setdefault(event.project_id, []).append(item)
+        touched.add(event.project_id)
+    columns = [ITEMS.c.change_set_id, *(ITEMS.c[key] for key in ITEM_FIELDS)]
+    uow.session.connection().exec_driver_sql(insert_sql(ITEMS, columns, uow.session.get_bind().dialect), rows)
+    if not rec.label:
+        for project_id in touched:
+            rec.sets[project_id].label = describe(rec.items[project_id])[:MAX_LABEL]
+
+
 def track_changes(uow: UnitOfWork, events: list[AuditEvent]) -> None:
     """Add the tracked edits among `events` to this transaction's change sets (one INSERT of items)."""
     rec: Recording | None = None
     rows: list[dict[str, Any]] = []
     touched: set[uuid.UUID] = set()
     for event in events:
-        entity, _, action = event.action.rpartition(".")
-        if entity not in TRACKED or action not in ACTIONS or event.project_id is None or not event.entity_id:
+        item = _item(event)
+        if item is None:
             continue
         rec = rec or recording(uow)
         change_set = _change_set(uow, rec, event)
-        row = {
-            "change_set_id": change_set.id,
-            "entity": entity,
-            "entity_id": event.entity_id,
-            "label": _record_label(event.data),
-            "action": action,
-            "revision_before": event.revision_before,
-            "revision_after": event.revision_after,
-            "changes": dict(event.changes or {}) if action == "updated" else {},
-            "snapshot": event.data if action != "updated" else None,
-        }
+        row = {"change_set_id": change_set.id, **item}
         rows.append(row)
         rec.items.setdefault(event.project_id, []).append(SimpleNamespace(**row))
         touched.add(event.project_id)

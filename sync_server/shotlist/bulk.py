@@ -57,6 +57,7 @@ class Writes:
     omissions: list[dict[str, Any]] = field(default_factory=list)
     deletions: list[dict[str, Any]] = field(default_factory=list)
     events: list[Any] = field(default_factory=list)  # audit events (see `_event`)
+    prepared: Any = None  # the events' rows made ready ahead (`context.prepare_events`), where it applies
     applied: dict[str, list[str]] = field(
         default_factory=lambda: {"created": [], "updated": [], "removed": []}
     )
@@ -102,7 +103,7 @@ def execute(uow: UnitOfWork, writes: Writes) -> None:
     except IntegrityError as exc:
         # A code taken or a reference deleted by another writer since the diff was made.
         raise Conflict(CHANGED_MEANWHILE, field="file") from exc
-    uow.record_all(writes.events)
+    uow.record_all(writes.events, prepared=writes.prepared)
 
 
 def _update_statement(columns: tuple[str, ...]) -> Any:

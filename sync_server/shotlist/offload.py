@@ -28,7 +28,7 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from ..context import UnitOfWork
+from ..context import UnitOfWork, prepare_events
 from ..db.engine import make_database, make_engine
 from ..errors import Unprocessable
 from . import bulk, service
@@ -87,6 +87,8 @@ def plan_with(engine: Engine, job: ImportJob) -> Planned:
         if chosen is not None:
             origin = bulk.Origin(job.actor, job.request_id, job.remote_addr)
             writes = service.plan(origin, result, chosen)
+            # The audit events' and change items' rows too: the write transaction only runs the INSERTs.
+            writes.prepared = prepare_events(engine.dialect, writes.events)
         preview = json.dumps(result.as_dict(), ensure_ascii=False, default=str).encode()
         return Planned(
             preview=preview,
