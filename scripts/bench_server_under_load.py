@@ -13,7 +13,8 @@ movie; an empty project for the breakdown. Then the idle probes, then at once:
 while probes send `GET /api/health` and an agent's `POST /api/farm/agents/{id}/heartbeat` one after the other
 (10 ms apart) until all three are done. Prints each task's wall time, the probes' p50 / p99 / max with their
 counts, CPU seconds of the server process and of its child processes, the apply's own split from the server
-log (planning CPU in the import process; write phase: lock wait, lock held, CPU), and the load average.
+log (planning CPU in the import process; write phase: lock wait, lock held, CPU), the breakdown draft apply's
+(plan in a read session; lock wait, lock held, CPU), and the load average.
 
 Targets: health and heartbeat p99 < 50 ms during all of it; the apply of 20,000 rows < 30 s. Usage:
     .venv/bin/python scripts/bench_server_under_load.py [--shots 20000] [--pg-url postgresql+psycopg://...]
@@ -361,9 +362,10 @@ def run(label: str, pg_url: str | None, args: argparse.Namespace) -> None:
                 runs["all three at once"] = measured(server, made, all_ids, all_content)
                 planned = [r for r in log_records(server, "shot list import planned") if r["apply"]]
                 written = log_records(server, "shot list import written")
+                drafts = log_records(server, "breakdown draft applied")
             finally:
                 server.stop()
-    report(label, idle, runs, planned, written)
+    report(label, idle, runs, planned, written, drafts)
 
 
 def report(
@@ -372,12 +374,17 @@ def report(
     runs: dict[str, Run],
     planned: list[dict[str, Any]],
     written: list[dict[str, Any]],
+    drafts: list[dict[str, Any]],
 ) -> None:
     print(f"\n== {label}")
     print(probe_line("health, idle", idle.health))
     print(probe_line("heartbeat, idle", idle.heartbeat))
-    for (name, found), plan, write in zip(
-        runs.items(), [planned[0], None, None, planned[1]], [written[0], None, None, written[1]], strict=True
+    for (name, found), plan, write, draft in zip(
+        runs.items(),
+        [planned[0], None, None, planned[1]],
+        [written[0], None, None, written[1]],
+        [None, drafts[0], None, drafts[1]],
+        strict=True,
     ):
         print(
             f"-- {name}: {found.seconds:.1f} s wall; CPU: server process {found.server_cpu:.1f} s, "
@@ -392,6 +399,13 @@ def report(
                 f"   apply in import process {plan['worker_pid']}: plan {plan['cpu_s']:.1f} s CPU; "
                 f"write: lock wait {write['lock_wait_s']:.2f} s, lock held {write['write_s']:.2f} s, "
                 f"{write['write_cpu_s']:.2f} s CPU, planned again: {write['replanned']}"
+            )
+        if draft is not None:
+            d = draft
+            print(
+                f"   draft apply ({d['shots']} shots, a server thread): plan {d['plan_s']:.2f} s "
+                f"({d['plan_cpu_s']:.2f} s CPU, no lock); lock wait {d['lock_wait_s']:.2f} s, lock held "
+                f"{d['write_s']:.2f} s ({d['write_cpu_s']:.2f} s CPU), planned again: {d['replanned']}"
             )
         print(probe_line("health", found.probes.health))
         print(probe_line("heartbeat", found.probes.heartbeat))
