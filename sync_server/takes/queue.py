@@ -74,6 +74,9 @@ def _copy_jobs(session: Session, rows: list[dict[str, Any]]) -> None:
     """PostgreSQL: the rows through COPY, each value through its column type's bind processor (JSON as
     text, times in UTC). An executemany is one INSERT per row in psycopg's pipeline; COPY of 800 jobs costs
     the database about a third less, and a multi-row INSERT .. VALUES cost it twice as much (measured)."""
+    if not rows:
+        return
+    session.flush()  # what the unit added first (the raw COPY does not autoflush as session.execute does)
     columns = list(rows[0])
     dialect = session.get_bind().dialect
     processors = [JOBS.c[name].type._cached_bind_processor(dialect) for name in columns]
