@@ -99,4 +99,8 @@ def correction(scene: Any, preset_focal_mm: float | None = None) -> apply_core.C
         preset_focal_mm=preset_focal_mm,
         sensor_width_mm=camera.data.sensor_width if camera is not None else None,
         eye_height_m=settings.eye_height,
+        vanishing_lines=[
+            {"axis": line.axis, "a": [float(v) for v in line.a], "b": [float(v) for v in line.b]}
+            for line in settings.lines
+        ],
     )

@@ -6,8 +6,10 @@ Headless and in scripts the operator runs from its two points (image pixels, ori
 
     bpy.ops.aipipe.camera_pick_horizon(point_a=(320, 300), point_b=(960, 340))
 
-Interactively (invoke) it waits for two left clicks in a 3D View that looks through the camera; Esc or a right
-click cancels.
+Interactively (invoke) it waits for two left clicks in a 3D View that looks through the camera; Esc or a
+right click cancels. `aipipe.camera_draw_line` does the same for a line along a scene axis (X, Y or Z): the
+lines are kept on the scene (`aipipe_camera.lines`) and sent with the re-solve, which turns the camera so
+each axis vanishes on its lines; `aipipe.camera_clear_lines` forgets them.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import bpy
-from bpy.props import FloatVectorProperty
+from bpy.props import EnumProperty, FloatVectorProperty
 
 from ..i18n import iface
 from ..registry import register_classes, unregister_classes
@@ -56,7 +58,52 @@ def image_size(scene: Any) -> tuple[int, int]:
     return int(scene.render.resolution_x), int(scene.render.resolution_y)
 
 
-class AIPIPE_OT_camera_pick_horizon(bpy.types.Operator):
+class TwoClicks:
+    """Invoke waits for two left clicks on the camera view and runs `execute` with them as point_a and
+    point_b (image pixels); Esc or a right click cancels."""
+
+    def invoke(self, context: Any, _event: Any) -> set[str]:
+        region_data = getattr(context, "region_data", None)
+        area = context.area
+        if (
+            area is None
+            or area.type != "VIEW_3D"
+            or region_data is None
+            or region_data.view_perspective != "CAMERA"
+            or context.scene.camera is None
+        ):
+            self.report({"ERROR"}, iface("Look through the camera (Numpad 0) in a 3D View to place the line"))
+            return {"CANCELLED"}
+        self._points: list[tuple[float, float]] = []
+        context.window_manager.modal_handler_add(self)
+        context.workspace.status_text_set(iface("Click where the line starts (Esc cancels)"))
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context: Any, event: Any) -> set[str]:
+        if event.type in {"ESC", "RIGHTMOUSE"}:
+            context.workspace.status_text_set(None)
+            return {"CANCELLED"}
+        if event.type != "LEFTMOUSE" or event.value != "PRESS":
+            return {"PASS_THROUGH"}
+        scene = context.scene
+        corners = overlay.frame_corners(scene, scene.camera, context.region, context.region_data)
+        if corners is None:
+            return {"RUNNING_MODAL"}
+        width, height = image_size(scene)
+        try:
+            point = region_to_image(corners, event.mouse_region_x, event.mouse_region_y, width, height)
+        except ValueError:
+            return {"RUNNING_MODAL"}
+        self._points.append(point)
+        if len(self._points) < 2:
+            context.workspace.status_text_set(iface("Click where the line ends (Esc cancels)"))
+            return {"RUNNING_MODAL"}
+        context.workspace.status_text_set(None)
+        self.point_a, self.point_b = self._points
+        return self.execute(context)
+
+
+class AIPIPE_OT_camera_pick_horizon(TwoClicks, bpy.types.Operator):
     """Click two points on the picture's horizon in the camera view: the horizon is held there for the next re-solve"""  # noqa: E501 (a tooltip)
 
     bl_idname = "aipipe.camera_pick_horizon"
@@ -90,50 +137,53 @@ class AIPIPE_OT_camera_pick_horizon(bpy.types.Operator):
         self.report({"INFO"}, iface(text, left=f"{edges[0]:.1f}", right=f"{edges[1]:.1f}"))
         return {"FINISHED"}
 
-    def invoke(self, context: Any, _event: Any) -> set[str]:
-        region_data = getattr(context, "region_data", None)
-        area = context.area
-        if (
-            area is None
-            or area.type != "VIEW_3D"
-            or region_data is None
-            or region_data.view_perspective != "CAMERA"
-            or context.scene.camera is None
-        ):
-            self.report(
-                {"ERROR"}, iface("Look through the camera (Numpad 0) in a 3D View to place the horizon")
-            )
+
+class AIPIPE_OT_camera_draw_line(TwoClicks, bpy.types.Operator):
+    """Click two points along an edge of the picture that runs along a scene axis: a re-solve turns the camera so that axis vanishes on the line"""  # noqa: E501 (a tooltip)
+
+    bl_idname = "aipipe.camera_draw_line"
+    bl_label = "Draw vanishing line"
+    bl_options = {"REGISTER", "UNDO"}
+
+    axis: EnumProperty(  # type: ignore[valid-type]
+        name="Axis",
+        description="The scene axis the line runs along",
+        items=(("x", "X", "Scene X"), ("y", "Y", "Scene Y"), ("z", "Z", "Scene Z (up)")),
+    )
+    point_a: FloatVectorProperty(  # type: ignore[valid-type]
+        name="Start", description="Where the line starts (image pixels)", size=2, options={"SKIP_SAVE"}
+    )
+    point_b: FloatVectorProperty(  # type: ignore[valid-type]
+        name="End", description="Where the line ends (image pixels)", size=2, options={"SKIP_SAVE"}
+    )
+
+    def execute(self, context: Any) -> set[str]:
+        a, b = tuple(self.point_a), tuple(self.point_b)
+        if abs(a[0] - b[0]) < 1.0 and abs(a[1] - b[1]) < 1.0:
+            self.report({"ERROR"}, iface("A vanishing line needs two points apart"))
             return {"CANCELLED"}
-        self._points: list[tuple[float, float]] = []
-        context.window_manager.modal_handler_add(self)
-        context.workspace.status_text_set(iface("Click a point on the horizon (Esc cancels)"))
-        return {"RUNNING_MODAL"}
-
-    def modal(self, context: Any, event: Any) -> set[str]:
-        if event.type in {"ESC", "RIGHTMOUSE"}:
-            context.workspace.status_text_set(None)
-            return {"CANCELLED"}
-        if event.type != "LEFTMOUSE" or event.value != "PRESS":
-            return {"PASS_THROUGH"}
-        scene = context.scene
-        corners = overlay.frame_corners(scene, scene.camera, context.region, context.region_data)
-        if corners is None:
-            return {"RUNNING_MODAL"}
-        width, height = image_size(scene)
-        try:
-            point = region_to_image(corners, event.mouse_region_x, event.mouse_region_y, width, height)
-        except ValueError:
-            return {"RUNNING_MODAL"}
-        self._points.append(point)
-        if len(self._points) < 2:
-            context.workspace.status_text_set(iface("Click a second point on the horizon (Esc cancels)"))
-            return {"RUNNING_MODAL"}
-        context.workspace.status_text_set(None)
-        self.point_a, self.point_b = self._points
-        return self.execute(context)
+        settings = context.scene.aipipe_camera
+        line = settings.lines.add()
+        line.axis, line.a, line.b = self.axis, a, b
+        count = sum(1 for held in settings.lines if held.axis == self.axis)
+        text = "{count} line(s) held along {axis}: solve again to use them"
+        self.report({"INFO"}, iface(text, count=count, axis=self.axis.upper()))
+        return {"FINISHED"}
 
 
-CLASSES = (AIPIPE_OT_camera_pick_horizon,)
+class AIPIPE_OT_camera_clear_lines(bpy.types.Operator):
+    """Forget the vanishing lines drawn for the re-solve"""
+
+    bl_idname = "aipipe.camera_clear_lines"
+    bl_label = "Clear vanishing lines"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context: Any) -> set[str]:
+        context.scene.aipipe_camera.lines.clear()
+        return {"FINISHED"}
+
+
+CLASSES = (AIPIPE_OT_camera_pick_horizon, AIPIPE_OT_camera_draw_line, AIPIPE_OT_camera_clear_lines)
 
 
 def register() -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import bpy
-from bpy.props import BoolProperty, FloatProperty
+from bpy.props import BoolProperty, CollectionProperty, EnumProperty, FloatProperty, FloatVectorProperty
 
 from ..registry import register_properties, unregister_properties
 
@@ -17,6 +17,18 @@ def _redraw(_self: Any, context: Any) -> None:
     for area in screen.areas if screen is not None else ():
         if area.type == "VIEW_3D":
             area.tag_redraw()
+
+
+class AIPIPE_PG_camera_line(bpy.types.PropertyGroup):
+    """A line the artist drew along a scene axis (image pixels, origin top-left), held for a re-solve."""
+
+    axis: EnumProperty(  # type: ignore[valid-type]
+        name="Axis",
+        description="The scene axis the line runs along",
+        items=(("x", "X", "Scene X"), ("y", "Y", "Scene Y"), ("z", "Z", "Scene Z (up)")),
+    )
+    a: FloatVectorProperty(name="Start", description="Where the line starts (image pixels)", size=2)  # type: ignore[valid-type]
+    b: FloatVectorProperty(name="End", description="Where the line ends (image pixels)", size=2)  # type: ignore[valid-type]
 
 
 class AIPIPE_PG_camera(bpy.types.PropertyGroup):
@@ -48,6 +60,11 @@ class AIPIPE_PG_camera(bpy.types.PropertyGroup):
         description="Where the horizon meets the image's right edge (pixels from the top)",
         update=_redraw,
     )
+    lines: CollectionProperty(  # type: ignore[valid-type]
+        type=AIPIPE_PG_camera_line,
+        name="Vanishing lines",
+        description="Lines along scene axes: a re-solve turns the camera so each axis vanishes on its lines",
+    )
     eye_height: FloatProperty(  # type: ignore[valid-type]
         name="Camera height",
         description="Height of the camera above the ground (the scene's scale); eye level is 1.6 m",
@@ -64,7 +81,7 @@ class AIPIPE_PG_camera(bpy.types.PropertyGroup):
     )
 
 
-CLASSES = (AIPIPE_PG_camera,)
+CLASSES = (AIPIPE_PG_camera_line, AIPIPE_PG_camera)
 POINTERS = ((bpy.types.Scene, "aipipe_camera", AIPIPE_PG_camera),)
 
 

@@ -59,6 +59,11 @@ class AIPIPE_PT_camera(SidebarPanel, bpy.types.Panel):
         sub.enabled = settings.hold_horizon
         sub.prop(settings, "horizon_left")
         sub.prop(settings, "horizon_right")
+        row = column.row(align=True)
+        row.label(text=iface("Vanishing lines: {count}", count=len(settings.lines)))
+        for axis in ("x", "y", "z"):
+            row.operator("aipipe.camera_draw_line", text=axis.upper()).axis = axis
+        row.operator("aipipe.camera_clear_lines", text="", icon="X")
         layout.prop(settings, "eye_height")
         row = layout.row(align=True)
         row.operator("aipipe.camera_fspy_import", icon="IMPORT")

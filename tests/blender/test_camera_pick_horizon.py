@@ -63,3 +63,33 @@ def test_a_click_in_the_region_lands_on_the_image_pixel_drawn_there(corners) -> 
     for x, y in ((0.0, 0.0), (1280.0, 720.0), (333.0, 250.0)):
         region = frame.to_region(x, y, 1280, 720)
         assert region_to_image(frame, *region, 1280, 720) == pytest.approx((x, y))
+
+
+def test_drawn_vanishing_lines_are_kept_on_the_scene_sent_with_the_re_solve_and_cleared(addon) -> None:
+    from blender_addon.camera import apply
+
+    scene = _camera_scene(1280, 720)
+    draw = bpy.ops.aipipe.camera_draw_line
+    assert draw(axis="x", point_a=(100.0, 400.0), point_b=(500.0, 380.0)) == {"FINISHED"}
+    assert draw(axis="x", point_a=(100.0, 600.0), point_b=(500.0, 520.0)) == {"FINISHED"}
+    assert draw(axis="z", point_a=(700.0, 100.0), point_b=(705.0, 600.0)) == {"FINISHED"}
+    assert apply.correction(scene).body()["vanishing_lines"] == [
+        {"axis": "x", "a": [100.0, 400.0], "b": [500.0, 380.0]},
+        {"axis": "x", "a": [100.0, 600.0], "b": [500.0, 520.0]},
+        {"axis": "z", "a": [700.0, 100.0], "b": [705.0, 600.0]},
+    ]
+    with pytest.raises(RuntimeError, match="two points apart"):
+        draw(axis="y", point_a=(10.0, 10.0), point_b=(10.2, 10.3))
+    assert len(scene.aipipe_camera.lines) == 3
+    assert bpy.ops.aipipe.camera_clear_lines() == {"FINISHED"}
+    assert "vanishing_lines" not in apply.correction(scene).body()
+
+
+def test_the_request_the_add_on_sends_is_one_the_server_takes() -> None:
+    from blender_addon.camera import apply_core
+    from sync_server.camera.schemas import CameraSolveRequest
+
+    lines = [{"axis": "x", "a": [100.0, 400.0], "b": [500.0, 380.0]}]
+    body = apply_core.Correction(horizon=[[0, 300], [1280, 320]], vanishing_lines=lines).body()
+    request = CameraSolveRequest.model_validate(body)
+    assert request.vanishing_lines[0].axis == "x" and request.vanishing_lines[0].b == [500.0, 380.0]
