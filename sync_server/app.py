@@ -28,6 +28,7 @@ from .catalog.characters import CHARACTERS
 from .catalog.environments import ENVIRONMENTS
 from .catalog.presets import PRESETS, clone_router
 from .catalog.scenes import SCENES
+from .costs.routes import router as costs_router
 from .db.engine import make_database
 from .db.migrate import upgrade
 from .db_errors import install_db_error_handlers, watch_sessions
@@ -214,6 +215,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> FastAPI:
         takes_router,
         camera_router,
         layout_router,
+        costs_router,
     ]
     for router in routers:
         app.include_router(router, prefix="/api")
