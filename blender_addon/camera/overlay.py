@@ -42,7 +42,17 @@ def geometry(scene: Any, corners: apply_core.FrameCorners) -> tuple[list, list] 
     solution = apply.stored_solution(scene.camera)
     if solution is None:
         return None
-    return apply_core.overlay_vertices(solution, corners, apply.held_horizon(scene, solution))
+    positions, colours = apply_core.overlay_vertices(solution, corners, apply.held_horizon(scene, solution))
+    # the artist's held vanishing lines (Draw vanishing line), in their axis colour lightened towards white
+    width, height = int(solution["image_width"]), int(solution["image_height"])
+    for line in scene.aipipe_camera.lines:
+        base = apply_core.AXIS_COLOURS[line.axis]
+        colour = (*(0.5 + 0.5 * c for c in base[:3]), 1.0)
+        for end in (line.a, line.b):
+            x, y = corners.to_region(float(end[0]), float(end[1]), width, height)
+            positions.append((x, y, 0.0))
+            colours.append(colour)
+    return positions, colours
 
 
 def draw() -> None:

@@ -93,3 +93,17 @@ def test_the_request_the_add_on_sends_is_one_the_server_takes() -> None:
     body = apply_core.Correction(horizon=[[0, 300], [1280, 320]], vanishing_lines=lines).body()
     request = CameraSolveRequest.model_validate(body)
     assert request.vanishing_lines[0].axis == "x" and request.vanishing_lines[0].b == [500.0, 380.0]
+
+
+def test_the_overlay_draws_the_held_vanishing_lines_where_they_were_clicked(addon) -> None:
+    from blender_addon.camera import apply, apply_core, overlay
+
+    scene = _camera_scene(1280, 720)
+    scene.camera[apply.SOLUTION_KEY] = '{"image_width": 1280, "image_height": 720}'
+    corners = apply_core.image_corners(1280, 720)
+    before, _ = overlay.geometry(scene, corners)
+    bpy.ops.aipipe.camera_draw_line(axis="y", point_a=(100.0, 400.0), point_b=(500.0, 380.0))
+    positions, colours = overlay.geometry(scene, corners)
+    assert len(positions) == len(before) + 2
+    assert positions[-2:] == [pytest.approx((100.0, 320.0, 0.0)), pytest.approx((500.0, 340.0, 0.0))]
+    assert colours[-1][1] > colours[-1][0]  # green: scene Y
