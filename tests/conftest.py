@@ -22,6 +22,14 @@ DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 ADMIN = "admin_test"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # pytest-xdist workers (./scripts/test runs two) have COLUMNS=80 and LINES=24 in their environment; the
+    # CLI processes the tests start would then draw 80-column tables instead of a pipe's: a test must see
+    # the same output however the suite is run.
+    for name in ("COLUMNS", "LINES"):
+        os.environ.pop(name, None)
+
+
 def _pg_base_url() -> str:
     return os.environ.get("AIPIPE_TEST_PG_URL", DEFAULT_PG_URL)
 
