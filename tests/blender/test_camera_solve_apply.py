@@ -249,19 +249,25 @@ def test_the_operator_solves_the_shots_first_frame_on_the_server(online, studio,
     assert online.get().message.level == "INFO", online.get().message.text
     assert camera.data.lens == pytest.approx(solved_lens) and camera.data.sensor_fit == "HORIZONTAL"
 
-    # a held horizon is sent as two pixel points; a server whose solver cannot hold it says so by name,
-    # and then nothing changes
+    # a horizon placed with two clicks in the camera view is held by the re-solve: the server turns the
+    # camera so its horizon runs through the clicks, and that camera lands on the scene
+    from blender_addon.camera import apply_core
+    from sync_server.camera_solve.lines import ImageFrame
+
     settings = scene.aipipe_camera
-    settings.hold_focal, settings.hold_horizon = False, True
-    settings.horizon_left, settings.horizon_right = 200.0, 215.0
-    before = (camera.data.lens, [list(r) for r in camera.matrix_world])
+    settings.hold_focal = False
+    clicks = [[240.0, 205.0], [720.0, 211.0]]
+    assert bpy.ops.aipipe.camera_pick_horizon(point_a=clicks[0], point_b=clicks[1]) == {"FINISHED"}
+    assert settings.hold_horizon
     assert bpy.ops.aipipe.camera_solve() == {"FINISHED"}
-    pump(idle, what="the re-solve", errors_ok=True)
-    rt = online.get()
-    if rt.message.level == "ERROR":
-        assert "horizon" in rt.message.text
-        assert camera.data.lens == before[0]
-        assert np.allclose([list(r) for r in camera.matrix_world], before[1], atol=1e-6)
-    else:
-        inputs = studio.admin.get(SOLVE_ROUTE.format(version_id=version.json()["id"])).json()["inputs"]
-        assert inputs["horizon"] == {"a": [0.0, 200.0], "b": [960.0, 215.0]}
+    pump(idle, what="the re-solve")
+    assert online.get().message.level == "INFO", online.get().message.text
+    stored = studio.admin.get(SOLVE_ROUTE.format(version_id=version.json()["id"])).json()
+    assert stored["inputs"]["horizon"] == {"a": [0.0, 202.0], "b": [960.0, 214.0]}
+    a, b, c = stored["solution"]["horizon"]["plane_line"]
+    for x, y in ImageFrame(960, 540).to_plane(np.array(clicks)):
+        assert abs(a * x + b * y + c) < 1e-6
+    pitch, roll, _yaw = apply_core.angles_deg([list(r) for r in camera.matrix_world])
+    assert (pitch, roll) == pytest.approx(
+        (stored["solution"]["pitch_deg"], stored["solution"]["roll_deg"]), abs=1e-3
+    )
