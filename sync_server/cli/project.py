@@ -1,16 +1,20 @@
-"""`aipipe project archive`: the server zips a project's folder and records; the zip can be downloaded."""
+"""`aipipe project archive`: the server zips a project's folder and records; the zip can be downloaded.
+`aipipe project verify` checks a zip against its MANIFEST.sha256 (no server needed)."""
 
 from __future__ import annotations
 
 import os
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from .client import ApiKey, ServerClient, ServerUrl, connect
 from .common import AsJson, CliError, die, err, out, print_json, size_text
+
+if TYPE_CHECKING:
+    from ..projects.archive_manifest import ArchiveCheck
 
 project_app = typer.Typer(help="Project tools.", no_args_is_help=True)
 HTTP_TIMEOUT_S = 6 * 3600.0  # a project's media can take long to zip and to download
@@ -76,3 +80,34 @@ def project_archive(
         err().print(f"Listed in the database but not on disk: {path}", style="yellow", markup=False)
     for path in made["skipped"]:
         err().print(f"Skipped (symlink or deleted meanwhile): {path}", style="yellow", markup=False)
+
+
+@project_app.command("verify")
+def project_verify(
+    archive: Annotated[Path, typer.Argument(help="A zip made by `aipipe project archive`.")],
+    as_json: AsJson = False,
+) -> None:
+    """Check every file of a project archive against its MANIFEST.sha256 (no server needed); names each
+    missing, changed or unlisted file and exits 1 if there is any."""
+    from ..projects.archive_manifest import ManifestError, verify_archive
+
+    try:
+        check = verify_archive(archive)
+    except ManifestError as exc:
+        die(str(exc))
+    if as_json:
+        print_json({"path": str(check.path), "ok": check.ok, "files": check.files} | _problems(check))
+    else:
+        for kind, paths in _problems(check).items():
+            for path in paths:
+                err().print(f"{kind.capitalize()}: {path}", style="red", markup=False, highlight=False)
+        if check.ok:
+            out().print(f"{archive}: all {check.files} files match MANIFEST.sha256.", markup=False)
+        else:
+            err().print(f"{archive} does not match its MANIFEST.sha256.", markup=False, highlight=False)
+    if not check.ok:
+        raise typer.Exit(1)
+
+
+def _problems(check: ArchiveCheck) -> dict[str, list[str]]:
+    return {"missing": check.missing, "changed": check.changed, "extra": check.extra}

@@ -1,14 +1,17 @@
 """`aipipe project archive`: a project's folder and its database records in one zip (hand-off, cold storage).
 
-Inside the zip every file keeps its path under the storage root (`<project folder>/scenes/...`), and
+Inside the zip every file keeps its path under the storage root (`<project folder>/scenes/...`),
 `project.json` holds the project's records (project, scenes, shots with subjects, characters,
-environments, presets, versions with files and review notes). Files are streamed in, media that is
-already compressed is stored as it is, and the zip is written to a temporary file and renamed into place.
+environments, presets, versions with files and review notes, camera solutions), and `MANIFEST.sha256`
+the sha256 of every other file in the zip (see `archive_manifest`; `aipipe project verify` checks it).
+Files are streamed in, media that is already compressed is stored as it is, and the zip is written to a
+temporary file and renamed into place.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -36,14 +39,17 @@ from ..db.models import (
     Shot,
     Version,
 )
+from ..db.models_camera import CameraSolutionRecord
 from ..settings import Settings
 from ..storage.atomic import fsync_dir, new_file_mode
 from ..storage.layout import project_folder
+from .archive_manifest import MANIFEST_NAME, manifest_text
 
 FORMAT = "aipipe-project-archive"
 FORMAT_VERSION = 1
 PROJECT_JSON = "project.json"
 ARCHIVES_DIR = "archives"
+CHUNK = 1024 * 1024
 # Already compressed: deflating them again costs time and saves nothing.
 STORED_EXTENSIONS = frozenset(
     {
@@ -159,6 +165,9 @@ def export_project(session: Session, project: Project) -> dict[str, Any]:
         "characters": _rows(session, Character, pid, Character.name),
         "environments": _rows(session, Environment, pid, Environment.name),
         "presets": [row(p) for p in presets],  # the project's own, and built-ins its shots use
+        "camera_solutions": _rows(
+            session, CameraSolutionRecord, pid, CameraSolutionRecord.created_at, CameraSolutionRecord.id
+        ),
         "versions": [
             {**row(v), "files": [row(f) for f in v.files], "review_notes": notes.get(v.id, [])}
             for v in versions
@@ -213,6 +222,20 @@ def _inside(root: Path, relative: str) -> bool:
         return False
 
 
+def _add_file(bundle: zipfile.ZipFile, path: Path, arcname: str, compression: int) -> tuple[str, int]:
+    """Stream `path` into the zip, hashing what is written (so the checksum is of the bytes archived)."""
+    info = zipfile.ZipInfo.from_file(path, arcname)
+    info.compress_type = compression
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as src, bundle.open(info, "w", force_zip64=True) as dst:
+        while chunk := src.read(CHUNK):
+            digest.update(chunk)
+            dst.write(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
 def _write_zip(
     dest: Path,
     root: Path,
@@ -230,22 +253,24 @@ def _write_zip(
         with os.fdopen(fd, "wb") as handle:
             with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as bundle:
                 text = json.dumps(records, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
-                bundle.writestr(PROJECT_JSON, text.encode("utf-8"))
+                data = text.encode("utf-8")
+                bundle.writestr(PROJECT_JSON, data)
+                digests = {PROJECT_JSON: hashlib.sha256(data).hexdigest()}
                 for path in files:
                     arcname = path.relative_to(root).as_posix()
-                    if path.is_symlink() or not path.is_file():
+                    if path.is_symlink() or not path.is_file() or arcname == MANIFEST_NAME:
                         skipped.append(arcname)
                         continue
                     suffix = path.suffix.lower().lstrip(".")
                     compression = zipfile.ZIP_STORED if suffix in STORED_EXTENSIONS else zipfile.ZIP_DEFLATED
                     try:
-                        size = path.stat().st_size
-                        bundle.write(path, arcname, compress_type=compression)  # streams in chunks
+                        digests[arcname], size = _add_file(bundle, path, arcname, compression)
                     except FileNotFoundError:
                         skipped.append(arcname)
                         continue
                     count += 1
                     total += size
+                bundle.writestr(MANIFEST_NAME, manifest_text(digests).encode("utf-8"))
             handle.flush()
             os.fsync(handle.fileno())
         tmp.chmod(new_file_mode())
