@@ -49,6 +49,8 @@ SHOT_COLUMNS: tuple[Column, ...] = (
     Column("characters", "Characters", "등장인물", 28, aliases=("subjects", "캐릭터", "인물")),
     Column("locked", "Locked", "잠금", 8, editable=False),
     Column("updated_at", "Updated", "수정 시각", 20, editable=False),
+    # The farm's GPU time on the shot (sync_server/costs): computed, the import ignores it.
+    Column("gpu_hours", "GPU hours", "GPU 시간", 10, editable=False),
 )
 SHOT_STATUS_CHOICES = SHOT_STATUSES
 NEW_SHOT_STATUSES = ("draft", "ready")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any, Literal
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from ..costs.service import shot_gpu_seconds
 from ..db.models import Character, CinematicPreset, Environment, Project, Shot, ShotSubject
 from . import workbook as wb
 from .cells import neutralise
@@ -77,7 +79,8 @@ def export(
     if kind == "shots":
         rows = shot_rows(session, project.id, storage_root if fmt == "xlsx" else None)
         names = lookups(session, project.id)
-        content, placed = _shots(rows, names, fmt, lang, meta, thumbnail_px)
+        gpu = shot_gpu_seconds(session, project.id)
+        content, placed = _shots(rows, names, fmt, lang, meta, thumbnail_px, gpu)
         return ExportFile(content, MEDIA_TYPES[fmt], name, len(rows), placed)
     columns, records = _table(session, project, kind)
     if fmt == "json":
@@ -105,8 +108,8 @@ def export(
 # -- the shot list -----------------------------------------------------------------------------------------
 
 
-def shot_cells(row: ShotRow, names: Lookups) -> dict[str, Any]:
-    """One shot as the sheet shows it, by column key."""
+def shot_cells(row: ShotRow, names: Lookups, gpu_seconds: float = 0.0) -> dict[str, Any]:
+    """One shot as the sheet shows it, by column key (`gpu_seconds`: the farm's GPU time on it)."""
     cells: dict[str, Any] = {
         "id": row.id,
         "revision": row.revision,
@@ -114,6 +117,7 @@ def shot_cells(row: ShotRow, names: Lookups) -> dict[str, Any]:
         "order": row.order,
         "locked": "yes" if row.locked else "no",
         "updated_at": row.updated_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+        "gpu_hours": round(gpu_seconds / 3600.0, 2),
     }
     for column, api in FIELD_OF.items():
         value = display(api, row.values[api], names.names)
@@ -122,9 +126,15 @@ def shot_cells(row: ShotRow, names: Lookups) -> dict[str, Any]:
 
 
 def _shots(
-    rows: list[ShotRow], names: Lookups, fmt: str, lang: str, meta: dict[str, Any], thumbnail_px: int
+    rows: list[ShotRow],
+    names: Lookups,
+    fmt: str,
+    lang: str,
+    meta: dict[str, Any],
+    thumbnail_px: int,
+    gpu: dict[uuid.UUID, float],
 ) -> tuple[bytes, int]:
-    table = [shot_cells(row, names) for row in rows]
+    table = [shot_cells(row, names, gpu.get(uuid.UUID(row.id), 0.0)) for row in rows]
     if fmt == "json":
         shots = [{k: v for k, v in cells.items() if k != "thumbnail"} for cells in table]
         return _json({**meta, "shots": shots}), 0

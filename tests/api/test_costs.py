@@ -3,6 +3,8 @@ HTTP (SQLite and PostgreSQL), the project's GPU budget warnings, and the shot li
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -13,6 +15,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from sync_server.db.models import Agent, Job, Version
+from tests.api.test_shotlist import apply, columns, export, preview, save, shots_json, workbook
 from tests.support.api import Api, assert_problem
 
 CPU_PARAMS = {"image": "first_frame.png", "width": 64, "height": 64, "length": 4, "fps": 8}
@@ -246,3 +249,38 @@ def test_a_job_completed_through_the_farm_counts(api: Api) -> None:
     costs = api.admin.get(f"/api/projects/{project['id']}/costs").json()
     assert costs["gpu_seconds"] == 42.5 and costs["jobs"] == 1 and costs["agents"] == [name]
     assert costs["models"] == ["cpu_test_still_video"] and costs["shots"] == []
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "csv"])
+def test_the_shot_list_export_has_gpu_hours_and_imports_back_exactly(
+    api: Api, costed: dict[str, Any], fmt: str
+) -> None:
+    pid = costed["project"]["id"]
+    before = shots_json(api, pid)
+    assert {shot["code"]: shot["gpu_hours"] for shot in before.values()} == {
+        "SHT_0010": 0.33,
+        "SHT_0020": 0.1,
+        "SHT_0030": 0.0,
+    }
+    content = export(api, pid, format=fmt)
+    if fmt == "xlsx":
+        book = workbook(content)
+        sheet = book["Shots"]
+        at = columns(sheet)["GPU hours"]
+        assert [sheet.cell(row=r, column=at).value for r in (2, 3, 4)] == [0.33, 0.1, 0]
+        korean = workbook(export(api, pid, format="xlsx", lang="ko"))
+        assert "GPU 시간" in columns(korean["샷 리스트"])
+    else:
+        rows = list(csv.DictReader(io.StringIO(content.decode("utf-8-sig"))))
+        assert [row["GPU hours"] for row in rows] == ["0.33", "0.1", "0.0"]
+    shown = preview(api, pid, f"same.{fmt}", content)
+    assert shown["can_apply"] and shown["rows"] == [], shown["rows"]
+    assert shown["summary"]["unchanged"] == 3
+    applied = apply(api, pid, f"same.{fmt}", content)
+    assert applied.status_code == 200 and applied.json()["applied"]["updated"] == [], applied.text
+    assert shots_json(api, pid) == before
+    if fmt == "xlsx":  # a changed GPU hours cell is computed, not imported: nothing changes
+        sheet.cell(row=2, column=at, value=99)
+        edited = apply(api, pid, "edited.xlsx", save(book))
+        assert edited.status_code == 200 and edited.json()["applied"]["updated"] == [], edited.text
+        assert shots_json(api, pid) == before
