@@ -5,4 +5,4 @@ from __future__ import annotations
 
 from .. import parts
 
-register, unregister = parts(__package__, ("props", "build", "takes", "push", "movies", "ui"))
+register, unregister = parts(__package__, ("props", "build", "takes", "push", "movies", "ui", "costs"))
