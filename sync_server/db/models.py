@@ -86,7 +86,7 @@ class Project(IdMixin, TimestampMixin, RevisionMixin, Base):
     confirmed_at: Mapped[datetime | None] = mapped_column(default=None)
     # The workflow a shot renders with unless it names its own; None: the server's AIPIPE_RENDER_WORKFLOW.
     render_workflow: Mapped[str | None] = mapped_column(String(200), default=None)
-    # GPU hours the project may spend on the farm (sync_server/costs): warned at 80 % and 100 %; None: no budget.
+    # GPU hours the project may spend on the farm (sync_server/costs), warned at 80 % and 100 %; None: none.
     gpu_budget_hours: Mapped[float | None] = mapped_column(Float, default=None)
 
 
