@@ -271,3 +271,23 @@ def test_the_operator_solves_the_shots_first_frame_on_the_server(online, studio,
     assert (pitch, roll) == pytest.approx(
         (stored["solution"]["pitch_deg"], stored["solution"]["roll_deg"]), abs=1e-3
     )
+
+    # two lines drawn along scene X towards a point 60 px below where X vanished: the re-solve turns the
+    # camera so X vanishes where they meet
+    settings.hold_horizon = False
+    vanish = next(p["pixel"] for p in stored["solution"]["vanishing_points"] if p["axis"] == "x")
+    target = [vanish[0], vanish[1] + 60.0]
+    for start in ([480.0, 150.0], [480.0, 420.0]):
+        end = [start[0] + 0.3 * (target[0] - start[0]), start[1] + 0.3 * (target[1] - start[1])]
+        assert bpy.ops.aipipe.camera_draw_line(axis="x", point_a=start, point_b=end) == {"FINISHED"}
+    assert bpy.ops.aipipe.camera_solve() == {"FINISHED"}
+    pump(idle, what="the re-solve with vanishing lines")
+    assert online.get().message.level == "INFO", online.get().message.text
+    stored = studio.admin.get(SOLVE_ROUTE.format(version_id=version.json()["id"])).json()
+    assert len(stored["inputs"]["vanishing_lines"]) == 2 and "horizon" not in stored["inputs"]
+    moved = next(p["pixel"] for p in stored["solution"]["vanishing_points"] if p["axis"] == "x")
+    assert math.dist(moved, target) < 1.0
+    pitch, roll, _yaw = apply_core.angles_deg([list(r) for r in camera.matrix_world])
+    assert (pitch, roll) == pytest.approx(
+        (stored["solution"]["pitch_deg"], stored["solution"]["roll_deg"]), abs=1e-3
+    )
