@@ -1,9 +1,10 @@
 """`aipipe project archive`: a project's folder and its database records in one zip (hand-off, cold storage).
 
 Inside the zip every file keeps its path under the storage root (`<project folder>/scenes/...`),
-`project.json` holds the project's records (project, scenes, shots with subjects, characters,
-environments, presets, versions with files and review notes, camera solutions), and `MANIFEST.sha256`
-the sha256 of every other file in the zip (see `archive_manifest`; `aipipe project verify` checks it).
+`project.json` holds the project's records (project, scenes, shots with subjects, characters and their
+reference images, environments, presets, versions with files and review notes, camera solutions), and
+`MANIFEST.sha256` the sha256 of every other file in the zip (see `archive_manifest`; `aipipe project
+verify` checks it).
 Files are streamed in, media that is already compressed is stored as it is, and the zip is written to a
 temporary file and renamed into place.
 """
@@ -31,6 +32,7 @@ from aipipe_shared.version import __version__
 from ..db.engine import make_database
 from ..db.models import (
     Character,
+    CharacterReference,
     CinematicPreset,
     Environment,
     Project,
@@ -163,6 +165,9 @@ def export_project(session: Session, project: Project) -> dict[str, Any]:
         "scenes": _rows(session, Scene, pid, Scene.sort_order, Scene.code),
         "shots": shot_list,
         "characters": _rows(session, Character, pid, Character.name),
+        "character_references": _rows(
+            session, CharacterReference, pid, CharacterReference.character_id, CharacterReference.name
+        ),
         "environments": _rows(session, Environment, pid, Environment.name),
         "presets": [row(p) for p in presets],  # the project's own, and built-ins its shots use
         "camera_solutions": _rows(

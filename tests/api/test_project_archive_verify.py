@@ -56,7 +56,7 @@ def test_a_fresh_archive_lists_every_file_and_verifies(archive: Path, tmp_path: 
         for name, sha in listed.items():
             assert hashlib.sha256(bundle.read(name)).hexdigest() == sha, name
         records = json.loads(bundle.read("project.json"))
-        assert records["camera_solutions"] == []  # the camera table is part of the export
+        assert records["camera_solutions"] == records["character_references"] == []  # exported tables
     checked = _verify(archive)
     assert checked.returncode == 0, checked.stderr
     assert f"all {len(listed)} files match" in checked.stdout
