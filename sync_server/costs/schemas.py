@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from ..schemas import Input
+
 BudgetWarning = Literal["80%", "100%"]
 
 
@@ -85,7 +87,7 @@ class ShotCostsDetail(GroupCosts):
     job_limit: int
 
 
-class BudgetIn(BaseModel):
+class BudgetIn(Input):
     gpu_budget_hours: float | None = Field(
         ge=0, le=10_000_000, description="GPU hours the project may spend; null removes the budget."
     )

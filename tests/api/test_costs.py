@@ -212,6 +212,9 @@ def test_the_budget_warns_at_80_and_100_percent(api: Api, costed: dict[str, Any]
         422,
         "gpu_budget_hours",
     )
+    unknown = {"gpu_budget_hours": 5, "hours": 5}
+    assert_problem(api.admin.put(f"/api/projects/{project_id}/costs/budget", json=unknown), 422)
+    assert budget(2)["hours"] == 2  # whole hours are hours too
     artist = api.user("artist")
     denied = artist.put(f"/api/projects/{project_id}/costs/budget", json={"gpu_budget_hours": 5})
     assert_problem(denied, 403)
