@@ -35,6 +35,10 @@ class SolveOptions:
     seed: int = 0
     min_segments: int = 12
     min_lines_per_point: int = 4
+    # Or: a second vanishing point with this many lines where the third also has third_point_lines (the
+    # third's lines check the rotation the first two give, so fewer lines to the second are enough).
+    reduced_lines_per_point: int = 3
+    third_point_lines: int = 2
     fallback_lines_per_point: int = 2
     min_support: float = 0.6
     max_log_focal_sigma: float = 0.15
@@ -131,6 +135,14 @@ def _vanishing_points(
     return points
 
 
+def _supported(counts: list[int], options: SolveOptions) -> bool:
+    """Whether the lines per vanishing point pin down focal length and rotation."""
+    first, second, third = sorted(counts, reverse=True)
+    if second >= options.min_lines_per_point:
+        return True
+    return second >= options.reduced_lines_per_point and third >= options.third_point_lines
+
+
 def _case(fit: Fit, axes: np.ndarray, counts: dict[int, int], min_lines: int) -> str:
     finite = 0
     for axis_index in range(3):
@@ -180,9 +192,7 @@ def solve_picture(image: np.ndarray, options: SolveOptions | None = None) -> Cam
     focal_source = "picture"
     estimate = fit if held is None else None  # the picture's own focal length, kept even where refused
     if fit is not None and held is None:
-        counts = {i: int(np.sum(fit.labels == i)) for i in range(3)}
-        supported = sum(1 for c in counts.values() if c >= options.min_lines_per_point)
-        if supported < 2:
+        if not _supported([int(np.sum(fit.labels == i)) for i in range(3)], options):
             refusals.append("too_few_lines")
         elif fit.support < options.min_support:
             refusals.append("not_manhattan")
@@ -200,8 +210,11 @@ def solve_picture(image: np.ndarray, options: SolveOptions | None = None) -> Cam
             fit = None
     orientation_source = "picture"
     # A refused frame's orientation may rest on fewer lines: a rough horizon beats a level default.
-    needed = options.min_lines_per_point if not refusals else options.fallback_lines_per_point
-    if fit is not None and sum(1 for i in range(3) if np.sum(fit.labels == i) >= needed) >= 2:
+    if fit is not None and (
+        _supported([int(np.sum(fit.labels == i)) for i in range(3)], options)
+        if not refusals
+        else sum(1 for i in range(3) if np.sum(fit.labels == i) >= options.fallback_lines_per_point) >= 2
+    ):
         axes = scene_axes(fit.rotation)
         focal = fit.focal
         k1 = fit.k1
@@ -274,7 +287,9 @@ def _solution(
     support = fit.support if fit is not None else 0.0
     certainty = math.exp(-(sigma or 0.0) / options.max_log_focal_sigma) if focal_source == "picture" else 0.0
     accepted = not refusals and orientation_source == "picture"
-    case = _case(fit, axes, counts, options.min_lines_per_point) if fit is not None else "none"
+    # A vanishing point counts as located where it has the lines an accepted solve needs of the second one.
+    located = min(options.min_lines_per_point, options.reduced_lines_per_point)
+    case = _case(fit, axes, counts, located) if fit is not None else "none"
     return CameraSolution(
         image_width=frame.width,
         image_height=frame.height,
