@@ -68,13 +68,25 @@ def target(context: Any, kind: str) -> tuple[str, str, int | None]:
     return take.version_id, f"{state().shot_code} {take.label}", None
 
 
+NO_TARGET = "Select a strip that shows a version, or show a take in the Image Editor"
+
+
 def _target_poll(cls: type, context: Any, kind: str) -> bool:
     if not ensure_online(cls, context):
         return False
     if not target(context, kind)[0]:
-        cls.poll_message_set(tip("Select a strip that shows a version, or show a take in the Image Editor"))
+        cls.poll_message_set(tip(NO_TARGET))
         return False
     return True
+
+
+def reported_target(operator: Any, context: Any) -> tuple[str, str, int | None]:
+    """`target` of the operator's `target` kind; when nothing is reviewed, the operator reports it as an
+    error and the id is ""."""
+    found = target(context, operator.target)
+    if not found[0]:
+        operator.report({"ERROR"}, tip(NO_TARGET))
+    return found
 
 
 def _after_review(version_id: str) -> None:
@@ -119,11 +131,8 @@ class AIPIPE_OT_images_review(bpy.types.Operator):
             layout.label(text=iface("Current frame: {frame}", frame=frame), translate=False)
 
     def execute(self, context: Any) -> set[str]:
-        version_id, name, current = target(context, self.target)
+        version_id, name, current = reported_target(self, context)
         if not version_id:
-            self.report(
-                {"ERROR"}, tip("Select a strip that shows a version, or show a take in the Image Editor")
-            )
             return {"CANCELLED"}
         frame = self.frame if self.frame >= 0 else current
         try:
@@ -256,11 +265,8 @@ class AIPIPE_OT_images_use_first_frame(bpy.types.Operator):
         return _target_poll(cls, context, "AUTO")
 
     def execute(self, context: Any) -> set[str]:
-        version_id, name, _frame = target(context, self.target)
+        version_id, name, _frame = reported_target(self, context)
         if not version_id:
-            self.report(
-                {"ERROR"}, tip("Select a strip that shows a version, or show a take in the Image Editor")
-            )
             return {"CANCELLED"}
         rt = runtime.get()
 
@@ -295,11 +301,8 @@ class AIPIPE_OT_images_redo(bpy.types.Operator):
         return context.window_manager.invoke_props_dialog(self)
 
     def execute(self, context: Any) -> set[str]:
-        version_id, name, _frame = target(context, self.target)
+        version_id, name, _frame = reported_target(self, context)
         if not version_id:
-            self.report(
-                {"ERROR"}, tip("Select a strip that shows a version, or show a take in the Image Editor")
-            )
             return {"CANCELLED"}
         rt = runtime.get()
 

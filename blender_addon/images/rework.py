@@ -11,10 +11,10 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
 from .. import runtime
-from ..i18n import iface, tip
+from ..i18n import iface
 from ..registry import register_classes, unregister_classes
 from . import core
-from .review import TARGETS, _target_poll, target
+from .review import TARGETS, _target_poll, reported_target
 
 OPERATIONS = (
     ("refine", "Refine", "Image to image: the take redrawn with the prompt, as far as the denoise lets it"),
@@ -75,11 +75,8 @@ class AIPIPE_OT_images_rework(bpy.types.Operator):
         layout.prop(self, "candidates")
 
     def execute(self, context: Any) -> set[str]:
-        version_id, name, _frame = target(context, self.target)
+        version_id, name, _frame = reported_target(self, context)
         if not version_id:
-            self.report(
-                {"ERROR"}, tip("Select a strip that shows a version, or show a take in the Image Editor")
-            )
             return {"CANCELLED"}
         operation = self.operation
         references = _references(context) if self.use_references and operation == "edit" else []
