@@ -4,12 +4,8 @@ holds neither the event loop nor the server process's GIL; the calling worker th
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
-import threading
 from collections.abc import AsyncIterator
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -17,7 +13,7 @@ from fastapi import FastAPI
 
 from ..camera_solve import CameraSolution
 from ..errors import ApiError, Unprocessable
-from ..shotlist.offload import follow_parent
+from ..spawned import SpawnedPool
 from .service import SolvePlan, run_solve
 from .settings import CameraSettings
 
@@ -40,34 +36,18 @@ class SolveProcesses:
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._lock = threading.Lock()
-        self._pool: ProcessPoolExecutor | None = None
-
-    def _current(self) -> ProcessPoolExecutor:
-        with self._lock:
-            if self._pool is None:
-                # spawn: a fork of a threaded server would copy its locks mid-use (and the event loop).
-                self._pool = ProcessPoolExecutor(
-                    self.size,
-                    mp_context=multiprocessing.get_context("spawn"),
-                    initializer=follow_parent,
-                    initargs=(os.getpid(),),
-                )
-            return self._pool
+        self._pool = SpawnedPool(size)
 
     def solve(self, plan: SolvePlan, max_pixels: int) -> CameraSolution:
         """Solve in a child process (call from a worker thread: it waits without the GIL)."""
-        pool = self._current()
-        try:
-            outcome, value, field, worker = pool.submit(solve_in_child, plan, max_pixels).result()
-        except BrokenProcessPool as exc:
-            with self._lock:
-                if self._pool is pool:
-                    self._pool = None
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise Unprocessable(
+        outcome, value, field, worker = self._pool.run(
+            solve_in_child,
+            plan,
+            max_pixels,
+            broken=lambda: Unprocessable(
                 "the solve process ended while solving this picture", field="version_id"
-            ) from exc
+            ),
+        )
         logger.info(
             "camera solved in a solve process",
             extra={
@@ -83,10 +63,7 @@ class SolveProcesses:
         return CameraSolution.model_validate(value)
 
     def close(self) -> None:
-        with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.close()
 
 
 @asynccontextmanager

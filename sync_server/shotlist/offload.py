@@ -13,13 +13,9 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing
 import os
-import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -31,13 +27,13 @@ from sqlalchemy.orm import Session
 from ..context import UnitOfWork, prepare_events
 from ..db.engine import make_database, make_engine
 from ..errors import Unprocessable
+from ..spawned import SpawnedPool
 from . import bulk, service
 from .planned import ImportJob, Planned, Written
 from .schemas import Selection
 from .settings import ShotlistSettings
 
 logger = logging.getLogger(__name__)
-PARENT_POLL_S = 1.0  # how often an import process checks that the server process is still there
 
 
 def parse_selection(text: str | None) -> Selection:
@@ -102,40 +98,13 @@ def plan_with(engine: Engine, job: ImportJob) -> Planned:
         )
 
 
-def follow_parent(parent: int) -> None:
-    """(In each import process, at its start.) End when the server process is gone: a server killed with
-    SIGKILL never shuts its pool down, and its processes would wait for work for ever. A write under way
-    ends with them, uncommitted (the database rolls it back)."""
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(PARENT_POLL_S)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="aipipe-import-parent", daemon=True).start()
-
-
 class ImportProcesses:
     """The app's pool of import processes. A child that dies (killed, out of memory on a hostile file)
     breaks the pool: that import is refused and the next one gets a fresh pool."""
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._lock = threading.Lock()
-        self._pool: ProcessPoolExecutor | None = None
-
-    def _current(self) -> ProcessPoolExecutor:
-        with self._lock:
-            if self._pool is None:
-                # spawn: a fork of a threaded server would copy its locks mid-use (and the event loop).
-                # Processes start on the first imports, not with the server.
-                self._pool = ProcessPoolExecutor(
-                    self.size,
-                    mp_context=multiprocessing.get_context("spawn"),
-                    initializer=follow_parent,
-                    initargs=(os.getpid(),),
-                )
-            return self._pool
+        self._pool = SpawnedPool(size)  # processes start on the first imports, not with the server
 
     def preview(self, job: ImportJob) -> bytes:
         """The preview's JSON, made in an import process (the calling thread waits, without the GIL)."""
@@ -161,19 +130,15 @@ class ImportProcesses:
         return written
 
     def _run(self, work: Callable[[ImportJob], Any], job: ImportJob) -> Any:
-        pool = self._current()
-        try:
-            return pool.submit(work, job).result()
-        except BrokenProcessPool as exc:
-            with self._lock:
-                if self._pool is pool:
-                    self._pool = None
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise Unprocessable(
+        return self._pool.run(
+            work,
+            job,
+            broken=lambda: Unprocessable(
                 f"{job.filename}: the import process ended before it answered (out of memory, or killed); "
                 "preview the file again to see what was applied.",
                 field="file",
-            ) from exc
+            ),
+        )
 
     def _log(self, planned: Planned, job: ImportJob) -> None:
         logger.info(
@@ -188,10 +153,7 @@ class ImportProcesses:
         )
 
     def close(self) -> None:
-        with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.close()
 
 
 @asynccontextmanager
