@@ -11,8 +11,8 @@ import os
 from typing import Any
 
 import bpy
-import bpy.utils.previews
 
+from .. import previews as shared_previews
 from .. import runtime
 from ..core.client import ApiError
 from ..i18n import iface
@@ -24,19 +24,11 @@ log = logging.getLogger(__name__)
 
 
 def previews() -> Any:
-    rt = runtime.get()
-    collection = rt.extras.get(KEY)
-    if collection is None:
-        collection = rt.extras[KEY] = bpy.utils.previews.new()
-        rt.extras.setdefault("_closers", []).append(lambda: bpy.utils.previews.remove(collection))
-    return collection
+    return shared_previews.collection(KEY)
 
 
 def icon_for(reference_id: str) -> int:
-    collection = runtime.get().extras.get(KEY) if runtime.is_ready() else None
-    if collection is None or reference_id not in collection:
-        return 0
-    return collection[reference_id].icon_id
+    return shared_previews.icon(KEY, reference_id) if runtime.is_ready() else 0
 
 
 def records() -> dict[str, dict[str, Any]]:

@@ -6,8 +6,7 @@ import logging
 import os
 from typing import Any
 
-import bpy.utils.previews
-
+from .. import previews as shared_previews
 from .. import runtime
 from ..core.client import ApiError
 
@@ -16,20 +15,11 @@ log = logging.getLogger(__name__)
 
 
 def previews() -> Any:
-    rt = runtime.get()
-    collection = rt.extras.get(KEY)
-    if collection is None:
-        collection = rt.extras[KEY] = bpy.utils.previews.new()
-        rt.extras.setdefault("_closers", []).append(lambda: bpy.utils.previews.remove(collection))
-    return collection
+    return shared_previews.collection(KEY)
 
 
 def icon_for(shot_id: str) -> int:
-    rt = runtime.get()
-    collection = rt.extras.get(KEY)
-    if collection is None or shot_id not in collection:
-        return 0
-    return collection[shot_id].icon_id
+    return shared_previews.icon(KEY, shot_id)
 
 
 def fetch(shot_ids: list[str]) -> None:
