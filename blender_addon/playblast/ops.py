@@ -18,6 +18,16 @@ from .depth_video import DepthVideoSpec, render_depth_video
 from .render import PlayblastSpec, render_playblast
 
 
+def _ensure_camera_shot(cls: type, context: bpy.types.Context) -> bool:
+    """The scene is a shot's and has a camera to playblast through (else the poll message says which)."""
+    if not ensure_shot_scene(cls, context):
+        return False
+    if context.scene.camera is None:
+        cls.poll_message_set(tip("The scene has no camera"))
+        return False
+    return True
+
+
 class AIPIPE_OT_playblast_create(bpy.types.Operator):
     """Playblast the shot with burn-ins, upload it (with the camera's per-frame JSON) as the next playblast version and put the shot in review"""  # noqa: E501 (a tooltip)
 
@@ -33,12 +43,7 @@ class AIPIPE_OT_playblast_create(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        if not ensure_shot_scene(cls, context):
-            return False
-        if context.scene.camera is None:
-            cls.poll_message_set(tip("The scene has no camera"))
-            return False
-        return True
+        return _ensure_camera_shot(cls, context)
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         rt = runtime.get()
@@ -148,12 +153,7 @@ class AIPIPE_OT_playblast_depth_video(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        if not ensure_shot_scene(cls, context):
-            return False
-        if context.scene.camera is None:
-            cls.poll_message_set(tip("The scene has no camera"))
-            return False
-        return True
+        return _ensure_camera_shot(cls, context)
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         rt = runtime.get()
