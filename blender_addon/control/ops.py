@@ -183,6 +183,16 @@ class AIPIPE_OT_control_mask_new(bpy.types.Operator):
         return {"FINISHED"}
 
 
+def _picked_image_file(operator: Any) -> str:
+    """The absolute path of the image file the operator's file browser picked; "" (reported as an error)
+    when it is not an image file."""
+    path = bpy.path.abspath(operator.filepath)
+    if not os.path.isfile(path) or not opsdata.is_image_name(path):
+        operator.report({"ERROR"}, iface("{path} is not an image file", path=path))
+        return ""
+    return path
+
+
 class AIPIPE_OT_control_mask_open(bpy.types.Operator):
     """Open a mask image file (white = repaint) for the picked take, to paint on and save as a version"""
 
@@ -202,9 +212,8 @@ class AIPIPE_OT_control_mask_open(bpy.types.Operator):
         return {"RUNNING_MODAL"}
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        path = bpy.path.abspath(self.filepath)
-        if not os.path.isfile(path) or not opsdata.is_image_name(path):
-            self.report({"ERROR"}, iface("{path} is not an image file", path=path))
+        path = _picked_image_file(self)
+        if not path:
             return {"CANCELLED"}
         take, shot = _picked_take(context), context.scene.aipipe_shot
         name = opsdata.mask_image_name(shot.shot_code, take.code)
@@ -292,9 +301,8 @@ class AIPIPE_OT_control_mask_upload_file(bpy.types.Operator):
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         rt = runtime.get()
-        path = bpy.path.abspath(self.filepath)
-        if not os.path.isfile(path) or not opsdata.is_image_name(path):
-            self.report({"ERROR"}, iface("{path} is not an image file", path=path))
+        path = _picked_image_file(self)
+        if not path:
             return {"CANCELLED"}
         take = _picked_take(context)
         shot_id, take_code, fields = (
@@ -367,9 +375,8 @@ class AIPIPE_OT_control_reference_add(bpy.types.Operator):
         return {"RUNNING_MODAL"}
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        path = bpy.path.abspath(self.filepath)
-        if not os.path.isfile(path) or not opsdata.is_image_name(path):
-            self.report({"ERROR"}, iface("{path} is not an image file", path=path))
+        path = _picked_image_file(self)
+        if not path:
             return {"CANCELLED"}
         references.upload(_picked_character(context), path)
         return {"FINISHED"}

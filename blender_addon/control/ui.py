@@ -30,14 +30,19 @@ class AIPIPE_PT_control(SidebarPanel, bpy.types.Panel):
             self.layout.label(text="Set up a shot to make control images and masks", icon="INFO")
 
 
-class AIPIPE_PT_control_images(SidebarPanel, bpy.types.Panel):
-    bl_idname = "AIPIPE_PT_control_images"
-    bl_label = "Control images"
+class _ShotSubpanel(SidebarPanel):
+    """Mixin for a "Control inputs" subpanel shown while online in a shot's scene."""
+
     bl_parent_id = "AIPIPE_PT_control"
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
         return runtime.is_online() and bool(context.scene.aipipe_shot.shot_id)
+
+
+class AIPIPE_PT_control_images(_ShotSubpanel, bpy.types.Panel):
+    bl_idname = "AIPIPE_PT_control_images"
+    bl_label = "Control images"
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
@@ -49,14 +54,9 @@ class AIPIPE_PT_control_images(SidebarPanel, bpy.types.Panel):
         layout.operator("aipipe.control_render_upload", icon="RENDER_STILL")
 
 
-class AIPIPE_PT_control_masks(SidebarPanel, bpy.types.Panel):
+class AIPIPE_PT_control_masks(_ShotSubpanel, bpy.types.Panel):
     bl_idname = "AIPIPE_PT_control_masks"
     bl_label = "Masks"
-    bl_parent_id = "AIPIPE_PT_control"
-
-    @classmethod
-    def poll(cls, context: bpy.types.Context) -> bool:
-        return runtime.is_online() and bool(context.scene.aipipe_shot.shot_id)
 
     def draw(self, context: bpy.types.Context) -> None:
         draw_masks(self.layout, context)
