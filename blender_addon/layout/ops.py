@@ -13,10 +13,10 @@ from bpy.props import BoolProperty, FloatProperty, StringProperty
 from .. import runtime
 from ..connect import props as connect_props
 from ..core import pathmap
-from ..core.client import ApiError
 from ..i18n import iface, tip
 from ..registry import ensure_online, ensure_shot_scene, register_classes, unregister_classes
 from . import exports, opsdata, scene_setup
+from .first_frame import first_frame_or_none
 
 
 def _selected_shot_id(context: bpy.types.Context) -> str:
@@ -34,12 +34,7 @@ def fetch_setup(shot_id: str) -> Any:
         preset = client.get(f"/api/presets/{shot['preset_id']}") if shot.get("preset_id") else None
         ctx.progress(0.3, "first frame")
         image = None
-        try:
-            first = client.get(f"/api/shots/{shot_id}/first-frame")
-        except ApiError as exc:
-            if exc.status != 404:
-                raise
-            first = None
+        first = first_frame_or_none(client, shot_id)
         if first is not None:
             file = first["file"]
             image = os.path.join(rt.cache_dir, "first_frames", f"{file['sha256'][:16]}_{file['name']}")

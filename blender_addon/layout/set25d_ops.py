@@ -11,10 +11,10 @@ import bpy
 from bpy.props import EnumProperty, FloatProperty, IntProperty, StringProperty
 
 from .. import runtime, undo
-from ..core.client import ApiError
 from ..i18n import iface, tip
 from ..registry import register_classes, unregister_classes
 from . import set25d
+from .first_frame import first_frame_or_none
 
 ENCODINGS = (
     ("depth", "Depth (Lotus)", "Near = white, the value affine in depth (Lotus depth after its invert)"),
@@ -45,12 +45,7 @@ def fetch_depth(shot_id: str) -> Any:
 
     def work(ctx: Any) -> dict[str, Any]:
         client = rt.require_client()
-        try:
-            first = client.get(f"/api/shots/{shot_id}/first-frame")
-        except ApiError as exc:
-            if exc.status != 404:
-                raise
-            first = None
+        first = first_frame_or_none(client, shot_id)
         versions = client.get(f"/api/shots/{shot_id}/versions", {"stage": "control", "limit": 200})["items"]
         depth = pick_depth(versions, str(first["version"]["id"]) if first else None)
         if depth is None:
