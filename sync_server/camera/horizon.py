@@ -66,15 +66,25 @@ def hold_horizon(solution: CameraSolution, a_px: list[float], b_px: list[float])
         x = np.cross(x, up)
     y = np.cross(up, x)
     axes = np.column_stack([x, y, up])
+    counts = {p.axis: p.lines for p in solution.vanishing_points}
+    return turned_solution(solution, axes, frame, counts)
+
+
+def turned_solution(
+    solution: CameraSolution, axes: np.ndarray, frame: ImageFrame, counts: dict[str, int]
+) -> CameraSolution:
+    """The solution with the camera turned to `axes` (scene X, Y, Z as columns in camera coordinates; focal
+    kept): its angles, transform and horizon follow, and the vanishing points of the axes in `counts`
+    (axis → lines drawn to it)."""
+    focal = solution.relative_focal
     pitch, roll, yaw = pitch_roll_yaw(axes)
     camera_to_scene = axes.T
     transform = [list(row) for row in solution.camera_transform]
     for r in range(3):
         transform[r][:3] = [float(v) for v in camera_to_scene[r]]
-    counts = {p.axis: p.lines for p in solution.vanishing_points}
     points = [
-        vanishing_point(name, axes[:, "xyz".index(name)], focal, frame, counts.get(name, 0))
-        for name in ("x", "y", "z")
+        vanishing_point(name, axes[:, "xyz".index(name)], focal, frame, counts[name])
+        for name in "xyz"
         if name in counts
     ]
     return solution.model_copy(

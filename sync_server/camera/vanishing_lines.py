@@ -16,8 +16,7 @@ import numpy as np
 
 from ..camera_solve import CameraSolution
 from ..camera_solve.lines import ImageFrame
-from ..camera_solve.orientation import pitch_roll_yaw
-from .horizon import horizon_of, vanishing_point
+from .horizon import turned_solution
 
 AXES = "xyz"
 DAMPING = 1e-6  # ε: the smallest turn where the lines leave an angle free
@@ -80,27 +79,7 @@ def hold_lines(solution: CameraSolution, lines: list[tuple[str, list[float], lis
     # re-orthonormalise (numerical drift), keeping a right-handed frame
     u, _, vt = np.linalg.svd(axes)
     axes = u @ vt
-    pitch, roll, yaw = pitch_roll_yaw(axes)
-    camera_to_scene = axes.T
-    transform = [list(row) for row in solution.camera_transform]
-    for r in range(3):
-        transform[r][:3] = [float(v) for v in camera_to_scene[r]]
     counts = {p.axis: p.lines for p in solution.vanishing_points}
     for axis, _a, _b in lines:
         counts.setdefault(axis, 0)
-    points = [
-        vanishing_point(name, axes[:, AXES.index(name)], focal, frame, counts[name])
-        for name in AXES
-        if name in counts
-    ]
-    return solution.model_copy(
-        update={
-            "pitch_deg": pitch,
-            "roll_deg": roll,
-            "yaw_deg": yaw,
-            "camera_to_scene": [[float(v) for v in row] for row in camera_to_scene],
-            "camera_transform": transform,
-            "horizon": horizon_of(focal, axes, frame),
-            "vanishing_points": points,
-        }
-    )
+    return turned_solution(solution, axes, frame, counts)
