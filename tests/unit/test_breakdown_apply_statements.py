@@ -6,36 +6,27 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from sync_server.breakdown.apply import apply_draft
 from sync_server.breakdown.draft import DraftContent
 from sync_server.context import SYSTEM, UnitOfWork
-from sync_server.db.engine import Database, make_database
-from sync_server.db.migrate import upgrade
+from sync_server.db.engine import Database
 from sync_server.db.models import AuditEvent, Character, Project, Scene, Shot
 from sync_server.db.models_breakdown import BreakdownDraft
 from sync_server.db.models_history import ChangeItem
 from sync_server.shots.schemas import ShotOut
+from tests.support.statements import counted_statements, migrated_database
 
 SCENES = 5
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Database]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'breakdown.db'}"
-    else:
-        url = request.getfixturevalue("fresh_pg_url")
-    upgrade(url)
-    made = make_database(url)
-    try:
-        yield made
-    finally:
-        made.dispose()
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    yield from migrated_database(request, tmp_path / "breakdown.db")
 
 
 def _draft(db: Database, shots: int) -> tuple[uuid.UUID, uuid.UUID]:
@@ -86,18 +77,9 @@ def _draft(db: Database, shots: int) -> tuple[uuid.UUID, uuid.UUID]:
 def _apply_counting(db: Database, shots: int) -> tuple[int, int, uuid.UUID]:
     """(statements in all, statements in the write transaction, the project) of applying a new draft."""
     project_id, draft_id = _draft(db, shots)
-    statements: list[tuple[bool, str]] = []
-
-    def count(conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
-        statements.append((bool(conn.get_execution_options().get("aipipe_write")), sql))
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        with db.write_sessions() as session:
-            uow = UnitOfWork(session=session, hub=None, actor=SYSTEM)
-            out = apply_draft(uow, draft_id, 1, read=db.read_sessions)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
+    with counted_statements(db.engine) as statements, db.write_sessions() as session:
+        uow = UnitOfWork(session=session, hub=None, actor=SYSTEM)
+        out = apply_draft(uow, draft_id, 1, read=db.read_sessions)
     assert out.status == "applied"
     assert len(out.result["shots"]) == shots and len(out.result["characters_merged"]) == 1
     with db.read_sessions() as session:
@@ -111,8 +93,7 @@ def _apply_counting(db: Database, shots: int) -> tuple[int, int, uuid.UUID]:
     # created, the one merged, the environment and the draft.
     assert (made, scenes, events) == (shots, SCENES, shots + SCENES + 4)
     assert items >= shots
-    written = sum(1 for write, _ in statements if write)
-    return len(statements), written, project_id
+    return statements.total, statements.written, project_id
 
 
 def test_breakdown_apply_statements_do_not_grow_with_shots(db: Database) -> None:

@@ -8,14 +8,14 @@ import io
 import json
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, insert, select
+from sqlalchemy import func, insert, select
 
 from sync_server.context import SYSTEM, UnitOfWork
-from sync_server.db.engine import Database, make_database
-from sync_server.db.migrate import upgrade
+from sync_server.db.engine import Database
 from sync_server.db.models import AuditEvent, Project, Scene, Shot
 from sync_server.shotlist import service
 from sync_server.shotlist.offload import plan_import
@@ -23,20 +23,12 @@ from sync_server.shotlist.planned import ImportJob
 from sync_server.shotlist.settings import ShotlistSettings
 from sync_server.shots.schemas import ShotOut
 from sync_server.storage.layout import ProjectLayout
+from tests.support.statements import counted_statements, migrated_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Database]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'apply.db'}"
-    else:
-        url = request.getfixturevalue("fresh_pg_url")
-    upgrade(url)
-    made = make_database(url)
-    try:
-        yield made
-    finally:
-        made.dispose()
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    yield from migrated_database(request, tmp_path / "apply.db")
 
 
 def _project(db: Database, shots: int) -> tuple[uuid.UUID, str, list[dict[str, Any]]]:
@@ -82,28 +74,19 @@ def _edited_csv(scene: str, rows: list[dict[str, Any]], new: int) -> bytes:
 def _apply_counting(db: Database, shots: int, new: int) -> tuple[int, dict[str, Any]]:
     project_id, scene, rows = _project(db, shots)
     content = _edited_csv(scene, rows, new)
-    statements: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
-        statements.append(sql)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        with db.write_sessions() as session:
-            uow = UnitOfWork(session=session, hub=None, actor=SYSTEM)
-            job = ImportJob(
-                db.engine.url.render_as_string(hide_password=False),
-                project_id,
-                "edit.csv",
-                content,
-                ShotlistSettings(),
-                SYSTEM,
-                apply=True,
-            )
-            # Planned inline here (the server plans in a child process): its own engine, not counted.
-            answer = json.loads(service.apply(uow, lambda: plan_import(job), project_id, job.filename).answer)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
+    with counted_statements(db.engine) as statements, db.write_sessions() as session:
+        uow = UnitOfWork(session=session, hub=None, actor=SYSTEM)
+        job = ImportJob(
+            db.engine.url.render_as_string(hide_password=False),
+            project_id,
+            "edit.csv",
+            content,
+            ShotlistSettings(),
+            SYSTEM,
+            apply=True,
+        )
+        # Planned inline here (the server plans in a child process): its own engine, not counted.
+        answer = json.loads(service.apply(uow, lambda: plan_import(job), project_id, job.filename).answer)
     with db.read_sessions() as session:
         total = session.scalar(select(func.count()).select_from(Shot).where(Shot.project_id == project_id))
         edited = session.scalar(
@@ -112,7 +95,7 @@ def _apply_counting(db: Database, shots: int, new: int) -> tuple[int, dict[str, 
         events = session.scalar(select(func.count()).where(AuditEvent.project_id == project_id))
     assert (total, edited, events) == (shots + new, shots, shots + new)
     assert len(answer["applied"]["updated"]) == shots and len(answer["applied"]["created"]) == new
-    return len(statements), answer
+    return statements.total, answer
 
 
 def test_apply_statements_grow_with_batches_not_rows(db: Database) -> None:
