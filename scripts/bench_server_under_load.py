@@ -51,6 +51,7 @@ from scripts.bench_shotlist_apply import (  # noqa: E402
     tokens,
 )
 from tests.support.media import h264_mp4  # noqa: E402
+from tests.support.processes import log_records  # noqa: E402
 from tests.support.server import ServerProcess, start_with_admin  # noqa: E402
 
 IDLE_PROBES = 200
@@ -310,17 +311,6 @@ def probe_line(label: str, values: list[float]) -> str:
     )
 
 
-def log_records(server: ServerProcess, message: str) -> list[dict[str, Any]]:
-    found = []
-    for line in server.log().splitlines():
-        if message in line:
-            try:
-                found.append(json.loads(line))
-            except ValueError:
-                continue
-    return found
-
-
 def uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
 
@@ -360,9 +350,9 @@ def run(label: str, pg_url: str | None, args: argparse.Namespace) -> None:
                 for name in ("apply", "breakdown", "proxy"):
                     runs[f"{name} alone"] = measured(server, made, {name: solo_ids[name]}, solo_content)
                 runs["all three at once"] = measured(server, made, all_ids, all_content)
-                planned = [r for r in log_records(server, "shot list import planned") if r["apply"]]
-                written = log_records(server, "shot list import written")
-                drafts = log_records(server, "breakdown draft applied")
+                planned = [r for r in log_records(server.log(), "shot list import planned") if r["apply"]]
+                written = log_records(server.log(), "shot list import written")
+                drafts = log_records(server.log(), "breakdown draft applied")
             finally:
                 server.stop()
     report(label, idle, runs, planned, written, drafts)

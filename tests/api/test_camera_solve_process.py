@@ -3,26 +3,16 @@ the server logs which process solved each picture, and that process is a live ch
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import cv2
 
 from scripts.camera_set.synth import draw_boxes
 from tests.support.api import login
+from tests.support.processes import log_records, parent_of
 from tests.support.server import start_with_admin
 
 SOLVED = "camera solved in a solve process"
-
-
-def _parent_of(pid: int) -> int | None:
-    status = Path(f"/proc/{pid}/status")
-    if not status.exists():
-        return None
-    for line in status.read_text().splitlines():
-        if line.startswith("PPid:"):
-            return int(line.split()[1])
-    return None
 
 
 def test_a_solve_runs_in_a_child_process_of_the_server(tmp_path: Path) -> None:
@@ -43,12 +33,12 @@ def test_a_solve_runs_in_a_child_process_of_the_server(tmp_path: Path) -> None:
         for body in ({}, {"focal_mm": 50.0}):
             answer = admin.post(f"/api/versions/{version['id']}/camera-solve", json=body, timeout=120)
             assert answer.status_code == 200, answer.text
-        records = [json.loads(line) for line in process.log().splitlines() if SOLVED in line]
+        records = log_records(process.log(), SOLVED)
         assert len(records) == 2, records
         for record in records:
             assert record["server_pid"] == server_pid and record["version_id"] == version["id"]
             assert record["worker_pid"] != server_pid, record  # solved on the server's own GIL
-            assert _parent_of(record["worker_pid"]) in (server_pid, None), record  # a process of its pool
+            assert parent_of(record["worker_pid"]) in (server_pid, None), record  # a process of its pool
             assert record["outcome"] == "ok" and record["cpu_s"] > 0
     finally:
         admin.close()

@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.support.api import Api, login
+from tests.support.processes import log_records, parent_of
 from tests.support.server import ServerProcess, start_with_admin
 
 ROWS = 2000
@@ -44,24 +43,6 @@ def _rows_csv(scene: str, count: int) -> bytes:
     return buffer.getvalue().encode()
 
 
-def _planned(log: str, message: str = PLANNED) -> list[dict[str, Any]]:
-    records = []
-    for line in log.splitlines():
-        if message in line:
-            records.append(json.loads(line))
-    return records
-
-
-def _parent_of(pid: int) -> int | None:
-    status = Path(f"/proc/{pid}/status")
-    if not status.exists():
-        return None
-    for line in status.read_text().splitlines():
-        if line.startswith("PPid:"):
-            return int(line.split()[1])
-    return None
-
-
 def test_preview_and_apply_are_planned_in_a_child_process(server: tuple[ServerProcess, Api]) -> None:
     process, api = server
     assert process.process is not None
@@ -87,18 +68,18 @@ def test_preview_and_apply_are_planned_in_a_child_process(server: tuple[ServerPr
     listing = api.admin.get(f"/api/projects/{pid}/shots", params={"limit": 1})
     assert listing.json()["total"] == ROWS
 
-    records = _planned(process.log())
+    records = log_records(process.log(), PLANNED)
     assert [r["apply"] for r in records] == [False, True], records
     for record in records:
         assert record["rows"] == ROWS
         assert record["server_pid"] == server_pid
         assert record["worker_pid"] != server_pid, record  # planned on the server's own GIL
         # A process of the server's pool (still running: the pool keeps its processes).
-        parent = _parent_of(record["worker_pid"])
+        parent = parent_of(record["worker_pid"])
         assert parent in (server_pid, None), (record, parent)
         assert record["cpu_s"] > 0
     # The write transaction too: in the import process that planned it.
-    (written,) = _planned(process.log(), WRITTEN)
+    (written,) = log_records(process.log(), WRITTEN)
     assert written["worker_pid"] == records[1]["worker_pid"] and written["rows"] == ROWS
 
 
@@ -140,7 +121,7 @@ def test_import_processes_end_when_the_server_is_killed(server: tuple[ServerProc
         files={"file": ("small.csv", _rows_csv(scene["code"], 10))},
     )
     assert preview.status_code == 200, preview.text
-    (record,) = _planned(process.log())
+    (record,) = log_records(process.log(), PLANNED)
     assert not _ended(record["worker_pid"])
     process.stop(kill=True)
     deadline = time.monotonic() + 20
