@@ -183,16 +183,24 @@ def render_shot(
         )
         inputs.append(control.input)
         extra = {"take": {"provenance": control.provenance}}
-    submit = JobSubmit(
+    submit = shot_job(template, params, shot.id, body.priority)
+    return jobs.submit(uow, services.settings, submit, inputs=inputs, extra=extra)
+
+
+def shot_job(
+    template: WorkflowTemplate, params: dict[str, Any], shot_id: uuid.UUID, priority: int
+) -> JobSubmit:
+    """The farm job that runs `template` with `params` for the shot: its job type, the stage its output
+    publishes to and its GPU-time estimate follow from the template."""
+    return JobSubmit(
         type=template.meta.job_type,
         workflow=template.name,
         params=params,
-        priority=body.priority,
-        shot_id=shot.id,
+        priority=priority,
+        shot_id=shot_id,
         output_stage=output_stage(template),
         estimate_s=estimate(template, params),
     )
-    return jobs.submit(uow, services.settings, submit, inputs=inputs, extra=extra)
 
 
 def estimate(template: WorkflowTemplate, params: dict[str, Any]) -> float:

@@ -22,7 +22,7 @@ from ..context import UnitOfWork
 from ..db.base import utcnow
 from ..db.models import Job, Project, Shot
 from ..farm import catalog, jobs
-from ..farm.render import estimate, output_stage
+from ..farm.render import shot_job
 from ..farm.schemas import JobSubmit
 from ..prompts.service import prompt_for
 from ..settings import Settings
@@ -178,15 +178,7 @@ class TakeQueue:
         if body.control is not None:
             record["control"]["version_id"] = str(control_id)
         params = take_params(session, shot, project, template, body, inputs, seeds[0], prompt)
-        submit = JobSubmit(
-            type=template.meta.job_type,  # type: ignore[arg-type]
-            workflow=template.name,
-            params=params,
-            priority=body.priority,
-            shot_id=shot.id,
-            output_stage=output_stage(template),
-            estimate_s=estimate(template, params),
-        )
+        submit = shot_job(template, params, shot.id, body.priority)
         values = self._bind(submit, inputs.items, template)
         now = utcnow()
         made = []
