@@ -24,6 +24,22 @@ class SidebarPanel:
     bl_category = CATEGORY
 
 
+class SequencerPanel:
+    """Mixin for a panel in the Video Sequencer sidebar's "AIPipeline" tab."""
+
+    bl_space_type = "SEQUENCE_EDITOR"
+    bl_region_type = "UI"
+    bl_category = CATEGORY
+
+
+class ImageEditorPanel:
+    """Mixin for a panel in the Image Editor sidebar's "AIPipeline" tab."""
+
+    bl_space_type = "IMAGE_EDITOR"
+    bl_region_type = "UI"
+    bl_category = CATEGORY
+
+
 class AIPIPE_PT_connection(SidebarPanel, bpy.types.Panel):
     bl_idname = "AIPIPE_PT_connection"
     bl_label = "Connection"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import bpy
 
 from .. import runtime
-from ..connect.ui import CATEGORY, SidebarPanel
+from ..connect.ui import ImageEditorPanel, SidebarPanel
 from ..registry import register_classes, unregister_classes
 from . import masks, references
 
@@ -103,14 +103,11 @@ class AIPIPE_PT_control_references(SidebarPanel, bpy.types.Panel):
         layout.operator("aipipe.control_reference_add", icon="ADD")
 
 
-class AIPIPE_PT_control_mask_image(bpy.types.Panel):
+class AIPIPE_PT_control_mask_image(ImageEditorPanel, bpy.types.Panel):
     """The mask tools beside the picture being painted."""
 
     bl_idname = "AIPIPE_PT_control_mask_image"
     bl_label = "Mask"
-    bl_space_type = "IMAGE_EDITOR"
-    bl_region_type = "UI"
-    bl_category = CATEGORY
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:

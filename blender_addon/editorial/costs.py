@@ -8,7 +8,7 @@ from typing import Any
 import bpy
 
 from .. import runtime
-from ..connect.ui import CATEGORY
+from ..connect.ui import SequencerPanel
 from ..i18n import iface
 from ..registry import register_classes, unregister_classes
 from . import vse
@@ -61,12 +61,9 @@ class AIPIPE_OT_editorial_costs_refresh(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class AIPIPE_PT_editorial_costs(bpy.types.Panel):
+class AIPIPE_PT_editorial_costs(SequencerPanel, bpy.types.Panel):
     bl_idname = "AIPIPE_PT_editorial_costs"
     bl_label = "Shot cost"
-    bl_space_type = "SEQUENCE_EDITOR"
-    bl_region_type = "UI"
-    bl_category = CATEGORY
 
     def draw(self, context: Any) -> None:
         layout = self.layout

@@ -7,19 +7,16 @@ from typing import Any
 import bpy
 
 from .. import runtime
-from ..connect.ui import CATEGORY, WRAP_WIDTH, draw_activity
+from ..connect.ui import WRAP_WIDTH, SequencerPanel, draw_activity
 from ..core.textwrap import wrap
 from ..i18n import iface
 from ..registry import register_classes, unregister_classes
 from . import vse
 
 
-class AIPIPE_PT_editorial(bpy.types.Panel):
+class AIPIPE_PT_editorial(SequencerPanel, bpy.types.Panel):
     bl_idname = "AIPIPE_PT_editorial"
     bl_label = "Edit"
-    bl_space_type = "SEQUENCE_EDITOR"
-    bl_region_type = "UI"
-    bl_category = CATEGORY
 
     def draw(self, context: Any) -> None:
         layout = self.layout

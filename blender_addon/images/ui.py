@@ -10,7 +10,7 @@ from typing import Any
 import bpy
 
 from .. import runtime
-from ..connect.ui import CATEGORY, WRAP_WIDTH, SidebarPanel, draw_activity
+from ..connect.ui import WRAP_WIDTH, ImageEditorPanel, SequencerPanel, SidebarPanel, draw_activity
 from ..core.textwrap import wrap
 from ..i18n import iface
 from ..registry import register_classes, unregister_classes
@@ -88,12 +88,9 @@ class AIPIPE_PT_images(SidebarPanel, bpy.types.Panel):
         layout.operator("aipipe.images_load_takes", icon="IMAGE")
 
 
-class AIPIPE_PT_images_vse(bpy.types.Panel):
+class AIPIPE_PT_images_vse(SequencerPanel, bpy.types.Panel):
     bl_idname = "AIPIPE_PT_images_vse"
     bl_label = "Takes"
-    bl_space_type = "SEQUENCE_EDITOR"
-    bl_region_type = "UI"
-    bl_category = CATEGORY
 
     def draw(self, context: Any) -> None:
         layout = self.layout
@@ -133,12 +130,9 @@ class AIPIPE_PT_images_vse(bpy.types.Panel):
         draw_activity(layout, runtime.get())
 
 
-class AIPIPE_PT_images_image(bpy.types.Panel):
+class AIPIPE_PT_images_image(ImageEditorPanel, bpy.types.Panel):
     bl_idname = "AIPIPE_PT_images_image"
     bl_label = "Takes"
-    bl_space_type = "IMAGE_EDITOR"
-    bl_region_type = "UI"
-    bl_category = CATEGORY
 
     def draw(self, context: Any) -> None:
         layout = self.layout
