@@ -24,6 +24,7 @@ from aipipe_shared.workflows import bind, load_template
 from tests.comfyui_standin.fixtures import RunningStandin, running_standin
 from tests.comfyui_standin.image_nodes import image_pad_for_outpaint
 from tests.comfyui_standin.nodes import NodeContext
+from tests.support.pictures import gradient
 
 WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
 SIZE = (128, 96)
@@ -34,11 +35,11 @@ def standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStandin
     models = {m for n in ("flux1_dev_i2i", "flux1_fill_inpaint") for m in template(n).meta.models}
     with running_standin(tmp_path_factory.mktemp("comfy"), models=sorted(models)) as running:
         folder = running.comfy.input_dir
-        picture(SIZE).save(folder / "take.png")
+        gradient(SIZE).save(folder / "take.png")
         mask = Image.new("L", SIZE, 0)
         ImageDraw.Draw(mask).rectangle((16, 16, 63, 47), fill=255)
         mask.save(folder / "mask.png")
-        rgba = picture(SIZE).convert("RGBA")
+        rgba = gradient(SIZE).convert("RGBA")
         rgba.putalpha(Image.eval(mask, lambda v: 255 - v))  # transparent = repaint
         rgba.save(folder / "mask_alpha.png")
         yield running
@@ -46,13 +47,6 @@ def standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStandin
 
 def template(name: str) -> Any:
     return load_template(WORKFLOWS / f"{name}.json")
-
-
-def picture(size: tuple[int, int]) -> Image.Image:
-    width, height = size
-    x = np.linspace(0, 255, width)[None, :].repeat(height, 0)
-    y = np.linspace(255, 0, height)[:, None].repeat(width, 1)
-    return Image.fromarray(np.stack([x, y, np.full_like(x, 90)], axis=2).astype(np.uint8), "RGB")
 
 
 def execute(standin: RunningStandin, graph: dict[str, Any]) -> Image.Image:
@@ -89,7 +83,7 @@ def test_the_sampler_repaints_only_an_inpaint_models_mask(standin: RunningStandi
 
     inside = np.zeros((SIZE[1], SIZE[0]), bool)
     inside[16:48, 16:64] = True
-    before, after = pixels(picture(SIZE)), pixels(out)
+    before, after = pixels(gradient(SIZE)), pixels(out)
     assert np.array_equal(after[~inside], before[~inside])
     assert np.abs(after[inside] - before[inside]).mean() > 20
     # LoadImageMask's alpha channel is inverted: transparent pixels are the ones repainted
@@ -107,14 +101,14 @@ def test_a_latent_noise_mask_limits_a_refine_and_seeds_fix_the_result(standin: R
 
     out, again, other = (execute(standin, g) for g in (graph, copy.deepcopy(graph), other_seed))
 
-    before = pixels(picture(SIZE))
+    before = pixels(gradient(SIZE))
     assert np.array_equal(pixels(out)[60:], before[60:]) and not np.array_equal(pixels(out), before)
     assert np.array_equal(pixels(out), pixels(again))
     assert not np.array_equal(pixels(out), pixels(other))
 
 
 def test_vae_encode_crops_to_a_multiple_of_8_centred(standin: RunningStandin) -> None:
-    picture((133, 101)).save(standin.comfy.input_dir / "odd.png")
+    gradient((133, 101)).save(standin.comfy.input_dir / "odd.png")
     graph = bind(template("flux1_dev_i2i"), {"image": "odd.png", "seed": 1, "denoise": 0.05})
 
     assert execute(standin, graph).size == (128, 96)
@@ -141,7 +135,7 @@ def test_canny_draws_the_edges_white_on_black(standin: RunningStandin) -> None:
 
 def test_outpaint_mask_is_one_on_the_border_and_feathers_into_the_picture(tmp_path: Path) -> None:
     context = NodeContext(tmp_path, tmp_path, tmp_path, {})
-    inputs = {"image": [picture((64, 48))], "left": 16, "top": 0, "right": 0, "bottom": 8, "feathering": 4}
+    inputs = {"image": [gradient((64, 48))], "left": 16, "top": 0, "right": 0, "bottom": 8, "feathering": 4}
 
     (images, masks), _ = image_pad_for_outpaint(inputs, context)
 

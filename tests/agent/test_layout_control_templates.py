@@ -9,7 +9,6 @@ import io
 import time
 import uuid
 from collections.abc import Iterator
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from PIL import Image
 
 from aipipe_shared.workflows import INPUT_FILE_ROLES, bind, check_params, load_template
 from tests.comfyui_standin.fixtures import RunningStandin, running_standin
+from tests.support.pictures import depth_sweep_mp4, gradient
 
 WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
 CONTROL_TEMPLATES = ("wan22_14b_fun_control", "wan21_vace_14b_control")
@@ -31,37 +31,13 @@ def template(name: str) -> Any:
     return load_template(WORKFLOWS / f"{name}.json")
 
 
-def picture(size: tuple[int, int]) -> Image.Image:
-    width, height = size
-    x = np.linspace(0, 255, width)[None, :].repeat(height, 0)
-    y = np.linspace(255, 0, height)[:, None].repeat(width, 1)
-    return Image.fromarray(np.stack([x, y, np.full_like(x, 90)], axis=2).astype(np.uint8), "RGB")
-
-
-def write_depth_video(path: Path, frames: int, fps: int, size: tuple[int, int] = SIZE) -> None:
-    """A depth clip: a bright bar (near) sweeping left to right over black, one position per frame."""
-    with av.open(str(path), mode="w") as container:
-        stream = container.add_stream("h264", rate=Fraction(fps))
-        stream.width, stream.height = size
-        stream.pix_fmt = "yuv420p"
-        for index in range(frames):
-            grey = np.zeros((size[1], size[0]), np.uint8)
-            left = int(index * (size[0] - 16) / max(1, frames - 1))
-            grey[:, left : left + 16] = 255
-            rgb = np.repeat(grey[..., None], 3, axis=2)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-
-
 @pytest.fixture(scope="module")
 def standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStandin]:
     models = {m for n in ("lotus_depth", *CONTROL_TEMPLATES) for m in template(n).meta.models}
     with running_standin(tmp_path_factory.mktemp("comfy"), models=sorted(models)) as running:
         folder = running.comfy.input_dir
-        picture(SIZE).save(folder / "first.png")
-        write_depth_video(folder / "layout_depth.mp4", frames=25, fps=16)
+        gradient(SIZE).save(folder / "first.png")
+        (folder / "layout_depth.mp4").write_bytes(depth_sweep_mp4(frames=25, fps=16, size=SIZE))
         yield running
 
 

@@ -9,7 +9,6 @@ import io
 import json
 import shutil
 import uuid
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from tests.comfyui_standin.fixtures import running_standin
 from tests.conftest import ADMIN, start_server_with_admin
 from tests.support.agent import run_agent_until_done
 from tests.support.api import Api, assert_problem, login
+from tests.support.pictures import depth_sweep_mp4
 
 WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
 RENDER = "wan22_14b_fun_control"
@@ -42,23 +42,8 @@ def first_frame_png() -> bytes:
     return buffer.getvalue()
 
 
-def depth_clip(frames: int, fps: int, size: tuple[int, int] = (96, 64)) -> bytes:
-    """A layout depth video: a bright (near) bar sweeping left to right over black."""
-    buffer = io.BytesIO()
-    with av.open(buffer, mode="w", format="mp4") as container:
-        stream = container.add_stream("h264", rate=Fraction(fps))
-        stream.width, stream.height = size
-        stream.pix_fmt = "yuv420p"
-        for index in range(frames):
-            grey = np.zeros((size[1], size[0]), np.uint8)
-            left = int(index * (size[0] - 16) / max(1, frames - 1))
-            grey[:, left : left + 16] = 255
-            frame = av.VideoFrame.from_ndarray(np.repeat(grey[..., None], 3, axis=2), format="rgb24")
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return buffer.getvalue()
+def depth_clip(frames: int, fps: int) -> bytes:
+    return depth_sweep_mp4(frames, fps, (96, 64))
 
 
 def publish(
