@@ -20,6 +20,7 @@ from .errors import NotFound, PreconditionRequired, StaleRevision, Unprocessable
 M = TypeVar("M")
 OutT = TypeVar("OutT", bound=BaseModel)
 
+
 @dataclass(frozen=True)
 class ListParams:
     limit: int

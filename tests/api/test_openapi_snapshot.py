@@ -38,9 +38,7 @@ def test_served_openapi_is_the_committed_document(api: Api) -> None:
     assert not found, (
         f"The server's OpenAPI differs from {DOC.name} in {len(found)} places. "
         "If the API change is deliberate, run `.venv/bin/python scripts/update_openapi.py` "
-        "and commit docs/openapi.json with it:\n"
-        + "\n".join(found[:SHOWN])
-        + more
+        "and commit docs/openapi.json with it:\n" + "\n".join(found[:SHOWN]) + more
     )
 
 
