@@ -25,7 +25,9 @@ def _shot_with_costs(studio) -> dict:
     from sync_server.db.models import Job
 
     admin = studio.admin
-    project = admin.post("/api/projects", json={"code": f"C{uuid.uuid4().hex[:8]}", "name": "Costs"}).json()
+    # A code after the studio's NIGHT: a later login in the session still picks NIGHT (shots are counted).
+    code = f"ZCOST{uuid.uuid4().hex[:6].upper()}"
+    project = admin.post("/api/projects", json={"code": code, "name": "Costs"}).json()
     scene = admin.post(f"/api/projects/{project['id']}/scenes", json={}).json()
     shot = admin.post(f"/api/projects/{project['id']}/shots", json={"scene_id": scene["id"]}).json()
     for _ in range(2):
