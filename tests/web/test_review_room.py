@@ -88,7 +88,8 @@ def _settled(page: Any) -> None:
 
 
 def _shows(page: Any, selector: str, number: int) -> None:
-    wait_until(lambda: _code_on_screen(page, selector) == number, 15, f"{selector} showing frame {number}")
+    # Generous: with two test workers Chromium may take a while to paint the seeked frame.
+    wait_until(lambda: _code_on_screen(page, selector) == number, 45, f"{selector} showing frame {number}")
 
 
 def _open_shot(session: Any, web: WebServer, reel: Reel, role: str, lang: str = "en") -> str:
