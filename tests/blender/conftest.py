@@ -56,5 +56,9 @@ def online(addon, studio):
     result = bpy.ops.aipipe.connect_login(username=studio.artist, password=studio.artist_password)
     assert result == {"FINISHED"}
     pump(lambda: addon.get().online, what="login")
+    # Other tests make projects of their own; pick the studio's by id, not by where its code sorts.
+    pump(lambda: studio.project["id"] in addon.get().table("projects") and idle(), what="projects")
+    if bpy.context.window_manager.aipipe.project != studio.project["id"]:
+        bpy.context.window_manager.aipipe.project = studio.project["id"]
     pump(lambda: len(bpy.context.window_manager.aipipe.shots) == len(studio.shots) and idle(), what="shots")
     return addon
