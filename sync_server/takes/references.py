@@ -8,13 +8,14 @@ import os
 import uuid
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from aipipe_shared.naming import safe_component
 
 from ..context import UnitOfWork
 from ..crud import get_or_404
+from ..db.engine import Database
 from ..db.models import Character, CharacterReference, Project
 from ..errors import Conflict, NotFound, Unprocessable
 from ..storage.atomic import fsync_dir
@@ -59,17 +60,19 @@ def reference_out(reference: CharacterReference) -> ReferenceOut:
 
 def check_character(session: Session, character_id: uuid.UUID) -> Character:
     character = get_or_404(session, Character, character_id, "character")
-    count = len(
-        session.scalars(
-            select(CharacterReference.id).where(CharacterReference.character_id == character.id)
-        ).all()
-    )
-    if count >= MAX_REFERENCES:
+    mine = select(func.count()).where(CharacterReference.character_id == character.id)
+    if (session.scalar(mine) or 0) >= MAX_REFERENCES:
         raise Conflict(
             f"Character {character.name} has {MAX_REFERENCES} reference images already; delete one first.",
             field="character_id",
         )
     return character
+
+
+def check_can_add(db: Database, character_id: uuid.UUID) -> None:
+    """Refuse before any byte is received: the character exists and has room for another reference."""
+    with db.read_sessions() as session:
+        check_character(session, character_id)
 
 
 def the_image(files: list[ReceivedFile]) -> ReceivedFile:

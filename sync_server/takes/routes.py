@@ -137,8 +137,7 @@ async def upload_character_reference(
     """Add a reference image to the character (multipart, one image in `files`)."""
     settings = services.settings
     boundary = boundary_of(request.headers.get("content-type"))
-    with services.db.read_sessions() as session:  # refused before any byte is received
-        await run_in_threadpool(references.check_character, session, character_id)
+    await run_in_threadpool(references.check_can_add, services.db, character_id)
     staging = await staging_of(request.app)
     upload = await run_in_threadpool(staging.new_upload)
     receiver = FormReceiver(boundary, upload.folder, references.rules(settings.max_upload_bytes))
