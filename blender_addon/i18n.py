@@ -401,9 +401,17 @@ def _pgettext(text: str, tooltip: bool) -> str:
 
 def table() -> dict[str, str]:
     """The whole table: the entries above and each feature's own (`blender_addon/korean/<feature>.py`)."""
-    from .korean import camera, control, costs, images, layout25d
+    from .korean import camera, control, costs, images, layout25d, render_ready
 
-    return {**KOREAN, **images.KOREAN, **control.KOREAN, **camera.KOREAN, **layout25d.KOREAN, **costs.KOREAN}
+    return {
+        **KOREAN,
+        **images.KOREAN,
+        **control.KOREAN,
+        **camera.KOREAN,
+        **layout25d.KOREAN,
+        **costs.KOREAN,
+        **render_ready.KOREAN,
+    }
 
 
 def translation_dict() -> dict[str, dict[tuple[str, str], str]]:

@@ -29,9 +29,11 @@ from .catalog.environments import ENVIRONMENTS
 from .catalog.presets import PRESETS, clone_router
 from .catalog.scenes import SCENES
 from .costs.routes import router as costs_router
+from .dailies.routes import router as dailies_router
 from .db.engine import make_database
 from .db.migrate import upgrade
 from .db_errors import install_db_error_handlers, watch_sessions
+from .delivery.routes import router as delivery_router
 from .deps import Services, ServicesDep, require
 from .editorial.routes import router as editorial_router
 from .errors import install_error_handlers
@@ -53,6 +55,7 @@ from .project_children import build_router
 from .projects.archive_routes import router as archive_router
 from .projects.routes import router as projects_router
 from .prompts.routes import router as prompts_router
+from .recipes.routes import router as recipes_router
 from .settings import Settings
 from .shotlist.routes import router as shotlist_router
 from .shots.routes import router as shots_router
@@ -216,6 +219,9 @@ def create_app(settings: Settings, *, migrate: bool = True) -> FastAPI:
         camera_router,
         layout_router,
         costs_router,
+        recipes_router,
+        delivery_router,
+        dailies_router,
     ]
     for router in routers:
         app.include_router(router, prefix="/api")

@@ -1,0 +1,7 @@
+"""Routes of sync_server.dailies (filled in by its feature work)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["dailies"])
