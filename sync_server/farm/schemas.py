@@ -25,8 +25,11 @@ JobType = Literal[
     "playblast",
     "proxy",
     "transcode",
+    "conform",
+    "master",
+    "dailies",
 ]
-CPU_JOB_TYPES = frozenset({"playblast", "proxy", "transcode"})
+CPU_JOB_TYPES = frozenset({"playblast", "proxy", "transcode", "conform", "master", "dailies"})
 Priority = Annotated[int, Field(ge=0, le=100)]
 Words = Annotated[list[ShortText], Field(max_length=50)]
 
