@@ -166,6 +166,27 @@ class Settings(BaseSettings):
         default=None, description="Font file for proxy burn-ins (one with Hangul for Korean codes)."
     )
     editorial_ffmpeg_timeout_s: float = Field(default=600.0, gt=0, description="Longest ffmpeg run per shot.")
+    timezone: str = Field(
+        default="UTC",
+        description="The studio's time zone (IANA name, e.g. Asia/Seoul): the calendar day dailies cover and "
+        "the clock AIPIPE_DAILIES_AT reads.",
+    )
+    dailies_at: str | None = Field(
+        default=None,
+        description="Time of day (HH:MM, in `timezone`) the day's dailies are queued; unset: only on demand.",
+    )
+    dailies_projects: list[str] = Field(
+        default_factory=list,
+        description="Codes of the projects that get scheduled dailies; empty: every project not archived.",
+    )
+    dailies_check_s: float = Field(default=30.0, gt=0, description="How often the dailies clock is read, s.")
+    dailies_still_s: float = Field(
+        default=3.0, gt=0, le=60, description="Seconds an image is shown in dailies."
+    )
+    dailies_slate_s: float = Field(
+        default=2.0, gt=0, le=30, description="Seconds of each dailies slate card."
+    )
+    dailies_height: int = Field(default=540, ge=144, le=2160, description="Height of the dailies reel, px.")
 
     @field_validator("cors_origins")
     @classmethod
@@ -174,6 +195,35 @@ class Settings(BaseSettings):
             if origin.strip() == "*" or "*" in origin:
                 raise ValueError("cors_origins must list explicit origins; '*' is not allowed")
         return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"timezone must be an IANA time zone name such as Asia/Seoul, not {value!r}"
+            ) from exc
+        return value
+
+    @field_validator("dailies_at")
+    @classmethod
+    def _time_of_day(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        hours, _, minutes = value.strip().partition(":")
+        if not (
+            hours.isdigit()
+            and minutes.isdigit()
+            and int(hours) < 24
+            and int(minutes) < 60
+            and len(minutes) == 2
+        ):
+            raise ValueError(f"dailies_at must be a time of day as HH:MM (e.g. 19:00), not {value!r}")
+        return f"{int(hours):02d}:{minutes}"
 
     @field_validator("log_level")
     @classmethod
