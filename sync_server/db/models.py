@@ -23,7 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from aipipe_shared.vocabulary import JOB_STATUSES, ROLES, SHOT_STATUSES, VERDICTS, VERSION_STAGES
 
 # The feature tables live in their own modules; importing them registers them on Base.metadata with these.
-from . import models_breakdown, models_camera, models_editorial, models_history  # noqa: F401
+from . import models_breakdown, models_camera, models_dailies, models_editorial, models_history  # noqa: F401
 from .base import Base, IdMixin, RevisionMixin, TimestampMixin, utcnow
 from .types import EventIdType, JsonType, in_list
 
