@@ -85,8 +85,11 @@ def blame(
         "progress": 0.0,
         "stage_text": "",
     }
+    cancelled = not final and job.cancel_requested
     if final:
         values.update(status="failed", finished_at=utcnow())
+    elif cancelled:  # a wrangler cancelled it while it ran: it ends here instead of being tried again
+        values.update(status="cancelled", finished_at=utcnow(), agent_id=None, outputs=[])
     else:
         # What the failed try uploaded is not this job's result: the next try uploads its own.
         values.update(
@@ -100,8 +103,8 @@ def blame(
             _count_failure(session, settings, job.agent_id, job.type)
         agent_idle(session, job.agent_id)
     result = resources.update(uow, _resource(out), job, values, job.revision, commit=False)
-    if final:
-        fail_children(uow, job, "failed", out)
+    if final or cancelled:
+        fail_children(uow, job, "failed" if final else "was cancelled", out)
     return result
 
 
@@ -120,6 +123,11 @@ def lease_lost(uow: UnitOfWork, job: Job, why: str, out: Callable[[Job], Any]) -
         "not_before": None,
     }
     final = losses >= MAX_LEASE_LOSSES
+    if job.cancel_requested:  # cancelled while it ran and its agent is gone: it ends cancelled, not requeued
+        values.update(status="cancelled", finished_at=utcnow(), outputs=[])
+        result = resources.update(uow, _resource(out), job, values, job.revision, commit=False)
+        fail_children(uow, job, "was cancelled", out)
+        return result
     if final:
         values.update(
             status="failed",

@@ -226,6 +226,40 @@ def test_a_cancel_reaches_the_watching_agent_at_once_and_a_lost_lease_too(farm: 
     assert lost.status_code == 409 and lost.json()["type"].endswith("/lease-lost")
 
 
+def test_a_job_cancelled_while_running_ends_cancelled_when_its_agent_dies_instead_of_coming_back(
+    farm: Api,
+) -> None:
+    """A wrangler cancels a running job; its agent dies before it hears so. The lost lease must not put
+    the cancelled job back in the queue, where another agent would run it (and its children) again."""
+    agent = agent_client(farm)
+    name = f"gpu-dies-{time.monotonic_ns()}"
+    agent_id = register(agent, name=name)
+    parent = submit(farm)
+    child = submit(farm, depends_on=[parent["id"]])
+    got = claim(agent, agent_id)
+    assert got["job"]["id"] == parent["id"]
+    assert farm.admin.post(f"/api/farm/jobs/{parent['id']}/cancel").status_code == 200
+    assert job_of(farm, parent["id"])["status"] == "running"  # told at the agent's next call
+    assert register(agent, name=name) == agent_id  # the agent restarted: its lease is lost
+    state = job_of(farm, parent["id"])
+    assert state["status"] == "cancelled" and state["finished_at"], state
+    assert job_of(farm, child["id"])["status"] == "failed"
+    other = agent_client(farm)
+    assert claim(other, register(other)) is None  # nothing of it is offered again
+
+
+def test_a_job_cancelled_while_running_is_not_retried_after_a_retryable_failure(farm: Api) -> None:
+    agent = agent_client(farm)
+    agent_id = register(agent)
+    job = submit(farm)
+    got = claim(agent, agent_id)
+    assert farm.admin.post(f"/api/farm/jobs/{job['id']}/cancel").status_code == 200
+    fail(agent, got, "agent", "ComfyUI went away")  # sent before the agent heard of the cancel
+    state = job_of(farm, job["id"])
+    assert state["status"] == "cancelled", state
+    assert claim(agent, agent_id) is None
+
+
 # -- an agent whose ComfyUI is away ------------------------------------------------------------------------
 
 

@@ -93,9 +93,9 @@ def test_a_render_job_binds_prompt_seed_first_frame_size_and_length(api: Api) ->
 
 
 def test_the_agent_publishes_the_render_once_and_completes_with_it(api: Api) -> None:
-    drain_queue(api)
     sample = _shot_with_approved_first_frame(api)
     shot = sample["shot"]
+    drain_queue(api)
     job = api.admin.post(f"/api/shots/{shot['id']}/render", json={}).json()
     agent = agent_client(api)
     agent_id = register(agent)
@@ -133,9 +133,9 @@ def test_the_agent_publishes_the_render_once_and_completes_with_it(api: Api) -> 
 
 
 def test_uploaded_outputs_of_a_shot_job_become_its_next_render_version(api: Api, tmp_path) -> None:
-    drain_queue(api)
     sample = _shot_with_approved_first_frame(api)
     shot = sample["shot"]
+    drain_queue(api)
     job = api.admin.post(f"/api/shots/{shot['id']}/render", json={"seed": 11}).json()
     agent = agent_client(api)
     agent_id = register(agent)
