@@ -14,8 +14,23 @@ SHOT_STATUSES: tuple[str, ...] = get_args(ShotStatus)
 
 # `previz` holds the first-frame candidates (takes); `mask` a painted or uploaded mask image (white =
 # repaint) and `control` a control image (depth, line or pose) are inputs of the image loop's takes.
+# `interp` (frame interpolation) and `upscale` hold a render recipe's intermediate results (docs/api.md,
+# "Recipes"): each step of the chain publishes a version of its own stage. `audio`: a shot's temp sound
+# (WAV), laid on the conform's temp track (docs/api.md, "Delivery").
 VersionStage = Literal[
-    "previz", "layout", "playblast", "render", "comp", "final", "plate", "reference", "mask", "control"
+    "previz",
+    "layout",
+    "playblast",
+    "render",
+    "comp",
+    "final",
+    "plate",
+    "reference",
+    "mask",
+    "control",
+    "interp",
+    "upscale",
+    "audio",
 ]
 VERSION_STAGES: tuple[str, ...] = get_args(VersionStage)
 

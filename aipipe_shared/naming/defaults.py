@@ -13,7 +13,9 @@ from types import MappingProxyType
 
 from .template_set import TemplateSet
 
-STAGES = ("previz", "layout", "playblast", "render", "comp", "final")
+# The stage folders a shot gets when the project is confirmed; `interp` and `upscale` hold the steps of a
+# render recipe after `render` (frame interpolation, upscale), each as versions of its own.
+STAGES = ("previz", "layout", "playblast", "render", "interp", "upscale", "comp", "final")
 
 # Read-only so that no caller can change the defaults of every other caller.
 DEFAULT_TEMPLATES: Mapping[str, str] = MappingProxyType(

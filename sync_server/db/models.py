@@ -17,13 +17,21 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from aipipe_shared.vocabulary import JOB_STATUSES, ROLES, SHOT_STATUSES, VERDICTS, VERSION_STAGES
 
 # The feature tables live in their own modules; importing them registers them on Base.metadata with these.
-from . import models_breakdown, models_camera, models_dailies, models_editorial, models_history  # noqa: F401
+from . import (  # noqa: F401
+    models_breakdown,
+    models_camera,
+    models_dailies,
+    models_editorial,
+    models_history,
+    models_recipes,
+)
 from .base import Base, IdMixin, RevisionMixin, TimestampMixin, utcnow
 from .types import EventIdType, JsonType, in_list
 
@@ -88,6 +96,10 @@ class Project(IdMixin, TimestampMixin, RevisionMixin, Base):
     render_workflow: Mapped[str | None] = mapped_column(String(200), default=None)
     # GPU hours the project may spend on the farm (sync_server/costs), warned at 80 % and 100 %; None: none.
     gpu_budget_hours: Mapped[float | None] = mapped_column(Float, default=None)
+    # The render recipe shots use unless they name their own (sync_server/recipes); None: none.
+    render_recipe: Mapped[str | None] = mapped_column(String(100), default=None)
+    # Queue the shot's recipe as soon as its first frame is approved (render-ready for that shot).
+    auto_render: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Scene(IdMixin, TimestampMixin, RevisionMixin, Base):
@@ -180,6 +192,7 @@ class Shot(IdMixin, TimestampMixin, RevisionMixin, Base):
     status: Mapped[str] = mapped_column(String(20), default="draft")
     locked: Mapped[bool] = mapped_column(Boolean, default=False)
     render_workflow: Mapped[str | None] = mapped_column(String(200), default=None)  # None: the project's
+    render_recipe: Mapped[str | None] = mapped_column(String(100), default=None)  # None: the project's
     # The take chosen as the shot's first frame (use-as-first-frame); None: the newest approved previz.
     # use_alter: shots and versions refer to each other (versions.shot_id), so this key is added after both.
     first_frame_version_id: Mapped[uuid.UUID | None] = mapped_column(
@@ -390,6 +403,10 @@ class Job(IdMixin, TimestampMixin, RevisionMixin, Base):
     # The take request that made this job (image loop: operation, workflow, inputs, overrides): what its
     # version's provenance records and what a redo repeats. None: not a take.
     take: Mapped[dict[str, Any] | None] = mapped_column(JsonType, default=None)
+    # The recipe version this job is a step of (its step, parent and stage are in `take["provenance"]`).
+    recipe_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("render_recipes.id", ondelete="SET NULL"), index=True, default=None
+    )
     created_by: Mapped[str] = mapped_column(String(200), default="")
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tests.support.api import Api
 
-STAGES = ("previz", "layout", "playblast", "render", "comp", "final")
+STAGES = ("previz", "layout", "playblast", "render", "interp", "upscale", "comp", "final")
 
 
 def _storage(api: Api) -> Path:

@@ -12,7 +12,7 @@ from aipipe_shared.naming import (
     project_tree_files,
 )
 
-STAGE_DIRS = ["comp", "final", "layout", "playblast", "previz", "render"]
+STAGE_DIRS = ["comp", "final", "interp", "layout", "playblast", "previz", "render", "upscale"]
 
 
 def shot_dirs(scene: str, shot: str, version: bool = False) -> list[str]:
