@@ -17,7 +17,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-CPU_JOB_TYPES = ("transcode", "proxy")
+CPU_JOB_TYPES = ("transcode", "proxy", "dailies")  # dailies: render_agent.dailies_job
 STDERR_TAIL = 2000
 
 

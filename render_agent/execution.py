@@ -28,6 +28,7 @@ from render_agent.comfyui import (
 )
 from render_agent.comfyui_cleanup import discard
 from render_agent.cpu_jobs import CPU_JOB_TYPES, CpuJobError, ffmpeg_exe, plan_ffmpeg, run_ffmpeg
+from render_agent.dailies_job import DAILIES, make_dailies, plan_dailies
 from render_agent.playblast_job import PLAYBLAST, blender_command, plan_playblast, run_playblast
 from render_agent.server_client import (
     ChecksumMismatch,
@@ -147,6 +148,8 @@ class JobExecutor:
         inputs = await self._download_inputs(job)
         if job_type == PLAYBLAST:
             result = await self._run_playblast(job)
+        elif job_type == DAILIES:
+            result = await self._run_dailies(job)
         elif job_type in CPU_JOB_TYPES and not spec.get("graph"):
             result = await self._run_cpu(job)
         elif not isinstance(spec.get("graph"), dict) or not spec["graph"]:
@@ -293,6 +296,25 @@ class JobExecutor:
             ) from exc
         provenance = {"tool": "ffmpeg", "ffmpeg": Path(exe).name, "args": plan.args}
         return JobResult([output], 0.0, provenance)
+
+    async def _run_dailies(self, job: RunningJob) -> JobResult:
+        plan = plan_dailies(job.claim.job)
+        exe = await asyncio.to_thread(ffmpeg_exe)
+        timeout = job.claim.job.get("timeout_s")
+
+        async def download(url: str, dest: Path, sha256: str | None, what: str) -> str:
+            return await self._download(url, dest, sha256, what=what)
+
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(float(timeout) if timeout else None):
+                files, report = await make_dailies(exe, plan, download, job.dir, job.on_progress)
+        except TimeoutError as exc:
+            raise JobFailed(
+                f"dailies did not finish within the job's timeout_s ({timeout} s)", retryable=True
+            ) from exc
+        provenance = {"tool": "ffmpeg", **report, "cpu_seconds": round(time.monotonic() - started, 3)}
+        return JobResult(files, 0.0, provenance)
 
     async def _run_playblast(self, job: RunningJob) -> JobResult:
         if not self.settings.blender:
