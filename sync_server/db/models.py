@@ -28,6 +28,7 @@ from . import (  # noqa: F401
     models_breakdown,
     models_camera,
     models_dailies,
+    models_delivery,
     models_editorial,
     models_history,
     models_recipes,
