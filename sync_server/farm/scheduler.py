@@ -267,6 +267,11 @@ def _model_to_run(
     def rigid_short(m: str) -> bool:
         return m in plan.rigid and others(m) < math.ceil(plan.target.get(m, 0.0) - ROUND_UP_FROM)
 
+    # A card that is one of few able to run a short rigid model goes there, even from another short rigid
+    # model that many cards can run (they can take its work; nobody else can take this one's).
+    scarce_short = [m for m in models if m != loaded and rigid_short(m) and scarce(m)]
+    if scarce_short and (loaded is None or not scarce(loaded) or loaded not in by_model):
+        return max(scarce_short, key=lambda m: (shortage(m) * n / able(m), m))
     # Rigid models first: stay while needed (or while no other rigid model is short).
     if (
         loaded in by_model

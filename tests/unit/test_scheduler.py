@@ -203,3 +203,49 @@ def test_the_scheduler_beats_fifo_on_the_trace_and_respects_vram(estimates: str)
     assert all(need[job_id] <= vram[agent] for agent, job_id, *_ in ours.runs)
     # Rush jobs are not starved: none waits behind the whole queue.
     assert max(ours.waits_by_priority[70]) < 0.5 * ours.makespan
+
+
+def test_the_only_card_able_to_run_a_model_leaves_work_many_cards_can_take() -> None:
+    """A 48 GB card on wan (which five cards run) moves to ltx (which only it runs) when both lack agents:
+    the other cards can take over wan's work, nobody else can take ltx's."""
+    vrams = [16.0] * 3 + [24.0] * 4 + [48.0]
+    big = AgentView(id="A48", vram_gb=48.0, loaded_model="wan")
+    wan = [job(f"w{i}", type="i2v", model="wan", min_vram_gb=24.0, estimate_s=600.0) for i in range(15)]
+    ltx = [job(f"l{i}", type="i2v", model="ltx", min_vram_gb=40.0, estimate_s=150.0) for i in range(7)]
+    view = farm(agent_vram=vrams, holders={"wan": 5}, demand_s={"wan": 9000.0, "ltx": 1050.0})
+    assert choose(big, wan + ltx, view).model == "ltx"
+    # With ltx staffed (another big card holds it), the card stays on wan.
+    staffed = farm(
+        agent_vram=[*vrams, 48.0], holders={"wan": 5, "ltx": 1}, demand_s={"wan": 9000.0, "ltx": 1050.0}
+    )
+    assert choose(big, wan + ltx, staffed).model == "wan"
+
+
+def _traces_bench():
+    _bench()
+    spec = importlib.util.spec_from_file_location(
+        "bench_scheduler_traces", ROOT / "scripts" / "bench_scheduler_traces.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("seed", [17_002, 17_006])
+def test_generated_traces_run_within_bounds(seed: int) -> None:
+    """On generated work (not the trace it was tuned on) every job runs on a card that fits, the tighter
+    bound is a bound (never above what the scheduler achieved, never below the plain one), and the
+    scheduler stays within 1.2x of it and ahead of FIFO."""
+    traces = _traces_bench()
+    _, trace = traces.generate(seed)
+    bench = _bench()
+    plain, tight = bench.lower_bound(trace), traces.lower_bound_with_loads(trace)
+    ours = bench.simulate(trace, choose, "job")
+    fifo = bench.simulate(trace, bench.fifo, "job")
+    assert len(ours.runs) == len(trace["jobs"])
+    vram = {a["id"]: a["vram_gb"] for a in trace["agents"]}
+    need = {j["id"]: j["min_vram_gb"] for j in trace["jobs"]}
+    assert all(need[job_id] <= vram[agent] for agent, job_id, *_ in ours.runs)
+    assert plain <= tight <= ours.makespan
+    assert ours.makespan <= 1.2 * tight
+    assert ours.makespan < fifo.makespan
