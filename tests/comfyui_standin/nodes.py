@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import av
+import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin
 
 RESAMPLE = {
@@ -113,6 +114,33 @@ def _next_save_path(prefix: str, base: Path) -> tuple[Path, str, str, int]:
     return folder, subfolder, stem, max(counters, default=0) + 1
 
 
+def add_audio_stream(container: av.container.OutputContainer, audio: dict[str, Any]) -> Any:
+    """An AAC stream for ComfyUI's AUDIO (`{"waveform": (channels, samples) or (1, channels, samples),
+    "sample_rate"}`), added before anything is muxed (the header is written with the first packet)."""
+    channels = np.asarray(audio["waveform"]).shape[-2]
+    stream = container.add_stream("aac", rate=int(audio["sample_rate"]))
+    stream.layout = "mono" if channels == 1 else "stereo"
+    return stream
+
+
+def encode_audio(container: av.container.OutputContainer, stream: Any, audio: dict[str, Any]) -> None:
+    waveform = np.asarray(audio["waveform"], dtype=np.float32)
+    if waveform.ndim == 3:  # ComfyUI's (batch, channels, samples)
+        waveform = waveform[0]
+    layout, rate = stream.layout.name, int(audio["sample_rate"])
+    waveform = waveform[:1] if layout == "mono" else waveform[:2]
+    chunk = 1024
+    for start in range(0, waveform.shape[1], chunk):
+        piece = np.ascontiguousarray(waveform[:, start : start + chunk])
+        frame = av.AudioFrame.from_ndarray(piece, format="fltp", layout=layout)
+        frame.sample_rate = rate
+        frame.pts = start
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+
+
 def save_video(inputs: dict[str, Any], ctx: NodeContext) -> NodeResult:
     if inputs["format"] not in ("auto", "mp4"):
         raise ValueError("Only MP4 format is supported for now")
@@ -129,11 +157,14 @@ def save_video(inputs: dict[str, Any], ctx: NodeContext) -> NodeResult:
         stream = container.add_stream("h264", rate=Fraction(round(video.fps * 1000), 1000))
         stream.width, stream.height = video.frames[0].size
         stream.pix_fmt = "yuv420p"
+        sound = add_audio_stream(container, video.audio) if video.audio is not None else None
         for frame in video.frames:
             for packet in stream.encode(av.VideoFrame.from_image(frame)):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
+        if sound is not None:
+            encode_audio(container, sound, video.audio)
     return (), {
         "images": [{"filename": filename, "subfolder": subfolder, "type": "output"}],
         "animated": [True],

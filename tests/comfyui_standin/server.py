@@ -6,7 +6,9 @@ execution_cached, per node progress_state(running) -> executing -> [progress tic
 progress_state(finished), execution_success (or execution_error / execution_interrupted), status,
 executing{node: null}. Knobs for tests: `node_delay` (+ `progress_steps` ticks with `progress` messages and
 optional binary `send_previews`), `slow_nodes` (nodes an interrupt does not stop, like a long SaveVideo),
-`fail_nodes` (a node error at run time), `drop_websockets()`, `jobs_api` (the newer `/api/jobs` routes).
+`fail_nodes` (a node error at run time), `drop_websockets()`, `jobs_api` (the newer `/api/jobs` routes),
+`extra_nodes` (classes newer than 0.3.64 or of custom packs, from catalogue.py) and `comfyui_version`
+(what /system_stats says).
 """
 
 from __future__ import annotations
@@ -31,9 +33,11 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from .catalogue import with_nodes
 from .execution import cache_keys, current_inputs, execution_order, node_state, preview_frame, resolve_inputs
 from .image_nodes import IMAGE_NODE_FUNCTIONS
 from .nodes import NODE_FUNCTIONS, NodeContext, annotated_path
+from .post_nodes import POST_NODE_FUNCTIONS
 from .validation import PromptValidator, full_type_name, with_models
 from .video_control_nodes import VIDEO_CONTROL_NODE_FUNCTIONS
 
@@ -77,11 +81,16 @@ class StandinComfy:
         slow_nodes: dict[str, float] | None = None,
         fail_nodes: dict[str, str] | None = None,
         models: list[str] | tuple[str, ...] = (),
+        extra_nodes: list[str] | tuple[str, ...] = (),
+        comfyui_version: str = "0.3.64",
     ):
         self.input_dir, self.output_dir, self.temp_dir = (root / "input", root / "output", root / "temp")
         for folder in (self.input_dir, self.output_dir, self.temp_dir):
             folder.mkdir(parents=True, exist_ok=True)
         self.object_info = object_info or json.loads(CAPTURED_OBJECT_INFO.read_text(encoding="utf-8"))
+        if extra_nodes:  # newer core classes or custom node packs this host has (catalogue.py)
+            self.object_info = with_nodes(self.object_info, extra_nodes)
+        self.comfyui_version = comfyui_version
         if models:  # model files this host "has": offered by every loader, like files in models/
             self.object_info = with_models(self.object_info, models)
         self.node_delay = node_delay
@@ -109,7 +118,12 @@ class StandinComfy:
                 "LoadVideo": frozenset({"file"}),
             },
         )
-        self._node_functions = {**NODE_FUNCTIONS, **IMAGE_NODE_FUNCTIONS, **VIDEO_CONTROL_NODE_FUNCTIONS}
+        self._node_functions = {
+            **NODE_FUNCTIONS,
+            **IMAGE_NODE_FUNCTIONS,
+            **VIDEO_CONTROL_NODE_FUNCTIONS,
+            **POST_NODE_FUNCTIONS,
+        }
         self._pending: list[QueueItem] = []
         self._running: QueueItem | None = None
         self._number = 0
@@ -312,7 +326,8 @@ class StandinComfy:
         return JSONResponse({node_class: info} if info is not None else {})
 
     async def _get_system_stats(self, request: Request) -> Response:
-        system = {"os": "posix", "ram_total": 8 << 30, "ram_free": 6 << 30, "comfyui_version": "0.3.64"}
+        system = {"os": "posix", "ram_total": 8 << 30, "ram_free": 6 << 30}
+        system["comfyui_version"] = self.comfyui_version
         system.update(
             {"python_version": "3.11 (stand-in)", "embedded_python": False, "argv": ["main.py", "--cpu"]}
         )

@@ -34,8 +34,12 @@ def with_models(object_info: dict[str, Any], files: Iterable[str]) -> dict[str, 
     for node in info.values():
         for category in ("required", "optional"):
             for name, spec in ((node.get("input") or {}).get(category) or {}).items():
-                if name in MODEL_INPUT_NAMES and spec and isinstance(spec[0], list):
+                if name not in MODEL_INPUT_NAMES or not spec:
+                    continue
+                if isinstance(spec[0], list):
                     spec[0].extend(n for n in names if n not in spec[0])
+                elif spec[0] == "COMBO" and len(spec) > 1 and isinstance(spec[1].get("options"), list):
+                    spec[1]["options"].extend(n for n in names if n not in spec[1]["options"])  # V3 combos
     return info
 
 
