@@ -107,7 +107,7 @@ def report_lines(answer: Mapping[str, Any]) -> list[Line]:
     for item in skipped:
         lines.append(
             Line(
-                "{shot}: {reason}",
+                "{shot} skipped: {reason}",
                 {
                     "shot": item.get("shot_code") or item.get("shot_id"),
                     "reason": reason_text(str(item["reason"])),

@@ -120,6 +120,7 @@ def form_values(form: Any) -> dict[str, Any]:
         "duration_frames": form.duration_frames,
         "preset_id": None if form.preset == "NONE" else form.preset,
         "environment_id": None if form.environment == "NONE" else form.environment,
+        "render_recipe": None if form.recipe == "NONE" else form.recipe,
         "subjects": [
             {"character_id": s.character, "clothing": s.clothing}
             for s in form.subjects
@@ -142,6 +143,7 @@ def fill_form(values: dict[str, Any]) -> None:
     form.duration_frames = int(values.get("duration_frames") or 1)
     _set_enum(form, "preset", values.get("preset_id"))
     _set_enum(form, "environment", values.get("environment_id"))
+    _set_enum(form, "recipe", values.get("render_recipe"))
     form.subjects.clear()
     for subject in values.get("subjects") or []:
         if isinstance(subject, (tuple, list)):

@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-EDITABLE = ("description", "action", "duration_frames", "preset_id", "environment_id", "subjects")
+EDITABLE = (
+    "description",
+    "action",
+    "duration_frames",
+    "preset_id",
+    "environment_id",
+    "subjects",
+    "render_recipe",
+)
 """The shot fields the add-on edits (code, order and status belong to editorial and review tools)."""
 
 
@@ -13,7 +21,7 @@ def normalise(field: str, value: Any) -> Any:
     """Comparable form of a field value: ids as strings or None, subjects as a list of pairs."""
     if field == "subjects":
         return [(str(s.get("character_id")), str(s.get("clothing") or "")) for s in value or []]
-    if field in ("preset_id", "environment_id"):
+    if field in ("preset_id", "environment_id", "render_recipe"):  # None: none (the project's recipe)
         return str(value) if value else None
     if field == "duration_frames":
         return int(value) if value is not None else None

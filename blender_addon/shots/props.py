@@ -52,6 +52,24 @@ def character_items(_self: Any, _context: Any) -> list[tuple[str, str, str]]:
     return _items("characters", "name", none=False)
 
 
+PROJECT_RECIPE = ("NONE", "Project's recipe", "No recipe of its own: the project's default recipe")
+
+
+def recipe_items(_self: Any, _context: Any) -> list[tuple[str, str, str]]:
+    """The project's recipes (loaded by the VSE's render-ready feature); the shot's own choice is listed
+    even before they arrive, so a form filled early never turns it into the project's."""
+    if not runtime.is_ready():
+        return [PROJECT_RECIPE]
+    rt = runtime.get()
+    names = sorted({str(r["name"]) for r in rt.table("recipes").values()}, key=str.casefold)
+    own = (rt.extras.get("form_base") or {}).get("render_recipe")
+    if own and own not in names:
+        names.append(str(own))
+    items = [PROJECT_RECIPE] + [(name, name, "") for name in names]
+    rt.extras.setdefault("enum_items", {})["recipes"] = items
+    return items
+
+
 def _project_changed(self: Any, context: Any) -> None:
     from . import ops
 
@@ -90,6 +108,7 @@ class AIPIPE_PG_shot_form(bpy.types.PropertyGroup):
     duration_frames: IntProperty(name="Duration (frames)", min=1, default=72)  # type: ignore[valid-type]
     preset: EnumProperty(name="Cinematic preset", items=preset_items)  # type: ignore[valid-type]
     environment: EnumProperty(name="Environment", items=environment_items)  # type: ignore[valid-type]
+    recipe: EnumProperty(name="Render recipe", items=recipe_items)  # type: ignore[valid-type]
     subjects: CollectionProperty(type=AIPIPE_PG_subject)  # type: ignore[valid-type]
     conflict: BoolProperty()  # type: ignore[valid-type]
     conflict_fields: StringProperty()  # type: ignore[valid-type]

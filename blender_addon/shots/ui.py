@@ -8,6 +8,7 @@ import bpy
 
 from .. import runtime
 from ..connect.ui import WRAP_WIDTH, SidebarPanel
+from ..editorial.render_ready import ensure_recipes
 from ..i18n import iface
 from ..registry import register_classes, unregister_classes
 from . import history, ops, opsdata, thumbnails
@@ -96,6 +97,8 @@ class AIPIPE_PT_shot_details(SidebarPanel, bpy.types.Panel):
         col.prop(form, "duration_frames")
         col.prop(form, "preset")
         col.prop(form, "environment")
+        ensure_recipes(runtime.get(), runtime.current_project_id())
+        col.prop(form, "recipe")
         box = col.box()
         box.label(text="Subjects")
         for index, subject in enumerate(form.subjects):

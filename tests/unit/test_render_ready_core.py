@@ -72,7 +72,7 @@ def test_the_report_counts_queued_and_skipped_and_names_each_skipped_shots_reaso
         "Render ready: {queued} shots queued, {skipped} skipped", {"queued": 2, "skipped": 2}
     )
     assert lines[1] == core.Line(
-        "{shot}: {reason}", {"shot": "SHT_0030", "reason": "no approved first frame"}
+        "{shot} skipped: {reason}", {"shot": "SHT_0030", "reason": "no approved first frame"}
     )
     # a reason the add-on has no text for is shown as the server wrote it
     assert lines[2].fields["reason"] == "The shot's workflow needs ComfyUI 0.8."
