@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, get_args
 
-from aipipe_shared.workflows import JobType, graph_model_files
+from aipipe_shared.workflows import JobType, comfyui_too_old, graph_model_files
 from render_agent.comfyui import (
     ComfyClient,
     ComfyError,
@@ -29,6 +29,7 @@ from render_agent.comfyui import (
 from render_agent.comfyui_cleanup import discard
 from render_agent.cpu_jobs import CPU_JOB_TYPES, CpuJobError, ffmpeg_exe, plan_ffmpeg, run_ffmpeg
 from render_agent.dailies_job import DAILIES, make_dailies, plan_dailies
+from render_agent.frame_check import OutputCheckFailed, check_outputs
 from render_agent.playblast_job import PLAYBLAST, blender_command, plan_playblast, run_playblast
 from render_agent.server_client import (
     ChecksumMismatch,
@@ -156,10 +157,13 @@ class JobExecutor:
             raise JobFailed(f"job type {job_type!r} needs a ComfyUI graph; the job has none", retryable=False)
         elif self.comfy is None:
             raise JobFailed("this agent has no ComfyUI configured", retryable=True)
+        elif too_old := comfyui_too_old(spec["graph"], self.comfyui_version):
+            raise JobFailed(too_old, retryable=True)  # another agent's ComfyUI may be new enough
         else:
             graph = copy.deepcopy(spec["graph"])
             await self._upload_inputs(job, graph, inputs)
             result = await self._run_comfy(job, graph)
+            result = await self._check_outputs(job, graph, inputs, result)
         job.stage = "checksumming outputs"
         digests = [await asyncio.to_thread(sha256_file, path) for path in result.files]
         return dataclasses.replace(result, sha256=digests)
@@ -249,6 +253,22 @@ class JobExecutor:
             "comfyui_version": self.comfyui_version or "unknown",
         }
         return JobResult([f.path for f in files], round(gpu_seconds, 3), provenance)
+
+    async def _check_outputs(
+        self,
+        job: RunningJob,
+        graph: dict[str, Any],
+        inputs: list[tuple[dict[str, Any], Path, str]],
+        result: JobResult,
+    ) -> JobResult:
+        """Frames, fps and size of the output video against the input's, as the template expects
+        (frame_check.py); what was measured goes into the provenance."""
+        job.stage = "checking the output video"
+        by_role = {str(spec.get("role")): path for spec, path, _ in inputs}
+        checked = await asyncio.to_thread(check_outputs, graph, by_role, result.files)
+        if checked is None:
+            return result
+        return dataclasses.replace(result, provenance={**result.provenance, "output_check": checked})
 
     def _clean_up_later(self, prompt_id: str) -> None:
         """ComfyUI finishes a running node even when interrupted (0.3.64: a long SaveVideo encode runs on):
@@ -354,6 +374,8 @@ def describe_failure(outcome: BaseException | JobResult) -> tuple[str, bool, str
     on every agent), `node` (a node raised while running: one more try), `agent` (this host could not)."""
     if isinstance(outcome, JobFailed | CpuJobError):
         return str(outcome), outcome.retryable, "agent" if outcome.retryable else "input"
+    if isinstance(outcome, OutputCheckFailed):  # the graph ran but made the wrong video: one more try
+        return f"output check: {outcome}", True, "node"
     if isinstance(outcome, ComfyValidationError):
         return f"ComfyUI: {outcome}", False, "input"  # the same graph fails the same way on every agent
     if isinstance(outcome, ComfyExecutionError):

@@ -12,6 +12,7 @@ The server (submit-time checks), the agents and the tests all use this one packa
 
 from __future__ import annotations
 
+from .annotation import NOTE_KEY, annotate, comfyui_too_old, note_of
 from .binding import bind, role_targets
 from .loading import (
     check_bindings,
@@ -38,8 +39,11 @@ from .model import (
     CustomNodeRequirement,
     GraphProblem,
     JobType,
+    Measured,
+    MeasuredFrames,
     MediaKind,
     Operation,
+    OutputExpectation,
     ParamRule,
     Role,
     TemplateBindError,
@@ -59,6 +63,7 @@ __all__ = [
     "INPUT_FILE_ROLES",
     "INT_ROLES",
     "LORA_PASSTHROUGH",
+    "NOTE_KEY",
     "MODEL_FILE_SUFFIXES",
     "MODEL_INPUT_NAMES",
     "OPERATION_OF_JOB_TYPE",
@@ -70,8 +75,11 @@ __all__ = [
     "CustomNodeRequirement",
     "GraphProblem",
     "JobType",
+    "Measured",
+    "MeasuredFrames",
     "MediaKind",
     "Operation",
+    "OutputExpectation",
     "ParamRule",
     "Role",
     "TemplateBindError",
@@ -80,13 +88,16 @@ __all__ = [
     "TemplateMeta",
     "ValidationReport",
     "WorkflowTemplate",
+    "annotate",
     "bind",
     "check_bindings",
     "check_params",
+    "comfyui_too_old",
     "find_template_files",
     "graph_model_files",
     "load_template",
     "load_templates",
+    "note_of",
     "outpaint_pads",
     "parse_version",
     "role_targets",

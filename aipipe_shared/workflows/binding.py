@@ -6,6 +6,7 @@ import copy
 from collections.abc import Mapping, Sequence
 from typing import Any, get_args
 
+from .annotation import annotate
 from .lora_chain import LoraChainError, insert_lora_chain
 from .model import (
     INPUT_FILE_ROLES,
@@ -21,7 +22,8 @@ from .model import (
 
 
 def bind(template: WorkflowTemplate, params: Mapping[str, Any]) -> dict[str, Any]:
-    """Copy of the graph with the given roles' inputs set; nothing else changes (unused LoRA slots bypassed).
+    """Copy of the graph with the given roles' inputs set; nothing else changes (unused LoRA slots bypassed),
+    but a template with `min_comfyui` or `expect` notes them in its first output's `_meta` (annotation.py).
 
     A role whose value is None keeps the template's default. A slotted input role (`reference_image`) takes
     one name or a list of names, filling its slots in order; unused slots are removed from the graph.
@@ -59,6 +61,7 @@ def bind(template: WorkflowTemplate, params: Mapping[str, Any]) -> dict[str, Any
         _bind_loras(graph, template, params.get("loras") or [])
     elif params.get("loras"):
         graph = _chain_loras(graph, template, params["loras"])
+    annotate(template, graph)  # the minimum ComfyUI and the output checks, for the agent
     return graph
 
 

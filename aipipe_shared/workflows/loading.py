@@ -11,6 +11,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from .model import (
+    FLOAT_ROLES,
+    INPUT_FILE_ROLES,
+    INT_ROLES,
     GraphProblem,
     TemplateCatalog,
     TemplateError,
@@ -122,6 +125,24 @@ def check_bindings(template: WorkflowTemplate) -> list[GraphProblem]:
     for node_id in template.meta.outputs:
         if node_id not in graph:
             problems.append(GraphProblem("outputs", node_id, None, None, "output node does not exist"))
+    problems += _check_expect(template)
+    return problems
+
+
+def _check_expect(template: WorkflowTemplate) -> list[GraphProblem]:
+    """`expect` measures a bound input file and multiplies by a number or a bound numeric role."""
+    expect, bindings, problems = template.meta.expect, template.meta.bindings, []
+    for prop in ("frames", "fps", "size") if expect is not None else ():
+        measured = getattr(expect, prop)
+        if measured is None:
+            continue
+        if measured.source not in INPUT_FILE_ROLES or measured.source not in bindings:
+            message = f"'from' must be an input-file role the template binds, not '{measured.source}'"
+            problems.append(GraphProblem(f"expect.{prop}", None, None, None, message))
+        factor = measured.multiply
+        if isinstance(factor, str) and (factor not in bindings or factor not in INT_ROLES | FLOAT_ROLES):
+            message = f"'multiply' must be a number or a numeric role the template binds, not '{factor}'"
+            problems.append(GraphProblem(f"expect.{prop}", None, None, None, message))
     return problems
 
 

@@ -37,6 +37,7 @@ Role = Literal[
     "pad_right",
     "pad_bottom",
     "feathering",
+    "factor",
     "filename_prefix",
 ]
 JobType = Literal["t2i", "i2i", "image_edit", "inpaint", "i2v", "upscale", "interpolate", "depth"]
@@ -61,7 +62,7 @@ SLOTTED_INPUT_ROLES = frozenset({"reference_image"})
 order; an unused slot's loader node is removed with the (optional) inputs linked to it."""
 TEXT_ROLES = frozenset({"positive", "negative", "instruction", "filename_prefix", *INPUT_FILE_ROLES})
 PAD_ROLES = ("pad_left", "pad_top", "pad_right", "pad_bottom")
-INT_ROLES = frozenset({"seed", "width", "height", "length", "steps", "feathering", *PAD_ROLES})
+INT_ROLES = frozenset({"seed", "width", "height", "length", "steps", "feathering", "factor", *PAD_ROLES})
 FLOAT_ROLES = frozenset({"fps", "denoise", "cfg", "control_strength", "control_start", "control_end"})
 OPERATION_OF_JOB_TYPE: dict[str, Operation] = {
     "t2i": "generate",
@@ -137,6 +138,40 @@ class ControlSpec(BaseModel):
     kind: ControlKind
 
 
+class Measured(BaseModel):
+    """One property of the output video measured against the input file of role `from`: the input's value
+    times `multiply` (a number, or a role whose bound value is used, e.g. `"factor"`)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    source: Role = Field(alias="from", description="The input-file role measured, e.g. 'video'.")
+    multiply: float | Role = 1
+
+    @field_validator("multiply")
+    @classmethod
+    def _positive(cls, value: float | str) -> float | str:
+        if not isinstance(value, str) and value <= 0:
+            raise ValueError("multiply must be positive")
+        return value
+
+
+class MeasuredFrames(Measured):
+    """Frame count: `n * k`, or with `between` `(n - 1) * k + 1` (an interpolator keeps both ends and puts
+    k - 1 frames between each pair of neighbours, as RIFE VFI does)."""
+
+    between: bool = False
+
+
+class OutputExpectation(BaseModel):
+    """What the agent checks in the output video after the run (PyAV), failing the job when it differs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    frames: MeasuredFrames | None = None
+    fps: Measured | None = None
+    size: Measured | None = None
+
+
 class TemplateMeta(BaseModel):
     """The sidecar `<name>.meta.json`."""
 
@@ -161,6 +196,9 @@ class TemplateMeta(BaseModel):
         pattern=r"^\d+\.\d+(\.\d+)?$",
         description="The oldest ComfyUI version whose nodes the graph needs, e.g. '0.3.60'.",
     )
+    expect: OutputExpectation | None = Field(
+        default=None, description="Frame count, fps and size the output video must have, from an input's."
+    )
 
     @field_validator("bindings", mode="before")
     @classmethod
@@ -182,6 +220,13 @@ class TemplateMeta(BaseModel):
     @property
     def min_comfyui_version(self) -> tuple[int, ...] | None:
         return parse_version(self.min_comfyui) if self.min_comfyui else None
+
+    @property
+    def requirements_text(self) -> str:
+        """`ComfyUI >= 0.8.0; custom node pack ComfyUI-KJNodes (WanImageToVideoSVIPro)`, or ''."""
+        parts = [f"ComfyUI >= {self.min_comfyui}"] if self.min_comfyui else []
+        parts += [f"custom node pack {r.package} ({', '.join(r.classes)})" for r in self.custom_nodes]
+        return "; ".join(parts)
 
     def runs_on_comfyui(self, version: str | None) -> bool:
         """False only when `version` (e.g. an agent's `comfyui_version`) is known and older than
@@ -234,6 +279,11 @@ class ValidationReport:
     @property
     def ok(self) -> bool:
         return not self.errors
+
+    @property
+    def runnable(self) -> bool:
+        """No error and no declared custom node missing: this ComfyUI can run it (given the models)."""
+        return not self.errors and not self.missing_custom_nodes
 
     def raise_for_errors(self, what: str = "graph") -> None:
         """Raise TemplateBindError listing every error."""

@@ -1,0 +1,129 @@
+"""Checking a video job's output against its input after the ComfyUI run: frame count, fps and size.
+
+The template's sidecar says what to expect (`expect`, e.g. RIFE: frames `(n-1)*factor+1`, fps `x factor`);
+`bind` writes it, with the role values filled in, into the graph's `_meta.aipipe` note. Here the input file
+of the named role and every output video are probed with PyAV; a difference fails the job (kind `node`)
+with a message naming what was expected and what came out.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+
+from aipipe_shared.workflows import note_of
+
+log = logging.getLogger(__name__)
+
+VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".webm", ".avi"})
+FPS_TOLERANCE = 1e-3  # relative: SaveVideo stores the rate in 1/1000 steps (23.976 x 2 -> 47.952)
+
+
+class OutputCheckFailed(Exception):
+    """The output video is not what the template promises (frames, fps or size)."""
+
+
+@dataclass(frozen=True)
+class VideoProbe:
+    frames: int
+    fps: float
+    width: int
+    height: int
+
+    def summary(self) -> dict[str, Any]:
+        return {"frames": self.frames, "fps": round(self.fps, 3), "width": self.width, "height": self.height}
+
+
+def probe_video(path: Path) -> VideoProbe:
+    """Frames, rate and size of the first video stream; the frames counted from the packets when the
+    container does not say. OutputCheckFailed when the file is no video."""
+    try:
+        return _probe(path)
+    except (av.error.FFmpegError, OSError) as exc:
+        raise OutputCheckFailed(f"cannot read {path.name} as a video: {exc}") from exc
+
+
+def _probe(path: Path) -> VideoProbe:
+    with av.open(str(path)) as container:
+        if not container.streams.video:
+            raise OutputCheckFailed(f"{path.name} has no video stream")
+        stream = container.streams.video[0]
+        rate = stream.average_rate or stream.guessed_rate or Fraction(0)
+        frames = stream.frames
+        if not frames:
+            frames = sum(1 for packet in container.demux(stream) if packet.size)
+        return VideoProbe(int(frames), float(rate), stream.codec_context.width, stream.codec_context.height)
+
+
+def expected(expect: Mapping[str, Any], source: VideoProbe) -> dict[str, Any]:
+    """What the output must be: `{"frames": int, "fps": float, "size": (w, h)}` for the properties given."""
+    out: dict[str, Any] = {}
+    if "frames" in expect:
+        factor = float(expect["frames"]["multiply"])
+        if expect["frames"].get("between"):
+            out["frames"] = round((source.frames - 1) * factor) + 1
+        else:
+            out["frames"] = round(source.frames * factor)
+    if "fps" in expect:
+        out["fps"] = source.fps * float(expect["fps"]["multiply"])
+    if "size" in expect:
+        factor = float(expect["size"]["multiply"])
+        out["size"] = (round(source.width * factor), round(source.height * factor))
+    return out
+
+
+def differences(want: Mapping[str, Any], got: VideoProbe) -> list[str]:
+    """`expected 95 frames, got 96` ... for every property that differs."""
+    problems = []
+    if "frames" in want and got.frames != want["frames"]:
+        problems.append(f"expected {want['frames']} frames, got {got.frames}")
+    if "fps" in want and abs(got.fps - want["fps"]) > FPS_TOLERANCE * want["fps"]:
+        problems.append(f"expected {want['fps']:.3f} fps, got {got.fps:.3f}")
+    if "size" in want and (got.width, got.height) != tuple(want["size"]):
+        width, height = want["size"]
+        problems.append(f"expected {width}x{height}, got {got.width}x{got.height}")
+    return problems
+
+
+def check_outputs(
+    graph: Mapping[str, Any], inputs: Mapping[str, Path], outputs: Sequence[Path]
+) -> dict[str, Any] | None:
+    """Check every output video against the graph's note; None when it asks for no check. Returns what was
+    measured (for the provenance); raises OutputCheckFailed naming the file, the input, expected and got."""
+    note = note_of(graph) or {}
+    expect = note.get("expect")
+    if not expect:
+        return None
+    roles = {spec["from"] for spec in expect.values()}
+    if len(roles) != 1:
+        raise OutputCheckFailed(
+            f"the output check measures several inputs ({sorted(roles)}); one is supported"
+        )
+    role = roles.pop()
+    if role not in inputs:
+        raise OutputCheckFailed(f"the output check measures input '{role}', which the job does not have")
+    source = probe_video(inputs[role])
+    want = expected(expect, source)
+    videos = [p for p in outputs if p.suffix.lower() in VIDEO_SUFFIXES]
+    if not videos:
+        raise OutputCheckFailed("the workflow promises a video, but ComfyUI saved none")
+    measured = []
+    for path in videos:
+        got = probe_video(path)
+        problems = differences(want, got)
+        if problems:
+            raise OutputCheckFailed(
+                f"output {path.name} of workflow '{note.get('workflow', '?')}': "
+                + "; ".join(problems)
+                + f" (input {role}: {source.frames} frames at {source.fps:.3f} fps, "
+                f"{source.width}x{source.height})"
+            )
+        measured.append({"file": path.name, **got.summary()})
+    log.info("output check of %s passed: %s", note.get("workflow", "?"), measured)
+    return {"input": source.summary(), "outputs": measured}
