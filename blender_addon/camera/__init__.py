@@ -5,4 +5,4 @@ from __future__ import annotations
 
 from .. import parts
 
-register, unregister = parts(__package__, ("props", "overlay", "ops", "pick", "fspy_io", "ui"))
+register, unregister = parts(__package__, ("props", "overlay", "ops", "pick", "drag", "fspy_io", "ui"))

@@ -14,7 +14,6 @@ each axis vanishes on its lines; `aipipe.camera_clear_lines` forgets them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import bpy
@@ -23,6 +22,7 @@ from bpy.props import EnumProperty, FloatVectorProperty
 from ..i18n import iface
 from ..registry import register_classes, unregister_classes
 from . import apply, apply_core, overlay
+from .drag_core import horizon_edges
 
 
 def region_to_image(
@@ -39,16 +39,6 @@ def region_to_image(
     return u * width, v * height
 
 
-def horizon_edges(a: Sequence[float], b: Sequence[float], width: float) -> tuple[float, float] | None:
-    """Where the line through image pixels `a` and `b` meets the left and right edges (None when the two
-    points are not apart across the picture)."""
-    if abs(b[0] - a[0]) < 1.0:
-        return None
-    slope = (b[1] - a[1]) / (b[0] - a[0])
-    left = a[1] - slope * a[0]
-    return left, left + slope * width
-
-
 def image_size(scene: Any) -> tuple[int, int]:
     """The picture's size as the held horizon counts it (the solved image's, else the render resolution)."""
     camera = scene.camera if scene.camera is not None and scene.camera.type == "CAMERA" else None
@@ -58,20 +48,39 @@ def image_size(scene: Any) -> tuple[int, int]:
     return int(scene.render.resolution_x), int(scene.render.resolution_y)
 
 
+def looks_through_camera(context: Any) -> bool:
+    """Whether the operator runs in a 3D View that looks through the scene camera (where the overlay is)."""
+    region_data = getattr(context, "region_data", None)
+    area = context.area
+    return not (
+        area is None
+        or area.type != "VIEW_3D"
+        or region_data is None
+        or region_data.view_perspective != "CAMERA"
+        or context.scene.camera is None
+    )
+
+
+def event_image_point(context: Any, event: Any) -> tuple[float, float, tuple[float, float]] | None:
+    """The event's image pixel and region pixel (None where the camera frame is not in the view)."""
+    scene = context.scene
+    corners = overlay.frame_corners(scene, scene.camera, context.region, context.region_data)
+    if corners is None:
+        return None
+    width, height = image_size(scene)
+    try:
+        x, y = region_to_image(corners, event.mouse_region_x, event.mouse_region_y, width, height)
+    except ValueError:
+        return None
+    return x, y, (float(event.mouse_region_x), float(event.mouse_region_y))
+
+
 class TwoClicks:
     """Invoke waits for two left clicks on the camera view and runs `execute` with them as point_a and
     point_b (image pixels); Esc or a right click cancels."""
 
     def invoke(self, context: Any, _event: Any) -> set[str]:
-        region_data = getattr(context, "region_data", None)
-        area = context.area
-        if (
-            area is None
-            or area.type != "VIEW_3D"
-            or region_data is None
-            or region_data.view_perspective != "CAMERA"
-            or context.scene.camera is None
-        ):
+        if not looks_through_camera(context):
             self.report({"ERROR"}, iface("Look through the camera (Numpad 0) in a 3D View to place the line"))
             return {"CANCELLED"}
         self._points: list[tuple[float, float]] = []
@@ -85,16 +94,10 @@ class TwoClicks:
             return {"CANCELLED"}
         if event.type != "LEFTMOUSE" or event.value != "PRESS":
             return {"PASS_THROUGH"}
-        scene = context.scene
-        corners = overlay.frame_corners(scene, scene.camera, context.region, context.region_data)
-        if corners is None:
+        found = event_image_point(context, event)
+        if found is None:
             return {"RUNNING_MODAL"}
-        width, height = image_size(scene)
-        try:
-            point = region_to_image(corners, event.mouse_region_x, event.mouse_region_y, width, height)
-        except ValueError:
-            return {"RUNNING_MODAL"}
-        self._points.append(point)
+        self._points.append(found[:2])
         if len(self._points) < 2:
             context.workspace.status_text_set(iface("Click where the line ends (Esc cancels)"))
             return {"RUNNING_MODAL"}

@@ -64,6 +64,7 @@ class AIPIPE_PT_camera(SidebarPanel, bpy.types.Panel):
         for axis in ("x", "y", "z"):
             row.operator("aipipe.camera_draw_line", text=axis.upper()).axis = axis
         row.operator("aipipe.camera_clear_lines", text="", icon="X")
+        column.operator("aipipe.camera_drag", icon="ARROW_LEFTRIGHT")
         layout.prop(settings, "eye_height")
         row = layout.row(align=True)
         row.operator("aipipe.camera_fspy_import", icon="IMPORT")
