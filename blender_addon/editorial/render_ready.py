@@ -96,7 +96,7 @@ def _targets(scene: Any, shot_ids: list[str] | None) -> dict[str, list[core.Targ
 def queued(rt: Any, answer: dict[str, Any], targets: dict[str, list[core.Target]]) -> None:
     """The server's answer (main thread): follow its jobs and report queued and skipped shots."""
     state(rt).track(answer, targets)
-    text = "; ".join(iface(line.template, **line.fields) for line in core.report_lines(answer))
+    text = "; ".join(core.line_text(line, iface) for line in core.report_lines(answer))
     rt.report(text, "WARNING" if answer.get("skipped") else "INFO")
 
 
@@ -266,7 +266,7 @@ class AIPIPE_PT_editorial_render_ready(SequencerPanel, bpy.types.Panel):
         layout.operator("aipipe.editorial_render_ready", icon="RENDER_ANIMATION")
         st = state(rt)
         for line in core.report_lines(st.answer)[1:] if st.answer else []:
-            for text in wrap(iface(line.template, **line.fields), WRAP_WIDTH):
+            for text in wrap(core.line_text(line, iface), WRAP_WIDTH):
                 layout.label(text=text, icon="ERROR", translate=False)
         rows = st.shots()
         if not rows:

@@ -7,7 +7,8 @@ server's answer and the live `job.*` / `version.created` events; everything here
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,22 +22,41 @@ ACTIVE = ("queued", "running")
 DONE = ("succeeded",)
 STOPPED = ("failed", "cancelled")
 
-REASONS: dict[str, str] = {
-    "not_confirmed": "the shot is not confirmed",
-    "no_approved_first_frame": "no approved first frame",
-    "has_render": "it already has a current render",
-    "already_queued": "a render is already queued or running",
-    "no_recipe": "no recipe is chosen for the shot or the project",
-    "omitted": "the shot is omitted",
-    "locked": "the shot is locked",
-    "not_in_project": "the shot is not in this project",
-}
-"""English for the skip reasons the server names by code; any other reason is shown as the server wrote it."""
+
+@dataclass(frozen=True)
+class Line:
+    """One line of the report: an English template (translated by the caller) and its fields; a field may
+    itself be a `Line` (the reason of a skipped shot)."""
+
+    template: str
+    fields: dict[str, Any] = field(default_factory=dict)
 
 
-def reason_text(reason: str) -> str:
-    """The English (translatable) text of a skip reason."""
-    return REASONS.get(reason, reason)
+REASONS = (
+    "the project is not confirmed yet",
+    "the shot is a draft (not confirmed)",
+    "the shot is omitted",
+    "no approved first frame",
+    "no recipe chosen (set the shot's or the project's render_recipe)",
+    "no such shot in this project",
+)
+"""Skip reasons the server words the same way every time (docs/api.md, "Recipes"): translated as they are."""
+
+PATTERNS = (
+    (re.compile(r"^a render is already queued or running \(job (?P<job>[^)]+)\)$"),
+     "a render is already queued or running (job {job})"),
+    (re.compile(r"^it has a render \((?P<render>[^)]+)\)$"), "it has a render ({render})"),
+)  # fmt: skip
+"""Skip reasons that name a job or a version: the template to translate, the named part as its field."""
+
+
+def reason_line(reason: str) -> Line:
+    """A skip reason as a translatable line; a reason the add-on does not know is shown as written."""
+    for pattern, template in PATTERNS:
+        found = pattern.match(reason)
+        if found:
+            return Line(template, found.groupdict())
+    return Line(reason)
 
 
 def recipes_of(answer: Any) -> list[dict[str, Any]]:
@@ -47,7 +67,10 @@ def recipes_of(answer: Any) -> list[dict[str, Any]]:
 
 def step_name(step: Any) -> str:
     if isinstance(step, Mapping):
-        return str(step.get("name") or step.get("workflow") or step.get("type") or "?")
+        for key in ("label", "workflow", "job_type", "name"):
+            if step.get(key):
+                return str(step[key])
+        return "?"
     return str(step)
 
 
@@ -87,14 +110,6 @@ def chosen_shots(strips: Iterable[tuple[str, bool]]) -> list[str] | None:
     return chosen or None
 
 
-@dataclass(frozen=True)
-class Line:
-    """One line of the report: an English template (translated by the caller) and its fields."""
-
-    template: str
-    fields: dict[str, Any] = field(default_factory=dict)
-
-
 def report_lines(answer: Mapping[str, Any]) -> list[Line]:
     """The server's answer as the artist reads it: the counts, then each skipped shot with its reason."""
     queued, skipped = answer.get("queued") or [], answer.get("skipped") or []
@@ -105,16 +120,17 @@ def report_lines(answer: Mapping[str, Any]) -> list[Line]:
         )
     ]
     for item in skipped:
-        lines.append(
-            Line(
-                "{shot} skipped: {reason}",
-                {
-                    "shot": item.get("shot_code") or item.get("shot_id"),
-                    "reason": reason_text(str(item["reason"])),
-                },
-            )
-        )
+        shot = item.get("shot_code") or item.get("shot_id")
+        reason = reason_line(str(item["reason"]))
+        lines.append(Line("{shot} skipped: {reason}", {"shot": shot, "reason": reason}))
     return lines
+
+
+def line_text(line: Line, translate: Callable[..., str]) -> str:
+    """`line` in the artist's language with `translate(template, **fields)` (the add-on's `iface`); a
+    template without fields is translated and shown as it is (a reason may hold braces)."""
+    fields = {k: line_text(v, translate) if isinstance(v, Line) else v for k, v in line.fields.items()}
+    return translate(line.template, **fields) if fields else translate(line.template)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ ANSWER = {
         {"shot_id": "s2", "shot_code": "SHT_0020", "recipe": "wan", "job_ids": ["j4"]},
     ],
     "skipped": [
-        {"shot_id": "s3", "shot_code": "SHT_0030", "reason": "no_approved_first_frame"},
+        {"shot_id": "s3", "shot_code": "SHT_0030", "reason": "no approved first frame"},
         {"shot_id": "s4", "shot_code": "SHT_0040", "reason": "The shot's workflow needs ComfyUI 0.8."},
     ],
 }
@@ -49,7 +49,7 @@ def test_selected_strips_name_their_shots_once_in_order_and_none_selected_means_
 
 
 def test_the_recipe_menu_lists_the_default_first_then_each_recipe_with_its_chain() -> None:
-    steps = [{"name": "i2v"}, {"workflow": "rife"}, {"type": "esrgan"}]
+    steps = [{"label": "i2v"}, {"workflow": "rife"}, {"job_type": "transcode"}]
     answer = {
         "items": [
             {"name": "wan-rife-esrgan", "version": 2, "steps": steps},
@@ -62,7 +62,7 @@ def test_the_recipe_menu_lists_the_default_first_then_each_recipe_with_its_chain
     assert core.recipe_items(recipes, DEFAULT_ITEM) == [
         DEFAULT_ITEM,
         ("Basic", "Basic v1", ""),
-        ("wan-rife-esrgan", "wan-rife-esrgan v2", "i2v → rife → esrgan"),
+        ("wan-rife-esrgan", "wan-rife-esrgan v2", "i2v → rife → transcode"),
     ]
 
 
@@ -71,11 +71,36 @@ def test_the_report_counts_queued_and_skipped_and_names_each_skipped_shots_reaso
     assert lines[0] == core.Line(
         "Render ready: {queued} shots queued, {skipped} skipped", {"queued": 2, "skipped": 2}
     )
-    assert lines[1] == core.Line(
-        "{shot} skipped: {reason}", {"shot": "SHT_0030", "reason": "no approved first frame"}
-    )
+    reason = core.Line("no approved first frame")
+    assert lines[1] == core.Line("{shot} skipped: {reason}", {"shot": "SHT_0030", "reason": reason})
     # a reason the add-on has no text for is shown as the server wrote it
-    assert lines[2].fields["reason"] == "The shot's workflow needs ComfyUI 0.8."
+    assert core.line_text(lines[2], _english) == "SHT_0040 skipped: The shot's workflow needs ComfyUI 0.8."
+
+
+def _english(template: str, **fields: object) -> str:
+    return template.format(**fields) if fields else template
+
+
+def test_every_reason_the_server_words_alike_is_translatable_and_named_parts_stay_fields() -> None:
+    from blender_addon.korean.render_ready import KOREAN
+
+    assert [r for r in core.REASONS if r not in KOREAN] == []
+    for _, template in core.PATTERNS:
+        assert template in KOREAN
+    busy = core.reason_line("a render is already queued or running (job 5d6c-1)")
+    assert busy == core.Line("a render is already queued or running (job {job})", {"job": "5d6c-1"})
+    assert core.reason_line("it has a render (render v002)").fields == {"render": "render v002"}
+
+    def korean(template: str, **fields: object) -> str:
+        return KOREAN.get(template, template).format(**fields) if fields else KOREAN.get(template, template)
+
+    skipped = {
+        "skipped": [{"shot_id": "s", "shot_code": "SHT_0050", "reason": "it has a render (render v002)"}]
+    }
+    assert (
+        core.line_text(core.report_lines(skipped)[1], korean)
+        == "SHT_0050 건너뜀: 이미 렌더가 있습니다 (render v002)"
+    )
 
 
 def test_every_job_of_the_answer_is_followed_with_its_shot() -> None:
