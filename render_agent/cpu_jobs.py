@@ -17,7 +17,13 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-CPU_JOB_TYPES = ("transcode", "proxy", "dailies")  # dailies: render_agent.dailies_job
+CPU_JOB_TYPES = (
+    "transcode",
+    "proxy",
+    "dailies",  # render_agent.dailies_job
+    "conform",  # render_agent.delivery_jobs
+    "master",  # render_agent.delivery_jobs
+)
 STDERR_TAIL = 2000
 
 

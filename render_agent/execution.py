@@ -29,6 +29,8 @@ from render_agent.comfyui import (
 from render_agent.comfyui_cleanup import discard
 from render_agent.cpu_jobs import CPU_JOB_TYPES, CpuJobError, ffmpeg_exe, plan_ffmpeg, run_ffmpeg
 from render_agent.dailies_job import DAILIES, make_dailies, plan_dailies
+from render_agent.delivery_jobs import CONFORM, DELIVERY_JOB_TYPES, cache_dir_of, make_conform
+from render_agent.delivery_master import make_master
 from render_agent.frame_check import OutputCheckFailed, check_outputs
 from render_agent.playblast_job import PLAYBLAST, blender_command, plan_playblast, run_playblast
 from render_agent.server_client import (
@@ -151,6 +153,8 @@ class JobExecutor:
             result = await self._run_playblast(job)
         elif job_type == DAILIES:
             result = await self._run_dailies(job)
+        elif job_type in DELIVERY_JOB_TYPES:
+            result = await self._run_delivery(job)
         elif job_type in CPU_JOB_TYPES and not spec.get("graph"):
             result = await self._run_cpu(job)
         elif not isinstance(spec.get("graph"), dict) or not spec["graph"]:
@@ -332,6 +336,32 @@ class JobExecutor:
         except TimeoutError as exc:
             raise JobFailed(
                 f"dailies did not finish within the job's timeout_s ({timeout} s)", retryable=True
+            ) from exc
+        provenance = {"tool": "ffmpeg", **report, "cpu_seconds": round(time.monotonic() - started, 3)}
+        return JobResult(files, 0.0, provenance)
+
+    async def _run_delivery(self, job: RunningJob) -> JobResult:
+        """A conform or a delivery master (render_agent.delivery_jobs); conform segments are cached in
+        the work folder between jobs."""
+        spec = job.claim.job
+        exe = await asyncio.to_thread(ffmpeg_exe)
+        timeout = spec.get("timeout_s")
+
+        async def download(url: str, dest: Path, sha256: str | None, what: str) -> str:
+            return await self._download(url, dest, sha256, what=what)
+
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(float(timeout) if timeout else None):
+                if spec.get("type") == CONFORM:
+                    cache = cache_dir_of(self.settings.work_dir)
+                    params = spec.get("params") or {}
+                    files, report = await make_conform(exe, params, download, job.dir, cache, job.on_progress)
+                else:
+                    files, report = await make_master(exe, spec, download, job.dir, job.on_progress)
+        except TimeoutError as exc:
+            raise JobFailed(
+                f"{spec.get('type')} did not finish within the job's timeout_s ({timeout} s)", retryable=True
             ) from exc
         provenance = {"tool": "ffmpeg", **report, "cpu_seconds": round(time.monotonic() - started, 3)}
         return JobResult(files, 0.0, provenance)

@@ -1,0 +1,444 @@
+"""CPU job type `conform`: the edit assembled from its shots' media with sound (docs/api.md, "Delivery");
+the masters made from it are render_agent.delivery_master.
+
+Params: `{"name", "fps": "24000/1001", "width", "height", "profile": "h264"|"h265"|"prores_hq",
+"shots": [{"code", "frames", "source_in", "media": {"url", "sha256", "name", "still"}}],
+"audio": {"tracks": [{"name": "reference", "clips": [{"shot": 0, "url", "sha256", "name", "offset_s"}]},
+…]}}`. Each shot becomes one segment, encoded in the profile's codec and cached in the agent's work folder
+under a key made of everything that shows in it (media checksum, cut range, rate, size, encoder settings):
+a conform after a one-shot change encodes one segment and joins the others by stream copy. Every segment
+is a closed piece (no B-frames, starts on a key frame), which is what a join without re-encoding needs.
+Sound: one PCM track per named track, each shot's clip laid at the shot's place for exactly its length.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from aipipe_shared.delivery import PROFILES, SAMPLE_RATE, Profile, frame_count
+from render_agent.cpu_jobs import STDERR_TAIL, CpuJobError
+
+log = logging.getLogger(__name__)
+
+CONFORM, MASTER = "conform", "master"
+DELIVERY_JOB_TYPES = (CONFORM, MASTER)
+SEGMENT_VERSION = "1"  # bump when a segment's recipe changes, so old cached segments are not reused
+CHUNK = 12  # shots encoded by one ffmpeg process (each its own encoder, run side by side)
+CACHE_MAX_BYTES = 50 * 1024**3  # the segment cache is trimmed (oldest use first) past this
+COLOUR = "color_primaries=bt709:color_trc=bt709:colorspace=bt709"
+
+Download = Callable[[str, Path, str | None, str], Awaitable[str]]
+Progress = Callable[[float, str], None]
+
+
+# -- params -------------------------------------------------------------------------------------------
+
+
+def _text(params: dict[str, Any], key: str, default: str | None = None) -> str:
+    value = params.get(key, default)
+    if not isinstance(value, str) or not value:
+        raise CpuJobError(f"params.{key}: text is required", retryable=False)
+    return value
+
+
+def _count(value: Any, what: str, minimum: int = 0) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise CpuJobError(f"{what}: a whole number >= {minimum} is required", retryable=False)
+    return value
+
+
+@dataclass(frozen=True)
+class Frame:
+    """What every segment and master of one delivery shares."""
+
+    rate: Fraction
+    width: int
+    height: int
+
+    @property
+    def rate_text(self) -> str:
+        return f"{self.rate.numerator}/{self.rate.denominator}"
+
+    @property
+    def timescale(self) -> int:
+        # every frame a whole number of ticks: 24000/1001 -> 1001 ticks of 1/24000 s
+        num, den = self.rate.numerator, self.rate.denominator
+        return num if den != 1 else num * 1000
+
+    def sample(self, frame: int) -> int:
+        """The audio sample at which `frame` starts."""
+        return round(Fraction(frame) / self.rate * SAMPLE_RATE)
+
+
+def _frame(params: dict[str, Any]) -> Frame:
+    try:
+        rate = Fraction(_text(params, "fps"))
+    except (ValueError, ZeroDivisionError) as exc:
+        raise CpuJobError("params.fps: a rate such as 24 or 24000/1001", retryable=False) from exc
+    width, height = (
+        _count(params.get("width"), "params.width", 2),
+        _count(params.get("height"), "params.height", 2),
+    )
+    if rate <= 0 or width % 2 or height % 2:
+        raise CpuJobError("params.width/height: even numbers, and a positive fps", retryable=False)
+    return Frame(rate, width, height)
+
+
+def _profile(name: Any, what: str) -> Profile:
+    if name not in PROFILES:
+        raise CpuJobError(f"{what}: one of {', '.join(PROFILES)}", retryable=False)
+    return PROFILES[str(name)]
+
+
+def _file_name(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not value or PurePosixPath(value).name != value or value.startswith("."):
+        raise CpuJobError(f"{what}: a plain file name is required", retryable=False)
+    return value
+
+
+@dataclass(frozen=True)
+class ShotCut:
+    code: str
+    frames: int
+    source_in: int
+    url: str
+    sha256: str
+    name: str
+    still: bool
+
+
+def _shots(params: dict[str, Any]) -> list[ShotCut]:
+    shots = params.get("shots")
+    if not isinstance(shots, list) or not shots:
+        raise CpuJobError("params.shots: the edit's shots, in order, are required", retryable=False)
+    out = []
+    for index, shot in enumerate(shots):
+        where = f"params.shots.{index}"
+        media = shot.get("media") if isinstance(shot, dict) else None
+        if not isinstance(media, dict):
+            raise CpuJobError(f"{where}.media: the shot's media is required", retryable=False)
+        out.append(
+            ShotCut(
+                code=str(shot.get("code") or f"#{index + 1}"),
+                frames=_count(shot.get("frames"), f"{where}.frames", 1),
+                source_in=_count(shot.get("source_in", 0), f"{where}.source_in"),
+                url=_text(media, "url"),
+                sha256=_text(media, "sha256"),
+                name=_file_name(media.get("name"), f"{where}.media.name"),
+                still=bool(media.get("still")),
+            )
+        )
+    return out
+
+
+# -- running ffmpeg -----------------------------------------------------------------------------------
+
+
+async def _ffmpeg(exe: str, args: Sequence[str], what: str) -> None:
+    command = [exe, "-hide_banner", "-nostdin", "-v", "error", "-y", *args]
+    log.debug("running %s", " ".join(command))
+    process = await asyncio.create_subprocess_exec(
+        *command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        _, stderr = await process.communicate()
+    except asyncio.CancelledError:
+        with contextlib.suppress(ProcessLookupError):  # it may have just exited on its own
+            process.kill()
+        await process.wait()
+        raise
+    if process.returncode != 0:
+        tail = stderr.decode("utf-8", "replace")[-STDERR_TAIL:].strip()
+        raise CpuJobError(f"ffmpeg failed on {what}: {tail or f'exit {process.returncode}'}", retryable=False)
+
+
+def _escape(value: str) -> str:
+    """A value inside '…' in an ffmpeg filter graph."""
+    return value.replace("\\", "\\\\").replace("'", "'\\\\\\''").replace(":", "\\:")
+
+
+def _concat_list(parts: Sequence[Path], listing: Path) -> Path:
+    quoted = (str(p).replace("'", "'\\''") for p in parts)
+    listing.write_text("".join(f"file '{q}'\n" for q in quoted), encoding="utf-8")
+    return listing
+
+
+# -- the conform --------------------------------------------------------------------------------------
+
+
+def segment_key(shot: ShotCut, frame: Frame, profile: Profile) -> str:
+    """The cache key of a shot's segment: everything that shows in it, nothing else."""
+    recipe = {
+        "v": SEGMENT_VERSION,
+        "encoder": list(profile.args),
+        "pix_fmt": profile.pix_fmt,
+        "media": shot.sha256,
+        "still": shot.still,
+        "in": shot.source_in,
+        "frames": shot.frames,
+        "rate": frame.rate_text,
+        "size": [frame.width, frame.height],
+    }
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def _picture_chain(index: int, shot: ShotCut, frame: Frame, profile: Profile) -> str:
+    w, h = frame.width, frame.height
+    fit = (
+        f"scale={w}:{h}:force_original_aspect_ratio=decrease,pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,setsar=1,"
+        f"format={profile.pix_fmt},setparams={COLOUR}:range=tv"
+    )
+    if shot.still:
+        return f"[{index}:v]trim=end_frame={shot.frames},setpts=PTS-STARTPTS,{fit}[o{index}]"
+    end = shot.source_in + shot.frames
+    return (
+        f"[{index}:v]fps={frame.rate_text},trim=start_frame={shot.source_in}:end_frame={end},"
+        f"setpts=PTS-STARTPTS,{fit}[o{index}]"
+    )
+
+
+async def _encode_chunk(
+    exe: str, items: list[tuple[ShotCut, Path, Path]], frame: Frame, profile: Profile
+) -> None:
+    """Encode several shots in one ffmpeg: one input, chain and encoder per shot, run side by side."""
+    inputs: list[str] = []
+    chains: list[str] = []
+    outputs: list[str] = []
+    threads = max(1, (os.cpu_count() or 1) // len(items))
+    partials = []
+    for index, (shot, media, target) in enumerate(items):
+        if shot.still:
+            inputs += ["-loop", "1", "-framerate", frame.rate_text, "-i", str(media)]
+        else:
+            inputs += ["-i", str(media)]
+        chains.append(_picture_chain(index, shot, frame, profile))
+        partial = target.with_name(f".{target.stem}.{os.getpid()}.partial{target.suffix}")
+        partials.append(partial)
+        outputs += [
+            "-map", f"[o{index}]", "-frames:v", str(shot.frames), "-r", frame.rate_text, "-an",
+            *profile.args, "-threads", str(threads), "-color_range", "tv",
+            "-video_track_timescale", str(frame.timescale), str(partial),
+        ]  # fmt: skip
+    codes = ", ".join(shot.code for shot, _, _ in items)
+    try:
+        await _ffmpeg(exe, [*inputs, "-filter_complex", ";".join(chains), *outputs], f"shots {codes}")
+        for (shot, _, target), partial in zip(items, partials, strict=True):
+            made = await asyncio.to_thread(frame_count, partial)
+            if made != shot.frames:
+                raise CpuJobError(
+                    f"shot {shot.code}: {shot.name} gives {made} frames from frame {shot.source_in}; "
+                    f"the cut needs {shot.frames}",
+                    retryable=False,
+                )
+            os.replace(partial, target)
+    finally:
+        for partial in partials:
+            with contextlib.suppress(FileNotFoundError):
+                partial.unlink()
+
+
+@dataclass(frozen=True)
+class AudioClip:
+    shot: int
+    url: str
+    sha256: str
+    name: str
+    offset_s: float
+
+
+def _tracks(params: dict[str, Any], shots: int) -> list[tuple[str, list[AudioClip]]]:
+    audio = params.get("audio") or {}
+    tracks = audio.get("tracks") if isinstance(audio, dict) else None
+    if tracks is None:
+        return []
+    if not isinstance(tracks, list):
+        raise CpuJobError("params.audio.tracks: a list of tracks", retryable=False)
+    out = []
+    for t_index, track in enumerate(tracks):
+        where = f"params.audio.tracks.{t_index}"
+        clips = []
+        for c_index, clip in enumerate(track.get("clips") or [] if isinstance(track, dict) else []):
+            here = f"{where}.clips.{c_index}"
+            shot = _count(clip.get("shot"), f"{here}.shot")
+            if shot >= shots:
+                raise CpuJobError(f"{here}.shot: no shot {shot} in the edit", retryable=False)
+            offset = clip.get("offset_s", 0.0)
+            if not isinstance(offset, int | float) or offset < 0:
+                raise CpuJobError(f"{here}.offset_s: seconds >= 0", retryable=False)
+            clips.append(
+                AudioClip(
+                    shot,
+                    _text(clip, "url"),
+                    _text(clip, "sha256"),
+                    _file_name(clip.get("name"), f"{here}.name"),
+                    float(offset),
+                )
+            )
+        name = track.get("name") if isinstance(track, dict) else None
+        out.append((str(name or f"track{t_index + 1}"), clips))
+    return out
+
+
+async def _build_track(
+    exe: str,
+    clips: list[tuple[AudioClip, Path]],
+    starts: list[int],
+    frames: list[int],
+    frame: Frame,
+    out: Path,
+) -> None:
+    """One stereo PCM track of the whole edit: each shot's clip from its offset for exactly the shot's
+    length (padded with silence when shorter), silence where a shot has none. Sample-exact at any rate."""
+    by_shot = {clip.shot: (clip, path) for clip, path in clips}
+    inputs: list[str] = []
+    chains: list[str] = []
+    for index, (start, length) in enumerate(zip(starts, frames, strict=True)):
+        samples = frame.sample(start + length) - frame.sample(start)
+        if index in by_shot:
+            clip, path = by_shot[index]
+            source = len(inputs) // 2
+            inputs += ["-i", str(path)]
+            offset = round(clip.offset_s * SAMPLE_RATE)
+            chains.append(
+                f"[{source}:a]aresample={SAMPLE_RATE},aformat=sample_fmts=s16:channel_layouts=stereo,"
+                f"atrim=start_sample={offset}:end_sample={offset + samples},asetpts=N/SR/TB,"
+                f"apad=whole_len={samples}[a{index}]"
+            )
+        else:
+            chains.append(
+                f"anullsrc=r={SAMPLE_RATE}:cl=stereo,aformat=sample_fmts=s16,"
+                f"atrim=end_sample={samples}[a{index}]"
+            )
+    joined = "".join(f"[a{i}]" for i in range(len(starts)))
+    graph = ";".join([*chains, f"{joined}concat=n={len(starts)}:v=0:a=1[out]"])
+    await _ffmpeg(
+        exe, [*inputs, "-filter_complex", graph, "-map", "[out]", "-c:a", "pcm_s16le", str(out)], out.name
+    )
+
+
+async def make_conform(
+    exe: str,
+    params: dict[str, Any],
+    download: Download,
+    job_dir: Path,
+    cache_dir: Path,
+    on_progress: Progress,
+) -> tuple[list[Path], dict[str, Any]]:
+    """The conform movie (picture in the profile's codec, one PCM track per sound track) and a report."""
+    frame = _frame(params)
+    profile = _profile(params.get("profile", "h264"), "params.profile")
+    name = _file_name(params.get("name"), "params.name")
+    shots = _shots(params)
+    tracks = _tracks(params, len(shots))
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    keys = [segment_key(shot, frame, profile) for shot in shots]
+    segments = [cache_dir / f"{key}.mov" for key in keys]
+    todo = [i for i, path in enumerate(segments) if not path.is_file()]
+    inputs = job_dir / "inputs"
+    fetched: dict[str, Path] = {}
+
+    async def fetch(url: str, sha256: str, file_name: str, what: str) -> Path:
+        if sha256 not in fetched:  # one download per file, however many shots use it
+            dest = inputs / f"{sha256[:16]}_{file_name}"
+            await download(url, dest, sha256, what)
+            fetched[sha256] = dest
+        return fetched[sha256]
+
+    started = time.monotonic()
+    done = 0
+    on_progress(0.0, f"encoding {len(todo)} of {len(shots)} shots")
+    for first in range(0, len(todo), CHUNK):
+        chunk = todo[first : first + CHUNK]
+        items = []
+        for i in chunk:
+            shot = shots[i]
+            media = await fetch(shot.url, shot.sha256, shot.name, f"shot {shot.code}")
+            items.append((shot, media, segments[i]))
+        await _encode_chunk(exe, items, frame, profile)
+        done += len(chunk)
+        on_progress(0.85 * done / max(1, len(todo)), f"encoded {done} of {len(todo)} shots")
+    encode_s = time.monotonic() - started
+    for path in segments:  # in use: the cache trim keeps recently used segments
+        with contextlib.suppress(OSError):
+            os.utime(path)
+
+    on_progress(0.86, "laying the sound")
+    starts, frames, at = [], [], 0
+    for shot in shots:
+        starts.append(at)
+        frames.append(shot.frames)
+        at += shot.frames
+    wavs = []
+    for t_index, (track_name, clips) in enumerate(tracks):
+        paths = [
+            (clip, await fetch(clip.url, clip.sha256, clip.name, f"{track_name} sound of shot {clip.shot}"))
+            for clip in clips
+        ]
+        wav = job_dir / f"track{t_index}.wav"
+        await _build_track(exe, paths, starts, frames, frame, wav)
+        wavs.append((track_name, wav))
+
+    on_progress(0.93, "joining the segments")
+    output = job_dir / "outputs" / f"{name}.mov"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    listing = _concat_list(segments, job_dir / "segments.txt")
+    args = ["-f", "concat", "-safe", "0", "-i", str(listing)]
+    for _, wav in wavs:
+        args += ["-i", str(wav)]
+    args += ["-map", "0:v"]
+    for index, (track_name, _) in enumerate(wavs):
+        args += ["-map", f"{index + 1}:a", f"-metadata:s:a:{index}", f"title={track_name}"]
+    args += ["-c:v", "copy", "-c:a", "pcm_s16le", "-video_track_timescale", str(frame.timescale), str(output)]
+    await _ffmpeg(exe, args, "the join")
+    total = sum(frames)
+    made = await asyncio.to_thread(frame_count, output)
+    if made != total:
+        raise CpuJobError(f"the conform has {made} frames; the edit has {total}", retryable=False)
+    await asyncio.to_thread(trim_cache, cache_dir, CACHE_MAX_BYTES)
+    report = {
+        "frames": total,
+        "shots": len(shots),
+        "encoded": len(todo),
+        "reused": len(shots) - len(todo),
+        "segments": [
+            {"code": shot.code, "key": key, "encoded": i in set(todo)}
+            for i, (shot, key) in enumerate(zip(shots, keys, strict=True))
+        ],
+        "tracks": [track_name for track_name, _ in wavs],
+        "encode_seconds": round(encode_s, 3),
+        "profile": params.get("profile", "h264"),
+    }
+    on_progress(1.0, "conform done")
+    return [output], report
+
+
+def trim_cache(cache_dir: Path, max_bytes: int) -> None:
+    """Delete the segments used longest ago until the cache is under `max_bytes`."""
+    entries = []
+    for path in cache_dir.glob("*.mov"):
+        with contextlib.suppress(FileNotFoundError):
+            stat = path.stat()
+            entries.append((stat.st_mtime, stat.st_size, path))
+    total = sum(size for _, size, _ in entries)
+    for _, size, path in sorted(entries):
+        if total <= max_bytes:
+            break
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        total -= size
+
+
+def cache_dir_of(work_dir: Path) -> Path:
+    """Where an agent keeps conform segments between jobs (kept when job folders are cleaned)."""
+    return work_dir / "segments"
