@@ -44,6 +44,12 @@ def database_problem(settings: Settings) -> str | None:
             return None if _sqlite_has_schema(path) else f"The database {_where(settings)} is empty"
         except sqlite3.OperationalError:
             return f"No database at {_where(settings)}"
+        except sqlite3.DatabaseError as exc:  # damaged, encrypted or not SQLite at all: never overwritten
+            return (
+                f"Cannot open the database {_where(settings)}: {exc}. The file is damaged or not an "
+                "AIPipeline database; restore it from a backup (`aipipe backup restore`, docs/backups.md) — "
+                "it was left as it is"
+            )
     engine = create_engine(url)
     try:
         with engine.connect() as conn:

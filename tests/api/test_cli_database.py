@@ -44,6 +44,24 @@ def test_a_command_run_in_an_empty_folder_names_the_database_it_looked_for_and_c
     assert list(tmp_path.iterdir()) == []  # no data/ folder, no empty aipipe.db
 
 
+@pytest.mark.parametrize("init", [False, True], ids=["start", "start-with-init"])
+def test_a_damaged_database_file_is_named_and_left_as_it_is_not_a_traceback(
+    tmp_path: Path, init: bool
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    damaged = data / "aipipe.db"
+    damaged.write_bytes(b"SQLite format 3\x00" + bytes(range(256)) * 64)  # a header, then garbage
+    before = damaged.read_bytes()
+    done = _run(tmp_path, "server", "--port", "0", *(["--init"] if init else []))
+    assert done.returncode == 2, done.stdout + done.stderr
+    text = done.stderr.replace("\n", " ")
+    assert "Traceback" not in done.stderr
+    assert str(damaged) in "".join(done.stderr.split())  # named (a narrow terminal may wrap the path)
+    assert "backup" in text and "left as it is" in text
+    assert damaged.read_bytes() == before and sorted(p.name for p in data.iterdir()) == ["aipipe.db"]
+
+
 def test_init_creates_the_database_and_later_commands_use_it(tmp_path: Path) -> None:
     made = _run(tmp_path, "admin", "create-api-key", "render-01", "--role", "agent", "--init")
     assert made.returncode == 0, made.stderr
