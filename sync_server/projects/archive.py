@@ -2,7 +2,8 @@
 
 Inside the zip every file keeps its path under the storage root (`<project folder>/scenes/...`),
 `project.json` holds the project's records (project, scenes, shots with subjects, characters and their
-reference images, environments, presets, versions with files and review notes, camera solutions), and
+reference images, environments, presets, versions with files and review notes, camera solutions, delivery
+masters and dailies with the files they made), and
 `MANIFEST.sha256` the sha256 of every other file in the zip (see `archive_manifest`; `aipipe project
 verify` checks it).
 Files are streamed in, media that is already compressed is stored as it is, and the zip is written to a
@@ -42,6 +43,8 @@ from ..db.models import (
     Version,
 )
 from ..db.models_camera import CameraSolutionRecord
+from ..db.models_dailies import Dailies
+from ..db.models_delivery import Delivery
 from ..settings import Settings
 from ..storage.atomic import fsync_dir, new_file_mode
 from ..storage.layout import project_folder
@@ -93,7 +96,7 @@ def archive_project(settings: Settings, code: str, out: Path | None = None) -> A
     folder = project_folder(project)
     dest = archive_path(settings, out, folder)
     files = _project_files(root / folder)
-    referenced = {f["path"] for v in records["versions"] for f in v["files"]}
+    referenced = {f["path"] for v in records["versions"] for f in v["files"]} | _post_files(records)
     in_folder = {path.relative_to(root).as_posix() for path in files}
     outside = sorted(p for p in referenced - in_folder if _inside(root, p) and (root / p).is_file())
     files += [root / p for p in outside]
@@ -177,7 +180,31 @@ def export_project(session: Session, project: Project) -> dict[str, Any]:
             {**row(v), "files": [row(f) for f in v.files], "review_notes": notes.get(v.id, [])}
             for v in versions
         ],
+        # Post: delivery masters (delivery/vNNN/) and dailies (export/dailies/<day>/vNNN/), files listed.
+        "deliveries": _rows(session, Delivery, pid, Delivery.number),
+        "dailies": _rows(session, Dailies, pid, Dailies.day, Dailies.number),
     }
+
+
+def _post_files(records: dict[str, Any]) -> set[str]:
+    """The files the deliveries and dailies records name (relative to the storage root): archived even
+    when they lie outside the project's folder, like version files."""
+    found: set[str] = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            path = value.get("path")
+            if isinstance(path, str) and "sha256" in value:
+                found.add(path)
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    for record in records.get("deliveries", []) + records.get("dailies", []):
+        walk({k: v for k, v in record.items() if k != "path"})
+    return found
 
 
 def _rows(session: Session, model: Any, project_id: uuid.UUID, *order: Any) -> list[dict[str, Any]]:
