@@ -130,6 +130,18 @@ class Settings(BaseSettings):
         default=5.0, gt=0, description="How often expired leases and overdue jobs are taken back."
     )
     farm_heartbeat_s: int = Field(default=10, gt=0, description="How often agents heartbeat.")
+    farm_lease_flush_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="A heartbeat that found the database's write lock busy is written this soon after "
+        "(it is answered at once); leases expire this much later twice over, for other servers' pending ones.",
+    )
+    background_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="CPU niceness of heavy background work (import processes, ffmpeg), so requests come first.",
+    )
     farm_claim_wait_max_s: float = Field(default=30.0, gt=0, description="Longest claim long-poll.")
     farm_retry_backoff_s: float = Field(default=15.0, ge=0, description="First delay before a retry.")
     farm_agent_offline_s: int = Field(default=60, gt=0, description="Silent agents count as offline.")

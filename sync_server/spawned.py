@@ -4,12 +4,18 @@ so it holds neither the event loop nor the server process's GIL; the calling wor
 `SpawnedPool` is one lazily started `ProcessPoolExecutor` of `spawn`ed processes (a fork of a threaded
 server would copy its locks mid-use, and the event loop). Each child watches its parent and ends when the
 server process is gone. A child that dies breaks the pool: that call is refused (with the caller's error)
-and the next one gets a fresh pool."""
+and the next one gets a fresh pool.
+
+Heavy work runs at a lower CPU priority (`nice`, `Settings.background_nice`): on a busy machine the server
+process's event loop and request threads get the CPU first; the work still gets every idle cycle. Child
+programs (ffmpeg) go through `niced`."""
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +26,30 @@ from typing import Any
 from .errors import ApiError
 
 PARENT_POLL_S = 1.0  # how often a spawned process checks that the server process is still there
+
+logger = logging.getLogger(__name__)
+
+
+def lower_priority(nice: int) -> None:
+    """Add `nice` to this process's niceness (never raises it back: an unprivileged process cannot)."""
+    if nice <= 0 or not hasattr(os, "nice"):
+        return
+    try:
+        os.nice(nice)
+    except OSError as exc:
+        logger.warning("could not lower this process's CPU priority", extra={"error": str(exc)})
+
+
+def niced(command: list[str], nice: int) -> list[str]:
+    """`command` to run at `nice` more niceness than this process (through `nice`, where there is one)."""
+    program = shutil.which("nice") if nice > 0 else None
+    return [program, "-n", str(nice), *command] if program else command
+
+
+def start_child(parent: int, nice: int = 0) -> None:
+    """(The initializer of each spawned process.) Follow the server process and step aside for it."""
+    follow_parent(parent)
+    lower_priority(nice)
 
 
 def follow_parent(parent: int) -> None:
@@ -36,10 +66,12 @@ def follow_parent(parent: int) -> None:
 
 
 class SpawnedPool:
-    """A pool of `size` spawned processes, started on the first call (not with the server)."""
+    """A pool of `size` spawned processes, started on the first call (not with the server), each at
+    `nice` more niceness than the server."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, nice: int = 0) -> None:
         self.size = size
+        self.nice = nice
         self._lock = threading.Lock()
         self._pool: ProcessPoolExecutor | None = None
 
@@ -49,8 +81,8 @@ class SpawnedPool:
                 self._pool = ProcessPoolExecutor(
                     self.size,
                     mp_context=multiprocessing.get_context("spawn"),
-                    initializer=follow_parent,
-                    initargs=(os.getpid(),),
+                    initializer=start_child,
+                    initargs=(os.getpid(), self.nice),
                 )
             return self._pool
 

@@ -1,4 +1,8 @@
-"""Engine and session factories. SQLite gets WAL, foreign keys and write transactions that queue."""
+"""Engine and session factories. SQLite gets WAL, foreign keys and write transactions that queue.
+
+A write that must not wait long for a lock (an agent's heartbeat: it has a write-behind fallback) uses
+`Database.quick_write_sessions`: its transaction waits at most `QUICK_LOCK_WAIT_MS` for SQLite's write lock
+or for a PostgreSQL row lock, then fails with an error `lock_busy` recognises."""
 
 from __future__ import annotations
 
@@ -10,9 +14,13 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+QUICK_LOCK_WAIT_MS = 20  # a quick write gives up after this long waiting for a lock
+LOCK_WAIT_OPTION = "aipipe_lock_wait_ms"
+PG_LOCK_NOT_AVAILABLE = "55P03"
 
 
 def is_sqlite(url: str) -> bool:
@@ -32,7 +40,28 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
         _configure_sqlite(engine)
         return engine
     kwargs.update(pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    _configure_lock_wait(engine)
+    return engine
+
+
+def _configure_lock_wait(engine: Engine) -> None:
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # PostgreSQL: a quick write waits this long for a row lock, then fails (lock_not_available).
+        wait = conn.get_execution_options().get(LOCK_WAIT_OPTION)
+        if wait is not None:
+            conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{int(wait)}ms'")
+
+
+def lock_busy(exc: BaseException) -> bool:
+    """Whether `exc` is a quick write giving up on a lock held by another transaction."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    original = exc.orig
+    if getattr(original, "sqlstate", None) == PG_LOCK_NOT_AVAILABLE:
+        return True
+    return "database is locked" in str(original)
 
 
 def keep_private(database: Path) -> None:
@@ -64,19 +93,29 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(conn: Any) -> None:
         # Writers take the write lock up front, so two writers queue on busy_timeout instead of one
         # failing with "database is locked" when it upgrades a read transaction.
-        if conn.get_execution_options().get("aipipe_write"):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        options = conn.get_execution_options()
+        if options.get("aipipe_write"):
+            wait = options.get(LOCK_WAIT_OPTION)
+            if wait is None:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                return
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={int(wait)}")
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            finally:
+                conn.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         else:
             conn.exec_driver_sql("BEGIN")
 
 
 @dataclass(frozen=True)
 class Database:
-    """The engine and the two session factories a request can use."""
+    """The engine and the session factories a request can use."""
 
     engine: Engine
     read_sessions: sessionmaker[Session]
     write_sessions: sessionmaker[Session]
+    quick_write_sessions: sessionmaker[Session]  # give up after QUICK_LOCK_WAIT_MS waiting for a lock
 
     @property
     def dialect(self) -> str:
@@ -93,4 +132,7 @@ def make_database(url: str, pool_size: int = 10) -> Database:
         engine=engine,
         read_sessions=sessionmaker(bind=engine, expire_on_commit=False),
         write_sessions=sessionmaker(bind=writer, expire_on_commit=False),
+        quick_write_sessions=sessionmaker(
+            bind=writer.execution_options(**{LOCK_WAIT_OPTION: QUICK_LOCK_WAIT_MS}), expire_on_commit=False
+        ),
     )

@@ -119,9 +119,10 @@ class ProxyJobs:
     def _render(self, render_id: uuid.UUID) -> None:
         settings = self._settings
         root = settings.resolved_storage_root
-        with self._db.write_sessions() as session:
+        # The edit (every shot and its media) is read in a read session: on SQLite a write session would
+        # hold the one write lock for all of that reading, and every other writer (heartbeats) would wait.
+        with self._db.read_sessions() as session:
             row = get_or_404(session, ProxyRender, render_id, "proxy")
-            row.status, row.started_at = "running", datetime.now(UTC)
             edit = load_edit(session, row.project_id, root)
             layout = ProjectLayout.of(edit.project, root)
             cache = layout.absolute(f"{layout.build('edit_proxy_dir')}/{SEGMENT_CACHE}")
@@ -135,8 +136,12 @@ class ProxyJobs:
                 font=_font(settings.editorial_burnin_font),
                 workers=settings.editorial_proxy_workers,
                 timeout_s=settings.editorial_ffmpeg_timeout_s,
+                nice=settings.background_nice,
             )
-            row.frames, row.shots = edit.frames, len(edit.shots)
+        with self._db.write_sessions() as session:
+            started = get_or_404(session, ProxyRender, render_id, "proxy")
+            started.status, started.started_at = "running", datetime.now(UTC)
+            started.frames, started.shots = edit.frames, len(edit.shots)
             session.commit()
         last = [0.0]
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import av
 import imageio_ffmpeg
 
+from ..spawned import niced
 from ..storage.atomic import fsync_dir
 from .timeline import EditShot
 
@@ -49,6 +50,7 @@ class ProxySpec:
     font: str | None = None  # a font file for the burn-in; None: fontconfig's default sans
     workers: int = 2
     timeout_s: float = 600.0
+    nice: int = 0  # ffmpeg runs at this much more niceness than the server (requests come first)
 
     @property
     def rate(self) -> str:
@@ -206,7 +208,7 @@ def _encode_segment(shot: EditShot, spec: ProxySpec, target: Path) -> None:
             "-video_track_timescale", str(spec.timescale), str(partial),
         ]  # fmt: skip
         try:
-            _run(command, spec.timeout_s, f"shot {shot.code}")
+            _run(niced(command, spec.nice), spec.timeout_s, f"shot {shot.code}")
             made = _frame_count(partial)
             if made != shot.duration:
                 raise ProxyError(
@@ -230,7 +232,7 @@ def _join(parts: list[Path], output: Path, spec: ProxySpec) -> None:
             "-i", str(listing), "-c", "copy", "-movflags", "+faststart", str(partial),
         ]  # fmt: skip
         try:
-            _run(command, spec.timeout_s, "the join")
+            _run(niced(command, spec.nice), spec.timeout_s, "the join")
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 partial.unlink()

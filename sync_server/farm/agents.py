@@ -20,7 +20,7 @@ from ..db.base import utcnow
 from ..db.models import Agent, AgentBlock, ComfyObjectInfo, Job
 from ..errors import Forbidden, Unprocessable
 from ..settings import Settings
-from .schemas import AgentHeartbeat, AgentOut, AgentRegister, AgentRegistered, BlockOut
+from .schemas import AgentOut, AgentRegister, AgentRegistered, BlockOut
 
 
 def agent_out(session: Session, agent: Agent, settings: Settings | None = None) -> AgentOut:
@@ -127,20 +127,6 @@ def register(uow: UnitOfWork, settings: Settings, body: AgentRegister) -> AgentR
         heartbeat_s=settings.farm_heartbeat_s,
         claim_wait_max_s=settings.farm_claim_wait_max_s,
     )
-
-
-def heartbeat(session: Session, agent: Agent, body: AgentHeartbeat) -> str:
-    """Note the agent alive (no audit event: this happens every few seconds); say whether to drain. An agent
-    whose ComfyUI does not answer says `unavailable` with the reason."""
-    agent.last_seen_at = utcnow()
-    agent.state = "draining" if agent.draining and body.state != "unavailable" else body.state
-    agent.state_reason = body.reason[:500] if body.state == "unavailable" else ""
-    if body.loaded_models is not None:
-        agent.loaded_models = list(body.loaded_models)
-    if body.gpus is not None:
-        agent.gpus = [g.model_dump() for g in body.gpus]
-    session.commit()
-    return "drain" if agent.draining else "continue"
 
 
 def store_object_info(session: Session, agent: Agent, info: dict[str, Any]) -> str:

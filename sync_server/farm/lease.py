@@ -18,11 +18,13 @@ from aipipe_shared.naming import safe_component
 from .. import resources
 from ..context import UnitOfWork
 from ..db.base import utcnow
-from ..db.models import Agent, Job, Version
+from ..db.engine import Database
+from ..db.models import Job, Version
 from ..errors import Conflict, Unprocessable
 from ..settings import Settings
 from . import failures, live, previews
 from .jobs import get_job, job_out
+from .renewals import JobRenewal, Renewals, now_or_later, write_jobs
 from .schemas import JobComplete, JobFail, JobHeartbeat
 
 FARM_DIR = ".farm"
@@ -53,35 +55,47 @@ def leased(session: Session, job_id: uuid.UUID, lease_id: str) -> Job:
 
 
 def heartbeat(
-    session: Session, settings: Settings, job_id: uuid.UUID, body: JobHeartbeat
+    db: Database, settings: Settings, renewals: Renewals, job_id: uuid.UUID, body: JobHeartbeat
 ) -> tuple[str, Any, dict[str, Any]]:
     """Renew the lease and note progress (no audit event: this happens every few seconds); also return the
-    live reading for dashboards (`live.job_progress`)."""
-    job = leased(session, job_id, body.lease_id)
+    live reading for dashboards (`live.job_progress`). Written at once when the database's lock is free,
+    else answered at once and written by the next flush (`renewals`): a heartbeat never waits for a long
+    write. A lease that is no longer this one's: 409 lease-lost either way."""
     now = utcnow()
-    # A Core UPDATE: progress is not an edit of the job, so its revision stays.
     expires = now + timedelta(seconds=settings.farm_lease_s)
-    values: dict[str, Any] = {
-        "lease_expires_at": expires,
-        "progress": body.progress,
-        "stage_text": body.stage,
-    }
-    if body.preview is not None:
-        values["preview_mime"] = previews.store(settings, FARM_DIR, job.id, body.preview)
-    session.execute(update(Job).where(Job.id == job.id).values(**values))
-    if job.agent_id is not None:
-        session.execute(update(Agent).where(Agent.id == job.agent_id).values(last_seen_at=now, state="busy"))
-    reading = live.job_progress(
-        job.id,
-        job.project_id,
-        job.agent_id,
-        body.progress,
-        body.stage,
-        values.get("preview_mime", job.preview_mime),
-        body.preview is not None,
-    )
-    session.commit()
-    return ("cancel" if job.cancel_requested else "continue"), expires, reading
+    stored: list[str] = []  # a preview is stored once, even when its write is tried twice
+
+    def make(session: Session) -> tuple[JobRenewal, dict[str, Any], bool]:
+        job = leased(session, job_id, body.lease_id)
+        if body.preview is not None and not stored:
+            stored.append(previews.store(settings, FARM_DIR, job.id, body.preview))
+        renewal = JobRenewal(
+            job_id=job.id,
+            lease_id=body.lease_id,
+            agent_id=job.agent_id,
+            expires=expires,
+            seen=now,
+            progress=body.progress,
+            stage=body.stage,
+            preview_mime=stored[0] if stored else None,
+        )
+        reading = live.job_progress(
+            job.id,
+            job.project_id,
+            job.agent_id,
+            body.progress,
+            body.stage,
+            renewal.preview_mime or job.preview_mime,
+            body.preview is not None,
+        )
+        return renewal, reading, job.cancel_requested
+
+    (renewal, reading, cancel), written = now_or_later(db, make, lambda s, m: write_jobs(s, [m[0]]))
+    if written:
+        renewals.written_job(renewal)
+    else:
+        renewals.defer_job(renewal)
+    return ("cancel" if cancel else "continue"), expires, reading
 
 
 def outputs_dir(settings: Settings, job_id: uuid.UUID) -> Path:
@@ -222,8 +236,11 @@ def grant_restart_grace(session: Session, settings: Settings) -> int:
 def expire_leases(uow: UnitOfWork, settings: Settings) -> int:
     """Requeue every running job whose lease ran out, and fail (or retry) those past their timeout. The farm's
     sweeper calls it every few seconds (not each claim: it reads every running job); it reads four columns
-    of the running jobs and loads only the lost ones. A requeue is an event, so waiting agents wake."""
+    of the running jobs and loads only the lost ones. A requeue is an event, so waiting agents wake.
+    A lease counts as run out `2 × farm_lease_flush_s` after its time: a renewal another server process
+    answered but has not written yet lands first (renewals.py; this process's own are flushed before)."""
     now = utcnow()
+    grace = timedelta(seconds=2 * settings.farm_lease_flush_s)
     lost: dict[uuid.UUID, str] = {}
     rows = uow.session.execute(
         select(Job.id, Job.started_at, Job.timeout_s, Job.lease_expires_at).where(Job.status == "running")
@@ -233,12 +250,15 @@ def expire_leases(uow: UnitOfWork, settings: Settings) -> int:
         if started_at is not None and started_at + timedelta(seconds=timeout_s) < now:
             lost[job_id] = f"ran longer than its timeout of {timeout_s} s"
             timed_out.add(job_id)
-        elif lease_expires_at is not None and lease_expires_at < now:
+        elif lease_expires_at is not None and lease_expires_at + grace < now:
             lost[job_id] = f"not renewed within {settings.farm_lease_s} s"
     for job_id, why in lost.items():
         job = uow.session.get(Job, job_id, populate_existing=True, with_for_update=True)
         if job is None or job.status != "running":
             continue
+        renewed = job.lease_expires_at is not None and job.lease_expires_at + grace >= now
+        if job_id not in timed_out and renewed:
+            continue  # renewed since the first read
         # Its agent is told at the next heartbeat (lease lost). Running too long is the job's own doing;
         # a lease that was not renewed is not (the agent died, or the network or the server was away).
         if job_id in timed_out:

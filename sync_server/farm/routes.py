@@ -36,13 +36,17 @@ from ..deps import (
     uow_for,
 )
 from ..errors import Forbidden, NotFound, Unprocessable
+from ..storage.atomic import fsync_dir
 from ..openapi import problems
 from ..schemas import Page
 from ..versions.routes import staging_of
-from . import agents, jobs, lease, live, previews, throughput
+from . import agents, jobs, lease, outputs_upload, previews, throughput
 from .claim import ClaimRequest
 from .lease_owner import OwnLease
+from .outputs_upload import OutputsReceiver
 from .publish import publish_outputs
+from .renewals import Renewals
+from .renewals import agent_heartbeat as agent_beat
 from .schemas import (
     AgentAction,
     AgentHeartbeat,
@@ -69,9 +73,23 @@ from .watch import JobWatch
 logger = logging.getLogger(__name__)
 
 
-def _sweep(services: Services) -> None:
+def _sweep(services: Services, renewals: Renewals) -> None:
+    # This process's pending heartbeats first: a lease it answered is never taken for want of its write.
+    _flush(services, renewals)
     with services.db.write_sessions() as session:
         lease.expire_leases(UnitOfWork(session=session, hub=services.hub, actor=SYSTEM), services.settings)
+
+
+def _flush(services: Services, renewals: Renewals) -> None:
+    written = renewals.flush(services.db)
+    if written:
+        logger.debug("farm: %d heartbeat(s) written after the database was busy", written)
+
+
+def renewals_of(request: Request) -> Renewals:
+    """The app's pending heartbeat writes (made by the farm's lifespan)."""
+    renewals: Renewals = request.app.state.farm_renewals
+    return renewals
 
 
 def _grant_restart_grace(services: Services) -> None:
@@ -90,13 +108,25 @@ async def farm_lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Expire leases of agents that went silent, even while nobody claims."""
     services: Services = app.state.services
 
+    renewals = Renewals()
+    app.state.farm_renewals = renewals
+
     async def sweeper() -> None:
         while True:
             await asyncio.sleep(services.settings.farm_sweep_s)
             try:
-                await run_in_threadpool(_sweep, services)
+                await run_in_threadpool(_sweep, services, renewals)
             except Exception:
                 logger.exception("farm: expiring leases failed; will try again")
+
+    async def flusher() -> None:
+        while True:
+            await asyncio.sleep(services.settings.farm_lease_flush_s)
+            if renewals.pending():
+                try:
+                    await run_in_threadpool(_flush, services, renewals)
+                except Exception:
+                    logger.exception("farm: writing heartbeats failed; will try again")
 
     # Agents could not renew their leases while no server ran: they get one lease period to reach us.
     await run_in_threadpool(_grant_restart_grace, services)
@@ -104,15 +134,23 @@ async def farm_lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.farm_watch = watch
     services.hub.add_loop_listener(watch.on_event)
     services.hub.add_commit_listener(watch.on_commit)
-    task = asyncio.create_task(sweeper(), name="aipipe-farm-sweeper")
+    tasks = [
+        asyncio.create_task(sweeper(), name="aipipe-farm-sweeper"),
+        asyncio.create_task(flusher(), name="aipipe-farm-heartbeat-flusher"),
+    ]
     await services.claims.start()
     try:
         yield
     finally:
         await services.claims.stop()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        try:
+            await run_in_threadpool(_flush, services, renewals)  # answered heartbeats are not dropped
+        except Exception:
+            logger.exception("farm: writing the last heartbeats failed")
 
 
 router = APIRouter(prefix="/farm", tags=["farm"], lifespan=farm_lifespan)
@@ -174,16 +212,12 @@ def register_agent(body: AgentRegister, uow: AgentUow, services: ServicesDep) ->
     dependencies=[AgentOnly],
 )
 def agent_heartbeat(
-    agent_id: uuid.UUID, body: AgentHeartbeat, principal: PrincipalDep, services: ServicesDep
+    agent_id: uuid.UUID, body: AgentHeartbeat, principal: PrincipalDep, request: Request
 ) -> AgentAction:
-    with services.db.write_sessions() as session:
-        agent = agents.own_agent(session, agent_id, principal)
-        action = agents.heartbeat(session, agent, body)
-        reading = live.agent_reading(
-            agent.id, agent.state, agent.state_reason, agent.gpus, agent.loaded_models, agent.last_seen_at
-        )
+    services = get_services(request)
+    action, reading = agent_beat(services.db, renewals_of(request), agent_id, principal, body)
     services.hub.publish_live(reading)
-    return AgentAction(action=action)
+    return AgentAction(action=action)  # type: ignore[arg-type]
 
 
 @router.put(
@@ -240,9 +274,11 @@ async def claim_job(agent_id: uuid.UUID, body: ClaimBody, request: Request, prin
     dependencies=[AgentOnly, OwnLease],
     responses=problems(409, reasons={409: LEASE_LOST}),
 )
-def job_heartbeat(job_id: uuid.UUID, body: JobHeartbeat, services: ServicesDep) -> JobAction:
-    with services.db.write_sessions() as session:
-        action, expires, reading = lease.heartbeat(session, services.settings, job_id, body)
+def job_heartbeat(job_id: uuid.UUID, body: JobHeartbeat, request: Request) -> JobAction:
+    services = get_services(request)
+    action, expires, reading = lease.heartbeat(
+        services.db, services.settings, renewals_of(request), job_id, body
+    )
     services.hub.publish_live(reading)
     return JobAction(action=action, lease_expires_at=expires)
 
@@ -280,31 +316,53 @@ async def watch_job(job_id: uuid.UUID, body: JobWatchBody, request: Request) -> 
 @router.post(
     "/jobs/{job_id}/outputs",
     operation_id="upload_job_outputs",
-    dependencies=[AgentOnly, OwnLease],
+    dependencies=[AgentOnly],
     openapi_extra=OUTPUTS_BODY,
     responses=problems(409, reasons={409: LEASE_LOST_OR_CLASH}),
 )
-async def upload_job_outputs(job_id: uuid.UUID, request: Request) -> dict[str, Any]:
-    """Multipart `lease_id` + `files` (streamed to disk); the same name with the same bytes is a no-op."""
+async def upload_job_outputs(job_id: uuid.UUID, request: Request, principal: PrincipalDep) -> dict[str, Any]:
+    """Multipart `lease_id` + `files`, streamed into the job's outputs as it arrives (outputs_upload.py);
+    the same name with the same bytes is a no-op. The lease (and that it is this API key's agent's: else
+    403, as `OwnLease`) is checked when the `lease_id` field ends, before the files behind it arrive."""
     services = get_services(request)
-    async with request.form(max_files=100, max_fields=10) as form:
-        lease_id = form.get("lease_id")
-        if not isinstance(lease_id, str) or not lease_id:
+    settings = services.settings
+
+    def check_lease(name: str, value: str) -> None:
+        if name != "lease_id":
+            return
+        with services.db.read_sessions() as session:
+            job = lease.leased(session, job_id, value)
+            if principal.role != "admin" and job.agent_id is not None:
+                key = session.execute(select(Agent.api_key_id).where(Agent.id == job.agent_id)).scalar()
+                if key not in (None, principal.id):
+                    raise Forbidden("This job is leased to an agent of another API key.", field="lease_id")
+
+    receiver = OutputsReceiver(
+        outputs_upload.boundary_of(request.headers.get("content-type")),
+        lease.outputs_dir(settings, job_id),
+        check_lease,
+    )
+    try:
+        await outputs_upload.receive(request.stream(), receiver)
+        files = await run_in_threadpool(receiver.finish)
+        lease_id = receiver.fields.get("lease_id")
+        if not lease_id:
             raise Unprocessable("lease_id is required", field="lease_id")
-        uploads = [f for f in form.getlist("files") if not isinstance(f, str)]
-        if not uploads:
+        if not files:
             raise Unprocessable("no files", field="files")
 
         def store() -> list[dict[str, Any]]:
             with services.db.write_sessions() as session:
                 job = lease.leased(session, job_id, lease_id)
-                entries = [
-                    lease.store_output(services.settings, job, u.filename or "output", u.file)
-                    for u in uploads
-                ]
+                root = settings.resolved_storage_root
+                entries = [outputs_upload.place(f, job.outputs, root) for f in files]
+                fsync_dir(receiver.folder)
                 return lease.add_outputs(session, job, entries)
 
         return {"outputs": await run_in_threadpool(store)}
+    except BaseException:
+        await run_in_threadpool(receiver.discard)
+        raise
 
 
 @router.get(

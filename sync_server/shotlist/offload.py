@@ -102,9 +102,10 @@ class ImportProcesses:
     """The app's pool of import processes. A child that dies (killed, out of memory on a hostile file)
     breaks the pool: that import is refused and the next one gets a fresh pool."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, nice: int = 0) -> None:
         self.size = size
-        self._pool = SpawnedPool(size)  # processes start on the first imports, not with the server
+        # Processes start on the first imports, not with the server; at a lower CPU priority than it.
+        self._pool = SpawnedPool(size, nice)
 
     def preview(self, job: ImportJob) -> bytes:
         """The preview's JSON, made in an import process (the calling thread waits, without the GIL)."""
@@ -161,7 +162,9 @@ async def import_processes_lifespan(app: FastAPI) -> AsyncIterator[None]:
     """The app's import processes: made at start-up, shut down with the app."""
     settings = getattr(app.state, "shotlist_settings", None) or ShotlistSettings()
     app.state.shotlist_settings = settings
-    processes = ImportProcesses(settings.import_processes)
+    services = getattr(app.state, "services", None)
+    nice = services.settings.background_nice if services is not None else 0
+    processes = ImportProcesses(settings.import_processes, nice)
     app.state.shotlist_processes = processes
     try:
         yield
