@@ -228,17 +228,20 @@ def check_against_agents(session: Session, graph: dict[str, Any], tpl: WorkflowT
 
 def check_graph(infos: list[dict[str, Any]], graph: dict[str, Any], tpl: WorkflowTemplate) -> None:
     """The bound graph must be one that at least one agent's ComfyUI accepts (as its /object_info says):
-    node classes, required inputs, types, ranges and options. Without any report yet, agents check it."""
+    node classes (the declared custom node packs included), required inputs, types, ranges and options.
+    The refusal names the first problem and what the template needs (minimum ComfyUI, custom node packs).
+    Without any report yet, agents check it."""
     if not infos:
         return
     reports = [
         validate_graph(graph, info, custom_node_classes=tpl.meta.custom_node_classes) for info in infos
     ]
-    if any(not report.errors for report in reports):
+    if any(report.runnable for report in reports):
         return
-    problems = reports[0].errors
+    problems = reports[0].errors + reports[0].missing_custom_nodes
+    needs = f" (it needs {tpl.meta.requirements_text})" if tpl.meta.requirements_text else ""
     raise Unprocessable(
-        f"No agent's ComfyUI accepts workflow '{tpl.name}': {problems[0]}",
+        f"No agent's ComfyUI accepts workflow '{tpl.name}'{needs}: {problems[0]}",
         errors=[
             {
                 "field": f"graph.{p.node_id}.{p.input_name}" if p.input_name else f"graph.{p.node_id}",
