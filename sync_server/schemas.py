@@ -19,6 +19,7 @@ Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 LongText = Annotated[str, StringConstraints(max_length=20000)]
 ShortText = Annotated[str, StringConstraints(max_length=200)]
 WorkflowName = Annotated[str, StringConstraints(pattern=r"^[\w][\w.-]{0,199}$")]
+RecipeName = Annotated[str, StringConstraints(pattern=r"^[\w][\w.-]{0,99}$")]  # sync_server/recipes
 
 
 def _inside_storage(value: str) -> str:

@@ -22,6 +22,7 @@ from ..crud import changed
 from ..db.base import utcnow
 from ..db.models import Agent, AgentBlock, AuditEvent, Job, JobDependency, Project
 from ..errors import ApiError, NotFound
+from ..recipes.resolve import needs_parent, resolve
 from ..settings import Settings
 from .agents import check_owner, is_offline
 from .candidates import Candidates, read_candidates
@@ -299,6 +300,18 @@ _LEASE = (
 )
 
 
+_RESOLVED = (
+    update(JOBS)
+    .where(JOBS.c.id == bindparam("b_id"))
+    .values(
+        **{
+            name: bindparam(f"b_{name}", type_=JOBS.c[name].type)
+            for name in ("inputs", "params", "graph", "take")
+        }
+    )
+)
+
+
 def _lease(
     session: Session,
     settings: Settings,
@@ -337,6 +350,16 @@ def _lease(
     )
     if written.rowcount != len(leases):  # the rows are locked: only a broken database gets here
         raise RuntimeError(f"leased {written.rowcount} of {len(leases)} locked jobs; the pass is rolled back")
+    # A recipe step's input is its parent's published output: filled in now (sync_server/recipes).
+    resolved = resolve(session, [row._asdict() for _, _, _, row in leases if needs_parent(row.take)])
+    if resolved:
+        session.execute(
+            _RESOLVED,
+            [
+                {"b_id": job_id, **{f"b_{k}": v for k, v in values.items()}}
+                for job_id, values in resolved.items()
+            ],
+        )
     parents = _parents(session, [row.id for _, _, _, row in leases if row.id in with_parents])
     projects = _project_codes(session, {row.project_id for _, _, _, row in leases if row.project_id})
     answers: dict[int, Claim] = {}
@@ -344,7 +367,7 @@ def _lease(
     for i, request, agent, row in leases:
         values = leased[row.id]
         mine = parents.get(row.id, [])
-        job = {**row._asdict(), **values, "revision": row.revision + 1}
+        job = {**row._asdict(), **values, **resolved.get(row.id, {}), "revision": row.revision + 1}
         out = job_out_of(job, [p.id for p in mine], agent.name, projects.get(row.project_id))
         by = UnitOfWork(session=session, hub=None, actor=request.actor, request_id=request.request_id)
         events.append(

@@ -10,11 +10,16 @@ from pydantic import Field, field_validator
 
 from aipipe_shared.framerate import FrameRateError, fps_decimal, fps_text, parse_fps
 
-from ..schemas import Code, FolderName, Input, LongText, Name, Output, Patch, WorkflowName
+from ..schemas import Code, FolderName, Input, LongText, Name, Output, Patch, RecipeName, WorkflowName
 
 Dimension = Annotated[int, Field(ge=16, le=16384, multiple_of=2)]
 Handle = Annotated[int, Field(ge=0, le=1000)]
 FpsValue = str | int | float
+RENDER_RECIPE = "The render recipe shots use unless they name their own (docs/api.md, 'Recipes')."
+AUTO_RENDER = (
+    "Queue a shot's recipe as soon as its first frame is approved, when the shot is ready "
+    "(as render-ready would)."
+)
 
 
 def _check_fps(value: FpsValue | None) -> FpsValue | None:
@@ -42,6 +47,8 @@ class ProjectCreate(Input):
     render_workflow: WorkflowName | None = Field(
         default=None, description="Workflow shots render with; default: the server's AIPIPE_RENDER_WORKFLOW."
     )
+    render_recipe: RecipeName | None = Field(default=None, description=RENDER_RECIPE)
+    auto_render: bool = Field(default=False, description=AUTO_RENDER)
 
     _fps = field_validator("fps")(_check_fps)
 
@@ -62,8 +69,17 @@ class ProjectUpdate(Patch):
     render_workflow: WorkflowName | None = Field(
         default=None, description="Workflow shots render with; null: the server's AIPIPE_RENDER_WORKFLOW."
     )
+    render_recipe: RecipeName | None = Field(default=None, description=RENDER_RECIPE + " null: none.")
+    auto_render: bool | None = Field(default=None, description=AUTO_RENDER)
 
     _fps = field_validator("fps")(_check_fps)
+
+    @field_validator("auto_render")
+    @classmethod
+    def _not_null(cls, value: bool | None) -> bool:
+        if value is None:
+            raise ValueError("auto_render is true or false")
+        return value
 
 
 class ProjectOut(Output):
@@ -83,6 +99,8 @@ class ProjectOut(Output):
     locked: bool
     archived: bool
     render_workflow: str | None
+    render_recipe: str | None = Field(default=None, description=RENDER_RECIPE)
+    auto_render: bool = Field(default=False, description=AUTO_RENDER)
     revision: int
     created_at: datetime
     updated_at: datetime

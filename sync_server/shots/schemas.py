@@ -10,7 +10,7 @@ from pydantic import Field
 
 from aipipe_shared.vocabulary import ShotStatus
 
-from ..schemas import Code, Id, Input, LongText, Output, Patch, ShortText, WorkflowName
+from ..schemas import Code, Id, Input, LongText, Output, Patch, RecipeName, ShortText, WorkflowName
 from .status import allowed_next
 
 Status = ShotStatus
@@ -45,6 +45,9 @@ class ShotCreate(Input):
     render_workflow: WorkflowName | None = Field(
         default=None, description="Workflow this shot renders with; default: the project's."
     )
+    render_recipe: RecipeName | None = Field(
+        default=None, description="Render recipe of this shot; default: the project's."
+    )
     after_shot_id: Id | None = Field(default=None, description="Insert after this shot; default: at the end.")
 
 
@@ -64,6 +67,9 @@ class ShotUpdate(Patch):
     status: Status | None = None
     render_workflow: WorkflowName | None = Field(
         default=None, description="Workflow this shot renders with; null: the project's."
+    )
+    render_recipe: RecipeName | None = Field(
+        default=None, description="Render recipe of this shot; null: the project's."
     )
 
 
@@ -87,6 +93,7 @@ class ShotOut(Output):
     next_statuses: list[str]
     locked: bool
     render_workflow: str | None
+    render_recipe: str | None = None
     revision: int
     created_at: datetime
     updated_at: datetime
@@ -113,6 +120,7 @@ class ShotOut(Output):
             next_statuses=list(allowed_next(s.status)),
             locked=s.locked,
             render_workflow=s.render_workflow,
+            render_recipe=getattr(s, "render_recipe", None),
             revision=s.revision,
             created_at=s.created_at,
             updated_at=s.updated_at,

@@ -15,6 +15,7 @@ from ..auth.permissions import Permission as P
 from ..context import UnitOfWork
 from ..deps import ListParamsDep, ReadSession, ServicesDep, require_any, uow_for
 from ..openapi import problems
+from ..recipes import ready as recipes_ready
 from ..schemas import Page
 from ..versions.routes import _receive, staging_of
 from ..versions.upload import FormReceiver, boundary_of
@@ -104,9 +105,14 @@ def list_takes(shot_id: uuid.UUID, session: ReadSession, params: ListParamsDep) 
     response_model=TakeOut,
     operation_id="use_as_first_frame",
 )
-def use_as_first_frame(version_id: uuid.UUID, body: UseAsFirstFrame, uow: Approver) -> TakeOut:
-    """Approve the take (a review verdict with the note) and make it the shot's first frame."""
-    return service.use_as_first_frame(uow, version_id, body)
+def use_as_first_frame(
+    version_id: uuid.UUID, body: UseAsFirstFrame, uow: Approver, services: ServicesDep
+) -> TakeOut:
+    """Approve the take (a review verdict with the note) and make it the shot's first frame; in a project
+    with auto_render the shot's render recipe is queued."""
+    out = service.use_as_first_frame(uow, version_id, body)
+    recipes_ready.after_review(uow, services.settings, version_id, "approve")
+    return out
 
 
 @router.post(

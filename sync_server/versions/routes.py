@@ -17,6 +17,7 @@ from ..context import UnitOfWork
 from ..crud import expected_revision
 from ..deps import IfMatch, ListParamsDep, ReadSession, ServicesDep, require_any, uow_for_any
 from ..errors import ApiError, PayloadTooLarge
+from ..recipes import ready as recipes_ready
 from ..schemas import Page
 from . import review, service
 from .schemas import ExtentUpdate, FirstFrameOut, ReviewCreate, ReviewOut, ReviewResult, Stage, VersionOut
@@ -263,9 +264,14 @@ def update_version_extent(
     status_code=status.HTTP_201_CREATED,
     operation_id="review_version",
 )
-def review_version(version_id: uuid.UUID, body: ReviewCreate, uow: Reviewer) -> ReviewResult:
-    """A note (shot:edit) and/or a verdict (shot:approve); a verdict may move the shot (docs/versions.md)."""
-    return review.add_review(uow, version_id, body)
+def review_version(
+    version_id: uuid.UUID, body: ReviewCreate, uow: Reviewer, services: ServicesDep
+) -> ReviewResult:
+    """A note (shot:edit) and/or a verdict (shot:approve); a verdict may move the shot (docs/versions.md).
+    An approved first frame queues the shot's render recipe in a project with auto_render."""
+    result = review.add_review(uow, version_id, body)
+    recipes_ready.after_review(uow, services.settings, version_id, body.verdict)
+    return result
 
 
 @router.get(
