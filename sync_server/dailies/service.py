@@ -84,7 +84,7 @@ def day_versions(session: Session, project_id: uuid.UUID, day: date, timezone: s
             Version.number,
         )
     )
-    return list(session.execute(stmt).tuples().all())
+    return list(session.execute(stmt).all())
 
 
 def _media(version: Version) -> tuple[str, Any]:

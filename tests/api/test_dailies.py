@@ -5,6 +5,7 @@ replicas on one database; the archive holds the dailies and a delivery and verif
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 import zipfile
@@ -20,7 +21,13 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, update
 
-from sync_server.db.models import Version
+from sync_server.app import build_services
+from sync_server.dailies import scheduler
+from sync_server.dailies.service import day_window
+from sync_server.db.migrate import upgrade
+from sync_server.db.models import Project, Version
+from sync_server.db.models_dailies import Dailies
+from sync_server.settings import Settings
 from tests.conftest import ADMIN, start_server_with_admin
 from tests.support.agent import run_agent_until_done
 from tests.support.api import assert_problem, login
@@ -326,9 +333,44 @@ def test_the_scheduled_dailies_are_queued_once_by_two_replicas(database: str | N
 
 
 def test_day_window_follows_the_studio_time_zone() -> None:
-    from sync_server.dailies.service import day_window
-
     start, end = day_window(date(2026, 12, 5), "Asia/Seoul")
     assert (start, end) == (datetime(2026, 12, 4, 15, tzinfo=UTC), datetime(2026, 12, 5, 15, tzinfo=UTC))
     start, end = day_window(date(2026, 3, 8), "America/New_York")  # 23 hours: clocks go forward
     assert end - start == timedelta(hours=23)
+
+
+def test_two_clocks_that_both_see_the_day_due_queue_it_once(
+    database: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race itself: both schedulers read "not queued yet" before either writes; the unique key lets one
+    insert and the other skip, whichever database."""
+
+    settings = Settings(data_dir=tmp_path / "data", database_url=database, dailies_at="00:00")
+    upgrade(settings.resolved_database_url)
+    clocks = [build_services(settings), build_services(settings)]
+    try:
+        with clocks[0].db.write_sessions() as session:
+            project = Project(code="RACE", name="경주")
+            session.add(project)
+            session.commit()
+            project_id = project.id
+        monkeypatch.setattr(scheduler, "_projects", lambda services, day: [project_id])
+        barrier = threading.Barrier(2)
+        made: list[list[uuid.UUID]] = []
+
+        def run(services: Any) -> None:
+            barrier.wait()
+            made.append(scheduler.tick(services))
+
+        threads = [threading.Thread(target=run, args=(services,)) for services in clocks]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert sorted(len(ids) for ids in made) == [0, 1]
+        with clocks[0].db.read_sessions() as session:
+            rows = session.query(Dailies).filter_by(project_id=project_id).all()
+            assert [(r.trigger, r.status, r.number) for r in rows] == [("scheduled", "empty", 1)]
+    finally:
+        for services in clocks:
+            services.db.dispose()
