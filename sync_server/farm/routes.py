@@ -36,9 +36,9 @@ from ..deps import (
     uow_for,
 )
 from ..errors import Forbidden, NotFound, Unprocessable
-from ..storage.atomic import fsync_dir
 from ..openapi import problems
 from ..schemas import Page
+from ..storage.atomic import fsync_dir
 from ..versions.routes import staging_of
 from . import agents, jobs, lease, outputs_upload, previews, throughput
 from .claim import ClaimRequest
