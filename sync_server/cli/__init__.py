@@ -11,6 +11,7 @@ from .agent import FORWARD, agent
 from .backup import backup_app
 from .breakdown import breakdown
 from .common import system_uow
+from .dailies import dailies_app
 from .demo import demo
 from .editorial import editorial_app
 from .farm import farm_app
@@ -38,6 +39,7 @@ app.add_typer(farm_app, name="farm")
 app.add_typer(editorial_app, name="editorial")
 app.add_typer(shots_app, name="shots")
 app.add_typer(takes_app, name="takes")
+app.add_typer(dailies_app, name="dailies")
 app.command("ingest")(ingest_command)
 app.command("breakdown")(breakdown)
 app.add_typer(addon_app, name="addon")
