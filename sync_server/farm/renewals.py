@@ -232,8 +232,8 @@ class Renewals:
             return 0
         try:
             with db.write_sessions() as session:
-                write_agents(session, list(agents.values()))
                 write_jobs(session, list(jobs.values()))
+                write_agents(session, list(agents.values()))  # the agent's own report of its state last
                 session.commit()
         except BaseException:
             with self._lock:
