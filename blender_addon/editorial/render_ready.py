@@ -65,9 +65,9 @@ def ensure_recipes(rt: Any, project_id: str) -> None:
         load_recipes(rt, project_id)
 
 
-def recipe_items(_self: Any, _context: Any) -> list[tuple[str, str, str]]:
+def recipe_items(_self: Any, _context: Any) -> list[tuple[str, str, str, str, int]]:
     if not runtime.is_ready():
-        return [DEFAULT_ITEM]
+        return core.recipe_items([], DEFAULT_ITEM)
     rt = runtime.get()
     items = core.recipe_items(list(rt.table("recipes").values()), DEFAULT_ITEM)
     rt.extras.setdefault("enum_items", {})["render_ready_recipes"] = items  # Blender needs them alive
@@ -282,7 +282,7 @@ class AIPIPE_PT_editorial_render_ready(SequencerPanel, bpy.types.Panel):
                     "{stage} {percent}%", stage=shot.running, percent=round(shot.progress * 100)
                 )
             if shot.failed:
-                text += "  " + iface("{count} failed", count=shot.failed)
+                text += "  " + iface("{count} failed or cancelled", count=shot.failed)
             if shot.shown:
                 text += "  " + iface("shows {version}", version=shot.shown)
             icon = "ERROR" if shot.failed else "CHECKMARK" if shot.done == shot.total else "TIME"

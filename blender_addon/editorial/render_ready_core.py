@@ -8,6 +8,7 @@ server's answer and the live `job.*` / `version.created` events; everything here
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,12 +85,21 @@ def recipe_chain(recipe: Mapping[str, Any]) -> str:
     return " → ".join(step_name(s) for s in recipe.get("steps") or [])
 
 
+def enum_number(key: str) -> int:
+    """A menu item's number that stays the same when recipes come and go: Blender keeps an enum's value
+    as the item's number, so numbering by position would silently change the artist's choice."""
+    if key in (DEFAULT, "NONE"):
+        return 0
+    return zlib.crc32(key.encode("utf-8")) % (2**31 - 2) + 1
+
+
 def recipe_items(
     recipes: Sequence[Mapping[str, Any]], default: tuple[str, str, str]
-) -> list[tuple[str, str, str]]:
+) -> list[tuple[str, str, str, str, int]]:
     """Enum items for the recipe menu: `default` (each shot's choice) first, then each recipe by name."""
     ordered = sorted(recipes, key=lambda r: str(r["name"]).casefold())
-    return [default] + [(str(r["name"]), recipe_label(r), recipe_chain(r)) for r in ordered]
+    items = [default] + [(str(r["name"]), recipe_label(r), recipe_chain(r)) for r in ordered]
+    return [(key, label, tip, "NONE", enum_number(key)) for key, label, tip in items]
 
 
 def request_body(recipe: str, shot_ids: Sequence[str] | None) -> dict[str, Any]:

@@ -27,7 +27,7 @@ KOREAN: dict[str, str] = {
     "Render jobs: {active} running or queued": "렌더 작업: {active}개 실행 중 또는 대기 중",
     "{shot}: {done}/{total} steps": "{shot}: {done}/{total} 단계",
     "{stage} {percent}%": "{stage} {percent}% 진행",
-    "{count} failed": "{count}개 실패",
+    "{count} failed or cancelled": "{count}개 실패 또는 취소",
     "shows {version}": "{version} 표시 중",
     "{strip} is gone; {version} was not put in": "{strip}이(가) 없어 {version}을(를) 넣지 않았습니다",
     "{shot}: {version} from the farm is in the edit": "{shot}: 팜에서 온 {version}이(가) 편집에 들어갔습니다",

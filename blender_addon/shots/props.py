@@ -55,17 +55,20 @@ def character_items(_self: Any, _context: Any) -> list[tuple[str, str, str]]:
 PROJECT_RECIPE = ("NONE", "Project's recipe", "No recipe of its own: the project's default recipe")
 
 
-def recipe_items(_self: Any, _context: Any) -> list[tuple[str, str, str]]:
+def recipe_items(_self: Any, _context: Any) -> list[tuple[str, str, str, str, int]]:
     """The project's recipes (loaded by the VSE's render-ready feature); the shot's own choice is listed
-    even before they arrive, so a form filled early never turns it into the project's."""
+    even before they arrive, so a form filled early never turns it into the project's. Numbered by name:
+    the choice stays put when the list changes."""
+    from ..editorial import render_ready_core
+
     if not runtime.is_ready():
-        return [PROJECT_RECIPE]
+        return render_ready_core.recipe_items([], PROJECT_RECIPE)
     rt = runtime.get()
-    names = sorted({str(r["name"]) for r in rt.table("recipes").values()}, key=str.casefold)
+    recipes = {str(r["name"]): r for r in rt.table("recipes").values()}
     own = (rt.extras.get("form_base") or {}).get("render_recipe")
-    if own and own not in names:
-        names.append(str(own))
-    items = [PROJECT_RECIPE] + [(name, name, "") for name in names]
+    if own and str(own) not in recipes:
+        recipes[str(own)] = {"name": str(own)}
+    items = render_ready_core.recipe_items(list(recipes.values()), PROJECT_RECIPE)
     rt.extras.setdefault("enum_items", {})["recipes"] = items
     return items
 

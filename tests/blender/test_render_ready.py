@@ -121,6 +121,11 @@ def test_selected_strips_queue_only_their_shots_and_a_skipped_shot_says_why(onli
     log = _draw()
     assert f"label:{c} skipped: no approved first frame" in log  # the refusal stays in the panel
     assert f"label:{a}: 0/2 steps" in log and "label:Render jobs: 2 running or queued" in log
+    # the panel follows the jobs from live events: the last step cancelled on the farm page shows at once
+    cancelled = studio.admin.post(f"/api/farm/jobs/{answer['queued'][0]['job_ids'][1]}/cancel")
+    assert cancelled.status_code == 200, cancelled.text
+    pump(lambda: f"label:{a}: 0/2 steps  1 failed or cancelled" in _draw(), what="the job event")
+    assert "label:Render jobs: 1 running or queued" in _draw()
     # nothing selected: every confirmed shot; A is queued already, so only B goes
     _select(strips, ())
     assert "label:Every confirmed shot of the project" in _draw()
@@ -194,6 +199,12 @@ def test_the_shot_form_saves_the_shots_recipe(online, studio) -> None:
     assert bpy.ops.aipipe.shots_save() == {"FINISHED"}
     pump(lambda: idle() and "saved" in online.get().message.text, what="the save")
     assert studio.admin.get(f"/api/shots/{shot['id']}").json()["render_recipe"] == RECIPE
+    # a form filled before the recipes arrive keeps the shot's own choice (nothing to save)
+    from blender_addon.shots import ops
+
+    online.get().table("recipes").clear()
+    ops.load_form(shot["id"])
+    assert state.form.recipe == RECIPE and not ops.form_dirty()
     state.form.recipe = "NONE"
     assert bpy.ops.aipipe.shots_save() == {"FINISHED"}
     pump(lambda: idle() and state.form.recipe == "NONE" and "saved" in online.get().message.text)

@@ -59,11 +59,20 @@ def test_the_recipe_menu_lists_the_default_first_then_each_recipe_with_its_chain
     }
     recipes = core.recipes_of(answer)
     assert core.recipes_of([{"name": "x"}]) == [{"name": "x"}]
-    assert core.recipe_items(recipes, DEFAULT_ITEM) == [
+    items = core.recipe_items(recipes, DEFAULT_ITEM)
+    assert [item[:3] for item in items] == [
         DEFAULT_ITEM,
         ("Basic", "Basic v1", ""),
         ("wan-rife-esrgan", "wan-rife-esrgan v2", "i2v → rife → transcode"),
     ]
+    # each item keeps its number when others come and go (Blender stores the number as the choice)
+    numbers = {item[0]: item[4] for item in items}
+    assert numbers["DEFAULT"] == 0 and len(set(numbers.values())) == 3
+    fewer = core.recipe_items(recipes[:1], DEFAULT_ITEM)  # Basic gone
+    assert (
+        fewer[1][4] == numbers["wan-rife-esrgan"]
+        and core.enum_number("wan-rife-esrgan") == numbers["wan-rife-esrgan"]
+    )
 
 
 def test_the_report_counts_queued_and_skipped_and_names_each_skipped_shots_reason() -> None:
