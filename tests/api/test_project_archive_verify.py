@@ -113,3 +113,48 @@ def test_damaged_bytes_in_the_zip_are_a_changed_file_and_a_non_archive_is_refuse
     assert refused.returncode == 1 and "has no MANIFEST.sha256" in refused.stderr
     missing = _verify(tmp_path / "nothing.zip")
     assert missing.returncode == 1 and "does not exist" in missing.stderr
+
+
+def test_delivery_masters_and_dailies_are_archived_and_a_changed_byte_is_caught(
+    api: Api, tmp_path: Path
+) -> None:
+    project = api.project(name="납품")
+    assert api.data_dir is not None
+    folder = api.data_dir / "storage" / project["code"]
+    master = folder / "delivery" / "v001" / f"{project['code']}_master_v001.mov"
+    reel = (
+        folder
+        / "export"
+        / "dailies"
+        / "2026-12-05"
+        / "v001"
+        / f"{project['code']}_dailies_2026-12-05_v001.mp4"
+    )
+    for path, data in ((master, b"\x00\x00\x00\x14ftypqt  master"), (reel, b"\x00\x00\x00\x18ftypisom reel")):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data * 100)
+    env = cli_env(tmp_path / "config", api.base_url, api_key(api, "admin"))
+    done = aipipe("project", "archive", project["code"], "--download", str(tmp_path), "--json", env=env)
+    assert done.returncode == 0, done.stderr
+    bundle = Path(json.loads(done.stdout)["downloaded_to"])
+    root = api.data_dir / "storage"
+    members = {p.relative_to(root).as_posix(): p for p in (master, reel)}
+    with zipfile.ZipFile(bundle) as zf:
+        listed = dict(
+            reversed(line.split("  ", 1)) for line in zf.read("MANIFEST.sha256").decode().splitlines()
+        )
+        for member, path in members.items():
+            assert listed[member] == hashlib.sha256(path.read_bytes()).hexdigest()
+        records = json.loads(zf.read("project.json"))
+    assert records["deliveries"] == [] and records["dailies"] == []  # the tables are exported (none here)
+    assert _verify(bundle).returncode == 0
+
+    for member in members:
+
+        def flip(contents: dict[str, bytes], member: str = member) -> None:
+            data = bytearray(contents[member])
+            data[len(data) // 2] ^= 0x01
+            contents[member] = bytes(data)
+
+        checked = _verify(_rewrite(bundle, tmp_path / "changed.zip", flip))
+        assert checked.returncode == 1 and f"Changed: {member}" in checked.stderr
