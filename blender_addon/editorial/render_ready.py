@@ -182,7 +182,8 @@ def _strip(target: core.Target, shot_id: str) -> Any:
 
 
 def apply_result(rt: Any, shot_id: str, version: dict[str, Any], path: str | None) -> int:
-    """Show `version` in place of the media of the shot's strips (main thread). Returns how many."""
+    """Show `version` (its file at `path`) in place of the media of the shot's strips (main thread); with no
+    `path` it is only recorded and reported. Returns how many strips show it."""
     st = state(rt)
     if st.result_shot(version) != shot_id:  # a later step's result landed first
         return 0
@@ -191,7 +192,7 @@ def apply_result(rt: Any, shot_id: str, version: dict[str, Any], path: str | Non
     handle, frames = (0, None) if still else shared_editorial.movie_extent(version)
     label = f"{version['stage']} v{int(version['number']):03d}"
     swapped = 0
-    for target in st.targets.get(shot_id, []):
+    for target in st.targets.get(shot_id, []) if path else []:
         strip = _strip(target, shot_id)
         if strip is None:
             rt.report(
@@ -226,7 +227,7 @@ def _on_version(event: dict[str, Any]) -> None:
         return
     file = core.media_file(version)
     if file is None or not state(rt).targets.get(shot_id):
-        apply_result(rt, shot_id, version, None)  # nothing to show on a strip: only recorded and reported
+        apply_result(rt, shot_id, version, None)  # no strip, or no movie to show on it
         return
     rt.run(
         "Loading the render",
