@@ -1,0 +1,203 @@
+"""What a conform is made of: the project's shots in edit order, each with its approved movie, the cut range
+its version records (head handle, frame count: never the project's assumed handles) and its sound.
+
+Everything is checked before a job is queued, so that a delivery that cannot be made is refused at once
+with every shot that stops it named (422), not after a farm run.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from aipipe_shared.editorial import REJECTED
+from aipipe_shared.naming import PathOutsideRootError, resolve_inside
+
+from ..db.models import Project, Shot, Version, VersionFile
+from ..editorial.edit import load_edit
+from ..errors import Unprocessable
+
+# Approved movies, the later stage of the pipeline first (a recipe's upscale beats its render).
+CONFORM_STAGES = ("final", "comp", "upscale", "interp", "render", "playblast")
+TRACKS = ("reference", "temp")  # the conform's sound tracks, in order; temp is the `audio` stage
+
+
+@dataclass
+class ConformPlan:
+    """The agent's params (shots, audio) and the record kept with the delivery (plan)."""
+
+    shots: list[dict[str, Any]]
+    tracks: list[dict[str, Any]]
+    plan: list[dict[str, Any]]
+
+    @property
+    def frames(self) -> int:
+        return sum(int(s["frames"]) for s in self.shots)
+
+
+def _url(version: Version, file: VersionFile) -> str:
+    return f"/api/versions/{version.id}/files/{file.id}"
+
+
+def _on_disk(root: Path, file: VersionFile) -> bool:
+    try:
+        return Path(resolve_inside(root, file.path)).is_file()
+    except PathOutsideRootError:
+        return False
+
+
+def _movie(version: Version) -> VersionFile | None:
+    return next((f for f in version.files if f.mime.startswith("video/")), None)
+
+
+def _sound(version: Version) -> VersionFile | None:
+    return next((f for f in version.files if f.mime.startswith("audio/")), None)
+
+
+def _frames_held(version: Version, file: VersionFile, rate: Fraction) -> int | None:
+    """Frames the movie holds at the project's rate, as its version (or its probe) says; None: unknown."""
+    facts = file.media if isinstance(file.media, dict) else {}
+    frames = version.frame_count if version.frame_count is not None else facts.get("frames")
+    if not isinstance(frames, int | float):
+        return None
+    try:  # a 16 fps render of 81 frames covers 121 frames at 24
+        own = Fraction(str(facts["fps"])) if facts.get("fps") else None
+    except (ValueError, ZeroDivisionError):
+        own = None
+    if own is None or own <= 0 or own == rate:
+        return int(frames)
+    return int(frames * rate / own)
+
+
+def build_plan(session: Session, project: Project, root: Path, require_approval: bool) -> ConformPlan:
+    """The conform of the project's edit; Unprocessable naming every shot that cannot be conformed."""
+    rate = Fraction(project.fps_num, project.fps_den)
+    shots = list(
+        session.scalars(
+            select(Shot)
+            .where(Shot.project_id == project.id, Shot.status != "omitted")
+            .order_by(Shot.sort_order, Shot.code)
+        )
+    )
+    if not shots:
+        raise Unprocessable("The edit has no shots (all omitted or none made yet).", field="shots")
+    by_shot: dict[uuid.UUID, list[Version]] = defaultdict(list)
+    for version in session.scalars(
+        select(Version)
+        .where(Version.project_id == project.id, Version.stage.in_((*CONFORM_STAGES, "reference", "audio")))
+        .options(selectinload(Version.files))
+        .order_by(Version.number.desc())
+    ):
+        by_shot[version.shot_id].append(version)
+    edit_media: dict[uuid.UUID, Any] = {}
+    if not require_approval:
+        edit_media = {s.shot_id: s.media for s in load_edit(session, project.id, root).shots}
+    params: list[dict[str, Any]] = []
+    plan: list[dict[str, Any]] = []
+    clips: dict[str, list[dict[str, Any]]] = {track: [] for track in TRACKS}
+    problems: list[dict[str, str]] = []
+    start = 0
+    for shot in shots:
+        versions = by_shot.get(shot.id, [])
+        chosen = _chosen(versions, edit_media.get(shot.id), require_approval)
+        where = f"shots.{shot.code}"
+        if chosen is None:
+            rule = "an approved" if require_approval else "a"
+            problems.append(
+                {
+                    "field": where,
+                    "message": f"shot {shot.code} has no {rule} movie ({', '.join(CONFORM_STAGES)})",
+                }
+            )
+            continue
+        version, file = chosen
+        label = f"{version.stage} v{version.number:03d}"
+        if not _on_disk(root, file):
+            problems.append({"field": where, "message": f"shot {shot.code}: the file of {label} is missing"})
+            continue
+        held = _frames_held(version, file, rate)
+        source_in = version.handle_in or 0
+        if held is not None and held - source_in < shot.duration_frames:
+            problems.append(
+                {
+                    "field": where,
+                    "message": f"shot {shot.code}: {label} holds {held} frames; from its head handle "
+                    f"({source_in}) the cut needs {shot.duration_frames}",
+                }
+            )
+            continue
+        params.append(
+            {
+                "code": shot.code,
+                "frames": shot.duration_frames,
+                "source_in": source_in,
+                "media": {"url": _url(version, file), "sha256": file.sha256, "name": file.name},
+            }
+        )
+        entry: dict[str, Any] = {
+            "shot_id": str(shot.id),
+            "code": shot.code,
+            "start": start,
+            "frames": shot.duration_frames,
+            "version_id": str(version.id),
+            "version": label,
+            "file": file.name,
+            "source_in": source_in,
+            "first_frame": version.first_frame,
+            "frame_count": held,
+        }
+        for track, stage in zip(TRACKS, ("reference", "audio"), strict=True):
+            sound = _newest_sound(versions, stage)
+            if sound is not None:
+                s_version, s_file = sound
+                clips[track].append(
+                    {
+                        "shot": len(params) - 1,
+                        "url": _url(s_version, s_file),
+                        "sha256": s_file.sha256,
+                        "name": s_file.name,
+                        "offset_s": float(Fraction(s_version.handle_in or 0) / rate),
+                    }
+                )
+                entry[track] = f"{s_version.stage} v{s_version.number:03d}"
+        plan.append(entry)
+        start += shot.duration_frames
+    if problems:
+        codes = ", ".join(p["field"].removeprefix("shots.") for p in problems)
+        raise Unprocessable(f"Cannot conform shot(s) {codes}: {problems[0]['message']}.", errors=problems)
+    tracks = [{"name": track, "clips": clips[track]} for track in TRACKS]
+    return ConformPlan(params, tracks, plan)
+
+
+def _chosen(
+    versions: list[Version], edit_media: Any, require_approval: bool
+) -> tuple[Version, VersionFile] | None:
+    if not require_approval:
+        if edit_media is None or edit_media.still:
+            return None
+        version = next((v for v in versions if v.id == edit_media.version_id), None)
+        file = next((f for f in version.files if f.id == edit_media.file_id), None) if version else None
+        return (version, file) if version is not None and file is not None else None
+    for stage in CONFORM_STAGES:
+        for version in versions:  # newest first
+            if version.stage == stage and version.verdict == "approve":
+                movie = _movie(version)
+                if movie is not None:
+                    return version, movie
+    return None
+
+
+def _newest_sound(versions: list[Version], stage: str) -> tuple[Version, VersionFile] | None:
+    for version in versions:
+        if version.stage == stage and version.verdict not in REJECTED:
+            sound = _sound(version)
+            if sound is not None:
+                return version, sound
+    return None

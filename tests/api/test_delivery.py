@@ -1,0 +1,286 @@
+"""Conform and delivery masters for real: a small edit (four shots with handles and different cut ranges,
+reference sound on one shot and temp sound on another) is conformed and mastered by a real agent process
+running ffmpeg, and every file is read back with PyAV: which frame each picture is (the bar code every test
+movie frame carries), the sound tracks and where their sound sits, and each master's codec, profile,
+colour tags, frame count and sound."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import av
+import httpx
+import imageio_ffmpeg
+import numpy as np
+import pytest
+
+from tests.support.api import Api, assert_problem
+from tests.support.framecode import coded_movie, frames_of, read_code
+
+FPS = 24
+SIZE = (320, 180)
+# (cut length, head handle, tail handle, first bar code of its approved movie)
+SHOTS = [(20, 4, 4, 1000), (24, 8, 2, 2000), (12, 0, 0, 3000), (16, 6, 6, 3500)]
+TEMP_HANDLE = 8  # the temp sound starts 8 frames (1/3 s) before the cut, like its picture
+
+
+def _publish(
+    client: httpx.Client, shot_id: str, stage: str, path: Path, mime: str, **fields: int
+) -> dict[str, Any]:
+    data = {"stage": stage, **{k: str(v) for k, v in fields.items()}}
+    response = client.post(
+        f"/api/shots/{shot_id}/versions", data=data, files=[("files", (path.name, path.read_bytes(), mime))]
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def _approve(client: httpx.Client, version_id: str) -> None:
+    response = client.post(f"/api/versions/{version_id}/reviews", json={"verdict": "approve"})
+    assert response.status_code == 201, response.text
+
+
+def _tone(path: Path, seconds: float, hz: int) -> Path:
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i",
+         f"sine=frequency={hz}:duration={seconds}:sample_rate=48000", "-ac", "2", str(path)],
+        check=True,
+    )  # fmt: skip
+    return path
+
+
+def _movie(
+    api: Api, tmp: Path, shot: dict[str, Any], cut: int, head: int, tail: int, first: int
+) -> dict[str, Any]:
+    movie = coded_movie(tmp / f"{shot['code']}_{first}.mp4", first, head + cut + tail, str(FPS), SIZE)
+    version = _publish(api.admin, shot["id"], "render", movie, "video/mp4", handle_in=head, handle_out=tail)
+    assert (version["frame_count"], version["handle_in"]) == (head + cut + tail, head)
+    _approve(api.admin, version["id"])
+    return version
+
+
+def _edit(api: Api, tmp: Path) -> dict[str, Any]:
+    project = api.project(fps=str(FPS), width=SIZE[0], height=SIZE[1], handle_in=10)  # 10: never assumed
+    scene = api.scene(project["id"])
+    shots = [api.shot(project["id"], scene["id"], duration_frames=cut) for cut, *_ in SHOTS]
+    for shot, (cut, head, tail, first) in zip(shots, SHOTS, strict=True):
+        _movie(api, tmp, shot, cut, head, tail, first)
+    # A newer render of the third shot that nobody approved: the conform keeps the approved one.
+    newer = coded_movie(tmp / "unapproved.mp4", 3900, 12, str(FPS), SIZE)
+    _publish(api.admin, shots[2]["id"], "render", newer, "video/mp4")
+    _publish(api.admin, shots[0]["id"], "reference", _tone(tmp / "ref.wav", 2.0, 440), "audio/wav")
+    temp = _tone(tmp / "temp.wav", 3.0, 880)
+    _publish(api.admin, shots[1]["id"], "audio", temp, "audio/wav", handle_in=TEMP_HANDLE)
+    return {"project": project, "shots": shots}
+
+
+def _expected_codes() -> list[int]:
+    return [first + head + i for cut, head, _, first in SHOTS for i in range(cut)]
+
+
+@contextlib.contextmanager
+def _agent(api: Api, work: Path) -> Iterator[None]:
+    key = api.admin.post("/api/api-keys", json={"name": f"delivery-{work.name}", "role": "agent"}).json()[
+        "key"
+    ]
+    env = {**os.environ, "AIPIPE_AGENT_API_KEY": key, "AIPIPE_AGENT_WORK_DIR": str(work)}
+    name = f"post-{uuid.uuid4().hex[:8]}"
+    command = [sys.executable, "-m", "render_agent", "--server", api.base_url, "--name", name]
+    work.mkdir(parents=True, exist_ok=True)
+    with (work / f"{name}.log").open("wb") as log:  # a file, not a pipe nobody reads: it never fills up
+        process = subprocess.Popen(
+            [*command, "--job-types", "conform,master"], env=env, stdout=log, stderr=log
+        )
+        try:
+            yield
+        finally:
+            process.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=30)
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
+
+
+def _finished(api: Api, delivery_id: str, timeout_s: float = 180) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    seen: list[float] = []
+    while time.monotonic() < deadline:
+        delivery = api.admin.get(f"/api/deliveries/{delivery_id}").json()
+        seen.append(delivery["progress"])
+        if delivery["status"] in ("succeeded", "failed"):
+            assert delivery["status"] == "succeeded", delivery["error"]
+            assert seen == sorted(seen), f"progress went back: {seen}"
+            return delivery
+        time.sleep(0.3)
+    raise AssertionError(f"delivery {delivery_id} did not finish in {timeout_s} s: {delivery}")
+
+
+def _download(api: Api, file: dict[str, Any], tmp: Path) -> Path:
+    response = api.admin.get(file["url"])
+    assert response.status_code == 200, response.text
+    tmp.mkdir(parents=True, exist_ok=True)
+    path = tmp / file["name"]
+    path.write_bytes(response.content)
+    return path
+
+
+def _sound(path: Path, track: int) -> np.ndarray:
+    """A sound track decoded to mono float samples at 48 kHz."""
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[track]
+        chunks = [frame.to_ndarray().astype(np.float64).reshape(-1) for frame in container.decode(stream)]
+    samples = np.concatenate(chunks) / 32768.0
+    return samples[::2] if stream.codec_context.channels == 2 else samples
+
+
+def _loudness(samples: np.ndarray, start_frame: int, frames: int) -> float:
+    a, b = start_frame * 48000 // FPS, (start_frame + frames) * 48000 // FPS
+    part = samples[a + 480 : b - 480]  # 10 ms in from each cut
+    return float(np.sqrt(np.mean(part**2))) if len(part) else 0.0
+
+
+@pytest.mark.timeout(400)
+def test_a_conform_and_its_masters_have_the_right_frames_in_order_with_sound(
+    api: Api, tmp_path: Path
+) -> None:
+    made = _edit(api, tmp_path)
+    project, shots = made["project"], made["shots"]
+    length = sum(cut for cut, *_ in SHOTS)
+
+    bad = api.admin.post(
+        f"/api/projects/{project['id']}/deliveries", json={"formats": ["h264"], "audio_codec": "pcm"}
+    )
+    assert_problem(bad, 422, "audio_codec")
+    started = api.admin.post(
+        f"/api/projects/{project['id']}/deliveries", json={"formats": ["prores_hq", "h264", "h265"]}
+    )
+    assert started.status_code == 201, started.text
+    delivery = started.json()
+    assert delivery["number"] == 1 and delivery["path"].endswith("/delivery/v001")
+    assert delivery["frames"] == length and delivery["status"] == "queued"
+    assert [p["source_in"] for p in delivery["plan"]] == [head for _, head, _, _ in SHOTS]
+    assert (
+        delivery["plan"][0]["reference"] == "reference v001" and delivery["plan"][1]["temp"] == "audio v001"
+    )
+
+    with _agent(api, tmp_path / "agent"):
+        delivery = _finished(api, delivery["id"])
+
+    conform = _download(api, delivery["conform"], tmp_path)
+    assert delivery["conform"]["encoded"] == len(SHOTS) and delivery["conform"]["reused"] == 0
+    assert [read_code(frame) for frame in frames_of(conform)] == _expected_codes()
+    with av.open(str(conform)) as container:
+        assert [s.codec_context.name for s in container.streams.audio] == ["pcm_s16le", "pcm_s16le"]
+        for stream in container.streams.audio:
+            assert abs(float(stream.duration * stream.time_base) - length / FPS) < 1 / 48000 * 2
+    reference, temp = _sound(conform, 0), _sound(conform, 1)
+    starts = np.cumsum([0] + [cut for cut, *_ in SHOTS])
+    # The reference sound is under the first shot only; the temp sound under the second only.
+    assert _loudness(reference, starts[0], SHOTS[0][0]) > 0.03
+    assert all(_loudness(reference, starts[i], SHOTS[i][0]) < 0.001 for i in (1, 2, 3))
+    assert _loudness(temp, starts[1], SHOTS[1][0]) > 0.03
+    assert all(_loudness(temp, starts[i], SHOTS[i][0]) < 0.001 for i in (0, 2, 3))
+
+    masters = {m["format"]: m for m in delivery["masters"]}
+    assert set(masters) == {"prores_hq", "h264", "h265"}
+    expected = {
+        "prores_hq": ("prores", ".mov", "yuv422p10le"),
+        "h264": ("h264", ".mp4", "yuv420p"),
+        "h265": ("hevc", ".mp4", "yuv420p"),
+    }
+    for fmt, (codec, ext, pix_fmt) in expected.items():
+        master = masters[fmt]
+        assert master["status"] == "succeeded" and master["file"]["name"].endswith(ext)
+        path = _download(api, master["file"], tmp_path)
+        with av.open(str(path)) as container:
+            video = container.streams.video[0]
+            cc = video.codec_context
+            assert (cc.name, cc.pix_fmt, cc.width, cc.height) == (codec, pix_fmt, *SIZE)
+            assert (int(cc.color_primaries), int(cc.color_trc), int(cc.colorspace), int(cc.color_range)) == (
+                1, 1, 1, 1
+            )  # bt709, limited range  # fmt: skip
+            assert video.average_rate == FPS and video.frames == length
+            if fmt == "prores_hq":
+                assert cc.profile == "HQ"
+            assert [a.codec_context.name for a in container.streams.audio] == ["aac"]
+        assert [read_code(frame) for frame in frames_of(path)][::7] == _expected_codes()[::7]
+    listed = api.admin.get(f"/api/projects/{project['id']}/deliveries").json()
+    assert [d["id"] for d in listed] == [delivery["id"]] and listed[0]["status"] == "succeeded"
+
+    # One shot changes: the next conform encodes that shot's segment only and joins the three others.
+    cut, head, tail, _ = SHOTS[1]
+    _movie(api, tmp_path, shots[1], cut, head, tail, 2500)
+    again = api.admin.post(f"/api/projects/{project['id']}/conform", json={})
+    assert again.status_code == 201, again.text
+    with _agent(api, tmp_path / "agent"):  # the same agent host: its segment cache
+        again = _finished(api, again.json()["id"])
+    assert again["number"] == 2 and again["masters"] == []
+    assert (again["conform"]["encoded"], again["conform"]["reused"]) == (1, 3)
+    codes = [read_code(frame) for frame in frames_of(_download(api, again["conform"], tmp_path / "v2"))]
+    expected_codes = _expected_codes()
+    expected_codes[SHOTS[0][0] : SHOTS[0][0] + cut] = [2500 + head + i for i in range(cut)]
+    assert codes == expected_codes
+
+
+@pytest.mark.timeout(300)
+def test_a_master_with_slate_burn_ins_full_range_and_pcm(api: Api, tmp_path: Path) -> None:
+    made = _edit(api, tmp_path)
+    project = made["project"]
+    length = sum(cut for cut, *_ in SHOTS)
+    started = api.admin.post(
+        f"/api/projects/{project['id']}/deliveries",
+        json={
+            "formats": ["prores_hq"],
+            "audio_codec": "pcm",
+            "range": "full",
+            "slate": True,
+            "slate_seconds": 1,
+            "burn_ins": ["shot", "timecode", "frame"],
+        },
+    )
+    assert started.status_code == 201, started.text
+    with _agent(api, tmp_path / "agent"):
+        delivery = _finished(api, started.json()["id"])
+    master = delivery["masters"][0]
+    assert master["probe"]["frames"] == length + FPS and master["probe"]["color_range"] == "full"
+    path = _download(api, master["file"], tmp_path)
+    with av.open(str(path)) as container:
+        video = container.streams.video[0]
+        assert video.frames == length + FPS and video.codec_context.profile == "HQ"
+        assert int(video.codec_context.color_range) == 2  # full
+        assert [a.codec_context.name for a in container.streams.audio] == ["pcm_s24le"]
+    frames = frames_of(path)
+    assert float(frames[0].mean()) < 40  # the slate: a dark card with white text
+    assert read_code(frames[FPS]) == _expected_codes()[0]  # the edit starts after the slate
+
+
+def test_a_shot_without_approved_media_or_too_short_is_refused_naming_it(api: Api, tmp_path: Path) -> None:
+    project = api.project(fps=str(FPS), width=SIZE[0], height=SIZE[1])
+    scene = api.scene(project["id"])
+    fine, missing, short = (api.shot(project["id"], scene["id"], duration_frames=12) for _ in range(3))
+    _movie(api, tmp_path, fine, 12, 0, 0, 100)
+    unapproved = coded_movie(tmp_path / "unapproved.mp4", 200, 12, str(FPS), SIZE)
+    _publish(api.admin, missing["id"], "render", unapproved, "video/mp4")  # never approved
+    too_short = coded_movie(tmp_path / "short.mp4", 300, 10, str(FPS), SIZE)
+    version = _publish(api.admin, short["id"], "render", too_short, "video/mp4", handle_in=2)
+    _approve(api.admin, version["id"])
+
+    refused = api.admin.post(f"/api/projects/{project['id']}/deliveries", json={"formats": ["h264"]})
+    body = assert_problem(refused, 422)
+    fields = {e["field"]: e["message"] for e in body["errors"]}
+    assert set(fields) == {f"shots.{missing['code']}", f"shots.{short['code']}"}
+    assert "no approved movie" in fields[f"shots.{missing['code']}"]
+    assert "holds 10 frames" in fields[f"shots.{short['code']}"]
+    assert missing["code"] in body["detail"] and short["code"] in body["detail"]
+    assert api.admin.get(f"/api/projects/{project['id']}/deliveries").json() == []  # nothing queued
+    assert_problem(api.admin.post(f"/api/projects/{project['id']}/conform", json={}), 422)
