@@ -61,20 +61,23 @@ def _probe(path: Path) -> VideoProbe:
         return VideoProbe(int(frames), float(rate), stream.codec_context.width, stream.codec_context.height)
 
 
-def expected(expect: Mapping[str, Any], source: VideoProbe) -> dict[str, Any]:
-    """What the output must be: `{"frames": int, "fps": float, "size": (w, h)}` for the properties given."""
+def expected(expect: Mapping[str, Any], source: VideoProbe | None) -> dict[str, Any]:
+    """What the output must be: `{"frames": int, "fps": float, "size": (w, h)}` for the properties given,
+    from the note's fixed `value` or from the measured input (`source`, needed then)."""
     out: dict[str, Any] = {}
-    if "frames" in expect:
-        factor = float(expect["frames"]["multiply"])
-        if expect["frames"].get("between"):
-            out["frames"] = round((source.frames - 1) * factor) + 1
-        else:
-            out["frames"] = round(source.frames * factor)
-    if "fps" in expect:
-        out["fps"] = source.fps * float(expect["fps"]["multiply"])
-    if "size" in expect:
-        factor = float(expect["size"]["multiply"])
-        out["size"] = (round(source.width * factor), round(source.height * factor))
+    for prop, spec in expect.items():
+        if "value" in spec:
+            out[prop] = round(spec["value"]) if prop == "frames" else float(spec["value"])
+            continue
+        assert source is not None, "measuring an input needs its probe"
+        factor = float(spec["multiply"])
+        if prop == "frames":
+            between = spec.get("between")
+            out[prop] = round((source.frames - 1) * factor) + 1 if between else round(source.frames * factor)
+        elif prop == "fps":
+            out[prop] = source.fps * factor
+        elif prop == "size":
+            out[prop] = (round(source.width * factor), round(source.height * factor))
     return out
 
 
@@ -100,15 +103,15 @@ def check_outputs(
     expect = note.get("expect")
     if not expect:
         return None
-    roles = {spec["from"] for spec in expect.values()}
-    if len(roles) != 1:
+    roles = {spec["from"] for spec in expect.values() if "from" in spec}
+    if len(roles) > 1:
         raise OutputCheckFailed(
             f"the output check measures several inputs ({sorted(roles)}); one is supported"
         )
-    role = roles.pop()
-    if role not in inputs:
+    role = roles.pop() if roles else None
+    if role is not None and role not in inputs:
         raise OutputCheckFailed(f"the output check measures input '{role}', which the job does not have")
-    source = probe_video(inputs[role])
+    source = probe_video(inputs[role]) if role is not None else None
     want = expected(expect, source)
     videos = [p for p in outputs if p.suffix.lower() in VIDEO_SUFFIXES]
     if not videos:
@@ -118,12 +121,17 @@ def check_outputs(
         got = probe_video(path)
         problems = differences(want, got)
         if problems:
+            where = ""
+            if source is not None:
+                where = (
+                    f" (input {role}: {source.frames} frames at {source.fps:.3f} fps, "
+                    f"{source.width}x{source.height})"
+                )
             raise OutputCheckFailed(
                 f"output {path.name} of workflow '{note.get('workflow', '?')}': "
                 + "; ".join(problems)
-                + f" (input {role}: {source.frames} frames at {source.fps:.3f} fps, "
-                f"{source.width}x{source.height})"
+                + where
             )
         measured.append({"file": path.name, **got.summary()})
     log.info("output check of %s passed: %s", note.get("workflow", "?"), measured)
-    return {"input": source.summary(), "outputs": measured}
+    return {"input": source.summary() if source is not None else None, "outputs": measured}

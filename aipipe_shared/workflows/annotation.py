@@ -59,13 +59,21 @@ def comfyui_too_old(graph: Mapping[str, Any], version: str | None) -> str | None
 
 
 def _resolved(template: WorkflowTemplate, graph: dict[str, Any], measured: Measured) -> dict[str, Any]:
-    factor = measured.multiply
-    if isinstance(factor, str):
-        node_id, input_name = template.meta.bindings[factor][0]  # type: ignore[index]
-        factor = graph[node_id]["inputs"][input_name]
-        if isinstance(factor, bool) or not isinstance(factor, int | float) or factor <= 0:
-            raise TemplateBindError(f"role '{measured.multiply}' must be a positive number, got {factor!r}")
+    """`{"from": role, "multiply": k}` (the agent measures that input) or `{"value": v}` (a role's value)."""
+    factor = _number(template, graph, measured.multiply)
+    if measured.role is not None:
+        return {"value": _number(template, graph, measured.role) * factor}
     out: dict[str, Any] = {"from": measured.source, "multiply": factor}
     if isinstance(measured, MeasuredFrames):
         out["between"] = measured.between
     return out
+
+
+def _number(template: WorkflowTemplate, graph: dict[str, Any], value: float | str) -> float:
+    if not isinstance(value, str):
+        return value
+    node_id, input_name = template.meta.bindings[value][0]  # type: ignore[index]
+    bound = graph[node_id]["inputs"][input_name]
+    if isinstance(bound, bool) or not isinstance(bound, int | float) or bound <= 0:
+        raise TemplateBindError(f"role '{value}' must be a positive number, got {bound!r}")
+    return bound

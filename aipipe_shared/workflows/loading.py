@@ -130,19 +130,22 @@ def check_bindings(template: WorkflowTemplate) -> list[GraphProblem]:
 
 
 def _check_expect(template: WorkflowTemplate) -> list[GraphProblem]:
-    """`expect` measures a bound input file and multiplies by a number or a bound numeric role."""
+    """`expect` measures a bound input file or takes a bound numeric role, and multiplies by a number or a
+    bound numeric role."""
     expect, bindings, problems = template.meta.expect, template.meta.bindings, []
     for prop in ("frames", "fps", "size") if expect is not None else ():
         measured = getattr(expect, prop)
         if measured is None:
             continue
-        if measured.source not in INPUT_FILE_ROLES or measured.source not in bindings:
+        if measured.source is not None and (
+            measured.source not in INPUT_FILE_ROLES or measured.source not in bindings
+        ):
             message = f"'from' must be an input-file role the template binds, not '{measured.source}'"
             problems.append(GraphProblem(f"expect.{prop}", None, None, None, message))
-        factor = measured.multiply
-        if isinstance(factor, str) and (factor not in bindings or factor not in INT_ROLES | FLOAT_ROLES):
-            message = f"'multiply' must be a number or a numeric role the template binds, not '{factor}'"
-            problems.append(GraphProblem(f"expect.{prop}", None, None, None, message))
+        for key, role in (("role", measured.role), ("multiply", measured.multiply)):
+            if isinstance(role, str) and (role not in bindings or role not in INT_ROLES | FLOAT_ROLES):
+                message = f"'{key}' must name a numeric role the template binds, not '{role}'"
+                problems.append(GraphProblem(f"expect.{prop}", None, None, None, message))
     return problems
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Role = Literal[
     "positive",
@@ -139,12 +139,14 @@ class ControlSpec(BaseModel):
 
 
 class Measured(BaseModel):
-    """One property of the output video measured against the input file of role `from`: the input's value
-    times `multiply` (a number, or a role whose bound value is used, e.g. `"factor"`)."""
+    """One property of the output video: the input file of role `from` measured (its frames, fps or size), or
+    the bound value of the numeric role `role` (e.g. `length`), times `multiply` (a number, or a numeric role
+    whose bound value is used, e.g. `"factor"`). Exactly one of `from` and `role`."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    source: Role = Field(alias="from", description="The input-file role measured, e.g. 'video'.")
+    source: Role | None = Field(default=None, alias="from", description="Input-file role measured: 'video'.")
+    role: Role | None = Field(default=None, description="A bound numeric role whose value it is: 'length'.")
     multiply: float | Role = 1
 
     @field_validator("multiply")
@@ -154,12 +156,24 @@ class Measured(BaseModel):
             raise ValueError("multiply must be positive")
         return value
 
+    @model_validator(mode="after")
+    def _one_base(self) -> Measured:
+        if (self.source is None) == (self.role is None):
+            raise ValueError("give exactly one of 'from' (an input file) and 'role' (a bound value)")
+        return self
+
 
 class MeasuredFrames(Measured):
     """Frame count: `n * k`, or with `between` `(n - 1) * k + 1` (an interpolator keeps both ends and puts
     k - 1 frames between each pair of neighbours, as RIFE VFI does)."""
 
     between: bool = False
+
+    @model_validator(mode="after")
+    def _between_needs_an_input(self) -> MeasuredFrames:
+        if self.between and self.source is None:
+            raise ValueError("'between' counts the frames of an input ('from')")
+        return self
 
 
 class OutputExpectation(BaseModel):
@@ -170,6 +184,13 @@ class OutputExpectation(BaseModel):
     frames: MeasuredFrames | None = None
     fps: Measured | None = None
     size: Measured | None = None
+
+    @field_validator("size")
+    @classmethod
+    def _size_from_an_input(cls, value: Measured | None) -> Measured | None:
+        if value is not None and value.source is None:
+            raise ValueError("size is measured from an input ('from'), not a role")
+        return value
 
 
 class TemplateMeta(BaseModel):

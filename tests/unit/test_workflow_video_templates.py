@@ -186,7 +186,11 @@ def test_ltx2_needs_comfyui_0_8_and_validates_only_with_its_nodes(captured: dict
     assert graph["14"]["inputs"]["length"] == 97 and graph["18"]["inputs"]["frames_number"] == 97
     assert graph["40"]["inputs"]["fps"] == 24.0 and graph["6"]["inputs"]["frame_rate"] == 24.0
     assert check_params(ltx2, graph) == []
-    assert note_of(graph) == {"workflow": "ltx2_i2v", "min_comfyui": "0.8.0"}
+    assert note_of(graph) == {  # its output: `length` frames at `fps`
+        "workflow": "ltx2_i2v",
+        "min_comfyui": "0.8.0",
+        "expect": {"frames": {"value": 97}, "fps": {"value": 24.0}},
+    }
     assert comfyui_too_old(graph, "0.3.64") == (
         "workflow 'ltx2_i2v' needs ComfyUI >= 0.8.0; this agent's ComfyUI is 0.3.64"
     )
@@ -213,3 +217,24 @@ def test_svi2pro_needs_the_kjnodes_pack_and_chains_two_segments(captured: dict[s
     graph = bind(svi, {"image": "first.png", "seed": 7, "length": 33, "width": 640, "height": 368})
     assert [graph[n]["inputs"]["length"] for n in segments] == [33, 33]
     assert check_params(svi, graph) == []
+    assert note_of(graph)["expect"] == {"frames": {"value": 66}, "fps": {"value": 16.0}}  # type: ignore[index]
+
+
+def test_an_expectation_from_a_bound_role_needs_no_input(tmp_path: Path) -> None:
+    graph = bind(template("wan22_svi2pro_long"), {"image": "first.png", "length": 5, "fps": 24})
+    made = clip(tmp_path / "svi.mp4", 10, 24)
+
+    assert check_outputs(graph, {}, [made]) == {
+        "input": None,
+        "outputs": [{"file": "svi.mp4", "frames": 10, "fps": 24.0, "width": 64, "height": 48}],
+    }
+    with pytest.raises(OutputCheckFailed) as failed:
+        check_outputs(bind(template("wan22_svi2pro_long"), {"image": "a.png", "length": 9}), {}, [made])
+    assert str(failed.value) == (
+        "output svi.mp4 of workflow 'wan22_svi2pro_long': expected 18 frames, got 10; "
+        "expected 16.000 fps, got 24.000"
+    )
+    with pytest.raises(TemplateError, match="exactly one of"):
+        load_template(copy_with_meta("ltx2_i2v", tmp_path, expect={"frames": {"multiply": 2}}))
+    with pytest.raises(TemplateError, match="size is measured from an input"):
+        load_template(copy_with_meta("ltx2_i2v", tmp_path, expect={"size": {"role": "width"}}))
