@@ -35,7 +35,6 @@ class Line:
 
 REASONS = (
     "the project is not confirmed yet",
-    "the shot is a draft (not confirmed)",
     "the shot is omitted",
     "no approved first frame",
     "no recipe chosen (set the shot's or the project's render_recipe)",

@@ -40,7 +40,6 @@ KOREAN: dict[str, str] = {
     "Render ready: {queued} shots queued, {skipped} skipped": "준비된 샷 렌더: {queued}개 대기열에 넣음, {skipped}개 건너뜀",
     "{shot} skipped: {reason}": "{shot} 건너뜀: {reason}",
     "the project is not confirmed yet": "프로젝트가 아직 확정되지 않았습니다",
-    "the shot is a draft (not confirmed)": "샷이 초안입니다 (확정되지 않음)",
     "the shot is omitted": "제외된 샷입니다",
     "no approved first frame": "승인된 첫 프레임이 없습니다",
     "no recipe chosen (set the shot's or the project's render_recipe)": "정한 레시피가 없습니다 (샷이나 프로젝트의 render_recipe를 설정하세요)",
