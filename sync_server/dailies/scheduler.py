@@ -47,17 +47,20 @@ def _projects(services: Services, day: date) -> list[uuid.UUID]:
 
 
 def _unsettled(services: Services) -> list[uuid.UUID]:
-    """Unfinished dailies whose job has moved on (running, or finished) or is gone."""
+    """Dailies whose job has moved on (running, finished, or retried after a failure) or is gone."""
     with services.db.read_sessions() as session:
         rows = session.execute(
             select(Dailies.id, Dailies.status, Job.status)
             .outerjoin(Job, Job.id == Dailies.job_id)
-            .where(Dailies.status.in_(("queued", "running")))
+            .where(Dailies.status.in_(("queued", "running", "failed")))
         ).all()
+    finished = ("failed", "cancelled")
     return [
         dailies_id
         for dailies_id, status, job_status in rows
-        if job_status != "queued" and not (status == "running" and job_status == "running")
+        if (status == "queued" and job_status != "queued")
+        or (status == "running" and job_status != "running")
+        or (status == "failed" and job_status is not None and job_status not in finished)
     ]
 
 

@@ -251,7 +251,7 @@ def settle(db: Database, hub: EventHub | None, settings: Settings, dailies_id: u
     folder. Safe to call again and from every replica (the files land atomically; the row changes once)."""
     with db.write_sessions() as session:
         dailies = session.get(Dailies, dailies_id, with_for_update=True)
-        if dailies is None or dailies.status in ("succeeded", "failed", "empty"):
+        if dailies is None or dailies.status in ("succeeded", "empty"):
             return
         job = session.get(Job, dailies.job_id) if dailies.job_id else None
         if job is None:
@@ -263,10 +263,13 @@ def settle(db: Database, hub: EventHub | None, settings: Settings, dailies_id: u
         uow = UnitOfWork(session=session, hub=hub, actor=SYSTEM)
         values: dict[str, Any] = {}
         if job is None:
-            values = {"status": "failed", "error": "its farm job is gone", "finished_at": utcnow()}
+            if dailies.status != "failed":
+                values = {"status": "failed", "error": "its farm job is gone", "finished_at": utcnow()}
+        elif dailies.status == "failed" and job.status in ("queued", "running"):  # a wrangler retried it
+            values = {"status": job.status, "error": "", "finished_at": None, "job_id": job.id}
         elif job.status == "running" and dailies.status == "queued":
             values = {"status": "running", "job_id": job.id}
-        elif job.status in ("failed", "cancelled"):
+        elif job.status in ("failed", "cancelled") and dailies.status != "failed":
             values = {"status": "failed", "error": job.error or f"the job was {job.status}", "job_id": job.id}
             values["finished_at"] = utcnow()
         elif job.status == "succeeded":
