@@ -31,7 +31,7 @@ from render_agent.cpu_jobs import CPU_JOB_TYPES, CpuJobError, ffmpeg_exe, plan_f
 from render_agent.dailies_job import DAILIES, make_dailies, plan_dailies
 from render_agent.delivery_jobs import CONFORM, DELIVERY_JOB_TYPES, cache_dir_of, make_conform
 from render_agent.delivery_master import make_master
-from render_agent.frame_check import OutputCheckFailed, check_outputs
+from render_agent.frame_check import OutputCheckFailed, check_outputs, derive_values
 from render_agent.playblast_job import PLAYBLAST, blender_command, plan_playblast, run_playblast
 from render_agent.server_client import (
     ChecksumMismatch,
@@ -165,9 +165,10 @@ class JobExecutor:
             raise JobFailed(too_old, retryable=True)  # another agent's ComfyUI may be new enough
         else:
             graph = copy.deepcopy(spec["graph"])
+            derived = await self._derive(job, graph, inputs)
             await self._upload_inputs(job, graph, inputs)
             result = await self._run_comfy(job, graph)
-            result = await self._check_outputs(job, graph, inputs, result)
+            result = await self._check_outputs(job, graph, inputs, result, derived)
         job.stage = "checksumming outputs"
         digests = [await asyncio.to_thread(sha256_file, path) for path in result.files]
         return dataclasses.replace(result, sha256=digests)
@@ -258,21 +259,37 @@ class JobExecutor:
         }
         return JobResult([f.path for f in files], round(gpu_seconds, 3), provenance)
 
+    async def _derive(
+        self, job: RunningJob, graph: dict[str, Any], inputs: list[tuple[dict[str, Any], Path, str]]
+    ) -> dict[str, float] | None:
+        """Values the template derives from an input (RIFE: fps = the source's x factor) and the job did not
+        give, set into the graph (frame_check.py); an input that is no video fails on every agent."""
+        job.stage = "measuring the input video"
+        by_role = {str(spec.get("role")): path for spec, path, _ in inputs}
+        try:
+            return await asyncio.to_thread(derive_values, graph, by_role)
+        except OutputCheckFailed as exc:
+            raise JobFailed(f"input: {exc}", retryable=False) from exc
+
     async def _check_outputs(
         self,
         job: RunningJob,
         graph: dict[str, Any],
         inputs: list[tuple[dict[str, Any], Path, str]],
         result: JobResult,
+        derived: dict[str, float] | None = None,
     ) -> JobResult:
         """Frames, fps and size of the output video against the input's, as the template expects
-        (frame_check.py); what was measured goes into the provenance."""
+        (frame_check.py); what was measured (and derived) goes into the provenance."""
         job.stage = "checking the output video"
         by_role = {str(spec.get("role")): path for spec, path, _ in inputs}
         checked = await asyncio.to_thread(check_outputs, graph, by_role, result.files)
-        if checked is None:
-            return result
-        return dataclasses.replace(result, provenance={**result.provenance, "output_check": checked})
+        provenance = dict(result.provenance)
+        if derived:
+            provenance["derived"] = derived
+        if checked is not None:
+            provenance["output_check"] = checked
+        return dataclasses.replace(result, provenance=provenance)
 
     def _clean_up_later(self, prompt_id: str) -> None:
         """ComfyUI finishes a running node even when interrupted (0.3.64: a long SaveVideo encode runs on):

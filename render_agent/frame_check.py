@@ -17,7 +17,7 @@ from typing import Any
 
 import av
 
-from aipipe_shared.workflows import note_of
+from aipipe_shared.workflows import DERIVABLE_ROLES, note_of
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +92,31 @@ def differences(want: Mapping[str, Any], got: VideoProbe) -> list[str]:
         width, height = want["size"]
         problems.append(f"expected {width}x{height}, got {got.width}x{got.height}")
     return problems
+
+
+def derive_values(graph: dict[str, Any], inputs: Mapping[str, Path]) -> dict[str, float] | None:
+    """Set the roles the note says to derive (fps = the input video's fps x factor ...) into `graph` at
+    their targets; returns what was set, None when nothing is derived. OutputCheckFailed when the input is
+    missing or no video."""
+    derive = (note_of(graph) or {}).get("derive")
+    if not derive:
+        return None
+    probes: dict[str, VideoProbe] = {}
+    values: dict[str, float] = {}
+    for role, spec in derive.items():
+        source = spec["from"]
+        if source not in inputs:
+            raise OutputCheckFailed(f"{role} is derived from input '{source}', which the job does not have")
+        if source not in probes:
+            probes[source] = probe_video(inputs[source])
+        measured = getattr(probes[source], DERIVABLE_ROLES[role])
+        value: float = measured * float(spec["multiply"])
+        if spec.get("int"):
+            value = round(value)
+        for node_id, input_name in spec["targets"]:
+            graph[node_id]["inputs"][input_name] = value
+        values[role] = value
+    return values
 
 
 def check_outputs(

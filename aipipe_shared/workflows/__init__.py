@@ -23,6 +23,7 @@ from .loading import (
     sidecar_path,
 )
 from .model import (
+    DERIVABLE_ROLES,
     FLOAT_ROLES,
     INPUT_FILE_FLAGS,
     INPUT_FILE_ROLES,
@@ -58,6 +59,7 @@ from .params import check_params, outpaint_pads, rules_of, snap
 from .validation import types_compatible, validate_graph, validate_template
 
 __all__ = [
+    "DERIVABLE_ROLES",
     "FLOAT_ROLES",
     "INPUT_FILE_FLAGS",
     "INPUT_FILE_ROLES",

@@ -1,5 +1,6 @@
-"""What a bound graph carries for the agent that runs it: the template's minimum ComfyUI version and the
-output checks with their role values resolved (`factor` -> 2), under `_meta.aipipe` of the first output node.
+"""What a bound graph carries for the agent that runs it: the template's minimum ComfyUI version, the
+output checks and the values to derive from an input (RIFE's fps = the source's x factor), with their role
+values resolved (`factor` -> 2), under `_meta.aipipe` of the first output node.
 
 ComfyUI ignores `_meta` (it holds the node titles of an API export), so the graph is sent as it is; the agent
 reads the note to refuse a job its ComfyUI is too old for and to check the output video's frames, fps and
@@ -8,22 +9,40 @@ size against the input's after the run (`render_agent.frame_check`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
-from .model import Measured, MeasuredFrames, TemplateBindError, WorkflowTemplate, parse_version
+from .model import (
+    INT_ROLES,
+    Measured,
+    MeasuredFrames,
+    TemplateBindError,
+    WorkflowTemplate,
+    parse_version,
+)
 
 NOTE_KEY = "aipipe"
 
 
-def annotate(template: WorkflowTemplate, graph: dict[str, Any]) -> None:
-    """Write the note into the bound `graph` (a copy) when the template has something to say."""
+def annotate(template: WorkflowTemplate, graph: dict[str, Any], given: Collection[str] = ()) -> None:
+    """Write the note into the bound `graph` (a copy) when the template has something to say. Roles in
+    `given` (the job's parameters) are not derived by the agent."""
     meta = template.meta
-    if not meta.min_comfyui and meta.expect is None:
+    derive = {role: m for role, m in meta.derive.items() if role not in given}
+    if not meta.min_comfyui and meta.expect is None and not derive:
         return
     note: dict[str, Any] = {"workflow": template.name}
     if meta.min_comfyui:
         note["min_comfyui"] = meta.min_comfyui
+    if derive:
+        note["derive"] = {
+            role: {
+                **_resolved(template, graph, measured),
+                "targets": [list(t) for t in meta.bindings[role]],  # type: ignore[index]
+                "int": role in INT_ROLES,
+            }
+            for role, measured in derive.items()
+        }
     if meta.expect is not None:
         expect: dict[str, Any] = {}
         for prop in ("frames", "fps", "size"):

@@ -61,7 +61,8 @@ def bind(template: WorkflowTemplate, params: Mapping[str, Any]) -> dict[str, Any
         _bind_loras(graph, template, params.get("loras") or [])
     elif params.get("loras"):
         graph = _chain_loras(graph, template, params["loras"])
-    annotate(template, graph)  # the minimum ComfyUI and the output checks, for the agent
+    given = {role for role, value in params.items() if value is not None}
+    annotate(template, graph, given)  # the minimum ComfyUI, output checks and derived values, for the agent
     return graph
 
 

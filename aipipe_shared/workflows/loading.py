@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from .model import (
+    DERIVABLE_ROLES,
     FLOAT_ROLES,
     INPUT_FILE_ROLES,
     INT_ROLES,
@@ -126,6 +127,28 @@ def check_bindings(template: WorkflowTemplate) -> list[GraphProblem]:
         if node_id not in graph:
             problems.append(GraphProblem("outputs", node_id, None, None, "output node does not exist"))
     problems += _check_expect(template)
+    problems += _check_derive(template)
+    return problems
+
+
+def _check_derive(template: WorkflowTemplate) -> list[GraphProblem]:
+    """`derive` sets a bound numeric role from a bound input file's measure."""
+    bindings, problems = template.meta.bindings, []
+    for role, measured in template.meta.derive.items():
+        if role not in bindings or role not in DERIVABLE_ROLES:
+            message = f"'{role}' must be one of {sorted(DERIVABLE_ROLES)} and bound by the template"
+            problems.append(GraphProblem(f"derive.{role}", None, None, None, message))
+        if (
+            measured.source is None
+            or measured.source not in INPUT_FILE_ROLES
+            or measured.source not in bindings
+        ):
+            message = "'from' must name an input-file role the template binds"
+            problems.append(GraphProblem(f"derive.{role}", None, None, None, message))
+        factor = measured.multiply
+        if isinstance(factor, str) and (factor not in bindings or factor not in INT_ROLES | FLOAT_ROLES):
+            message = f"'multiply' must name a numeric role the template binds, not '{factor}'"
+            problems.append(GraphProblem(f"derive.{role}", None, None, None, message))
     return problems
 
 

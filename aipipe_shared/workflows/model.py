@@ -64,6 +64,8 @@ TEXT_ROLES = frozenset({"positive", "negative", "instruction", "filename_prefix"
 PAD_ROLES = ("pad_left", "pad_top", "pad_right", "pad_bottom")
 INT_ROLES = frozenset({"seed", "width", "height", "length", "steps", "feathering", "factor", *PAD_ROLES})
 FLOAT_ROLES = frozenset({"fps", "denoise", "cfg", "control_strength", "control_start", "control_end"})
+DERIVABLE_ROLES = {"fps": "fps", "length": "frames", "width": "width", "height": "height"}
+"""Roles a sidecar's `derive` may set from an input video, and the measure each takes."""
 OPERATION_OF_JOB_TYPE: dict[str, Operation] = {
     "t2i": "generate",
     "i2i": "refine",
@@ -219,6 +221,11 @@ class TemplateMeta(BaseModel):
     )
     expect: OutputExpectation | None = Field(
         default=None, description="Frame count, fps and size the output video must have, from an input's."
+    )
+    derive: dict[Role, Measured] = Field(
+        default_factory=dict,
+        description="Roles the agent sets from a measured input when the job does not give them, e.g. "
+        "fps = the source video's fps x factor (ComfyUI has no node that computes it).",
     )
 
     @field_validator("bindings", mode="before")

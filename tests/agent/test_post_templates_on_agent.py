@@ -1,7 +1,8 @@
 """RIFE and ESRGAN on a real H.264 clip with sound, run by a real `aipipe-agent` process against the farm's
 test double and the ComfyUI stand-in (with the ComfyUI-Frame-Interpolation pack): the outputs have the
-frames, rate, size and sound the sidecars promise (read back with PyAV), the agent's measurements are in the
-provenance, and an output with the wrong frame count fails the job (kind `node`) saying expected and got.
+frames, rate, size and sound the sidecars promise (read back with PyAV; RIFE's fps set by the agent from the
+source's), the agent's measurements are in the provenance, and an output with the wrong frame count and fps
+fails the job (kind `node`) saying expected and got.
 An agent whose ComfyUI is older than a template's minimum refuses the job, naming both versions."""
 
 from __future__ import annotations
@@ -104,9 +105,9 @@ def test_rife_and_esrgan_make_the_promised_video_and_a_wrong_frame_count_fails_t
         running_farm() as farm,
         running_standin(tmp_path / "comfy", extra_nodes=["RIFE VFI"], models=models) as comfy,
     ):
-        rife, _ = video_job(farm, "interpolate", "rife_interpolate_2x", {"factor": 2, "fps": 48}, clip)
+        rife, _ = video_job(farm, "interpolate", "rife_interpolate_2x", {"factor": 2}, clip)  # fps: derived
         esrgan, _ = video_job(farm, "upscale", "esrgan_upscale_video", {}, clip)
-        wrong, graph = video_job(farm, "interpolate", "rife_interpolate_2x", {"factor": 2, "fps": 48}, clip)
+        wrong, graph = video_job(farm, "interpolate", "rife_interpolate_2x", {"factor": 2, "fps": 30}, clip)
         graph["3"]["inputs"]["multiplier"] = 3  # the graph makes 3x while its sidecar promises 2x
         output = run_agent(farm, comfy.url, tmp_path / "work", [rife, esrgan, wrong], "interpolate,upscale")
         jobs = farm.farm.jobs
@@ -116,7 +117,9 @@ def test_rife_and_esrgan_make_the_promised_video_and_a_wrong_frame_count_fails_t
         assert name.endswith(".mp4")
         # RIFE VFI: (12-1)*2+1 frames at twice the rate, the same size, the sound kept
         assert probe(data) == {"frames": 23, "fps": 48, "size": (64, 48), "audio": 1}
-        checked = jobs[rife].result["provenance"]["output_check"]  # type: ignore[index]
+        provenance = jobs[rife].result["provenance"]  # type: ignore[index]
+        assert provenance["derived"] == {"fps": 48.0}  # the source's 24 fps x 2, set by the agent
+        checked = provenance["output_check"]
         assert checked["input"] == {"frames": 12, "fps": 24.0, "width": 64, "height": 48}
         assert checked["outputs"] == [{"file": name, "frames": 23, "fps": 48.0, "width": 64, "height": 48}]
 
@@ -128,7 +131,9 @@ def test_rife_and_esrgan_make_the_promised_video_and_a_wrong_frame_count_fails_t
         assert failed.status == "failed" and failed.outputs == {}
         assert failed.error is not None and failed.error["kind"] == "node" and failed.error["retryable"]
         assert "output check: output " in failed.error["error"]
-        assert "of workflow 'rife_interpolate_2x': expected 23 frames, got 34" in failed.error["error"]
+        assert (
+            "of workflow 'rife_interpolate_2x': expected 23 frames, got 34; expected 48.000 fps, got 30.000"
+        ) in failed.error["error"]
         assert "(input video: 12 frames at 24.000 fps, 64x48)" in failed.error["error"]
 
 

@@ -26,6 +26,7 @@ from render_agent.frame_check import (
     OutputCheckFailed,
     VideoProbe,
     check_outputs,
+    derive_values,
     differences,
     expected,
     probe_video,
@@ -76,6 +77,23 @@ def test_rife_binds_video_factor_and_fps_and_expects_interpolated_frames() -> No
     }
     assert graph["5"]["_meta"]["aipipe"] == note  # on the output node, beside its title
     assert [role for role, _ in check_params(rife, bind(rife, {"video": "c.mp4", "factor": 9}))] == ["factor"]
+
+
+def test_rife_derives_its_fps_from_the_source_unless_the_job_gives_it(tmp_path: Path) -> None:
+    rife = template("rife_interpolate_2x")
+    graph = bind(rife, {"video": "in.mp4", "factor": 3})
+    assert note_of(graph)["derive"] == {  # type: ignore[index]
+        "fps": {"from": "video", "multiply": 3, "targets": [["4", "fps"]], "int": False}
+    }
+    source = clip(tmp_path / "in.mp4", 6, 24)
+
+    assert derive_values(graph, {"video": source}) == {"fps": 72.0}
+    assert graph["4"]["inputs"]["fps"] == 72.0
+    assert "derive" not in note_of(bind(rife, {"video": "in.mp4", "fps": 30}))  # type: ignore[operator]
+    with pytest.raises(OutputCheckFailed, match="derived from input 'video'"):
+        derive_values(bind(rife, {"video": "in.mp4"}), {})
+    with pytest.raises(TemplateError, match=r"derive\.seed"):
+        load_template(copy_with_meta("rife_interpolate_2x", tmp_path, derive={"seed": {"from": "video"}}))
 
 
 def test_esrgan_keeps_frames_fps_and_sound_and_doubles_the_size() -> None:
