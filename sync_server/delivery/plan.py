@@ -109,11 +109,11 @@ def build_plan(session: Session, project: Project, root: Path, require_approval:
         chosen = _chosen(versions, edit_media.get(shot.id), require_approval)
         where = f"shots.{shot.code}"
         if chosen is None:
-            rule = "an approved" if require_approval else "a"
+            rule = "approved movie" if require_approval else "movie in the edit"
             problems.append(
                 {
                     "field": where,
-                    "message": f"shot {shot.code} has no {rule} movie ({', '.join(CONFORM_STAGES)})",
+                    "message": f"shot {shot.code} has no {rule} ({', '.join(CONFORM_STAGES)})",
                 }
             )
             continue

@@ -32,7 +32,9 @@ class DeliveryBody(ConformBody):
         description="Masters to make: prores_hq (.mov), h264 and h265 (.mp4)."
     )
     audio_codec: AudioCodec = Field(default="aac", description="pcm (24-bit) only in a .mov (prores_hq).")
-    range: Literal["limited", "full"] = Field(default="limited", description="Video range, tagged bt709.")
+    range: Literal["limited", "full"] = Field(
+        default="limited", description="Video range, tagged bt709 (full: h264/h265)."
+    )
     slate: bool = Field(default=False, description="A slate before the first frame: project, version, date.")
     slate_seconds: float = Field(default=2.0, gt=0, le=30)
     burn_ins: Annotated[list[BurnIn], Field(max_length=3)] = Field(

@@ -54,6 +54,11 @@ def _check_options(project: Project, body: ConformBody) -> None:
         raise Unprocessable(
             "PCM sound goes in a .mov: ask for prores_hq only, or for aac sound.", field="audio_codec"
         )
+    if body.range == "full" and "prores_hq" in body.formats:
+        raise Unprocessable(
+            "ProRes is video (limited) range by definition; ask for full range in h264 or h265 only.",
+            field="range",
+        )
     if "timecode" in body.burn_ins:
         try:
             parse_record_start(body.record_start, project.fps_num, project.fps_den)

@@ -233,35 +233,56 @@ def test_a_conform_and_its_masters_have_the_right_frames_in_order_with_sound(
 
 
 @pytest.mark.timeout(300)
-def test_a_master_with_slate_burn_ins_full_range_and_pcm(api: Api, tmp_path: Path) -> None:
+def test_masters_with_slate_burn_ins_full_range_and_pcm_sound(api: Api, tmp_path: Path) -> None:
     made = _edit(api, tmp_path)
     project = made["project"]
     length = sum(cut for cut, *_ in SHOTS)
-    started = api.admin.post(
-        f"/api/projects/{project['id']}/deliveries",
+    url = f"/api/projects/{project['id']}/deliveries"
+    prores_full = api.admin.post(url, json={"formats": ["prores_hq", "h264"], "range": "full"})
+    assert "ProRes" in assert_problem(prores_full, 422, "range")["detail"]
+    slated = api.admin.post(
+        url,
         json={
-            "formats": ["prores_hq"],
-            "audio_codec": "pcm",
+            "formats": ["h264"],
             "range": "full",
             "slate": True,
             "slate_seconds": 1,
             "burn_ins": ["shot", "timecode", "frame"],
         },
     )
-    assert started.status_code == 201, started.text
+    assert slated.status_code == 201, slated.text
+    pcm = api.admin.post(url, json={"formats": ["prores_hq"], "audio_codec": "pcm"})
+    assert pcm.status_code == 201, pcm.text
+    assert (slated.json()["number"], pcm.json()["number"]) == (1, 2)
     with _agent(api, tmp_path / "agent"):
-        delivery = _finished(api, started.json()["id"])
-    master = delivery["masters"][0]
+        slated, pcm = _finished(api, slated.json()["id"]), _finished(api, pcm.json()["id"])
+
+    master = slated["masters"][0]
     assert master["probe"]["frames"] == length + FPS and master["probe"]["color_range"] == "full"
     path = _download(api, master["file"], tmp_path)
     with av.open(str(path)) as container:
         video = container.streams.video[0]
-        assert video.frames == length + FPS and video.codec_context.profile == "HQ"
+        assert video.frames == length + FPS and video.codec_context.name == "h264"
         assert int(video.codec_context.color_range) == 2  # full
-        assert [a.codec_context.name for a in container.streams.audio] == ["pcm_s24le"]
+        assert [a.codec_context.name for a in container.streams.audio] == ["aac"]
+        sound = container.streams.audio[0]
+        assert abs(float(sound.duration * sound.time_base) - (length + FPS) / FPS) < 0.1
     frames = frames_of(path)
     assert float(frames[0].mean()) < 40  # the slate: a dark card with white text
     assert read_code(frames[FPS]) == _expected_codes()[0]  # the edit starts after the slate
+    plain = frames_of(_download(api, slated["conform"], tmp_path))[0]
+    burnt = np.abs(frames[FPS].astype(int) - plain.astype(int))
+    assert (
+        burnt[-16:].mean() > 4 * burnt[:60].mean()
+    )  # shot code and timecode at the foot, not over the picture
+
+    master = pcm["masters"][0]
+    path = _download(api, master["file"], tmp_path)
+    with av.open(str(path)) as container:
+        video = container.streams.video[0]
+        assert (video.codec_context.name, video.codec_context.profile) == ("prores", "HQ")
+        assert video.codec_context.pix_fmt == "yuv422p10le" and video.frames == length
+        assert [a.codec_context.name for a in container.streams.audio] == ["pcm_s24le"]
 
 
 def test_a_shot_without_approved_media_or_too_short_is_refused_naming_it(api: Api, tmp_path: Path) -> None:
