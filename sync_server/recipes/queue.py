@@ -45,6 +45,17 @@ def _default(template: WorkflowTemplate, role: str) -> Any:
     return template.graph[node]["inputs"].get(name)
 
 
+def fps_factor(step: RecipeStep, template: WorkflowTemplate | None) -> float | None:
+    """What the parent's fps is multiplied by for this step's fps: the step's `fps_factor`, else, for a
+    template binding both `fps` and `factor` (RIFE), its frame factor (the step's or the template's)."""
+    if step.fps_factor is not None or template is None:
+        return step.fps_factor
+    if {"fps", "factor"} <= template.roles:
+        value = step.params.get("factor", _default(template, "factor"))
+        return float(value) if isinstance(value, int | float) and value > 0 else None
+    return None
+
+
 @dataclass
 class RecipeQueue:
     """The jobs of one request (one shot, or many), planned first and inserted at the end."""
@@ -134,7 +145,8 @@ class RecipeQueue:
             else:
                 kind = planned.input_kind or "video"
                 name = f"{shot.code}_{parent['output_stage']}_input.{EXTENSION[kind]}"
-                parent_input = {"job_id": str(parent["id"]), "role": kind, "fps_factor": step.fps_factor}
+                factor = fps_factor(step, template)
+                parent_input = {"job_id": str(parent["id"]), "role": kind, "fps_factor": factor}
                 if template is None:  # a CPU step: ffmpeg reads the parent's file from params.input_url
                     params = {
                         "args": list(step.params.get("args", [])),
@@ -147,8 +159,8 @@ class RecipeQueue:
                     inputs.append(
                         {"role": kind, "name": name, "url": "", "targets": role_targets(template, kind)}
                     )
-                    if step.fps_factor is not None:
-                        guess = (parent_fps or FALLBACK_FPS) * step.fps_factor
+                    if factor is not None:
+                        guess = (parent_fps or FALLBACK_FPS) * factor
                         params["fps"] = round(guess, 3)  # the parent's real rate x factor at claim
                         parent_input["fps_targets"] = role_targets(template, "fps")
                 if template is not None:
