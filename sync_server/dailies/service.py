@@ -3,7 +3,6 @@ it leaves in the project's `export/dailies/<day>/vNNN/` folder once it is done."
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
@@ -238,46 +237,21 @@ def _place(source: Path, target: Path) -> None:
     os.replace(tmp, target)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def settle(db: Database, hub: EventHub | None, settings: Settings, dailies_id: uuid.UUID) -> None:
     """Bring a dailies up to date with its job: running, failed, or done with its files in the project's
-    folder. Safe to call again and from every replica (the files land atomically; the row changes once)."""
+    folder. Safe to call again and from every replica (the files land atomically; the row changes once).
+    The files are placed before the write transaction, so no write lock is held while a reel is copied."""
+    with db.read_sessions() as session:
+        if not _next_values(session, settings, dailies_id):
+            return
     with db.write_sessions() as session:
         dailies = session.get(Dailies, dailies_id, with_for_update=True)
-        if dailies is None or dailies.status in ("succeeded", "empty"):
-            return
-        job = session.get(Job, dailies.job_id) if dailies.job_id else None
-        if job is None:
-            job = session.scalar(
-                select(Job)
-                .where(Job.type == "dailies", Job.project_id == dailies.project_id)
-                .where(Job.params["dailies_id"].as_string() == str(dailies.id))
-            )
-        uow = UnitOfWork(session=session, hub=hub, actor=SYSTEM)
-        values: dict[str, Any] = {}
-        if job is None:
-            if dailies.status != "failed":
-                values = {"status": "failed", "error": "its farm job is gone", "finished_at": utcnow()}
-        elif dailies.status == "failed" and job.status in ("queued", "running"):  # a wrangler retried it
-            values = {"status": job.status, "error": "", "finished_at": None, "job_id": job.id}
-        elif job.status == "running" and dailies.status == "queued":
-            values = {"status": "running", "job_id": job.id}
-        elif job.status in ("failed", "cancelled") and dailies.status != "failed":
-            values = {"status": "failed", "error": job.error or f"the job was {job.status}", "job_id": job.id}
-            values["finished_at"] = utcnow()
-        elif job.status == "succeeded":
-            values = _collect(settings, dailies, job)
-        if not values:
+        values = _next_values(session, settings, dailies_id)  # again: another replica may have been first
+        if dailies is None or not values:
             return
         for key, value in values.items():
             setattr(dailies, key, value)
+        uow = UnitOfWork(session=session, hub=hub, actor=SYSTEM)
         uow.record(
             "dailies.updated",
             "dailies",
@@ -291,25 +265,61 @@ def settle(db: Database, hub: EventHub | None, settings: Settings, dailies_id: u
             session.rollback()
 
 
+def _next_values(session: Session, settings: Settings, dailies_id: uuid.UUID) -> dict[str, Any]:
+    """What the dailies row should change to, given its job (empty: nothing); a finished job's files are
+    put in place on the way."""
+    dailies = session.get(Dailies, dailies_id)
+    if dailies is None or dailies.status in ("succeeded", "empty"):
+        return {}
+    job = session.get(Job, dailies.job_id) if dailies.job_id else None
+    if job is None:
+        job = session.scalar(
+            select(Job)
+            .where(Job.type == "dailies", Job.project_id == dailies.project_id)
+            .where(Job.params["dailies_id"].as_string() == str(dailies.id))
+        )
+    if job is None:
+        if dailies.status == "failed":
+            return {}
+        return {"status": "failed", "error": "its farm job is gone", "finished_at": utcnow()}
+    if dailies.status == "failed" and job.status in ("queued", "running"):  # a wrangler retried it
+        return {"status": job.status, "error": "", "finished_at": None, "job_id": job.id}
+    if job.status == "running" and dailies.status == "queued":
+        return {"status": "running", "job_id": job.id}
+    if job.status in ("failed", "cancelled") and dailies.status != "failed":
+        error = job.error or f"the job was {job.status}"
+        return {"status": "failed", "error": error, "job_id": job.id, "finished_at": utcnow()}
+    if job.status == "succeeded":
+        return _collect(settings, dailies, job)
+    return {}
+
+
 def _collect(settings: Settings, dailies: Dailies, job: Job) -> dict[str, Any]:
     folder = settings.resolved_storage_root / dailies.path
     files: list[dict[str, Any]] = []
     source_dir = outputs_dir(settings, job.id)
+    placed = False
     for output in job.outputs:
         target = folder / output["name"]
-        if not target.is_file() or _sha256(target) != output["sha256"]:
-            _place(source_dir / output["name"], target)
-        suffix = target.suffix.lower()
+        # Written atomically, whole: a file of the right size is the job's (no re-hash of a large reel).
+        if not target.is_file() or target.stat().st_size != output["size"]:
+            source = source_dir / output["name"]
+            if not source.is_file():
+                error = f"the job's output {output['name']} is not on the server any more"
+                return {"status": "failed", "error": error, "job_id": job.id, "finished_at": utcnow()}
+            _place(source, target)
+            placed = True
         files.append(
             {
                 "name": output["name"],
                 "path": f"{dailies.path}/{output['name']}",
                 "size": output["size"],
                 "sha256": output["sha256"],
-                "mime": MIME_OF.get(suffix, "application/octet-stream"),
+                "mime": MIME_OF.get(target.suffix.lower(), "application/octet-stream"),
             }
         )
-    fsync_dir(folder)
+    if placed:
+        fsync_dir(folder)
     report = (job.result or {}).get("provenance") or {}
     made = {str(c.get("version_id")): c for c in report.get("clips") or [] if isinstance(c, dict)}
     clips = [
@@ -328,10 +338,6 @@ def _collect(settings: Settings, dailies: Dailies, job: Job) -> dict[str, Any]:
         "frames": int(report.get("reel_frames") or 0),
         "finished_at": job.finished_at or utcnow(),
     }
-
-
-def unsettled(session: Session) -> list[uuid.UUID]:
-    return list(session.scalars(select(Dailies.id).where(Dailies.status.in_(("queued", "running")))))
 
 
 # -- reading ---------------------------------------------------------------------------------------------
