@@ -18,6 +18,7 @@ from .farm import farm_app
 from .ingest import ingest_command
 from .login import login, logout, whoami
 from .project import project_app
+from .recipes import recipes_app
 from .server import server
 from .shots import shots_app
 from .takes import takes_app
@@ -39,6 +40,7 @@ app.add_typer(farm_app, name="farm")
 app.add_typer(editorial_app, name="editorial")
 app.add_typer(shots_app, name="shots")
 app.add_typer(takes_app, name="takes")
+app.add_typer(recipes_app, name="recipes")
 app.add_typer(dailies_app, name="dailies")
 app.command("ingest")(ingest_command)
 app.command("breakdown")(breakdown)
