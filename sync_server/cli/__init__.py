@@ -12,6 +12,7 @@ from .backup import backup_app
 from .breakdown import breakdown
 from .common import system_uow
 from .dailies import dailies_app
+from .delivery import deliver_app
 from .demo import demo
 from .editorial import editorial_app
 from .farm import farm_app
@@ -38,6 +39,7 @@ app.add_typer(backup_app, name="backup")
 app.add_typer(project_app, name="project")
 app.add_typer(farm_app, name="farm")
 app.add_typer(editorial_app, name="editorial")
+app.add_typer(deliver_app, name="deliver")
 app.add_typer(shots_app, name="shots")
 app.add_typer(takes_app, name="takes")
 app.add_typer(recipes_app, name="recipes")

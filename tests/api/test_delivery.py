@@ -7,6 +7,7 @@ colour tags, frame count and sound."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -24,6 +25,7 @@ import numpy as np
 import pytest
 
 from tests.support.api import Api, assert_problem
+from tests.support.cli import aipipe, api_key, cli_env
 from tests.support.framecode import coded_movie, frames_of, read_code
 
 FPS = 24
@@ -305,3 +307,29 @@ def test_a_shot_without_approved_media_or_too_short_is_refused_naming_it(api: Ap
     assert missing["code"] in body["detail"] and short["code"] in body["detail"]
     assert api.admin.get(f"/api/projects/{project['id']}/deliveries").json() == []  # nothing queued
     assert_problem(api.admin.post(f"/api/projects/{project['id']}/conform", json={}), 422)
+
+
+def test_the_cli_queues_a_conform_lists_it_and_names_a_shot_it_cannot_conform(
+    api: Api, tmp_path: Path
+) -> None:
+    project = api.project(fps=str(FPS), width=SIZE[0], height=SIZE[1])
+    scene = api.scene(project["id"])
+    shot = api.shot(project["id"], scene["id"], duration_frames=12)
+    env = cli_env(tmp_path / "config", api.base_url, api_key(api, "editor"))
+
+    refused = aipipe("deliver", "masters", project["code"], "--format", "h264", env=env)
+    assert refused.returncode != 0 and shot["code"] in refused.stderr
+
+    _movie(api, tmp_path, shot, 12, 2, 2, 500)
+    queued = aipipe("deliver", "conform", project["code"], "--no-wait", "--json", env=env)
+    assert queued.returncode == 0, queued.stderr
+    delivery = json.loads(queued.stdout)
+    assert (delivery["number"], delivery["status"], delivery["frames"]) == (1, "queued", 12)
+    listed = aipipe("deliver", "list", project["code"], env=env)
+    assert listed.returncode == 0 and "Delivery v001" in listed.stdout and "queued" in listed.stdout
+    cancelled = api.admin.post(f"/api/farm/jobs/{delivery['conform_job_id']}/cancel")
+    assert cancelled.status_code == 200, cancelled.text
+    shown = aipipe("deliver", "show", delivery["id"], "--json", env=env)
+    assert (
+        shown.returncode == 1 and json.loads(shown.stdout)["status"] == "failed"
+    )  # its conform was cancelled
