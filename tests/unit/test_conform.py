@@ -1,0 +1,130 @@
+"""The agent's conform and master work without a server: per-shot segments cut frame-exactly from their
+head handle, reused by content, joined in edit order with sample-exact sound; and the delivery check that
+refuses a master that is not what was asked."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import shutil
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import imageio_ffmpeg
+import pytest
+
+from aipipe_shared.delivery import check_master, expected_master, probe_movie
+from render_agent.cpu_jobs import CpuJobError
+from render_agent.delivery_jobs import make_conform, trim_cache
+from render_agent.delivery_master import make_master
+from tests.support.framecode import coded_movie, frames_of, read_code
+
+EXE = imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+async def _copy(url: str, dest: Path, sha256: str | None, what: str) -> str:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(url, dest)
+    return sha256 or _sha(dest)
+
+
+def _shot(code: str, movie: Path, frames: int, source_in: int) -> dict[str, Any]:
+    return {
+        "code": code,
+        "frames": frames,
+        "source_in": source_in,
+        "media": {"url": str(movie), "sha256": _sha(movie), "name": movie.name},
+    }
+
+
+def _conform(tmp: Path, job: str, params: dict[str, Any]) -> tuple[Path, dict[str, Any]]:
+    files, report = asyncio.run(
+        make_conform(EXE, params, _copy, tmp / job, tmp / "cache", lambda _p, _s: None)
+    )
+    return files[0], report
+
+
+def test_segments_are_cut_from_the_recorded_handle_and_reused_until_their_shot_changes(
+    tmp_path: Path,
+) -> None:
+    a = coded_movie(tmp_path / "a.mp4", 100, 30, "24000/1001")
+    b = coded_movie(tmp_path / "b.mp4", 200, 20, "24000/1001")
+    params = {
+        "name": "conform",
+        "fps": "24000/1001",
+        "width": 320,
+        "height": 180,
+        "shots": [_shot("A", a, 10, 7), _shot("B", b, 12, 3), _shot("A2", a, 5, 0)],
+        "audio": {"tracks": [{"name": "reference", "clips": []}]},
+    }
+    movie, report = _conform(tmp_path, "one", params)
+    assert (report["encoded"], report["reused"]) == (3, 0)
+    codes = [read_code(f) for f in frames_of(movie)]
+    assert codes == [*range(107, 117), *range(203, 215), *range(100, 105)]
+    probe = probe_movie(movie)
+    assert (probe["fps"], probe["frames"], probe["codec"]) == ("24000/1001", 27, "h264")
+    # Sample-exact at 23.976: 27 frames are 27 * 1001 / 24000 s.
+    with av.open(str(movie)) as container:
+        sound = container.streams.audio[0]
+        assert sound.duration * sound.time_base == Fraction(27 * 1001, 24000)
+
+    params["shots"][1] = _shot("B", b, 12, 5)  # the second shot's cut moves two frames
+    again, report = _conform(tmp_path, "two", params)
+    assert (report["encoded"], report["reused"]) == (1, 2)
+    assert [s["encoded"] for s in report["segments"]] == [False, True, False]
+    assert [read_code(f) for f in frames_of(again)][10:22] == list(range(205, 217))
+
+
+def test_a_movie_shorter_than_its_cut_fails_the_job_naming_the_shot(tmp_path: Path) -> None:
+    short = coded_movie(tmp_path / "short.mp4", 1, 8)
+    params = {
+        "name": "c",
+        "fps": "24",
+        "width": 320,
+        "height": 180,
+        "shots": [_shot("SHT_0040", short, 10, 2)],
+    }
+    with pytest.raises(CpuJobError, match="shot SHT_0040: short.mp4 gives 6 frames from frame 2"):
+        _conform(tmp_path, "job", params)
+
+
+def test_a_master_that_is_not_what_was_asked_is_refused_with_each_difference(tmp_path: Path) -> None:
+    movie = coded_movie(tmp_path / "m.mp4", 1, 24)
+    probe = probe_movie(movie)  # h264, no colour tags, no sound
+    problems = check_master(probe, expected_master("prores_hq", 320, 180, "24", 48, False, "pcm"))
+    text = "; ".join(problems)
+    assert "codec is 'h264', not 'prores'" in text and "frames is 24, not 48" in text
+    assert "profile" in text and "color_primaries" in text and "it has no sound" in text
+
+
+def test_a_master_from_the_conform_copies_its_picture_when_the_codec_is_the_same(tmp_path: Path) -> None:
+    a = coded_movie(tmp_path / "a.mp4", 1, 20)
+    conform, _ = _conform(
+        tmp_path,
+        "c",
+        {"name": "c", "fps": "24", "width": 320, "height": 180, "shots": [_shot("A", a, 16, 2)]},
+    )
+    job = {
+        "params": {"name": "m", "format": "h264", "fps": "24", "width": 320, "height": 180, "frames": 16},
+        "parents": [{"outputs": [{"name": "c.mov", "url": str(conform), "sha256": None}]}],
+    }
+    files, report = asyncio.run(make_master(EXE, job, _copy, tmp_path / "m", lambda _p, _s: None))
+    assert report["copied_picture"] and report["probe"]["frames"] == 16
+    assert report["probe"]["audio"][0]["codec"] == "aac"  # silence, but a sound track as deliveries need
+    assert [read_code(f) for f in frames_of(files[0])] == list(range(3, 19))
+
+
+def test_the_segment_cache_drops_the_least_recently_used_first(tmp_path: Path) -> None:
+    for index in range(4):
+        path = tmp_path / f"{index}.mov"
+        path.write_bytes(b"x" * 100)
+        os.utime(path, (1000 + index, 1000 + index))
+    trim_cache(tmp_path, 250)
+    assert sorted(p.name for p in tmp_path.glob("*.mov")) == ["2.mov", "3.mov"]
