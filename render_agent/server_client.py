@@ -7,8 +7,11 @@ OutputConflict, other 4xx -> FarmRefused; connection failures, timeouts and 5xx 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
+import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -214,18 +217,19 @@ class FarmClient:
     async def upload_output(
         self, job_id: str, lease_id: str, path: Path, *, name: str, sha256: str
     ) -> dict[str, Any]:
-        """Stream one output file (multipart `lease_id` + `files`, plus its `sha256`); idempotent."""
+        """Stream one output file (multipart `lease_id` + `files`, plus its `sha256`); idempotent. The file
+        is read CHUNK at a time in a worker thread while it is sent: never held in memory, and the event
+        loop (heartbeats) never waits on the disk."""
         path = Path(path)
         timeout = httpx.Timeout(self.transfer_timeout, connect=self.connect_timeout)
-        with path.open("rb") as fh:
-            # httpx reads the file object in chunks while sending: the file is never held in memory.
-            response = await self._send(
-                "POST",
-                f"/api/farm/jobs/{job_id}/outputs",
-                data={"lease_id": lease_id, "sha256": sha256},
-                files=[("files", (name, fh, "application/octet-stream"))],
-                timeout=timeout,
-            )
+        body = MultipartFile({"lease_id": lease_id, "sha256": sha256}, "files", name, path)
+        response = await self._send(
+            "POST",
+            f"/api/farm/jobs/{job_id}/outputs",
+            content=body,
+            headers=body.headers(),
+            timeout=timeout,
+        )
         answer = _json_or_empty(response)
         for stored in answer.get("outputs") or answer.get("files") or []:
             if (
@@ -340,6 +344,45 @@ class FarmClient:
             _raise_for_status(response, f"{method} {path}")
             return response
         raise FarmUnavailable(f"{method} {path}: no server answers ({error!r})") from error
+
+
+class MultipartFile:
+    """A multipart/form-data body of text fields and one file, streamed: each iteration (a retry starts a
+    new one) reopens the file and reads it CHUNK at a time in a worker thread. Its length is known up
+    front (Content-Length), so the server sees an ordinary body, not a chunked one."""
+
+    def __init__(self, fields: dict[str, str], file_field: str, file_name: str, path: Path) -> None:
+        self.boundary = uuid.uuid4().hex
+        self.path = path
+        parts = [
+            f'--{self.boundary}\r\nContent-Disposition: form-data; name="{_quoted(key)}"\r\n\r\n{value}\r\n'
+            for key, value in fields.items()
+        ]
+        parts.append(
+            f'--{self.boundary}\r\nContent-Disposition: form-data; name="{_quoted(file_field)}"; '
+            f'filename="{_quoted(file_name)}"\r\nContent-Type: application/octet-stream\r\n\r\n'
+        )
+        self.head = "".join(parts).encode("utf-8")
+        self.tail = f"\r\n--{self.boundary}--\r\n".encode()
+
+    def headers(self) -> dict[str, str]:
+        size = len(self.head) + self.path.stat().st_size + len(self.tail)
+        return {
+            "Content-Type": f"multipart/form-data; boundary={self.boundary}",
+            "Content-Length": str(size),
+        }
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield self.head
+        with self.path.open("rb") as fh:
+            while chunk := await asyncio.to_thread(fh.read, CHUNK):
+                yield chunk
+        yield self.tail
+
+
+def _quoted(value: str) -> str:
+    """A form parameter value as browsers write it (HTML5): quotes and line breaks percent-encoded."""
+    return value.replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def _json_or_empty(response: httpx.Response) -> dict[str, Any]:

@@ -1,0 +1,206 @@
+"""Upload throughput: a big file (2 GB by default) sent to a real `aipipe server` on loopback, against a
+disk copy of the same file, with the server's memory watched while it arrives.
+
+Paths measured:
+- `job output`: the agent's own upload code (`render_agent.server_client.FarmClient.upload_output`, a
+  streamed multipart POST /api/farm/jobs/{id}/outputs) of a leased job; the agent hashes the file first,
+  as it does before every upload (timed apart: `hash`);
+- `disk copy`: `cp` of the same file on the same disk plus one fsync (what the server has to do at least:
+  read nothing, write every byte once).
+
+The server's resident memory (VmRSS of its process, read from /proc every 20 ms) is reported as the
+largest growth over its value before the upload. Targets: upload ≥ 0.8 × the disk copy's rate, growth
+< 100 MB. Files go to a temporary folder under --tmp (default /tmp) and are deleted afterwards.
+
+    .venv/bin/python scripts/bench_upload.py [--size-mb 2048] [--tmp /tmp] [--runs 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from render_agent.server_client import FarmClient, sha256_file  # noqa: E402
+from scripts.bench_farm_api import GPU, JOB, machine  # noqa: E402
+from tests.support.server import ServerProcess, start_with_admin  # noqa: E402
+
+BLOCK = 16 * 1024 * 1024
+MB = 1024 * 1024
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+class RssWatch:
+    """The largest VmRSS of a process (and its children's sum) while the block runs, sampled every 20 ms."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.before = self.peak = rss_bytes(pid)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.02):
+            self.peak = max(self.peak, rss_bytes(self.pid))
+
+    def __enter__(self) -> RssWatch:
+        self.before = self.peak = rss_bytes(self.pid)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def growth_mb(self) -> float:
+        return (self.peak - self.before) / MB
+
+
+def make_file(path: Path, size: int) -> None:
+    """`size` bytes of incompressible data (a random 16 MiB block, each copy tagged so none repeats)."""
+    block = bytearray(os.urandom(BLOCK))
+    with path.open("wb") as fh:
+        written, n = 0, 0
+        while written < size:
+            block[:8] = n.to_bytes(8, "little")
+            piece = block[: min(BLOCK, size - written)]
+            fh.write(piece)
+            written += len(piece)
+            n += 1
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def disk_copy(source: Path, target: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of `cp` plus one fsync."""
+    before = os.times()
+    started = time.perf_counter()
+    subprocess.run(["cp", str(source), str(target)], check=True)
+    with target.open("rb") as fh:
+        os.fsync(fh.fileno())
+    elapsed = time.perf_counter() - started
+    after = os.times()
+    target.unlink()
+    cpu = after.children_user - before.children_user + after.children_system - before.children_system
+    return elapsed, cpu + after.system - before.system
+
+
+def leased_job(url: str, admin: str, agent_key: str) -> tuple[str, str, str]:
+    """Queue a job, register an agent and claim it: (agent id, job id, lease id)."""
+    with httpx.Client(base_url=url, timeout=60) as http:
+        submitted = http.post("/api/farm/jobs", json=JOB, headers={"Authorization": f"Bearer {admin}"})
+        submitted.raise_for_status()
+        auth = {"Authorization": f"Bearer {agent_key}"}
+        body = {"name": f"bench-upload-{uuid.uuid4().hex[:6]}", "gpus": GPU}
+        agent = http.post("/api/farm/agents/register", json=body, headers=auth)
+        agent.raise_for_status()
+        agent_id = agent.json()["agent_id"]
+        claim = http.post(f"/api/farm/agents/{agent_id}/claim", json={"wait_s": 5}, headers=auth)
+        claim.raise_for_status()
+        answer = claim.json()
+        return agent_id, answer["job"]["id"], str(answer["lease"]["id"])
+
+
+async def upload(
+    url: str, agent_key: str, job_id: str, lease_id: str, path: Path
+) -> tuple[float, float, float]:
+    """(seconds to hash, seconds to upload, agent CPU seconds of the upload) through the agent's client."""
+    started = time.perf_counter()
+    sha = await asyncio.to_thread(sha256_file, path)
+    hashed, cpu = time.perf_counter(), time.process_time()
+    async with FarmClient(url, agent_key, transfer_timeout=1800) as client:
+        answer = await client.upload_output(job_id, lease_id, path, name=path.name, sha256=sha)
+    done, cpu = time.perf_counter(), time.process_time() - cpu
+    stored = {o["name"]: o for o in answer["outputs"]}[path.name]
+    assert stored["sha256"] == sha and stored["size"] == path.stat().st_size, stored
+    return hashed - started, done - hashed, cpu
+
+
+def start(data_dir: Path) -> tuple[ServerProcess, str, str]:
+    env = {"AIPIPE_LOG_LEVEL": "WARNING", "AIPIPE_FARM_LEASE_S": "3600"}
+    server, password = start_with_admin(data_dir, None, "bench", env)
+    token = httpx.post(
+        f"{server.url}/api/auth/login", json={"username": "bench", "password": password}
+    ).json()["access_token"]
+    key = httpx.post(
+        f"{server.url}/api/api-keys",
+        json={"name": "bench-agents", "role": "agent"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    key.raise_for_status()
+    return server, token, key.json()["key"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--size-mb", type=int, default=2048)
+    parser.add_argument("--tmp", type=Path, default=Path("/tmp"))
+    parser.add_argument("--runs", type=int, default=2)
+    args = parser.parse_args()
+    print(machine())
+    print("load:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
+    size = args.size_mb * MB
+    with tempfile.TemporaryDirectory(dir=args.tmp, prefix="bench-upload-") as tmp:
+        folder = Path(tmp)
+        source = folder / "big_output.mp4"
+        make_file(source, size)
+        server, admin, agent_key = start(folder / "server")
+        try:
+            assert server.process is not None
+            pid = server.process.pid
+            for run in range(1, args.runs + 1):
+                copy_s, copy_cpu = disk_copy(source, folder / "copy.bin")
+                _, job_id, lease_id = leased_job(server.url, admin, agent_key)
+                server_cpu = cpu_s(pid)
+                with RssWatch(pid) as watch:
+                    hash_s, upload_s, client_cpu = asyncio.run(
+                        upload(server.url, agent_key, job_id, lease_id, source)
+                    )
+                server_cpu = cpu_s(pid) - server_cpu
+                copy_rate, upload_rate = size / copy_s / MB, size / upload_s / MB
+                load = os.getloadavg()[0]
+                print(
+                    f"run {run} (load {load:4.1f}): {args.size_mb} MB  disk copy {copy_s:6.2f} s "
+                    f"({copy_rate:5.0f} MB/s, CPU {copy_cpu:5.2f} s)   job output upload {upload_s:6.2f} s "
+                    f"({upload_rate:5.0f} MB/s) = {upload_rate / copy_rate:4.2f} x the copy, CPU server "
+                    f"{server_cpu:5.2f} s + agent {client_cpu:5.2f} s (agent hash before it {hash_s:5.2f} s)"
+                    f"   server RSS {watch.before / MB:5.0f} MB, peak +{watch.growth_mb:5.1f} MB",
+                    flush=True,
+                )
+                shutil.rmtree(server.data_dir / "storage" / ".farm", ignore_errors=True)
+        except Exception:
+            print(server.log()[-4000:], file=sys.stderr)
+            raise
+        finally:
+            server.stop()
+    print("load:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
+
+
+if __name__ == "__main__":
+    main()
