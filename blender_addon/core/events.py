@@ -223,6 +223,11 @@ class EventListener:
             elif kind == "event":
                 self.last_event_id = message.get("id", self.last_event_id)
                 self._on_event(message)
+            elif kind == "live" and str(message.get("kind", "")).startswith("job."):
+                # A running job's progress (not stored, never replayed): handed on under its kind as the
+                # action, so `job.` subscribers see the percentage move between status changes. Agents'
+                # readings are for the farm page, not the add-on.
+                self._on_event({**message, "action": message["kind"]})
             elif kind == "ping":
                 socket_.send(0x1, b'{"type": "pong"}')
             elif kind == "overflow":
