@@ -395,6 +395,7 @@ def _out(record: dict[str, Any], subjects: list[dict[str, str]]) -> dict[str, An
         "next_statuses": list(allowed_next(status)),
         "locked": record["locked"],
         "render_workflow": record["render_workflow"],
+        "render_recipe": record.get("render_recipe"),
         "revision": record["revision"],
         "created_at": _when(record["created_at"]),
         "updated_at": _when(record["updated_at"]),

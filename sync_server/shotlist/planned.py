@@ -45,8 +45,9 @@ class Planned:
 
 @dataclass
 class Written:
-    """An apply done (committed): the answer's JSON, the audit events it recorded (with their ids, for the
-    server to announce), the plan without its writes, and how long the write transaction took."""
+    """An apply done (committed): the answer's JSON, the audit events it recorded (with their ids; made into
+    the messages the server announces before they leave the import process), the plan without its writes,
+    and how long the write transaction took."""
 
     answer: bytes
     events: list[Any]

@@ -212,7 +212,8 @@ async def apply_import(
         )
         written = processes.apply(job)
         if uow.hub is not None:
-            uow.hub.announce(written.events)  # committed by the import process: announced from here
+            # Committed by the import process, which made the messages too: announced from here.
+            uow.hub.announce_messages(written.events)
         return written.answer
 
     return await _off_loop(work, limiter)
