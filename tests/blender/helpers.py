@@ -159,3 +159,36 @@ class SlowProxy:
     def close(self) -> None:
         self._stop.set()
         self._listener.close()
+
+
+class GatedProxy(SlowProxy):
+    """A proxy that holds every new connection until `open()` (or, as a safety net, `hold_s`).
+
+    A test closes the gate, calls an operator and then checks `opened`: an operator that waited for the
+    server could only have returned after the gate let its connection through, however busy the machine."""
+
+    def __init__(self, target_port: int, hold_s: float = 20.0) -> None:
+        self.hold_s = hold_s
+        self._gate = threading.Event()
+        self._lock = threading.Lock()
+        self.opened = False  # True once a held connection went through (by `open()` or after `hold_s`)
+        self.held = 0  # connections that arrived while the gate was closed
+        super().__init__(target_port, delay_s=0.0)
+
+    def close_gate(self) -> None:
+        with self._lock:
+            self._gate.clear()
+            self.opened = False
+
+    def open(self) -> None:
+        self._gate.set()
+
+    def _serve(self, client: socket.socket) -> None:
+        with self._lock:
+            closed = not self._gate.is_set()
+            self.held += closed
+        if closed and not self._gate.wait(self.hold_s):
+            self._gate.set()  # nobody opened it: let everything through rather than hang the test
+        with self._lock:
+            self.opened = self.opened or closed
+        super()._serve(client)
