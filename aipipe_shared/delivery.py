@@ -23,7 +23,8 @@ class Profile:
     profile: str | None = None  # as PyAV reports it (ProRes: "HQ")
 
 
-# No B-frames in the movies we cut into segments: every shot is a closed piece that joins by stream copy.
+# No B-frames, closed GOPs (a forced key frame is an IDR): every shot's segment is a closed piece that joins
+# by stream copy with segments of other encodes.
 PROFILES: dict[str, Profile] = {
     "h264": Profile(
         "h264",

@@ -2,7 +2,7 @@
 the masters made from it are render_agent.delivery_master.
 
 Params: `{"name", "fps": "24000/1001", "width", "height", "profile": "h264"|"h265"|"prores_hq",
-"shots": [{"code", "frames", "source_in", "media": {"url", "sha256", "name", "still"}}],
+"shots": [{"code", "frames", "source_in", "media": {"url", "sha256", "name"}}],
 "audio": {"tracks": [{"name": "reference", "clips": [{"shot": 0, "url", "sha256", "name", "offset_s"}]},
 …]}}`. Each shot becomes one segment, encoded in the profile's codec and cached in the agent's work folder
 under a key made of everything that shows in it (media checksum, cut range, rate, size, encoder settings):
@@ -33,9 +33,10 @@ log = logging.getLogger(__name__)
 
 CONFORM, MASTER = "conform", "master"
 DELIVERY_JOB_TYPES = (CONFORM, MASTER)
-SEGMENT_VERSION = "1"  # bump when a segment's recipe changes, so old cached segments are not reused
-CHUNK = 12  # shots encoded by one ffmpeg process (each its own encoder, run side by side)
+SEGMENT_VERSION = "2"  # bump when a segment's recipe changes, so old cached segments are not reused
+CHUNK = 100  # shots encoded by one ffmpeg pass (each is an open input, so a pass takes a bounded number)
 CACHE_MAX_BYTES = 50 * 1024**3  # the segment cache is trimmed (oldest use first) past this
+MISSING_COLOUR = "0x5a1020"  # the proxy's colour for frames a movie lacks
 COLOUR = "color_primaries=bt709:color_trc=bt709:colorspace=bt709"
 
 Download = Callable[[str, Path, str | None, str], Awaitable[str]]
@@ -115,7 +116,6 @@ class ShotCut:
     url: str
     sha256: str
     name: str
-    still: bool
 
 
 def _shots(params: dict[str, Any]) -> list[ShotCut]:
@@ -136,7 +136,6 @@ def _shots(params: dict[str, Any]) -> list[ShotCut]:
                 url=_text(media, "url"),
                 sha256=_text(media, "sha256"),
                 name=_file_name(media.get("name"), f"{where}.media.name"),
-                still=bool(media.get("still")),
             )
         )
     return out
@@ -184,7 +183,6 @@ def segment_key(shot: ShotCut, frame: Frame, profile: Profile) -> str:
         "encoder": list(profile.args),
         "pix_fmt": profile.pix_fmt,
         "media": shot.sha256,
-        "still": shot.still,
         "in": shot.source_in,
         "frames": shot.frames,
         "rate": frame.rate_text,
@@ -199,53 +197,88 @@ def _picture_chain(index: int, shot: ShotCut, frame: Frame, profile: Profile) ->
         f"scale={w}:{h}:force_original_aspect_ratio=decrease,pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,setsar=1,"
         f"format={profile.pix_fmt},setparams={COLOUR}:range=tv"
     )
-    if shot.still:
-        return f"[{index}:v]trim=end_frame={shot.frames},setpts=PTS-STARTPTS,{fit}[o{index}]"
     end = shot.source_in + shot.frames
     return (
         f"[{index}:v]fps={frame.rate_text},trim=start_frame={shot.source_in}:end_frame={end},"
-        f"setpts=PTS-STARTPTS,{fit}[o{index}]"
+        f"setpts=PTS-STARTPTS,tpad=stop_mode=add:stop={shot.frames}:color={MISSING_COLOUR},"
+        f"trim=end_frame={shot.frames},{fit}[o{index}]"
     )
 
 
+def _held(path: Path, rate: Fraction) -> int | None:
+    """Frames a movie holds at `rate`, from its index (no decoding); None: it does not say."""
+    import av
+
+    with av.open(str(path)) as container:
+        if not container.streams.video:
+            return 0
+        stream = container.streams.video[0]
+        own = stream.average_rate or stream.guessed_rate
+        if not stream.frames or not own:
+            return None
+        return int(stream.frames * rate / Fraction(own))
+
+
+def _keyframes(starts: list[int]) -> str:
+    return "expr:" + "+".join(f"eq(n,{start})" for start in starts)
+
+
 async def _encode_chunk(
-    exe: str, items: list[tuple[ShotCut, Path, Path]], frame: Frame, profile: Profile
+    exe: str, items: list[tuple[ShotCut, Path, Path]], frame: Frame, profile: Profile, scratch: Path
 ) -> None:
-    """Encode several shots in one ffmpeg: one input, chain and encoder per shot, run side by side."""
+    """Encode consecutive shots in one ffmpeg pass, like a single encode of the edit: the shots are cut
+    and joined in one filter graph, one encoder makes a key frame at each shot's first frame, and the
+    segment muxer writes each shot to its own file there. Each shot's chain gives exactly its frames (a
+    movie that ran short would show the missing-frames colour, never shift the next shot)."""
+    for shot, media, _ in items:
+        held = await asyncio.to_thread(_held, media, frame.rate)
+        if held is not None and held - shot.source_in < shot.frames:
+            raise CpuJobError(
+                f"shot {shot.code}: {shot.name} gives {max(0, held - shot.source_in)} frames from frame "
+                f"{shot.source_in}; the cut needs {shot.frames}",
+                retryable=False,
+            )
     inputs: list[str] = []
     chains: list[str] = []
-    outputs: list[str] = []
-    threads = max(1, (os.cpu_count() or 1) // len(items))
-    partials = []
-    for index, (shot, media, target) in enumerate(items):
-        if shot.still:
-            inputs += ["-loop", "1", "-framerate", frame.rate_text, "-i", str(media)]
-        else:
-            inputs += ["-i", str(media)]
+    starts, at = [], 0
+    for index, (shot, media, _) in enumerate(items):
+        inputs += ["-threads", "2", "-i", str(media)]
         chains.append(_picture_chain(index, shot, frame, profile))
-        partial = target.with_name(f".{target.stem}.{os.getpid()}.partial{target.suffix}")
-        partials.append(partial)
+        starts.append(at)
+        at += shot.frames
+    joined = "".join(f"[o{i}]" for i in range(len(items)))
+    chains.append(f"{joined}concat=n={len(items)}:v=1:a=0[edit]")
+    scratch.mkdir(parents=True, exist_ok=True)
+    outputs = [
+        "-map", "[edit]", "-frames:v", str(at), "-r", frame.rate_text, "-an", *profile.args,
+        "-color_range", "tv", "-forced-idr", "1", "-force_key_frames", _keyframes(starts),
+    ]  # fmt: skip
+    if len(items) > 1:
         outputs += [
-            "-map", f"[o{index}]", "-frames:v", str(shot.frames), "-r", frame.rate_text, "-an",
-            *profile.args, "-threads", str(threads), "-color_range", "tv",
-            "-video_track_timescale", str(frame.timescale), str(partial),
+            "-f", "segment", "-segment_format", "mov",
+            "-segment_frames", ",".join(str(s) for s in starts[1:]), "-reset_timestamps", "1",
+            "-segment_format_options", f"video_track_timescale={frame.timescale}",
+            str(scratch / "%05d.mov"),
         ]  # fmt: skip
+    else:
+        outputs += ["-video_track_timescale", str(frame.timescale), str(scratch / "00000.mov")]
     codes = ", ".join(shot.code for shot, _, _ in items)
     try:
         await _ffmpeg(exe, [*inputs, "-filter_complex", ";".join(chains), *outputs], f"shots {codes}")
-        for (shot, _, target), partial in zip(items, partials, strict=True):
-            made = await asyncio.to_thread(frame_count, partial)
+        for index, (shot, _, _) in enumerate(items):
+            part = scratch / f"{index:05d}.mov"
+            made = await asyncio.to_thread(frame_count, part) if part.is_file() else 0
             if made != shot.frames:
                 raise CpuJobError(
-                    f"shot {shot.code}: {shot.name} gives {made} frames from frame {shot.source_in}; "
-                    f"the cut needs {shot.frames}",
+                    f"shot {shot.code}: its segment has {made} frames; the cut needs {shot.frames}",
                     retryable=False,
                 )
-            os.replace(partial, target)
+        for index, (_, _, target) in enumerate(items):
+            os.replace(scratch / f"{index:05d}.mov", target)
     finally:
-        for partial in partials:
+        for part in scratch.glob("*.mov"):
             with contextlib.suppress(FileNotFoundError):
-                partial.unlink()
+                part.unlink()
 
 
 @dataclass(frozen=True)
@@ -301,6 +334,13 @@ async def _build_track(
     """One stereo PCM track of the whole edit: each shot's clip from its offset for exactly the shot's
     length (padded with silence when shorter), silence where a shot has none. Sample-exact at any rate."""
     by_shot = {clip.shot: (clip, path) for clip, path in clips}
+    if not by_shot:  # a silent track: one source, not one per shot
+        samples = frame.sample(starts[-1] + frames[-1]) if starts else 0
+        graph = f"anullsrc=r={SAMPLE_RATE}:cl=stereo,aformat=sample_fmts=s16,atrim=end_sample={samples}[out]"
+        await _ffmpeg(
+            exe, ["-filter_complex", graph, "-map", "[out]", "-c:a", "pcm_s16le", str(out)], out.name
+        )
+        return
     inputs: list[str] = []
     chains: list[str] = []
     for index, (start, length) in enumerate(zip(starts, frames, strict=True)):
@@ -365,7 +405,7 @@ async def make_conform(
             shot = shots[i]
             media = await fetch(shot.url, shot.sha256, shot.name, f"shot {shot.code}")
             items.append((shot, media, segments[i]))
-        await _encode_chunk(exe, items, frame, profile)
+        await _encode_chunk(exe, items, frame, profile, job_dir / "segments")
         done += len(chunk)
         on_progress(0.85 * done / max(1, len(todo)), f"encoded {done} of {len(todo)} shots")
     encode_s = time.monotonic() - started
