@@ -14,7 +14,10 @@ while probes send `GET /api/health` and an agent's `POST /api/farm/agents/{id}/h
 (10 ms apart) until all three are done. Prints each task's wall time, the probes' p50 / p99 / max with their
 counts, CPU seconds of the server process and of its child processes, the apply's own split from the server
 log (planning CPU in the import process; write phase: lock wait, lock held, CPU), the breakdown draft apply's
-(plan in a read session; lock wait, lock held, CPU), and the load average.
+(plan in a read session; lock wait, lock held, CPU), the load average, and how many heartbeats the server
+answered while another transaction held the database and wrote a moment later (`farm heartbeats written
+late` in its log; docs/agent-protocol.md). The server's own heavy work runs niced (`AIPIPE_BACKGROUND_NICE`):
+the import processes and ffmpeg.
 
 Targets: health and heartbeat p99 < 50 ms during all of it; the apply of 20,000 rows < 30 s. Usage:
     .venv/bin/python scripts/bench_server_under_load.py [--shots 20000] [--pg-url postgresql+psycopg://...]
@@ -353,9 +356,11 @@ def run(label: str, pg_url: str | None, args: argparse.Namespace) -> None:
                 planned = [r for r in log_records(server.log(), "shot list import planned") if r["apply"]]
                 written = log_records(server.log(), "shot list import written")
                 drafts = log_records(server.log(), "breakdown draft applied")
+                late = sum(r["heartbeats"] for r in log_records(server.log(), "farm heartbeats written late"))
             finally:
                 server.stop()
     report(label, idle, runs, planned, written, drafts)
+    print(f"   heartbeats answered while the database was busy, written by the flush (whole run): {late}")
 
 
 def report(

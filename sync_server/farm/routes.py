@@ -83,7 +83,8 @@ def _sweep(services: Services, renewals: Renewals) -> None:
 def _flush(services: Services, renewals: Renewals) -> None:
     written = renewals.flush(services.db)
     if written:
-        logger.debug("farm: %d heartbeat(s) written after the database was busy", written)
+        # Heartbeats answered while another transaction held the database, written now.
+        logger.info("farm heartbeats written late", extra={"heartbeats": written})
 
 
 def renewals_of(request: Request) -> Renewals:
