@@ -27,7 +27,7 @@ from ..farm.render import default_seed, estimate, shot_params, version_input
 from ..farm.schemas import JobSubmit
 from ..prompts.service import prompt_for
 from ..settings import Settings
-from ..takes.queue import _copy_jobs, _defaults
+from ..takes.queue import SHAPELESS_ROLES, _copy_jobs, _defaults, _with_values
 from .schemas import RecipeStep
 from .service import PlannedStep, plan_steps
 
@@ -35,6 +35,7 @@ JOBS = Job.__table__
 DEPENDENCIES = JobDependency.__table__
 FALLBACK_FPS = 24.0  # a parent whose rate its template does not say (bound for real at claim)
 EXTENSION = {"video": "mp4", "image": "png"}
+FILE_ROLES = ("image", "video")  # a step's input names: bound like texts (patched into a shared binding)
 
 
 def _default(template: WorkflowTemplate, role: str) -> Any:
@@ -70,6 +71,8 @@ class RecipeQueue:
     _plans: dict[uuid.UUID, list[PlannedStep]] = field(default_factory=dict)
     _infos: list[dict[str, Any]] | None = None
     _checked: set[str] = field(default_factory=set)
+    _bindings: dict[str, tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=dict)
+    _row: dict[str, Any] | None = None
 
     @property
     def session(self) -> Session:
@@ -85,16 +88,33 @@ class RecipeQueue:
         return self._plans[recipe.id]
 
     def _bound(self, submit: JobSubmit, inputs: list[dict[str, Any]], template: WorkflowTemplate) -> Any:
-        """jobs.bound_values, the graph checked against the agents' catalogues once per template and LoRA
-        set (the shots' graphs differ only in texts, seed and input names otherwise)."""
+        """jobs.bound_values, once per graph shape: shots whose parameters differ only in plain roles
+        (texts, seed, input file names) share one binding, patched, and each shape is checked against the
+        agents' node catalogues once."""
         if self._infos is None:
             self._infos = jobs.agent_object_infos(self.session)
-        values = jobs.bound_values(self.session, self.settings, submit, inputs, tpl=template, infos=[])
-        key = json.dumps([template.name, submit.params.get("loras")], sort_keys=True, default=str)
-        if self._infos and key not in self._checked:
-            jobs.check_graph(self._infos, values["graph"], template)
-            self._checked.add(key)
-        return values
+        params = submit.params
+        plain = {r: params[r] for r in (*SHAPELESS_ROLES, *FILE_ROLES) if r in params}
+        for item in inputs:
+            plain[item["role"]] = item["name"]
+        key = json.dumps(
+            [template.name, {k: v for k, v in params.items() if k not in plain}], sort_keys=True, default=str
+        )
+        if key not in self._bindings:
+            values = jobs.bound_values(self.session, self.settings, submit, inputs, tpl=template, infos=[])
+            if self._infos:
+                jobs.check_graph(self._infos, values["graph"], template)
+            self._bindings[key] = (values, plain)
+            return values
+        values, bound_plain = self._bindings[key]
+        changed = {role: value for role, value in plain.items() if bound_plain.get(role) != value}
+        return {**values, "graph": _with_values(values["graph"], template, changed)}
+
+    def _new_row(self) -> dict[str, Any]:
+        """A job row with the model's defaults (computed once per request; the lists are not mutated)."""
+        if self._row is None:
+            self._row = _defaults()
+        return dict(self._row)
 
     def plan(
         self,
@@ -177,6 +197,7 @@ class RecipeQueue:
             )
             values = self._bound(submit, inputs, template) if template is not None else {}
             job_id = uuid.uuid4()
+            row = self._new_row()
             provenance = {
                 "recipe": {
                     "id": str(recipe.id),
@@ -191,7 +212,6 @@ class RecipeQueue:
             take: dict[str, Any] = {"provenance": provenance}
             if parent_input is not None:
                 take["parent_input"] = parent_input
-            row = _defaults()
             row.update(
                 id=job_id,
                 project_id=shot.project_id,

@@ -9,6 +9,7 @@ import logging
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -107,16 +108,21 @@ def not_ready(project: Project, shot: Shot, state: ShotState) -> str | None:
     return None
 
 
-def _characters(session: Session, project: Project) -> dict[uuid.UUID, Character]:
-    # The project's settings and presets are read once here; the prompt engine then finds them in the
-    # session's identity map instead of one query per shot.
-    session.scalars(select(Environment).where(Environment.project_id == project.id)).all()
-    session.scalars(
-        select(CinematicPreset).where(
-            (CinematicPreset.project_id == project.id) | CinematicPreset.project_id.is_(None)
-        )
-    ).all()
-    return {c.id: c for c in session.scalars(select(Character).where(Character.project_id == project.id))}
+def _read_project(session: Session, project: Project) -> tuple[dict[uuid.UUID, Character], list[Any]]:
+    """The project's characters, and its environments and presets: held by the caller while it plans, so
+    the prompt engine finds them in the session's identity map instead of one query per shot."""
+    kept: list[Any] = [
+        *session.scalars(select(Environment).where(Environment.project_id == project.id)),
+        *session.scalars(
+            select(CinematicPreset).where(
+                (CinematicPreset.project_id == project.id) | CinematicPreset.project_id.is_(None)
+            )
+        ),
+    ]
+    characters = {
+        c.id: c for c in session.scalars(select(Character).where(Character.project_id == project.id))
+    }
+    return characters, kept
 
 
 def queue_ready(
@@ -132,14 +138,15 @@ def queue_ready(
     shots = list(shots)
     state = read_state(session, shots)
     queue = RecipeQueue(uow, settings, priority=priority)
-    queue.characters = _characters(session, project)
+    queue.characters, kept = _read_project(session, project)
+    found: dict[tuple[str, str], Any] = {}
     queued: list[QueuedShot] = []
     skipped: list[SkippedShot] = []
     for shot in shots:
         reason = not_ready(project, shot, state)
         if reason is None:
             try:
-                chosen = service.chosen_recipe(session, requested, shot, project)
+                chosen = service.chosen_recipe(session, requested, shot, project, found)
                 if chosen is None:
                     reason = "no recipe chosen (set the shot's or the project's render_recipe)"
                 else:
@@ -159,6 +166,7 @@ def queue_ready(
         if reason is not None:
             skipped.append(SkippedShot(shot_id=shot.id, shot_code=shot.code, reason=reason))
     queue.insert({project.id: project.code})
+    del kept
     return RenderReadyOut(queued=queued, skipped=skipped)
 
 

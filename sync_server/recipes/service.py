@@ -355,10 +355,15 @@ def delete_recipe(uow: UnitOfWork, project_id: uuid.UUID, name: str) -> None:
 
 
 def chosen_recipe(
-    session: Session, requested: str | None, shot: Shot, project: Project
+    session: Session,
+    requested: str | None,
+    shot: Shot,
+    project: Project,
+    found: dict[tuple[str, str], RenderRecipe | ApiError] | None = None,
 ) -> tuple[RenderRecipe, str] | None:
     """The recipe a shot renders with and where that choice was made (the field an error names): the
-    request, else the shot's own choice, else the project's default; None when none is chosen."""
+    request, else the shot's own choice, else the project's default; None when none is chosen. `found`:
+    the recipes already looked up by a caller choosing for many shots (name and field -> newest)."""
     if requested:
         name, field = requested, "recipe"
     elif shot.render_recipe:
@@ -367,4 +372,14 @@ def chosen_recipe(
         name, field = project.render_recipe, "project.render_recipe"
     else:
         return None
-    return find(session, project.id, name, field=field), field
+    if found is None:
+        return find(session, project.id, name, field=field), field
+    if (name, field) not in found:
+        try:
+            found[(name, field)] = find(session, project.id, name, field=field)
+        except ApiError as missing:
+            found[(name, field)] = missing
+    recipe = found[(name, field)]
+    if isinstance(recipe, ApiError):
+        raise recipe
+    return recipe, field
