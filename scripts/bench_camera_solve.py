@@ -1,12 +1,15 @@
 """Camera solve from one picture (issue 15): the solver over the Blender-made set, clean and perturbed.
 
     .venv-blender-5.0/bin/python scripts/camera_set/make_set.py          # once: renders .cache/camera_set
-    .venv/bin/python scripts/bench_camera_solve.py [--set .cache/camera_set] [--limit N]
+    .venv/bin/python scripts/bench_camera_solve.py [--set .cache/camera_set ...] [--limit N] [--jobs N]
 
-Prints, per image kind: accepted % (the focal length and orientation from the picture), focal error
-median/p90, pitch and roll error p90, badly wrong (focal > 20 % or tilt > 3°) among the accepted, refusal
-reasons, and CPU seconds per image on one core (OpenCV and BLAS held to one thread). One-point frames (level,
-straight down an axis) are listed apart: the solver should refuse them with the reason and use the fallback.
+Prints, for each set (one per seed) and for all sets together, per image kind: accepted % (the focal length
+and orientation from the picture), focal error median/p90, pitch and roll error p90, badly wrong (focal >
+20 % or tilt > 3°) among the accepted, refusal reasons, and CPU seconds per image on one core (OpenCV and
+BLAS held to one thread). One-point frames (level, straight down an axis) are listed apart: the solver
+should refuse them with the reason and use the fallback. --jobs runs images in that many processes (each
+still one thread; CPU seconds stay per image on one core, but on a busy machine they grow with the load).
+--dump writes one JSON row per image.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import multiprocessing  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -42,6 +46,12 @@ def _row(truth: dict, solution) -> dict:
     pitch, roll, _yaw = camera_to_scene_angles(np.array(truth["matrix_world"])[:3, :3])
     return {
         "name": truth["name"],
+        "k1_true": truth.get("perturbation", {}).get("k1"),
+        "k1": solution.k1,
+        "log_focal_sigma": solution.log_focal_sigma,
+        "support": solution.support,
+        "segments": solution.segments,
+        "lines": [vp.lines for vp in solution.vanishing_points],
         "accepted": solution.accepted,
         "refusals": solution.refusals,
         "case": solution.case,
@@ -77,62 +87,50 @@ def _summary(label: str, rows: list[dict]) -> str:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--set", type=Path, default=ROOT / ".cache" / "camera_set")
-    parser.add_argument("--limit", type=int, default=0)
-    parser.add_argument("--verbose", action="store_true", help="one line per image")
-    args = parser.parse_args(argv)
+def _solve(job: tuple[str, str, str, str]) -> tuple[str, str, str, dict]:
+    set_name, truth_path, variant, picture = job
     cv2.setNumThreads(1)
-    truths = sorted(args.set.glob("*.json"))
-    if args.limit:
-        truths = truths[: args.limit]
-    if not truths:
-        parser.error(f"no truth JSON in {args.set}: render the set first (scripts/camera_set/make_set.py)")
-    groups: dict[str, list[dict]] = {}
-    started = time.time()
-    for path in truths:
-        truth = json.loads(path.read_text())
-        for variant, suffix in (("clean", ".png"), ("perturbed", "_perturbed.jpg")):
-            picture = path.with_name(truth["name"] + suffix)
-            if not picture.exists():
-                continue
-            solution = solve_file(str(picture), SolveOptions())
-            row = _row(truth, solution)
-            kind = (
-                "one-point" if truth.get("one_point") else ("portrait" if truth["portrait"] else "landscape")
-            )
-            groups.setdefault(f"{variant}, {kind}", []).append(row)
-            groups.setdefault(f"{variant}, all general views", []).append(
-                row
-            ) if kind != "one-point" else None
-            if args.verbose:
-                print(
-                    f"{variant:9s} {truth['name']:14s} acc={row['accepted']!s:5s} "
-                    f"f={100 * row['focal_error']:6.2f}% "
-                    f"p={row['pitch_error']:5.2f} r={row['roll_error']:5.2f} {row['refusals']} "
-                    f"{row['seconds']:.2f}s "
-                    f"sigma={solution.log_focal_sigma} support={solution.support:.2f}",
-                    flush=True,
-                )
-    load = subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
-    print(f"\n{len(truths)} frames, {time.time() - started:.0f} s wall; uptime: {load}\n")
+    truth = json.loads(Path(truth_path).read_text())
+    row = _row(truth, solve_file(picture, SolveOptions()))
+    kind = "one-point" if truth.get("one_point") else ("portrait" if truth["portrait"] else "landscape")
+    return set_name, variant, kind, row
+
+
+def _jobs(sets: list[Path], limit: int) -> list[tuple[str, str, str, str]]:
+    jobs = []
+    for directory in sets:
+        truths = sorted(directory.glob("*.json"))
+        if limit:
+            truths = truths[:limit]
+        for path in truths:
+            name = path.stem
+            for variant, suffix in (("clean", ".png"), ("perturbed", "_perturbed.jpg")):
+                picture = path.with_name(name + suffix)
+                if picture.exists():
+                    jobs.append((directory.name, str(path), variant, str(picture)))
+    return jobs
+
+
+ORDER = [
+    "clean, all general views",
+    "clean, landscape",
+    "clean, portrait",
+    "perturbed, all general views",
+    "perturbed, landscape",
+    "perturbed, portrait",
+    "clean, one-point",
+    "perturbed, one-point",
+]
+
+
+def _report(title: str, groups: dict[str, list[dict]]) -> None:
+    print(f"\n### {title}\n")
     print(
         "| images | n | accepted | focal error median / p90 | pitch p90 | roll p90 | badly wrong | "
         "refused (reason n) | CPU s/image mean / max |"
     )
     print("|---|---|---|---|---|---|---|---|---|")
-    order = [
-        "clean, all general views",
-        "clean, landscape",
-        "clean, portrait",
-        "perturbed, all general views",
-        "perturbed, landscape",
-        "perturbed, portrait",
-        "clean, one-point",
-        "perturbed, one-point",
-    ]
-    for label in order:
+    for label in ORDER:
         if label in groups:
             print(_summary(label, groups[label]))
     print()
@@ -142,8 +140,8 @@ def main(argv: list[str] | None = None) -> int:
             for label, rows in groups.items()
             if label.startswith(variant) and "all" not in label
             for r in rows
+            if not r["accepted"]
         ]
-        refused = [r for r in refused if not r["accepted"]]
         if refused:
             pitch = np.array([r["pitch_error"] for r in refused])
             roll = np.array([r["roll_error"] for r in refused])
@@ -152,6 +150,54 @@ def main(argv: list[str] | None = None) -> int:
                 f"length, orientation from the lines): pitch error median {np.median(pitch):.2f}° / max "
                 f"{pitch.max():.2f}°, roll error median {np.median(roll):.2f}° / max {roll.max():.2f}°"
             )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--set", type=Path, nargs="+", default=[ROOT / ".cache" / "camera_set"])
+    parser.add_argument("--limit", type=int, default=0)
+    parser.add_argument("--jobs", type=int, default=1, help="processes (each one thread)")
+    parser.add_argument("--dump", type=Path, help="write one JSON row per image here")
+    parser.add_argument("--verbose", action="store_true", help="one line per image")
+    args = parser.parse_args(argv)
+    cv2.setNumThreads(1)
+    jobs = _jobs(args.set, args.limit)
+    if not jobs:
+        parser.error(f"no truth JSON in {args.set}: render the set first (scripts/camera_set/make_set.py)")
+    load_before = subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
+    started = time.time()
+    if args.jobs > 1:
+        with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
+            results = pool.map(_solve, jobs, chunksize=1)
+    else:
+        results = [_solve(job) for job in jobs]
+    per_set: dict[str, dict[str, list[dict]]] = {}
+    everything: dict[str, list[dict]] = {}
+    dumped = []
+    for set_name, variant, kind, row in results:
+        for groups in (per_set.setdefault(set_name, {}), everything):
+            groups.setdefault(f"{variant}, {kind}", []).append(row)
+            if kind != "one-point":
+                groups.setdefault(f"{variant}, all general views", []).append(row)
+        dumped.append({"set": set_name, "variant": variant, "kind": kind, **row})
+        if args.verbose:
+            print(
+                f"{set_name:18s} {variant:9s} {row['name']:14s} acc={row['accepted']!s:5s} "
+                f"f={100 * row['focal_error']:6.2f}% p={row['pitch_error']:5.2f} r={row['roll_error']:5.2f} "
+                f"{row['refusals']} {row['seconds']:.2f}s sigma={row['log_focal_sigma']} "
+                f"support={row['support']:.2f} lines={row['lines']} k1={row['k1']:.4f}/{row['k1_true']}"
+            )
+    load_after = subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
+    print(
+        f"\n{len(results)} images, {time.time() - started:.0f} s wall, {args.jobs} process(es); "
+        f"uptime before: {load_before}; after: {load_after}"
+    )
+    if args.dump:
+        args.dump.write_text(json.dumps(dumped, indent=1))
+    for set_name, groups in per_set.items():
+        _report(set_name, groups)
+    if len(per_set) > 1:
+        _report("all sets together", everything)
     return 0
 
 

@@ -7,7 +7,9 @@ JPEG: scripts/camera_set/perturb.py) and <name>.json (the truth: lens, sensor, r
 matrix_world, pitch/roll/yaw, the perturbation drawn). Scenes are Manhattan: streets, rooms, plazas and boxes,
 axis-aligned boxes with window/panel/tile detail so edges show. Cameras: 18–85 mm on a 36 mm sensor
 (sensor fit horizontal), pitch −20…+20°, roll −8…+8°, yaw anywhere except level and within 10° of square
-to a scene axis (a one-point view). --one-point adds such frames (level, straight down an axis), marked as
+to a scene axis (a one-point view), and a view that shows lines along two scene axes (a camera that sees only
+a blank wall, bare ground or sky is drawn again: nothing could solve it; the truth says how many draws it
+took and the visible edges per axis). --one-point adds such frames (level, straight down an axis), marked as
 such in their truth: the solver should refuse them.
 """
 
@@ -31,6 +33,11 @@ from scripts.camera_set.camera import camera_to_scene  # noqa: E402
 
 KINDS = ("street", "room", "plaza", "boxes")
 SENSOR_MM = 36.0
+# A general view shows at least MIN_EDGES edges of MIN_EDGE_PX visible pixels along each of two scene axes.
+MIN_EDGE_PX = 40.0
+MIN_EDGES = 4
+EDGE_SAMPLES = 16
+MAX_DRAWS = 30
 
 
 class MeshBuilder:
@@ -40,10 +47,12 @@ class MeshBuilder:
         self.vertices: list[tuple[float, float, float]] = []
         self.faces: list[tuple[int, int, int, int]] = []
         self.materials: list[int] = []
+        self.boxes: list[tuple[tuple[float, float, float], tuple[float, float, float]]] = []
 
     def box(self, lo, hi, material: int) -> None:
         x0, y0, z0 = lo
         x1, y1, z1 = hi
+        self.boxes.append(((x0, y0, z0), (x1, y1, z1)))
         base = len(self.vertices)
         self.vertices += [
             (x0, y0, z0), (x1, y0, z0), (x1, y1, z0), (x0, y1, z0),
@@ -152,7 +161,7 @@ def _tiles(builder: MeshBuilder, rng, extent: float, size: float, centre=(0.0, 0
     )
 
 
-def build_scene(kind: str, rng: np.random.Generator) -> None:
+def build_scene(kind: str, rng: np.random.Generator) -> MeshBuilder:
     builder = MeshBuilder()
     if kind == "street":
         _tiles(builder, rng, 40.0, 1.5)
@@ -221,6 +230,7 @@ def build_scene(kind: str, rng: np.random.Generator) -> None:
                 t = s * rng.uniform(0.4, 0.9, 3)
                 builder.box((cx, cy, s[2]), (cx + t[0], cy + t[1], s[2] + t[2]), int(rng.integers(0, 12)))
     builder.build(kind, _palette(rng))
+    return builder
 
 
 def _camera_pose(kind: str, rng: np.random.Generator, one_point: bool) -> tuple[float, float, float, tuple]:
@@ -248,14 +258,83 @@ def _camera_pose(kind: str, rng: np.random.Generator, one_point: bool) -> tuple[
     return pitch, roll, yaw, location
 
 
+def _box_edges(boxes: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(E, 3) starts, (E, 3) ends and (E,) scene axis of the twelve edges of every box."""
+    lo = np.array([b[0] for b in boxes], dtype=float)
+    hi = np.array([b[1] for b in boxes], dtype=float)
+    starts, ends, axes = [], [], []
+    for axis in range(3):
+        others = [i for i in range(3) if i != axis]
+        for u in (0, 1):
+            for v in (0, 1):
+                a = lo.copy()
+                a[:, others[0]] = (lo, hi)[u][:, others[0]]
+                a[:, others[1]] = (lo, hi)[v][:, others[1]]
+                b = a.copy()
+                b[:, axis] = hi[:, axis]
+                starts.append(a)
+                ends.append(b)
+                axes.append(np.full(len(boxes), axis))
+    return np.concatenate(starts), np.concatenate(ends), np.concatenate(axes)
+
+
+def visible_edges(
+    boxes: list, rotation: np.ndarray, location, lens: float, width: int, height: int
+) -> list[int]:
+    """Per scene axis, how many box edges show at least MIN_EDGE_PX of unoccluded length in the frame.
+
+    A frame needs lines along two scene axes for any solver to find two vanishing points; a camera that looks
+    at a blank wall, bare ground or sky is drawn again (see render_frame). Occlusion by ray casts in Blender.
+    """
+    starts, ends, axes = _box_edges(boxes)
+    eye = np.asarray(location, dtype=float)
+    to_camera = rotation.T  # scene → camera
+    focal_px = lens / SENSOR_MM * width
+    centre = np.array([(width - 1) / 2.0, (height - 1) / 2.0])
+    samples = np.linspace(0.0, 1.0, EDGE_SAMPLES)
+    points = starts[:, None, :] + (ends - starts)[:, None, :] * samples[None, :, None]  # (E, S, 3)
+    camera = (points - eye) @ to_camera.T
+    front = camera[..., 2] < -0.1
+    depth = np.where(front, -camera[..., 2], 1.0)
+    pixels = np.stack([camera[..., 0], -camera[..., 1]], axis=-1) * (focal_px / depth)[..., None] + centre
+    inside = front & (pixels[..., 0] >= 0) & (pixels[..., 0] < width)
+    inside &= (pixels[..., 1] >= 0) & (pixels[..., 1] < height)
+    pieces = inside[:, 1:] & inside[:, :-1]
+    step = np.linalg.norm(np.diff(pixels, axis=1), axis=-1)
+    candidates = np.flatnonzero(np.sum(np.where(pieces, step, 0.0), axis=1) >= MIN_EDGE_PX)
+    scene = bpy.context.scene
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    origin = mathutils.Vector(eye.tolist())
+    counts = [0, 0, 0]
+    for edge in candidates:
+        seen = np.zeros(EDGE_SAMPLES, dtype=bool)
+        for index in np.flatnonzero(inside[edge]):
+            ray = points[edge, index] - eye
+            distance = float(np.linalg.norm(ray))
+            hit, where, *_ = scene.ray_cast(depsgraph, origin, mathutils.Vector((ray / distance).tolist()))
+            seen[index] = (not hit) or (where - origin).length >= distance * (1.0 - 1e-3) - 1e-3
+        shown = float(np.sum(np.where(seen[1:] & seen[:-1] & pieces[edge], step[edge], 0.0)))
+        if shown >= MIN_EDGE_PX:
+            counts[int(axes[edge])] += 1
+    return counts
+
+
 def render_frame(out: Path, name: str, index: int, seed: int, portrait: bool, one_point: bool) -> dict:
     rng = np.random.default_rng([seed, index, int(portrait), int(one_point)])
     bpy.ops.wm.read_factory_settings(use_empty=True)
     scene = bpy.context.scene
     kind = KINDS[index % len(KINDS)]
-    build_scene(kind, rng)
-    lens = float(rng.uniform(18.0, 85.0))
-    pitch, roll, yaw, location = _camera_pose(kind, rng, one_point)
+    builder = build_scene(kind, rng)
+    width, height = (720, 1280) if portrait else (1280, 720)
+    draw = 0
+    while True:
+        draw += 1
+        lens = float(rng.uniform(18.0, 85.0))
+        pitch, roll, yaw, location = _camera_pose(kind, rng, one_point)
+        edges = visible_edges(builder.boxes, camera_to_scene(pitch, roll, yaw), location, lens, width, height)
+        # One-point frames are kept as drawn: they are the group the solver should refuse.
+        if one_point or sorted(edges)[1] >= MIN_EDGES or draw >= MAX_DRAWS:
+            break
     data = bpy.data.cameras.new(name)
     data.lens = lens
     data.sensor_width = SENSOR_MM
@@ -270,7 +349,6 @@ def render_frame(out: Path, name: str, index: int, seed: int, portrait: bool, on
     # mathutils.Matrix takes rows; assigning a plain list of lists would be read as columns.
     camera.matrix_world = mathutils.Matrix([[float(v) for v in row] for row in matrix])
     scene.camera = camera
-    width, height = (720, 1280) if portrait else (1280, 720)
     scene.render.resolution_x, scene.render.resolution_y = width, height
     scene.render.resolution_percentage = 100
     scene.render.engine = "BLENDER_WORKBENCH"
@@ -300,6 +378,9 @@ def render_frame(out: Path, name: str, index: int, seed: int, portrait: bool, on
         "roll_deg": roll,
         "yaw_deg": yaw,
         "matrix_world": written.tolist(),
+        "seed": seed,
+        "visible_edges": edges,
+        "camera_draws": draw,
         "blender": bpy.app.version_string,
     }
     return truth

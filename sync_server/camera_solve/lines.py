@@ -1,5 +1,9 @@
 """Line segments of a picture (OpenCV's LSD), in the image-plane coordinates the solver works in.
 
+LSD runs on the grey picture and on its two colour-difference channels (Lab a and b, contrast stretched):
+edges between surfaces of equal brightness but different colour show only there. A colour segment that lies
+along a grey one is the same edge and is dropped.
+
 Image-plane coordinates follow fSpy: origin at the image centre, x right, y up, the long side spanning ±1.
 """
 
@@ -14,6 +18,15 @@ import numpy as np
 MIN_LENGTH_FRACTION = 0.02
 # The longest segments are enough; more only costs time.
 MAX_SEGMENTS = 900
+# A colour segment is the same edge as one already found when this share of it lies within DUPLICATE_PX of it.
+DUPLICATE_PX = 3
+DUPLICATE_SHARE = 0.5
+# Colour channels whose values span less than this (of 255) hold no edges worth a detection pass.
+MIN_CHANNEL_RANGE = 12
+# Colour channels are smoothed first (JPEG stores colour at half resolution in 8 × 8 blocks, whose edges would
+# come out as short horizontal and vertical segments) and only their longer segments are used.
+COLOUR_BLUR_SIGMA = 1.5
+COLOUR_MIN_LENGTH_FACTOR = 2.0
 
 
 @dataclass(frozen=True)
@@ -80,11 +93,52 @@ def detect_segments(gray: np.ndarray) -> np.ndarray:
     return np.asarray(found, dtype=float).reshape(-1, 4)
 
 
+def _long_enough(raw: np.ndarray, frame: ImageFrame, factor: float = 1.0) -> np.ndarray:
+    length = np.hypot(raw[:, 2] - raw[:, 0], raw[:, 3] - raw[:, 1])
+    return raw[length >= factor * 2.0 * MIN_LENGTH_FRACTION * frame.scale]
+
+
+def colour_channels(image: np.ndarray) -> list[np.ndarray]:
+    """Lab a and b of a BGR(A) picture, contrast stretched to 0…255; none for a grey picture."""
+    if image.ndim != 3 or image.shape[2] < 3 or image.dtype != np.uint8:
+        return []
+    lab = cv2.cvtColor(np.ascontiguousarray(image[:, :, :3]), cv2.COLOR_BGR2LAB)
+    channels = []
+    for index in (1, 2):
+        channel = lab[:, :, index]
+        low, high = np.percentile(channel[::4, ::4], [0.5, 99.5])
+        if high - low < MIN_CHANNEL_RANGE:
+            continue
+        stretched = (channel.astype(np.float32) - low) * (255.0 / (high - low))
+        stretched = cv2.GaussianBlur(stretched, (0, 0), COLOUR_BLUR_SIGMA)
+        channels.append(np.clip(stretched, 0, 255).astype(np.uint8))
+    return channels
+
+
+def add_new_segments(found: np.ndarray, extra: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """found plus those of extra (pixel x1, y1, x2, y2 rows) that do not lie along a segment already there."""
+    if extra.shape[0] == 0:
+        return found
+    mask = np.zeros(shape, dtype=np.uint8)
+    for x1, y1, x2, y2 in np.round(found).astype(int):
+        cv2.line(mask, (x1, y1), (x2, y2), 255, 2 * DUPLICATE_PX + 1)
+    samples = np.linspace(0.0, 1.0, 12)
+    xs = extra[:, None, 0] + (extra[:, None, 2] - extra[:, None, 0]) * samples[None, :]
+    ys = extra[:, None, 1] + (extra[:, None, 3] - extra[:, None, 1]) * samples[None, :]
+    xs = np.clip(np.round(xs).astype(int), 0, shape[1] - 1)
+    ys = np.clip(np.round(ys).astype(int), 0, shape[0] - 1)
+    covered = (mask[ys, xs] > 0).mean(axis=1)
+    return np.vstack([found, extra[covered < DUPLICATE_SHARE]])
+
+
 def picture_segments(image: np.ndarray) -> tuple[ImageFrame, Segments]:
     """The picture's usable segments (long enough, the longest MAX_SEGMENTS) in image-plane units."""
     gray = to_gray(image)
     frame = ImageFrame(width=int(gray.shape[1]), height=int(gray.shape[0]))
-    raw = detect_segments(gray)
+    raw = _long_enough(detect_segments(gray), frame)
+    for channel in colour_channels(image):
+        extra = _long_enough(detect_segments(channel), frame, COLOUR_MIN_LENGTH_FACTOR)
+        raw = add_new_segments(raw, extra, gray.shape)
     a = frame.to_plane(raw[:, 0:2])
     b = frame.to_plane(raw[:, 2:4])
     segments = Segments(a, b)

@@ -15,7 +15,13 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .calibrate import Fit, refine, regional_log_focal_sigma
+from .calibrate import (
+    Fit,
+    distinct_lines,
+    refine,
+    regional_log_focal_sigma,
+    weak_point_log_focal_sigma,
+)
 from .lines import ImageFrame, Segments, picture_segments
 from .orientation import horizon_line, level_axes, pitch_roll_yaw, scene_axes
 from .result import REFUSAL_TEXT, CameraSolution, Horizon, LineUsed, VanishingPoint
@@ -143,6 +149,16 @@ def _supported(counts: list[int], options: SolveOptions) -> bool:
     return second >= options.reduced_lines_per_point and third >= options.third_point_lines
 
 
+def _distinct_counts(segments: Segments, fit: Fit, frame: ImageFrame) -> list[int]:
+    """Distinct straight lines per vanishing point (collinear pieces of one edge count once)."""
+    counts = []
+    for point in range(3):
+        members = np.flatnonzero(fit.labels == point)
+        ids = distinct_lines(segments, members, fit.k1, pixels=frame.scale)
+        counts.append(int(np.unique(ids).size) if members.size else 0)
+    return counts
+
+
 def _case(fit: Fit, axes: np.ndarray, counts: dict[int, int], min_lines: int) -> str:
     finite = 0
     for axis_index in range(3):
@@ -185,14 +201,14 @@ def solve_picture(image: np.ndarray, options: SolveOptions | None = None) -> Cam
         if fit is None:
             refusals.append("too_few_lines")
         elif held is None and math.isfinite(fit.log_focal_sigma):
-            regional = regional_log_focal_sigma(
-                segments, fit, pixels=frame.scale, with_k1=options.estimate_distortion and len(segments) >= 40
-            )
-            fit = dataclasses.replace(fit, log_focal_sigma=max(fit.log_focal_sigma, regional))
+            with_k1 = options.estimate_distortion and len(segments) >= 40
+            regional = regional_log_focal_sigma(segments, fit, pixels=frame.scale, with_k1=with_k1)
+            weak = weak_point_log_focal_sigma(segments, fit, pixels=frame.scale, with_k1=with_k1)
+            fit = dataclasses.replace(fit, log_focal_sigma=max(fit.log_focal_sigma, regional, weak))
     focal_source = "picture"
     estimate = fit if held is None else None  # the picture's own focal length, kept even where refused
     if fit is not None and held is None:
-        if not _supported([int(np.sum(fit.labels == i)) for i in range(3)], options):
+        if not _supported(_distinct_counts(segments, fit, frame), options):
             refusals.append("too_few_lines")
         elif fit.support < options.min_support:
             refusals.append("not_manhattan")

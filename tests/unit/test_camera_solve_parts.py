@@ -1,0 +1,106 @@
+"""Parts of the camera solver on exact synthetic line sets: a vanishing point at infinity, radial
+distortion recovered from the lines, collinear pieces counted as one line, edges that only colour shows."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from scripts.camera_set.camera import camera_to_scene
+from sync_server.camera_solve import SolveOptions
+from sync_server.camera_solve.calibrate import distinct_lines, refine
+from sync_server.camera_solve.lines import ImageFrame, Segments, detect_segments, picture_segments, to_gray
+from sync_server.camera_solve.orientation import pitch_roll_yaw, scene_axes
+from sync_server.camera_solve.solve import _best_fits
+
+FRAME = ImageFrame(1280, 720)
+
+
+def _distort(points: np.ndarray, k1: float) -> np.ndarray:
+    """Where a camera with distortion k1 shows the straight-line image points (the inverse of undistort)."""
+    observed = points.copy()
+    for _ in range(30):
+        observed = points / (1.0 + k1 * np.sum(observed**2, axis=1, keepdims=True))
+    return observed
+
+
+def _line_set(
+    focal: float, pitch: float, roll: float, yaw: float, *, k1: float = 0.0, count: int = 60, seed: int = 0
+) -> Segments:
+    """Segments of scene lines along X, Y and Z seen by a camera at (0, 0, 1.6) (image-plane units)."""
+    rng = np.random.default_rng(seed)
+    to_camera = camera_to_scene(pitch, roll, yaw).T
+    view = -camera_to_scene(pitch, roll, yaw)[:, 2]
+    starts, ends = [], []
+    while len(starts) < count:
+        centre = np.array([0.0, 0.0, 1.6]) + view * rng.uniform(6.0, 30.0) + rng.normal(0.0, 3.0, 3)
+        axis = np.zeros(3)
+        axis[len(starts) % 3] = rng.uniform(1.0, 3.0)
+        ends_3d = np.stack([centre - axis, centre + axis]) - np.array([0.0, 0.0, 1.6])
+        camera = ends_3d @ to_camera.T
+        if np.any(camera[:, 2] > -1.0):
+            continue
+        plane = focal * camera[:, :2] / -camera[:, 2:3]
+        if np.any(np.abs(plane[:, 0]) > 1.0) or np.any(np.abs(plane[:, 1]) > 0.5625):
+            continue
+        if np.linalg.norm(plane[1] - plane[0]) < 0.05:
+            continue
+        starts.append(plane[0])
+        ends.append(plane[1])
+    a, b = np.array(starts), np.array(ends)
+    if k1:
+        a, b = _distort(a, k1), _distort(b, k1)
+    return Segments(a, b)
+
+
+def test_a_vanishing_point_at_infinity_is_a_direction_and_the_focal_length_still_comes_back() -> None:
+    # Yaw 0: scene X runs parallel to the image plane, so its vanishing point is at infinity.
+    segments = _line_set(2.4, 14.0, 0.0, 0.0)
+    fits = _best_fits(segments, FRAME, SolveOptions(estimate_distortion=False), None)
+    best = max(fits, key=lambda fit: int(np.sum(fit.labels >= 0)))
+    assert best.focal == pytest.approx(2.4, rel=1e-3)
+    axes = scene_axes(best.rotation)
+    assert abs(axes[2, 0]) < 1e-3  # scene X has no component along the view: the point at infinity
+    pitch, roll, _ = pitch_roll_yaw(axes)
+    assert pitch == pytest.approx(14.0, abs=0.05) and roll == pytest.approx(0.0, abs=0.05)
+    assert np.all(best.labels >= 0)
+
+
+def test_radial_distortion_is_recovered_from_the_lines() -> None:
+    truth = camera_to_scene(9.0, -4.0, 33.0).T
+    for k1 in (-0.03, 0.025):
+        segments = _line_set(1.6, 9.0, -4.0, 33.0, k1=k1, count=90, seed=3)
+        plain = refine(segments, 1.6, truth, pixels=FRAME.scale, with_k1=False)
+        fit = refine(segments, 1.6, truth, pixels=FRAME.scale, with_k1=True)
+        assert fit.k1 == pytest.approx(k1, abs=0.002)
+        assert abs(fit.focal / 1.6 - 1.0) < 0.005
+        assert abs(fit.focal / 1.6 - 1.0) < abs(plain.focal / 1.6 - 1.0)
+
+
+def test_collinear_pieces_of_one_edge_count_as_one_line() -> None:
+    # Three pieces of the line y = 0.2 (a storey's window tops) and one parallel line lower down.
+    a = np.array([[-0.9, 0.2], [-0.3, 0.2], [0.4, 0.2001], [-0.5, -0.1]])
+    b = np.array([[-0.5, 0.2], [0.1, 0.2001], [0.8, 0.2], [0.5, -0.1]])
+    ids = distinct_lines(Segments(a, b), np.arange(4), 0.0, pixels=FRAME.scale)
+    assert ids[0] == ids[1] == ids[2] != ids[3]
+
+
+def test_an_edge_between_colours_of_equal_brightness_is_found() -> None:
+    image = np.zeros((720, 1280, 3), dtype=np.uint8)
+    left = np.array([[[60, 160, 90]]], dtype=np.uint8)  # BGR green
+    grey = int(cv2.cvtColor(left, cv2.COLOR_BGR2GRAY)[0, 0])
+    # A magenta of the same brightness on the other side of a slanted edge.
+    right = None
+    for red in range(256):
+        candidate = np.array([[[200, 60, red]]], dtype=np.uint8)
+        if int(cv2.cvtColor(candidate, cv2.COLOR_BGR2GRAY)[0, 0]) == grey:
+            right = candidate
+            break
+    assert right is not None
+    image[:] = left
+    polygon = np.array([[700, 0], [1279, 0], [1279, 719], [520, 719]], dtype=np.int32)
+    cv2.fillPoly(image, [polygon], tuple(int(v) for v in right[0, 0]))
+    assert len(detect_segments(to_gray(image))) == 0
+    _, segments = picture_segments(image)
+    assert len(segments) >= 1 and float(segments.length.max()) > 1.0
