@@ -17,6 +17,7 @@ from aipipe_shared.workflows import (
     TemplateCatalog,
     WorkflowTemplate,
     bind,
+    check_params,
 )
 
 from ..context import UnitOfWork
@@ -144,9 +145,15 @@ def plan_steps(steps: Iterable[RecipeStep], templates: TemplateCatalog) -> list[
             if role in template.roles and role not in SLOTTED_INPUT_ROLES
         }
         try:
-            bind(template, {**step.params, **placeholders})
+            graph = bind(template, {**step.params, **placeholders})
         except TemplateBindError as exc:
             raise Unprocessable(str(exc), field=f"{where}.params") from exc
+        refused = [(role, why) for role, why in check_params(template, graph) if role in step.params]
+        if refused:  # a value no agent could run (the template's rules), e.g. RIFE's factor 1..8
+            raise Unprocessable(
+                f"workflow '{template.name}': {refused[0][1]}",
+                errors=[{"field": f"{where}.params.{role}", "message": why} for role, why in refused],
+            )
         stage = step.output_stage or STAGE_OF_JOB_TYPE.get(template.meta.job_type, "render")
         planned.append(
             PlannedStep(index, step, template, template.meta.job_type, stage, takes, template.meta.media_kind)

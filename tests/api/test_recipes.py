@@ -95,6 +95,7 @@ def test_a_recipe_is_refused_naming_the_step_that_does_not_fit(api: Api) -> None
     refused([CHAIN[0], {**CHAIN[2], "fps_factor": 2}], "steps[1].fps_factor")  # ESRGAN keeps its rate
     refused([{"job_type": "transcode"}], "steps[0].job_type")
     refused([{**CHAIN[0], "params": {"no_role": 1}}], "steps[0].params")
+    assert "above 8" in refused([CHAIN[0], {**CHAIN[1], "params": {"factor": 12}}], "steps[1].params.factor")
     refused([{"label": "nothing"}], "steps[0].workflow")
     assert api.admin.get(f"/api/projects/{pid}/recipes").json()["items"] == []
 
