@@ -89,7 +89,7 @@ def list_deliveries(project_id: uuid.UUID, session: ReadSession, services: Servi
         select(Delivery.id, Delivery.status).where(Delivery.project_id == project_id)
     ).tuples()
     _settle_open(services, list(open_rows))
-    session.expire_all()
+    session.rollback()  # a new snapshot: SQLite's read transaction would not see what settle wrote
     return service.list_deliveries(session, project_id)
 
 
@@ -102,7 +102,7 @@ def list_deliveries(project_id: uuid.UUID, session: ReadSession, services: Servi
 def get_delivery(delivery_id: uuid.UUID, session: ReadSession, services: ServicesDep) -> DeliveryOut:
     row = get_or_404(session, Delivery, delivery_id, "delivery")
     _settle_open(services, [(row.id, row.status)])
-    session.expire_all()
+    session.rollback()  # a new snapshot: SQLite's read transaction would not see what settle wrote
     return service.delivery_out(session, get_or_404(session, Delivery, delivery_id, "delivery"))
 
 
