@@ -219,8 +219,10 @@ def _held(path: Path, rate: Fraction) -> int | None:
         return int(stream.frames * rate / Fraction(own))
 
 
-def _keyframes(starts: list[int]) -> str:
-    return "expr:" + "+".join(f"eq(n,{start})" for start in starts)
+def _keyframes(starts: list[int], rate: Fraction) -> str:
+    """-force_key_frames as times half a frame before each start: the first frame at or after each time is
+    that start, whatever the rounding (an expression of hundreds of `eq(n,…)` terms is refused)."""
+    return ",".join(f"{float(max(Fraction(0), (start - Fraction(1, 2)) / rate)):.6f}" for start in starts)
 
 
 async def _encode_chunk(
@@ -251,7 +253,7 @@ async def _encode_chunk(
     scratch.mkdir(parents=True, exist_ok=True)
     outputs = [
         "-map", "[edit]", "-frames:v", str(at), "-r", frame.rate_text, "-an", *profile.args,
-        "-color_range", "tv", "-forced-idr", "1", "-force_key_frames", _keyframes(starts),
+        "-color_range", "tv", "-forced-idr", "1", "-force_key_frames", _keyframes(starts, frame.rate),
     ]  # fmt: skip
     if len(items) > 1:
         outputs += [

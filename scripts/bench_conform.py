@@ -66,13 +66,11 @@ def make_media(folder: Path, lengths: list[int], size: str, exe: str) -> list[Pa
     starts = [sum(held[:i]) for i in range(1, len(held))]
     total = sum(held)
     source = folder / "all.mp4"
-    keys = "+".join(f"eq(n,{s})" for s in [0, *starts])
-    expression = folder / "keys.txt"
-    expression.write_text(keys)
+    keys = ",".join(f"{max(0.0, (s - 0.5) / FPS):.6f}" for s in [0, *starts])
     subprocess.run(
         [exe, "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=s={size}:r={FPS}", "-frames:v", str(total),
          "-c:v", "libx264", "-preset", "ultrafast", "-bf", "0", "-g", "1000", "-sc_threshold", "0",
-         "-force_key_frames", f"expr:{keys}", "-pix_fmt", "yuv420p", str(source)],
+         "-force_key_frames", keys, "-pix_fmt", "yuv420p", str(source)],
         check=True,
     )  # fmt: skip
     subprocess.run(

@@ -128,3 +128,14 @@ def test_the_segment_cache_drops_the_least_recently_used_first(tmp_path: Path) -
         os.utime(path, (1000 + index, 1000 + index))
     trim_cache(tmp_path, 250)
     assert sorted(p.name for p in tmp_path.glob("*.mov")) == ["2.mov", "3.mov"]
+
+
+def test_an_edit_of_many_short_shots_is_cut_exactly_across_passes(tmp_path: Path) -> None:
+    movies = [coded_movie(tmp_path / f"m{i}.mp4", 1000 * (i + 1), 140) for i in range(3)]
+    shots = [_shot(f"S{i:03d}", movies[i % 3], 2, i) for i in range(130)]  # two passes of up to 100 shots
+    movie, report = _conform(
+        tmp_path, "job", {"name": "c", "fps": "24", "width": 320, "height": 180, "shots": shots}
+    )
+    assert report["encoded"] == 130
+    expected = [1000 * (i % 3 + 1) + i + k for i in range(130) for k in range(2)]
+    assert [read_code(f) for f in frames_of(movie)] == expected
