@@ -144,14 +144,31 @@ def _shots(params: dict[str, Any]) -> list[ShotCut]:
 # -- running ffmpeg -----------------------------------------------------------------------------------
 
 
-async def _ffmpeg(exe: str, args: Sequence[str], what: str) -> None:
-    command = [exe, "-hide_banner", "-nostdin", "-v", "error", "-y", *args]
+async def _ffmpeg(
+    exe: str, args: Sequence[str], what: str, on_frame: Callable[[int], None] | None = None
+) -> None:
+    """Run ffmpeg (never through a shell); `on_frame` hears the frames written so far (`-progress`).
+    Cancelling the task kills ffmpeg."""
+    progress = ["-progress", "pipe:1", "-nostats"] if on_frame is not None else []
+    command = [exe, "-hide_banner", "-nostdin", "-v", "error", "-y", *progress, *args]
     log.debug("running %s", " ".join(command))
     process = await asyncio.create_subprocess_exec(
-        *command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+        *command,
+        stdout=asyncio.subprocess.PIPE if on_frame is not None else asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
-        _, stderr = await process.communicate()
+        if on_frame is None:
+            _, stderr = await process.communicate()
+        else:
+            assert process.stdout is not None and process.stderr is not None
+            errors = asyncio.create_task(process.stderr.read())
+            async for line in process.stdout:
+                if line.startswith(b"frame="):
+                    with contextlib.suppress(ValueError):
+                        on_frame(int(line[6:]))
+            stderr = await errors
+            await process.wait()
     except asyncio.CancelledError:
         with contextlib.suppress(ProcessLookupError):  # it may have just exited on its own
             process.kill()
@@ -226,7 +243,12 @@ def _keyframes(starts: list[int], rate: Fraction) -> str:
 
 
 async def _encode_chunk(
-    exe: str, items: list[tuple[ShotCut, Path, Path]], frame: Frame, profile: Profile, scratch: Path
+    exe: str,
+    items: list[tuple[ShotCut, Path, Path]],
+    frame: Frame,
+    profile: Profile,
+    scratch: Path,
+    on_frame: Callable[[int], None],
 ) -> None:
     """Encode consecutive shots in one ffmpeg pass, like a single encode of the edit: the shots are cut
     and joined in one filter graph, one encoder makes a key frame at each shot's first frame, and the
@@ -266,7 +288,8 @@ async def _encode_chunk(
         outputs += ["-video_track_timescale", str(frame.timescale), str(scratch / "00000.mov")]
     codes = ", ".join(shot.code for shot, _, _ in items)
     try:
-        await _ffmpeg(exe, [*inputs, "-filter_complex", ";".join(chains), *outputs], f"shots {codes}")
+        graph = ";".join(chains)
+        await _ffmpeg(exe, [*inputs, "-filter_complex", graph, *outputs], f"shots {codes}", on_frame)
         for index, (shot, _, _) in enumerate(items):
             part = scratch / f"{index:05d}.mov"
             made = await asyncio.to_thread(frame_count, part) if part.is_file() else 0
@@ -399,6 +422,7 @@ async def make_conform(
 
     started = time.monotonic()
     done = 0
+    frames_todo, frames_done = sum(shots[i].frames for i in todo), 0
     on_progress(0.0, f"encoding {len(todo)} of {len(shots)} shots")
     for first in range(0, len(todo), CHUNK):
         chunk = todo[first : first + CHUNK]
@@ -407,9 +431,17 @@ async def make_conform(
             shot = shots[i]
             media = await fetch(shot.url, shot.sha256, shot.name, f"shot {shot.code}")
             items.append((shot, media, segments[i]))
-        await _encode_chunk(exe, items, frame, profile, job_dir / "segments")
+        before = frames_done
+
+        stage = f"encoding shots {done + 1}-{done + len(chunk)} of {len(todo)}"
+
+        def on_frame(made: int, before: int = before, stage: str = stage) -> None:
+            on_progress(0.85 * min(1.0, (before + made) / max(1, frames_todo)), stage)
+
+        await _encode_chunk(exe, items, frame, profile, job_dir / "segments", on_frame)
         done += len(chunk)
-        on_progress(0.85 * done / max(1, len(todo)), f"encoded {done} of {len(todo)} shots")
+        frames_done += sum(shots[i].frames for i in chunk)
+        on_progress(0.85 * frames_done / max(1, frames_todo), f"encoded {done} of {len(todo)} shots")
     encode_s = time.monotonic() - started
     for path in segments:  # in use: the cache trim keeps recently used segments
         with contextlib.suppress(OSError):

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -161,7 +162,9 @@ def _colour_tags(plan: MasterPlan) -> list[str]:
     ]  # fmt: skip
 
 
-async def encode_master(exe: str, plan: MasterPlan, conform: Path, out_dir: Path) -> Path:
+async def encode_master(
+    exe: str, plan: MasterPlan, conform: Path, out_dir: Path, on_frame: Callable[[int], None] | None = None
+) -> Path:
     """The master from the conform: its picture copied or encoded, its tracks mixed into one stereo
     track in the asked codec, a slate before the first frame when asked."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -215,7 +218,7 @@ async def encode_master(exe: str, plan: MasterPlan, conform: Path, out_dir: Path
     args += [*_colour_tags(plan), *AUDIO_CODECS[plan.audio_codec], "-ar", str(SAMPLE_RATE), "-ac", "2"]
     args += ["-video_track_timescale", str(frame.timescale), "-movflags", "+faststart", str(partial)]
     try:
-        await _ffmpeg(exe, args, f"the {plan.format} master")
+        await _ffmpeg(exe, args, f"the {plan.format} master", on_frame)
         os.replace(partial, output)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -247,7 +250,12 @@ async def make_master(
         0.1, f"encoding the {plan.format} master" if not plan.copies_picture else "copying the picture"
     )
     started = time.monotonic()
-    output = await encode_master(exe, plan, source, job_dir / "outputs")
+    stage = f"encoding the {plan.format} master" if not plan.copies_picture else "copying the picture"
+
+    def on_frame(made: int) -> None:
+        on_progress(0.1 + 0.85 * min(1.0, made / plan.total_frames), stage)
+
+    output = await encode_master(exe, plan, source, job_dir / "outputs", on_frame)
     on_progress(0.95, "probing the master")
     probe = await asyncio.to_thread(probe_movie, output)
     expected = expected_master(

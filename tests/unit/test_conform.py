@@ -45,9 +45,12 @@ def _shot(code: str, movie: Path, frames: int, source_in: int) -> dict[str, Any]
 
 
 def _conform(tmp: Path, job: str, params: dict[str, Any]) -> tuple[Path, dict[str, Any]]:
+    heard: list[tuple[float, str]] = []
     files, report = asyncio.run(
-        make_conform(EXE, params, _copy, tmp / job, tmp / "cache", lambda _p, _s: None)
+        make_conform(EXE, params, _copy, tmp / job, tmp / "cache", lambda p, s: heard.append((p, s)))
     )
+    values = [p for p, _ in heard]
+    assert values == sorted(values) and values[-1] == 1.0 and all(s for _, s in heard)  # progress only grows
     return files[0], report
 
 
