@@ -5,6 +5,7 @@ and auto_render queue them for the ready shots."""
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -308,5 +309,27 @@ def test_a_shot_chooses_its_recipe_over_the_project_default(api: Api) -> None:
     api.admin.patch(f"/api/shots/{shot['id']}", json={"render_recipe": "gone", "revision": state["revision"]})
     refused = api.admin.post(f"/api/shots/{shot['id']}/render-recipe", json={})
     assert_problem(refused, 404, "shot.render_recipe")
+    for job in api.admin.get("/api/farm/jobs", params={"project_id": pid, "limit": 100}).json()["items"]:
+        api.admin.post(f"/api/farm/jobs/{job['id']}/cancel")
+
+
+def test_two_render_ready_calls_at_once_queue_each_shot_once(api: Api) -> None:
+    project, shots = confirmed_project(api, 3)
+    pid = project["id"]
+    for shot in shots:
+        approved_first_frame(api, shot["id"])
+    recipe(api, pid)
+    clients = [api.client(), api.client()]
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(
+            pool.map(lambda c: c.post(f"/api/projects/{pid}/render-ready", json={"recipe": "film"}), clients)
+        )
+    assert [a.status_code for a in answers] == [201, 201], [a.text for a in answers]
+    queued = [q["shot_code"] for a in answers for q in a.json()["queued"]]
+    assert sorted(queued) == sorted(s["code"] for s in shots)  # each shot by one of the two calls
+    for shot in shots:
+        assert len(jobs_of(api, shot["id"])) == 3
+    for client in clients:
+        client.close()
     for job in api.admin.get("/api/farm/jobs", params={"project_id": pid, "limit": 100}).json()["items"]:
         api.admin.post(f"/api/farm/jobs/{job['id']}/cancel")
