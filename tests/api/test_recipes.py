@@ -333,3 +333,26 @@ def test_two_render_ready_calls_at_once_queue_each_shot_once(api: Api) -> None:
         client.close()
     for job in api.admin.get("/api/farm/jobs", params={"project_id": pid, "limit": 100}).json()["items"]:
         api.admin.post(f"/api/farm/jobs/{job['id']}/cancel")
+
+
+def test_an_encode_step_gets_the_parent_file_as_its_ffmpeg_input(api: Api, tmp_path: Path) -> None:
+    drain_queue(api)
+    project, [shot] = confirmed_project(api, 1)
+    approved_first_frame(api, shot["id"])
+    encode = {"label": "encode", "job_type": "transcode", "params": {"args": ["-c:v", "libx264"]}}
+    recipe(api, project["id"], "encode", [CHAIN[0], encode])
+    queued = api.admin.post(f"/api/shots/{shot['id']}/render-recipe", json={"recipe": "encode"}).json()
+    i2v_id, encode_id = queued["job_ids"]
+    agent = agent_client(api)
+    agent_id = register(agent)
+    got = claim(agent, agent_id)
+    assert got is not None and got["job"]["id"] == i2v_id
+    render = finish(agent, got, h264_mp4(tmp_path / "i2v.mp4", seconds=0.5))
+    got = claim(agent, agent_id)
+    assert got is not None and got["job"]["id"] == encode_id and got["job"]["type"] == "transcode"
+    movie = next(f for f in render["files"] if f["mime"].startswith("video/"))
+    params = got["job"]["params"]
+    assert (params["input_url"], params["input_sha256"]) == (movie["url"], movie["sha256"])
+    assert params["args"] == ["-c:v", "libx264"] and params["output_name"] == f"{shot['code']}_final.mp4"
+    final = finish(agent, got, h264_mp4(tmp_path / "final.mp4", seconds=0.5))
+    assert final["stage"] == "final" and final["provenance"]["parent_version_id"] == render["id"]
