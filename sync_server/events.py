@@ -33,6 +33,11 @@ SUBSCRIBER_QUEUE_SIZE = 2000
 DISPATCHED_MEMORY = 20000
 KNOWN_MAX = 20000  # own events kept for dispatch without a read-back
 FAN_OUT_SLICE = 500  # messages fanned out between two yields to the event loop
+# Events read back from the database per pass. A 20,000-event import committed by an import process is
+# announced by this process moments after its commit (already made into messages); on PostgreSQL its
+# notifications arrive first. Read in slices, the read-back stops as soon as the announcement is here
+# (its events are then taken from memory): reading them all back held this process's GIL for a second or more.
+FETCH_SLICE = 1000
 LISTEN_RETRY_S = 2.0
 FARM_ENTITIES = ("agent", "job")
 FARM_READERS = (Permission.FARM_MANAGE, Permission.PROJECT_READ)
@@ -256,7 +261,8 @@ class EventHub:
         if requested:
             condition = or_(condition, EVENTS.c.id.in_(requested))
         with self._db.read_sessions() as session:  # rows, not ORM objects: this runs after every commit
-            rows = session.execute(select(EVENTS).where(condition).order_by(EVENTS.c.id)).all()
+            query = select(EVENTS).where(condition).order_by(EVENTS.c.id).limit(FETCH_SLICE)
+            rows = session.execute(query).all()
             return [event_message(row) for row in rows]
 
     async def _dispatch_loop(self) -> None:
@@ -274,6 +280,11 @@ class EventHub:
                     self._requested |= requested
                     await asyncio.sleep(self._poll_interval_s)
                     continue
+                if len(messages) == FETCH_SLICE:
+                    # More may follow: the next pass reads on at once, unless an announcement brought them.
+                    top = messages[-1]["id"]
+                    self._requested |= {i for i in requested if i > top}
+                    self._wake.set()
             batch = []
             for count, message in enumerate(messages, start=1):
                 if count % FAN_OUT_SLICE == 0:
