@@ -74,22 +74,56 @@ def reel(web: WebServer, tmp_path_factory: pytest.TempPathFactory) -> Reel:
     return Reel(project, shots, previz, playblast)
 
 
+# Each player records the media time of each frame the browser hands to the compositor, with the video's
+# `requestVideoFrameCallback`: it fires for a paused player once a seek's frame is on its way to the screen.
+WATCH_PRESENTED = """() => { for (const v of document.querySelectorAll('#viewer video')) {
+    const seen = (_now, meta) => {
+        v.dataset.presentedTime = String(meta.mediaTime);
+        v.requestVideoFrameCallback(seen);
+    };
+    v.requestVideoFrameCallback(seen); } }"""
+PLAYERS = """() => [...document.querySelectorAll('#viewer video')].map(v => ({id: v.id, time: v.currentTime,
+    seeking: v.seeking, ready: v.readyState, presented: v.dataset.presentedTime ?? null}))"""
+
+
 def _code_on_screen(page: Any, selector: str) -> int:
     """The frame number the bar code in `selector`'s box shows, read from a screenshot."""
     pixels = np.asarray(Image.open(io.BytesIO(page.locator(selector).screenshot())).convert("RGB"))
     return read_code(pixels)
 
 
-def _settled(page: Any) -> None:
-    """Both players have finished seeking and hold a decoded frame."""
+def _settled(page: Any, frame: int | None = None) -> None:
+    """Both players have finished seeking and hold a decoded frame; with `frame`, the browser has also
+    presented that frame of the movie in both (so a screenshot taken now shows it, however busy the
+    machine: no guessing how long painting takes)."""
     page.wait_for_function(
         "() => [...document.querySelectorAll('#viewer video')].every(v => !v.seeking && v.readyState >= 2)"
     )
+    if frame is None:
+        return
+    presented = """([frame, num, den]) => [...document.querySelectorAll('#viewer video')].every(v =>
+        !v.seeking && v.dataset.presentedTime !== undefined
+        && Math.floor(Number(v.dataset.presentedTime) * num / den + 1e-6) === frame)"""
+    num, den = (int(part) for part in RATE.split("/"))
+    try:
+        page.wait_for_function(presented, arg=[frame, num, den], timeout=45_000)
+    except Exception as exc:
+        raise AssertionError(f"frame {frame} not presented: {page.evaluate(PLAYERS)}") from exc
 
 
 def _shows(page: Any, selector: str, number: int) -> None:
-    # Generous: with two test workers Chromium may take a while to paint the seeked frame.
-    wait_until(lambda: _code_on_screen(page, selector) == number, 45, f"{selector} showing frame {number}")
+    """The screenshot of `selector` shows code `number`. Called once the frame was presented (`_settled`
+    with the frame), so the first read is expected to match; retries cover the compositor's last step."""
+    read: list[int] = []
+
+    def showing() -> bool:
+        read.append(_code_on_screen(page, selector))
+        return read[-1] == number
+
+    try:
+        wait_until(showing, 10, f"{selector} showing {number}")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; read {read[-5:]}, players {page.evaluate(PLAYERS)}") from None
 
 
 def _open_shot(session: Any, web: WebServer, reel: Reel, role: str, lang: str = "en") -> str:
@@ -101,6 +135,7 @@ def _open_shot(session: Any, web: WebServer, reel: Reel, role: str, lang: str = 
     page.click(f"#shots .shot[data-shot-id='{reel.shots[1]['id']}'] .shot-pick")
     page.wait_for_selector("#video-a")
     _settled(page)
+    page.evaluate(WATCH_PRESENTED)
     return username
 
 
@@ -142,7 +177,7 @@ def test_play_step_wipe_and_approve_at_frame_12_seen_live_in_a_second_browser(
     page.keyboard.press("ArrowLeft")
     assert page.locator("#frame-number").inner_text() == "12"
     assert page.locator("#timecode").inner_text() == "00:00:00:12"
-    _settled(page)
+    _settled(page, 12)
     _shows(page, "#media-a", PLAYBLAST_FIRST + 12)
     _shows(page, "#media-b", 12)
     page.keyboard.press("Shift+ArrowRight")
@@ -150,20 +185,20 @@ def test_play_step_wipe_and_approve_at_frame_12_seen_live_in_a_second_browser(
     page.keyboard.press("ArrowRight")
     assert page.locator("#frame-number").inner_text() == "33"
     assert page.locator("#timecode").inner_text() == "00:00:01:09"
-    _settled(page)
+    _settled(page, 33)
     _shows(page, "#media-a", PLAYBLAST_FIRST + 33)
     _shows(page, "#media-b", 33)
     # The last frame, 25 s in: a rate of 24 instead of 24000/1001 would be 0.6 frames off by now.
     page.keyboard.press("End")
     assert page.locator("#frame-number").inner_text() == str(FRAMES - 1)
     assert page.locator("#timecode").inner_text() == "00:00:24:23"
-    _settled(page)
+    _settled(page, FRAMES - 1)
     _shows(page, "#media-a", PLAYBLAST_FIRST + FRAMES - 1)
     _shows(page, "#media-b", FRAMES - 1)
     page.keyboard.press("Home")
     for _ in range(12):
         page.keyboard.press("ArrowRight")
-    _settled(page)
+    _settled(page, 12)
 
     # A/B wipe: B left of the divider, A right of it. The codes differ in their bars, so the picture read
     # across the wipe is B's bars on the left and A's on the right.
@@ -255,7 +290,7 @@ def test_a_player_whose_url_expired_gets_a_new_one_and_stays_on_its_frame(
     page = session.page
     for _ in range(5):
         page.keyboard.press("ArrowRight")
-    _settled(page)
+    _settled(page, 5)
     # The URL the player holds stops working (as an expired one does): it asks for a new one.
     page.evaluate(
         "() => { const v = document.getElementById('video-a');"
@@ -266,6 +301,7 @@ def test_a_player_whose_url_expired_gets_a_new_one_and_stays_on_its_frame(
         " return !v.src.endsWith('token=x') && v.readyState >= 2 && !v.seeking; }"
     )
     assert page.locator("#frame-number").inner_text() == "5"
+    _settled(page, 5)
     _shows(page, "#media-a", PLAYBLAST_FIRST + 5)
 
 
