@@ -20,6 +20,12 @@ except ImportError:
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 ADMIN = "admin_test"
+# The session servers (`api`) take every test's logins from one address, 127.0.0.1, including the failed ones
+# some tests make on purpose (15 in one pass of test_auth, test_audit and test_cli_login, against the default
+# limit of 20 per address in 300 s): past the limit any later login, right password or not, would get a 429.
+# The per-address limit is tested on a server of its own (test_hostile_storage); the per-user limit keeps its
+# default here (test_auth relies on it).
+SHARED_SERVER_ENV = {"AIPIPE_LOGIN_MAX_FAILURES_PER_ADDRESS": "100000"}
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -97,7 +103,7 @@ def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     if backend == "postgresql":
         databases = _temporary_database(request.getfixturevalue("pg_server_url"))
         url = next(databases)
-    server, password = start_server_with_admin(data_dir, url)
+    server, password = start_server_with_admin(data_dir, url, SHARED_SERVER_ENV)
     admin = login(server.url, ADMIN, password)
     try:
         yield Api(server.url, server.ws_url, admin, backend, data_dir=data_dir, database_url=url)
