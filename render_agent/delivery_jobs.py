@@ -420,48 +420,55 @@ async def make_conform(
             fetched[sha256] = dest
         return fetched[sha256]
 
-    started = time.monotonic()
-    done = 0
-    frames_todo, frames_done = sum(shots[i].frames for i in todo), 0
-    on_progress(0.0, f"encoding {len(todo)} of {len(shots)} shots")
-    for first in range(0, len(todo), CHUNK):
-        chunk = todo[first : first + CHUNK]
-        items = []
-        for i in chunk:
-            shot = shots[i]
-            media = await fetch(shot.url, shot.sha256, shot.name, f"shot {shot.code}")
-            items.append((shot, media, segments[i]))
-        before = frames_done
-
-        stage = f"encoding shots {done + 1}-{done + len(chunk)} of {len(todo)}"
-
-        def on_frame(made: int, before: int = before, stage: str = stage) -> None:
-            on_progress(0.85 * min(1.0, (before + made) / max(1, frames_todo)), stage)
-
-        await _encode_chunk(exe, items, frame, profile, job_dir / "segments", on_frame)
-        done += len(chunk)
-        frames_done += sum(shots[i].frames for i in chunk)
-        on_progress(0.85 * frames_done / max(1, frames_todo), f"encoded {done} of {len(todo)} shots")
-    encode_s = time.monotonic() - started
-    for path in segments:  # in use: the cache trim keeps recently used segments
-        with contextlib.suppress(OSError):
-            os.utime(path)
-
-    on_progress(0.86, "laying the sound")
     starts, frames, at = [], [], 0
     for shot in shots:
         starts.append(at)
         frames.append(shot.frames)
         at += shot.frames
-    wavs = []
-    for t_index, (track_name, clips) in enumerate(tracks):
-        paths = [
-            (clip, await fetch(clip.url, clip.sha256, clip.name, f"{track_name} sound of shot {clip.shot}"))
-            for clip in clips
-        ]
-        wav = job_dir / f"track{t_index}.wav"
-        await _build_track(exe, paths, starts, frames, frame, wav)
-        wavs.append((track_name, wav))
+
+    async def picture() -> float:
+        started = time.monotonic()
+        done = 0
+        frames_todo, frames_done = sum(shots[i].frames for i in todo), 0
+        on_progress(0.0, f"encoding {len(todo)} of {len(shots)} shots")
+        for first in range(0, len(todo), CHUNK):
+            chunk = todo[first : first + CHUNK]
+            items = []
+            for i in chunk:
+                shot = shots[i]
+                media = await fetch(shot.url, shot.sha256, shot.name, f"shot {shot.code}")
+                items.append((shot, media, segments[i]))
+            stage = f"encoding shots {done + 1}-{done + len(chunk)} of {len(todo)}"
+
+            def on_frame(made: int, before: int = frames_done, stage: str = stage) -> None:
+                on_progress(_share(before + made, frames_todo), stage)
+
+            await _encode_chunk(exe, items, frame, profile, job_dir / "segments", on_frame)
+            done += len(chunk)
+            frames_done += sum(shots[i].frames for i in chunk)
+            on_progress(_share(frames_done, frames_todo), f"encoded {done} of {len(todo)} shots")
+        return time.monotonic() - started
+
+    async def sound() -> list[tuple[str, Path]]:
+        wavs = []
+        for t_index, (track_name, clips) in enumerate(tracks):
+            paths = [
+                (
+                    clip,
+                    await fetch(clip.url, clip.sha256, clip.name, f"{track_name} sound of shot {clip.shot}"),
+                )
+                for clip in clips
+            ]
+            wav = job_dir / f"track{t_index}.wav"
+            await _build_track(exe, paths, starts, frames, frame, wav)
+            wavs.append((track_name, wav))
+        return wavs
+
+    # The sound is laid while the picture encodes: it needs none of it.
+    encode_s, wavs = await asyncio.gather(picture(), sound())
+    for path in segments:  # in use: the cache trim keeps recently used segments
+        with contextlib.suppress(OSError):
+            os.utime(path)
 
     on_progress(0.93, "joining the segments")
     output = job_dir / "outputs" / f"{name}.mov"
@@ -495,6 +502,11 @@ async def make_conform(
     }
     on_progress(1.0, "conform done")
     return [output], report
+
+
+def _share(frames_done: int, frames_todo: int) -> float:
+    """The conform's progress while encoding (the join and its checks are the last tenth)."""
+    return 0.9 * min(1.0, frames_done / max(1, frames_todo))
 
 
 def trim_cache(cache_dir: Path, max_bytes: int) -> None:
