@@ -44,7 +44,8 @@ def _image(version: Version) -> VersionFile | None:
 
 def read_state(session: Session, shots: list[Shot]) -> ShotState:
     """First frames (the pinned take, else the newest approved previz with an image: as
-    `versions.review.first_frame`), current renders and running render jobs of `shots`, in three queries."""
+    `versions.review.first_frame`), current renders and running render jobs of `shots`: a few queries for
+    all of them, not one per shot."""
     ids = [s.id for s in shots]
     first_frames: dict[uuid.UUID, tuple[Version, VersionFile]] = {}
     renders: dict[uuid.UUID, str] = {}
@@ -58,7 +59,7 @@ def read_state(session: Session, shots: list[Shot]) -> ShotState:
         .where(
             Version.shot_id.in_(ids),
             Version.stage == "previz",
-            (Version.verdict == "approve") | Version.id.in_(pinned or {uuid.UUID(int=0)}),
+            (Version.verdict == "approve") | Version.id.in_(pinned),
         )
         .order_by(Version.number.desc())
     ):
@@ -176,10 +177,8 @@ def render_ready(
     """`POST /api/projects/{id}/render-ready`. The project's row is locked first: two requests at once
     queue each shot once (the second sees the first one's jobs)."""
     session = uow.session
-    project = session.get(Project, project_id, with_for_update=True)
-    if project is None:
-        get_or_404(session, Project, project_id, "project")
-        raise AssertionError("unreachable")
+    project = get_or_404(session, Project, project_id, "project")
+    session.refresh(project, with_for_update=True)
     if body.recipe is not None:
         service.find(session, project.id, body.recipe, field="recipe")  # 404 naming `recipe`
     stmt = select(Shot).where(Shot.project_id == project.id)
