@@ -8,6 +8,7 @@ under a new clientId - the client polls `/api/jobs/{id}` (newer servers) or `/qu
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import inspect
 import logging
 import uuid
@@ -40,6 +41,7 @@ from render_agent.comfyui_socket import (
     PromptWatch,
     ws_url_for,
 )
+from render_agent.server_client import MultipartFile
 
 __all__ = [
     "ComfyClient",
@@ -59,6 +61,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+DOWNLOAD_CHUNK = 1024 * 1024  # bytes written (and hashed) at a time when fetching an output
+
 
 @dataclass(frozen=True)
 class DownloadedFile:
@@ -68,6 +72,7 @@ class DownloadedFile:
     path: Path
     animated: bool
     size: int
+    sha256: str = ""  # hashed while it was written
 
 
 @dataclass(frozen=True)
@@ -166,17 +171,14 @@ class ComfyClient:
         return (await self._request("GET", path)).json()
 
     async def upload_file(self, path: Path, *, subfolder: str = "", overwrite: bool = True) -> str:
-        """Upload an input via `POST /upload/image`; returns the name to put in `LoadImage.image`."""
+        """Upload an input via `POST /upload/image`; returns the name to put in `LoadImage.image`. The file
+        is streamed (read 1 MiB at a time in a worker thread), never held in memory."""
         path = Path(path)
-        with path.open("rb") as fh:
-            response = await self._request(
-                "POST",
-                "/upload/image",
-                files={"image": (path.name, fh, "application/octet-stream")},
-                data={"type": "input", "subfolder": subfolder, "overwrite": "true" if overwrite else "false"},
-            )
-        body = response.json()
-        return f"{body['subfolder']}/{body['name']}" if body.get("subfolder") else body["name"]
+        fields = {"type": "input", "subfolder": subfolder, "overwrite": "true" if overwrite else "false"}
+        body = MultipartFile(fields, "image", path.name, path)
+        response = await self._request("POST", "/upload/image", content=body, headers=body.headers())
+        answer = response.json()
+        return f"{answer['subfolder']}/{answer['name']}" if answer.get("subfolder") else answer["name"]
 
     async def delete_history(self, prompt_id: str) -> None:
         """`POST /history {"delete": [id]}` - keeps ComfyUI's in-memory history flat."""
@@ -331,6 +333,7 @@ class ComfyClient:
         params = {"filename": item.filename, "subfolder": item.subfolder, "type": item.type}
         part = dest.with_name(dest.name + ".part")
         size = 0
+        digest = hashlib.sha256()
         try:
             async with self._http_client().stream(
                 "GET",
@@ -342,8 +345,9 @@ class ComfyClient:
                     await response.aread()
                     raise ComfyConnectionError(f"GET /view {params} answered {response.status_code}")
                 with part.open("wb") as fh:
-                    async for chunk in response.aiter_bytes():
+                    async for chunk in response.aiter_bytes(DOWNLOAD_CHUNK):
                         fh.write(chunk)
+                        digest.update(chunk)  # hashed on the way: no second pass over the file
                         size += len(chunk)
         except httpx.HTTPError as exc:
             part.unlink(missing_ok=True)
@@ -353,7 +357,7 @@ class ComfyClient:
             raise ComfyError(f"output {item.subfolder}/{item.filename} of node {item.node_id} is empty")
         part.replace(dest)
         log.info("downloaded %s (%d bytes) from node %s", dest.name, size, item.node_id)
-        return DownloadedFile(item.node_id, dest, item.animated, size)
+        return DownloadedFile(item.node_id, dest, item.animated, size, digest.hexdigest())
 
     def _needs_polling(self, watch: PromptWatch) -> bool:
         # Events for a prompt go only to the socket whose clientId it was submitted with.

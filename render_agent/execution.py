@@ -169,6 +169,8 @@ class JobExecutor:
             await self._upload_inputs(job, graph, inputs)
             result = await self._run_comfy(job, graph)
             result = await self._check_outputs(job, graph, inputs, result, derived)
+        if len(result.sha256) == len(result.files):
+            return result  # hashed while fetched from ComfyUI
         job.stage = "checksumming outputs"
         digests = [await asyncio.to_thread(sha256_file, path) for path in result.files]
         return dataclasses.replace(result, sha256=digests)
@@ -257,7 +259,8 @@ class JobExecutor:
             "models": models,
             "comfyui_version": self.comfyui_version or "unknown",
         }
-        return JobResult([f.path for f in files], round(gpu_seconds, 3), provenance)
+        digests = [f.sha256 for f in files] if all(f.sha256 for f in files) else []
+        return JobResult([f.path for f in files], round(gpu_seconds, 3), provenance, sha256=digests)
 
     async def _derive(
         self, job: RunningJob, graph: dict[str, Any], inputs: list[tuple[dict[str, Any], Path, str]]

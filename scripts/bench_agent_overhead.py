@@ -66,6 +66,7 @@ FPS = 24
 FRAMES = 48
 TEMPLATE = "esrgan_upscale_video"
 WORKFLOW = "bench_upscale_video"  # the template with no VRAM need: the bench's agent has no GPU
+PARENT_TAG = "bench-parent"
 PARENT = {
     "type": "i2v",
     "workflow": "cpu_test_still_video",
@@ -255,7 +256,8 @@ def queue_step(farm: Farm, file: dict[str, Any]) -> tuple[str, str]:
     """The bench's parent job and the upscale job waiting on it (through the submit service, as the
     server would for a recipe step): (parent id, job id)."""
     with system_uow(farm.settings) as uow:
-        parent = jobs.submit(uow, farm.settings, JobSubmit(**PARENT, priority=90))
+        # Tagged so that only the bench's own agent can take it, not the real one.
+        parent = jobs.submit(uow, farm.settings, JobSubmit(**PARENT, priority=90, tags=[PARENT_TAG]))
         spec = {
             "role": "video",
             "name": "input.mp4",
@@ -271,9 +273,9 @@ def queue_step(farm: Farm, file: dict[str, Any]) -> tuple[str, str]:
 def take_parent(farm: Farm, parent_id: str) -> tuple[httpx.Client, str]:
     """Claim the parent as a second agent (before the real one starts): (its client, lease id)."""
     client = httpx.Client(
-        base_url=farm.server.url, headers={"Authorization": f"Bearer {farm.agent_key}"}, timeout=60
+        base_url=farm.server.url, headers={"Authorization": f"Bearer {farm.agent_key}"}, timeout=300
     )
-    body = {"name": f"bench-parent-{uuid.uuid4().hex[:6]}", "gpus": GPU}
+    body = {"name": f"bench-parent-{uuid.uuid4().hex[:6]}", "gpus": GPU, "tags": [PARENT_TAG]}
     agent_id = client.post("/api/farm/agents/register", json=body).json()["agent_id"]
     claim = client.post(f"/api/farm/agents/{agent_id}/claim", json={"wait_s": 5})
     claim.raise_for_status()

@@ -36,6 +36,7 @@ from ..deps import (
     uow_for,
 )
 from ..errors import Forbidden, NotFound, Unprocessable
+from ..file_response import LargeFileResponse
 from ..openapi import problems
 from ..schemas import Page
 from ..storage.atomic import fsync_dir
@@ -379,7 +380,7 @@ def download_job_output(
     if entry is None:
         raise NotFound(f"job {job_id} has no output named {name}", field="name")
     path = lease.outputs_dir(services.settings, job.id) / entry["name"]
-    return FileResponse(path, filename=entry["name"], headers={"ETag": f'"{entry["sha256"]}"'})
+    return LargeFileResponse(path, filename=entry["name"], headers={"ETag": f'"{entry["sha256"]}"'})
 
 
 @router.post(

@@ -17,6 +17,7 @@ from ..context import UnitOfWork
 from ..crud import expected_revision
 from ..deps import IfMatch, ListParamsDep, ReadSession, ServicesDep, require_any, uow_for_any
 from ..errors import ApiError, PayloadTooLarge
+from ..file_response import LargeFileResponse
 from ..recipes import ready as recipes_ready
 from ..schemas import Page
 from . import review, service
@@ -219,7 +220,8 @@ def download_version_file(
 ) -> FileResponse:
     """The file's bytes; supports Range (206 with Content-Range) and If-Range on the sha256 ETag."""
     path, row = service.file_path(session, services.settings.resolved_storage_root, version_id, file_id)
-    return FileResponse(path, media_type=row.mime, filename=row.name, headers={"ETag": f'"{row.sha256}"'})
+    etag = {"ETag": f'"{row.sha256}"'}
+    return LargeFileResponse(path, media_type=row.mime, filename=row.name, headers=etag)
 
 
 @router.get(
