@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -354,3 +355,23 @@ def test_binary_preview_frames_are_read_as_comfyui_sends_them() -> None:
     assert parse_preview(b"\x00\x00") is None
     broken_meta = (4).to_bytes(4, "big") + (50).to_bytes(4, "big") + b"{not json"
     assert parse_preview(broken_meta) is None
+
+
+def test_inputs_are_streamed_to_comfyui_and_outputs_hashed_while_fetched(
+    comfy_standin: RunningStandin, cpu_template: WorkflowTemplate, tmp_path: Path
+) -> None:
+    """The upload (a multipart body the agent streams itself) lands byte for byte, a quote in the name
+    included; a fetched output carries the sha256 of what was written, so no second pass is needed."""
+    big = tmp_path / 'in "take".bin'
+    big.write_bytes(bytes(range(256)) * (3 * 4096 + 7))  # over 3 MiB: several 1 MiB reads
+
+    async def scenario() -> Any:
+        async with ComfyClient(comfy_standin.url, **FAST) as client:
+            name = await client.upload_file(big, subfolder="job")
+            graph = await cpu_graph(client, cpu_template, tmp_path)
+            return name, await client.run(graph, tmp_path / "out", output_nodes=cpu_template.meta.outputs)
+
+    name, result = run(scenario())
+    assert (comfy_standin.comfy.input_dir / name).read_bytes() == big.read_bytes()
+    video = result.files[0]
+    assert video.sha256 == hashlib.sha256(video.path.read_bytes()).hexdigest()
