@@ -12,6 +12,8 @@ from typing import Any
 # (stage, needs an approval, kind of file) — first that has a usable file wins
 MEDIA_PRIORITY = (
     ("final", False, "video"),
+    ("upscale", False, "video"),  # a render recipe's later steps (issue 17): the furthest one is shown
+    ("interp", False, "video"),
     ("render", False, "video"),
     ("playblast", True, "video"),
     ("previz", True, "image"),
@@ -38,13 +40,16 @@ class MediaChoice:
 
 
 def pick_media(versions: Sequence[Mapping[str, Any]]) -> MediaChoice | None:
-    """Final > render > approved playblast > approved first frame (previz image); rejected takes skipped.
+    """Final > upscale > interp > render > approved playblast > approved first frame (previz image);
+    rejected takes skipped, and a recipe step's result made from a render that a newer one replaced.
 
     `versions` are API records (stage, number, verdict, files[mime, ...]) of one shot, in any order."""
     newest_first = sorted(versions, key=lambda v: int(v["number"]), reverse=True)
     for stage, needs_approval, kind in MEDIA_PRIORITY:
         for version in newest_first:
             if version["stage"] != stage or version.get("verdict") in REJECTED:
+                continue
+            if _made_from_an_older_render(version, versions):
                 continue
             if needs_approval and version.get("verdict") != "approve":
                 continue
@@ -54,6 +59,28 @@ def pick_media(versions: Sequence[Mapping[str, Any]]) -> MediaChoice | None:
             if file is not None:
                 return MediaChoice(version, file, kind)
     return None
+
+
+def _made_from_an_older_render(version: Mapping[str, Any], versions: Sequence[Mapping[str, Any]]) -> bool:
+    """True for a recipe step's result (interp, upscale, ...) whose chain starts at a render that a newer,
+    not rejected render has replaced: it shows the old render's picture, so the newer render wins."""
+    by_id = {str(v["id"]): v for v in versions}
+    seen: set[str] = set()
+    current = version
+    while True:
+        parent_id = str((current.get("provenance") or {}).get("parent_version_id") or "")
+        parent = by_id.get(parent_id)
+        if parent is None or parent_id in seen:
+            return False
+        seen.add(parent_id)
+        if parent["stage"] == "render":
+            return any(
+                v["stage"] == "render"
+                and int(v["number"]) > int(parent["number"])
+                and v.get("verdict") not in REJECTED
+                for v in versions
+            )
+        current = parent
 
 
 def takes_of(versions: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:

@@ -85,6 +85,7 @@ def version_record(version: Version) -> dict[str, Any]:
         "frame_count": version.frame_count,
         "handle_in": version.handle_in,
         "handle_out": version.handle_out,
+        "provenance": {"parent_version_id": (version.provenance or {}).get("parent_version_id")},
         "files": [
             {
                 "id": str(f.id),

@@ -144,3 +144,23 @@ def test_review_notes_become_markers_at_their_media_frame_inside_the_strip() -> 
     ]
     long = {"shots": [{**edit["shots"][1], "notes": [{"frame": 0, "text": "x" * 200}]}]}
     assert len(plan_markers(long, plan_from_edit(long))[0][1]) == 63
+
+
+def test_a_recipes_furthest_step_is_shown_unless_a_newer_render_replaced_its_source() -> None:
+    render = _version("r1", "render", 1)
+    interp = {**_version("i1", "interp", 1), "provenance": {"parent_version_id": "r1"}}
+    upscale = {**_version("u1", "upscale", 1), "provenance": {"parent_version_id": "i1"}}
+    assert pick_media([render, interp]).version_id == "i1"
+    assert pick_media([render, interp, upscale]).label == "upscale v001"
+    # a re-render (v002) replaces the chain made from v001 until its own steps arrive
+    rerender = _version("r2", "render", 2)
+    assert pick_media([render, interp, upscale, rerender]).version_id == "r2"
+    interp2 = {**_version("i2", "interp", 2), "provenance": {"parent_version_id": "r2"}}
+    assert pick_media([render, interp, upscale, rerender, interp2]).version_id == "i2"
+    # a rejected re-render does not replace anything; a final still wins over every step
+    rejected = _version("r2", "render", 2, "reject")
+    assert pick_media([render, interp, upscale, rejected]).version_id == "u1"
+    assert pick_media([render, upscale, _version("f", "final", 1)]).version_id == "f"
+    # a provenance loop or a parent from elsewhere is not followed for ever
+    looped = {**_version("u9", "upscale", 9), "provenance": {"parent_version_id": "u9"}}
+    assert pick_media([looped]).version_id == "u9"
