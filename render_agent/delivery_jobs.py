@@ -208,6 +208,18 @@ def segment_key(shot: ShotCut, frame: Frame, profile: Profile) -> str:
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:32]
 
 
+def track_key(clips: list[AudioClip], frames: list[int], frame: Frame) -> str:
+    """The cache key of a whole sound track: its clips, the shots' lengths, the rate."""
+    recipe = {
+        "v": SEGMENT_VERSION,
+        "clips": [[c.shot, c.sha256, c.offset_s] for c in clips],
+        "frames": frames,
+        "rate": frame.rate_text,
+        "sample_rate": SAMPLE_RATE,
+    }
+    return "track_" + hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:32]
+
+
 def _picture_chain(index: int, shot: ShotCut, frame: Frame, profile: Profile) -> str:
     w, h = frame.width, frame.height
     fit = (
@@ -451,22 +463,27 @@ async def make_conform(
 
     async def sound() -> list[tuple[str, Path]]:
         wavs = []
-        for t_index, (track_name, clips) in enumerate(tracks):
-            paths = [
-                (
-                    clip,
-                    await fetch(clip.url, clip.sha256, clip.name, f"{track_name} sound of shot {clip.shot}"),
-                )
-                for clip in clips
-            ]
-            wav = job_dir / f"track{t_index}.wav"
-            await _build_track(exe, paths, starts, frames, frame, wav)
+        for track_name, clips in tracks:
+            # A track is cached like a segment: a picture-only change reuses it whole.
+            wav = cache_dir / f"{track_key(clips, frames, frame)}.wav"
+            if not wav.is_file():
+                paths = []
+                for clip in clips:
+                    what = f"{track_name} sound of shot {clip.shot}"
+                    paths.append((clip, await fetch(clip.url, clip.sha256, clip.name, what)))
+                partial = wav.with_name(f".{wav.stem}.{os.getpid()}.partial.wav")
+                try:
+                    await _build_track(exe, paths, starts, frames, frame, partial)
+                    os.replace(partial, wav)
+                finally:
+                    with contextlib.suppress(FileNotFoundError):
+                        partial.unlink()
             wavs.append((track_name, wav))
         return wavs
 
     # The sound is laid while the picture encodes: it needs none of it.
     encode_s, wavs = await asyncio.gather(picture(), sound())
-    for path in segments:  # in use: the cache trim keeps recently used segments
+    for path in [*segments, *(wav for _, wav in wavs)]:  # in use: the cache trim keeps recent ones
         with contextlib.suppress(OSError):
             os.utime(path)
 
@@ -512,7 +529,7 @@ def _share(frames_done: int, frames_todo: int) -> float:
 def trim_cache(cache_dir: Path, max_bytes: int) -> None:
     """Delete the segments used longest ago until the cache is under `max_bytes`."""
     entries = []
-    for path in cache_dir.glob("*.mov"):
+    for path in [*cache_dir.glob("*.mov"), *cache_dir.glob("*.wav")]:
         with contextlib.suppress(FileNotFoundError):
             stat = path.stat()
             entries.append((stat.st_mtime, stat.st_size, path))
