@@ -1,0 +1,45 @@
+"""A job's output upload as the agent sees it: streamed to the job's folder, a stale lease refused before
+any file byte is kept, unknown fields refused, nothing left behind by a refused upload."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from tests.api.test_farm import agent_client, claim, drain_queue, register, submit
+from tests.support.api import Api
+
+
+@pytest.fixture
+def farm(api: Api) -> Api:
+    drain_queue(api)
+    return api
+
+
+def test_outputs_stream_in_and_a_refused_upload_leaves_nothing(farm: Api) -> None:
+    agent = agent_client(farm)
+    agent_id = register(agent)
+    job = submit(farm)
+    got = claim(agent, agent_id)
+    assert got is not None and got["job"]["id"] == job["id"]
+    url = f"/api/farm/jobs/{job['id']}/outputs"
+    video = bytes(range(256)) * (24 * 4096)  # 24 MiB: several of the server's 4 MiB batches
+    files = {"files": ("clip.mp4", video, "video/mp4")}
+
+    stale = agent.post(url, data={"lease_id": "an-old-lease"}, files=files)
+    assert stale.status_code == 409, stale.text
+    assert stale.json()["type"].endswith("lease-lost")
+    unknown = agent.post(url, data={"lease_id": got["lease"]["id"], "comment": "hi"}, files=files)
+    assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "comment"
+
+    stored = agent.post(url, data={"lease_id": got["lease"]["id"]}, files=files)
+    assert stored.status_code == 200, stored.text
+    (entry,) = stored.json()["outputs"]
+    assert (entry["name"], entry["size"]) == ("clip.mp4", len(video))
+    assert entry["sha256"] == hashlib.sha256(video).hexdigest()
+    back = agent.get(f"{url}/clip.mp4")
+    assert back.status_code == 200 and back.content == video
+    if farm.data_dir is not None:  # the refused uploads left no part file next to the output
+        folder = farm.data_dir / "storage" / ".farm" / "jobs" / job["id"]
+        assert sorted(p.name for p in folder.iterdir()) == ["clip.mp4"]
