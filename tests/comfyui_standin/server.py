@@ -46,6 +46,14 @@ log = logging.getLogger(__name__)
 CAPTURED_OBJECT_INFO = Path(__file__).resolve().parents[1] / "data" / "comfyui" / "object_info.json"
 
 
+class _SentFile(FileResponse):
+    """ComfyUI's aiohttp `/view` sends files with sendfile; uvicorn has no zero-copy send, so the stand-in
+    sends 1 MiB at a time (Starlette's 64 KiB made the stand-in, not the agent, the slow part of a
+    100 MB output's download in bench_agent_overhead)."""
+
+    chunk_size = 1024 * 1024
+
+
 class Interrupted(Exception):
     """Raised at a node boundary (or progress tick) after POST /interrupt."""
 
@@ -292,7 +300,7 @@ class StandinComfy:
         if not path.is_file():
             return Response(status_code=404)
         media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        return FileResponse(path, media_type=media_type, filename=path.name)
+        return _SentFile(path, media_type=media_type, filename=path.name)
 
     async def _post_upload(self, request: Request) -> Response:
         form = await request.form()
