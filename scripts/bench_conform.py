@@ -178,6 +178,8 @@ def main() -> None:
         base_frames = frame_count(base_out)
         sound_s = baseline(exe, movies, lengths, args.size, work / "baseline_sound.mp4", sound=True)
         full = conform_and_master(exe, params, work, work / "cache", "full", frames)
+        # Again after the conform: on a shared machine the load moves; the two runs bracket the conform.
+        sound_after_s = baseline(exe, movies, lengths, args.size, work / "baseline_sound.mp4", sound=True)
 
         # One shot changes: a new take (new file, new checksum) of the middle shot.
         middle = len(shots) // 2
@@ -202,9 +204,9 @@ def main() -> None:
         "baseline_single_pass_s": round(base_s, 2),
         "baseline_frames": base_frames,
         "full": full,
-        "baseline_with_aac_s": round(sound_s, 2),
+        "baseline_with_aac_s": [round(sound_s, 2), round(sound_after_s, 2)],
         "full_vs_baseline": round(full["total_s"] / base_s, 3),
-        "full_vs_baseline_with_aac": round(full["total_s"] / sound_s, 3),
+        "full_vs_baseline_with_aac": round(full["total_s"] / ((sound_s + sound_after_s) / 2), 3),
         "one_shot_change": one,
         "one_shot_vs_full_conform": round(one["conform_s"] / full["conform_s"], 3),
         "one_shot_vs_full_total": round(one["total_s"] / full["total_s"], 3),
