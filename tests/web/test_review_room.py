@@ -30,6 +30,9 @@ from tests.web.conftest import WebServer
 RATE = "24000/1001"
 FRAMES = 600  # 25 s at 23.976: long enough that stepping at a wrong rate shows the wrong frame
 PLAYBLAST_FIRST = 100  # the playblast's frames show 100, 101, …; the previz's 0, 1, …
+# pytest-timeout counts fixture setup: the first test here also starts the server and Chromium and encodes and
+# publishes the two coded movies, which took 120 s on 2 cores at load 15-20 (the test itself, 15-40 s).
+pytestmark = pytest.mark.timeout(300)
 
 
 @dataclass
@@ -106,7 +109,7 @@ def _settled(page: Any, frame: int | None = None) -> None:
         && Math.floor(Number(v.dataset.presentedTime) * num / den + 1e-6) === frame)"""
     num, den = (int(part) for part in RATE.split("/"))
     try:
-        page.wait_for_function(presented, arg=[frame, num, den], timeout=45_000)
+        page.wait_for_function(presented, arg=[frame, num, den])
     except Exception as exc:
         raise AssertionError(f"frame {frame} not presented: {page.evaluate(PLAYERS)}") from exc
 
@@ -128,8 +131,11 @@ def _shows(page: Any, selector: str, number: int) -> None:
 
 def _open_shot(session: Any, web: WebServer, reel: Reel, role: str, lang: str = "en") -> str:
     username, password = web.user(role)
-    session.login(web.url, username, password, then="/review")
     page = session.page
+    # Every wait here is for an event (a seek done, a frame presented, a note arrived), so a longer limit
+    # costs nothing when things work; Playwright's 30 s default was seen running out on 2 cores at load 18.
+    page.set_default_timeout(60_000)
+    session.login(web.url, username, password, then="/review")
     page.goto(f"{web.url}/review?project={reel.project['id']}&lang={lang}")
     page.wait_for_selector("#review[data-ready=true]")
     page.click(f"#shots .shot[data-shot-id='{reel.shots[1]['id']}'] .shot-pick")
