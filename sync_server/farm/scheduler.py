@@ -273,6 +273,15 @@ def _model_to_run(
     if scarce_short and (loaded is None or not scarce(loaded) or loaded not in by_model):
         return max(scarce_short, key=lambda m: (shortage(m) * n / able(m), m))
     # Rigid models first: stay while needed (or while no other rigid model is short).
+    # A card that is one of few able to run its loaded model keeps it while it has runnable work (unless
+    # another such model lacks agents): nobody else can take that work, and leaving it for later puts it
+    # at the end of the run, where this card alone works it off.
+    if (
+        loaded in by_model
+        and scarce(loaded)
+        and not any(rigid_short(m) and scarce(m) for m in models if m != loaded)
+    ):
+        return loaded
     if (
         loaded in by_model
         and loaded in plan.rigid
@@ -283,6 +292,28 @@ def _model_to_run(
     if short_rigid:
         return max(short_rigid, key=lambda m: (scarce(m), shortage(m) * n / able(m)))
 
+    # The end of a long model's work: its last jobs (none waits on parents any more) that would wait for
+    # a busy holder past the farm's planned end are taken now by a flexible agent able to load the model
+    # before any holder frees up (small fleets, where one i2v job is a tenth of the run, end on such a
+    # job otherwise).
+    if loaded not in plan.rigid or loaded not in by_model:
+
+        def ends_late(m: str) -> bool:
+            if farm.holders.get(m, 0) == 0:
+                return False
+            free_in = farm.next_free_s.get(m, math.inf)
+            queued = sum(j.estimate_s for j in by_model[m])
+            longest = max(j.estimate_s + j.downstream_s for j in by_model[m])
+            return (
+                farm.demand_s.get(m, queued) <= queued + 1.0  # its last jobs: none waits on parents
+                and free_in > farm.load_s.get(m, DEFAULT_LOAD_S)
+                and free_in + longest > plan.horizon
+            )
+
+        late = [m for m in models if m in plan.rigid and m != loaded and ends_late(m)]
+        if late:
+            return max(late, key=lambda m: (farm.next_free_s.get(m, math.inf), m))
+
     # Nothing starves: a model nobody holds gets served once its oldest job has waited long enough.
     def oldest(m: str) -> float:
         return max(waited(j, farm.now) for j in by_model[m])
@@ -290,6 +321,26 @@ def _model_to_run(
     orphans = [m for m in models if m != loaded and farm.holders.get(m, 0) == 0 and oldest(m) > ORPHAN_WAIT_S]
     if orphans and (loaded not in by_model or shortage(loaded) < 0):
         return max(orphans, key=oldest)
+
+    # Work that unlocks long jobs goes first: a flexible agent leaves its model for a model whose runnable
+    # jobs feed more work (an edit between a first frame and its i2v) when no holder of that model will
+    # be free before a load — else the long jobs behind it start late and end the run late.
+    def unlocks(m: str) -> float:
+        return sum(j.downstream_s for j in by_model[m] if j.downstream_s >= RIGID_JOB_S)
+
+    if loaded not in plan.rigid or loaded not in by_model:
+        mine = 2 * unlocks(loaded) if loaded in by_model else 0.0
+        blocked = [
+            m
+            for m in models
+            if m != loaded
+            and m not in plan.rigid
+            and farm.next_free_s.get(m, math.inf) > farm.load_s.get(m, DEFAULT_LOAD_S)
+            and farm.holders.get(m, 0) == 0
+            and unlocks(m) > mine
+        ]
+        if blocked:
+            return max(blocked, key=lambda m: (unlocks(m), m))
 
     # Flexible work: keep the loaded model unless it is over-staffed and another one is short.
     if loaded in by_model and shortage(loaded) > -STAY_SLACK:

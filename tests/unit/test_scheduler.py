@@ -221,6 +221,57 @@ def test_the_only_card_able_to_run_a_model_leaves_work_many_cards_can_take() -> 
     assert choose(big, wan + ltx, staffed).model == "wan"
 
 
+def test_the_only_card_able_to_run_a_model_finishes_its_work_before_helping_elsewhere() -> None:
+    """The only 48 GB card, on ltx (short enough to be flexible), keeps working off the ltx queue while wan
+    (which five cards run) lacks agents: wan's other cards can take wan's work later, while ltx left for
+    later would end the run with this card alone on it."""
+    vrams = [16.0] * 3 + [24.0] * 4 + [48.0]
+    big = AgentView(id="A48", vram_gb=48.0, loaded_model="ltx")
+    wan = [job(f"w{i}", type="i2v", model="wan", min_vram_gb=24.0, estimate_s=600.0) for i in range(15)]
+    ltx = [job(f"l{i}", type="i2v", model="ltx", min_vram_gb=40.0, estimate_s=110.0) for i in range(2)]
+    view = farm(agent_vram=vrams, holders={"wan": 4, "ltx": 1}, demand_s={"wan": 9000.0, "ltx": 220.0})
+    assert choose(big, wan + ltx, view).model == "ltx"
+    # Its ltx queue empty, it goes where it is needed.
+    assert choose(big, wan, view).model == "wan"
+
+
+def test_an_edit_that_unlocks_long_jobs_is_not_left_waiting() -> None:
+    """An agent on first frames (nothing behind them) picks up the image edits that i2v jobs wait on when
+    nobody holds the edit model, instead of leaving them until they have waited ten minutes."""
+    agent = AgentView(id="A1", vram_gb=24.0, loaded_model="flux")
+    stills = [job(f"f{i}") for i in range(20)]
+    edits = [
+        job(f"e{i}", type="image_edit", model="qwen", min_vram_gb=10.0, estimate_s=25.0, downstream_s=900.0)
+        for i in range(3)
+    ]
+    view = farm(
+        agent_vram=[24.0] * 8,
+        holders={"flux": 3, "wan": 5},
+        demand_s={"flux": 3000.0, "qwen": 75.0, "wan": 6000.0},
+        next_free_s={"flux": 0.0, "wan": 300.0},
+    )
+    assert choose(agent, stills + edits, view).model == "qwen"
+    # Edits that nothing waits on stay where they are: the agent keeps its stills.
+    plain = [JobView(**{**e.__dict__, "downstream_s": 0.0}) for e in edits]
+    assert choose(agent, stills + plain, view).model == "flux"
+
+
+def test_a_long_job_is_not_left_to_start_after_the_planned_end() -> None:
+    """Near the end of a run, an agent on short work takes a queued i2v job when every i2v holder is busy
+    for longer than a load: waiting for one would start that job after the work left is done."""
+    agent = AgentView(id="A1", vram_gb=24.0, loaded_model="flux")
+    stills = [job(f"f{i}", estimate_s=25.0) for i in range(12)]
+    wan = [job("w0", type="i2v", model="wan", min_vram_gb=24.0, estimate_s=480.0)]
+    tail = {
+        "agent_vram": [16.0] * 3 + [24.0] * 5,
+        "holders": {"flux": 3, "wan": 4},
+        "demand_s": {"flux": 300.0, "wan": 480.0},
+    }
+    assert choose(agent, stills + wan, farm(next_free_s={"flux": 0.0, "wan": 400.0}, **tail)).model == "wan"
+    # A wan holder frees up before this agent could load wan: the agent stays on its stills.
+    assert choose(agent, stills + wan, farm(next_free_s={"flux": 0.0, "wan": 20.0}, **tail)).model == "flux"
+
+
 def _traces_bench():
     _bench()
     spec = importlib.util.spec_from_file_location(
