@@ -133,14 +133,14 @@ class Settings(BaseSettings):
     farm_lease_flush_s: float = Field(
         default=1.0,
         gt=0,
-        description="A heartbeat that found the database's write lock busy is written this soon after "
-        "(it is answered at once); leases expire this much later twice over, for other servers' pending ones.",
+        description="A heartbeat that found the database busy is answered at once and written this soon "
+        "after; leases expire twice this much later, for other servers' pending heartbeats.",
     )
     background_nice: int = Field(
         default=10,
         ge=0,
         le=19,
-        description="CPU niceness of heavy background work (import processes, ffmpeg), so requests come first.",
+        description="CPU niceness added to heavy background work (import processes, ffmpeg): requests first.",
     )
     farm_claim_wait_max_s: float = Field(default=30.0, gt=0, description="Longest claim long-poll.")
     farm_retry_backoff_s: float = Field(default=15.0, ge=0, description="First delay before a retry.")
