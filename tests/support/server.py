@@ -83,7 +83,15 @@ class ServerProcess:
         ]
         if self.database_url:
             command += ["--database-url", self.database_url]
-        env = {**os.environ, "AIPIPE_LOG_FORMAT": "json", "AIPIPE_LOG_LEVEL": "WARNING", **self.env}
+        # Test servers share two cores with the test workers and Blender: their imports and proxies are not
+        # niced below those (tests/unit/test_spawned_priority.py checks the niceness itself).
+        env = {
+            **os.environ,
+            "AIPIPE_LOG_FORMAT": "json",
+            "AIPIPE_LOG_LEVEL": "WARNING",
+            "AIPIPE_BACKGROUND_NICE": "0",
+            **self.env,
+        }
         log = self.log_path.open("a", encoding="utf-8")
         self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, text=True, env=env)
         deadline = time.monotonic() + START_TIMEOUT_S
