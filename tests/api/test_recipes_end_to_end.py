@@ -151,6 +151,9 @@ def test_render_ready_runs_i2v_rife_and_esrgan_on_two_agents(tmp_path: Path) -> 
         assert movie_of(admin, interp) == {"frames": 23, "fps": 48, "size": (128, 72)}
         assert movie_of(admin, upscale) == {"frames": 23, "fps": 48, "size": (256, 144)}
         assert jobs[rife_id]["params"]["fps"] == 48  # bound at claim from the render's own rate
+        # the first step is checked like the others: its length at its fps (the agent's output check)
+        checked = render["provenance"]["output_check"]["outputs"]
+        assert [(c["frames"], c["fps"]) for c in checked] == [(12, 24.0)]
         for version, step, parent, parent_version in (
             (render, 0, None, None),
             (interp, 1, i2v_id, render["id"]),

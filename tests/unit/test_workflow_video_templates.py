@@ -238,6 +238,16 @@ def test_svi2pro_needs_the_kjnodes_pack_and_chains_two_segments(captured: dict[s
     assert note_of(graph)["expect"] == {"frames": {"value": 66}, "fps": {"value": 16.0}}  # type: ignore[index]
 
 
+def test_the_cpu_i2v_step_is_checked_for_its_length_at_its_fps(tmp_path: Path) -> None:
+    """The first step of a recipe chain (cpu_test_still_video on the stand-in and a CPU ComfyUI) is checked
+    like the steps after it: `length` frames at `fps`."""
+    graph = bind(template("cpu_test_still_video"), {"image": "first.png", "length": 12, "fps": 24})
+    assert note_of(graph)["expect"] == {"frames": {"value": 12}, "fps": {"value": 24.0}}  # type: ignore[index]
+    assert check_outputs(graph, {}, [clip(tmp_path / "ok.mp4", 12, 24)])["outputs"][0]["frames"] == 12  # type: ignore[index]
+    with pytest.raises(OutputCheckFailed, match="expected 12 frames, got 10"):
+        check_outputs(graph, {}, [clip(tmp_path / "short.mp4", 10, 24)])
+
+
 def test_an_expectation_from_a_bound_role_needs_no_input(tmp_path: Path) -> None:
     graph = bind(template("wan22_svi2pro_long"), {"image": "first.png", "length": 5, "fps": 24})
     made = clip(tmp_path / "svi.mp4", 10, 24)
