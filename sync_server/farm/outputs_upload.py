@@ -11,23 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
-from python_multipart.exceptions import MultipartParseError
-from python_multipart.multipart import MultipartParser, parse_options_header
+from python_multipart.multipart import parse_options_header
 from starlette.requests import ClientDisconnect
 
 from aipipe_shared.naming import safe_component
 
-from ..errors import ApiError, Conflict, PayloadTooLarge, Unprocessable
+from ..errors import ApiError, Conflict, Unprocessable
+from ..storage.multipart_stream import FILES_FIELD, MultipartStream
 
-FILES_FIELD = "files"
 TEXT_FIELDS = frozenset({"lease_id", "sha256"})
 MAX_FILES = 100
 MAX_FIELD_BYTES = 64 * 1024
@@ -47,143 +44,50 @@ class ReceivedOutput:
     sha256: str = ""
 
 
-class OutputsReceiver:
+class OutputsReceiver(MultipartStream[ReceivedOutput]):
     """Push parser for one outputs upload: `write(chunk)` in a worker thread, then `finish()`."""
 
+    max_field_bytes = MAX_FIELD_BYTES
+
     def __init__(self, boundary: bytes, folder: Path, on_field: Callable[[str, str], None]) -> None:
+        super().__init__(boundary)
         self.folder = folder
         self.on_field = on_field
-        self.fields: dict[str, str] = {}
-        self.files: list[ReceivedOutput] = []
-        self._current: ReceivedOutput | None = None
-        self._handle: BinaryIO | None = None
-        self._hash = hashlib.sha256()
         self._flushed = 0  # bytes of the current file handed to the disk's writeback
-        self._field_name: str | None = None
-        self._field_data = bytearray()
-        self._header_name = bytearray()
-        self._header_value = bytearray()
-        self._disposition = b""
-        self._complete = False
-        self._parser = MultipartParser(
-            boundary,
-            {
-                "on_part_begin": self._part_begin,
-                "on_header_field": lambda d, s, e: self._header_name.extend(d[s:e]),
-                "on_header_value": lambda d, s, e: self._header_value.extend(d[s:e]),
-                "on_header_end": self._header_end,
-                "on_headers_finished": self._headers_finished,
-                "on_part_data": self._part_data,
-                "on_part_end": self._part_end,
-                "on_end": self._end,
-            },
-        )
-
-    def write(self, data: bytes) -> None:
-        self.write_all((data,))
-
-    def write_all(self, chunks: Sequence[bytes]) -> None:
-        """Parse the chunks in order (as received: not joined, which would copy them once more)."""
-        try:
-            for data in chunks:
-                self._parser.write(data)
-        except MultipartParseError as exc:
-            raise Unprocessable(f"The multipart body is malformed: {exc}", field="body") from exc
-
-    def finish(self) -> list[ReceivedOutput]:
-        try:
-            self._parser.finalize()
-        except MultipartParseError as exc:
-            raise Unprocessable(f"The multipart body is malformed: {exc}", field="body") from exc
-        if not self._complete:
-            raise Unprocessable("The multipart body ended before its closing boundary.", field="body")
-        return self.files
 
     def discard(self) -> None:
         """Close and delete every part file (a refused or interrupted upload)."""
-        if self._handle is not None:
-            with contextlib.suppress(OSError):
-                self._handle.close()
-            self._handle = None
+        self.close()
         for received in self.files:
             received.part.unlink(missing_ok=True)
 
-    # -- parser callbacks -------------------------------------------------------------------------------
+    # -- what the parts may be --------------------------------------------------------------------------
 
-    def _part_begin(self) -> None:
-        self._disposition = b""
-        self._header_name.clear()
-        self._header_value.clear()
-
-    def _header_end(self) -> None:
-        if bytes(self._header_name).strip().lower() == b"content-disposition":
-            self._disposition = bytes(self._header_value)
-        self._header_name.clear()
-        self._header_value.clear()
-
-    def _headers_finished(self) -> None:
-        _, options = parse_options_header(self._disposition)
-        name = options.get(b"name", b"").decode("utf-8", errors="replace")
-        if b"filename" in options:
-            if name != FILES_FIELD:
-                raise Unprocessable(f"Files go in the '{FILES_FIELD}' field, not '{name}'.", field=name)
-            if len(self.files) >= MAX_FILES:
-                raise Unprocessable(f"At most {MAX_FILES} files per upload.", field=FILES_FIELD)
-            client_name = options[b"filename"].decode("utf-8", errors="replace")
-            safe = safe_component(Path(client_name).name or "output")
-            received = ReceivedOutput(safe, self.folder / f".{safe}.{uuid.uuid4().hex}.part")
-            self.folder.mkdir(parents=True, exist_ok=True)
-            self._handle = open(received.part, "xb")  # noqa: SIM115 - closed in _part_end or discard()
-            self._hash = hashlib.sha256()
-            self._flushed = 0
-            self.files.append(received)
-            self._current = received
-            return
+    def check_field(self, name: str) -> None:
         if name not in TEXT_FIELDS:
             raise Unprocessable(
                 f"Unknown field '{name}'; the fields are lease_id, sha256 and files.", field=name
             )
-        self._field_name = name
-        self._field_data.clear()
 
-    def _part_data(self, data: bytes, start: int, end: int) -> None:
-        received = self._current
-        if received is None:
-            if self._field_name is not None:
-                if len(self._field_data) + end - start > MAX_FIELD_BYTES:
-                    raise PayloadTooLarge(
-                        f"'{self._field_name}' is larger than {MAX_FIELD_BYTES} bytes.",
-                        field=self._field_name,
-                    )
-                self._field_data.extend(data[start:end])
-            return
-        chunk = memoryview(data)[start:end]
-        received.size += len(chunk)
-        self._hash.update(chunk)
-        assert self._handle is not None
-        self._handle.write(chunk)
+    def end_field(self, name: str, data: bytes) -> None:
+        value = data.decode("utf-8", errors="replace")
+        self.fields[name] = value
+        self.on_field(name, value)
+
+    def begin_file(self, client_name: str) -> ReceivedOutput:
+        if len(self.files) >= MAX_FILES:
+            raise Unprocessable(f"At most {MAX_FILES} files per upload.", field=FILES_FIELD)
+        safe = safe_component(Path(client_name).name or "output")
+        received = ReceivedOutput(safe, self.folder / f".{safe}.{uuid.uuid4().hex}.part")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.open_file(received.part)
+        self._flushed = 0
+        return received
+
+    def file_data(self, received: ReceivedOutput, chunk: memoryview) -> None:
+        self.write_file(chunk)
         if received.size - self._flushed >= WRITEBACK_BYTES:
             self._start_writeback(received.size)
-
-    def _part_end(self) -> None:
-        received = self._current
-        if received is None:
-            if self._field_name is not None:
-                name, self._field_name = self._field_name, None
-                value = bytes(self._field_data).decode("utf-8", errors="replace")
-                self.fields[name] = value
-                self.on_field(name, value)
-            return
-        assert self._handle is not None
-        self._handle.flush()
-        os.fsync(self._handle.fileno())  # once per file, at its end
-        self._handle.close()
-        self._handle = None
-        received.sha256 = self._hash.hexdigest()
-        self._current = None
-
-    def _end(self) -> None:
-        self._complete = True
 
     def _start_writeback(self, upto: int) -> None:
         """Have the kernel start writing what was written so far to disk (asynchronously): the disk works

@@ -8,25 +8,20 @@ a validator when they end, so a bad `stage` is refused before the files behind i
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import os
 import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
 
-from python_multipart.exceptions import MultipartParseError
-from python_multipart.multipart import MultipartParser, parse_options_header
+from python_multipart.multipart import parse_options_header
 
 from aipipe_shared.naming import safe_component
 
 from ..errors import ApiError, PayloadTooLarge, Unprocessable
+from ..storage.multipart_stream import FILES_FIELD, MultipartStream
 from . import sniff
 
-FILES_FIELD = "files"
 MAX_FILES = 500  # files in one version
 MAX_FIELD_BYTES = 1024 * 1024  # one text field (provenance can carry a whole workflow)
 MAX_NAME_BYTES = 255
@@ -110,88 +105,26 @@ def safe_file_name(base: str, ext: str) -> str:
     return f"_{name}" if name.startswith(".") else name
 
 
-class FormReceiver:
+class FormReceiver(MultipartStream[ReceivedFile]):
     """Push parser for one upload: `write(chunk)` as bytes arrive (in a worker thread), then `finish()`."""
 
+    max_field_bytes = MAX_FIELD_BYTES
+
     def __init__(self, boundary: bytes, folder: Path, rules: UploadRules) -> None:
+        super().__init__(boundary)
         self.folder = folder
         self.rules = rules
-        self.fields: dict[str, str] = {}
-        self.files: list[ReceivedFile] = []
-        self.current: ReceivedFile | None = None
         self._names: set[str] = set()
-        self._handle: BinaryIO | None = None
-        self._hash = hashlib.sha256()
         self._head = bytearray()
         self._sniffed = False
-        self._field_name: str | None = None
-        self._field_data = bytearray()
-        self._header_name = bytearray()
-        self._header_value = bytearray()
-        self._disposition = b""
-        self._complete = False
-        self._parser = MultipartParser(
-            boundary,
-            {
-                "on_part_begin": self._part_begin,
-                "on_header_field": lambda d, s, e: self._header_name.extend(d[s:e]),
-                "on_header_value": lambda d, s, e: self._header_value.extend(d[s:e]),
-                "on_header_end": self._header_end,
-                "on_headers_finished": self._headers_finished,
-                "on_part_data": self._part_data,
-                "on_part_end": self._part_end,
-                "on_end": self._end,
-            },
-        )
 
-    # -- feeding ----------------------------------------------------------------------------------------
+    # -- what the parts may be --------------------------------------------------------------------------
 
-    def write(self, data: bytes) -> None:
-        try:
-            self._parser.write(data)
-        except MultipartParseError as exc:
-            raise Unprocessable(f"The multipart body is malformed: {exc}", field="body") from exc
-
-    def finish(self) -> list[ReceivedFile]:
-        """The body has ended: check it was complete and return the files, closed and fsynced."""
-        try:
-            self._parser.finalize()
-        except MultipartParseError as exc:
-            raise Unprocessable(f"The multipart body is malformed: {exc}", field="body") from exc
-        if not self._complete:
-            raise Unprocessable("The multipart body ended before its closing boundary.", field="body")
-        return self.files
-
-    def close(self) -> None:
-        """Close a file left open by an interrupted body (the caller removes the folder)."""
-        if self._handle is not None:
-            with contextlib.suppress(OSError):
-                self._handle.close()
-            self._handle = None
-
-    # -- parser callbacks -------------------------------------------------------------------------------
-
-    def _part_begin(self) -> None:
-        self._disposition = b""
-        self._header_name.clear()
-        self._header_value.clear()
-
-    def _header_end(self) -> None:
-        if bytes(self._header_name).strip().lower() == b"content-disposition":
-            self._disposition = bytes(self._header_value)
-        self._header_name.clear()
-        self._header_value.clear()
-
-    def _headers_finished(self) -> None:
-        _, options = parse_options_header(self._disposition)
-        name = options.get(b"name", b"").decode("utf-8", errors="replace")
+    def check_name(self, name: str) -> None:
         if not name:
             raise Unprocessable("A part of the body has no Content-Disposition name.", field="body")
-        if b"filename" in options:
-            if name != FILES_FIELD:
-                raise Unprocessable(f"Files go in the '{FILES_FIELD}' field, not '{name}'.", field=name)
-            self._begin_file(options[b"filename"].decode("utf-8", errors="replace"))
-            return
+
+    def check_field(self, name: str) -> None:
         if name == FILES_FIELD:
             raise Unprocessable(f"'{FILES_FIELD}' must be file parts (with a filename).", field=name)
         if name not in self.rules.text_fields:
@@ -199,10 +132,16 @@ class FormReceiver:
             raise Unprocessable(f"Unknown field '{name}'; the fields are {allowed}.", field=name)
         if name in self.fields:
             raise Unprocessable(f"'{name}' is sent more than once.", field=name)
-        self._field_name = name
-        self._field_data.clear()
 
-    def _begin_file(self, client_name: str) -> None:
+    def end_field(self, name: str, data: bytes) -> None:
+        try:
+            value = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise Unprocessable(f"'{name}' is not UTF-8 text.", field=name) from exc
+        self.rules.validate_field(name, value)
+        self.fields[name] = value
+
+    def begin_file(self, client_name: str) -> ReceivedFile:
         index = len(self.files)
         base, ext = split_name(client_name)
         shown = base or client_name or f"file {index + 1}"
@@ -222,26 +161,12 @@ class FormReceiver:
             )
         self._names.add(name.casefold())
         received = ReceivedFile(index, shown, name, ext, self.folder / name)
-        self._handle = open(received.path, "xb")  # noqa: SIM115 - closed in _part_end or close()
-        self._hash = hashlib.sha256()
+        self.open_file(received.path)
         self._head.clear()
         self._sniffed = False
-        self.files.append(received)
-        self.current = received
+        return received
 
-    def _part_data(self, data: bytes, start: int, end: int) -> None:
-        received = self.current
-        if received is None:
-            if self._field_name is not None:
-                if len(self._field_data) + end - start > MAX_FIELD_BYTES:
-                    raise PayloadTooLarge(
-                        f"'{self._field_name}' is larger than {MAX_FIELD_BYTES} bytes.",
-                        field=self._field_name,
-                    )
-                self._field_data.extend(data[start:end])
-            return
-        chunk = data[start:end]
-        received.size += len(chunk)
+    def file_data(self, received: ReceivedFile, chunk: memoryview) -> None:
         if received.size > self.rules.max_file_bytes:
             raise file_error(
                 PayloadTooLarge,
@@ -254,31 +179,11 @@ class FormReceiver:
             self._head.extend(chunk[: sniff.SNIFF_BYTES - len(self._head)])
             if len(self._head) >= sniff.SNIFF_BYTES:
                 self._sniff(received)
-        self._hash.update(chunk)
-        assert self._handle is not None
-        self._handle.write(chunk)
+        self.write_file(chunk)
 
-    def _part_end(self) -> None:
-        received = self.current
-        if received is None:
-            if self._field_name is not None:
-                name, self._field_name = self._field_name, None
-                try:
-                    value = bytes(self._field_data).decode("utf-8")
-                except UnicodeDecodeError as exc:
-                    raise Unprocessable(f"'{name}' is not UTF-8 text.", field=name) from exc
-                self.rules.validate_field(name, value)
-                self.fields[name] = value
-            return
+    def end_file(self, received: ReceivedFile) -> None:
         if not self._sniffed:
             self._sniff(received)
-        assert self._handle is not None
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
-        self._handle.close()
-        self._handle = None
-        received.sha256 = self._hash.hexdigest()
-        self.current = None
 
     def _sniff(self, received: ReceivedFile) -> None:
         try:
@@ -286,6 +191,3 @@ class FormReceiver:
         except sniff.Mismatch as exc:
             raise file_error(Unprocessable, received, received.index, received.client_name, str(exc)) from exc
         self._sniffed = True
-
-    def _end(self) -> None:
-        self._complete = True
