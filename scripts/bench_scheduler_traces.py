@@ -7,7 +7,9 @@ dependencies, fleet sizes and VRAM mixes, priorities, retakes) run through the s
 - `LB+` — the same bound counting the model loads no schedule can avoid: every distinct model a trace
   needs is loaded at least once on an agent able to run it (models no agent holds at the start), every
   agent that does any work loads at least once (k agents in use: the bound is the lowest over k of
-  (work + unavoidable loads) / k), and a chain cannot start before its first model could be loaded.
+  (work + unavoidable loads) / k), and a chain cannot start before its first model could be loaded;
+  per VRAM tier, the work released after a time t needs t + that work / the tier's agents (the loads
+  count from time 0 only: after t an idle agent may have loaded a model already).
 
 Prints one row per trace (makespan / LB and / LB+ for the scheduler with per-job and per-workflow
 estimates, and for FIFO), then the worst and the mean ratio. Deterministic for a given `--seed`.

@@ -282,7 +282,7 @@ def _traces_bench():
     return module
 
 
-@pytest.mark.parametrize("seed", [17_002, 17_006])
+@pytest.mark.parametrize("seed", [17_002, 17_006, 18_008])  # 18_008: the first LB+ was above its makespan
 def test_generated_traces_run_within_bounds(seed: int) -> None:
     """On generated work (not the trace it was tuned on) every job runs on a card that fits, the tighter
     bound is a bound (never above what the scheduler achieved, never below the plain one), and the
