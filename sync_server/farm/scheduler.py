@@ -272,14 +272,19 @@ def _model_to_run(
     scarce_short = [m for m in models if m != loaded and rigid_short(m) and scarce(m)]
     if scarce_short and (loaded is None or not scarce(loaded) or loaded not in by_model):
         return max(scarce_short, key=lambda m: (shortage(m) * n / able(m), m))
+
     # Rigid models first: stay while needed (or while no other rigid model is short).
     # A card that is one of few able to run its loaded model keeps it while it has runnable work (unless
-    # another such model lacks agents): nobody else can take that work, and leaving it for later puts it
-    # at the end of the run, where this card alone works it off.
+    # another such model lacks agents, or has a job nobody serves that waited past the orphan limit):
+    # nobody else can take that work, and leaving it for later puts it at the end of the run, where this
+    # card alone works it off.
+    def neglected(m: str) -> bool:
+        return farm.holders.get(m, 0) == 0 and any(waited(j, farm.now) > ORPHAN_WAIT_S for j in by_model[m])
+
     if (
         loaded in by_model
         and scarce(loaded)
-        and not any(rigid_short(m) and scarce(m) for m in models if m != loaded)
+        and not any(scarce(m) and (rigid_short(m) or neglected(m)) for m in models if m != loaded)
     ):
         return loaded
     if (

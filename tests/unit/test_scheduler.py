@@ -233,6 +233,13 @@ def test_the_only_card_able_to_run_a_model_finishes_its_work_before_helping_else
     assert choose(big, wan + ltx, view).model == "ltx"
     # Its ltx queue empty, it goes where it is needed.
     assert choose(big, wan, view).model == "wan"
+    # Another model only such cards run, nobody holding it, is not starved by that queue: once its job
+    # has waited past the orphan limit, the card serves it (ltx has another holder here).
+    lonely = job("big-edit", type="image_edit", model="edit-xl", min_vram_gb=40.0, submitted_at=0.0)
+    busy = farm(
+        now=700.0, agent_vram=vrams, holders={"wan": 4, "ltx": 2}, demand_s={"wan": 9000.0, "ltx": 220.0}
+    )
+    assert choose(big, [*ltx, lonely], busy) == lonely
 
 
 def test_an_edit_that_unlocks_long_jobs_is_not_left_waiting() -> None:
