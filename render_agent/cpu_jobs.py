@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -66,6 +66,36 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
+async def run_process(
+    command: Sequence[str], on_line: Callable[[bytes], None] | None = None
+) -> tuple[int, str]:
+    """Run `command` (never through a shell) to its end: its exit status and the last STDERR_TAIL
+    characters of its stderr. `on_line` hears each line of its stdout (discarded without one). Cancelling
+    the task kills the process."""
+    process = await asyncio.create_subprocess_exec(
+        *command,
+        stdout=asyncio.subprocess.PIPE if on_line is not None else asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        if on_line is None:
+            _, stderr = await process.communicate()
+        else:
+            assert process.stdout is not None and process.stderr is not None
+            errors = asyncio.create_task(process.stderr.read())
+            async for line in process.stdout:
+                on_line(line)
+            stderr = await errors
+            await process.wait()
+    except asyncio.CancelledError:
+        with contextlib.suppress(ProcessLookupError):  # it may have just exited on its own
+            process.kill()
+        await process.wait()
+        raise
+    assert process.returncode is not None
+    return process.returncode, stderr.decode("utf-8", "replace")[-STDERR_TAIL:].strip()
+
+
 async def run_ffmpeg(
     exe: str, source: Path, plan: FfmpegPlan, out_dir: Path, on_stage: Callable[[str], None]
 ) -> Path:
@@ -75,19 +105,9 @@ async def run_ffmpeg(
     command = [exe, "-hide_banner", "-nostdin", "-y", "-i", str(source), *plan.args, str(output)]
     log.info("running %s", " ".join(command))
     on_stage("ffmpeg")
-    process = await asyncio.create_subprocess_exec(
-        *command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
-    )
-    try:
-        _, stderr = await process.communicate()
-    except asyncio.CancelledError:
-        with contextlib.suppress(ProcessLookupError):  # it may have just exited on its own
-            process.kill()
-        await process.wait()
-        raise
-    if process.returncode != 0:
-        tail = stderr.decode("utf-8", "replace")[-STDERR_TAIL:].strip()
-        raise CpuJobError(f"ffmpeg exited with {process.returncode}: {tail}", retryable=False)
+    returncode, tail = await run_process(command)
+    if returncode != 0:
+        raise CpuJobError(f"ffmpeg exited with {returncode}: {tail}", retryable=False)
     if not output.is_file() or output.stat().st_size == 0:
         raise CpuJobError(f"ffmpeg wrote no {plan.output_name}", retryable=False)
     return output

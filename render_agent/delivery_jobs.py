@@ -27,7 +27,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from aipipe_shared.delivery import PROFILES, SAMPLE_RATE, Profile, frame_count
-from render_agent.cpu_jobs import STDERR_TAIL, CpuJobError
+from render_agent.cpu_jobs import CpuJobError, run_process
 
 log = logging.getLogger(__name__)
 
@@ -152,31 +152,15 @@ async def _ffmpeg(
     progress = ["-progress", "pipe:1", "-nostats"] if on_frame is not None else []
     command = [exe, "-hide_banner", "-nostdin", "-v", "error", "-y", *progress, *args]
     log.debug("running %s", " ".join(command))
-    process = await asyncio.create_subprocess_exec(
-        *command,
-        stdout=asyncio.subprocess.PIPE if on_frame is not None else asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        if on_frame is None:
-            _, stderr = await process.communicate()
-        else:
-            assert process.stdout is not None and process.stderr is not None
-            errors = asyncio.create_task(process.stderr.read())
-            async for line in process.stdout:
-                if line.startswith(b"frame="):
-                    with contextlib.suppress(ValueError):
-                        on_frame(int(line[6:]))
-            stderr = await errors
-            await process.wait()
-    except asyncio.CancelledError:
-        with contextlib.suppress(ProcessLookupError):  # it may have just exited on its own
-            process.kill()
-        await process.wait()
-        raise
-    if process.returncode != 0:
-        tail = stderr.decode("utf-8", "replace")[-STDERR_TAIL:].strip()
-        raise CpuJobError(f"ffmpeg failed on {what}: {tail or f'exit {process.returncode}'}", retryable=False)
+
+    def progress_line(line: bytes) -> None:
+        if on_frame is not None and line.startswith(b"frame="):
+            with contextlib.suppress(ValueError):
+                on_frame(int(line[6:]))
+
+    returncode, tail = await run_process(command, progress_line if on_frame is not None else None)
+    if returncode != 0:
+        raise CpuJobError(f"ffmpeg failed on {what}: {tail or f'exit {returncode}'}", retryable=False)
 
 
 def _escape(value: str) -> str:
