@@ -20,18 +20,17 @@ from aipipe_shared.workflows import WorkflowTemplate, role_targets
 
 from ..context import UnitOfWork
 from ..db.base import utcnow
-from ..db.models import Character, Job, JobDependency, Project, Shot, Version, VersionFile
+from ..db.models import Character, JobDependency, Project, Shot, Version, VersionFile
 from ..db.models_recipes import RenderRecipe
-from ..farm import catalog, jobs
+from ..farm import catalog, job_rows, jobs
+from ..farm.job_rows import SHAPELESS_ROLES
 from ..farm.render import default_seed, estimate, shot_params, version_input
 from ..farm.schemas import JobSubmit
 from ..prompts.service import prompt_for
 from ..settings import Settings
-from ..takes.queue import SHAPELESS_ROLES, _copy_jobs, _defaults, _with_values
 from .schemas import RecipeStep
 from .service import PlannedStep, plan_steps
 
-JOBS = Job.__table__
 DEPENDENCIES = JobDependency.__table__
 FALLBACK_FPS = 24.0  # a parent whose rate its template does not say (bound for real at claim)
 EXTENSION = {"video": "mp4", "image": "png"}
@@ -108,12 +107,12 @@ class RecipeQueue:
             return values
         values, bound_plain = self._bindings[key]
         changed = {role: value for role, value in plain.items() if bound_plain.get(role) != value}
-        return {**values, "graph": _with_values(values["graph"], template, changed)}
+        return {**values, "graph": job_rows.with_values(values["graph"], template, changed)}
 
     def _new_row(self) -> dict[str, Any]:
         """A job row with the model's defaults (computed once per request; the lists are not mutated)."""
         if self._row is None:
-            self._row = _defaults()
+            self._row = job_rows.default_row()
         return dict(self._row)
 
     def plan(
@@ -243,26 +242,12 @@ class RecipeQueue:
         (one more) and commit; the events are announced once."""
         session, uow = self.session, self.uow
         if self.rows:
-            if session.get_bind().dialect.name == "postgresql":
-                _copy_jobs(session, self.rows)
-            else:
-                session.execute(insert(JOBS), self.rows)
+            job_rows.insert_jobs(session, self.rows)
         if self.dependencies:
             session.execute(insert(DEPENDENCIES), self.dependencies)
         parents = {d["job_id"]: [d["parent_id"]] for d in self.dependencies}
-        events = []
-        for row in self.rows:
-            code = project_codes.get(row["project_id"]) if row["project_id"] else None
-            out = jobs.job_out_of(row, parents.get(row["id"], []), None, code)
-            events.append(
-                uow.event(
-                    "job.created",
-                    "job",
-                    row["id"],
-                    project_id=row["project_id"],
-                    revision_after=row["revision"],
-                    data=out.model_dump(mode="json"),
-                )
-            )
+        events = [
+            job_rows.created(uow, row, parents.get(row["id"], []), project_codes)[1] for row in self.rows
+        ]
         uow.record_all(events)
         uow.commit()

@@ -13,15 +13,15 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from aipipe_shared.workflows import WorkflowTemplate
 
 from ..context import UnitOfWork
 from ..db.base import utcnow
-from ..db.models import Job, Project, Shot
-from ..farm import catalog, jobs
+from ..db.models import Project, Shot
+from ..farm import catalog, job_rows, jobs
+from ..farm.job_rows import SHAPELESS_ROLES
 from ..farm.render import shot_job
 from ..farm.schemas import JobSubmit
 from ..prompts.service import prompt_for
@@ -31,35 +31,6 @@ from .params import Seeds, take_params
 from .schemas import TakeFields, TakeJobOut
 from .templates import check_template, template_name
 
-JOBS = Job.__table__
-# Roles whose values cannot make a graph invalid for ComfyUI (free text, and the seed in its range).
-SHAPELESS_ROLES = ("positive", "negative", "instruction", "filename_prefix", "seed")
-
-
-def _defaults() -> dict[str, Any]:
-    """A new job row's column values as the model's defaults give them (fresh lists, ids, times)."""
-    row: dict[str, Any] = {}
-    for column in JOBS.columns:
-        default = column.default
-        if default is None:
-            row[column.key] = None
-        elif default.is_callable:
-            row[column.key] = default.arg(None)  # type: ignore[attr-defined]
-        else:
-            row[column.key] = default.arg  # type: ignore[attr-defined]
-    return row
-
-
-def _with_values(graph: dict[str, Any], template: WorkflowTemplate, values: dict[str, Any]) -> dict[str, Any]:
-    """A copy of a bound graph with other values for plain roles (texts, seed, input names): only the
-    nodes they go to are copied."""
-    out = dict(graph)
-    for role, value in values.items():
-        for node_id, input_name in template.meta.bindings.get(role) or []:  # type: ignore[call-overload]
-            node = out[node_id]
-            out[node_id] = {**node, "inputs": {**node["inputs"], input_name: value}}
-    return out
-
 
 def _shape(graph: dict[str, Any], template: WorkflowTemplate) -> str:
     plain = {k: {**v, "inputs": dict(v.get("inputs", {}))} for k, v in graph.items()}
@@ -68,28 +39,6 @@ def _shape(graph: dict[str, Any], template: WorkflowTemplate) -> str:
             if node_id in plain:
                 plain[node_id]["inputs"][input_name] = None
     return json.dumps(plain, sort_keys=True)
-
-
-def _copy_jobs(session: Session, rows: list[dict[str, Any]]) -> None:
-    """PostgreSQL: the rows through COPY, each value through its column type's bind processor (JSON as
-    text, times in UTC). An executemany is one INSERT per row in psycopg's pipeline; COPY of 800 jobs costs
-    the database about a third less, and a multi-row INSERT .. VALUES cost it twice as much (measured)."""
-    if not rows:
-        return
-    session.flush()  # what the unit added first (the raw COPY does not autoflush as session.execute does)
-    columns = list(rows[0])
-    dialect = session.get_bind().dialect
-    processors = [JOBS.c[name].type._cached_bind_processor(dialect) for name in columns]
-    names = ", ".join(f'"{name}"' for name in columns)
-    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
-    with cursor, cursor.copy(f"COPY jobs ({names}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(
-                [
-                    row[name] if process is None or row[name] is None else process(row[name])
-                    for name, process in zip(columns, processors, strict=True)
-                ]
-            )
 
 
 @dataclass
@@ -152,7 +101,7 @@ class TakeQueue:
             return values
         values, bound_plain = self._bound[key]
         changed = {role: value for role, value in plain.items() if bound_plain.get(role) != value}
-        return {**values, "graph": _with_values(values["graph"], template, changed)}
+        return {**values, "graph": job_rows.with_values(values["graph"], template, changed)}
 
     def plan(
         self,
@@ -192,7 +141,7 @@ class TakeQueue:
                 "input_version_ids": inputs.version_ids,
                 **(origin or {}),
             }
-            row = _defaults()
+            row = job_rows.default_row()
             row.update(
                 id=uuid.uuid4(),
                 project_id=shot.project_id,
@@ -210,7 +159,7 @@ class TakeQueue:
                 take=take,
                 **{
                     **values,
-                    "graph": _with_values(values["graph"], template, {"seed": seed})
+                    "graph": job_rows.with_values(values["graph"], template, {"seed": seed})
                     if index
                     else values["graph"],
                 },
@@ -223,31 +172,18 @@ class TakeQueue:
         """Insert every planned job with one statement, record their events with one more, commit (the
         events are announced once). `full`: answer with the jobs as the API shows them (else none)."""
         session, uow = self.session, self.uow
-        if session.get_bind().dialect.name == "postgresql":
-            _copy_jobs(session, self.planned)
-        else:
-            session.execute(insert(JOBS), self.planned)  # SQLite: one prepared statement, run per row
+        job_rows.insert_jobs(session, self.planned)
         outs: list[TakeJobOut] = []
         events = []
         for row in self.planned:
-            code = project_codes.get(row["project_id"]) if row["project_id"] else None
-            out = jobs.job_out_of(row, [], None, code)
+            out, event = job_rows.created(uow, row, [], project_codes)
             if full:
                 outs.append(
                     TakeJobOut.model_validate(
                         {**out.model_dump(), "inputs": row["inputs"], "take": row["take"]}
                     )
                 )
-            events.append(
-                uow.event(
-                    "job.created",
-                    "job",
-                    row["id"],
-                    project_id=row["project_id"],
-                    revision_after=row["revision"],
-                    data=out.model_dump(mode="json"),  # as every job.created carries
-                )
-            )
+            events.append(event)
         uow.record_all(events)
         uow.commit()
         return outs
