@@ -23,7 +23,7 @@ from starlette.requests import ClientDisconnect
 from aipipe_shared.naming import safe_component
 
 from ..errors import ApiError, Conflict, Unprocessable
-from ..storage.multipart_stream import FILES_FIELD, MultipartStream
+from ..storage.multipart_stream import FILES_FIELD, MultipartStream, drain
 
 TEXT_FIELDS = frozenset({"lease_id", "sha256"})
 MAX_FILES = 100
@@ -31,7 +31,6 @@ MAX_FIELD_BYTES = 64 * 1024
 FEED_BYTES = 4 * 1024 * 1024  # body bytes handed to the worker thread at a time
 QUEUED_FEEDS = 2  # batches received ahead of the worker thread (bounds the memory per upload)
 WRITEBACK_BYTES = 64 * 1024 * 1024  # bytes of a file handed on to the disk at a time (_start_writeback)
-DRAIN_BYTES = 64 * 1024 * 1024  # after an early refusal, read this much more so the client sees the answer
 
 
 @dataclass
@@ -127,7 +126,7 @@ async def receive(stream: AsyncIterator[bytes], receiver: OutputsReceiver) -> No
             await _put(queue, writer, None)
         await writer
     except ApiError:
-        await _drain(stream)
+        await drain(stream)
         raise
     except ClientDisconnect as exc:
         raise ApiError("The upload was interrupted before the body ended.", field="body") from exc
@@ -147,15 +146,6 @@ async def _put(
     if not put.done():
         put.cancel()
         await writer  # raises the worker's error
-
-
-async def _drain(stream: AsyncIterator[bytes]) -> None:
-    seen = 0
-    with contextlib.suppress(Exception):
-        async for chunk in stream:
-            seen += len(chunk)
-            if seen > DRAIN_BYTES:
-                break
 
 
 def place(

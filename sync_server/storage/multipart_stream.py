@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import BinaryIO, Generic, Protocol, TypeVar
 
@@ -21,6 +21,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from ..errors import PayloadTooLarge, Unprocessable
 
 FILES_FIELD = "files"
+DRAIN_BYTES = 64 * 1024 * 1024  # after an early refusal, read this much more so the client sees the answer
 
 
 class ReceivedPart(Protocol):
@@ -189,3 +190,14 @@ class MultipartStream(Generic[FileT]):
 
     def _end(self) -> None:
         self._complete = True
+
+
+async def drain(stream: AsyncIterator[bytes]) -> None:
+    """Read (and drop) up to DRAIN_BYTES more of a refused body, so that the client, still sending, reads
+    the answer instead of a reset connection."""
+    seen = 0
+    with contextlib.suppress(Exception):
+        async for chunk in stream:
+            seen += len(chunk)
+            if seen > DRAIN_BYTES:
+                break

@@ -1,6 +1,5 @@
 """/api/shots/{shot_id}/versions, /api/versions/{version_id}[/files|/thumbnail|/reviews], first frames."""
 
-import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,13 +19,13 @@ from ..errors import ApiError, PayloadTooLarge
 from ..file_response import LargeFileResponse
 from ..recipes import ready as recipes_ready
 from ..schemas import Page
+from ..storage.multipart_stream import drain
 from . import review, service
 from .schemas import ExtentUpdate, FirstFrameOut, ReviewCreate, ReviewOut, ReviewResult, Stage, VersionOut
 from .staging import StagingArea
 from .upload import FormReceiver, UploadRules, boundary_of, file_error
 
 FEED_BYTES = 256 * 1024  # body bytes handed to the parser thread at a time
-DRAIN_BYTES = 64 * 1024 * 1024  # after an early refusal, read this much more so the client sees the answer
 
 
 @asynccontextmanager
@@ -158,7 +157,7 @@ async def _receive(request: Request, receiver: FormReceiver) -> None:
         await run_in_threadpool(receiver.write, bytes(pending))
     except PayloadTooLarge as exc:
         if "file" in exc.extra:  # the receiver's own per-file limit
-            await _drain(stream)
+            await drain(stream)
             raise
         # The body limit was reached: parse what had arrived to learn which file it was reached in.
         await run_in_threadpool(receiver.write, bytes(pending))
@@ -171,17 +170,8 @@ async def _receive(request: Request, receiver: FormReceiver) -> None:
     except ClientDisconnect as exc:
         raise ApiError("The upload was interrupted before the body ended.", field="body") from exc
     except ApiError:
-        await _drain(stream)
+        await drain(stream)
         raise
-
-
-async def _drain(stream: AsyncIterator[bytes]) -> None:
-    seen = 0
-    with contextlib.suppress(Exception):
-        async for chunk in stream:
-            seen += len(chunk)
-            if seen > DRAIN_BYTES:
-                break
 
 
 # -- reading ------------------------------------------------------------------------------------------
