@@ -200,22 +200,10 @@ def regional_log_focal_sigma(segments: Segments, fit: Fit, *, pixels: float, wit
         labels = fit.labels[keep]
         if sum(1 for j in range(3) if np.sum(labels == j) >= 3) < 2:
             continue  # this region holds a vanishing point's only lines: no estimate without it
-        partial = refine(
-            segments.take(keep),
-            fit.focal,
-            fit.rotation,
-            pixels=pixels,
-            with_k1=with_k1,
-            k1=fit.k1,
-            labels=labels,
-            rounds=1,
-            angle_sigma=fit.angle_sigma,
-        )
-        estimates.append(np.log(partial.focal))
+        estimates.append(_log_focal_of(segments, fit, keep, pixels=pixels, with_k1=with_k1))
     if len(estimates) < 5:
         return float("inf")
-    values = np.array(estimates)
-    return float(np.sqrt((len(values) - 1) / len(values) * np.sum((values - values.mean()) ** 2)))
+    return _jackknife_sigma(estimates)
 
 
 def weak_point_log_focal_sigma(
@@ -239,22 +227,31 @@ def weak_point_log_focal_sigma(
             labels = fit.labels[keep]
             if sum(1 for j in range(3) if np.sum(labels == j) >= 2) < 2:
                 return float("inf")  # without this line there is no second vanishing point at all
-            partial = refine(
-                segments.take(keep),
-                fit.focal,
-                fit.rotation,
-                pixels=pixels,
-                with_k1=with_k1,
-                k1=fit.k1,
-                labels=labels,
-                rounds=1,
-                angle_sigma=fit.angle_sigma,
-            )
-            estimates.append(np.log(partial.focal))
-        values = np.array(estimates)
-        spread = float(np.sqrt((len(values) - 1) / len(values) * np.sum((values - values.mean()) ** 2)))
-        worst = max(worst, spread)
+            estimates.append(_log_focal_of(segments, fit, keep, pixels=pixels, with_k1=with_k1))
+        worst = max(worst, _jackknife_sigma(estimates))
     return worst
+
+
+def _log_focal_of(segments: Segments, fit: Fit, keep: np.ndarray, *, pixels: float, with_k1: bool) -> float:
+    """ln(focal) of the fit refined once on the kept lines only (one jackknife estimate)."""
+    partial = refine(
+        segments.take(keep),
+        fit.focal,
+        fit.rotation,
+        pixels=pixels,
+        with_k1=with_k1,
+        k1=fit.k1,
+        labels=fit.labels[keep],
+        rounds=1,
+        angle_sigma=fit.angle_sigma,
+    )
+    return float(np.log(partial.focal))
+
+
+def _jackknife_sigma(estimates: list[float]) -> float:
+    """The jackknife standard error of the estimates (each made with one part left out)."""
+    values = np.array(estimates)
+    return float(np.sqrt((len(values) - 1) / len(values) * np.sum((values - values.mean()) ** 2)))
 
 
 def distinct_lines(segments: Segments, members: np.ndarray, k1: float, *, pixels: float) -> np.ndarray:
