@@ -21,6 +21,7 @@ from .schemas import (
     ProjectCreate,
     ProjectOut,
     ProjectUpdate,
+    UnlockBody,
 )
 
 router = APIRouter(prefix="/projects", tags=["projects"])
@@ -77,7 +78,7 @@ def confirm_project(
 
 
 @router.post("/{project_id}/unlock", response_model=ProjectOut, operation_id="unlock_project")
-def unlock_project(project_id: uuid.UUID, body: ConfirmBody, uow: Admin, if_match: IfMatch) -> ProjectOut:
+def unlock_project(project_id: uuid.UUID, body: UnlockBody, uow: Admin, if_match: IfMatch) -> ProjectOut:
     """Unlock the project and its shots for structural edits; the folder tree stays."""
     return service.unlock_project(uow, project_id, expected_revision(body.revision, if_match))
 

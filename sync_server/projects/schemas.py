@@ -117,6 +117,13 @@ class ConfirmBody(Input):
     revision: int | None = Field(default=None, ge=1, description="The project revision you confirmed.")
 
 
+class UnlockBody(Input):
+    """Its own model: an unlock needs the revision (here or as If-Match), a confirm checks it only when given,
+    and the OpenAPI marks a shared model's revision required for both."""
+
+    revision: int | None = Field(default=None, ge=1, description="The project revision you unlock.")
+
+
 class ConfirmOut(Output):
     project: ProjectOut
     tree_root: str = Field(description="The project folder, relative to the storage root.")

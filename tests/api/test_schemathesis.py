@@ -98,6 +98,13 @@ ACCEPTANCE_EXEMPT = {
     "solve_camera": "the version must hold a picture; ground_length points must lie below its horizon",
     "import_camera_fspy": "the body must be an fSpy project for the version's picture size",
     "queue_depth": "source_version_id must be a picture of the shot (else it needs a first frame)",
+    "create_recipe": "each step needs a catalogue workflow or a CPU job type whose input fits the step "
+    "before",
+    "save_recipe_version": "each step needs a catalogue workflow or a CPU job type whose input fits the step "
+    "before",
+    "render_shot_recipe": "a recipe must be named or chosen by the shot or the project, and exist",
+    "conform_edit": "every shot of the edit needs approved media long enough for its cut",
+    "create_delivery": "every shot of the edit needs approved media long enough for its cut",
 }
 
 
