@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -12,8 +11,6 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
-
-from aipipe_shared.naming import safe_component
 
 from .. import resources
 from ..context import UnitOfWork
@@ -100,36 +97,6 @@ def heartbeat(
 
 def outputs_dir(settings: Settings, job_id: uuid.UUID) -> Path:
     return settings.resolved_storage_root / FARM_DIR / "jobs" / str(job_id)
-
-
-def store_output(settings: Settings, job: Job, name: str, source: Any) -> dict[str, Any]:
-    """Copy one uploaded file into the job's outputs (streamed, hashed). Same name + same bytes: no-op."""
-    safe = safe_component(Path(name).name)
-    folder = outputs_dir(settings, job.id)
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{safe}.{uuid.uuid4().hex}.part"
-    digest, size = hashlib.sha256(), 0
-    with tmp.open("wb") as out:
-        while chunk := source.read(CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-            out.write(chunk)
-    sha = digest.hexdigest()
-    for existing in job.outputs:
-        if existing["name"] == safe:
-            tmp.unlink()
-            if existing["sha256"] != sha:
-                raise Conflict(
-                    f"An output named {safe} was already uploaded with other bytes.", field="files"
-                )
-            return existing
-    tmp.replace(folder / safe)
-    return {
-        "name": safe,
-        "size": size,
-        "sha256": sha,
-        "path": (folder / safe).relative_to(settings.resolved_storage_root).as_posix(),
-    }
 
 
 def add_outputs(session: Session, job: Job, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
