@@ -56,8 +56,8 @@ def publish(
 
 
 def sample_shot(api: Api, **project: Any) -> dict[str, Any]:
-    """A 16:9 project, a character with a LoRA and trigger word, an environment, a shot with both, and a
-    published take (previz, 64x64 PNG)."""
+    """A 16:9 project, a character with a LoRA and trigger word, an environment, a shot with both and the
+    built-in cinematic preset "Slow Push In", and a published take (previz, 64x64 PNG)."""
     made = api.project(width=1920, height=1080, **project)
     pid = made["id"]
     rina = api.admin.post(
@@ -73,12 +73,14 @@ def sample_shot(api: Api, **project: Any) -> dict[str, Any]:
     alley = api.admin.post(
         f"/api/projects/{pid}/environments", json={"name": "골목길", "prompt": "narrow alley at night"}
     ).json()
+    [push_in] = api.admin.get(f"/api/projects/{pid}/presets", params={"q": "Slow Push In"}).json()["items"]
     scene = api.scene(pid)
     shot = api.shot(
         pid,
         scene["id"],
         action="Rina sprints into the alley",
         environment_id=alley["id"],
+        preset_id=push_in["id"],
         subjects=[{"character_id": rina["id"], "clothing": ""}],
     )
     take = publish(api.admin, shot["id"], "previz", png_bytes(64, 64))

@@ -19,7 +19,10 @@ def test_generate_binds_the_prompt_engine_the_project_size_and_distinct_seeds(ta
     seeds = [j["params"]["seed"] for j in jobs]
     assert len(set(seeds)) == 3
     params = jobs[0]["params"]
-    assert "rina_v1" in params["positive"] and "narrow alley" in params["positive"].lower()
+    # the prompt engine: the character's trigger word, the environment, the cinematic preset, the action
+    positive = params["positive"]
+    assert "rina_v1" in positive and "narrow alley" in positive.lower()
+    assert "50mm lens" in positive and "dolly in camera" in positive and "Rina sprints" in positive
     assert params["loras"] == [{"name": "rina_v1.safetensors", "strength": 0.8}]
     assert abs(params["width"] / params["height"] - 16 / 9) < 0.05
     assert params["filename_prefix"].endswith(sample["shot"]["code"])

@@ -222,6 +222,10 @@ def test_batch_with_control_from_each_shots_layout(takes_api: Api) -> None:
     for item in response.json()["jobs"]:
         job = takes_api.admin.get(f"/api/farm/jobs/{item['id']}").json()
         assert job["workflow"] == "flux1_dev_controlnet_depth" and job["params"]["control_strength"] == 0.5
+        if item["shot_id"] == shot_id:  # the batch binds the prompt engine as a single request does
+            positive = job["params"]["positive"]
+            assert "rina_v1" in positive and "50mm lens" in positive and "narrow alley" in positive.lower()
+            assert job["params"]["loras"] == [{"name": "rina_v1.safetensors", "strength": 0.8}]
     takes = takes_api.admin.get("/api/farm/jobs", params={"shot_id": second["id"], "limit": 10}).json()[
         "items"
     ]
