@@ -35,9 +35,7 @@ def setup_scene(
     """Create (or bring up to date) the scene `<code>_layout`: range, fps, resolution, camera, guide."""
     code = shot["code"]
     scene = bpy.data.scenes.get(scene_name(code)) or bpy.data.scenes.new(scene_name(code))
-    window = getattr(bpy.context, "window", None)
-    if window is not None:
-        window.scene = scene
+    _show_in_window(scene)
     head, tail = opsdata.handles(shot, project)
     frames = opsdata.frame_range(int(shot["duration_frames"]), head, tail)
     scene.frame_start, scene.frame_end = frames.first, frames.last
@@ -64,6 +62,22 @@ def setup_scene(
     context.cut_in, context.cut_out = frames.cut_in, frames.cut_out
     context.lens_mm = camera.data.lens
     return scene
+
+
+def _show_in_window(scene: Any) -> None:
+    """Show the layout scene in the artist's main window.
+
+    The window is taken from the window manager's list, not from `bpy.context.window`: this runs from the
+    add-on's timer, where the context's window is either unset (Blender's UI) or, in a background session
+    after the file was re-read, a pointer Blender 4.2 may have freed (switching through it crashed Blender
+    once in CI). A window already showing the scene is left alone."""
+    manager = getattr(bpy.context, "window_manager", None)
+    windows = list(manager.windows) if manager is not None else []
+    if not windows or any(window.scene == scene for window in windows):
+        return
+    active = bpy.context.scene
+    target = next((window for window in windows if window.scene == active), windows[0])
+    target.scene = scene
 
 
 def _camera(scene: Any, code: str, preset: Mapping[str, Any] | None) -> Any:
