@@ -32,7 +32,7 @@ def _upload_version(shot_id: str, fields: dict[str, str], path: str, ctx: Any) -
 
 
 class AIPIPE_OT_control_render_upload(bpy.types.Operator):
-    """Render a depth image and a line image from the shot camera at the first frame of the cut, and upload each as a control version of the shot"""  # noqa: E501 (a tooltip)
+    """Render a depth image, a line image and a pose image of the character rigs (the kinds picked) from the shot camera at the first frame of the cut, and upload each as a control version of the shot"""  # noqa: E501 (a tooltip)
 
     bl_idname = "aipipe.control_render_upload"
     bl_label = "Render and upload control images"
@@ -46,8 +46,8 @@ class AIPIPE_OT_control_render_upload(bpy.types.Operator):
             cls.poll_message_set(tip("The scene has no camera"))
             return False
         state = _state(context)
-        if not (state.depth or state.canny):
-            cls.poll_message_set(tip("Pick depth, lines or both"))
+        if not (state.depth or state.canny or state.pose):
+            cls.poll_message_set(tip("Pick depth, lines or pose"))
             return False
         return True
 
@@ -56,7 +56,7 @@ class AIPIPE_OT_control_render_upload(bpy.types.Operator):
         scene = context.scene
         shot = scene.aipipe_shot
         state = _state(context)
-        kinds = tuple(k for k in ("depth", "canny") if getattr(state, k))
+        kinds = tuple(k for k in ("depth", "canny", "pose") if getattr(state, k))
         frame = shot.cut_in or scene.frame_current
         shot_id, code, camera = shot.shot_id, shot.shot_code, scene.camera.name
         folder = tempfile.mkdtemp(prefix="aipipe-control-")

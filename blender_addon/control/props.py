@@ -41,6 +41,10 @@ class AIPIPE_PG_control(bpy.types.PropertyGroup):
     canny: BoolProperty(  # type: ignore[valid-type]
         name="Lines", description="A line image: white outlines and folds on black", default=True
     )
+    pose: BoolProperty(  # type: ignore[valid-type]
+        name="Pose",
+        description="A pose image of the character rigs (OpenPose colours), from their bones at the frame",
+    )
     depth_16bit: BoolProperty(  # type: ignore[valid-type]
         name="16-bit depth", description="Write the depth image with 16 bits instead of 8"
     )

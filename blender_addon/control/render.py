@@ -1,8 +1,9 @@
-"""Render control images from the shot camera: a depth image and a line image from one Workbench render.
+"""Render control images from the shot camera: a depth image and a line image from one Workbench render, and
+a pose image of the character rigs (no render: their bones projected through the camera, see `pose.py`).
 
 Callable without the add-on being registered (the benchmark and tests call it headless):
 
-    paths = render_control_images(scene, "/tmp/ctl", "SHT_0010", kinds=("depth", "canny"))
+    paths = render_control_images(scene, "/tmp/ctl", "SHT_0010", kinds=("depth", "canny", "pose"))
 
 The user's scene is not touched: a throw-away scene that links the same collections and objects (with the
 same collections excluded) renders once with Workbench, its normal matcap as colour and the depth pass in
@@ -24,9 +25,10 @@ import numpy as np
 
 from .. import compat
 from ..i18n import iface
-from . import maps, png
+from . import maps, png, pose
 
-KINDS = ("depth", "canny")
+KINDS = ("depth", "canny", "pose")
+RENDERED = ("depth", "canny")  # the kinds made from the Workbench render (pose needs none)
 NORMAL_MATCAP = "check_normal+y.exr"  # ships with Blender 4.2 to 5.0: colour = view-space normal
 TEMP_SCENE = "AIPIPE control render"
 
@@ -154,27 +156,84 @@ def render_passes(scene: Any, frame: int | None = None) -> ControlPasses:
     )
 
 
+def _rigs(scene: Any) -> list[Any]:
+    """The armatures the scene renders: in its first view layer (excluded collections left out), not hidden
+    from renders."""
+    return [o for o in scene.view_layers[0].objects if o.type == "ARMATURE" and not o.hide_render]
+
+
+def pose_skeletons(scene: Any, frame: int | None = None) -> list[dict[int, tuple[float, float]]]:
+    """Each character rig's OpenPose keypoints at `frame` as pixels of the scene camera's picture (full
+    resolution, top-left origin); points behind the camera are left out, rigs with no body bones too."""
+    from bpy_extras.object_utils import world_to_camera_view
+    from mathutils import Vector
+
+    if scene.camera is None:
+        raise RuntimeError(
+            iface("Scene {scene} has no camera to render control images from", scene=scene.name)
+        )
+    frame = scene.frame_current if frame is None else frame
+    artist_frame = (scene.frame_current, scene.frame_subframe)
+    if artist_frame != (frame, 0.0):
+        scene.frame_set(frame)
+    try:
+        depsgraph = scene.view_layers[0].depsgraph
+        depsgraph.update()
+        width, height = scene.render.resolution_x, scene.render.resolution_y
+        camera = scene.camera.evaluated_get(depsgraph)
+        skeletons = []
+        for rig in _rigs(scene):
+            evaluated = rig.evaluated_get(depsgraph)
+            world = evaluated.matrix_world
+            bones = {b.name: (tuple(world @ b.head), tuple(world @ b.tail)) for b in evaluated.pose.bones}
+            skeleton = {}
+            for index, point in pose.keypoints_from_bones(bones).items():
+                seen = world_to_camera_view(scene, camera, Vector(point))
+                if seen.z > 0:  # in front of the camera (the picture's edges may cut it)
+                    skeleton[index] = (float(seen.x) * width, (1.0 - float(seen.y)) * height)
+            if skeleton:
+                skeletons.append(skeleton)
+    finally:
+        if (scene.frame_current, scene.frame_subframe) != artist_frame:
+            scene.frame_set(artist_frame[0], subframe=artist_frame[1])
+    return skeletons
+
+
 def render_control_images(
     scene: Any,
     folder: str,
     stem: str,
-    kinds: Iterable[str] = KINDS,
+    kinds: Iterable[str] = RENDERED,
     bits: int = 8,
     frame: int | None = None,
 ) -> ControlImages:
-    """Render once and write `<stem>_<kind>.png` into `folder` for each of `kinds` (depth, canny)."""
+    """Render once and write `<stem>_<kind>.png` into `folder` for each of `kinds` (depth, canny, pose).
+    A pose image is RGB (OpenPose's colours) and needs a character rig (an armature) before the camera."""
     kinds = tuple(kinds)
     unknown = [k for k in kinds if k not in KINDS]
     if unknown or not kinds:
-        raise ValueError(iface("Control kinds are depth and canny, got {kinds}", kinds=", ".join(kinds)))
-    passes = render_passes(scene, frame)
+        raise ValueError(
+            iface("Control kinds are depth, canny and pose, got {kinds}", kinds=", ".join(kinds))
+        )
     result = ControlImages(
-        width=passes.depth.shape[1],
-        height=passes.depth.shape[0],
+        width=scene.render.resolution_x,
+        height=scene.render.resolution_y,
         frame=scene.frame_current if frame is None else frame,
-        timings={"render": passes.seconds},
     )
-    for kind in kinds:
+    if "pose" in kinds:
+        started = time.perf_counter()
+        skeletons = pose_skeletons(scene, result.frame)
+        if not skeletons:
+            raise RuntimeError(iface("No character rig (an armature with body bones) is before the camera"))
+        picture = pose.draw_pose(result.width, result.height, skeletons)
+        result.paths["pose"] = png.write_rgb(os.path.join(folder, f"{stem}_pose.png"), picture)
+        result.timings["pose"] = time.perf_counter() - started
+    if not any(kind in RENDERED for kind in kinds):
+        return result
+    passes = render_passes(scene, frame)
+    result.width, result.height = passes.depth.shape[1], passes.depth.shape[0]
+    result.timings["render"] = passes.seconds
+    for kind in (k for k in kinds if k in RENDERED):
         started = time.perf_counter()
         pixels = (
             maps.depth_map(passes.depth, bits)

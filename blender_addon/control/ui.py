@@ -50,6 +50,7 @@ class AIPIPE_PT_control_images(_ShotSubpanel, bpy.types.Panel):
         row = layout.row(align=True)
         row.prop(state, "depth", toggle=True)
         row.prop(state, "canny", toggle=True)
+        row.prop(state, "pose", toggle=True)
         layout.prop(state, "depth_16bit")
         layout.operator("aipipe.control_render_upload", icon="RENDER_STILL")
 

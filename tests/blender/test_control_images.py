@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import bpy
 import numpy as np
+import pytest
 from bpy_extras.object_utils import world_to_camera_view
 from mathutils import Vector
 from PIL import Image
@@ -87,7 +88,7 @@ def test_a_16_bit_depth_image_and_a_scene_without_camera(tmp_path) -> None:
     scene.camera = None
     with pytest.raises(RuntimeError, match="no camera"):
         render_control_images(scene, str(tmp_path), "none")
-    with pytest.raises(ValueError, match="depth and canny"):
+    with pytest.raises(ValueError, match="depth, canny and pose"):
         render_control_images(scene, str(tmp_path), "none", ("normal",))
 
 
@@ -127,3 +128,39 @@ def test_the_pose_at_the_frame_asked_for_and_the_artists_frame_given_back(tmp_pa
     assert abs(at_first - render_passes(scene, 1).depth[top]) < 1e-3
     assert at_twenty < at_first - 4.0  # about 5 m nearer (depth along the view axis)
     assert scene.frame_current == 1 and tuple(cube.location) == (0, 0, 1)  # the artist's frame and pose
+
+
+def test_a_pose_image_of_the_character_rig_at_the_frame_asked_for(tmp_path) -> None:
+    """A rig stands before the cube and steps 1.5 m to its left between frames 1 and 20; the pose image of
+    frame 20 has the OpenPose skeleton where the camera sees the bones then, in the annotator's colours."""
+    from blender_addon.control import pose
+    from blender_addon.control.render import render_control_images
+    from tests.blender.rigs import metarig
+
+    scene = _cube_on_floor()
+    with pytest.raises(RuntimeError, match="No character rig"):
+        render_control_images(scene, str(tmp_path), "none", ("pose",))
+    rig = metarig(scene, (0.0, -3.0, 0.0))
+    rig.keyframe_insert("location", frame=1)
+    rig.location = (1.5, -3.0, 0.0)
+    rig.keyframe_insert("location", frame=20)
+    scene.frame_set(1)
+
+    result = render_control_images(scene, str(tmp_path), "SHT_0010", ("pose",), frame=20)
+    assert scene.frame_current == 1 and tuple(rig.location) == (0.0, -3.0, 0.0)  # the artist's frame
+    assert set(result.paths) == {"pose"} and (result.width, result.height) == (WIDTH, HEIGHT)
+    assert result.frame == 20
+    with Image.open(result.paths["pose"]) as file:
+        assert file.mode == "RGB" and file.size == (WIDTH, HEIGHT)
+        picture = np.array(file)
+    k = {name: i for i, name in enumerate(pose.KEYPOINTS)}
+    assert tuple(picture[_pixel(scene, (1.5, -3, 1.45))]) == pose.COLOURS[k["neck"]]
+    assert tuple(picture[_pixel(scene, (2.2, -3, 1.45))]) == pose.COLOURS[k["left_wrist"]]
+    assert tuple(picture[_pixel(scene, (1.4, -3, 0.5))]) == pose.COLOURS[k["right_knee"]]
+    forearm = [int(c * pose.LIMB_SHADE) for c in pose.COLOURS[pose.LIMBS.index((6, 7))]]
+    assert list(picture[_pixel(scene, (2.075, -3, 1.45))]) == forearm  # the left forearm's middle
+    assert _window(picture, _pixel(scene, (0, -3, 1.45)), 3).max() == 0  # not where it stood at frame 1
+    assert (picture.reshape(-1, 3).any(axis=1)).mean() < 0.05  # a skeleton on black
+    rig.hide_render = True  # a rig the render leaves out is not drawn either
+    with pytest.raises(RuntimeError, match="No character rig"):
+        render_control_images(scene, str(tmp_path), "hidden", ("pose",), frame=20)

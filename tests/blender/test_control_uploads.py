@@ -112,6 +112,39 @@ def test_control_images_from_the_layout_camera_become_control_versions(online, s
     assert lines[face[0] - 20 : face[0] + 21, face[1] - 20 : face[1] + 21].max() == 0
 
 
+def test_a_pose_image_of_the_shots_character_rig_becomes_a_pose_control_version(online, studio) -> None:
+    from blender_addon.control import pose
+    from tests.blender.rigs import metarig
+
+    made = _project(studio.admin)
+    scene = _layout_scene(made, online)
+    rig = metarig(scene, (0.0, 0.0, 0.0))
+    rig.matrix_world = scene.camera.matrix_world.copy()  # the rig faces the camera, 5 m before it ...
+    rig.rotation_euler.x -= 1.5708  # ... standing up in the picture (its Z along the camera's Y)
+    rig.location = scene.camera.matrix_world @ Vector((0.0, -0.9, -5.0))
+    state = bpy.context.window_manager.aipipe_control
+    state.depth, state.canny, state.pose = False, False, True
+    try:
+        with bpy.context.temp_override(scene=scene):
+            assert bpy.ops.aipipe.control_render_upload() == {"FINISHED"}
+        pump(lambda: idle() and "control images of frame" in online.get().message.text, 60, "pose upload")
+    finally:
+        state.depth, state.canny, state.pose = True, True, False
+    versions = studio.admin.get(
+        f"/api/shots/{made['shot']['id']}/versions", params={"stage": "control"}
+    ).json()["items"]
+    [version] = versions
+    assert version["provenance"]["control_kind"] == "pose"
+    assert version["provenance"]["frame"] == scene.aipipe_shot.cut_in
+    picture = next(f for f in version["files"] if f["name"].endswith(".png"))
+    with Image.open(io.BytesIO(studio.admin.get(picture["url"]).content)) as image:
+        assert image.mode == "RGB" and image.size == (1280, 720)
+        pixels = np.array(image)
+    neck = rig.matrix_world @ Vector((0.0, 0.0, 1.45))
+    at = _pixel(scene, tuple(scene.camera.matrix_world.inverted() @ neck))
+    assert tuple(pixels[at]) == pose.COLOURS[pose.KEYPOINTS.index("neck")]
+
+
 def _pixel(scene: bpy.types.Scene, in_camera: tuple[float, float, float]) -> tuple[int, int]:
     """(row, column), top row first, of a point given in the camera's own space."""
     from bpy_extras.object_utils import world_to_camera_view
