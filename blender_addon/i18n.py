@@ -401,7 +401,7 @@ def _pgettext(text: str, tooltip: bool) -> str:
 
 def table() -> dict[str, str]:
     """The whole table: the entries above and each feature's own (`blender_addon/korean/<feature>.py`)."""
-    from .korean import camera, control, costs, images, layout25d, render_ready
+    from .korean import camera, conform, control, costs, images, layout25d, render_ready
 
     return {
         **KOREAN,
@@ -411,6 +411,7 @@ def table() -> dict[str, str]:
         **layout25d.KOREAN,
         **costs.KOREAN,
         **render_ready.KOREAN,
+        **conform.KOREAN,
     }
 
 

@@ -6,5 +6,5 @@ from __future__ import annotations
 from .. import parts
 
 register, unregister = parts(
-    __package__, ("props", "build", "takes", "push", "movies", "ui", "costs", "render_ready")
+    __package__, ("props", "build", "takes", "push", "movies", "ui", "costs", "render_ready", "conform")
 )

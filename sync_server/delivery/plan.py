@@ -1,5 +1,6 @@
 """What a conform is made of: the project's shots in edit order, each with its approved movie, the cut range
-its version records (head handle, frame count: never the project's assumed handles) and its sound.
+its version records (head handle, frame count: never the project's assumed handles) and its sound; or the
+edit a client sends (the VSE's strips: shot, version and cut range each), checked the same way.
 
 Everything is checked before a job is queued, so that a delivery that cannot be made is refused at once
 with every shot that stops it named (422), not after a farm run.
@@ -23,6 +24,7 @@ from aipipe_shared.naming import PathOutsideRootError, resolve_inside
 from ..db.models import Project, Shot, Version, VersionFile
 from ..editorial.edit import load_edit
 from ..errors import Unprocessable
+from .schemas import EditCut
 
 # Approved movies, the later stage of the pipeline first (a recipe's upscale beats its render).
 CONFORM_STAGES = ("final", "comp", "upscale", "interp", "render", "playblast")
@@ -153,20 +155,7 @@ def build_plan(session: Session, project: Project, root: Path, require_approval:
             "first_frame": version.first_frame,
             "frame_count": held,
         }
-        for track, stage in zip(TRACKS, ("reference", "audio"), strict=True):
-            sound = _newest_sound(versions, stage)
-            if sound is not None:
-                s_version, s_file = sound
-                clips[track].append(
-                    {
-                        "shot": len(params) - 1,
-                        "url": _url(s_version, s_file),
-                        "sha256": s_file.sha256,
-                        "name": s_file.name,
-                        "offset_s": float(Fraction(s_version.handle_in or 0) / rate),
-                    }
-                )
-                entry[track] = f"{s_version.stage} v{s_version.number:03d}"
+        _add_sound(versions, len(params) - 1, 0, rate, clips, entry)
         plan.append(entry)
         start += shot.duration_frames
     if problems:
@@ -174,6 +163,34 @@ def build_plan(session: Session, project: Project, root: Path, require_approval:
         raise Unprocessable(f"Cannot conform shot(s) {codes}: {problems[0]['message']}.", errors=problems)
     tracks = [{"name": track, "clips": clips[track]} for track in TRACKS]
     return ConformPlan(params, tracks, plan)
+
+
+def _add_sound(
+    versions: list[Version],
+    index: int,
+    trim: int,
+    rate: Fraction,
+    clips: dict[str, list[dict[str, Any]]],
+    entry: dict[str, Any],
+) -> None:
+    """The shot's newest sound of each track under cut `index`; `trim`: frames the cut starts after the
+    picture's head handle (its sound starts as many frames later, never before its first sample)."""
+    for track, stage in zip(TRACKS, ("reference", "audio"), strict=True):
+        sound = _newest_sound(versions, stage)
+        if sound is None:
+            continue
+        s_version, s_file = sound
+        offset = max(0, (s_version.handle_in or 0) + trim)
+        clips[track].append(
+            {
+                "shot": index,
+                "url": _url(s_version, s_file),
+                "sha256": s_file.sha256,
+                "name": s_file.name,
+                "offset_s": float(Fraction(offset) / rate),
+            }
+        )
+        entry[track] = f"{s_version.stage} v{s_version.number:03d}"
 
 
 def _chosen(
@@ -201,3 +218,126 @@ def _newest_sound(versions: list[Version], stage: str) -> tuple[Version, Version
             if sound is not None:
                 return version, sound
     return None
+
+
+def build_edit_plan(
+    session: Session, project: Project, root: Path, edit: list[EditCut], require_approval: bool
+) -> ConformPlan:
+    """The conform of an edit the client sends (the VSE's strips), in its order: each cut is the version's
+    movie from `cut_in` to `cut_out`. Unprocessable naming `edit[i].<field>` for every cut that cannot be
+    conformed."""
+    rate = Fraction(project.fps_num, project.fps_den)
+    shot_ids = {cut.shot_id for cut in edit}
+    shots = {
+        shot.id: shot
+        for shot in session.scalars(select(Shot).where(Shot.project_id == project.id, Shot.id.in_(shot_ids)))
+    }
+    chosen = {
+        version.id: version
+        for version in session.scalars(
+            select(Version)
+            .where(Version.project_id == project.id, Version.id.in_({cut.version_id for cut in edit}))
+            .options(selectinload(Version.files))
+        )
+    }
+    sounds: dict[uuid.UUID, list[Version]] = defaultdict(list)
+    for version in session.scalars(
+        select(Version)
+        .where(
+            Version.project_id == project.id,
+            Version.shot_id.in_(shot_ids),
+            Version.stage.in_(("reference", "audio")),
+        )
+        .options(selectinload(Version.files))
+        .order_by(Version.number.desc())
+    ):
+        sounds[version.shot_id].append(version)
+    params: list[dict[str, Any]] = []
+    plan: list[dict[str, Any]] = []
+    clips: dict[str, list[dict[str, Any]]] = {track: [] for track in TRACKS}
+    problems: list[dict[str, str]] = []
+    start = 0
+    for index, cut in enumerate(edit):
+        where = f"edit[{index}]"
+        checked = _check_cut(
+            where, cut, shots.get(cut.shot_id), chosen.get(cut.version_id), root, rate, require_approval
+        )
+        if isinstance(checked, dict):
+            problems.append(checked)
+            continue
+        shot, version, file = checked
+        frames = cut.cut_out - cut.cut_in
+        params.append(
+            {
+                "code": shot.code,
+                "frames": frames,
+                "source_in": cut.cut_in,
+                "media": {"url": _url(version, file), "sha256": file.sha256, "name": file.name},
+            }
+        )
+        entry: dict[str, Any] = {
+            "shot_id": str(shot.id),
+            "code": shot.code,
+            "start": start,
+            "frames": frames,
+            "version_id": str(version.id),
+            "version": f"{version.stage} v{version.number:03d}",
+            "file": file.name,
+            "source_in": cut.cut_in,
+            "first_frame": version.first_frame,
+            "frame_count": _frames_held(version, file, rate),
+        }
+        trim = cut.cut_in - (version.handle_in or 0)
+        _add_sound(sounds.get(shot.id, []), len(params) - 1, trim, rate, clips, entry)
+        plan.append(entry)
+        start += frames
+    if problems:
+        where = ", ".join(p["field"] for p in problems)
+        raise Unprocessable(f"Cannot conform {where}: {problems[0]['message']}.", errors=problems)
+    tracks = [{"name": track, "clips": clips[track]} for track in TRACKS]
+    return ConformPlan(params, tracks, plan)
+
+
+def _check_cut(
+    where: str,
+    cut: EditCut,
+    shot: Shot | None,
+    version: Version | None,
+    root: Path,
+    rate: Fraction,
+    require_approval: bool,
+) -> tuple[Shot, Version, VersionFile] | dict[str, str]:
+    """A cut of a sent edit: its shot, version and movie, or why it cannot be conformed (`field`,
+    `message`)."""
+    if shot is None:
+        return {"field": f"{where}.shot_id", "message": f"no shot {cut.shot_id} in this project"}
+    if shot.status == "omitted":
+        return {
+            "field": f"{where}.shot_id",
+            "message": f"shot {shot.code} is omitted (push the edit, or remove its strip)",
+        }
+    if version is None or version.shot_id != shot.id:
+        return {
+            "field": f"{where}.version_id",
+            "message": f"version {cut.version_id} is not a version of shot {shot.code}",
+        }
+    label = f"shot {shot.code}: {version.stage} v{version.number:03d}"
+    file = _movie(version)
+    if file is None:
+        return {"field": f"{where}.version_id", "message": f"{label} has no movie"}
+    if require_approval and version.verdict != "approve":
+        return {"field": f"{where}.version_id", "message": f"{label} is not approved"}
+    if not _on_disk(root, file):
+        return {"field": f"{where}.version_id", "message": f"{label}: its file is missing"}
+    if cut.cut_out <= cut.cut_in:
+        return {
+            "field": f"{where}.cut_out",
+            "message": f"shot {shot.code}: cut_out ({cut.cut_out}) must be after cut_in ({cut.cut_in})",
+        }
+    held = _frames_held(version, file, rate)
+    if held is not None and cut.cut_out > held:
+        return {
+            "field": f"{where}.cut_out",
+            "message": f"{label} holds {held} frames; the cut runs to frame {cut.cut_out}",
+        }
+    return shot, version, file

@@ -9,12 +9,33 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from ..farm.schemas import Priority
-from ..schemas import Input, Output
+from ..schemas import Id, Input, Output
 
 Format = Literal["prores_hq", "h264", "h265"]
 AudioCodec = Literal["aac", "pcm"]
 BurnIn = Literal["shot", "timecode", "frame"]
 Status = Literal["queued", "running", "succeeded", "failed"]
+MAX_EDIT = 5000  # cuts in an edit sent with the request
+MAX_FRAME = 10_000_000  # a frame of a movie in an edit: 115 hours at 24 fps
+
+
+class EditCut(Input):
+    """One cut of an edit the client sends (a VSE strip): a version's movie from `cut_in` up to `cut_out`."""
+
+    shot_id: Id
+    version_id: Id = Field(
+        description="A version of the shot with a movie (approved unless require_approval is false)."
+    )
+    cut_in: int = Field(
+        ge=0,
+        le=MAX_FRAME,
+        description="The movie's first frame in the cut, counted at the project's rate from 0.",
+    )
+    cut_out: int = Field(
+        ge=1,
+        le=MAX_FRAME,
+        description="The frame after the cut's last (cut_out - cut_in frames are conformed).",
+    )
 
 
 class ConformBody(Input):
@@ -25,6 +46,10 @@ class ConformBody(Input):
         default=True, description="True: each shot's newest *approved* movie. False: the edit's media."
     )
     priority: Priority = 50
+    edit: Annotated[list[EditCut], Field(min_length=1, max_length=MAX_EDIT)] | None = Field(
+        default=None,
+        description="The edit to conform, in order (the VSE's strips); default: the server's edit.",
+    )
 
 
 class DeliveryBody(ConformBody):

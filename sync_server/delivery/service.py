@@ -26,7 +26,7 @@ from ..farm import jobs as farm_jobs
 from ..farm.schemas import JobSubmit
 from ..settings import Settings
 from ..storage.layout import ProjectLayout
-from .plan import TRACKS, build_plan
+from .plan import TRACKS, build_edit_plan, build_plan
 from .schemas import ConformBody, ConformOut, DeliveryBody, DeliveryOut, FileOut, MasterOut
 
 CONFORM_FPS = 150.0  # frames a second an agent conforms or encodes a master: the farm's estimate
@@ -73,7 +73,11 @@ def submit(uow: UnitOfWork, settings: Settings, project_id: uuid.UUID, body: Con
     root = settings.resolved_storage_root
     project = get_or_404(session, Project, project_id, "project")
     _check_options(project, body)
-    plan = build_plan(session, project, root, body.require_approval)
+    plan = (
+        build_plan(session, project, root, body.require_approval)
+        if body.edit is None
+        else build_edit_plan(session, project, root, body.edit, body.require_approval)
+    )
     formats = list(dict.fromkeys(body.formats)) if isinstance(body, DeliveryBody) else []
     number = (
         session.scalar(select(func.max(Delivery.number)).where(Delivery.project_id == project.id)) or 0
