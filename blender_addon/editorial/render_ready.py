@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import bpy
-from bpy.props import EnumProperty
+from bpy.props import BoolProperty, EnumProperty
 
 from .. import compat, runtime
 from ..connect.ui import WRAP_WIDTH, SequencerPanel
@@ -74,9 +74,84 @@ def recipe_items(_self: Any, _context: Any) -> list[tuple[str, str, str, str, in
     return items
 
 
+# -- the project's auto_render ---------------------------------------------------------------------------
+
+AUTO_PENDING = "auto_render_pending"  # runtime extras: project id -> the value being saved
+
+
+def _current_project(rt: Any) -> dict[str, Any] | None:
+    return rt.table("projects").get(runtime.current_project_id())
+
+
+def auto_render_get(_self: Any) -> bool:
+    """The checkbox shows the server's value (or the one being saved), never a local copy of its own."""
+    if not runtime.is_ready():
+        return False
+    rt = runtime.get()
+    project = _current_project(rt)
+    if project is None:
+        return False
+    pending = rt.extras.get(AUTO_PENDING, {})
+    return bool(pending.get(str(project["id"]), project.get("auto_render")))
+
+
+def auto_render_set(_self: Any, value: bool) -> None:
+    if runtime.is_ready() and runtime.is_online():
+        project = _current_project(runtime.get())
+        if project is not None and bool(project.get("auto_render")) != value:
+            save_auto_render(runtime.get(), project, value)
+
+
+def save_auto_render(rt: Any, project: dict[str, Any], value: bool) -> None:
+    """PATCH the project's `auto_render` at the revision the add-on holds; the answer (or, on a conflict,
+    the project as it now is) replaces the add-on's record."""
+    project_id = str(project["id"])
+    pending = rt.extras.setdefault(AUTO_PENDING, {})
+    pending[project_id] = value
+
+    def done(answer: dict[str, Any]) -> None:
+        pending.pop(project_id, None)
+        rt.store("projects", [answer], replace=False)
+        text = (
+            "{project}: shots render when their first frame is approved"
+            if answer.get("auto_render")
+            else "{project}: shots render only when asked"
+        )
+        rt.report(iface(text, project=answer["code"]))
+
+    def failed(exc: BaseException) -> None:
+        pending.pop(project_id, None)
+        if isinstance(exc, ApiError) and exc.current:
+            rt.store("projects", [exc.current], replace=False)
+
+    body = {"auto_render": value, "revision": project["revision"]}
+    rt.send("Saving automatic renders", "PATCH", f"/api/projects/{project_id}", body, done, failed)
+
+
+def _on_project(event: dict[str, Any]) -> None:
+    """Another client changed the project: the checkbox shows its new value."""
+    data = event.get("data") or {}
+    rt = runtime.get()
+    if (
+        data.get("id")
+        and str(data["id"]) in rt.table("projects")
+        and event.get("action") == "project.updated"
+    ):
+        rt.store("projects", [data], replace=False)
+
+
 class AIPIPE_PG_render_ready(bpy.types.PropertyGroup):
     recipe: EnumProperty(  # type: ignore[valid-type]
         name="Recipe", description="The recipe to queue for each shot", items=recipe_items
+    )
+    auto_render: BoolProperty(  # type: ignore[valid-type]
+        name="Render automatically",
+        description=(
+            "Queue a shot's recipe as soon as its first frame is approved (the project's auto_render; "
+            "a director or an admin may change it)"
+        ),
+        get=auto_render_get,
+        set=auto_render_set,
     )
 
 
@@ -255,6 +330,7 @@ class AIPIPE_PT_editorial_render_ready(SequencerPanel, bpy.types.Panel):
         row = layout.row(align=True)
         row.prop(context.window_manager.aipipe_render_ready, "recipe", text="")
         row.operator("aipipe.editorial_recipes_refresh", text="", icon="FILE_REFRESH")
+        layout.prop(context.window_manager.aipipe_render_ready, "auto_render")
         selected = core.chosen_shots(
             (str(s[vse.SHOT_ID]), bool(s.select)) for s in vse.picture_strips(context.scene)
         )
@@ -307,11 +383,13 @@ def register() -> None:
     rt = runtime.get()
     rt.subscribe("job.", _on_job)
     rt.subscribe("version.created", _on_version)
+    rt.subscribe("project.", _on_project)
 
 
 def unregister() -> None:
     if runtime.is_ready():
         runtime.get().unsubscribe(_on_job)
         runtime.get().unsubscribe(_on_version)
+        runtime.get().unsubscribe(_on_project)
     unregister_classes(CLASSES)
     unregister_properties(PROPERTIES, POINTERS)

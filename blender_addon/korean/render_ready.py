@@ -32,6 +32,12 @@ KOREAN: dict[str, str] = {
     "{strip} is gone; {version} was not put in": "{strip}이(가) 없어 {version}을(를) 넣지 않았습니다",
     "{shot}: {version} from the farm is in the edit": "{shot}: 팜에서 온 {version}이(가) 편집에 들어갔습니다",
     "{shot}: {version} from the farm is ready": "{shot}: 팜에서 온 {version}이(가) 준비되었습니다",
+    # -- the project's auto_render checkbox (blender_addon/editorial/render_ready.py)
+    "Render automatically": "자동으로 렌더",
+    "Queue a shot's recipe as soon as its first frame is approved (the project's auto_render; a director or an admin may change it)": "샷의 첫 프레임이 승인되자마자 그 레시피를 대기열에 넣습니다 (프로젝트의 auto_render; 감독이나 관리자가 바꿀 수 있음)",
+    "Saving automatic renders": "자동 렌더 설정 저장 중",
+    "{project}: shots render when their first frame is approved": "{project}: 첫 프레임이 승인되면 샷을 렌더합니다",
+    "{project}: shots render only when asked": "{project}: 요청할 때만 샷을 렌더합니다",
     # -- the shot's recipe in the Shot details form (blender_addon/shots)
     "Render recipe": "렌더 레시피",
     "Project's recipe": "프로젝트 레시피",
