@@ -26,6 +26,7 @@ from render_agent.comfyui import (
     ComfyClient,
     ComfyError,
 )
+from render_agent.control_image_job import CONTROL_IMAGE
 from render_agent.cpu_jobs import CPU_JOB_TYPES
 from render_agent.execution import (
     COMFY_JOB_TYPES,
@@ -86,7 +87,7 @@ class Agent:
         self._signals = 0
         self._finished_jobs: set[str] = set()
         self._server_away = False
-        runnable = list(CPU_JOB_TYPES) + ([PLAYBLAST] if settings.blender else [])
+        runnable = list(CPU_JOB_TYPES) + ([PLAYBLAST, CONTROL_IMAGE] if settings.blender else [])
         runnable += list(COMFY_JOB_TYPES) if comfy is not None else []
         self.job_types = list(settings.job_types) or runnable
         self.executor = JobExecutor(settings, farm, comfy, self.rng)

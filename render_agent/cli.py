@@ -42,7 +42,8 @@ def run(
         str | None,
         typer.Option(
             "--blender",
-            help="Blender (or a Python with bpy) for playblast jobs (env AIPIPE_AGENT_BLENDER); unset: none.",
+            help="Blender (or a Python with bpy) for playblast and control_image jobs "
+            "(env AIPIPE_AGENT_BLENDER); unset: none.",
         ),
     ] = None,
     tags: Annotated[

@@ -27,6 +27,7 @@ from render_agent.comfyui import (
     ComfyValidationError,
 )
 from render_agent.comfyui_cleanup import discard
+from render_agent.control_image_job import CONTROL_IMAGE, control_image_command, plan_control_image
 from render_agent.cpu_jobs import CPU_JOB_TYPES, CpuJobError, ffmpeg_exe, plan_ffmpeg, run_ffmpeg
 from render_agent.dailies_job import DAILIES, make_dailies, plan_dailies
 from render_agent.delivery_jobs import CONFORM, DELIVERY_JOB_TYPES, cache_dir_of, make_conform
@@ -151,6 +152,8 @@ class JobExecutor:
         inputs = await self._download_inputs(job)
         if job_type == PLAYBLAST:
             result = await self._run_playblast(job)
+        elif job_type == CONTROL_IMAGE:
+            result = await self._run_control_image(job)
         elif job_type == DAILIES:
             result = await self._run_dailies(job)
         elif job_type in DELIVERY_JOB_TYPES:
@@ -417,6 +420,33 @@ class JobExecutor:
             "cpu_seconds": round(time.monotonic() - started, 3),
         }
         return JobResult(files, 0.0, provenance)
+
+    async def _run_control_image(self, job: RunningJob) -> JobResult:
+        if not self.settings.blender:
+            raise JobFailed("this agent has no Blender configured (AIPIPE_AGENT_BLENDER)", retryable=True)
+        plan = plan_control_image(job.claim.job)
+        blend = job.dir / "inputs" / "layout.blend"
+        await self._download(plan.blend_url, blend, plan.blend_sha256, what="params.blend_url")
+        output = job.dir / "outputs" / plan.output_name
+        command = control_image_command(self.settings.blender, plan, blend, output)
+        timeout = job.claim.job.get("timeout_s")
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(float(timeout) if timeout else None):
+                picture, report = await run_playblast(
+                    command, output, lambda s: job.on_progress(0, s), f"{plan.kind} control image (Blender)"
+                )
+        except TimeoutError as exc:
+            raise JobFailed(
+                f"Blender did not finish within the job's timeout_s ({timeout} s)", retryable=True
+            ) from exc
+        provenance = {
+            "tool": "blender",
+            "blender": Path(self.settings.blender).name,
+            **{k: report.get(k) for k in ("kind", "frame", "camera", "scene", "width", "height")},
+            "cpu_seconds": round(time.monotonic() - started, 3),
+        }
+        return JobResult([picture], 0.0, provenance)
 
 
 def describe_failure(outcome: BaseException | JobResult) -> tuple[str, bool, str]:

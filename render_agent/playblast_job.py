@@ -125,12 +125,13 @@ def _environment() -> dict[str, str]:
 
 
 async def run_playblast(
-    command: list[str], output: Path, on_stage: Callable[[str], None]
+    command: list[str], output: Path, on_stage: Callable[[str], None], stage: str = "playblast (Blender)"
 ) -> tuple[Path, dict[str, Any]]:
-    """Run the headless render; returns the mp4 and what the renderer reported. Cancelling kills it."""
+    """Run the headless render; returns its output file (the mp4, or a control image) and what the renderer
+    reported. Cancelling kills it."""
     output.parent.mkdir(parents=True, exist_ok=True)
     log.info("running %s", " ".join(command))
-    on_stage("playblast (Blender)")
+    on_stage(stage)
     process = await asyncio.create_subprocess_exec(
         *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=_environment()
     )

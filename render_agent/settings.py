@@ -51,8 +51,8 @@ class AgentSettings(BaseSettings):
     )
     blender: str | None = Field(
         default=None,
-        description="Blender for playblast jobs: a Blender executable, or a Python that has the bpy module. "
-        "Unset: this agent takes no playblast jobs.",
+        description="Blender for playblast and control_image jobs: a Blender executable, or a Python that "
+        "has the bpy module. Unset: this agent takes no such jobs.",
     )
     name: str = Field(default_factory=socket.gethostname, description="Agent name; unique on the farm.")
     tags: Annotated[list[str], NoDecode] = Field(default_factory=list, description="Tags jobs may require.")

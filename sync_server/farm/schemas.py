@@ -23,13 +23,16 @@ JobType = Literal[
     "interpolate",
     "depth",
     "playblast",
+    "control_image",
     "proxy",
     "transcode",
     "conform",
     "master",
     "dailies",
 ]
-CPU_JOB_TYPES = frozenset({"playblast", "proxy", "transcode", "conform", "master", "dailies"})
+CPU_JOB_TYPES = frozenset(
+    {"playblast", "control_image", "proxy", "transcode", "conform", "master", "dailies"}
+)
 Priority = Annotated[int, Field(ge=0, le=100)]
 Words = Annotated[list[ShortText], Field(max_length=50)]
 

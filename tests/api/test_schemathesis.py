@@ -86,6 +86,7 @@ ACCEPTANCE_EXEMPT = {
     "preview_shotlist_import": "the file must be an xlsx, CSV or JSON shot list",
     "apply_shotlist_import": "the file must be an xlsx, CSV or JSON shot list",
     "playblast_shot": "end must not come before start",
+    "render_control_images": "kinds must not repeat; version_id must be a layout version of the shot",
     "create_character": "lora_file, reference_images: paths inside the storage root (not absolute, no '..')",
     "update_character": "lora_file, reference_images: paths inside the storage root (not absolute, no '..')",
     "publish_version": "each uploaded file's name needs an extension (a part's file name: not in a schema)",
