@@ -11,7 +11,7 @@ from typing import Any
 
 CANDIDATES_MAX = 16
 SEEDS = ("random", "increment")
-CONTROL_KINDS = ("depth", "canny")
+CONTROL_KINDS = ("depth", "canny", "pose")
 VERDICTS = ("approve", "reject", "needs_changes")
 MARKER_CHARS = 63  # Blender's marker names hold 63 bytes; the server's markers are cut the same way
 PROVENANCE_ORDER = (
@@ -47,7 +47,7 @@ def batch_body(
 ) -> dict[str, Any]:
     """The body of `POST /api/projects/{id}/takes`: generate `candidates` takes for each shot.
 
-    `control_kind` (depth / canny) conditions each shot on its newest control version of that kind
+    `control_kind` (depth / canny / pose) conditions each shot on its newest control version of that kind
     (`control_from_layout`); None generates from the prompt alone. Raises ValueError naming the field."""
     shots = unique(shot_ids)
     if not shots:

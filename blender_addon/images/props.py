@@ -82,7 +82,11 @@ class AIPIPE_PG_images(bpy.types.PropertyGroup):
     )
     control_kind: EnumProperty(  # type: ignore[valid-type]
         name="Control",
-        items=(("depth", "Depth", "Depth from the shot camera"), ("canny", "Lines", "Line image (canny)")),
+        items=(
+            ("depth", "Depth", "Depth from the shot camera"),
+            ("canny", "Lines", "Line image (canny)"),
+            ("pose", "Pose", "Pose image of the character rigs (OpenPose)"),
+        ),
         default="depth",
     )
     shot_id: StringProperty()  # type: ignore[valid-type]  # the shot whose takes are compared

@@ -67,6 +67,7 @@ KOREAN: dict[str, str] = {
     "Depth from the shot camera": "샷 카메라에서 본 깊이",
     "Lines": "선",
     "Line image (canny)": "선 이미지 (canny)",
+    "Pose image of the character rigs (OpenPose)": "캐릭터 리그의 포즈 이미지 (OpenPose)",
     "Tick shot": "샷 체크",
     "Tick this shot for Generate takes (or untick it)": "테이크 생성에 쓸 샷으로 체크합니다 (또는 해제)",
     "Tick all": "모두 체크",

@@ -96,7 +96,7 @@ def generate(
     denoise: Annotated[float | None, typer.Option(help="refine: 0..1.")] = None,
     aspect: Annotated[str | None, typer.Option(help="outpaint: the new aspect, W:H.")] = None,
     control: Annotated[
-        str | None, typer.Option(help="depth or canny: the shot's newest control image.")
+        str | None, typer.Option(help="depth, canny or pose: the shot's newest control image.")
     ] = None,
     param: Annotated[list[str] | None, typer.Option("--param", help="ROLE=VALUE for the template.")] = None,
     priority: Annotated[int, typer.Option(help="0-100.")] = 50,

@@ -31,9 +31,9 @@ class Pad(Input):
 
 
 class ControlIn(Input):
-    """A control image (depth or line) conditioning the take through the template's ControlNet."""
+    """A control image (depth, line or pose) conditioning the take through the template's ControlNet."""
 
-    kind: Literal["depth", "canny"]
+    kind: Literal["depth", "canny", "pose"]
     version_id: Id | None = Field(
         default=None,
         description="A `control` version of the shot; null: the shot's newest control version of this kind.",

@@ -48,7 +48,7 @@ def queue_batch(
     session = uow.session
     project = get_or_404(session, Project, project_id, "project")
     if body.control_from_layout and body.control is None:
-        raise Unprocessable("control_from_layout needs control.kind (depth or canny)", field="control")
+        raise Unprocessable("control_from_layout needs control.kind (depth, canny or pose)", field="control")
     if body.control is not None and not body.control_from_layout:
         raise Unprocessable(
             "in a batch the control images come from each shot's layout: set control_from_layout",

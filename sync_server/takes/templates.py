@@ -15,7 +15,11 @@ DEFAULT_TEMPLATES = {
     "inpaint": "flux1_fill_inpaint",
     "outpaint": "flux1_fill_outpaint",
 }
-CONTROL_TEMPLATES = {"depth": "flux1_dev_controlnet_depth", "canny": "flux1_dev_controlnet_canny"}
+CONTROL_TEMPLATES = {
+    "depth": "flux1_dev_controlnet_depth",
+    "canny": "flux1_dev_controlnet_canny",
+    "pose": "flux1_dev_controlnet_pose",
+}
 NEEDS_SOURCE = frozenset({"refine", "edit", "inpaint", "outpaint"})
 
 

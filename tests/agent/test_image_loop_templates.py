@@ -37,6 +37,7 @@ TEMPLATES = (
     "qwen_image_edit",
     "flux1_dev_controlnet_depth",
     "flux1_dev_controlnet_canny",
+    "flux1_dev_controlnet_pose",
 )
 SIZE = (256, 160)  # a take: multiples of 16, as FLUX and Qwen want
 
@@ -185,16 +186,22 @@ def test_outpaint_gives_the_padded_size_and_keeps_the_middle(loop: Loop) -> None
     assert np.abs(border - 128).mean() > 10  # the new border was painted, not left grey
 
 
-@pytest.mark.parametrize("name", ["flux1_dev_controlnet_depth", "flux1_dev_controlnet_canny"])
+@pytest.mark.parametrize(
+    "name", ["flux1_dev_controlnet_depth", "flux1_dev_controlnet_canny", "flux1_dev_controlnet_pose"]
+)
 def test_control_image_steers_the_picture_by_its_strength(loop: Loop, name: str) -> None:
     control = Image.new("RGB", SIZE, (0, 0, 0))
     draw = ImageDraw.Draw(control)
     if name.endswith("depth"):
         draw.rectangle((0, 0, 127, 159), fill=(255, 255, 255))  # near on the left
+    elif name.endswith("pose"):  # a skeleton's limbs in OpenPose colours
+        draw.line((128, 20, 128, 100), fill=(255, 0, 0), width=12)
+        draw.line((80, 50, 176, 50), fill=(0, 255, 85), width=12)
+        draw.line((128, 100, 100, 159), fill=(0, 85, 255), width=12)
     else:
         for x in range(8, 256, 24):
             draw.line((x, 0, x, 159), fill=(255, 255, 255), width=3)  # a line image
-    files = {"control_image": [(f"control_{name[-5:]}.png", png(control))]}
+    files = {"control_image": [(f"control_{name.rsplit('_', 1)[1]}.png", png(control))]}
     base = {"positive": "a street", "width": 256, "height": 160}
 
     off, _ = loop.run(name, {**base, "control_strength": 0.0}, files)

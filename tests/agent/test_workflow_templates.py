@@ -75,6 +75,7 @@ def test_all_expected_templates_are_shipped() -> None:
         "qwen_image_edit",
         "flux1_dev_controlnet_depth",
         "flux1_dev_controlnet_canny",
+        "flux1_dev_controlnet_pose",
     }
     catalog = load_templates([WORKFLOWS])
     assert catalog.problems == [] and sorted(catalog.templates) == SHIPPED
@@ -310,6 +311,7 @@ IMAGE_LOOP = {
     "qwen_image_edit": ("edit", {"image"}, None),
     "flux1_dev_controlnet_depth": ("generate", {"control_image"}, "depth"),
     "flux1_dev_controlnet_canny": ("generate", {"control_image"}, "canny"),
+    "flux1_dev_controlnet_pose": ("generate", {"control_image"}, "pose"),
 }
 
 

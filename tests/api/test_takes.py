@@ -219,6 +219,15 @@ def test_control_from_a_depth_version_of_the_shot(takes_api: Api) -> None:
     [newest] = queued(takes_api, shot_id, control={"kind": "canny"})
     assert newest["workflow"] == "flux1_dev_controlnet_canny"
     assert by_role(newest)["control_image"][0]["version_id"] == canny["id"]
+    # A pose image (the add-on's, from the character rigs) through the union ControlNet in openpose mode.
+    skeleton = publish(
+        takes_api.admin, shot_id, "control", png_bytes(64, 36, "red"), {"control_kind": "pose"}
+    )
+    [posed] = queued(takes_api, shot_id, control={"kind": "pose", "strength": 0.7})
+    assert posed["workflow"] == "flux1_dev_controlnet_pose" and posed["params"]["control_strength"] == 0.7
+    assert by_role(posed)["control_image"][0]["version_id"] == skeleton["id"]
+    not_a_pose = queue(takes_api, shot_id, control={"kind": "pose", "version_id": depth["id"]})
+    assert_problem(not_a_pose, 422, "control.version_id")
 
     wrong_kind = queue(takes_api, shot_id, control={"kind": "canny", "version_id": depth["id"]})
     assert_problem(wrong_kind, 422, "control.version_id")

@@ -376,6 +376,7 @@ IMAGE_NODE_FUNCTIONS: dict[str, Callable[[dict[str, Any], NodeContext], NodeResu
     "DualCLIPLoader": _loader("clip", "clip_name1", "clip_name2"),
     "VAELoader": _loader("vae", "vae_name"),
     "ControlNetLoader": _loader("control_net", "control_net_name"),
+    "SetUnionControlNetType": lambda inputs, ctx: ((inputs["control_net"],), None),  # the mode is not drawn
     "LoraLoader": lora_loader,
     "LoraLoaderModelOnly": lora_loader,
     "ModelSamplingFlux": _model_patch("sampling:flux"),

@@ -34,7 +34,7 @@ def test_batch_body_names_each_shot_once_in_order_with_the_dialogs_choices() -> 
         ((["s"], 0, "random", None, None, None), "candidates"),
         ((["s"], 17, "random", None, None, None), "candidates"),
         ((["s"], 2, "sometimes", None, None, None), "seeds"),
-        ((["s"], 2, "random", None, None, "pose"), "control.kind"),
+        ((["s"], 2, "random", None, None, "normal"), "control.kind"),
     ],
 )
 def test_a_bad_batch_is_refused_naming_the_field(args, field) -> None:
