@@ -1,6 +1,7 @@
 """The image loop's panels: "Takes" in the 3D View sidebar (tick shots, generate), in the Sequencer sidebar
-(generate for the selected strips, A/B wipe, review, markers, first frame, redo) and in the Image Editor
-sidebar (the take list, A/B, side by side, wipe, prompts and parameters, review)."""
+(generate for the selected strips, A/B wipe, the compared takes' prompts and parameters, review, markers,
+first frame, redo) and in the Image Editor sidebar (the take list, A/B, side by side, wipe, prompts and
+parameters, review)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 import bpy
 
-from .. import runtime
+from .. import compat, runtime
 from ..connect.ui import WRAP_WIDTH, ImageEditorPanel, SequencerPanel, SidebarPanel, draw_activity
 from ..core.textwrap import wrap
 from ..i18n import iface
@@ -33,6 +34,23 @@ def draw_provenance(layout: Any, take: Any) -> None:
     for name, value in lines:
         for index, line in enumerate(wrap(f"{name}: {value}", WRAP_WIDTH)):
             box.label(text=line if index == 0 else f"  {line}", translate=False)
+
+
+def vse_compared_takes(context: Any) -> tuple[list[Any], bool]:
+    """The loaded takes the Sequencer shows: the A/B compare strips' (A first), else the active strip's.
+    The flag says a strip shows a version whose take is not loaded (Load takes lists its shot's)."""
+    editor = context.scene.sequence_editor
+    if editor is None:
+        return [], False
+    compare = {
+        s.get("aipipe_compare"): s for s in compat.vse_all_strips(context.scene) if s.get("aipipe_compare")
+    }
+    strips = [compare[k] for k in ("A", "B") if k in compare] or [editor.active_strip]
+    wanted = [str(s.get("aipipe_version_id") or "") for s in strips if s is not None]
+    wanted = [v for v in wanted if v]
+    by_id = {t.version_id: t for t in state().takes}
+    found = [by_id[v] for v in wanted if v in by_id]
+    return found, len(found) < len(wanted)
 
 
 def draw_review(layout: Any, target: str) -> None:
@@ -119,6 +137,11 @@ class AIPIPE_PT_images_vse(SequencerPanel, bpy.types.Panel):
         row.operator("aipipe.images_vse_wipe", text="Side by side", icon="SPLIT_HORIZONTAL").layout = "SIDE"
         row.operator("aipipe.images_vse_wipe_clear", icon="X")
         box.operator("aipipe.images_load_takes", icon="IMAGE")
+        shown, unlisted = vse_compared_takes(context)
+        for take in shown:  # prompts and parameters of what the strips show
+            draw_provenance(layout, take)
+        if unlisted:
+            layout.label(text="Load takes to see their prompts and parameters", icon="INFO")
         draw_review(layout, "VSE")
         pending = len(review.pending_marker_notes(context.scene))
         layout.operator(

@@ -9,6 +9,7 @@ KOREAN: dict[str, str] = {
     "Log in to compare takes": "테이크를 비교하려면 로그인하세요",
     "No takes loaded": "불러온 테이크가 없습니다",
     "No provenance recorded": "기록된 생성 정보가 없습니다",
+    "Load takes to see their prompts and parameters": "프롬프트와 파라미터를 보려면 테이크를 불러오세요",
     "Provenance of {take}": "{take}의 생성 정보",
     "Compare": "비교",
     "Review": "리뷰",

@@ -166,6 +166,29 @@ def test_side_by_side_in_the_vse_puts_a_left_and_b_right_at_half_size(edit, stud
     assert (b.transform.scale_x, b.transform.offset_x, b.blend_type) == (0.5, quarter, "ALPHA_OVER")
 
 
+def test_the_vse_panel_shows_the_prompts_of_the_takes_the_strips_show(edit, studio, director) -> None:
+    from types import SimpleNamespace
+
+    from tests.blender.test_addon_panels import RecordingLayout
+
+    def drawn() -> list[str]:
+        log: list[str] = []
+        bpy.types.AIPIPE_PT_images_vse.draw(SimpleNamespace(layout=RecordingLayout(log)), bpy.context)
+        return log
+
+    first, second, _third = edit["takes"]
+    scene = bpy.context.scene
+    scene.sequence_editor.active_strip = _picture(edit["shots"][0]["id"])  # shows the third (blue) take
+    assert "label:Load takes to see their prompts and parameters" in drawn()
+    _run(bpy.ops.aipipe.images_load_takes)
+    log = drawn()
+    assert "label:prompt: rain, blue light" in log and "label:seed: 102" in log
+    assert not [line for line in log if "red light" in line or "green light" in line]
+    _run(bpy.ops.aipipe.images_vse_wipe, version_a=first["id"], version_b=second["id"])
+    prompts = [line for line in drawn() if line.startswith("label:prompt: ")]
+    assert prompts == ["label:prompt: rain, red light", "label:prompt: rain, green light"]  # A, then B
+
+
 def test_stepping_changes_the_shown_take_and_ab_flips(edit, studio, director) -> None:
     first, second, third = edit["takes"]
     state = bpy.context.window_manager.aipipe_images
