@@ -301,6 +301,25 @@ def test_redo_from_a_take_queues_it_again_with_a_new_seed_and_the_edited_prompt(
     assert params.get("positive") == "rain at night" and params.get("seed") not in (None, 102), params
 
 
+def test_the_sequencers_stepping_shows_the_strips_other_takes_in_its_place(edit, studio, director) -> None:
+    """What Alt+Page Down / Up run in the Sequencer: the strip showing the newest take (the third) steps to
+    the next older one and wraps round, in the same place on the timeline (the takes newest first)."""
+    from blender_addon import compat
+
+    first, second, third = edit["takes"]
+    scene = bpy.context.scene
+    strip = _picture(edit["shots"][0]["id"])
+    place = (strip.channel, compat.strip_range(strip))
+    shown = []
+    for step in (1, 1, 1, -1):
+        scene.sequence_editor.active_strip = _picture(edit["shots"][0]["id"])
+        _run(bpy.ops.aipipe.editorial_step_version, step=step)
+        strip = _picture(edit["shots"][0]["id"])
+        assert (strip.channel, compat.strip_range(strip)) == place
+        shown.append(strip["aipipe_version_id"])
+    assert shown == [second["id"], first["id"], third["id"], first["id"]]
+
+
 def test_keyboard_stepping_keys_come_and_go_with_the_add_on(addon) -> None:
     import addon_utils
 
