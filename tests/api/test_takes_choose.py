@@ -128,10 +128,22 @@ def test_use_as_first_frame_records_the_verdict_and_pins_the_take(takes_api: Api
     }
     assert listed == {older["id"]: True, newer["id"]: False}
 
-    # The first frame is what a render binds.
+    # The first frame is what a render binds: the pinned take is its i2v input, not the newer approved one.
     render = takes_api.admin.post(f"/api/shots/{shot_id}/render", json={})
     assert render.status_code == 201, render.text
     assert render.json()["params"]["seed"] is not None
+    engine = create_engine(takes_api.sqlalchemy_url)
+    try:
+        with engine.connect() as conn:
+            job_key = uuid.UUID(render.json()["id"])
+            stored = conn.execute(
+                text("SELECT inputs FROM jobs WHERE id = :j"),
+                {"j": job_key.hex if takes_api.backend == "sqlite" else job_key},
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    stored = json.loads(stored) if isinstance(stored, str) else stored
+    assert [(i["role"], i["version_id"]) for i in stored] == [("image", older["id"])]
     # Rejecting the pinned take unpins it: the newest approved take is the first frame again.
     rejected = takes_api.admin.post(f"/api/versions/{older['id']}/reviews", json={"verdict": "reject"})
     assert rejected.status_code == 201, rejected.text
