@@ -1,5 +1,6 @@
 """The VSE panel "Shot cost": the active strip's shot's GPU time, takes, jobs and retries, from
-`GET /api/shots/{id}/costs` (fetched on the worker, never in `draw`; kept per shot until refreshed)."""
+`GET /api/shots/{id}/costs` (fetched on the worker, never in `draw`; kept per shot until refreshed), and the
+project's GPU budget warning when the server pushes one (`project.budget_warning`, docs/events.md)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from ..registry import register_classes, unregister_classes
 from . import vse
 
 CACHE = "shot_costs"  # runtime extras: shot id -> the server's answer, or LOADING / FAILED
+BUDGET = "budget_warnings"  # runtime extras: project id -> the data of its last budget warning
 LOADING, FAILED = "loading", "failed"
 
 
@@ -25,6 +27,24 @@ def gpu_time_text(seconds: float) -> str:
     if minutes < 60:
         return iface("{minutes} min", minutes=minutes)
     return iface("{hours} h {minutes} min", hours=minutes // 60, minutes=f"{minutes % 60:02d}")
+
+
+def budget_text(data: dict[str, Any]) -> str:
+    """A pushed budget warning as the artist reads it."""
+    return iface(
+        "{project}: {level} of the GPU budget used ({used} of {hours} h)",
+        project=data.get("project_code", ""),
+        level=data.get("level", ""),
+        used=f"{float(data.get('used_hours') or 0.0):.2f}",
+        hours=f"{float(data.get('hours') or 0.0):g}",
+    )
+
+
+def _on_budget_warning(event: dict[str, Any]) -> None:
+    rt = runtime.get()
+    data = event.get("data") or {}
+    rt.extras.setdefault(BUDGET, {})[str(event.get("project_id"))] = data
+    rt.report(budget_text(data), "WARNING")
 
 
 def _cache(rt: Any) -> dict[str, Any]:
@@ -70,11 +90,14 @@ class AIPIPE_PT_editorial_costs(SequencerPanel, bpy.types.Panel):
         if not runtime.is_online():
             layout.label(text="Log in to see the shot's cost", icon="INFO")
             return
+        rt = runtime.get()
+        warning = rt.extras.get(BUDGET, {}).get(runtime.current_project_id())
+        if warning:
+            layout.label(text=budget_text(warning), icon="ERROR", translate=False)
         strip = vse.active_strip(context)
         if strip is None:
             layout.label(text="Select a strip of the edit to see its shot's cost", icon="INFO")
             return
-        rt = runtime.get()
         shot_id = str(strip[vse.SHOT_ID])
         costs = _cache(rt).get(shot_id)
         row = layout.row()
@@ -106,7 +129,10 @@ CLASSES = (AIPIPE_OT_editorial_costs_refresh, AIPIPE_PT_editorial_costs)
 
 def register() -> None:
     register_classes(CLASSES)
+    runtime.get().subscribe("project.budget_warning", _on_budget_warning)
 
 
 def unregister() -> None:
+    if runtime.is_ready():
+        runtime.get().unsubscribe(_on_budget_warning)
     unregister_classes(CLASSES)

@@ -18,4 +18,6 @@ KOREAN: dict[str, str] = {
     "{seconds} s": "{seconds}초",
     "{minutes} min": "{minutes}분",
     "{hours} h {minutes} min": "{hours}시간 {minutes}분",
+    # -- the project's GPU budget warning pushed by the server (project.budget_warning)
+    "{project}: {level} of the GPU budget used ({used} of {hours} h)": "{project}: GPU 예산의 {level} 사용 ({hours}시간 중 {used}시간)",
 }

@@ -17,11 +17,10 @@ from sqlalchemy.orm import Session
 from ..context import UnitOfWork
 from ..db.models import Agent, Job, Project, Scene, Shot, Version
 from ..errors import NotFound
+from .budget import HOUR, budget_of, level_of, used_seconds
 from .schemas import Budget, BudgetIn, ProjectCosts, ShotCostsDetail
 
 JOB_LIMIT = 500  # jobs listed in a shot's costs (the totals count them all)
-WARN_AT = 0.8
-HOUR = 3600.0
 
 
 def _job_totals() -> list[ColumnElement[Any]]:
@@ -75,15 +74,6 @@ def _group(
         "models": list(models),
         "agents": list(agents),
     }
-
-
-def budget_of(hours: float | None, used_seconds: float) -> Budget:
-    used = used_seconds / HOUR
-    if not hours:
-        return Budget(hours=hours, used_hours=round(used, 4), fraction=None, warning=None)
-    fraction = used / hours
-    warning = "100%" if fraction >= 1.0 else "80%" if fraction >= WARN_AT else None
-    return Budget(hours=hours, used_hours=round(used, 4), fraction=round(fraction, 4), warning=warning)
 
 
 def shot_gpu_seconds(session: Session, project_id: uuid.UUID) -> dict[uuid.UUID, float]:
@@ -281,8 +271,10 @@ def set_budget(uow: UnitOfWork, project_id: uuid.UUID, body: BudgetIn) -> Budget
     if project is None:
         raise NotFound(f"No project with id {project_id}.", field="id")
     before_hours, before_revision = project.gpu_budget_hours, project.revision
+    budget = budget_of(body.gpu_budget_hours, used_seconds(uow.session, project_id))
     if before_hours != body.gpu_budget_hours:
         project.gpu_budget_hours = body.gpu_budget_hours
+        project.gpu_budget_warned = level_of(budget)  # only a later crossing is pushed (budget.py)
         uow.session.flush()
         uow.record(
             "project.updated",
@@ -293,9 +285,5 @@ def set_budget(uow: UnitOfWork, project_id: uuid.UUID, body: BudgetIn) -> Budget
             revision_after=project.revision,
             changes={"gpu_budget_hours": [before_hours, body.gpu_budget_hours]},
         )
-    used = uow.session.execute(
-        select(func.coalesce(func.sum(Job.gpu_seconds), 0.0)).where(Job.project_id == project_id)
-    )
-    budget = budget_of(project.gpu_budget_hours, float(used.scalar_one()))
     uow.commit()
     return budget

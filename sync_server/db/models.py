@@ -97,6 +97,9 @@ class Project(IdMixin, TimestampMixin, RevisionMixin, Base):
     render_workflow: Mapped[str | None] = mapped_column(String(200), default=None)
     # GPU hours the project may spend on the farm (sync_server/costs), warned at 80 % and 100 %; None: none.
     gpu_budget_hours: Mapped[float | None] = mapped_column(Float, default=None)
+    # The budget level (80 or 100, in %) the project was last warned of by a `project.budget_warning`
+    # event; 0: none. Set again when the budget changes, so each crossing is pushed once.
+    gpu_budget_warned: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The render recipe shots use unless they name their own (sync_server/recipes); None: none.
     render_recipe: Mapped[str | None] = mapped_column(String(100), default=None)
     # Queue the shot's recipe as soon as its first frame is approved (render-ready for that shot).

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from .. import resources
 from ..context import UnitOfWork
+from ..costs import budget
 from ..db.base import utcnow
 from ..db.engine import Database
 from ..db.models import Job, Version
@@ -141,6 +142,8 @@ def complete(uow: UnitOfWork, job_id: uuid.UUID, body: JobComplete, publish: Pub
         raise Unprocessable("upload the job's outputs before completing it", field="outputs")
     out = resources.update(uow, _res(session), job, values, job.revision, commit=False)
     failures.agent_idle(session, job.agent_id)
+    if job.project_id is not None and body.gpu_seconds:
+        budget.warn_after_job(uow, job.project_id, job.id)
     uow.commit()
     return out
 

@@ -494,6 +494,11 @@ function onEvent(message) {
     if (message.action === "job.created") countTransition(null, message.data.status);
     else if (change) countTransition(change[0], change[1]);
     applyJob(message.data, before);
+  } else if (message.action === "project.budget_warning" && message.data) {
+    // A finished job took a project to 80 % or 100 % of its GPU budget (pushed once per level).
+    const d = message.data;
+    const used = Number(d.used_hours || 0).toFixed(2);
+    toast(t("budget_warning", { project: d.project_code, level: d.level, used, hours: d.hours }), "error");
   } else if (message.entity === "agent") {
     if (message.action === "agent.blocklist_cleared") {
       const agent = state.agents.get(message.entity_id);
