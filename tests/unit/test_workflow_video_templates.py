@@ -110,8 +110,8 @@ def test_esrgan_keeps_frames_fps_and_sound_and_doubles_the_size() -> None:
 
 
 def test_templates_without_expectations_are_bound_unchanged() -> None:
-    t = template("wan22_i2v_14b")
-    graph = bind(t, {"image": "first.png"})
+    t = template("flux1_dev_t2i")  # an image: nothing for the agent's video check
+    graph = bind(t, {"positive": "a lit alley"})
     assert note_of(graph) is None
     assert all(node.get("_meta") == t.graph[n].get("_meta") for n, node in graph.items())
 
@@ -183,7 +183,7 @@ def test_check_outputs_probes_input_and_output_and_names_what_differs(tmp_path: 
     with pytest.raises(OutputCheckFailed, match="cannot read not_video.mp4"):
         (tmp_path / "not_video.mp4").write_bytes(b"not a video")
         check_outputs(graph, {"video": source}, [tmp_path / "not_video.mp4"])
-    assert check_outputs(bind(template("wan22_i2v_14b"), {"image": "a.png"}), {}, [bad]) is None
+    assert check_outputs(bind(template("flux1_dev_t2i"), {"positive": "a"}), {}, [bad]) is None  # no expect
 
 
 # ---- LTX-2 and SVI 2.0 Pro ----------------------------------------------------------------------
@@ -266,3 +266,44 @@ def test_an_expectation_from_a_bound_role_needs_no_input(tmp_path: Path) -> None
         load_template(copy_with_meta("ltx2_i2v", tmp_path, expect={"frames": {"multiply": 2}}))
     with pytest.raises(TemplateError, match="size is measured from an input"):
         load_template(copy_with_meta("ltx2_i2v", tmp_path, expect={"size": {"role": "width"}}))
+
+
+# ---- the real-model i2v templates ---------------------------------------------------------------
+MODEL_I2V = (
+    "wan22_i2v_14b",
+    "wan21_i2v_480p",
+    "ltxv095_i2v",
+    "wan22_14b_fun_control",
+    "wan21_vace_14b_control",
+)
+
+
+def test_every_i2v_template_says_what_its_output_must_be() -> None:
+    """An i2v render is checked after its run whichever template made it (a recipe's first step)."""
+    i2v = [p.name.removesuffix(".meta.json") for p in sorted(WORKFLOWS.glob("*.meta.json"))
+           if json.loads(p.read_text(encoding="utf-8"))["job_type"] == "i2v"]  # fmt: skip
+    assert set(MODEL_I2V) <= set(i2v)
+    assert [name for name in i2v if not template(name).meta.expect] == []
+
+
+@pytest.mark.parametrize("name", MODEL_I2V)
+def test_a_model_i2v_template_expects_length_frames_at_fps_as_its_graph_makes_them(
+    name: str, tmp_path: Path
+) -> None:
+    t = template(name)
+    length = 49 if name == "ltxv095_i2v" else 33  # each model's 8k+1 / 4k+1 rule
+    control = {"control_video": "depth.mp4"} if "control_video" in t.roles else {}
+    graph = bind(t, {"image": "first.png", "length": length, "fps": 24, **control})
+    assert check_params(t, graph) == []
+    assert note_of(graph)["expect"] == {"frames": {"value": length}, "fps": {"value": 24.0}}  # type: ignore[index]
+    # What the sidecar expects is what the graph is told to make: the latent's length and the video's fps.
+    save = next(node for node in graph.values() if node["class_type"] == "SaveVideo")
+    video = graph[save["inputs"]["video"][0]]
+    assert video["class_type"] == "CreateVideo" and video["inputs"]["fps"] == 24.0
+    lengths = {node["inputs"]["length"] for node in graph.values() if "length" in node.get("inputs", {})}
+    assert lengths == {length}
+    assert check_outputs(graph, {}, [clip(tmp_path / "ok.mp4", length, 24)])["outputs"][0]["frames"] == length  # type: ignore[index]
+    with pytest.raises(OutputCheckFailed, match=f"expected {length} frames, got {length - 4}"):
+        check_outputs(graph, {}, [clip(tmp_path / "short.mp4", length - 4, 24)])
+    with pytest.raises(OutputCheckFailed, match="fps"):
+        check_outputs(graph, {}, [clip(tmp_path / "slow.mp4", length, 16)])
