@@ -31,6 +31,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from farm_bounds import lower_bound_packed  # noqa: E402
 
 from sync_server.farm.scheduler import AgentView, FarmView, JobView, choose  # noqa: E402
 
@@ -233,13 +236,18 @@ def main() -> None:
     trace = json.loads(args.trace.read_text(encoding="utf-8"))
     bound = lower_bound(trace)
     agents = len(trace["agents"])
-    print(f"trace: {len(trace['jobs'])} jobs, {agents} agents; lower bound LB = {bound:.0f} s")
+    packed = max(bound, lower_bound_packed(trace).value)
+    print(
+        f"trace: {len(trace['jobs'])} jobs, {agents} agents; lower bound LB = {bound:.0f} s, "
+        f"LB++ (loads and whole jobs, scripts/farm_bounds.py) = {packed:.0f} s"
+    )
     fifo_result = simulate(trace, fifo)
     report("FIFO", fifo_result, bound, agents, trace)
     kinds = ("job", "workflow") if args.estimates == "both" else (args.estimates,)
     for kind in kinds:
         ours = simulate(trace, choose, kind)
         report(f"sched/{kind}", ours, bound, agents, trace)
+        print(f"{'':14} {ours.makespan / packed:.3f} x LB++")
         print(
             f"{'':14} vs FIFO: {fifo_result.makespan / ours.makespan:.3f}x shorter makespan, "
             f"{fifo_result.loads / max(ours.loads, 1):.1f}x fewer model loads"

@@ -9,15 +9,22 @@ dependencies, fleet sizes and VRAM mixes, priorities, retakes) run through the s
   agent that does any work loads at least once (k agents in use: the bound is the lowest over k of
   (work + unavoidable loads) / k), and a chain cannot start before its first model could be loaded;
   per VRAM tier, the work released after a time t needs t + that work / the tier's agents (the loads
-  count from time 0 only: after t an idle agent may have loaded a model already).
+  count from time 0 only: after t an idle agent may have loaded a model already);
+- `LB++` — `scripts/farm_bounds.py`: per VRAM tier and start time, the jobs of each model as whole jobs
+  in bins (agents) of the time they can run in (heads and tails of the dependency graph), a load for
+  every agent a model needs, and the tier's energy with those loads (the proof is in that module). The
+  ratios are taken against max(LB+, LB++).
 
-Prints one row per trace (makespan / LB and / LB+ for the scheduler with per-job and per-workflow
+Prints one row per trace (makespan / LB and / LB++ for the scheduler with per-job and per-workflow
 estimates, and for FIFO), then the worst and the mean ratio. Deterministic for a given `--seed`.
 
-`--search N` then runs a randomised search around the scheduler (`search`) on the three worst traces: the
-best schedule it finds bounds the optimum from above, so it tells how much of the gap is the bound.
+`--parts` adds, per trace, where the scheduler's time goes on the agents of the bound's binding VRAM tier
+(`gap_parts`). `--search N` then runs a randomised search around the scheduler (`search`) on the three
+worst traces: the best schedule it finds bounds the optimum from above, so it tells how much of the gap
+is the bound.
 
-    .venv/bin/python scripts/bench_scheduler_traces.py [--traces 12] [--seed 17] [--save DIR] [--search 100]
+    .venv/bin/python scripts/bench_scheduler_traces.py [--traces 12] [--seed 17] [--save DIR] [--parts]
+        [--search 100]
 """
 
 from __future__ import annotations
@@ -35,7 +42,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from bench_farm import TRACE, fifo, lower_bound, simulate  # noqa: E402
+from bench_farm import TRACE, Result, fifo, lower_bound, simulate  # noqa: E402
+from farm_bounds import Bound, lower_bound_packed  # noqa: E402
 
 from sync_server.farm.scheduler import AgentView, FarmView, JobView, choose, fits  # noqa: E402
 
@@ -245,12 +253,46 @@ def search(trace: dict, tries: int, seed: int) -> float:
     return best
 
 
-def run(trace: dict) -> dict[str, float]:
-    bound, tight = lower_bound(trace), lower_bound_with_loads(trace)
-    row = {"LB": bound, "LB+": tight}
+def gap_parts(trace: dict, result: Result, packed: Bound, bound: float) -> str:
+    """Where the scheduler's makespan goes beyond the bound on the agents of the bound's binding VRAM tier.
+    When the binding check is the tier's energy from time 0 (k agents: k x bound = the tier's compute +
+    the loads the bound counts), k x (makespan - bound) = the loads made beyond those counted + the
+    lower-tier work these agents ran + their idle gaps inside the run + their idle time after their last
+    job; the parts are printed per agent, so they add up to makespan - bound."""
+    jobs = {j["id"]: j for j in trace["jobs"]}
+    tier_gb = packed.tier_gb
+    able = {a["id"] for a in trace["agents"] if a["vram_gb"] >= tier_gb}
+    load_s = trace["model_load_s"]
+    loads = lower = gaps = tail = 0.0
+    for agent in able:
+        runs = sorted((r for r in result.runs if r[0] == agent), key=lambda r: r[3])
+        end = 0.0
+        for _, job_id, _, start, finish, switched in runs:
+            job = jobs[job_id]
+            gaps += start - end
+            loads += load_s[job["model"]] if switched else 0.0
+            lower += job["compute_s"] if job["min_vram_gb"] < tier_gb else 0.0
+            end = finish
+        tail += result.makespan - end
+    k = len(able)
+    return (
+        f"binding: {packed.binding} of the {tier_gb:.0f}+ GB tier ({k} agents) from t={packed.t:.0f} s; "
+        f"per agent: loads beyond the bound's {(loads - packed.loads_s) / k:.0f} s, lower-tier work "
+        f"{lower / k:.0f} s, idle gaps {gaps / k:.0f} s, idle at the end {tail / k:.0f} s; "
+        f"makespan - bound {result.makespan - bound:.0f} s"
+    )
+
+
+def run(trace: dict) -> dict[str, float | str]:
+    packed = lower_bound_packed(trace)
+    bound, tight = lower_bound(trace), max(lower_bound_with_loads(trace), packed.value)
+    row: dict[str, float | str] = {"LB": bound, "LB++": tight}
     policies = (("job", choose, "job"), ("workflow", choose, "workflow"), ("fifo", fifo, "job"))
     for name, chooser, kind in policies:
-        row[name] = simulate(trace, chooser, kind).makespan
+        result = simulate(trace, chooser, kind)
+        row[name] = result.makespan
+        if name == "job":
+            row["parts"] = gap_parts(trace, result, packed, tight)
     return row
 
 
@@ -262,12 +304,17 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=17)
     parser.add_argument("--save", type=Path, help="write the generated traces into this folder")
     parser.add_argument(
+        "--parts", action="store_true", help="print where each trace's gap to the bound goes (see gap_parts)"
+    )
+    parser.add_argument(
         "--search", type=int, default=0, help="tries of the randomised search on the 3 worst traces (0: none)"
     )
     args = parser.parse_args()
     shipped = json.loads(TRACE.read_text(encoding="utf-8"))
     rows: dict[str, list[float]] = defaultdict(list)
-    header = f"{'trace':54} {'LB':>6} {'LB+':>6}  {'job/LB':>6} {'job/LB+':>7} {'wf/LB+':>6} {'FIFO/LB+':>8}"
+    header = (
+        f"{'trace':54} {'LB':>6} {'LB++':>6}  {'job/LB':>6} {'job/LB++':>8} {'wf/LB++':>7} {'FIFO/LB++':>9}"
+    )
     print(header)
     cases = [("shipped (scripts/data/farm_trace.json)", shipped)]
     cases += [generate(args.seed * 1000 + n) for n in range(args.traces)]
@@ -278,26 +325,28 @@ def main() -> None:
             (args.save / f"trace_{n:02d}.json").write_text(json.dumps(trace), encoding="utf-8")
         r = run(trace)
         print(
-            f"{described:54} {r['LB']:6.0f} {r['LB+']:6.0f}  {r['job'] / r['LB']:6.3f} "
-            f"{r['job'] / r['LB+']:7.3f} {r['workflow'] / r['LB+']:6.3f} {r['fifo'] / r['LB+']:8.3f}",
+            f"{described:54} {r['LB']:6.0f} {r['LB++']:6.0f}  {r['job'] / r['LB']:6.3f} "
+            f"{r['job'] / r['LB++']:8.3f} {r['workflow'] / r['LB++']:7.3f} {r['fifo'] / r['LB++']:9.3f}",
             flush=True,
         )
+        if args.parts:
+            print(f"    {r['parts']}")
         if n:  # the generated traces only
-            ratios.append((r["job"] / r["LB+"], n, r))
+            ratios.append((r["job"] / r["LB++"], n, r))
             rows["job/LB"].append(r["job"] / r["LB"])
-            rows["job/LB+"].append(r["job"] / r["LB+"])
-            rows["workflow/LB+"].append(r["workflow"] / r["LB+"])
-            rows["fifo/LB+"].append(r["fifo"] / r["LB+"])
+            rows["job/LB++"].append(r["job"] / r["LB++"])
+            rows["workflow/LB++"].append(r["workflow"] / r["LB++"])
+            rows["fifo/LB++"].append(r["fifo"] / r["LB++"])
     print(f"\n{args.traces} generated traces (seed {args.seed}):")
     for name, values in rows.items():
-        print(f"  {name:13} worst {max(values):.3f}   mean {statistics.mean(values):.3f}")
+        print(f"  {name:14} worst {max(values):.3f}   mean {statistics.mean(values):.3f}")
     if args.search:
         print(f"\nrandomised search ({args.search} tries) on the 3 worst traces:")
         for _, n, r in sorted(ratios, reverse=True)[:3]:
             best = search(cases[n][1], args.search, args.seed)
             print(
                 f"  trace {n:2}: scheduler {r['job']:6.0f} s, best found {best:6.0f} s = "
-                f"{best / r['LB+']:.3f} x LB+; scheduler / best found {r['job'] / best:.3f}"
+                f"{best / r['LB++']:.3f} x LB++; scheduler / best found {r['job'] / best:.3f}"
             )
 
 

@@ -27,6 +27,9 @@ The rule, in plain words:
    frame goes first), plus the critical path itself (this job's time and all the work waiting on it),
    plus an aging term (0.1 s per second waited). Jobs within the same 5-minute band of that score go to
    the project with the fewest running jobs first, then by score, then oldest, then id.
+   Low priority defers a long job only while that costs nothing: a long low-priority job (i2v) whose
+   critical path is as long as the farm's remaining work scores as a normal one (deferred further, it
+   would end the run alone after everything else).
 
 Deterministic (no randomness; ties broken by model name and job id), O(candidates × models).
 Estimates: per-job `estimate_s` where the server can compute it (frames × steps), else the workflow's
@@ -51,6 +54,7 @@ STAY_SLACK = 0.5  # a flexible model may be over-staffed by this much before its
 SWITCH_MIN = 0.2  # shortage (in agents) a flexible model must show to draw an agent away
 SCARCE_SHARE = 0.5  # a model fewer than this share of agents can run is "scarce"
 ORPHAN_WAIT_S = 600.0  # jobs of a model nobody holds are taken once they have waited this long
+LATE_SHARE = 1.0  # a low-priority job whose critical path is this share of the remaining work goes as normal
 
 
 @dataclass(frozen=True)
@@ -148,17 +152,25 @@ def choose(agent: AgentView, jobs: Iterable[JobView], farm: FarmView) -> JobView
             by_model.setdefault(job.model, []).append(job)
     if not by_model:
         return None
-    model = _model_to_run(agent, by_model, farm, _plan(jobs, farm, agent))
-    return min(by_model[model], key=_order_within_model(farm))
+    plan = _plan(jobs, farm, agent)
+    model = _model_to_run(agent, by_model, farm, plan)
+    return min(by_model[model], key=_order_within_model(farm, plan.horizon))
 
 
-def _order_within_model(farm: FarmView) -> Callable[[JobView], tuple]:
+def _order_within_model(farm: FarmView, horizon: float) -> Callable[[JobView], tuple]:
     """The sort key of jobs within the chosen model: score bands, then project fairness, then score, age
-    and id."""
+    and id. A long (rigid-size) low-priority job whose critical path is as long as the farm's remaining
+    work (`horizon`) loses its priority penalty: started later, it would end the run after everything
+    else."""
     now, running = farm.now, farm.running_by_project
+    late = LATE_SHARE * horizon
 
     def key(job: JobView) -> tuple:
         s = score(job, now)
+        if job.estimate_s >= RIGID_JOB_S and job.estimate_s + job.downstream_s >= late:
+            priority = effective_priority(job)
+            if priority < NORMAL_PRIORITY:
+                s += PRIORITY_POINT_S * (NORMAL_PRIORITY - priority)
         return (-(s // SCORE_BAND_S), running.get(job.project or "", 0), -s, job.submitted_at, job.id)
 
     return key

@@ -279,6 +279,20 @@ def test_a_long_job_is_not_left_to_start_after_the_planned_end() -> None:
     assert choose(agent, stills + wan, farm(next_free_s={"flux": 0.0, "wan": 20.0}, **tail)).model == "flux"
 
 
+def test_a_long_low_priority_job_is_not_left_to_end_the_run() -> None:
+    """Low priority defers a job only while that costs nothing: a 700 s low-priority i2v job whose
+    critical path is as long as the farm's remaining work goes before shorter normal ones (started after
+    them, it would end the run alone); with hours of work still queued elsewhere it waits its turn."""
+    agent = AgentView(id="A1", vram_gb=24.0, loaded_model="wan")
+    low = job("w-low", type="i2v", model="wan", min_vram_gb=24.0, estimate_s=700.0, priority=40)
+    normal = [job(f"w{i}", type="i2v", model="wan", min_vram_gb=24.0, estimate_s=400.0) for i in range(3)]
+    end = farm(agent_vram=[24.0] * 4, holders={"wan": 4}, demand_s={"wan": 1900.0})
+    assert choose(agent, [low, *normal], end) == low
+    stills = [job(f"f{i}", estimate_s=30.0) for i in range(3)]
+    busy = farm(agent_vram=[24.0] * 4, holders={"wan": 4}, demand_s={"wan": 1900.0, "flux": 20000.0})
+    assert choose(agent, [low, *normal, *stills], busy) in normal
+
+
 def _traces_bench():
     _bench()
     spec = importlib.util.spec_from_file_location(
@@ -307,3 +321,83 @@ def test_generated_traces_run_within_bounds(seed: int) -> None:
     assert plain <= tight <= ours.makespan
     assert ours.makespan <= 1.2 * tight
     assert ours.makespan < fifo.makespan
+
+
+def _bounds():
+    _bench()  # puts scripts/ on the path
+    spec = importlib.util.spec_from_file_location("farm_bounds", ROOT / "scripts" / "farm_bounds.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _small_trace(agents: list[float], jobs: list[tuple[str, float, float, list[str]]], loads: dict) -> dict:
+    """jobs: (model, compute s, min VRAM GB, parents by index)."""
+    return {
+        "agents": [{"id": f"A{i}", "vram_gb": v, "loaded_model": None} for i, v in enumerate(agents)],
+        "jobs": [
+            {
+                "id": f"J{i}",
+                "workflow": model,
+                "type": "t2i",
+                "min_vram_gb": vram,
+                "model": model,
+                "compute_s": compute,
+                "priority": 50,
+                "depends_on": [f"J{p}" for p in parents],
+                "shot": f"S{i}",
+                "submit_s": 0.0,
+            }
+            for i, (model, compute, vram, parents) in enumerate(jobs)
+        ],
+        "model_load_s": loads,
+    }
+
+
+def test_bin_packing_bound_counts_jobs_that_cannot_share_a_bin() -> None:
+    bounds = _bounds()
+    sizes = [6.0, 6.0, 6.0]
+    assert bounds.bins_needed(sizes, [0.0, 6.0, 12.0, 18.0], 10.0) == 3  # work alone says 2
+    assert bounds.bins_needed(sizes, [0.0, 6.0, 12.0, 18.0], 12.0) == 2
+    assert bounds.bins_needed(sizes, [0.0, 6.0, 12.0, 18.0], 5.0) == float("inf")
+
+
+def test_the_packed_bound_reaches_the_optimum_where_whole_jobs_and_loads_decide_it() -> None:
+    """Three 100 s jobs of one model (10 s to load) on two agents: one agent must run two of them after
+    loading, so no schedule ends before 210 s (work and loads / agents say 160 s) — the bound finds 210 s
+    and the simulated scheduler achieves it. A chain still -> big job -> still: the big job's head (the
+    first still's load and compute) and tail (the second still) both count."""
+    bounds = _bounds()
+    bench = _bench()
+    trace = _small_trace([24.0, 24.0], [("m", 100.0, 10.0, [])] * 3, {"m": 10.0})
+    bound = bounds.lower_bound_packed(trace).value
+    assert bench.lower_bound(trace) == 150.0
+    assert 209.9 <= bound <= 210.0
+    assert bench.simulate(trace, choose, "job").makespan == 210.0
+    trace = _small_trace(
+        [16.0, 48.0],
+        [("s", 50.0, 10.0, []), ("big", 300.0, 40.0, [0]), ("s", 50.0, 10.0, [1])],
+        {"s": 20.0, "big": 60.0},
+    )
+    bound = bounds.lower_bound_packed(trace).value
+    assert bound >= 70.0 + 300.0 + 50.0 - 0.1  # the still's load + compute, the big job, its child
+    assert bound <= bench.simulate(trace, choose, "job").makespan
+
+
+@pytest.mark.parametrize("seed", [17_000, 17_002, 17_005, 18_008, 19_003])
+def test_the_packed_bound_is_below_every_schedule_found(seed: int) -> None:
+    """LB++ never exceeds a real schedule: the scheduler with either estimate, FIFO, and schedules of a
+    randomised search around the scheduler; and it is at least the plain bound."""
+    traces = _traces_bench()
+    bounds = _bounds()
+    bench = _bench()
+    _, trace = traces.generate(seed)
+    bound = bounds.lower_bound_packed(trace).value
+    assert bound >= bench.lower_bound(trace) - 1e-6
+    makespans = [
+        bench.simulate(trace, choose, "job").makespan,
+        bench.simulate(trace, choose, "workflow").makespan,
+        bench.simulate(trace, bench.fifo, "job").makespan,
+        traces.search(trace, 3, seed),
+    ]
+    assert bound <= min(makespans)
