@@ -8,8 +8,11 @@ a camera; one render (Workbench, normal matcap + depth pass) gives both images.
 The first run in a process pays Blender's one-time GPU/shader start (the artist's Blender has paid it
 already); it is reported apart from the warm runs. Reported per run: render + read-back, depth map + PNG,
 line map + PNG, total; then the median of the warm runs, the triangle count and the machine's load.
+`--pose` adds a character rig (Rigify metarig bone names) beside the sphere and the pose image to each run
+(its bones projected through the camera and drawn: no render), timed apart.
 
     .venv-blender-4.2/bin/python scripts/bench_control_images.py [--runs 5] [--width 1280] [--height 720]
+        [--pose]
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ def main() -> int:
     parser.add_argument("--height", type=int, default=720)
     parser.add_argument("--boxes", type=int, default=24)
     parser.add_argument("--sphere-level", type=int, default=6)
+    parser.add_argument("--pose", action="store_true", help="also the pose image of a character rig")
     args = parser.parse_args()
 
     import bpy
@@ -73,18 +77,25 @@ def main() -> int:
     from blender_addon.control.render import render_control_images
 
     scene, triangles = build_scene(args.width, args.height, args.boxes, args.sphere_level)
+    kinds = ("depth", "canny", "pose") if args.pose else ("depth", "canny")
+    if args.pose:
+        from tests.blender.rigs import metarig
+
+        metarig(scene, (1.5, 0.0, 0.0))
     folder = tempfile.mkdtemp(prefix="bench-control-")
     totals: list[float] = []
     for run in range(args.runs):
         started = time.perf_counter()
-        result = render_control_images(scene, folder, f"run{run}")
+        result = render_control_images(scene, folder, f"run{run}", kinds)
         total = time.perf_counter() - started
         totals.append(total)
         t = result.timings
         label = "cold" if run == 0 else "warm"
         print(
             f"run {run} ({label}): render+read {t['render']:.3f} s, depth {t['depth']:.3f} s, "
-            f"lines {t['canny']:.3f} s, total {total:.3f} s"
+            f"lines {t['canny']:.3f} s, "
+            + (f"pose {t['pose']:.3f} s, " if args.pose else "")
+            + f"total {total:.3f} s"
         )
     warm = totals[1:] or totals
     load = os.getloadavg()
