@@ -5,22 +5,38 @@ Paths measured:
 - `job output`: the agent's own upload code (`render_agent.server_client.FarmClient.upload_output`, a
   streamed multipart POST /api/farm/jobs/{id}/outputs) of a leased job; the agent hashes the file first,
   as it does before every upload (timed apart: `hash`);
-- `disk copy`: `cp` of the same file on the same disk plus one fsync (what the server has to do at least:
-  read nothing, write every byte once).
+- `durable copy`: `cp` of the same file on the same disk plus one fsync of the copy: what the server has to
+  do at least (write every byte once and make it durable: it fsyncs each output before renaming it into
+  place). The target's reference;
+- `cached copy`: the same `cp` without the fsync (the copy may still be in the page cache when it ends),
+  reported for comparison: it is not a like-for-like reference, since an upload is answered only once
+  its file is on disk;
+- `pieces` (--pieces): hashlib's sha256 of the source over 1 MiB chunks (what the server's verification
+  costs at least), one core; and the same client's upload to a bare ASGI app under uvicorn with the
+  server's settings (httptools + uvloop when installed, as `aipipe server` runs) that only counts the
+  bytes: what receiving the body costs before anything is parsed, hashed or written.
 
-The server's resident memory (VmRSS of its process, read from /proc every 20 ms) is reported as the
-largest growth over its value before the upload. Targets: upload ≥ 0.8 × the disk copy's rate, growth
+The source file is read from the page cache in every case (it is read once before the first run). The
+server's resident memory (VmRSS of its process, read from /proc every 20 ms) is reported as the largest
+growth over its value before the upload. Targets: upload ≥ 0.8 × the durable copy's rate, growth
 < 100 MB. Files go to a temporary folder under --tmp (default /tmp) and are deleted afterwards.
+--profile DIR records each upload's server side with py-spy (if installed) into DIR as raw stacks.
 
-    .venv/bin/python scripts/bench_upload.py [--size-mb 2048] [--tmp /tmp] [--runs 2]
+    .venv/bin/python scripts/bench_upload.py [--size-mb 2048] [--tmp /tmp] [--runs 2] [--pieces]
+        [--profile DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import hashlib
+import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -28,6 +44,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -95,18 +112,88 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def disk_copy(source: Path, target: Path) -> tuple[float, float]:
-    """(wall seconds, CPU seconds) of `cp` plus one fsync."""
+def disk_copy(source: Path, target: Path, *, durable: bool) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of `cp`, plus one fsync of the copy if `durable`. The disk is made
+    idle first (`sync`), so neither copy pays for the writeback of what ran before it."""
+    os.sync()
     before = os.times()
     started = time.perf_counter()
     subprocess.run(["cp", str(source), str(target)], check=True)
-    with target.open("rb") as fh:
-        os.fsync(fh.fileno())
+    if durable:
+        with target.open("rb") as fh:
+            os.fsync(fh.fileno())
     elapsed = time.perf_counter() - started
     after = os.times()
     target.unlink()
+    os.sync()
     cpu = after.children_user - before.children_user + after.children_system - before.children_system
     return elapsed, cpu + after.system - before.system
+
+
+def hash_rate(path: Path) -> tuple[float, float]:
+    """(seconds, MB/s) of hashlib's sha256 over the file's bytes in 1 MiB chunks, reads not counted."""
+    digest = hashlib.sha256()
+    spent = 0.0
+    with path.open("rb") as fh:
+        while chunk := fh.read(MB):
+            started = time.perf_counter()
+            digest.update(chunk)
+            spent += time.perf_counter() - started
+    return spent, path.stat().st_size / spent / MB
+
+
+async def bare_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """An ASGI app that reads a request's body and answers how many bytes it got (--pieces)."""
+    if scope["type"] != "http":
+        return
+    size, more = 0, True
+    while more:
+        message = await receive()
+        size += len(message.get("body", b""))
+        more = message.get("more_body", False)
+    answer = json.dumps({"outputs": [{"name": "bare", "size": size}]}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(answer)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": answer})
+
+
+def bare_receive(path: Path) -> tuple[float, float, float]:
+    """(seconds, server CPU, client CPU) of the agent's multipart upload of `path` to `bare_app` under
+    uvicorn (its default HTTP implementation and loop: httptools and uvloop when installed)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "uvicorn", "scripts.bench_upload:bare_app", "--port", str(port)]
+    bare = subprocess.Popen([*command, "--log-level", "warning", "--lifespan", "off"], cwd=ROOT)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(200):
+            with contextlib.suppress(httpx.HTTPError):
+                httpx.get(url, timeout=1)
+                break
+            time.sleep(0.05)
+
+        async def send() -> None:
+            async with FarmClient(url, "bare", transfer_timeout=1800) as client:
+                await client.upload_output("0", "0", path, name="bare", sha256="")
+
+        server_cpu, client_cpu, started = cpu_s(bare.pid), time.process_time(), time.perf_counter()
+        asyncio.run(send())
+        elapsed = time.perf_counter() - started
+        return elapsed, cpu_s(bare.pid) - server_cpu, time.process_time() - client_cpu
+    finally:
+        bare.terminate()
+        bare.wait()
+
+
+def profiler(pid: int, out: Path | None) -> subprocess.Popen[bytes] | None:
+    """py-spy recording the server (every thread, 200 Hz) until stopped, or None."""
+    spy = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
+    if out is None or spy is None:
+        return None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    command = [spy, "record", "--pid", str(pid), "-r", "200", "--threads", "-f", "raw", "-o", str(out)]
+    return subprocess.Popen([*command, "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def leased_job(url: str, admin: str, agent_key: str) -> tuple[str, str, str]:
@@ -162,6 +249,8 @@ def main() -> None:
     parser.add_argument("--size-mb", type=int, default=2048)
     parser.add_argument("--tmp", type=Path, default=Path("/tmp"))
     parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--pieces", action="store_true", help="also time sha256 alone")
+    parser.add_argument("--profile", type=Path, help="py-spy each upload's server into this folder")
     args = parser.parse_args()
     print(machine())
     print("load:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
@@ -174,23 +263,51 @@ def main() -> None:
         try:
             assert server.process is not None
             pid = server.process.pid
+            if args.pieces:
+                spent, rate = hash_rate(source)
+                print(f"sha256 alone (1 MiB chunks, one core): {spent:5.2f} s = {rate:5.0f} MB/s", flush=True)
+                bare_s, bare_server, bare_client = bare_receive(source)
+                print(
+                    f"the agent's upload to a bare uvicorn app that only counts the bytes: {bare_s:5.2f} s = "
+                    f"{size / bare_s / MB:5.0f} MB/s, CPU server {bare_server:5.2f} s + agent "
+                    f"{bare_client:5.2f} s",
+                    flush=True,
+                )
             for run in range(1, args.runs + 1):
-                copy_s, copy_cpu = disk_copy(source, folder / "copy.bin")
+                # Unmeasured: the first copy after other work pays for reclaiming page cache (here up to
+                # 2x slower); after it, each measured step starts with `size` bytes of memory just freed.
+                disk_copy(source, folder / "copy.bin", durable=False)
+                cached_s, cached_cpu = disk_copy(source, folder / "copy.bin", durable=False)
+                copy_s, copy_cpu = disk_copy(source, folder / "copy.bin", durable=True)
                 _, job_id, lease_id = leased_job(server.url, admin, agent_key)
+                os.sync()
                 server_cpu = cpu_s(pid)
+                spy = profiler(pid, args.profile and args.profile / f"server-run{run}.txt")
                 with RssWatch(pid) as watch:
                     hash_s, upload_s, client_cpu = asyncio.run(
                         upload(server.url, agent_key, job_id, lease_id, source)
                     )
                 server_cpu = cpu_s(pid) - server_cpu
-                copy_rate, upload_rate = size / copy_s / MB, size / upload_s / MB
+                if spy is not None:
+                    spy.send_signal(signal.SIGINT)
+                    spy.wait()
+                rate = {
+                    "cached": size / cached_s / MB,
+                    "durable": size / copy_s / MB,
+                    "upload": size / upload_s / MB,
+                }
                 load = os.getloadavg()[0]
                 print(
-                    f"run {run} (load {load:4.1f}): {args.size_mb} MB  disk copy {copy_s:6.2f} s "
-                    f"({copy_rate:5.0f} MB/s, CPU {copy_cpu:5.2f} s)   job output upload {upload_s:6.2f} s "
-                    f"({upload_rate:5.0f} MB/s) = {upload_rate / copy_rate:4.2f} x the copy, CPU server "
-                    f"{server_cpu:5.2f} s + agent {client_cpu:5.2f} s (agent hash before it {hash_s:5.2f} s)"
-                    f"   server RSS {watch.before / MB:5.0f} MB, peak +{watch.growth_mb:5.1f} MB",
+                    f"run {run} (load {load:4.1f}): {args.size_mb} MB\n"
+                    f"  durable copy (cp + fsync) {copy_s:6.2f} s ({rate['durable']:5.0f} MB/s, CPU "
+                    f"{copy_cpu:5.2f} s)   cached copy (cp) {cached_s:6.2f} s ({rate['cached']:5.0f} MB/s, "
+                    f"CPU {cached_cpu:5.2f} s)\n"
+                    f"  job output upload {upload_s:6.2f} s ({rate['upload']:5.0f} MB/s) = "
+                    f"{rate['upload'] / rate['durable']:4.2f} x the durable copy (target >= 0.8), "
+                    f"{rate['upload'] / rate['cached']:4.2f} x the cached copy\n"
+                    f"  CPU server {server_cpu:5.2f} s + agent {client_cpu:5.2f} s (agent hash before it "
+                    f"{hash_s:5.2f} s)   server RSS {watch.before / MB:5.0f} MB, peak "
+                    f"+{watch.growth_mb:5.1f} MB (target < 100)",
                     flush=True,
                 )
                 shutil.rmtree(server.data_dir / "storage" / ".farm", ignore_errors=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from ..errors import ApiError, Conflict, Unprocessable
 from ..storage.multipart_stream import FILES_FIELD, MultipartStream, drain
 
 TEXT_FIELDS = frozenset({"lease_id", "sha256"})
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 MAX_FILES = 100
 MAX_FIELD_BYTES = 64 * 1024
 FEED_BYTES = 4 * 1024 * 1024  # body bytes handed to the worker thread at a time
@@ -53,6 +55,7 @@ class OutputsReceiver(MultipartStream[ReceivedOutput]):
         self.folder = folder
         self.on_field = on_field
         self._flushed = 0  # bytes of the current file handed to the disk's writeback
+        self.declared: list[str] = []  # the agent's sha256 of each file, in order (check_declared)
 
     def discard(self) -> None:
         """Close and delete every part file (a refused or interrupted upload)."""
@@ -71,6 +74,8 @@ class OutputsReceiver(MultipartStream[ReceivedOutput]):
     def end_field(self, name: str, data: bytes) -> None:
         value = data.decode("utf-8", errors="replace")
         self.fields[name] = value
+        if name == "sha256":
+            self.declared.append(value)
         self.on_field(name, value)
 
     def begin_file(self, client_name: str) -> ReceivedOutput:
@@ -92,10 +97,8 @@ class OutputsReceiver(MultipartStream[ReceivedOutput]):
         """Have the kernel start writing what was written so far to disk (asynchronously): the disk works
         while the rest arrives, and the fsync at the end has little left to wait for. (Linux: fadvise
         DONTNEED starts writeback of the dirty range and drops the pages already clean.)"""
-        assert self._handle is not None
-        self._handle.flush()
         if hasattr(os, "posix_fadvise"):
-            os.posix_fadvise(self._handle.fileno(), 0, upto, os.POSIX_FADV_DONTNEED)
+            os.posix_fadvise(self.file_fd, 0, upto, os.POSIX_FADV_DONTNEED)
         self._flushed = upto
 
 
@@ -146,6 +149,27 @@ async def _put(
     if not put.done():
         put.cancel()
         await writer  # raises the worker's error
+
+
+def check_declared(declared: list[str], files: list[ReceivedOutput]) -> None:
+    """The agent's own hashes (`sha256` fields, one per file in the files' order; optional) must be those
+    of the bytes received: else 422 (they changed on the way; the caller discards the part files, so
+    nothing is stored)."""
+    if len(declared) > len(files):
+        raise Unprocessable(
+            f"{len(declared)} sha256 fields for {len(files)} file(s): send one per file, in their order.",
+            field="sha256",
+        )
+    for value, received in zip(declared, files, strict=False):
+        expected = value.strip().lower()
+        if not SHA256_HEX.fullmatch(expected):
+            raise Unprocessable(f"sha256 of {received.name} must be 64 hexadecimal digits.", field="sha256")
+        if received.sha256 != expected:
+            raise Unprocessable(
+                f"{received.name} arrived with sha256 {received.sha256} ({received.size} bytes), not the "
+                f"sha256 sent with it ({expected}): it changed on the way and was not stored; send it again.",
+                field="sha256",
+            )
 
 
 def place(

@@ -352,6 +352,7 @@ async def upload_job_outputs(job_id: uuid.UUID, request: Request, principal: Pri
             raise Unprocessable("lease_id is required", field="lease_id")
         if not files:
             raise Unprocessable("no files", field="files")
+        outputs_upload.check_declared(receiver.declared, files)  # the agent's own sha256: 422 if it differs
 
         def store() -> list[dict[str, Any]]:
             with services.db.write_sessions() as session:

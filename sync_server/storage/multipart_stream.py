@@ -2,6 +2,11 @@
 streaming upload shares: headers and Content-Disposition, text fields collected up to a size limit, file
 parts written to an open file while hashed, fsynced once at their end, and a body checked complete.
 
+A file's bytes are written (`os.write` on its descriptor, no buffering layer) by the thread that parses,
+and hashed by a second thread one batch behind (`FileSink`): both release the GIL on big buffers, so
+on two cores the sha256 no longer adds to the write. The hasher holds at most one batch (what one
+`write_all` received) besides the one being written.
+
 A subclass says what a part may be called (`check_field`, `check_name`), where a file goes and what it
 checks on the way (`begin_file`, `file_data`, `end_file`), and what a field's bytes become (`end_field`).
 """
@@ -12,8 +17,9 @@ import contextlib
 import hashlib
 import os
 from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import BinaryIO, Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -32,6 +38,57 @@ class ReceivedPart(Protocol):
 FileT = TypeVar("FileT", bound=ReceivedPart)
 
 
+class FileSink:
+    """One file being received: bytes written to its descriptor at once, hashed by `hasher` (one thread)
+    a batch behind. `end_batch()` after each batch hands its bytes to the hasher (waiting for the batch
+    before, so at most one is held); `finish()` fsyncs, closes and returns the sha256."""
+
+    def __init__(self, path: Path, hasher: ThreadPoolExecutor) -> None:
+        self.fd: int | None = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+        self._hasher = hasher
+        self._digest = hashlib.sha256()
+        self._batch: list[memoryview] = []
+        self._hashing: Future[None] | None = None
+
+    def write(self, chunk: memoryview) -> None:
+        assert self.fd is not None
+        done = os.write(self.fd, chunk)
+        while done < len(chunk):  # a regular file takes it whole unless the disk is full; be sure
+            done += os.write(self.fd, chunk[done:])
+        self._batch.append(chunk)
+
+    def end_batch(self) -> None:
+        """Hash the bytes written since the last call in the hasher thread (after the previous batch)."""
+        if not self._batch:
+            return
+        self._wait()
+        batch, self._batch = self._batch, []
+        self._hashing = self._hasher.submit(self._hash, batch)
+
+    def _hash(self, batch: list[memoryview]) -> None:
+        for chunk in batch:
+            self._digest.update(chunk)
+
+    def _wait(self) -> None:
+        if self._hashing is not None:
+            hashing, self._hashing = self._hashing, None
+            hashing.result()
+
+    def finish(self) -> str:
+        """fsync and close the file; its sha256 (hex)."""
+        assert self.fd is not None
+        self.end_batch()
+        os.fsync(self.fd)  # once per file, at its end
+        self.close()
+        self._wait()
+        return self._digest.hexdigest()
+
+    def close(self) -> None:
+        if self.fd is not None:
+            fd, self.fd = self.fd, None
+            os.close(fd)
+
+
 class MultipartStream(Generic[FileT]):
     """Push parser for one upload: `write(chunk)` / `write_all(chunks)` as bytes arrive (in a worker
     thread), then `finish()`; `close()` closes a file left open by an interrupted body."""
@@ -42,8 +99,8 @@ class MultipartStream(Generic[FileT]):
         self.fields: dict[str, str] = {}
         self.files: list[FileT] = []
         self.current: FileT | None = None
-        self._handle: BinaryIO | None = None
-        self._hash = hashlib.sha256()
+        self._sink: FileSink | None = None
+        self._hasher: ThreadPoolExecutor | None = None  # made with the first file, ended by finish/close
         self._field_name: str | None = None
         self._field_data = bytearray()
         self._header_name = bytearray()
@@ -70,12 +127,15 @@ class MultipartStream(Generic[FileT]):
         self.write_all((data,))
 
     def write_all(self, chunks: Sequence[bytes]) -> None:
-        """Parse the chunks in order (as received: not joined, which would copy them once more)."""
+        """Parse the chunks in order (as received: not joined, which would copy them once more). They
+        are hashed after this returns (FileSink): a mutable buffer is copied first."""
         try:
             for data in chunks:
-                self._parser.write(data)
+                self._parser.write(data if isinstance(data, bytes) else bytes(data))
         except MultipartParseError as exc:
             raise Unprocessable(f"The multipart body is malformed: {exc}", field="body") from exc
+        if self._sink is not None:
+            self._sink.end_batch()
 
     def finish(self) -> list[FileT]:
         """The body has ended: check it was complete and return the files, closed and fsynced."""
@@ -83,16 +143,24 @@ class MultipartStream(Generic[FileT]):
             self._parser.finalize()
         except MultipartParseError as exc:
             raise Unprocessable(f"The multipart body is malformed: {exc}", field="body") from exc
+        finally:
+            self._stop_hasher()
         if not self._complete:
             raise Unprocessable("The multipart body ended before its closing boundary.", field="body")
         return self.files
 
     def close(self) -> None:
-        """Close a file left open by an interrupted body."""
-        if self._handle is not None:
+        """Close a file left open by an interrupted body (and the hasher thread)."""
+        if self._sink is not None:
             with contextlib.suppress(OSError):
-                self._handle.close()
-            self._handle = None
+                self._sink.close()
+            self._sink = None
+        self._stop_hasher()
+
+    def _stop_hasher(self) -> None:
+        if self._hasher is not None:
+            self._hasher.shutdown(wait=True, cancel_futures=True)
+            self._hasher = None
 
     # -- what a subclass decides ------------------------------------------------------------------------
 
@@ -121,13 +189,19 @@ class MultipartStream(Generic[FileT]):
     # -- helpers for subclasses -------------------------------------------------------------------------
 
     def open_file(self, path: Path) -> None:
-        self._handle = open(path, "xb")  # noqa: SIM115 - closed in _part_end or close()
-        self._hash = hashlib.sha256()
+        if self._hasher is None:
+            self._hasher = ThreadPoolExecutor(1, thread_name_prefix="aipipe-upload-sha256")
+        self._sink = FileSink(path, self._hasher)  # closed in _part_end or close()
 
     def write_file(self, chunk: memoryview) -> None:
-        self._hash.update(chunk)
-        assert self._handle is not None
-        self._handle.write(chunk)
+        assert self._sink is not None
+        self._sink.write(chunk)
+
+    @property
+    def file_fd(self) -> int:
+        """The descriptor of the file being received."""
+        assert self._sink is not None and self._sink.fd is not None
+        return self._sink.fd
 
     # -- parser callbacks -------------------------------------------------------------------------------
 
@@ -180,12 +254,12 @@ class MultipartStream(Generic[FileT]):
                 self.end_field(name, bytes(self._field_data))
             return
         self.end_file(received)
-        assert self._handle is not None
-        self._handle.flush()
-        os.fsync(self._handle.fileno())  # once per file, at its end
-        self._handle.close()
-        self._handle = None
-        received.sha256 = self._hash.hexdigest()
+        assert self._sink is not None
+        sink, self._sink = self._sink, None
+        try:
+            received.sha256 = sink.finish()
+        finally:
+            sink.close()
         self.current = None
 
     def _end(self) -> None:

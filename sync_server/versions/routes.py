@@ -145,22 +145,25 @@ async def publish_version(
 
 
 async def _receive(request: Request, receiver: FormReceiver) -> None:
-    """Feed the body to the receiver in a worker thread, FEED_BYTES at a time."""
+    """Feed the body to the receiver in a worker thread, FEED_BYTES at a time (the received chunks as
+    they are: not joined, which would copy them twice)."""
     stream = request.stream()
-    pending = bytearray()
+    pending: list[bytes] = []
+    size = 0
     try:
         async for chunk in stream:
-            pending += chunk
-            if len(pending) >= FEED_BYTES:
-                await run_in_threadpool(receiver.write, bytes(pending))
-                pending.clear()
-        await run_in_threadpool(receiver.write, bytes(pending))
+            pending.append(chunk)
+            size += len(chunk)
+            if size >= FEED_BYTES:
+                batch, pending, size = pending, [], 0
+                await run_in_threadpool(receiver.write_all, batch)
+        await run_in_threadpool(receiver.write_all, pending)
     except PayloadTooLarge as exc:
         if "file" in exc.extra:  # the receiver's own per-file limit
             await drain(stream)
             raise
         # The body limit was reached: parse what had arrived to learn which file it was reached in.
-        await run_in_threadpool(receiver.write, bytes(pending))
+        await run_in_threadpool(receiver.write_all, pending)
         current = receiver.current
         if current is None:
             raise

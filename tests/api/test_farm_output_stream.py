@@ -43,3 +43,50 @@ def test_outputs_stream_in_and_a_refused_upload_leaves_nothing(farm: Api) -> Non
     if farm.data_dir is not None:  # the refused uploads left no part file next to the output
         folder = farm.data_dir / "storage" / ".farm" / "jobs" / job["id"]
         assert sorted(p.name for p in folder.iterdir()) == ["clip.mp4"]
+
+
+def test_an_output_whose_bytes_differ_from_the_agents_sha256_is_refused_and_not_kept(farm: Api) -> None:
+    agent = agent_client(farm)
+    agent_id = register(agent)
+    job = submit(farm)
+    got = claim(agent, agent_id)
+    assert got is not None and got["job"]["id"] == job["id"]
+    url = f"/api/farm/jobs/{job['id']}/outputs"
+    video = bytes(range(256)) * (20 * 4096)  # 20 MiB
+    sent = hashlib.sha256(video).hexdigest()
+    damaged = video[:-1] + bytes([video[-1] ^ 1])  # one bit flipped on the way
+    lease_id = got["lease"]["id"]
+
+    refused = agent.post(
+        url, data={"lease_id": lease_id, "sha256": sent}, files={"files": ("clip.mp4", damaged, "video/mp4")}
+    )
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"][0]["field"] == "sha256"
+    assert (
+        sent in refused.json()["detail"] and hashlib.sha256(damaged).hexdigest() in refused.json()["detail"]
+    )
+    assert agent.get(f"{url}/clip.mp4").status_code == 404
+    not_hex = agent.post(
+        url, data={"lease_id": lease_id, "sha256": "abc"}, files={"files": ("clip.mp4", video, "video/mp4")}
+    )
+    assert not_hex.status_code == 422 and not_hex.json()["errors"][0]["field"] == "sha256"
+    two = agent.post(
+        url,
+        data={"lease_id": lease_id, "sha256": [sent, sent]},
+        files={"files": ("clip.mp4", video, "video/mp4")},
+    )
+    assert two.status_code == 422 and "one per file" in two.json()["detail"]
+
+    # The same name again with the right bytes is stored: the refused upload left nothing to clash with.
+    stored = agent.post(
+        url,
+        data={"lease_id": lease_id, "sha256": sent.upper()},
+        files={"files": ("clip.mp4", video, "video/mp4")},
+    )
+    assert stored.status_code == 200, stored.text
+    (entry,) = stored.json()["outputs"]
+    assert (entry["size"], entry["sha256"]) == (len(video), sent)
+    assert agent.get(f"{url}/clip.mp4").content == video
+    if farm.data_dir is not None:
+        folder = farm.data_dir / "storage" / ".farm" / "jobs" / job["id"]
+        assert sorted(p.name for p in folder.iterdir()) == ["clip.mp4"]

@@ -41,7 +41,8 @@ async def body(size: int, digest: hashlib._Hash, lease_id: str = "L1") -> AsyncI
 
 def test_a_body_far_bigger_than_the_memory_it_may_use_is_written_and_hashed(tmp_path: Path) -> None:
     size = 160 * 1024 * 1024
-    # The batches queued ahead, the one waiting to be queued, the one being written, the one filling.
+    # The batches queued ahead, the one waiting to be queued, the one being written, the one being hashed
+    # (a batch behind), the one filling.
     cap = (QUEUED_FEEDS + 4) * FEED_BYTES
     sent = hashlib.sha256()
     fields: list[tuple[str, str]] = []
