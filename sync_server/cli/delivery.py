@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,6 +29,30 @@ DownloadDir = Annotated[
 AnyMedia = Annotated[
     bool, typer.Option("--any-media", help="Use the edit's media, approved or not (default: approved only).")
 ]
+EditFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--edit",
+        help="A JSON file with the edit to conform instead of the server's: a list of "
+        '{"shot_id", "version_id", "cut_in", "cut_out"} in order (or {"edit": [...]}).',
+    ),
+]
+
+
+def _edit(path: Path | None) -> list[Any] | None:
+    """The cuts of an edit file, or None without one; CliError naming the file when it is not one."""
+    if path is None:
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise CliError(f"Cannot read {path}: {exc.strerror or exc}") from exc
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CliError(f"{path} is not JSON: {exc}") from exc
+    cuts = data.get("edit") if isinstance(data, dict) else data
+    if not isinstance(cuts, list) or not cuts:
+        raise CliError(f'{path}: expected a list of cuts (or {{"edit": [...]}}) with at least one cut')
+    return cuts
 
 
 def _wait(api: ServerClient, delivery: dict[str, Any]) -> dict[str, Any]:
@@ -106,6 +131,7 @@ def conform(
     project: ProjectArg,
     profile: Profile = "h264",
     any_media: AnyMedia = False,
+    edit: EditFile = None,
     wait: Wait = True,
     download: DownloadDir = None,
     as_json: AsJson = False,
@@ -113,9 +139,13 @@ def conform(
     api_key: ApiKey = None,
 ) -> None:
     """Conform the edit (approved media in edit order, cut ranges from the versions, sound tracks) into
-    the next delivery/vNNN; only shots that changed since the last conform are encoded."""
-    body = {"profile": profile, "require_approval": not any_media}
+    the next delivery/vNNN; only shots that changed since the last conform are encoded. `--edit` conforms
+    the cuts of a file instead (the VSE's edit as the add-on sends it)."""
+    body: dict[str, Any] = {"profile": profile, "require_approval": not any_media}
     with connect(ServerClient, server, api_key, timeout_s=HTTP_TIMEOUT_S) as api:
+        cuts = _edit(edit)
+        if cuts is not None:
+            body["edit"] = cuts
         pid = api.project_id(project)
         _finish(api, api.call("POST", f"/api/projects/{pid}/conform", json=body), wait, download, as_json)
 

@@ -5,6 +5,7 @@ frame of which movie each conformed frame is."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from tests.api.test_delivery import (
     _sound,
 )
 from tests.support.api import Api, assert_problem
+from tests.support.cli import aipipe, api_key, cli_env
 from tests.support.framecode import coded_movie, frames_of, read_code
 from tests.support.media import png_bytes
 
@@ -183,3 +185,26 @@ def test_a_sent_edit_that_cannot_be_conformed_is_refused_naming_each_cut(api: Ap
     )
     assert masters.status_code == 201, masters.text
     assert masters.json()["frames"] == 10 and masters.json()["number"] == 2
+
+
+def test_the_cli_conforms_an_edit_file_and_names_what_is_wrong_with_it(api: Api, tmp_path: Path) -> None:
+    project = api.project(fps=str(FPS), width=SIZE[0], height=SIZE[1])
+    shot = api.shot(project["id"], api.scene(project["id"])["id"], duration_frames=12)
+    movie = coded_movie(tmp_path / "m.mp4", 100, 20, str(FPS), SIZE)
+    version = _publish(api.admin, shot["id"], "render", movie, "video/mp4")  # not approved
+    env = cli_env(tmp_path / "config", api.base_url, api_key(api, "editor"))
+    edit = tmp_path / "edit.json"
+    edit.write_text(json.dumps({"edit": [_cut(shot, version, 2, 14)]}), encoding="utf-8")
+
+    refused = aipipe("deliver", "conform", project["code"], "--edit", str(edit), env=env)
+    assert refused.returncode != 0 and "edit[0].version_id" in refused.stderr, refused.stderr
+    assert "render v001 is not approved" in refused.stderr
+    queued = aipipe("deliver", "conform", project["code"], "--edit", str(edit), "--any-media", "--no-wait",
+                    "--json", env=env)  # fmt: skip
+    assert queued.returncode == 0, queued.stderr
+    delivery = json.loads(queued.stdout)
+    assert (delivery["frames"], delivery["plan"][0]["source_in"]) == (12, 2)
+    api.admin.post(f"/api/farm/jobs/{delivery['conform_job_id']}/cancel")  # no agent here is meant to take it
+    (tmp_path / "bad.json").write_text("[{", encoding="utf-8")
+    bad = aipipe("deliver", "conform", project["code"], "--edit", str(tmp_path / "bad.json"), env=env)
+    assert bad.returncode != 0 and "bad.json is not JSON" in bad.stderr, bad.stderr
