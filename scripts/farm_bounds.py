@@ -36,6 +36,8 @@ Each condition is a necessary one for a schedule ending by C, and each gets weak
 largest C found failing one of them (bisection, 40 steps: the lower end of the last interval, a C shown
 impossible, so every C below it is too) is a lower bound on every schedule's makespan. The benchmarks
 take the larger of it and the trace bench's `LB+` (also a bound).
+`tests/unit/test_scheduler.py` checks it against the exact optimum of random tiny traces (every
+assignment and order tried) and against real schedules of generated traces.
 
 What it still does not see (why the worst traces keep a gap): which agent runs which job as a whole
 (the bins are per model and per tier, not one assignment of all jobs to agents), the order in which
