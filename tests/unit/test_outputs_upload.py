@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import threading
 import tracemalloc
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -54,6 +55,8 @@ def test_a_body_far_bigger_than_the_memory_it_may_use_is_written_and_hashed(tmp_
     finally:
         tracemalloc.stop()
     (received,) = receiver.finish()
+    hashers = [t.name for t in threading.enumerate() if t.name.startswith("aipipe-upload-sha256")]
+    assert hashers == []  # the upload's hasher thread ended with it
     assert peak < cap < size / 4, f"peak {peak / 2**20:.1f} MiB while receiving {size / 2**20:.0f} MiB"
     assert fields == [("lease_id", "L1")]
     assert (received.size, received.sha256) == (size, sent.hexdigest())
@@ -85,3 +88,4 @@ def test_an_interrupted_body_leaves_no_file(tmp_path: Path) -> None:
         receiver.finish()
     receiver.discard()
     assert list((tmp_path / "job").iterdir()) == []
+    assert not [t for t in threading.enumerate() if t.name.startswith("aipipe-upload-sha256")]
