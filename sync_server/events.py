@@ -10,9 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import pickle
+import threading
+import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +41,14 @@ FAN_OUT_SLICE = 500  # messages fanned out between two yields to the event loop
 # notifications arrive first. Read in slices, the read-back stops as soon as the announcement is here
 # (its events are then taken from memory): reading them all back held this process's GIL for a second or more.
 FETCH_SLICE = 1000
+# Messages a child process hands over per pickled slice (`pack_messages`): the server unpickles one slice at a
+# time, so the GIL changes hands between slices; 20,000 events unpickled in one call held it ~0.4 s.
+PACK_SLICE = 500
+# While a child process of this server writes events that this process will announce (`child_writing`),
+# events not known yet are not read back for up to this long: they are most likely the child's, committed
+# moments before its announcement (reading 20,000 back held this process's GIL for seconds). Anything else
+# (another process's events, the safety poll) is read this much later at most.
+READBACK_DEFER_S = 5.0
 LISTEN_RETRY_S = 2.0
 FARM_ENTITIES = ("agent", "job")
 FARM_READERS = (Permission.FARM_MANAGE, Permission.PROJECT_READ)
@@ -63,6 +74,14 @@ def event_message(event: AuditEvent | Row[Any]) -> dict[str, Any]:
         "changes": event.changes,
         "data": event.data,
     }
+
+
+def pack_messages(messages: list[dict[str, Any]]) -> list[bytes]:
+    """(In a child process.) Event messages as pickled slices, for `EventHub.announce_packed`."""
+    return [
+        pickle.dumps(messages[start : start + PACK_SLICE], protocol=pickle.HIGHEST_PROTOCOL)
+        for start in range(0, len(messages), PACK_SLICE)
+    ]
 
 
 @dataclass(eq=False)
@@ -120,6 +139,9 @@ class EventHub:
         self._loop_listeners: list[Callable[[dict[str, Any]], None]] = []
         self._commit_listeners: list[Callable[[list[dict[str, Any]]], None]] = []
         self._listener_queue: asyncio.Queue[list[dict[str, Any]]] | None = None
+        self._children_lock = threading.Lock()
+        self._children_writing = 0  # child processes writing events this process will announce
+        self._deferred_since: float | None = None
         self.dispatched_total = 0
 
     @property
@@ -170,6 +192,30 @@ class EventHub:
         if loop is None or loop.is_closed():
             return
         loop.call_soon_threadsafe(self._committed_here, messages)
+
+    def announce_packed(self, packed: list[bytes]) -> None:
+        """`announce_messages` with messages a child process of this server packed (`pack_messages`):
+        unpickled here, in the calling worker thread, one slice at a time (never on the event loop)."""
+        messages: list[dict[str, Any]] = []
+        for part in packed:
+            messages += pickle.loads(part)  # made by this server's own child process
+        if messages:
+            self.announce_messages(messages)
+
+    @contextlib.contextmanager
+    def child_writing(self) -> Iterator[None]:
+        """Around a child process's write whose events this process then announces (`announce_packed`, inside
+        the block): meanwhile the dispatcher does not read unknown events back (up to READBACK_DEFER_S)."""
+        with self._children_lock:
+            self._children_writing += 1
+        try:
+            yield
+        finally:
+            with self._children_lock:
+                self._children_writing -= 1
+            loop, wake = self._loop, self._wake
+            if loop is not None and wake is not None and not loop.is_closed():
+                loop.call_soon_threadsafe(wake.set)  # after the announcement: read what is still missing
 
     def publish_live(self, message: dict[str, Any]) -> None:
         """From any thread: a live reading that is not an audit event (job progress, an agent's GPUs), as
@@ -222,13 +268,25 @@ class EventHub:
         while True:
             batch = await self._listener_queue.get()
             for listener, wants in self._listeners:
-                mine = batch if wants is None else [m for m in batch if wants(m)]
+                mine = batch if wants is None else await self._wanted(batch, wants)
                 if not mine:
                     continue
                 try:
                     await asyncio.to_thread(listener, mine)
                 except Exception:
                     logger.exception("event listener %r failed", listener)
+
+    @staticmethod
+    async def _wanted(
+        batch: list[dict[str, Any]], wants: Callable[[dict[str, Any]], bool]
+    ) -> list[dict[str, Any]]:
+        """The messages `wants` accepts, FAN_OUT_SLICE at a time between yields to the event loop."""
+        mine: list[dict[str, Any]] = []
+        for start in range(0, len(batch), FAN_OUT_SLICE):
+            if start:
+                await asyncio.sleep(0)
+            mine += [m for m in batch[start : start + FAN_OUT_SLICE] if wants(m)]
+        return mine
 
     # -- subscribers ----------------------------------------------------------------------------------
 
@@ -272,6 +330,9 @@ class EventHub:
             self._wake.clear()
             requested, self._requested = self._requested, set()
             messages = self._known_next(requested)
+            if messages is None and self._defer_readback():
+                self._requested |= requested  # read (or announced) on a later pass
+                continue
             if messages is None:
                 try:
                     messages = await asyncio.to_thread(self._fetch, self._last_id, requested)
@@ -299,6 +360,20 @@ class EventHub:
                 del self._known[event_id]
             if batch and self._listeners and self._listener_queue is not None:
                 self._listener_queue.put_nowait(batch)
+
+    def _defer_readback(self) -> bool:
+        """Whether to leave unknown events for now: a child process is writing and will announce its events
+        (for READBACK_DEFER_S at most, counted from the first pass that left them)."""
+        if not self._children_writing:
+            self._deferred_since = None
+            return False
+        now = time.monotonic()
+        if self._deferred_since is None:
+            self._deferred_since = now
+        if now - self._deferred_since < READBACK_DEFER_S:
+            return True
+        self._deferred_since = None  # read now; a later gap may wait again
+        return False
 
     def _known_next(self, requested: set[int]) -> list[dict[str, Any]] | None:
         """The requested events from memory when they are exactly the ones after the last dispatched (this

@@ -159,6 +159,12 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(default=180.0, gt=0, description="Longest wait for one LLM reply.")
     llm_max_attempts: int = Field(default=3, ge=1, le=10, description="Tries per chunk on invalid JSON.")
     llm_chunk_chars: int = Field(default=12000, ge=500, description="Scenes are sent in chunks of this size.")
+    breakdown_processes: int = Field(
+        default=2,
+        ge=1,
+        le=16,
+        description="Processes that make drafts (the LLM's reply) and apply them (off the server's GIL).",
+    )
     workflow_dirs: list[Path] = Field(
         default_factory=list,
         description="Extra folders of ComfyUI workflow templates (after the shipped workflows/).",

@@ -367,6 +367,18 @@ def apply_draft(
 ) -> DraftOut:
     """Create what the draft holds in its project, or nothing at all. `read`: a read session to plan in
     before the write transaction starts (without it, the plan is made in the write transaction)."""
+    out, timings = timed_apply(uow, draft_id, revision, read)
+    logger.info("breakdown draft applied", extra=timings)
+    return out
+
+
+def timed_apply(
+    uow: UnitOfWork,
+    draft_id: uuid.UUID,
+    revision: int,
+    read: Callable[[], AbstractContextManager[Session]] | None = None,
+) -> tuple[DraftOut, dict[str, Any]]:
+    """`apply_draft`, and how long its plan and its write took (what `apply_draft` logs)."""
     started, cpu = time.perf_counter(), time.thread_time()
     replanned = False
     if read is not None:
@@ -399,19 +411,15 @@ def apply_draft(
     )
     uow.commit()
     done = time.perf_counter()
-    logger.info(
-        "breakdown draft applied",
-        extra={
-            "shots": counts["shots"],
-            "plan_s": round(waited - started, 3),
-            "plan_cpu_s": round(planned_cpu, 3),
-            "lock_wait_s": round(locked - waited, 3),
-            "write_s": round(done - locked, 3),  # the lock held (SQLite: the write lock), commit included
-            "write_cpu_s": round(time.thread_time() - locked_cpu, 3),
-            "replanned": replanned,
-        },
-    )
-    return out
+    return out, {
+        "shots": counts["shots"],
+        "plan_s": round(waited - started, 3),
+        "plan_cpu_s": round(planned_cpu, 3),
+        "lock_wait_s": round(locked - waited, 3),
+        "write_s": round(done - locked, 3),  # the lock held (SQLite: the write lock), commit included
+        "write_cpu_s": round(time.thread_time() - locked_cpu, 3),
+        "replanned": replanned,
+    }
 
 
 def write(uow: UnitOfWork, planned: Plan) -> None:

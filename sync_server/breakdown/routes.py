@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request, status
+from fastapi import APIRouter, Depends, Path, Request, Response, status
+from fastapi.requests import HTTPConnection
 from sqlalchemy import select
 
 from ..auth.permissions import Permission as P
@@ -16,9 +15,11 @@ from ..crud import expected_revision, get_or_404, paginate
 from ..db.models import Project
 from ..db.models_breakdown import BreakdownDraft
 from ..deps import IfMatch, ListParamsDep, ReadSession, ServicesDep, client_addr, require, uow_for
+from ..errors import Conflict
+from ..openapi import problems
 from ..schemas import Page
 from . import service, templates
-from .apply import apply_draft
+from .offload import BreakdownProcesses, Caller, apply_in_child, breakdown_processes_lifespan, create_in_child
 from .schemas import (
     ApplyBody,
     BreakdownCreate,
@@ -30,7 +31,17 @@ from .schemas import (
     TemplateOut,
 )
 
-router = APIRouter(tags=["breakdown"])
+router = APIRouter(tags=["breakdown"], lifespan=breakdown_processes_lifespan)
+
+
+def breakdown_processes(conn: HTTPConnection) -> BreakdownProcesses:
+    found = getattr(conn.app.state, "breakdown_processes", None)
+    if found is None:
+        raise Conflict("The breakdown processes are not running (the server is starting or stopping).")
+    return found  # type: ignore[no-any-return]
+
+
+ProcessesDep = Annotated[BreakdownProcesses, Depends(breakdown_processes)]
 ItemId = Annotated[str, Path(pattern=r"^(CHR|ENV|SCN|SHT)-[\w-]{1,40}$")]
 
 
@@ -45,23 +56,23 @@ def create_breakdown(
     body: BreakdownCreate,
     request: Request,
     services: ServicesDep,
+    processes: ProcessesDep,
     principal: Annotated[Principal, Depends(require(P.SHOT_STRUCTURE))],
-) -> DraftOut:
+) -> Response:
     """Break a script down into a draft (nothing in the project changes until it is applied).
     LLM failures answer 502 (504 for a timeout) and store nothing."""
-
-    @contextmanager
-    def write_uow() -> Iterator[UnitOfWork]:
-        with services.db.write_sessions() as session:
-            yield UnitOfWork(
-                session=session,
-                hub=services.hub,
-                actor=principal,
-                request_id=getattr(request.state, "request_id", None),
-                remote_addr=client_addr(request),
-            )
-
-    return service.create_draft(services.settings, write_uow, project_id, body)
+    # In a breakdown process: reading a long LLM reply and storing its draft hold no GIL of this process.
+    with services.hub.child_writing():  # its events are not read back: they come with its answer
+        done = processes.run(
+            "making a draft",
+            create_in_child,
+            services.settings,
+            _caller(request, principal),
+            project_id,
+            body,
+        )
+        services.hub.announce_packed(done.events)
+    return Response(done.answer, status_code=status.HTTP_201_CREATED, media_type="application/json")
 
 
 @router.get(
@@ -102,17 +113,39 @@ def update_item(
     return service.update_item(uow, draft_id, item_id, body, expected_revision(body.revision, if_match))
 
 
-@router.post("/breakdowns/{draft_id}/apply", response_model=DraftOut, operation_id="apply_breakdown")
+@router.post(
+    "/breakdowns/{draft_id}/apply",
+    response_model=DraftOut,
+    operation_id="apply_breakdown",
+    responses=problems(409),  # a stale revision, or the project changed meanwhile (written in a child)
+)
 def apply_breakdown(
     draft_id: uuid.UUID,
     body: ApplyBody,
+    request: Request,
     services: ServicesDep,
-    uow: Annotated[UnitOfWork, Depends(uow_for(P.SHOT_STRUCTURE, P.ASSET_EDIT))],
-) -> DraftOut:
+    processes: ProcessesDep,
+    principal: Annotated[Principal, Depends(require(P.SHOT_STRUCTURE, P.ASSET_EDIT))],
+) -> Response:
     """Create the draft's scenes, shots, characters and environments in one transaction; characters
     merge with existing ones by name or alias. `result` lists what was created and merged."""
-    # Planned in a read session first: the write transaction holds only the checks and bulk statements.
-    return apply_draft(uow, draft_id, body.revision, read=services.db.read_sessions)
+    # In a breakdown process, planned in a read session first: the write transaction holds only the checks
+    # and bulk statements, and none of it holds this process's GIL.
+    with services.hub.child_writing():
+        done = processes.run(
+            "applying a draft",
+            apply_in_child,
+            services.settings.resolved_database_url,
+            _caller(request, principal),
+            draft_id,
+            body.revision,
+        )
+        services.hub.announce_packed(done.events)
+    return Response(done.answer, media_type="application/json")
+
+
+def _caller(request: Request, principal: Principal) -> Caller:
+    return Caller(principal, getattr(request.state, "request_id", None), client_addr(request))
 
 
 @router.post("/breakdowns/{draft_id}/discard", response_model=DraftOut, operation_id="discard_breakdown")

@@ -1,14 +1,19 @@
-"""Proxy movies as server-side background jobs: a row to poll, a worker thread that does the encoding.
+"""Proxy movies as server-side background jobs: a row to poll, a worker thread that runs each render.
 
 One `ProxyJobs` per app, built when the app starts (see `routes.proxy_jobs_lifespan`) and reached through
 the `ProxyJobsDep` dependency; never a module global. Each render is a `proxy_renders` row whose status
-and progress the API serves; the movie lands in `edit/proxy/vNNN/`.
+and progress the API serves; the movie lands in `edit/proxy/vNNN/`. The worker thread reads the edit and
+records the start and the end; the render itself (driving ffmpeg, checking each segment, the join, the
+progress writes) runs in a spawned child process at `AIPIPE_BACKGROUND_NICE`, so none of it holds the
+server process's GIL.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -21,20 +26,48 @@ from aipipe_shared.framerate import fps_text
 
 from ..context import SYSTEM, Principal, UnitOfWork
 from ..crud import get_or_404
-from ..db.engine import Database
+from ..db.engine import Database, make_database
 from ..db.models import Project
 from ..db.models_editorial import ProxyRender
-from ..errors import Conflict
+from ..errors import Conflict, Unprocessable
 from ..events import EventHub
 from ..settings import Settings
+from ..spawned import SpawnedPool
 from ..storage.layout import ProjectLayout
 from .edit import load_edit
-from .proxy import ProxyError, ProxySpec, render_proxy
+from .proxy import ProxyError, ProxyResult, ProxySpec, render_proxy
 from .schemas import ProxyRenderOut
+from .timeline import EditShot
 
 logger = logging.getLogger(__name__)
 SEGMENT_CACHE = ".segments"
 PROGRESS_STEP = 0.05  # write progress to the database at most every 5 %
+
+
+def write_progress(db: Database, render_id: uuid.UUID, value: float) -> None:
+    with db.write_sessions() as session:
+        row = session.get(ProxyRender, render_id)
+        if row is not None:
+            row.progress = round(min(value, 0.99), 3)
+            session.commit()
+
+
+def render_in_child(
+    database_url: str, render_id: uuid.UUID, shots: list[EditShot], spec: ProxySpec, cache: Path, output: Path
+) -> tuple[ProxyResult, int]:
+    """(In the proxy process.) `render_proxy`, writing the render's progress as it goes; and this process."""
+    db = make_database(database_url, pool_size=1)
+    last = [0.0]
+
+    def progress(value: float) -> None:
+        if value - last[0] >= PROGRESS_STEP or value >= 1.0:
+            last[0] = value
+            write_progress(db, render_id, value)
+
+    try:
+        return render_proxy(shots, spec, cache, output, progress), os.getpid()
+    finally:
+        db.dispose()
 
 
 def proxy_size(width: int, height: int, proxy_height: int) -> tuple[int, int]:
@@ -52,11 +85,13 @@ class ProxyJobs:
         self._hub = hub
         self._settings = settings
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aipipe-proxy")
+        self._process = SpawnedPool(1, settings.background_nice)  # started on the first render
         self._lock = threading.Lock()
         self._running: dict[uuid.UUID, Future[None]] = {}
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._process.close()
 
     def submit(self, project_id: uuid.UUID, actor: Principal) -> ProxyRenderOut:
         """Queue a render of the project's edit as the next `vNNN`; returns the queued row."""
@@ -143,18 +178,33 @@ class ProxyJobs:
             started.status, started.started_at = "running", datetime.now(UTC)
             started.frames, started.shots = edit.frames, len(edit.shots)
             session.commit()
-        last = [0.0]
-
-        def progress(value: float) -> None:
-            if value - last[0] >= PROGRESS_STEP or value >= 1.0:
-                last[0] = value
-                self._progress(render_id, value)
-
+        began = time.perf_counter()
         try:
-            result = render_proxy(edit.shots, spec, cache, output, progress)
+            result, worker = self._process.run(
+                render_in_child,
+                settings.resolved_database_url,
+                render_id,
+                edit.shots,
+                spec,
+                cache,
+                output,
+                broken=lambda: Unprocessable(
+                    "the proxy process ended before the render did (out of memory, or killed)", field="id"
+                ),
+            )
         except ProxyError as exc:
             self._finish(render_id, error=str(exc))
             return
+        logger.info(
+            "proxy rendered in a worker process",
+            extra={
+                "render_id": str(render_id),
+                "worker_pid": worker,
+                "server_pid": os.getpid(),
+                "encoded": result.encoded,
+                "seconds": round(time.perf_counter() - began, 3),
+            },
+        )
         self._finish(
             render_id,
             segments=[s.as_dict() for s in result.segments],
@@ -162,13 +212,6 @@ class ProxyJobs:
             reused=result.reused,
             frames=result.frames,
         )
-
-    def _progress(self, render_id: uuid.UUID, value: float) -> None:
-        with self._db.write_sessions() as session:
-            row = session.get(ProxyRender, render_id)
-            if row is not None:
-                row.progress = round(min(value, 0.99), 3)
-                session.commit()
 
     def _finish(self, render_id: uuid.UUID, *, error: str | None = None, **values: object) -> None:
         with self._db.write_sessions() as session:

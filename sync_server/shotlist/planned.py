@@ -46,11 +46,11 @@ class Planned:
 @dataclass
 class Written:
     """An apply done (committed): the answer's JSON, the audit events it recorded (with their ids; made into
-    the messages the server announces before they leave the import process), the plan without its writes,
-    and how long the write transaction took."""
+    the messages the server announces, packed in pickled slices, before they leave the import process), the
+    plan without its writes, and how long the write transaction took."""
 
     answer: bytes
-    events: list[Any]
+    events: list[Any]  # in the child: audit events; handed over as packed messages (`events.pack_messages`)
     planned: Planned
     lock_wait_s: float  # waiting for the project row (PostgreSQL) or the write lock (SQLite)
     write_s: float  # the lock held: checks, statements, commit

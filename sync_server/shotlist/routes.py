@@ -210,10 +210,12 @@ async def apply_import(
             request_id=uow.request_id,
             remote_addr=uow.remote_addr,
         )
-        written = processes.apply(job)
-        if uow.hub is not None:
-            # Committed by the import process, which made the messages too: announced from here.
-            uow.hub.announce_messages(written.events)
+        if uow.hub is None:
+            return processes.apply(job).answer
+        with uow.hub.child_writing():  # its events are not read back: they come with its answer
+            written = processes.apply(job)
+            # Committed by the import process, which made (and packed) the messages too: announced from here.
+            uow.hub.announce_packed(written.events)
         return written.answer
 
     return await _off_loop(work, limiter)

@@ -1,7 +1,9 @@
 """The event hub reads events committed elsewhere back in slices (issue 18 §1): a 20,000-event shot-list
 import is committed by an import process and announced by the server moments later, already made into
-messages; the read-back stops as soon as that announcement is here. Every event still reaches listeners
-exactly once, in order. On a real migrated SQLite database, with the hub's own dispatch loop."""
+messages; the read-back stops as soon as that announcement is here, and while the server waits for a child
+process that writes (`child_writing`) nothing is read back at all, for a bounded time. Every event still
+reaches listeners exactly once, in order. On a real migrated SQLite database, with the hub's own dispatch
+loop."""
 
 from __future__ import annotations
 
@@ -13,9 +15,10 @@ from typing import Any
 import pytest
 from sqlalchemy import insert, select
 
+from sync_server import events
 from sync_server.db.engine import Database
 from sync_server.db.models import AuditEvent
-from sync_server.events import FETCH_SLICE, EventHub, event_message
+from sync_server.events import FETCH_SLICE, EventHub, event_message, pack_messages
 from tests.support.statements import migrated_database
 
 EVENTS = AuditEvent.__table__
@@ -86,3 +89,57 @@ def test_the_read_back_stops_when_the_announcement_brings_the_rest(db: Database)
     got, reads = asyncio.run(dispatched(db, announce_after_first_slice=True))
     assert got == sorted(got) and len(got) == len(set(got)) == COUNT
     assert sum(reads) == FETCH_SLICE  # the other events came from the announcement, not the database
+
+
+async def while_a_child_writes(db: Database, announce: bool) -> tuple[list[int], list[int]]:
+    """(ids the listeners got, rows each read-back returned) when COUNT events are committed elsewhere while
+    a child process is writing; `announce`: this process then announces them, as after an import."""
+    hub = EventHub(db, 0.05, str(db.engine.url))
+    await hub.start()
+    got: list[int] = []
+    hub.add_loop_listener(lambda message: got.append(message["id"]))
+    reads: list[int] = []
+    read = hub._fetch
+
+    def counted(last_id: int, requested: set[int]) -> list[dict[str, Any]]:
+        rows = read(last_id, requested)
+        if rows:
+            reads.append(len(rows))
+        return rows
+
+    hub._fetch = counted  # type: ignore[method-assign]
+    try:
+        with hub.child_writing():
+            await asyncio.to_thread(commit_elsewhere, db, COUNT)
+            await asyncio.sleep(0.5)  # ten polls meanwhile
+            if announce:
+                assert got == [] and reads == []  # left for the announcement
+                hub.announce_packed(pack_messages(all_messages(db)))
+            else:
+                for _ in range(100):
+                    if len(got) >= COUNT:
+                        break
+                    await asyncio.sleep(0.05)
+        for _ in range(100):
+            if len(got) >= COUNT:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)  # nothing more may come
+    finally:
+        await hub.stop()
+    return got, reads
+
+
+def test_nothing_is_read_back_while_a_child_writes_what_this_process_announces(db: Database) -> None:
+    got, reads = asyncio.run(while_a_child_writes(db, announce=True))
+    assert got == sorted(got) and len(got) == len(set(got)) == COUNT
+    assert reads == []  # every event came from the announcement
+
+
+def test_events_nobody_announces_are_read_back_after_the_deferral(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(events, "READBACK_DEFER_S", 0.2)
+    got, reads = asyncio.run(while_a_child_writes(db, announce=False))
+    assert got == sorted(got) and len(got) == len(set(got)) == COUNT
+    assert sum(reads) == COUNT
