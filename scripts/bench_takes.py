@@ -10,7 +10,10 @@ load (`uptime`): the machine is shared, so compare runs at similar load.
 
 Usage:
     .venv/bin/python scripts/bench_takes.py [--pg-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
-        [--shots 200] [--candidates 4] [--rounds 3] [--no-catalogue] [--no-sqlite]
+        [--shots 200] [--candidates 4] [--rounds 3] [--no-catalogue] [--no-sqlite] [--recipe]
+
+--recipe makes each take with a project recipe (flux1_dev_t2i -> flux1_dev_i2i): two jobs per candidate,
+the second depending on the first (docs/api.md, "Takes made with a recipe").
 """
 
 from __future__ import annotations
@@ -37,6 +40,10 @@ from tests.support.server import start_with_admin  # noqa: E402
 CATALOGUE = ROOT / "tests" / "data" / "comfyui" / "object_info.json"
 GPU = [{"index": 0, "name": "NVIDIA RTX 6000 Ada", "vram_total_mb": 49140, "vram_free_mb": 48000}]
 TIMEOUT_S = 120.0
+RECIPE = [
+    {"label": "t2i", "workflow": "flux1_dev_t2i"},
+    {"label": "refine", "workflow": "flux1_dev_i2i", "params": {"denoise": 0.4}},
+]
 
 
 def load() -> str:
@@ -106,9 +113,13 @@ def run(backend: str, url: str | None, args: argparse.Namespace) -> list[float]:
             pid, shots = prepare(client, args.shots)
             if not args.no_catalogue:
                 report_catalogue(client)
+            body = {"shots": shots, "candidates": args.candidates}
+            if args.recipe:
+                made = client.post(f"/api/projects/{pid}/recipes", json={"name": "look", "steps": RECIPE})
+                made.raise_for_status()
+                body["recipe"] = "look"
             times = []
             for round_number in range(1, args.rounds + 1):
-                body = {"shots": shots, "candidates": args.candidates}
                 started = time.perf_counter()
                 response = client.post(f"/api/projects/{pid}/takes", json=body)
                 elapsed = time.perf_counter() - started
@@ -116,7 +127,10 @@ def run(backend: str, url: str | None, args: argparse.Namespace) -> list[float]:
                 count = response.json()["count"]
                 assert count == args.shots * args.candidates, count
                 times.append(elapsed)
-                print(f"  {backend} round {round_number}: {count} jobs queued in {elapsed:.3f} s")
+                jobs = count * (len(RECIPE) if args.recipe else 1)
+                print(
+                    f"  {backend} round {round_number}: {count} takes ({jobs} jobs) queued in {elapsed:.3f} s"
+                )
             client.close()
             return times
         finally:
@@ -135,6 +149,7 @@ def main() -> None:
         "--no-catalogue", action="store_true", help="no agent node catalogue to check against"
     )
     parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
+    parser.add_argument("--recipe", action="store_true", help="each take a t2i -> i2i recipe chain")
     args = parser.parse_args()
     print(f"load before: {load()}")
     results = {} if args.no_sqlite else {"sqlite": run("sqlite", None, args)}
@@ -148,7 +163,8 @@ def main() -> None:
     print(f"load after: {load()}")
     for backend, times in results.items():
         print(
-            f"{backend}: {args.shots} shots x {args.candidates} candidates: "
+            f"{backend}: {args.shots} shots x {args.candidates} candidates"
+            f"{' (recipe t2i -> i2i)' if args.recipe else ''}: "
             f"median {statistics.median(times):.3f} s, max {max(times):.3f} s over {len(times)} rounds"
         )
 

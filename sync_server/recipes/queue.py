@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,17 +124,24 @@ class RecipeQueue:
         first_frame: tuple[Version, VersionFile] | None,
         *,
         seed: int | None = None,
+        first: dict[str, Any] | None = None,
+        carried: dict[str, Any] | None = None,
+        take_of: Callable[[PlannedStep, bool], dict[str, Any]] | None = None,
     ) -> list[uuid.UUID]:
         """The shot's jobs, one per step (not inserted yet); their ids in step order. Raises the API error
-        of a step that cannot be bound (nothing of this shot is kept then)."""
+        of a step that cannot be bound (nothing of this shot is kept then).
+
+        A take's chain (takes/queue.py) passes `first`, its first step's row planned as a take (not kept
+        here), `carried`, values for the roles a following step has and does not set itself (the take's
+        prompt and seed), and `take_of(step, last)`, what the step's job records of the take."""
         session = self.session
         steps = self.steps(recipe)
         now = utcnow()
         rows: list[dict[str, Any]] = []
         dependencies: list[dict[str, Any]] = []
-        parent: dict[str, Any] | None = None
+        parent: dict[str, Any] | None = first
         parent_fps: float | None = None
-        for planned in steps:
+        for planned in steps if first is None else steps[1:]:
             step = planned.step
             template = planned.template
             inputs: list[dict[str, Any]] = []
@@ -174,7 +182,8 @@ class RecipeQueue:
                         "input_url": "",
                     }
                 else:
-                    params = {**step.params, kind: name}
+                    kept = {r: v for r, v in (carried or {}).items() if r in template.roles}
+                    params = {**kept, **step.params, kind: name}
                     inputs.append(
                         {"role": kind, "name": name, "url": "", "targets": role_targets(template, kind)}
                     )
@@ -209,6 +218,9 @@ class RecipeQueue:
                 "parent_job_id": str(parent["id"]) if parent is not None else None,
             }
             take: dict[str, Any] = {"provenance": provenance}
+            if take_of is not None:
+                made = take_of(planned, planned is steps[-1])
+                take = {**made, "provenance": {**provenance, **made.get("provenance", {})}}
             if parent_input is not None:
                 take["parent_input"] = parent_input
             row.update(

@@ -13,23 +13,33 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from aipipe_shared.workflows import WorkflowTemplate
 
 from ..context import UnitOfWork
 from ..db.base import utcnow
-from ..db.models import Project, Shot
+from ..db.models import JobDependency, Project, Shot
+from ..db.models_recipes import RenderRecipe
+from ..errors import ApiError, Unprocessable
 from ..farm import catalog, job_rows, jobs
 from ..farm.job_rows import SHAPELESS_ROLES
 from ..farm.render import shot_job
 from ..farm.schemas import JobSubmit
 from ..prompts.service import prompt_for
+from ..recipes import service as recipes
+from ..recipes.queue import RecipeQueue
+from ..recipes.service import PlannedStep
 from ..settings import Settings
 from .inputs import newest_control, take_inputs
 from .params import Seeds, take_params
 from .schemas import TakeFields, TakeJobOut
 from .templates import check_template, template_name
+
+DEPENDENCIES = JobDependency.__table__
+# What the chain's following steps get from the take when they have the role and do not set it.
+CARRIED_ROLES = ("positive", "negative", "seed")
 
 
 def _shape(graph: dict[str, Any], template: WorkflowTemplate) -> str:
@@ -54,6 +64,10 @@ class TakeQueue:
     _checked: set[str] = field(default_factory=set)
     _bound: dict[str, tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=dict)
     characters: dict[uuid.UUID, Any] | None = None  # the project's, when many shots are planned
+    _recipes: dict[tuple[str, int | None], tuple[RenderRecipe, list[PlannedStep]]] = field(
+        default_factory=dict
+    )
+    _chains: RecipeQueue | None = None
 
     @property
     def session(self) -> Session:
@@ -64,8 +78,56 @@ class TakeQueue:
             self._infos = jobs.agent_object_infos(self.session)
         return self._infos
 
-    def template(self, body: TakeFields) -> WorkflowTemplate:
-        """The take's template (read once per request), checked against this body."""
+    @property
+    def chains(self) -> RecipeQueue:
+        """The jobs following the takes' first steps when the takes are made with a recipe."""
+        if self._chains is None:
+            self._chains = RecipeQueue(self.uow, self.settings, characters=self.characters)
+        return self._chains
+
+    def recipe(self, project: Project, body: TakeFields) -> tuple[RenderRecipe, list[PlannedStep]] | None:
+        """The recipe the takes are made with (looked up and checked once per request), or None. A take's
+        chain starts with an image-making step that takes no input (t2i) and makes images to its end;
+        refusals name `recipe`."""
+        if not body.recipe:
+            return None
+        if body.workflow:
+            raise Unprocessable("give a workflow or a recipe, not both", field="recipe")
+        key = (body.recipe, body.recipe_version)
+        if key not in self._recipes:
+            found = recipes.find(self.session, project.id, body.recipe, body.recipe_version, field="recipe")
+            named = f"recipe '{found.name}' v{found.version}"
+            try:
+                steps = self.chains.steps(found)
+            except ApiError as exc:
+                raise Unprocessable(f"{named} cannot run today: {exc.detail}", field="recipe") from exc
+            first = steps[0]
+            if first.template is None or first.input_kind is not None or first.output_kind != "image":
+                what = first.step.workflow or first.step.job_type
+                takes = f"takes {'an' if first.input_kind == 'image' else 'a'} {first.input_kind}"
+                raise Unprocessable(
+                    f"{named} starts with '{what}' ({first.job_type}), which "
+                    f"{takes if first.input_kind else 'makes ' + first.output_kind}: a take's recipe starts "
+                    "with a text-to-image step that takes no input",
+                    field="recipe",
+                )
+            video = next((p for p in steps if p.output_kind != "image"), None)
+            if video is not None:
+                raise Unprocessable(
+                    f"{named}: step {video.index + 1} makes a {video.output_kind}; a take is an image, so "
+                    "every step of its recipe makes an image",
+                    field="recipe",
+                )
+            self._recipes[key] = (found, steps)
+        return self._recipes[key]
+
+    def template(self, body: TakeFields, first: PlannedStep | None = None) -> WorkflowTemplate:
+        """The take's template (read once per request), checked against this body; with a recipe, its
+        first step's."""
+        if first is not None:
+            assert first.template is not None
+            check_template(first.template, body, "recipe")
+            return first.template
         name, chosen_by = template_name(body)
         if name not in self._templates:
             self._templates[name] = catalog.template(self.settings, name, field=chosen_by)
@@ -115,7 +177,9 @@ class TakeQueue:
         """The shot's candidates as job rows (not inserted yet). `seeds`: exactly these; `origin`: recorded
         in the take (e.g. the take a redo repeats)."""
         session = self.session
-        template = self.template(body)
+        chain = self.recipe(project, body)
+        first_step = chain[1][0] if chain else None
+        template = self.template(body, first_step)
         control_id = None
         if body.control is not None:
             control_id = body.control.version_id or newest_control(session, shot, body.control.kind)
@@ -127,7 +191,14 @@ class TakeQueue:
         if body.control is not None:
             record["control"]["version_id"] = str(control_id)
         params = take_params(session, shot, project, template, body, inputs, seeds[0], prompt)
+        if first_step is not None:  # the recipe's values, under the request's own
+            mine = {"seed", *body.params}
+            mine |= {"positive"} if body.prompt is not None else set()
+            mine |= {"negative"} if body.negative is not None else set()
+            params.update({k: v for k, v in first_step.step.params.items() if k not in mine})
         submit = shot_job(template, params, shot.id, body.priority)
+        if first_step is not None:
+            submit = submit.model_copy(update={"output_stage": first_step.output_stage})
         values = self._bind(submit, inputs.items, template)
         now = utcnow()
         made = []
@@ -142,6 +213,9 @@ class TakeQueue:
                 **(origin or {}),
             }
             row = job_rows.default_row()
+            if chain is not None:
+                row["recipe_id"] = chain[0].id
+                take["provenance"] = self._chain_provenance(chain, None, 0, take)
             row.update(
                 id=uuid.uuid4(),
                 project_id=shot.project_id,
@@ -165,18 +239,90 @@ class TakeQueue:
                 },
             )
             made.append(row)
+            if chain is not None:
+                self._plan_chain(shot, project, chain, row, take, params, seed, body.priority)
         self.planned.extend(made)
         return made
+
+    @staticmethod
+    def _chain_provenance(
+        chain: tuple[RenderRecipe, list[PlannedStep]],
+        parent: dict[str, Any] | None,
+        index: int,
+        take: dict[str, Any],
+    ) -> dict[str, Any]:
+        """What a chain job's version records at the top of its provenance: the recipe, version and step
+        (docs/api.md, "Takes"), its parent job, and whether it is the take (the last step) or a step
+        on the way to it."""
+        recipe, steps = chain
+        return {
+            "recipe": {
+                "id": str(recipe.id),
+                "name": recipe.name,
+                "version": recipe.version,
+                "step": index,
+                "steps": len(steps),
+                "label": steps[index].step.label,
+            },
+            "parent_job_id": str(parent["id"]) if parent is not None else None,
+            "take_role": "take" if index == len(steps) - 1 else "step",
+            "take_candidate": take["candidate"],
+        }
+
+    def _plan_chain(
+        self,
+        shot: Shot,
+        project: Project,
+        chain: tuple[RenderRecipe, list[PlannedStep]],
+        first: dict[str, Any],
+        take: dict[str, Any],
+        params: dict[str, Any],
+        seed: int,
+        priority: int,
+    ) -> None:
+        """The candidate's following steps as recipe children of its first job: each takes its parent's
+        image at claim (recipes/resolve.py); the take's prompt and seed go to the roles they have."""
+        recipe, steps = chain
+        carried = {role: params[role] for role in CARRIED_ROLES if role in params}
+        if "seed" in carried:
+            carried["seed"] = seed
+        first_id = str(first["id"])
+
+        def take_of(planned: PlannedStep, last: bool) -> dict[str, Any]:
+            made = {"take_role": "take" if last else "step", "take_candidate": take["candidate"]}
+            provenance = {**made, "take_first_job_id": first_id}
+            if last:  # the take: what a redo repeats, as a take made in one step records it
+                return {**take, "provenance": provenance}
+            return {"provenance": provenance}
+
+        self.chains.priority = priority
+        self.chains.plan(shot, project, recipe, None, first=first, carried=carried, take_of=take_of)
+
+    def chain_of(self) -> dict[uuid.UUID, list[uuid.UUID]]:
+        """Each planned take's jobs in step order, by its first job's id (with a recipe)."""
+        child = {d["parent_id"]: d["job_id"] for d in (self._chains.dependencies if self._chains else [])}
+        chains: dict[uuid.UUID, list[uuid.UUID]] = {}
+        for row in self.planned:
+            ids = [row["id"]]
+            while ids[-1] in child:
+                ids.append(child[ids[-1]])
+            chains[row["id"]] = ids if len(ids) > 1 else []
+        return chains
 
     def insert(self, project_codes: dict[uuid.UUID, str], *, full: bool = True) -> list[TakeJobOut]:
         """Insert every planned job with one statement, record their events with one more, commit (the
         events are announced once). `full`: answer with the jobs as the API shows them (else none)."""
         session, uow = self.session, self.uow
-        job_rows.insert_jobs(session, self.planned)
+        chained = self._chains.rows if self._chains is not None else []
+        dependencies = self._chains.dependencies if self._chains is not None else []
+        job_rows.insert_jobs(session, [*self.planned, *chained])
+        if dependencies:
+            session.execute(insert(DEPENDENCIES), dependencies)
+        parents = {d["job_id"]: [d["parent_id"]] for d in dependencies}
         outs: list[TakeJobOut] = []
         events = []
-        for row in self.planned:
-            out, event = job_rows.created(uow, row, [], project_codes)
+        for row in [*self.planned, *chained]:
+            out, event = job_rows.created(uow, row, parents.get(row["id"], []), project_codes)
             if full:
                 outs.append(
                     TakeJobOut.model_validate(

@@ -66,8 +66,19 @@ def redo(uow: UnitOfWork, settings: Settings, version_id: uuid.UUID, body: RedoR
     for name in changes:
         stale |= STALE_ROLES.get(name, set())
     recorded = provenance.get("params") if isinstance(provenance.get("params"), dict) else {}
-    if {"workflow", "operation"} & set(changes):
+    if request.get("recipe"):  # a recipe's chain is bound afresh: the request's own values again
+        recorded = request.get("params") or {}
+    if {"workflow", "operation", "recipe", "recipe_version"} & set(changes):
         recorded = {}  # another template: its roles are bound afresh
+    if "workflow" in changes and "recipe" not in changes:
+        request.pop("recipe", None)
+        request.pop("recipe_version", None)
+    if "recipe" in changes and "workflow" not in changes:
+        request.pop("workflow", None)
+    made_with = provenance.get("recipe") if isinstance(provenance.get("recipe"), dict) else {}
+    if request.get("recipe") and not {"recipe", "recipe_version"} & set(changes):
+        # the recipe version the take was made with, not a newer one saved since
+        request["recipe_version"] = made_with.get("version") or request.get("recipe_version")
     params = {k: v for k, v in recorded.items() if k not in stale}
     params.update(changes.pop("params", {}) or {})
     request.update(changes)
@@ -80,7 +91,8 @@ def redo(uow: UnitOfWork, settings: Settings, version_id: uuid.UUID, body: RedoR
         raise Unprocessable(f"the redone take's {where}: {first['msg']}", field=f"changes.{where}") from exc
     seeds = None
     if not body.new_seed and "seed" not in changes:
-        seed = provenance.get("seed")
+        take = provenance.get("take") if isinstance(provenance.get("take"), dict) else {}
+        seed = take.get("seed_used", provenance.get("seed")) if take.get("recipe") else provenance.get("seed")
         if not isinstance(seed, int):
             raise Conflict("This take's seed was not recorded: redo it with a new seed.", field="new_seed")
         seeds = [seed]

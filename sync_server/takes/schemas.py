@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 from aipipe_shared.vocabulary import TakeOperation, Verdict
 
 from ..farm.schemas import JobOut, Priority
-from ..schemas import Id, Input, LongText, Output, WorkflowName
+from ..schemas import Id, Input, LongText, Output, RecipeName, WorkflowName
 from ..versions.schemas import Utc, VersionOut
 
 MAX_CANDIDATES = 16
@@ -56,7 +56,13 @@ class TakeFields(Input):
     workflow: WorkflowName | None = Field(
         default=None, description="Template name; null: the operation's default template."
     )
-    candidates: int = Field(default=1, ge=1, le=MAX_CANDIDATES, description="Jobs (takes) to make.")
+    recipe: RecipeName | None = Field(
+        default=None,
+        description="generate: a project render recipe starting with a text-to-image step, instead of "
+        "workflow: each candidate is the recipe's chain and the take is its last image.",
+    )
+    recipe_version: int | None = Field(default=None, ge=1, description="Default: the recipe's newest.")
+    candidates: int = Field(default=1, ge=1, le=MAX_CANDIDATES, description="Takes to make.")
     seed: Seed | None = Field(default=None, description="The first candidate's seed; null: random.")
     seeds: Literal["random", "increment"] = Field(
         default="random", description="Further candidates: random seeds, or seed + 1, + 2, ..."
@@ -109,6 +115,10 @@ class BatchTakeRequest(Input):
     shots: Annotated[list[Id], Field(min_length=1, max_length=MAX_BATCH_SHOTS)]
     operation: Literal["generate"] = "generate"
     workflow: WorkflowName | None = None
+    recipe: RecipeName | None = Field(
+        default=None, description="Instead of workflow: a recipe starting with a text-to-image step."
+    )
+    recipe_version: int | None = Field(default=None, ge=1, description="Default: the recipe's newest.")
     candidates: int = Field(default=1, ge=1, le=MAX_CANDIDATES)
     seed: Seed | None = None
     seeds: Literal["random", "increment"] = "random"
@@ -128,6 +138,11 @@ class BatchJob(Output):
     id: uuid.UUID
     shot_id: uuid.UUID
     seed: int | None
+    chain: list[uuid.UUID] = Field(
+        default_factory=list,
+        description="With a recipe: the candidate's jobs in step order (id is the first; the last makes "
+        "the take).",
+    )
 
 
 class BatchTakeOut(Output):

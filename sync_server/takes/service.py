@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from ..context import UnitOfWork
@@ -84,13 +84,25 @@ def queue_batch(
     }
     for shot_id in ids:
         queue.plan(shots[shot_id], project, fields, origin={"batch": True})
+    chains = queue.chain_of()
     queue.insert({project.id: project.code}, full=False)
     del kept
     return BatchTakeOut(
         count=len(queue.planned),
         jobs=[
-            BatchJob(id=r["id"], shot_id=r["shot_id"], seed=r["params"].get("seed")) for r in queue.planned
+            BatchJob(id=r["id"], shot_id=r["shot_id"], seed=r["params"].get("seed"), chain=chains[r["id"]])
+            for r in queue.planned
         ],
+    )
+
+
+def is_take() -> ColumnElement[bool]:
+    """A take: a previz version, except a step on the way to a recipe take's last image; or that last
+    image, whatever stage its recipe step publishes (docs/api.md, "Takes")."""
+    role = Version.provenance["take_role"].as_string()
+    return or_(
+        and_(Version.stage == TAKE_STAGE, or_(role.is_(None), role != "step")),
+        role == "take",
     )
 
 
@@ -116,13 +128,20 @@ def list_takes(session: Session, shot_id: uuid.UUID, params: ListParams) -> dict
             pinned = review.first_frame(session, shot.id).version.id
         except NotFound:
             pinned = None
-    stmt = select(Version).where(Version.shot_id == shot.id, Version.stage == TAKE_STAGE)
+    stmt = select(Version).where(Version.shot_id == shot.id, is_take())
     return paginate(session, stmt, params, SORTABLE, ["-number"], lambda v: take_out(v, pinned))
 
 
 def take_version(session: Session, version_id: uuid.UUID) -> Version:
     version = get_or_404(session, Version, version_id, "version")
-    if version.stage != TAKE_STAGE:
+    role = (version.provenance or {}).get("take_role")
+    if role == "step":
+        raise Conflict(
+            f"Version {version_id} is a step on the way to a recipe take, not the take: use its chain's "
+            "last image.",
+            field="version_id",
+        )
+    if version.stage != TAKE_STAGE and role != "take":
         raise Conflict(
             f"Version {version_id} is a {version.stage} version, not a take (previz).", field="version_id"
         )

@@ -266,3 +266,100 @@ def test_control_edit_refine_and_outpaint_through_a_real_agent(tmp_path: Path) -
         assert height == SIZE[1] and width > SIZE[0] and abs(width / height - 16 / 9) < 0.05  # padded to 16:9
     finally:
         server.stop()
+
+
+def test_a_recipe_take_runs_its_chain_through_a_real_agent(tmp_path: Path) -> None:
+    """Takes made with a project recipe (t2i -> i2i refine), two candidates with seeds 42 and 43: a real
+    agent runs each chain on the stand-in, the refine reading its t2i's published image; the take listed
+    is the chain's last image, with the recipe, its version and step and the parent in its provenance."""
+    models = no_vram_copies(tmp_path / "workflows")
+    env = {"AIPIPE_WORKFLOW_DIRS": json.dumps([str(tmp_path / "workflows")])}
+    server, password = start_server_with_admin(tmp_path / "server", None, env)
+    try:
+        admin = login(server.url, ADMIN, password)
+        pid = admin.post("/api/projects", json={"code": "CHAIN", "name": "체인"}).json()["id"]
+        scene = admin.post(f"/api/projects/{pid}/scenes", json={}).json()
+        shot = admin.post(
+            f"/api/projects/{pid}/shots", json={"scene_id": scene["id"], "action": "Rina runs into the alley"}
+        ).json()
+        steps = [
+            {
+                "label": "t2i",
+                "workflow": "cpu_flux1_dev_t2i",
+                "params": {"width": SIZE[0], "height": SIZE[1]},
+            },
+            {"label": "refine", "workflow": "cpu_flux1_dev_i2i", "params": {"denoise": 0.5}},
+        ]
+        made = admin.post(f"/api/projects/{pid}/recipes", json={"name": "look", "steps": steps})
+        assert made.status_code == 201, made.text
+        key = admin.post("/api/api-keys", json={"name": "takes-agent", "role": "agent"}).json()["key"]
+        queued = admin.post(
+            f"/api/shots/{shot['id']}/takes",
+            json={"recipe": "look", "candidates": 2, "seed": 42, "seeds": "increment"},
+        )
+        assert queued.status_code == 201, queued.text
+        jobs = queued.json()["jobs"]
+        firsts = {j["take"]["candidate"]: j for j in jobs if j["type"] == "t2i"}
+        lasts = {j["take"]["candidate"]: j for j in jobs if j["type"] == "i2i"}
+        assert sorted(firsts) == sorted(lasts) == [1, 2]
+
+        args = ["--job-types", "t2i,i2i", "--name", "takes-cpu"]
+        with running_standin(tmp_path / "comfy", models=models) as comfy:
+            for candidate in (1, 2):
+                state = admin.get(f"/api/farm/jobs/{lasts[candidate]['id']}").json()
+                if state["status"] != "succeeded":
+                    state, output = run_agent_until_done(
+                        admin,
+                        server.url,
+                        key,
+                        tmp_path / "work",
+                        lasts[candidate]["id"],
+                        ["--comfyui", comfy.url, *args],
+                    )
+                    assert state["status"] == "succeeded", f"{state}\n--- agent ---\n{output}"
+
+        listed = admin.get(f"/api/shots/{shot['id']}/takes", params={"limit": 100}).json()["items"]
+        take_ids = set()
+        for candidate, seed in ((1, 42), (2, 43)):
+            first = admin.get(f"/api/farm/jobs/{firsts[candidate]['id']}").json()
+            last = admin.get(f"/api/farm/jobs/{lasts[candidate]['id']}").json()
+            step = admin.get(f"/api/versions/{first['version_id']}").json()
+            take = admin.get(f"/api/versions/{last['version_id']}").json()
+            assert step["stage"] == take["stage"] == "previz"
+            assert (
+                step["provenance"]["seed"] == seed and step["provenance"]["workflow"] == "cpu_flux1_dev_t2i"
+            )
+            assert step["provenance"]["recipe"]["step"] == 0 and step["provenance"]["take_role"] == "step"
+            provenance = assert_provenance(admin, take["id"], "cpu_flux1_dev_i2i", [step["id"]])
+            assert provenance["recipe"]["name"] == "look" and provenance["recipe"]["version"] == 1
+            assert provenance["recipe"]["step"] == 1 and provenance["take_role"] == "take"
+            assert (
+                provenance["parent_job_id"] == first["id"] and provenance["parent_version_id"] == step["id"]
+            )
+            assert provenance["seed"] == seed and provenance["params"]["denoise"] == 0.5
+            assert provenance["operation"] == "generate" and provenance["take"]["recipe"] == "look"
+            made_image = picture(admin.get(take["files"][0]["url"]).content)
+            assert made_image.shape == (SIZE[1], SIZE[0], 3)
+            take_ids.add(take["id"])
+        # The takes compared are the chains' last images; their t2i steps are not takes.
+        assert {t["version"]["id"] for t in listed} == take_ids
+        chosen = sorted(take_ids)[0]
+        used = admin.post(f"/api/versions/{chosen}/use-as-first-frame", json={"note": "this one"})
+        assert used.status_code == 200 and used.json()["is_first_frame"], used.text
+        step_id = admin.get(f"/api/farm/jobs/{firsts[1]['id']}").json()["version_id"]
+        refused = admin.post(f"/api/versions/{step_id}/use-as-first-frame", json={})
+        assert refused.status_code == 409 and refused.json()["errors"][0]["field"] == "version_id"
+        # Redo from the take: the recipe's chain again (the version it was made with, not a newer one), with
+        # a new seed.
+        newer = [steps[0], {**steps[1], "params": {"denoise": 0.7}}]
+        saved = admin.put(f"/api/projects/{pid}/recipes/look", json={"steps": newer})
+        assert saved.status_code in (200, 201) and saved.json()["version"] == 2, saved.text
+        redo = admin.post(f"/api/versions/{chosen}/redo", json={})
+        assert redo.status_code == 201, redo.text
+        again = redo.json()["jobs"]
+        assert [j["workflow"] for j in again] == ["cpu_flux1_dev_t2i", "cpu_flux1_dev_i2i"]
+        assert again[0]["params"]["seed"] not in (42, 43) and again[1]["take"]["redo_of"] == chosen
+        assert again[0]["params"]["width"] == SIZE[0] and again[1]["params"]["denoise"] == 0.5
+        assert again[1]["take"]["provenance"]["recipe"]["version"] == 1
+    finally:
+        server.stop()
