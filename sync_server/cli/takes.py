@@ -84,6 +84,13 @@ def generate(
     ] = False,
     operation: Annotated[str, typer.Option(help="generate, refine, edit, inpaint or outpaint.")] = "generate",
     workflow: Annotated[str | None, typer.Option(help="Template; default: the operation's.")] = None,
+    recipe: Annotated[
+        str | None,
+        typer.Option(help="generate with a project recipe (its first step t2i) instead of a workflow."),
+    ] = None,
+    recipe_version: Annotated[
+        int | None, typer.Option(help="The recipe's version; default its newest.")
+    ] = None,
     candidates: Annotated[int, typer.Option("--candidates", "-n", help="Takes per shot (1-16).")] = 1,
     seed: Annotated[int | None, typer.Option(help="The first candidate's seed; default random.")] = None,
     increment: Annotated[bool, typer.Option(help="Further candidates: seed + 1, + 2 ...")] = False,
@@ -110,6 +117,8 @@ def generate(
     body: dict[str, Any] = {
         "operation": operation,
         "workflow": workflow,
+        "recipe": recipe,
+        "recipe_version": recipe_version,
         "candidates": candidates,
         "seed": seed,
         "seeds": "increment" if increment else "random",
@@ -141,10 +150,7 @@ def generate(
                 f"/api/shots/{ids[0]}/takes",
                 json={**body, **{k: v for k, v in single.items() if v is not None}},
             )
-            jobs = [
-                {"id": j["id"], "shot_id": j["shot_id"], "seed": j["params"].get("seed")}
-                for j in answer["jobs"]
-            ]
+            jobs = _takes_of(answer["jobs"])
         else:
             if any(v is not None for v in single.values()) or operation != "generate":
                 raise CliError("Many shots at once: only generate (without --source, --mask ...).", 2)
@@ -160,6 +166,26 @@ def generate(
     out().print(f"Queued {len(jobs)} take(s) for {shot_count} shot(s).")
 
 
+def _takes_of(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per take as the batch answers them: its (first) job, seed and, made with a recipe, its
+    chain of jobs in step order."""
+    chains: dict[str, list[str]] = {}
+    for job in jobs:
+        first = ((job.get("take") or {}).get("provenance") or {}).get("take_first_job_id")
+        if first:
+            chains.setdefault(first, [first]).append(job["id"])
+    return [
+        {
+            "id": j["id"],
+            "shot_id": j["shot_id"],
+            "seed": j["params"].get("seed"),
+            "chain": chains.get(j["id"], []),
+        }
+        for j in jobs
+        if not (j.get("take") or {}).get("parent_input")
+    ]
+
+
 def _project_of(api: TakesClient, shot_id: str) -> str:
     return str(api.call("GET", f"/api/shots/{shot_id}")["project_id"])
 
@@ -172,21 +198,23 @@ def list_takes(
     server: ServerUrl = None,
     api_key: ApiKey = None,
 ) -> None:
-    """The shot's takes, newest first: version, operation, workflow, seed, verdict, first frame."""
+    """The shot's takes, newest first: version, operation, workflow, recipe, seed, verdict, first frame."""
     with client(server, api_key) as api:
         shot_id = api.shot_id(project, shot)
         page = api.call("GET", f"/api/shots/{shot_id}/takes", params={"limit": 500})
     if as_json:
         print_json(page)
         return
-    view = table("take", "version", "operation", "workflow", "seed", "verdict", "first frame")
+    view = table("take", "version", "operation", "workflow", "recipe", "seed", "verdict", "first frame")
     for item in page["items"]:
         version, provenance = item["version"], item["provenance"]
+        recipe = provenance.get("recipe") if isinstance(provenance.get("recipe"), dict) else {}
         view.add_row(
             version["id"][:SHORT_ID],
             version["code"],
             str(provenance.get("operation") or ""),
             str(provenance.get("workflow") or ""),
+            f"{recipe['name']} v{recipe.get('version')}" if recipe.get("name") else "",
             str(provenance.get("seed") if provenance.get("seed") is not None else ""),
             item["verdict"] or "",
             "yes" if item["is_first_frame"] else "",

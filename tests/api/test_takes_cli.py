@@ -66,3 +66,39 @@ def test_takes_from_the_command_line(takes_api: Api, tmp_path: Path) -> None:
     assert missing.returncode == 1 and "No shot 'SHT_9990'" in missing.stderr
     redo_plain = aipipe("takes", "redo", other["id"], env=env)
     assert redo_plain.returncode == 1 and "not made by a workflow" in redo_plain.stderr
+
+
+def test_takes_with_a_recipe_from_the_command_line(takes_api: Api, tmp_path: Path) -> None:
+    sample = sample_shot(takes_api)
+    project, shot = sample["project"], sample["shot"]
+    takes_api.shot(project["id"], sample["scene"]["id"])
+    steps = [
+        {"label": "t2i", "workflow": "flux1_dev_t2i"},
+        {"label": "refine", "workflow": "flux1_dev_i2i", "params": {"denoise": 0.4}},
+    ]
+    made = takes_api.admin.post(
+        f"/api/projects/{project['id']}/recipes", json={"name": "look", "steps": steps}
+    )
+    assert made.status_code == 201, made.text
+    env = cli_env(tmp_path, takes_api.base_url, api_key(takes_api, "director"))
+    base = ["takes", "generate", "-p", project["code"], "--recipe", "look"]
+
+    one = aipipe(*base, shot["code"], "-n", "2", "--seed", "5", "--increment", "--json", env=env)
+    assert one.returncode == 0, one.stderr
+    jobs = json.loads(one.stdout)["jobs"]
+    assert [j["seed"] for j in jobs] == [5, 6]
+    for item in jobs:
+        first_id, last_id = item["chain"]
+        assert first_id == item["id"]
+        last = takes_api.admin.get(f"/api/farm/jobs/{last_id}").json()
+        assert last["workflow"] == "flux1_dev_i2i" and last["depends_on"] == [first_id]
+        assert last["params"]["denoise"] == 0.4 and last["params"]["seed"] == item["seed"]
+
+    batch = aipipe(*base, "--all", "--recipe-version", "1", env=env)
+    assert batch.returncode == 0, batch.stderr
+    assert "Queued 2 take(s) for 2 shot(s)." in batch.stdout
+
+    missing = aipipe("takes", "generate", shot["code"], "-p", project["code"], "--recipe", "nope", env=env)
+    assert missing.returncode == 1 and "nope" in missing.stderr
+    both = aipipe(*base, shot["code"], "--workflow", "flux1_dev_t2i", env=env)
+    assert both.returncode == 1 and "not both" in both.stderr
