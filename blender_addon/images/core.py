@@ -44,11 +44,15 @@ def batch_body(
     workflow: str | None,
     control_kind: str | None,
     priority: int | None = None,
+    recipe: str | None = None,
 ) -> dict[str, Any]:
     """The body of `POST /api/projects/{id}/takes`: generate `candidates` takes for each shot.
 
     `control_kind` (depth / canny / pose) conditions each shot on its newest control version of that kind
-    (`control_from_layout`); None generates from the prompt alone. Raises ValueError naming the field."""
+    (`control_from_layout`); None generates from the prompt alone. `recipe`: a project recipe instead of
+    a workflow (each take its chain's last image). Raises ValueError naming the field."""
+    if recipe and workflow:
+        raise ValueError(NOT_BOTH)
     shots = unique(shot_ids)
     if not shots:
         raise ValueError("shots: pick at least one shot (shot list ticks or selected VSE strips)")
@@ -69,9 +73,30 @@ def batch_body(
         if control_kind not in CONTROL_KINDS:
             raise ValueError(f"control.kind: one of {', '.join(CONTROL_KINDS)}")
         body["control"] = {"kind": control_kind}
+    if recipe:
+        body["recipe"] = recipe
     if priority is not None:
         body["priority"] = int(priority)
     return body
+
+
+NOT_BOTH = "recipe: a workflow or a recipe, not both"
+
+
+def take_recipes(recipes: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The recipes a take can be made with (`GET /api/projects/{id}/recipes` items): the first step makes
+    an image from nothing (text-to-image) and every step makes an image. By name."""
+    usable = []
+    for recipe in recipes:
+        steps = recipe.get("steps") or []
+        if not steps or not recipe.get("name"):
+            continue
+        first = steps[0] if isinstance(steps[0], Mapping) else {}
+        if first.get("input_kind") is not None or first.get("job_type") != "t2i":
+            continue
+        if all(isinstance(s, Mapping) and s.get("output_kind") == "image" for s in steps):
+            usable.append(dict(recipe))
+    return sorted(usable, key=lambda r: str(r["name"]).casefold())
 
 
 REWORK_OPERATIONS = ("refine", "edit", "inpaint", "outpaint")

@@ -1,5 +1,6 @@
 """Batch generate: first-frame candidates (takes) for the shots ticked in the shot list or the strips
-selected in the VSE, with a small dialog (candidates, seeds, workflow, control from the layout)."""
+selected in the VSE, with a small dialog (candidates, seeds, workflow or recipe, control from the
+layout)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from bpy.props import BoolProperty, EnumProperty, StringProperty
 
 from .. import compat, runtime
 from ..editorial import vse
+from ..editorial.render_ready import ensure_recipes
 from ..i18n import iface
 from ..registry import ensure_project, register_classes, unregister_classes
 from ..render.ops import load_workflows
@@ -62,6 +64,7 @@ class AIPIPE_OT_images_generate(bpy.types.Operator):
     def invoke(self, context: Any, event: Any) -> set[str]:
         if not runtime.get().table("workflows"):
             load_workflows()
+        ensure_recipes(runtime.get(), runtime.current_project_id())
         return context.window_manager.invoke_props_dialog(self)
 
     def draw(self, context: Any) -> None:
@@ -74,7 +77,10 @@ class AIPIPE_OT_images_generate(bpy.types.Operator):
         row = layout.row(align=True)
         row.prop(st, "seeds")
         row.prop(st, "seed")
-        layout.prop(st, "workflow")
+        layout.prop(st, "recipe")
+        row = layout.row()
+        row.enabled = st.recipe == "NONE"
+        row.prop(st, "workflow")
         row = layout.row(align=True)
         row.prop(st, "use_control")
         sub = row.row()
@@ -92,6 +98,7 @@ class AIPIPE_OT_images_generate(bpy.types.Operator):
                 st.seed or None,
                 st.workflow if st.workflow != "NONE" else None,
                 st.control_kind if st.use_control else None,
+                recipe=st.recipe if st.recipe != "NONE" else None,
             )
         except ValueError as exc:
             self.report({"ERROR"}, iface(str(exc)))

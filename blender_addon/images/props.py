@@ -37,6 +37,22 @@ def workflow_items(_self: Any, _context: Any) -> list[tuple[str, str, str]]:
     return items
 
 
+NO_RECIPE = ("NONE", "No recipe", "Each take one workflow")
+
+
+def recipe_items(_self: Any, _context: Any) -> list[tuple[str, str, str, str, int]]:
+    """The project's recipes a take can be made with (loaded with the dialog), numbered by name so that
+    the choice stays put when the list changes."""
+    from ..editorial import render_ready_core
+
+    if not runtime.is_ready():
+        return render_ready_core.recipe_items([], NO_RECIPE)
+    rt = runtime.get()
+    items = render_ready_core.recipe_items(core.take_recipes(rt.table("recipes").values()), NO_RECIPE)
+    rt.extras.setdefault("enum_items", {})["images_recipes"] = items
+    return items
+
+
 def _shown_changed(self: Any, _context: Any) -> None:
     """A/B or the compare mode changed: show what they now say (when takes are listed)."""
     from .takes import show
@@ -76,6 +92,12 @@ class AIPIPE_PG_images(bpy.types.PropertyGroup):
     )
     seed: IntProperty(name="First seed", description="0: the server picks", default=0, min=0)  # type: ignore[valid-type]
     workflow: EnumProperty(name="Workflow", items=workflow_items)  # type: ignore[valid-type]
+    recipe: EnumProperty(  # type: ignore[valid-type]
+        name="Recipe",
+        description="A project recipe starting with text-to-image instead of a workflow: each take is the "
+        "last image of its chain",
+        items=recipe_items,
+    )
     use_control: BoolProperty(  # type: ignore[valid-type]
         name="Control from layout",
         description="Condition each take on the shot's newest control image rendered from its layout",

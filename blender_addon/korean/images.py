@@ -44,6 +44,10 @@ KOREAN: dict[str, str] = {
     "aspect: 'W:H' such as 16:9": "aspect: 16:9 같은 '가로:세로'",
     "Generate for selected strips": "선택한 스트립으로 생성",
     # -- batch generate
+    "No recipe": "레시피 없음",
+    "Each take one workflow": "테이크마다 워크플로 하나",
+    "A project recipe starting with text-to-image instead of a workflow: each take is the last image of its chain": "워크플로 대신 텍스트-이미지로 시작하는 프로젝트 레시피: 테이크는 체인의 마지막 이미지입니다",
+    "recipe: a workflow or a recipe, not both": "recipe: 워크플로와 레시피 중 하나만 고르세요",
     "Generate takes": "테이크 생성",
     "Queue first-frame candidates (takes) on the farm for the ticked shots or the selected strips": "체크한 샷이나 선택한 스트립의 첫 프레임 후보(테이크)를 렌더 팜에 대기열로 보냅니다",
     "Selected strips in the sequencer, else the shots ticked in the list": "시퀀서에서는 선택한 스트립, 그 밖에는 목록에서 체크한 샷",

@@ -107,6 +107,39 @@ def test_batch_from_selected_strips_queues_jobs_for_exactly_those_shots(edit, st
     assert [len(jobs[s["id"]]) for s in shots] == [2, 0, 2]
 
 
+def test_batch_with_a_recipe_queues_each_takes_chain(edit, studio, director) -> None:
+    from blender_addon.editorial.render_ready import ensure_recipes
+    from blender_addon.images.props import recipe_items
+
+    shots, project_id = edit["shots"], edit["project"]["id"]
+    steps = [
+        {"label": "t2i", "workflow": "flux1_dev_t2i"},
+        {"label": "refine", "workflow": "flux1_dev_i2i", "params": {"denoise": 0.4}},
+    ]
+    for name, chain in (("look", steps), ("film", [{"workflow": "ltxv095_i2v"}])):
+        made = studio.admin.post(f"/api/projects/{project_id}/recipes", json={"name": name, "steps": chain})
+        assert made.status_code == 201, made.text
+    ensure_recipes(director.get(), project_id)
+    pump(idle, what="the recipes")
+    state = bpy.context.window_manager.aipipe_images
+    offered = [item[0] for item in recipe_items(state, bpy.context)]
+    assert offered == ["NONE", "look"]  # a recipe starting with i2v cannot make a take
+    _run(bpy.ops.aipipe.images_tick, shot_id=shots[1]["id"], code=shots[1]["code"])
+    state.candidates, state.recipe = 2, "look"
+    try:
+        _run(bpy.ops.aipipe.images_generate, source="SHOTS")
+    finally:
+        state.recipe = "NONE"
+    assert director.get().message.text == "2 takes queued for 1 shots"
+    jobs = studio.admin.get("/api/farm/jobs", params={"shot_id": shots[1]["id"], "limit": 50}).json()
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for job in jobs["items"]:
+        by_type.setdefault(job["workflow"], []).append(job)
+    assert len(by_type["flux1_dev_t2i"]) == len(by_type["flux1_dev_i2i"]) == 2
+    firsts = {j["id"] for j in by_type["flux1_dev_t2i"]}
+    assert all(j["depends_on"][0] in firsts for j in by_type["flux1_dev_i2i"])
+
+
 def test_ticked_shots_are_what_the_shot_list_batch_queues(edit, studio, director) -> None:
     shots = edit["shots"]
     _run(bpy.ops.aipipe.images_tick, shot_id=shots[1]["id"], code=shots[1]["code"])

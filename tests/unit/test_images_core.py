@@ -27,6 +27,25 @@ def test_batch_body_names_each_shot_once_in_order_with_the_dialogs_choices() -> 
     assert plain["control_from_layout"] is False and "control" not in plain and plain["workflow"] is None
 
 
+def test_batch_body_with_a_recipe_and_which_recipes_a_take_can_be_made_with() -> None:
+    body = core.batch_body(["s1"], 2, "random", None, None, None, recipe="look")
+    assert body["recipe"] == "look" and body["workflow"] is None
+    with pytest.raises(ValueError, match="^recipe:"):
+        core.batch_body(["s1"], 2, "random", None, "flux1_dev_t2i", None, recipe="look")
+
+    def step(job_type: str, takes: str | None, makes: str) -> dict[str, object]:
+        return {"job_type": job_type, "input_kind": takes, "output_kind": makes}
+
+    recipes = [
+        {"name": "refined", "steps": [step("t2i", None, "image"), step("i2i", "image", "image")]},
+        {"name": "Plain", "steps": [step("t2i", None, "image")]},
+        {"name": "film", "steps": [step("i2v", "image", "video"), step("upscale", "video", "video")]},
+        {"name": "moving", "steps": [step("t2i", None, "image"), step("i2v", "image", "video")]},
+        {"name": "empty", "steps": []},
+    ]
+    assert [r["name"] for r in core.take_recipes(recipes)] == ["Plain", "refined"]
+
+
 @pytest.mark.parametrize(
     ("args", "field"),
     [
