@@ -413,6 +413,14 @@ def load_list(raw: Any) -> list[str]:
 # -- events ---------------------------------------------------------------------------------------------
 
 
+def is_take(version: Mapping[str, Any]) -> bool:
+    """A take as `GET /api/shots/{id}/takes` lists it: a previz version but a step on the way to a recipe
+    take, or a recipe take's last image of any stage."""
+    provenance = version.get("provenance")
+    role = provenance.get("take_role") if isinstance(provenance, Mapping) else None
+    return role == "take" or (version.get("stage") == "previz" and role != "step")
+
+
 @dataclass
 class Arrivals:
     """Takes arriving as `version.created` events: counted per shot at once (cheap, main thread), and a
@@ -424,8 +432,8 @@ class Arrivals:
     stale: bool = False
 
     def add(self, data: Mapping[str, Any], watched_shot: str) -> bool:
-        """Count a new previz version; True when the watched shot's takes should be fetched now."""
-        if data.get("stage") != "previz":
+        """Count a new take; True when the watched shot's takes should be fetched now."""
+        if not is_take(data):
             return False
         shot = str(data.get("shot_id") or "")
         self.total += 1

@@ -181,6 +181,11 @@ def test_arrivals_count_previz_takes_and_ask_for_one_refresh_at_a_time() -> None
     assert arrivals.refreshed() is True  # takes came during the refresh: once more
     assert arrivals.refreshed() is False and not arrivals.refreshing
     assert arrivals.add({"stage": "previz", "shot_id": "s1"}, "s1")
+    # a recipe take: the t2i image on the way is not one, the chain's last image is (whatever its stage)
+    arrivals = core.Arrivals()
+    assert not arrivals.add({"stage": "previz", "shot_id": "s1", "provenance": {"take_role": "step"}}, "s1")
+    assert arrivals.add({"stage": "upscale", "shot_id": "s1", "provenance": {"take_role": "take"}}, "s1")
+    assert arrivals.total == 1
 
 
 def test_side_by_side_and_wipe_pictures() -> None:
