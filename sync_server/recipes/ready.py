@@ -27,6 +27,9 @@ from .schemas import QueuedShot, RecipeRender, RenderReady, RenderReadyOut, Skip
 log = logging.getLogger(__name__)
 ACTIVE = ("queued", "running")
 NOT_CURRENT = ("reject", "needs_changes")  # a render with one of these verdicts is not the current one
+# Jobs that make images: a take made with a recipe (takes/queue.py) is a recipe chain of these only, and
+# is no render of the shot.
+IMAGE_JOB_TYPES = ("t2i", "i2i", "image_edit", "inpaint", "depth")
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ def read_state(session: Session, shots: list[Shot]) -> ShotState:
         select(Job.shot_id, Job.id).where(
             Job.shot_id.in_(ids),
             Job.status.in_(ACTIVE),
-            (Job.output_stage == "render") | Job.recipe_id.is_not(None),
+            (Job.output_stage == "render") | (Job.recipe_id.is_not(None) & Job.type.not_in(IMAGE_JOB_TYPES)),
         )
     ):
         active[shot_id] = job_id

@@ -171,3 +171,26 @@ def test_the_takes_listed_are_the_chains_last_images(takes_api: Api) -> None:
     assert {t["version"]["id"] for t in listed} == {sample["take"]["id"], last["id"]}
     refused = takes_api.admin.post(f"/api/versions/{step['id']}/use-as-first-frame", json={})
     assert_problem(refused, 409, "version_id")
+
+
+def test_a_recipe_take_waiting_on_the_farm_is_no_render_of_the_shot(takes_api: Api) -> None:
+    """render-ready skips a shot whose render recipe is queued or running, not one with takes being made
+    with a recipe."""
+    sample = sample_shot(takes_api)
+    pid, shot_id = sample["project"]["id"], sample["shot"]["id"]
+    confirmed = takes_api.admin.post(f"/api/projects/{pid}/confirm", json={})
+    assert confirmed.status_code == 200, confirmed.text
+    used = takes_api.admin.post(f"/api/versions/{sample['take']['id']}/use-as-first-frame", json={})
+    assert used.status_code == 200, used.text
+    recipe(takes_api, pid, "look", LOOK)
+    recipe(takes_api, pid, "film", [{"label": "i2v", "workflow": "ltxv095_i2v"}])
+    assert len(queued(takes_api, shot_id, recipe="look", candidates=2)) == 4
+    ready = takes_api.admin.post(
+        f"/api/projects/{pid}/render-ready", json={"recipe": "film", "shot_ids": [shot_id]}
+    )
+    assert ready.status_code == 201, ready.text
+    assert [q["shot_id"] for q in ready.json()["queued"]] == [shot_id], ready.json()
+    again = takes_api.admin.post(
+        f"/api/projects/{pid}/render-ready", json={"recipe": "film", "shot_ids": [shot_id]}
+    ).json()
+    assert again["queued"] == [] and again["skipped"][0]["reason"].startswith("a render is already queued")
