@@ -9,8 +9,10 @@ axis-aligned boxes with window/panel/tile detail so edges show. Cameras: 18–85
 (sensor fit horizontal), pitch −20…+20°, roll −8…+8°, yaw anywhere except level and within 10° of square
 to a scene axis (a one-point view), and a view that shows lines along two scene axes (a camera that sees only
 a blank wall, bare ground or sky is drawn again: nothing could solve it; the truth says how many draws it
-took and the visible edges per axis). --one-point adds such frames (level, straight down an axis), marked as
-such in their truth: the solver should refuse them.
+took and the visible edges per axis, and `edges_log_focal_sigma`: how well those edges pin the focal length
+down, scripts/camera_set/geometry.py). --one-point adds such frames (level, straight down an axis), marked as
+such in their truth: the solver should refuse them. --update-truth adds fields a newer version records to a
+set rendered before, without rendering.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from scripts.camera_set.camera import camera_to_scene  # noqa: E402
+from scripts.camera_set.geometry import log_focal_sigma  # noqa: E402
 
 KINDS = ("street", "room", "plaza", "boxes")
 SENSOR_MM = 36.0
@@ -280,8 +283,9 @@ def _box_edges(boxes: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def visible_edges(
     boxes: list, rotation: np.ndarray, location, lens: float, width: int, height: int
-) -> list[int]:
-    """Per scene axis, how many box edges show at least MIN_EDGE_PX of unoccluded length in the frame.
+) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray]:
+    """Per scene axis, how many box edges show at least MIN_EDGE_PX of unoccluded length in the frame; and
+    those edges as (E, 2) pixel ends (first and last seen sample) and (E,) scene axes.
 
     A frame needs lines along two scene axes for any solver to find two vanishing points; a camera that looks
     at a blank wall, bare ground or sky is drawn again (see render_frame). Occlusion by ray casts in Blender.
@@ -306,6 +310,7 @@ def visible_edges(
     depsgraph = bpy.context.evaluated_depsgraph_get()
     origin = mathutils.Vector(eye.tolist())
     counts = [0, 0, 0]
+    ends_a, ends_b, shown_axes = [], [], []
     for edge in candidates:
         seen = np.zeros(EDGE_SAMPLES, dtype=bool)
         for index in np.flatnonzero(inside[edge]):
@@ -316,10 +321,26 @@ def visible_edges(
         shown = float(np.sum(np.where(seen[1:] & seen[:-1] & pieces[edge], step[edge], 0.0)))
         if shown >= MIN_EDGE_PX:
             counts[int(axes[edge])] += 1
-    return counts
+            seen_at = np.flatnonzero(seen)
+            ends_a.append(pixels[edge, seen_at[0]])
+            ends_b.append(pixels[edge, seen_at[-1]])
+            shown_axes.append(int(axes[edge]))
+    return (
+        counts,
+        np.array(ends_a, dtype=float).reshape(-1, 2),
+        np.array(ends_b, dtype=float).reshape(-1, 2),
+        np.array(shown_axes, dtype=int),
+    )
 
 
-def render_frame(out: Path, name: str, index: int, seed: int, portrait: bool, one_point: bool) -> dict:
+def _finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def render_frame(
+    out: Path, name: str, index: int, seed: int, portrait: bool, one_point: bool, render: bool = True
+) -> dict:
+    """Build the frame's scene, draw its camera, render it (unless render is false) and return its truth."""
     rng = np.random.default_rng([seed, index, int(portrait), int(one_point)])
     bpy.ops.wm.read_factory_settings(use_empty=True)
     scene = bpy.context.scene
@@ -331,7 +352,10 @@ def render_frame(out: Path, name: str, index: int, seed: int, portrait: bool, on
         draw += 1
         lens = float(rng.uniform(18.0, 85.0))
         pitch, roll, yaw, location = _camera_pose(kind, rng, one_point)
-        edges = visible_edges(builder.boxes, camera_to_scene(pitch, roll, yaw), location, lens, width, height)
+        rotation = camera_to_scene(pitch, roll, yaw)
+        edges, ends_a, ends_b, edge_axes = visible_edges(
+            builder.boxes, rotation, location, lens, width, height
+        )
         # One-point frames are kept as drawn: they are the group the solver should refuse.
         if one_point or sorted(edges)[1] >= MIN_EDGES or draw >= MAX_DRAWS:
             break
@@ -342,7 +366,6 @@ def render_frame(out: Path, name: str, index: int, seed: int, portrait: bool, on
     data.clip_start, data.clip_end = 0.05, 500.0
     camera = bpy.data.objects.new(name, data)
     scene.collection.objects.link(camera)
-    rotation = camera_to_scene(pitch, roll, yaw)
     matrix = np.eye(4)
     matrix[:3, :3] = rotation
     matrix[:3, 3] = location
@@ -360,7 +383,8 @@ def render_frame(out: Path, name: str, index: int, seed: int, portrait: bool, on
     scene.view_settings.view_transform = "Standard"
     scene.render.image_settings.file_format = "PNG"
     scene.render.filepath = str(out / f"{name}.png")
-    bpy.ops.render.render(write_still=True)
+    if render:
+        bpy.ops.render.render(write_still=True)
     written = np.array(camera.matrix_world)
     truth = {
         "name": name,
@@ -380,10 +404,39 @@ def render_frame(out: Path, name: str, index: int, seed: int, portrait: bool, on
         "matrix_world": written.tolist(),
         "seed": seed,
         "visible_edges": edges,
+        # Information, not a rule: how well these edges pin the focal length down (camera_set/geometry.py).
+        "edges_log_focal_sigma": _finite_or_none(
+            log_focal_sigma(ends_a, ends_b, edge_axes, rotation.T, lens / SENSOR_MM * width, (width, height))
+        ),
         "camera_draws": draw,
         "blender": bpy.app.version_string,
     }
     return truth
+
+
+def _jobs(args: argparse.Namespace) -> list[tuple[str, int, bool, bool]]:
+    jobs = [(f"land_{i:03d}", i, False, False) for i in range(args.scenes)]
+    jobs += [(f"portrait_{i:03d}", i, True, False) for i in range(args.portrait)]
+    jobs += [(f"onepoint_{i:03d}", i, False, True) for i in range(args.one_point)]
+    return jobs
+
+
+def _update_truth(args: argparse.Namespace, jobs: list[tuple[str, int, bool, bool]]) -> int:
+    for name, index, portrait, one_point in jobs:
+        path = args.out / f"{name}.json"
+        if not path.exists():
+            raise SystemExit(f"{path}: no truth to update (render the set first)")
+        old = json.loads(path.read_text())
+        new = render_frame(args.out, name, index, args.seed, portrait, one_point, render=False)
+        # Blender keeps matrix_world in single precision: the same camera reads back within ~1e-7.
+        same = old["lens_mm"] == new["lens_mm"] and old["visible_edges"] == new["visible_edges"]
+        if not (same and np.allclose(old["matrix_world"], new["matrix_world"], atol=1e-5)):
+            raise SystemExit(f"{path}: the camera drawn now differs from the rendered one (seed or version?)")
+        added = {key: value for key, value in new.items() if key not in old}
+        partial = path.with_name(path.name + ".partial")
+        partial.write_text(json.dumps({**old, **added}, indent=1))
+        partial.replace(path)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -394,12 +447,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--one-point", type=int, default=4, help="level frames straight down an axis")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-perturb", action="store_true", help="only the clean renders")
+    parser.add_argument(
+        "--update-truth",
+        action="store_true",
+        help="render nothing: add the fields this version records to the truth JSON already in --out "
+        "(same seed and counts; the camera must come out the same)",
+    )
     args = parser.parse_args(argv)
+    if args.update_truth:
+        return _update_truth(args, _jobs(args))
     args.out.mkdir(parents=True, exist_ok=True)
-    jobs = [(f"land_{i:03d}", i, False, False) for i in range(args.scenes)]
-    jobs += [(f"portrait_{i:03d}", i, True, False) for i in range(args.portrait)]
-    jobs += [(f"onepoint_{i:03d}", i, False, True) for i in range(args.one_point)]
-    for name, index, portrait, one_point in jobs:
+    for name, index, portrait, one_point in _jobs(args):
         truth = render_frame(args.out, name, index, args.seed, portrait, one_point)
         if not args.no_perturb:
             import cv2
