@@ -39,15 +39,19 @@ class SolveOptions:
     sensor_width_mm: float = 36.0
     camera_height_m: float = DEFAULT_EYE_HEIGHT_M
     seed: int = 0
-    min_segments: int = 12
+    # Fewer segments than min_lines_in_all cannot make an accepted solve.
+    min_segments: int = 8
     min_lines_per_point: int = 4
-    # Or: a second vanishing point with this many lines where the third also has third_point_lines (the
-    # third's lines check the rotation the first two give, so fewer lines to the second are enough).
+    # Or: a second vanishing point with this many lines where the three points have min_lines_in_all in all
+    # (four unknowns, focal length and rotation, and at least four lines more to check them: 4 + 4, 3 + 3 + 2,
+    # 5 + 3 or 4 + 3 + 1; the three lines to the second point must meet in one point).
     reduced_lines_per_point: int = 3
-    third_point_lines: int = 2
+    min_lines_in_all: int = 8
     fallback_lines_per_point: int = 2
     min_support: float = 0.6
-    max_log_focal_sigma: float = 0.15
+    # A 20 % focal error (the benchmark's "badly wrong", 0.18 in ln f) is then a 1.4σ event or rarer; 0.15
+    # (1.2σ) let 3.2 % of a fresh seed's perturbed frames through badly wrong (BENCHMARKS.md).
+    max_log_focal_sigma: float = 0.13
     free_hypotheses: int = 3000
     fixed_hypotheses: int = 1500
     refined_candidates: int = 3
@@ -146,7 +150,7 @@ def _supported(counts: list[int], options: SolveOptions) -> bool:
     first, second, third = sorted(counts, reverse=True)
     if second >= options.min_lines_per_point:
         return True
-    return second >= options.reduced_lines_per_point and third >= options.third_point_lines
+    return second >= options.reduced_lines_per_point and first + second + third >= options.min_lines_in_all
 
 
 def _distinct_counts(segments: Segments, fit: Fit, frame: ImageFrame) -> list[int]:

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from scripts.camera_set.camera import camera_to_scene
-from sync_server.camera_solve import SolveOptions
+from sync_server.camera_solve import SolveOptions, solve_picture
+from sync_server.camera_solve import solve as solve_module
 from sync_server.camera_solve.calibrate import distinct_lines, refine
 from sync_server.camera_solve.lines import ImageFrame, Segments, detect_segments, picture_segments, to_gray
 from sync_server.camera_solve.orientation import pitch_roll_yaw, scene_axes
@@ -104,3 +105,55 @@ def test_an_edge_between_colours_of_equal_brightness_is_found() -> None:
     assert len(detect_segments(to_gray(image))) == 0
     _, segments = picture_segments(image)
     assert len(segments) >= 1 and float(segments.length.max()) > 1.0
+
+
+def _lines_per_axis(
+    focal: float, pitch: float, roll: float, yaw: float, per_axis: tuple, seed: int
+) -> Segments:
+    """Exact segments of scene lines, per_axis[i] of them along scene axis i (image-plane units)."""
+    rng = np.random.default_rng(seed)
+    rotation = camera_to_scene(pitch, roll, yaw)
+    to_camera, view = rotation.T, -rotation[:, 2]
+    starts, ends = [], []
+    for axis, count in enumerate(per_axis):
+        found = 0
+        while found < count:
+            centre = view * rng.uniform(6.0, 20.0) + rng.normal(0.0, 2.0, 3)
+            half = np.zeros(3)
+            half[axis] = rng.uniform(1.0, 2.5)
+            camera = np.stack([centre - half, centre + half]) @ to_camera.T
+            if np.any(camera[:, 2] > -1.0):
+                continue
+            plane = focal * camera[:, :2] / -camera[:, 2:3]
+            if np.any(np.abs(plane[:, 0]) > 1.0) or np.any(np.abs(plane[:, 1]) > 0.5625):
+                continue
+            if np.linalg.norm(plane[1] - plane[0]) < 0.1:
+                continue
+            starts.append(plane[0])
+            ends.append(plane[1])
+            found += 1
+    return Segments(np.array(starts), np.array(ends))
+
+
+@pytest.mark.parametrize(
+    ("per_axis", "accepted"),
+    [((5, 3, 1), True), ((4, 3, 1), True), ((4, 3, 0), False), ((6, 2, 2), False)],
+    ids=["5+3+1", "4+3+1", "4+3", "6+2+2"],
+)
+def test_a_view_with_few_lines_is_solved_where_eight_lines_meet_in_two_points(
+    monkeypatch: pytest.MonkeyPatch, per_axis: tuple, accepted: bool
+) -> None:
+    # Telephoto views of a few box tops against the sky: under a dozen segments. Four unknowns (focal length
+    # and rotation) and four lines more to check them, with three lines at least meeting in the second point.
+    segments = _lines_per_axis(2.6, 16.0, 3.0, 37.0, per_axis, seed=5)
+    monkeypatch.setattr(solve_module, "picture_segments", lambda image: (FRAME, segments))
+    solution = solve_picture(np.zeros((720, 1280, 3), dtype=np.uint8))
+    assert solution.accepted is accepted, solution.refusals
+    if accepted:
+        assert solution.focal_source == "picture"
+        assert solution.relative_focal == pytest.approx(2.6, rel=0.01)
+        assert solution.pitch_deg == pytest.approx(16.0, abs=0.2) and solution.roll_deg == pytest.approx(
+            3.0, abs=0.2
+        )
+    else:
+        assert solution.refusals == ["too_few_lines"] and solution.focal_source == "preset"
