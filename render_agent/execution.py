@@ -13,6 +13,7 @@ import logging
 import random
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, get_args
@@ -389,52 +390,28 @@ class JobExecutor:
         provenance = {"tool": "ffmpeg", **report, "cpu_seconds": round(time.monotonic() - started, 3)}
         return JobResult(files, 0.0, provenance)
 
-    async def _run_playblast(self, job: RunningJob) -> JobResult:
+    async def _run_blender(
+        self,
+        job: RunningJob,
+        blend_url: str,
+        blend_sha256: str | None,
+        output: Path,
+        command: Callable[[Path, Path], list[str]],
+        what: str,
+    ) -> tuple[Path, dict[str, Any], dict[str, Any]]:
+        """A job Blender runs on the layout `.blend` (playblast, control image): fetch the file, run
+        `command(blend, output)` within the job's timeout; (the file made, Blender's report, the provenance
+        every Blender job records)."""
         if not self.settings.blender:
             raise JobFailed("this agent has no Blender configured (AIPIPE_AGENT_BLENDER)", retryable=True)
-        plan = plan_playblast(job.claim.job)
         blend = job.dir / "inputs" / "layout.blend"
-        await self._download(plan.blend_url, blend, plan.blend_sha256, what="params.blend_url")
-        output = job.dir / "outputs" / plan.output_name
-        command = blender_command(self.settings.blender, plan, blend, output)
+        await self._download(blend_url, blend, blend_sha256, what="params.blend_url")
         timeout = job.claim.job.get("timeout_s")
         started = time.monotonic()
         try:
             async with asyncio.timeout(float(timeout) if timeout else None):
-                movie, report = await run_playblast(command, output, lambda s: job.on_progress(0, s))
-        except TimeoutError as exc:
-            raise JobFailed(
-                f"Blender did not finish within the job's timeout_s ({timeout} s)", retryable=True
-            ) from exc
-        files = [movie]
-        thumbnail = report.get("thumbnail")
-        if isinstance(thumbnail, str) and Path(thumbnail).is_file():
-            files.append(Path(thumbnail))
-        provenance = {
-            "tool": "blender",
-            "blender": Path(self.settings.blender).name,
-            "frames": report.get("frames"),
-            "frame_start": report.get("frame_start"),
-            "frame_end": report.get("frame_end"),
-            "method": report.get("method"),
-            "cpu_seconds": round(time.monotonic() - started, 3),
-        }
-        return JobResult(files, 0.0, provenance)
-
-    async def _run_control_image(self, job: RunningJob) -> JobResult:
-        if not self.settings.blender:
-            raise JobFailed("this agent has no Blender configured (AIPIPE_AGENT_BLENDER)", retryable=True)
-        plan = plan_control_image(job.claim.job)
-        blend = job.dir / "inputs" / "layout.blend"
-        await self._download(plan.blend_url, blend, plan.blend_sha256, what="params.blend_url")
-        output = job.dir / "outputs" / plan.output_name
-        command = control_image_command(self.settings.blender, plan, blend, output)
-        timeout = job.claim.job.get("timeout_s")
-        started = time.monotonic()
-        try:
-            async with asyncio.timeout(float(timeout) if timeout else None):
-                picture, report = await run_playblast(
-                    command, output, lambda s: job.on_progress(0, s), f"{plan.kind} control image (Blender)"
+                made, report = await run_playblast(
+                    command(blend, output), output, lambda s: job.on_progress(0, s), what
                 )
         except TimeoutError as exc:
             raise JobFailed(
@@ -443,10 +420,39 @@ class JobExecutor:
         provenance = {
             "tool": "blender",
             "blender": Path(self.settings.blender).name,
-            **{k: report.get(k) for k in ("kind", "frame", "camera", "scene", "width", "height")},
             "cpu_seconds": round(time.monotonic() - started, 3),
         }
-        return JobResult([picture], 0.0, provenance)
+        return made, report, provenance
+
+    async def _run_playblast(self, job: RunningJob) -> JobResult:
+        plan = plan_playblast(job.claim.job)
+        movie, report, provenance = await self._run_blender(
+            job,
+            plan.blend_url,
+            plan.blend_sha256,
+            job.dir / "outputs" / plan.output_name,
+            lambda blend, output: blender_command(self.settings.blender or "", plan, blend, output),
+            "playblast (Blender)",
+        )
+        files = [movie]
+        thumbnail = report.get("thumbnail")
+        if isinstance(thumbnail, str) and Path(thumbnail).is_file():
+            files.append(Path(thumbnail))
+        keys = ("frames", "frame_start", "frame_end", "method")
+        return JobResult(files, 0.0, {**provenance, **{k: report.get(k) for k in keys}})
+
+    async def _run_control_image(self, job: RunningJob) -> JobResult:
+        plan = plan_control_image(job.claim.job)
+        picture, report, provenance = await self._run_blender(
+            job,
+            plan.blend_url,
+            plan.blend_sha256,
+            job.dir / "outputs" / plan.output_name,
+            lambda blend, output: control_image_command(self.settings.blender or "", plan, blend, output),
+            f"{plan.kind} control image (Blender)",
+        )
+        keys = ("kind", "frame", "camera", "scene", "width", "height")
+        return JobResult([picture], 0.0, {**provenance, **{k: report.get(k) for k in keys}})
 
 
 def describe_failure(outcome: BaseException | JobResult) -> tuple[str, bool, str]:
