@@ -11,13 +11,15 @@ movie; an empty project for the breakdown. Then the idle probes, then at once:
              draft (making the scenes, characters and shots);
   proxy      POST /editorial/proxies and polling it until it is done (ffmpeg encodes and joins);
 while probes send `GET /api/health` and an agent's `POST /api/farm/agents/{id}/heartbeat` one after the other
-(10 ms apart) until all three are done. Prints each task's wall time, the probes' p50 / p99 / max with their
+(10 ms apart) until all three are done. The probes run in a process of their own: in the tasks' process their
+timings would include that client's own work (reading the apply's and the draft's answers holds its event
+loop). Prints each task's wall time, the probes' p50 / p99 / max with their
 counts, CPU seconds of the server process and of its child processes, the apply's own split from the server
 log (planning CPU in the import process; write phase: lock wait, lock held, CPU), the breakdown draft apply's
 (plan in a read session; lock wait, lock held, CPU), the load average, and how many heartbeats the server
 answered while another transaction held the database and wrote a moment later (`farm heartbeats written
-late` in its log; docs/agent-protocol.md). The server's own heavy work runs niced (`AIPIPE_BACKGROUND_NICE`):
-the import processes and ffmpeg.
+late` in its log; docs/agent-protocol.md). The server runs with its production niceness for heavy work
+(`AIPIPE_BACKGROUND_NICE`, 10 unless set: test servers run theirs un-niced).
 
 Targets: health and heartbeat p99 < 50 ms during all of it; the apply of 20,000 rows < 30 s. Usage:
     .venv/bin/python scripts/bench_server_under_load.py [--shots 20000] [--pg-url postgresql+psycopg://...]
@@ -35,7 +37,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +60,7 @@ from tests.support.processes import log_records  # noqa: E402
 from tests.support.server import ServerProcess, start_with_admin  # noqa: E402
 
 IDLE_PROBES = 200
+BACKGROUND_NICE = os.environ.get("AIPIPE_BACKGROUND_NICE", "10")  # the server's default
 TASK_TIMEOUT_S = 900.0
 PROSE = "The rain has not stopped for three days. Rina runs down the alley, Minsu close behind.\n" * 20
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -244,20 +247,63 @@ class Run:
     """One measured run: some of the tasks at once, with probes; CPU of the server and its children."""
 
     tasks: dict[str, Timed]
-    probes: Probes
     seconds: float
     began: float
+    probes: Probes = field(default_factory=Probes)
     server_cpu: float = 0.0
     children_cpu: float = 0.0
     load: str = ""
 
 
-async def at_once(
-    base: str, admin: str, agent_key: str, agent_id: str, ids: dict[str, str], content: bytes
-) -> Run:
-    """The tasks named in `ids` (apply, breakdown, proxy: their project ids) at once, probing meanwhile."""
-    done = asyncio.Event()
-    probes = asyncio.create_task(probe_until(base, agent_key, agent_id, done))
+# -- the probes, in a process of their own (the tasks' client work must not delay their timings) ----------
+
+
+def run_probes(spec: str) -> None:
+    """(In the probe process.) Probe until stdin closes (or `count` rounds); print the timings as JSON."""
+    found = json.loads(spec)
+
+    async def probing() -> Probes:
+        done = asyncio.Event() if not found["count"] else None
+        if done is not None:
+            loop = asyncio.get_running_loop()
+
+            def stopped() -> None:  # stdin closed: it reads as ready
+                loop.remove_reader(sys.stdin.fileno())
+                done.set()
+
+            loop.add_reader(sys.stdin.fileno(), stopped)
+        return await probe_until(found["base"], found["agent_key"], found["agent_id"], done, found["count"])
+
+    print("probing", flush=True)
+    print(json.dumps(asdict(asyncio.run(probing()))), flush=True)
+
+
+class ProbeProcess:
+    """The probe process: started (and probing) on entry, stopped and read on `stop`."""
+
+    def __init__(self, base: str, agent_key: str, agent_id: str, count: int = 0) -> None:
+        spec = json.dumps({"base": base, "agent_key": agent_key, "agent_id": agent_id, "count": count})
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "--probe", spec],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        assert self.process.stdout is not None
+        if self.process.stdout.readline().strip() != "probing":
+            raise RuntimeError("the probe process did not start")
+
+    def stop(self) -> Probes:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.close()
+        found = json.loads(self.process.stdout.readline())
+        self.process.wait(timeout=60)
+        return Probes(**found)
+
+
+async def at_once(base: str, admin: str, ids: dict[str, str], content: bytes) -> Run:
+    """The tasks named in `ids` (apply, breakdown, proxy: their project ids) at once."""
     async with httpx.AsyncClient(
         base_url=base, timeout=TASK_TIMEOUT_S, headers={"Authorization": admin}
     ) as client:
@@ -270,8 +316,7 @@ async def at_once(
         started = time.perf_counter()
         results = await asyncio.gather(*(work[name]() for name in names))
         seconds = time.perf_counter() - started
-    done.set()
-    return Run(dict(zip(names, results, strict=True)), await probes, seconds, started)
+    return Run(dict(zip(names, results, strict=True)), seconds, started)
 
 
 def measured(
@@ -280,8 +325,13 @@ def measured(
     assert server.process is not None
     admin, agent_key, agent_id = tokens_
     before = cpu_of(server.process.pid)
-    found = asyncio.run(at_once(server.url, admin, agent_key, agent_id, ids, content))
+    probes = ProbeProcess(server.url, agent_key, agent_id)
+    try:
+        found = asyncio.run(at_once(server.url, admin, ids, content))
+    finally:
+        found_probes = probes.stop()
     after = cpu_of(server.process.pid)
+    found.probes = found_probes
     found.server_cpu, found.children_cpu = after.server - before.server, after.children - before.children
     found.load = uptime().split("load average:")[-1].strip()
     return found
@@ -332,6 +382,7 @@ def run(label: str, pg_url: str | None, args: argparse.Namespace) -> None:
                 "AIPIPE_LLM_MODEL": llm["model"],
                 "AIPIPE_LLM_CHUNK_CHARS": "100000",
                 "AIPIPE_LLM_TIMEOUT_S": "300",
+                "AIPIPE_BACKGROUND_NICE": BACKGROUND_NICE,
             }
             server, password = start_with_admin(folder / "server", url, "bench", env)
             server.password = password  # type: ignore[attr-defined]
@@ -348,7 +399,7 @@ def run(label: str, pg_url: str | None, args: argparse.Namespace) -> None:
                         files={"file": ("warm.csv", b"Scene,Shot\n")},
                     )
                     warm.raise_for_status()
-                idle = asyncio.run(probe_until(server.url, made[1], made[2], None, IDLE_PROBES))
+                idle = ProbeProcess(server.url, made[1], made[2], IDLE_PROBES).stop()
                 runs = {}
                 for name in ("apply", "breakdown", "proxy"):
                     runs[f"{name} alone"] = measured(server, made, {name: solo_ids[name]}, solo_content)
@@ -398,7 +449,7 @@ def report(
         if draft is not None:
             d = draft
             print(
-                f"   draft apply ({d['shots']} shots, a server thread): plan {d['plan_s']:.2f} s "
+                f"   draft apply ({d['shots']} shots, a breakdown process): plan {d['plan_s']:.2f} s "
                 f"({d['plan_cpu_s']:.2f} s CPU, no lock); lock wait {d['lock_wait_s']:.2f} s, lock held "
                 f"{d['write_s']:.2f} s ({d['write_cpu_s']:.2f} s CPU), planned again: {d['replanned']}"
             )
@@ -422,11 +473,15 @@ def main() -> None:
     parser.add_argument("--pg-url", default=os.environ.get("AIPIPE_BENCH_PG_URL"))
     parser.add_argument("--only", choices=["sqlite", "postgresql"], default=None)
     parser.add_argument("--standin", help=argparse.SUPPRESS)  # internal: run the LLM stand-in
+    parser.add_argument("--probe", help=argparse.SUPPRESS)  # internal: run the probes
     args = parser.parse_args()
     if args.standin:
         run_standin(args.standin)
         return
-    print(f"{os.cpu_count()} CPUs; {uptime()}")
+    if args.probe:
+        run_probes(args.probe)
+        return
+    print(f"{os.cpu_count()} CPUs; {uptime()}; AIPIPE_BACKGROUND_NICE={BACKGROUND_NICE}")
     if args.only != "postgresql":
         run("SQLite", None, args)
     if args.pg_url and args.only != "sqlite":
