@@ -9,13 +9,12 @@ Blender the agent is configured with (`AIPIPE_AGENT_BLENDER`), like a playblast.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from render_agent.cpu_jobs import CpuJobError
-from render_agent.playblast_job import is_python
+from render_agent.playblast_job import addon_command, blend_source, output_name, texts, whole_frames
 
 CONTROL_IMAGE = "control_image"
 KINDS = ("depth", "canny", "pose")
@@ -36,39 +35,23 @@ class ControlImagePlan:
 def plan_control_image(job: dict[str, Any]) -> ControlImagePlan:
     """Read and check a control_image job's params; CpuJobError (not retryable) names the bad field."""
     params = job.get("params") or {}
-    blend_url = params.get("blend_url")
-    if not isinstance(blend_url, str) or not blend_url:
-        raise CpuJobError(
-            "params.blend_url: the URL of the .blend on the server is required", retryable=False
-        )
+    blend_url, blend_sha256 = blend_source(params)
     kind = params.get("kind")
     if kind not in KINDS:
         raise CpuJobError(f"params.kind: one of {', '.join(KINDS)}, got {kind!r}", retryable=False)
-    output_name = params.get("output_name") or f"control_{kind}.png"
-    if not isinstance(output_name, str) or PurePosixPath(output_name).name != output_name:
-        raise CpuJobError("params.output_name: must be a plain file name", retryable=False)
-    if not output_name.lower().endswith(".png"):
-        raise CpuJobError("params.output_name: a control image is a .png", retryable=False)
-    frame = params.get("frame")
-    if frame is not None and (not isinstance(frame, int) or isinstance(frame, bool)):
-        raise CpuJobError("params.frame: must be a whole frame number", retryable=False)
+    name = output_name(params, f"control_{kind}.png", ".png", "a control image")
+    frame = whole_frames(params, ("frame",))["frame"]
     bits = params.get("bits", 8)
     if bits not in (8, 16) or isinstance(bits, bool):
         raise CpuJobError("params.bits: 8 or 16", retryable=False)
-    texts: dict[str, str] = {}
-    for key in ("scene", "shot"):
-        value = params.get(key)
-        if value is not None and not isinstance(value, str):
-            raise CpuJobError(f"params.{key}: must be text", retryable=False)
-        texts[key] = value or ""
-    sha = params.get("blend_sha256")
+    text = texts(params, ("scene", "shot"))
     return ControlImagePlan(
         blend_url=blend_url,
-        blend_sha256=sha if isinstance(sha, str) else None,
+        blend_sha256=blend_sha256,
         kind=kind,
-        output_name=output_name,
-        scene=texts["scene"] or None,
-        shot=texts["shot"],
+        output_name=name,
+        scene=text["scene"] or None,
+        shot=text["shot"],
         frame=frame,
         bits=bits,
     )
@@ -83,10 +66,4 @@ def control_image_command(blender: str, plan: ControlImagePlan, blend: Path, out
         args += ["--shot", plan.shot]
     if plan.frame is not None:
         args += ["--frame", str(plan.frame)]
-    if is_python(blender):
-        return [blender, "-m", "blender_addon.control", *args]
-    expr = (
-        "import sys; from blender_addon.control.__main__ import main; "
-        f"sys.exit(main({json.dumps(args, ensure_ascii=False)}))"
-    )
-    return [blender, "-b", "--factory-startup", "--python-exit-code", "2", "--python-expr", expr]
+    return addon_command(blender, "blender_addon.control", args)

@@ -41,44 +41,70 @@ class PlayblastPlan:
     artist: str = ""
 
 
-def plan_playblast(job: dict[str, Any]) -> PlayblastPlan:
-    """Read and check a playblast job's params; CpuJobError (not retryable) names the bad field."""
-    params = job.get("params") or {}
+def blend_source(params: dict[str, Any]) -> tuple[str, str | None]:
+    """The layout .blend a Blender job renders: (its URL on the server, its sha256 if given)."""
     blend_url = params.get("blend_url")
     if not isinstance(blend_url, str) or not blend_url:
         raise CpuJobError(
             "params.blend_url: the URL of the .blend on the server is required", retryable=False
         )
-    output_name = params.get("output_name") or "playblast.mp4"
-    if not isinstance(output_name, str) or PurePosixPath(output_name).name != output_name:
+    sha = params.get("blend_sha256")
+    return blend_url, sha if isinstance(sha, str) else None
+
+
+def output_name(params: dict[str, Any], default: str, suffix: str, what: str) -> str:
+    """`params.output_name` (or `default`): a plain file name ending in `suffix`."""
+    name = params.get("output_name") or default
+    if not isinstance(name, str) or PurePosixPath(name).name != name:
         raise CpuJobError("params.output_name: must be a plain file name", retryable=False)
-    if not output_name.lower().endswith(".mp4"):
-        raise CpuJobError("params.output_name: a playblast is an .mp4", retryable=False)
+    if not name.lower().endswith(suffix):
+        raise CpuJobError(
+            f"params.output_name: {what} is a{'n' if suffix == '.mp4' else ''} {suffix}", retryable=False
+        )
+    return name
+
+
+def whole_frames(params: dict[str, Any], keys: tuple[str, ...]) -> dict[str, int | None]:
+    """Each of `keys` as a frame number, or None when not given."""
     frames: dict[str, int | None] = {}
-    for key in ("start", "end"):
+    for key in keys:
         value = params.get(key)
         if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
             raise CpuJobError(f"params.{key}: must be a whole frame number", retryable=False)
         frames[key] = value
-    if frames["start"] is not None and frames["end"] is not None and frames["end"] < frames["start"]:
-        raise CpuJobError("params.end: comes before params.start", retryable=False)
-    texts: dict[str, str] = {}
-    for key in _TEXT_PARAMS:
+    return frames
+
+
+def texts(params: dict[str, Any], keys: tuple[str, ...]) -> dict[str, str]:
+    """Each of `keys` as text ("" when not given)."""
+    found: dict[str, str] = {}
+    for key in keys:
         value = params.get(key)
         if value is not None and not isinstance(value, str):
             raise CpuJobError(f"params.{key}: must be text", retryable=False)
-        texts[key] = value or ""
-    sha = params.get("blend_sha256")
+        found[key] = value or ""
+    return found
+
+
+def plan_playblast(job: dict[str, Any]) -> PlayblastPlan:
+    """Read and check a playblast job's params; CpuJobError (not retryable) names the bad field."""
+    params = job.get("params") or {}
+    blend_url, blend_sha256 = blend_source(params)
+    name = output_name(params, "playblast.mp4", ".mp4", "a playblast")
+    frames = whole_frames(params, ("start", "end"))
+    if frames["start"] is not None and frames["end"] is not None and frames["end"] < frames["start"]:
+        raise CpuJobError("params.end: comes before params.start", retryable=False)
+    text = texts(params, _TEXT_PARAMS)
     return PlayblastPlan(
         blend_url=blend_url,
-        blend_sha256=sha if isinstance(sha, str) else None,
-        output_name=output_name,
-        scene=texts["scene"] or None,
+        blend_sha256=blend_sha256,
+        output_name=name,
+        scene=text["scene"] or None,
         start=frames["start"],
         end=frames["end"],
-        shot=texts["shot"],
-        version=texts["version"],
-        artist=texts["artist"],
+        shot=text["shot"],
+        version=text["version"],
+        artist=text["artist"],
     )
 
 
@@ -101,16 +127,21 @@ def is_python(blender: str) -> bool:
     return Path(blender).name.lower().startswith("python")
 
 
-def blender_command(blender: str, plan: PlayblastPlan, blend: Path, output: Path) -> list[str]:
-    """The command that renders `blend` into `output`, never through a shell."""
-    args = _arguments(plan, blend, output)
+def addon_command(blender: str, module: str, args: list[str]) -> list[str]:
+    """The command that runs the extension's `module` (its `__main__.main(args)`) in `blender`, never
+    through a shell: `python -m module` for a Python with bpy, else Blender in background."""
     if is_python(blender):
-        return [blender, "-m", "blender_addon.playblast", *args]
+        return [blender, "-m", module, *args]
     expr = (
-        "import sys; from blender_addon.playblast.__main__ import main; "
+        f"import sys; from {module}.__main__ import main; "
         f"sys.exit(main({json.dumps(args, ensure_ascii=False)}))"
     )
     return [blender, "-b", "--factory-startup", "--python-exit-code", "2", "--python-expr", expr]
+
+
+def blender_command(blender: str, plan: PlayblastPlan, blend: Path, output: Path) -> list[str]:
+    """The command that renders `blend` into `output`, never through a shell."""
+    return addon_command(blender, "blender_addon.playblast", _arguments(plan, blend, output))
 
 
 def _environment() -> dict[str, str]:
