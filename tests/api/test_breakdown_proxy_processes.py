@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from websockets.sync.client import connect
 
-from tests.support.api import Api, assert_problem, login
-from tests.support.processes import log_records, parent_of
-from tests.support.server import ServerProcess, start_with_admin
+from tests.support.api import Api, assert_problem
+from tests.support.processes import info_logging_server, log_records, parent_of
+from tests.support.server import ServerProcess
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "breakdown"
 FOUNTAIN = (DATA / "night_alley.fountain").read_text(encoding="utf-8")
@@ -27,13 +27,8 @@ RECV_TIMEOUT_S = 10
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[ServerProcess, Api]]:
     """A SQLite server of its own that logs at INFO (the shared test servers log warnings only)."""
-    process, password = start_with_admin(tmp_path / "server", None, "admin", {"AIPIPE_LOG_LEVEL": "INFO"})
-    admin = login(process.url, "admin", password)
-    try:
-        yield process, Api(process.url, process.ws_url, admin, "sqlite", data_dir=process.data_dir)
-    finally:
-        admin.close()
-        process.stop()
+    with info_logging_server(tmp_path / "server") as made:
+        yield made
 
 
 def _worker_of(process: ServerProcess, record: dict[str, Any]) -> int:

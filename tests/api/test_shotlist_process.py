@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.api import Api, login
-from tests.support.processes import log_records, parent_of
-from tests.support.server import ServerProcess, start_with_admin
+from tests.support.api import Api
+from tests.support.processes import info_logging_server, log_records, parent_of
+from tests.support.server import ServerProcess
 
 ROWS = 2000
 PLANNED = "shot list import planned in a worker process"
@@ -25,13 +25,8 @@ WRITTEN = "shot list import written"
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[ServerProcess, Api]]:
     """A SQLite server of its own that logs at INFO (the shared test servers log warnings only)."""
-    process, password = start_with_admin(tmp_path / "server", None, "admin", {"AIPIPE_LOG_LEVEL": "INFO"})
-    admin = login(process.url, "admin", password)
-    try:
-        yield process, Api(process.url, process.ws_url, admin, "sqlite", data_dir=process.data_dir)
-    finally:
-        admin.close()
-        process.stop()
+    with info_logging_server(tmp_path / "server") as made:
+        yield made
 
 
 def _rows_csv(scene: str, count: int) -> bytes:
