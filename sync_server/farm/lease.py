@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -24,6 +26,8 @@ from . import failures, live, previews
 from .jobs import get_job, job_out
 from .renewals import JobRenewal, Renewals, now_or_later, write_jobs
 from .schemas import JobComplete, JobFail, JobHeartbeat
+
+logger = logging.getLogger(__name__)
 
 FARM_DIR = ".farm"
 CHUNK = 1024 * 1024
@@ -98,6 +102,31 @@ def heartbeat(
 
 def outputs_dir(settings: Settings, job_id: uuid.UUID) -> Path:
     return settings.resolved_storage_root / FARM_DIR / "jobs" / str(job_id)
+
+
+def drop_stray_outputs(folder: Path, kept: set[str]) -> list[str]:
+    """Remove the files in a finished job's outputs folder that are not among its outputs: what an earlier
+    try uploaded before it lost its lease or failed and was retried (that try's outputs were dropped from the
+    job when it was requeued, but its files stayed). Hidden files (a `.part` still being received, an
+    atomic write's temp file) are left to their writer and the temp-file sweep. Returns the names removed."""
+    removed: list[str] = []
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return removed
+    for entry in entries:
+        if entry.name.startswith(".") or entry.name in kept or not entry.is_file(follow_symlinks=False):
+            continue
+        try:
+            os.unlink(entry.path)
+        except FileNotFoundError:
+            continue  # removed meanwhile by another completion's tidy-up
+        removed.append(entry.name)
+    if removed:
+        logger.info(
+            "farm: removed files of earlier tries", extra={"folder": str(folder), "files": removed[:20]}
+        )
+    return removed
 
 
 def add_outputs(session: Session, job: Job, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -396,7 +396,15 @@ async def complete_job(job_id: uuid.UUID, body: JobComplete, request: Request, u
     services = get_services(request)
     staging = await staging_of(request.app)
     publisher = partial(publish_outputs, services, staging, uow)
-    return await run_in_threadpool(lease.complete, uow, job_id, body, publisher)
+
+    def complete() -> Any:
+        done = lease.complete(uow, job_id, body, publisher)
+        lease.drop_stray_outputs(
+            lease.outputs_dir(services.settings, job_id), {str(o["name"]) for o in done.outputs}
+        )
+        return done
+
+    return await run_in_threadpool(complete)
 
 
 @router.post(

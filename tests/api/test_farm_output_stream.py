@@ -4,6 +4,7 @@ any file byte is kept, unknown fields refused, nothing left behind by a refused 
 from __future__ import annotations
 
 import hashlib
+import uuid
 
 import pytest
 
@@ -90,3 +91,41 @@ def test_an_output_whose_bytes_differ_from_the_agents_sha256_is_refused_and_not_
     if farm.data_dir is not None:
         folder = farm.data_dir / "storage" / ".farm" / "jobs" / job["id"]
         assert sorted(p.name for p in folder.iterdir()) == ["clip.mp4"]
+
+
+def test_a_lost_tries_files_are_removed_when_the_job_completes_and_its_outputs_kept(farm: Api) -> None:
+    """An agent uploads part of a job's outputs, restarts (its lease is lost, the job requeued without those
+    outputs), and the next try uploads other files and completes: the first try's files leave the job's
+    folder; the completed job's own outputs stay and download."""
+    agent = agent_client(farm)
+    name = f"gpu-tidy-{uuid.uuid4().hex[:8]}"
+    agent_id = register(agent, name=name)
+    job = submit(farm)
+    url = f"/api/farm/jobs/{job['id']}/outputs"
+    first = claim(agent, agent_id)
+    assert first is not None and first["job"]["id"] == job["id"]
+    lost = agent.post(
+        url,
+        data={"lease_id": first["lease"]["id"]},
+        files=[
+            ("files", ("clip_00001_.mp4", b"first try, cut off", "video/mp4")),
+            ("files", ("clip_00001_.png", b"first try's still", "image/png")),
+        ],
+    )
+    assert lost.status_code == 200, lost.text
+    assert register(agent, name=name) == agent_id  # the agent restarts: its lease is lost
+    second = claim(agent, agent_id)
+    assert second is not None and second["job"]["id"] == job["id"]
+    lease_id = second["lease"]["id"]
+    kept = agent.post(
+        url, data={"lease_id": lease_id}, files={"files": ("clip_00002_.mp4", b"second try", "video/mp4")}
+    )
+    assert kept.status_code == 200, kept.text
+    done = agent.post(f"/api/farm/jobs/{job['id']}/complete", json={"lease_id": lease_id, "gpu_seconds": 1.0})
+    assert done.status_code == 200 and done.json()["status"] == "succeeded", done.text
+    assert [o["name"] for o in done.json()["outputs"]] == ["clip_00002_.mp4"]
+    assert agent.get(f"{url}/clip_00002_.mp4").content == b"second try"
+    assert agent.get(f"{url}/clip_00001_.mp4").status_code == 404
+    if farm.data_dir is not None:
+        folder = farm.data_dir / "storage" / ".farm" / "jobs" / job["id"]
+        assert sorted(p.name for p in folder.iterdir()) == ["clip_00002_.mp4"]
