@@ -170,13 +170,20 @@ def is_outdated(strip_version_id: str, versions: Sequence[Mapping[str, Any]]) ->
 def step_version(
     current_id: str, versions: Sequence[Mapping[str, Any]], step: int
 ) -> Mapping[str, Any] | None:
-    """The take `step` places from `current_id` in `takes_of` order (wrapping), for stepping a strip."""
+    """The take `step` places from `current_id` towards the newer ones (wrapping), for stepping a strip.
+
+    `takes_of` lists the newest first, so a positive step walks that list backwards: within a stage to the
+    next higher number, from a stage's newest to the oldest of the next stage up (previz → render → interp
+    → upscale → final), and from the very newest round to the oldest. The same direction as the Image
+    Editor's take stepping (`images.core.step`, takes in number order), so Alt+Page Down means "the next
+    take" in both editors. A strip showing no listed take goes to the newest (step ≥ 0) or the oldest."""
     takes = takes_of(versions)
     if not takes:
         return None
     ids = [str(v["id"]) for v in takes]
-    index = ids.index(current_id) if current_id in ids else -1
-    return takes[(index + step) % len(takes)]
+    if current_id not in ids:
+        return takes[0] if step >= 0 else takes[-1]
+    return takes[(ids.index(current_id) - step) % len(takes)]
 
 
 # -- pushing ----------------------------------------------------------------------------------------------

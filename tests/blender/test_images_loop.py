@@ -336,7 +336,8 @@ def test_redo_from_a_take_queues_it_again_with_a_new_seed_and_the_edited_prompt(
 
 def test_the_sequencers_stepping_shows_the_strips_other_takes_in_its_place(edit, studio, director) -> None:
     """What Alt+Page Down / Up run in the Sequencer: the strip showing the newest take (the third) steps to
-    the next older one and wraps round, in the same place on the timeline (the takes newest first)."""
+    the next newer one, so wraps round to the oldest, then on to the second, back to the first, always in the
+    same place on the timeline — the same direction as the Image Editor's stepping (take number order)."""
     from blender_addon import compat
 
     first, second, third = edit["takes"]
@@ -350,7 +351,7 @@ def test_the_sequencers_stepping_shows_the_strips_other_takes_in_its_place(edit,
         strip = _picture(edit["shots"][0]["id"])
         assert (strip.channel, compat.strip_range(strip)) == place
         shown.append(strip["aipipe_version_id"])
-    assert shown == [second["id"], first["id"], third["id"], first["id"]]
+    assert shown == [first["id"], second["id"], third["id"], second["id"]]
 
 
 def test_keyboard_stepping_keys_come_and_go_with_the_add_on(addon) -> None:

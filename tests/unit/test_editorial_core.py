@@ -80,9 +80,14 @@ def test_outdated_strips_and_stepping_through_takes() -> None:
     ]
     assert is_outdated("r1", versions) and not is_outdated("r2", versions)
     assert [v["id"] for v in takes_of(versions)] == ["r2", "r1", "p1"]
-    assert step_version("r2", versions, 1)["id"] == "r1"
-    assert step_version("p1", versions, 1)["id"] == "r2"  # wraps
-    assert step_version("r2", versions, -1)["id"] == "p1"
+    # a positive step goes to the next newer take: previz → render 1 → render 2, then round to the oldest
+    assert step_version("p1", versions, 1)["id"] == "r1"
+    assert step_version("r1", versions, 1)["id"] == "r2"
+    assert step_version("r2", versions, 1)["id"] == "p1"  # wraps
+    assert step_version("r2", versions, -1)["id"] == "r1"
+    assert step_version("p1", versions, -1)["id"] == "r2"  # wraps
+    assert step_version("gone", versions, 1)["id"] == "r2"  # a strip showing no listed take: the newest
+    assert step_version("gone", versions, -1)["id"] == "p1"
     assert step_version("x", [], 1) is None
 
 
