@@ -104,9 +104,6 @@ def logout(url: Url = None) -> None:
 def whoami(server: ServerUrl = None, api_key: ApiKey = None) -> None:
     """Who the commands act as, and on which server (the saved login, or the API key)."""
     with connect(ServerClient, server, api_key, timeout_s=HTTP_TIMEOUT_S) as api:
-        if api_key:
-            api.call("GET", "/api/projects", params={"limit": 1})  # the key is accepted
-            out().print(f"An API key at {api.server}.", markup=False, highlight=False)
-            return
-        me = api.call("GET", "/api/users/me")
-    out().print(f"{me['username']} ({me['role']}) at {api.server}.", markup=False, highlight=False)
+        me = api.call("GET", "/api/whoami")
+    what = f"the API key {me['name']}" if me["kind"] == "api_key" else me["name"]
+    out().print(f"{what} ({me['role']}) at {api.server}.", markup=False, highlight=False)

@@ -1,4 +1,4 @@
-"""/api/users, /api/users/me and /api/api-keys"""
+"""/api/users, /api/users/me, /api/whoami and /api/api-keys"""
 
 from __future__ import annotations
 
@@ -16,7 +16,16 @@ from ..deps import IfMatch, ListParamsDep, PrincipalDep, ReadSession, ServicesDe
 from ..errors import NotFound
 from ..schemas import Page
 from . import service
-from .schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, PasswordChange, UserCreate, UserOut, UserUpdate
+from .schemas import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyOut,
+    PasswordChange,
+    UserCreate,
+    UserOut,
+    UserUpdate,
+    WhoAmI,
+)
 
 router = APIRouter(tags=["users"])
 AdminRead = Depends(require(P.USER_ADMIN))
@@ -30,6 +39,13 @@ def get_me(principal: PrincipalDep, session: ReadSession) -> UserOut:
     if user is None:
         raise NotFound("This is an API key, not a user account.", field="Authorization")
     return UserOut.model_validate(user)
+
+
+@router.get("/whoami", response_model=WhoAmI, operation_id="whoami")
+def whoami(principal: PrincipalDep) -> WhoAmI:
+    """The account or API key the request's credentials belong to (an API key has no /users/me)."""
+    kind = "api_key" if principal.kind == "api_key" else "user"
+    return WhoAmI(kind=kind, id=principal.id, name=principal.name, role=principal.role)
 
 
 @router.post("/users/me/password", status_code=status.HTTP_204_NO_CONTENT, operation_id="change_my_password")

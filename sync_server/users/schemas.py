@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
@@ -65,3 +65,12 @@ class ApiKeyOut(Output):
 
 class ApiKeyCreated(ApiKeyOut):
     key: str = Field(description="Shown once; only its hash is kept.")
+
+
+class WhoAmI(Output):
+    """Who a request acts as: a user account or an API key, by name and role."""
+
+    kind: Literal["user", "api_key"]
+    id: uuid.UUID
+    name: str
+    role: Role
