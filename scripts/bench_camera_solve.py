@@ -6,9 +6,11 @@
 Prints, for each set (one per seed) and for all sets together, per image kind: accepted % (the focal length
 and orientation from the picture), focal error median/p90, pitch and roll error p90, badly wrong (focal >
 20 % or tilt > 3°) among the accepted, refusal reasons, and CPU seconds per image on one core (OpenCV and
-BLAS held to one thread). One-point frames (level, straight down an axis) are listed apart: the solver
-should refuse them with the reason and use the fallback. --jobs runs images in that many processes (each
-still one thread; CPU seconds stay per image on one core, but on a busy machine they grow with the load).
+BLAS held to one thread). One-point frames (level, straight down an axis; or pitched, square-on to an axis,
+with edges that locate fewer than two vanishing points: make_set.py) are listed apart, level and pitched:
+the solver should refuse them with the reason (one_point_view) and use the fallback. --jobs runs images in
+that many processes (each still one thread; CPU seconds stay per image on one core, but on a busy machine
+they grow with the load).
 --dump writes one JSON row per image.
 """
 
@@ -92,7 +94,11 @@ def _solve(job: tuple[str, str, str, str]) -> tuple[str, str, str, dict]:
     cv2.setNumThreads(1)
     truth = json.loads(Path(truth_path).read_text())
     row = _row(truth, solve_file(picture, SolveOptions()))
-    kind = "one-point" if truth.get("one_point") else ("portrait" if truth["portrait"] else "landscape")
+    if truth.get("one_point"):
+        # Sets made before the pitched group have no "group": their one-point frames are the level ones.
+        kind = "one-point, pitched" if truth.get("group") == "pitched one-point" else "one-point, level"
+    else:
+        kind = "portrait" if truth["portrait"] else "landscape"
     return set_name, variant, kind, row
 
 
@@ -118,8 +124,10 @@ ORDER = [
     "perturbed, all general views",
     "perturbed, landscape",
     "perturbed, portrait",
-    "clean, one-point",
-    "perturbed, one-point",
+    "clean, one-point, level",
+    "clean, one-point, pitched",
+    "perturbed, one-point, level",
+    "perturbed, one-point, pitched",
 ]
 
 
@@ -177,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     for set_name, variant, kind, row in results:
         for groups in (per_set.setdefault(set_name, {}), everything):
             groups.setdefault(f"{variant}, {kind}", []).append(row)
-            if kind != "one-point":
+            if not kind.startswith("one-point"):
                 groups.setdefault(f"{variant}, all general views", []).append(row)
         dumped.append({"set": set_name, "variant": variant, "kind": kind, **row})
         if args.verbose:

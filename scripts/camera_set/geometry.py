@@ -11,6 +11,12 @@ render's edges are far better than NOMINAL_PX and an edge Blender sees may not s
 sliver, equal colours), so no threshold on it separates the frames a picture leaves open from the others
 (BENCHMARKS.md).
 
+The rule that does draw cameras again is simpler and stated in the scene's terms (`located_axes`): a
+general view shows MIN_EDGES edges along each of two scene axes that are each at least FINITE_DEG from the
+image plane (vanishing points within cot(FINITE_DEG) ≈ 7.1 focal lengths of the centre). An axis nearly
+parallel to the image plane has its vanishing point near infinity, where its lines fix a direction but not
+the focal length; two such points (or one and one far off) leave the focal length open: a one-point view.
+
 numpy only, so both Blender's Python and the test venv can use it.
 """
 
@@ -20,6 +26,31 @@ import numpy as np
 
 # Nominal noise of an edge's seen ends (pixels, across the edge): a clean render's edges are better than this.
 NOMINAL_PX = 1.0
+# A general view: at least MIN_EDGES visible edges along each of two scene axes at least FINITE_DEG from the
+# image plane. 8° is the set's older one-point rule's own bound on pitch (a camera pitched less than 8° was
+# "level": its vertical vanishing point counted as at infinity); here it holds for every axis.
+MIN_EDGES = 4
+FINITE_DEG = 8.0
+
+
+def axis_angles_deg(to_camera: np.ndarray) -> list[float]:
+    """Per scene axis (x, y, z), its angle to the image plane in degrees (0: its vanishing point is at
+    infinity; 90: it is the centre of the picture), for a scene → camera rotation (camera looks −z)."""
+    z = np.abs(np.asarray(to_camera, dtype=float)[2, :])
+    return [float(np.degrees(np.arcsin(min(1.0, v)))) for v in z]
+
+
+def located_axes(
+    edges_per_axis: list[int],
+    to_camera: np.ndarray,
+    min_edges: int = MIN_EDGES,
+    finite_deg: float = FINITE_DEG,
+) -> list[int]:
+    """The scene axes whose vanishing point the visible edges locate well away from infinity: at least
+    min_edges edges along the axis, and the axis at least finite_deg from the image plane. Fewer than two:
+    the picture leaves the focal length open (a one-point view)."""
+    angles = axis_angles_deg(to_camera)
+    return [axis for axis in range(3) if edges_per_axis[axis] >= min_edges and angles[axis] >= finite_deg]
 
 
 def _rotate(vector: np.ndarray) -> np.ndarray:

@@ -7,12 +7,18 @@ JPEG: scripts/camera_set/perturb.py) and <name>.json (the truth: lens, sensor, r
 matrix_world, pitch/roll/yaw, the perturbation drawn). Scenes are Manhattan: streets, rooms, plazas and boxes,
 axis-aligned boxes with window/panel/tile detail so edges show. Cameras: 18–85 mm on a 36 mm sensor
 (sensor fit horizontal), pitch −20…+20°, roll −8…+8°, yaw anywhere except level and within 10° of square
-to a scene axis (a one-point view), and a view that shows lines along two scene axes (a camera that sees only
-a blank wall, bare ground or sky is drawn again: nothing could solve it; the truth says how many draws it
-took and the visible edges per axis, and `edges_log_focal_sigma`: how well those edges pin the focal length
-down, scripts/camera_set/geometry.py). --one-point adds such frames (level, straight down an axis), marked as
-such in their truth: the solver should refuse them. --update-truth adds fields a newer version records to a
-set rendered before, without rendering.
+to a scene axis (a one-point view), and a view whose visible edges locate two vanishing points: at least
+MIN_EDGES (4) box edges of ≥ 40 visible pixels along each of two scene axes that are each at least
+FINITE_DEG (8°) from the image plane (geometry.located_axes; the scene and the true camera decide, not a
+solver). Otherwise the camera is drawn again: a blank wall, bare ground or sky, and also a pitched camera
+square-on to a wall with nothing running into the picture (its vertical vanishing point is the only one the
+edges locate: the picture leaves the focal length open, a one-point view as much as a level one). The truth
+says how many draws it took, the visible edges per axis, each axis' angle to the image plane, the located
+axes, and `edges_log_focal_sigma`: how well those edges pin the focal length down (information only,
+scripts/camera_set/geometry.py). --one-point adds level frames straight down an axis and --one-point-pitched
+pitched frames square-on to a scene axis (8–20° up or down) whose edges locate fewer than two vanishing
+points, both marked one_point in their truth: the solver should refuse them. --update-truth adds fields a
+newer version records to a set rendered before, without rendering.
 """
 
 from __future__ import annotations
@@ -32,13 +38,20 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from scripts.camera_set.camera import camera_to_scene  # noqa: E402
-from scripts.camera_set.geometry import log_focal_sigma  # noqa: E402
+from scripts.camera_set.geometry import (  # noqa: E402
+    MIN_EDGES,
+    axis_angles_deg,
+    located_axes,
+    log_focal_sigma,
+)
 
 KINDS = ("street", "room", "plaza", "boxes")
 SENSOR_MM = 36.0
-# A general view shows at least MIN_EDGES edges of MIN_EDGE_PX visible pixels along each of two scene axes.
+# A general view shows at least MIN_EDGES edges of MIN_EDGE_PX visible pixels along each of two scene axes
+# that are each FINITE_DEG or more from the image plane (geometry.located_axes).
 MIN_EDGE_PX = 40.0
-MIN_EDGES = 4
+# The frame groups and the number each adds to a frame's random seed (one generator per frame).
+GROUPS = {"general": 0, "level one-point": 1, "pitched one-point": 2}
 EDGE_SAMPLES = 16
 MAX_DRAWS = 30
 
@@ -236,9 +249,12 @@ def build_scene(kind: str, rng: np.random.Generator) -> MeshBuilder:
     return builder
 
 
-def _camera_pose(kind: str, rng: np.random.Generator, one_point: bool) -> tuple[float, float, float, tuple]:
-    if one_point:
+def _camera_pose(kind: str, rng: np.random.Generator, group: str) -> tuple[float, float, float, tuple]:
+    if group == "level one-point":
         pitch, roll, yaw = 0.0, float(rng.uniform(-8, 8)), float(rng.choice([0.0, 90.0, 180.0, 270.0]))
+    elif group == "pitched one-point":
+        pitch = float(rng.choice([-1.0, 1.0]) * rng.uniform(8, 20))
+        roll, yaw = float(rng.uniform(-8, 8)), float(rng.choice([0.0, 90.0, 180.0, 270.0]))
     else:
         while True:
             pitch, roll, yaw = (
@@ -338,10 +354,16 @@ def _finite_or_none(value: float) -> float | None:
 
 
 def render_frame(
-    out: Path, name: str, index: int, seed: int, portrait: bool, one_point: bool, render: bool = True
+    out: Path, name: str, index: int, seed: int, portrait: bool, group: str, render: bool = True
 ) -> dict:
-    """Build the frame's scene, draw its camera, render it (unless render is false) and return its truth."""
-    rng = np.random.default_rng([seed, index, int(portrait), int(one_point)])
+    """Build the frame's scene, draw its camera, render it (unless render is false) and return its truth.
+
+    group: "general" (a view whose edges locate two vanishing points), "level one-point" (kept as drawn) or
+    "pitched one-point" (drawn again until its edges locate fewer than two vanishing points but show some
+    edges)."""
+    if group not in GROUPS:
+        raise ValueError(f"group {group!r}: not one of {sorted(GROUPS)}")
+    rng = np.random.default_rng([seed, index, int(portrait), GROUPS[group]])
     bpy.ops.wm.read_factory_settings(use_empty=True)
     scene = bpy.context.scene
     kind = KINDS[index % len(KINDS)]
@@ -351,13 +373,17 @@ def render_frame(
     while True:
         draw += 1
         lens = float(rng.uniform(18.0, 85.0))
-        pitch, roll, yaw, location = _camera_pose(kind, rng, one_point)
+        pitch, roll, yaw, location = _camera_pose(kind, rng, group)
         rotation = camera_to_scene(pitch, roll, yaw)
         edges, ends_a, ends_b, edge_axes = visible_edges(
             builder.boxes, rotation, location, lens, width, height
         )
-        # One-point frames are kept as drawn: they are the group the solver should refuse.
-        if one_point or sorted(edges)[1] >= MIN_EDGES or draw >= MAX_DRAWS:
+        located = located_axes(edges, rotation.T)
+        if group == "level one-point" or draw >= MAX_DRAWS:
+            break  # level one-point frames are kept as drawn: the group the solver should refuse
+        if group == "general" and len(located) >= 2:
+            break
+        if group == "pitched one-point" and len(located) < 2 and max(edges) >= MIN_EDGES:
             break
     data = bpy.data.cameras.new(name)
     data.lens = lens
@@ -390,7 +416,8 @@ def render_frame(
         "name": name,
         "kind": kind,
         "portrait": portrait,
-        "one_point": one_point,
+        "one_point": group != "general",
+        "group": group,
         "width": width,
         "height": height,
         "lens_mm": lens,
@@ -404,6 +431,8 @@ def render_frame(
         "matrix_world": written.tolist(),
         "seed": seed,
         "visible_edges": edges,
+        "axis_angles_deg": axis_angles_deg(rotation.T),
+        "located_axes": located,
         # Information, not a rule: how well these edges pin the focal length down (camera_set/geometry.py).
         "edges_log_focal_sigma": _finite_or_none(
             log_focal_sigma(ends_a, ends_b, edge_axes, rotation.T, lens / SENSOR_MM * width, (width, height))
@@ -414,20 +443,26 @@ def render_frame(
     return truth
 
 
-def _jobs(args: argparse.Namespace) -> list[tuple[str, int, bool, bool]]:
-    jobs = [(f"land_{i:03d}", i, False, False) for i in range(args.scenes)]
-    jobs += [(f"portrait_{i:03d}", i, True, False) for i in range(args.portrait)]
-    jobs += [(f"onepoint_{i:03d}", i, False, True) for i in range(args.one_point)]
+def _jobs(args: argparse.Namespace) -> list[tuple[str, int, bool, str]]:
+    jobs = [(f"land_{i:03d}", i, False, "general") for i in range(args.scenes)]
+    jobs += [(f"portrait_{i:03d}", i, True, "general") for i in range(args.portrait)]
+    jobs += [(f"onepoint_{i:03d}", i, False, "level one-point") for i in range(args.one_point)]
+    jobs += [(f"onepitch_{i:03d}", i, False, "pitched one-point") for i in range(args.one_point_pitched)]
+    if args.only:
+        unknown = sorted(set(args.only) - {job[0] for job in jobs})
+        if unknown:
+            raise SystemExit(f"--only: no such frame in this set: {', '.join(unknown)}")
+        jobs = [job for job in jobs if job[0] in set(args.only)]
     return jobs
 
 
-def _update_truth(args: argparse.Namespace, jobs: list[tuple[str, int, bool, bool]]) -> int:
-    for name, index, portrait, one_point in jobs:
+def _update_truth(args: argparse.Namespace, jobs: list[tuple[str, int, bool, str]]) -> int:
+    for name, index, portrait, group in jobs:
         path = args.out / f"{name}.json"
         if not path.exists():
             raise SystemExit(f"{path}: no truth to update (render the set first)")
         old = json.loads(path.read_text())
-        new = render_frame(args.out, name, index, args.seed, portrait, one_point, render=False)
+        new = render_frame(args.out, name, index, args.seed, portrait, group, render=False)
         # Blender keeps matrix_world in single precision: the same camera reads back within ~1e-7.
         same = old["lens_mm"] == new["lens_mm"] and old["visible_edges"] == new["visible_edges"]
         if not (same and np.allclose(old["matrix_world"], new["matrix_world"], atol=1e-5)):
@@ -445,6 +480,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenes", type=int, default=64, help="landscape 1280×720 frames")
     parser.add_argument("--portrait", type=int, default=8, help="portrait 720×1280 frames")
     parser.add_argument("--one-point", type=int, default=4, help="level frames straight down an axis")
+    parser.add_argument(
+        "--one-point-pitched",
+        type=int,
+        default=4,
+        help="pitched frames square-on to an axis whose edges locate fewer than two vanishing points",
+    )
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="render only these frames (e.g. land_015)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-perturb", action="store_true", help="only the clean renders")
     parser.add_argument(
@@ -457,8 +499,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.update_truth:
         return _update_truth(args, _jobs(args))
     args.out.mkdir(parents=True, exist_ok=True)
-    for name, index, portrait, one_point in _jobs(args):
-        truth = render_frame(args.out, name, index, args.seed, portrait, one_point)
+    for name, index, portrait, group in _jobs(args):
+        truth = render_frame(args.out, name, index, args.seed, portrait, group)
         if not args.no_perturb:
             import cv2
 
@@ -466,7 +508,7 @@ def main(argv: list[str] | None = None) -> int:
 
             clean = cv2.imread(str(args.out / f"{name}.png"), cv2.IMREAD_COLOR)
             noisy, params = perturb(
-                clean, np.random.default_rng([args.seed, index, 7, int(portrait), int(one_point)])
+                clean, np.random.default_rng([args.seed, index, 7, int(portrait), GROUPS[group]])
             )
             cv2.imwrite(str(args.out / f"{name}_perturbed.jpg"), noisy, [cv2.IMWRITE_JPEG_QUALITY, 95])
             truth["perturbation"] = params

@@ -28,7 +28,11 @@ def test_two_rendered_scenes_solve_to_their_true_cameras(tmp_path: Path) -> None
 
     make_set = _make_set()
     assert (
-        make_set.main(["--out", str(tmp_path), "--scenes", "2", "--portrait", "0", "--one-point", "0"]) == 0
+        make_set.main(
+            ["--out", str(tmp_path), "--scenes", "2", "--portrait", "0", "--one-point", "0"]
+            + ["--one-point-pitched", "0"]
+        )
+        == 0
     )
     for name in ("land_000", "land_001"):
         truth = json.loads((tmp_path / f"{name}.json").read_text())
@@ -42,3 +46,31 @@ def test_two_rendered_scenes_solve_to_their_true_cameras(tmp_path: Path) -> None
         assert solution.accepted, (name, solution.refusals)
         assert abs(solution.focal_mm / truth["lens_mm"] - 1.0) < 0.02
         assert abs(solution.pitch_deg - pitch) < 0.3 and abs(solution.roll_deg - roll) < 0.3
+
+
+def test_a_pitched_one_point_frame_locates_one_vanishing_point_and_the_solver_refuses_it(
+    tmp_path: Path,
+) -> None:
+    pytest.importorskip("cv2")
+    from sync_server.camera_solve import solve_file
+
+    make_set = _make_set()
+    assert make_set.main(["--out", str(tmp_path), "--seed", "4", "--only", "onepitch_000"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "onepitch_000.json",
+        "onepitch_000.png",
+        "onepitch_000_perturbed.jpg",
+    ]
+    truth = json.loads((tmp_path / "onepitch_000.json").read_text())
+    assert truth["one_point"] and truth["group"] == "pitched one-point"
+    assert 8.0 <= abs(truth["pitch_deg"]) <= 20.0 and truth["yaw_deg"] % 90.0 == 0.0
+    assert len(truth["located_axes"]) == 1 and min(truth["axis_angles_deg"]) < 1e-6
+    for picture in ("onepitch_000.png", "onepitch_000_perturbed.jpg"):
+        solution = solve_file(str(tmp_path / picture))
+        assert not solution.accepted and solution.refusals == ["one_point_view"], picture
+        assert solution.focal_source == "preset"
+
+
+def test_only_names_frames_of_the_set(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="land_999"):
+        _make_set().main(["--out", str(tmp_path), "--scenes", "2", "--only", "land_999"])

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 
 from scripts.camera_set.camera import camera_to_scene
 from scripts.camera_set.geometry import log_focal_sigma
@@ -66,3 +67,27 @@ def test_fewer_than_four_edges_say_nothing() -> None:
     rotation = camera_to_scene(5.0, 0.0, 30.0)
     a, b, axes, to_camera = _edges(rotation, 900.0, _wall_edges(6.0)[:3])
     assert log_focal_sigma(a, b, axes, to_camera, 900.0, (WIDTH, HEIGHT)) == float("inf")
+
+
+def test_axis_angles_to_the_image_plane_follow_pitch_and_yaw() -> None:
+    from scripts.camera_set.geometry import axis_angles_deg
+
+    x, y, z = axis_angles_deg(camera_to_scene(12.0, 5.0, 0.0).T)  # square-on to X, pitched up 12°
+    assert x == pytest.approx(0.0, abs=1e-9) and y == pytest.approx(78.0) and z == pytest.approx(12.0)
+    x, y, z = axis_angles_deg(camera_to_scene(0.0, -3.0, 30.0).T)  # level, 30° off square
+    assert x == pytest.approx(30.0) and y == pytest.approx(60.0) and z == pytest.approx(0.0, abs=1e-9)
+
+
+def test_a_view_locates_two_vanishing_points_only_with_enough_edges_away_from_infinity() -> None:
+    from scripts.camera_set.geometry import FINITE_DEG, MIN_EDGES, located_axes
+
+    oblique = camera_to_scene(12.0, 0.0, 35.0).T
+    assert located_axes([MIN_EDGES, MIN_EDGES, MIN_EDGES], oblique) == [0, 1, 2]
+    assert located_axes([MIN_EDGES - 1, MIN_EDGES, 0], oblique) == [1]
+    # Pitched and square-on to a wall: its rows run parallel to the image plane, nothing runs into the room.
+    square_on = camera_to_scene(12.0, 4.0, 0.0).T
+    assert located_axes([40, 0, 30], square_on) == [2]
+    assert located_axes([40, MIN_EDGES, 30], square_on) == [1, 2]
+    # The same bound holds for the vertical axis: just under FINITE_DEG of pitch it is not located.
+    assert located_axes([20, 20, 20], camera_to_scene(FINITE_DEG - 0.1, 0.0, 0.0).T) == [1]
+    assert located_axes([20, 20, 20], camera_to_scene(FINITE_DEG + 0.1, 0.0, 0.0).T) == [1, 2]
