@@ -133,6 +133,7 @@ class Agent:
         handled = self._install_signal_handlers()
         try:
             self._clean_work_dir()
+            await self._drop_left_behind()
             if await self._register():
                 heartbeats = asyncio.create_task(self._agent_heartbeats(), name="agent-heartbeats")
                 try:
@@ -405,6 +406,17 @@ class Agent:
             else:
                 self._remove_job_dir(folder.name)
 
+    async def _drop_left_behind(self) -> None:
+        """Before the first claim: remove what a killed run of this agent left queued or running in its
+        ComfyUI (its prompts carry the agent's name). Once, with the connect timeout: a ComfyUI that cannot
+        be reached now has nothing of ours to clean when it comes back (a restart empties its queue)."""
+        if self.comfy is None:
+            return
+        try:
+            await asyncio.wait_for(self.comfy.drop_left_behind(), self.settings.connect_timeout_s)
+        except (ComfyError, TimeoutError) as exc:
+            log.warning("could not look for prompts a previous run left in ComfyUI: %s", exc)
+
     def _remove_job_dir(self, job_id: str) -> None:
         folder = self.settings.work_dir / "jobs" / safe_name(job_id, "job")
         try:
@@ -482,7 +494,9 @@ async def run_agent(settings: AgentSettings) -> int:
             comfy = None
             if settings.comfyui_url:
                 comfy = await stack.enter_async_context(
-                    ComfyClient(settings.comfyui_url, connect_timeout=settings.connect_timeout_s)
+                    ComfyClient(
+                        settings.comfyui_url, connect_timeout=settings.connect_timeout_s, owner=settings.name
+                    )
                 )
             return await Agent(settings, farm, outbox, comfy).run()
     finally:

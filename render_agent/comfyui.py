@@ -62,6 +62,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DOWNLOAD_CHUNK = 1024 * 1024  # bytes written (and hashed) at a time when fetching an output
+OWNER_KEY = "aipipe_agent"  # the extra_data key naming the agent that queued a prompt
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,11 @@ class ComfyClient:
         reconnect_min_delay: float = 0.5,
         reconnect_max_delay: float = 30.0,
         lost_after_polls: int = 2,
+        owner: str = "",
     ):
+        # Who queues the prompts (the agent's name): stored in each prompt's extra_data, so the agent's next
+        # run can find and remove what a killed run left queued or running (`drop_left_behind`).
+        self.owner = owner
         self.base_url = base_url.rstrip("/")
         self.ws_url = ws_url or ws_url_for(self.base_url)
         self.connect_timeout = connect_timeout
@@ -201,7 +206,9 @@ class ComfyClient:
         client_id = self.client_id if self.connected else None
         watch = PromptWatch(prompt_id, client_id, ProgressTracker(graph), on_progress, on_preview)
         self._watches[prompt_id] = watch  # before the POST: events may beat the response
-        body = {"prompt": graph, "client_id": self.client_id, "prompt_id": prompt_id}
+        body: dict[str, Any] = {"prompt": graph, "client_id": self.client_id, "prompt_id": prompt_id}
+        if self.owner:
+            body["extra_data"] = {OWNER_KEY: self.owner}
         try:
             response = await self._http_client().post("/prompt", json=body)
         except httpx.HTTPError as exc:
@@ -262,6 +269,37 @@ class ComfyClient:
         log.info("cancel requested for prompt %s", prompt_id)
         if watch is not None:
             watch.changed.set()
+
+    async def drop_left_behind(self) -> list[str]:
+        """Remove the prompts an earlier run of this owner left in ComfyUI (killed before it could cancel
+        them): its waiting ones leave the queue, its running one is interrupted, so the requeued job's new
+        prompt does not wait behind work whose result nobody will fetch. Prompts of other clients are left
+        alone. Returns the prompt ids removed or interrupted."""
+        if not self.owner:
+            return []
+        queue = (await self._request("GET", "/queue")).json()
+
+        def ours(items: Any) -> list[str]:
+            return [
+                str(item[1])
+                for item in items or []
+                if len(item) > 3 and isinstance(item[3], dict) and item[3].get(OWNER_KEY) == self.owner
+            ]
+
+        running, pending = ours(queue.get("queue_running")), ours(queue.get("queue_pending"))
+        if pending:
+            await self._request("POST", "/queue", json={"delete": pending})
+        for prompt_id in running:
+            await self._request("POST", "/interrupt", json={"prompt_id": prompt_id})
+        if running or pending:
+            log.warning(
+                "removed %d prompt(s) an earlier run of %s left in ComfyUI (interrupted: %s; dequeued: %s)",
+                len(running) + len(pending),
+                self.owner,
+                ", ".join(running) or "none",
+                ", ".join(pending) or "none",
+            )
+        return running + pending
 
     async def in_queue(self, prompt_id: str) -> bool:
         """Is the prompt running or waiting in ComfyUI's queue?"""

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
+
 from tests.agent.farm_rig import Farm, agent_process, running_farm, wait_for
 from tests.comfyui_standin.fixtures import running_standin
 from tests.conftest import ADMIN
@@ -87,6 +89,42 @@ def test_progress_and_stage_follow_comfyui_while_the_job_runs(tmp_path: Path) ->
                 lambda: (s := farm.job(job["id"]))["status"] in ("succeeded", "failed") and s, "done"
             )
     assert done["status"] == "succeeded" and done["progress"] == 1.0
+
+
+def test_an_agent_killed_mid_job_has_its_prompt_removed_from_comfyui_by_its_next_run(tmp_path: Path) -> None:
+    """kill -9 while ComfyUI runs the job's prompt: the agent's next run (same name) interrupts that prompt
+    before it claims, the job (requeued when the agent registers again) runs anew and succeeds, and ComfyUI
+    is left with no prompt of the killed run."""
+    with (
+        running_farm(tmp_path / "server", FARM_ENV) as farm,
+        running_standin(tmp_path / "comfy", node_delay=1.0, progress_steps=4) as comfy,
+    ):
+        job = farm.render_job()
+        with agent_process(
+            [farm.url], farm.agent_key, tmp_path / "work", name="killed", comfyui=comfy.url
+        ) as first:
+            wait_for(lambda: farm.job(job["id"])["progress"] > 0.1, "the first run is working", timeout=20)
+            first.process.kill()
+            first.process.wait(timeout=10)
+        assert comfy.comfy.requested("POST", "/interrupt") == 0
+        running = httpx.get(f"{comfy.url}/queue", timeout=10).json()["queue_running"]
+        (orphan,) = [item[1] for item in running]  # the killed run's prompt runs on in ComfyUI
+        with agent_process(
+            [farm.url], farm.agent_key, tmp_path / "work", name="killed", comfyui=comfy.url
+        ) as second:
+            done = wait_for(
+                lambda: (s := farm.job(job["id"]))["status"] in ("succeeded", "failed") and s,
+                "done",
+                timeout=60,
+            )
+            assert done["status"] == "succeeded", second.log()
+            assert done["lease_losses"] == 1 and done["attempts"] == 2
+            assert comfy.comfy.requested("POST", "/interrupt") == 1, second.log()
+            assert "an earlier run of killed left in ComfyUI" in second.log()
+            queue = httpx.get(f"{comfy.url}/queue", timeout=10).json()
+        assert queue == {"queue_running": [], "queue_pending": []}
+        orphan_end = comfy.comfy.history.get(orphan)  # interrupted, never a success
+        assert orphan_end is None or orphan_end["status"]["status_str"] == "error", orphan_end
 
 
 def test_an_agent_whose_comfyui_does_not_answer_shows_unavailable_with_the_reason(tmp_path: Path) -> None:

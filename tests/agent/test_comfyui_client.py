@@ -375,3 +375,44 @@ def test_inputs_are_streamed_to_comfyui_and_outputs_hashed_while_fetched(
     assert (comfy_standin.comfy.input_dir / name).read_bytes() == big.read_bytes()
     video = result.files[0]
     assert video.sha256 == hashlib.sha256(video.path.read_bytes()).hexdigest()
+
+
+def test_a_restarted_agent_removes_only_the_prompts_its_killed_run_left_in_comfyui(
+    tmp_path: Path, cpu_template: WorkflowTemplate
+) -> None:
+    """An agent killed mid-job leaves its prompt running and its next one queued in ComfyUI: the agent's next
+    run (same name) interrupts the one and dequeues the other before it queues anything, so the requeued
+    job does not wait behind work nobody will fetch; another client's prompt on the same ComfyUI runs on."""
+
+    async def scenario() -> tuple[list[str], str, str, str, list[str]]:
+        async with ComfyClient(standin.url, owner="gpu-07", **FAST) as killed:
+            graph = await cpu_graph(killed, cpu_template, tmp_path)
+            running = await killed.submit(graph)
+            pending = await killed.submit(copy.deepcopy(graph))
+        async with ComfyClient(standin.url, owner="gpu-08", **FAST) as other:
+            others = await other.submit(copy.deepcopy(graph))
+        async with ComfyClient(standin.url, owner="gpu-07", **FAST) as restarted:
+            dropped = await restarted.drop_left_behind()
+        async with httpx.AsyncClient(base_url=standin.url) as http:
+            deadline = asyncio.get_running_loop().time() + 20
+            while others not in standin.comfy.history or running not in standin.comfy.history:
+                assert asyncio.get_running_loop().time() < deadline, "the other client's prompt never ran"
+                await asyncio.sleep(0.05)
+            queue = (await http.get("/queue")).json()
+        listed = [item[1] for item in queue["queue_running"] + queue["queue_pending"]]
+        return dropped, running, pending, others, listed
+
+    with running_standin(tmp_path / "comfy", node_delay=0.3) as standin:
+        dropped, running, pending, others, listed = run(scenario(), timeout=40)
+
+    assert sorted(dropped) == sorted([running, pending])
+    assert listed == []
+    assert standin.comfy.history[running]["status"]["status_str"] == "error"  # interrupted, not finished
+    assert pending not in standin.comfy.history  # dequeued: never ran
+    assert standin.comfy.history[others]["status"]["status_str"] == "success"
+    assert standin.comfy.requested("POST", "/interrupt") == 1
+
+
+def test_a_client_without_an_owner_never_touches_the_queue() -> None:
+    client = ComfyClient("http://127.0.0.1:9")  # nothing listens: a request would fail
+    assert asyncio.run(client.drop_left_behind()) == []
