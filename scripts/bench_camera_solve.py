@@ -8,9 +8,10 @@ and orientation from the picture), focal error median/p90, pitch and roll error 
 20 % or tilt > 3°) among the accepted, refusal reasons, and CPU seconds per image on one core (OpenCV and
 BLAS held to one thread). One-point frames (level, straight down an axis; or pitched, square-on to an axis,
 with edges that locate fewer than two vanishing points: make_set.py) are listed apart, level and pitched:
-the solver should refuse them with the reason (one_point_view) and use the fallback. --jobs runs images in
-that many processes (each still one thread; CPU seconds stay per image on one core, but on a busy machine
-they grow with the load).
+the solver should refuse them with the reason (one_point_view) and use the fallback; and "redrawn" views
+(edges along two axes, fewer than two vanishing points located: what the set's rule draws again). --jobs
+runs images in that many processes (each still one thread; CPU seconds stay per image on one core, but on a
+busy machine they grow with the load).
 --dump writes one JSON row per image.
 """
 
@@ -96,7 +97,9 @@ def _solve(job: tuple[str, str, str, str]) -> tuple[str, str, str, dict]:
     row = _row(truth, solve_file(picture, SolveOptions()))
     if truth.get("one_point"):
         # Sets made before the pitched group have no "group": their one-point frames are the level ones.
-        kind = "one-point, pitched" if truth.get("group") == "pitched one-point" else "one-point, level"
+        kind = {"pitched one-point": "one-point, pitched", "redrawn": "one-point, redrawn"}.get(
+            truth.get("group", ""), "one-point, level"
+        )
     else:
         kind = "portrait" if truth["portrait"] else "landscape"
     return set_name, variant, kind, row
@@ -128,6 +131,8 @@ ORDER = [
     "clean, one-point, pitched",
     "perturbed, one-point, level",
     "perturbed, one-point, pitched",
+    "clean, one-point, redrawn",
+    "perturbed, one-point, redrawn",
 ]
 
 

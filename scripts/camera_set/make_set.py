@@ -17,8 +17,10 @@ says how many draws it took, the visible edges per axis, each axis' angle to the
 axes, and `edges_log_focal_sigma`: how well those edges pin the focal length down (information only,
 scripts/camera_set/geometry.py). --one-point adds level frames straight down an axis and --one-point-pitched
 pitched frames square-on to a scene axis (8–20° up or down) whose edges locate fewer than two vanishing
-points, both marked one_point in their truth: the solver should refuse them. --update-truth adds fields a
-newer version records to a set rendered before, without rendering.
+points, both marked one_point in their truth: the solver should refuse them. --redrawn adds views of the
+kind the rule draws again (a general camera that shows edges along two axes, but locates fewer than two
+vanishing points), marked one_point too, to measure what the solver does with them. --update-truth adds
+fields a newer version records to a set rendered before, without rendering.
 """
 
 from __future__ import annotations
@@ -51,9 +53,11 @@ SENSOR_MM = 36.0
 # that are each FINITE_DEG or more from the image plane (geometry.located_axes).
 MIN_EDGE_PX = 40.0
 # The frame groups and the number each adds to a frame's random seed (one generator per frame).
-GROUPS = {"general": 0, "level one-point": 1, "pitched one-point": 2}
+GROUPS = {"general": 0, "level one-point": 1, "pitched one-point": 2, "redrawn": 3}
 EDGE_SAMPLES = 16
 MAX_DRAWS = 30
+# About one general draw in ten is of the kind the rule draws again.
+MAX_REDRAWN_DRAWS = 200
 
 
 class MeshBuilder:
@@ -255,7 +259,7 @@ def _camera_pose(kind: str, rng: np.random.Generator, group: str) -> tuple[float
     elif group == "pitched one-point":
         pitch = float(rng.choice([-1.0, 1.0]) * rng.uniform(8, 20))
         roll, yaw = float(rng.uniform(-8, 8)), float(rng.choice([0.0, 90.0, 180.0, 270.0]))
-    else:
+    else:  # general, or redrawn: the general cameras
         while True:
             pitch, roll, yaw = (
                 float(rng.uniform(-20, 20)),
@@ -360,7 +364,8 @@ def render_frame(
 
     group: "general" (a view whose edges locate two vanishing points), "level one-point" (kept as drawn) or
     "pitched one-point" (drawn again until its edges locate fewer than two vanishing points but show some
-    edges)."""
+    edges) or "redrawn" (a general camera drawn until it is one the general rule draws again although it
+    shows edges along two axes)."""
     if group not in GROUPS:
         raise ValueError(f"group {group!r}: not one of {sorted(GROUPS)}")
     rng = np.random.default_rng([seed, index, int(portrait), GROUPS[group]])
@@ -379,11 +384,13 @@ def render_frame(
             builder.boxes, rotation, location, lens, width, height
         )
         located = located_axes(edges, rotation.T)
-        if group == "level one-point" or draw >= MAX_DRAWS:
+        if group == "level one-point" or draw >= (MAX_REDRAWN_DRAWS if group == "redrawn" else MAX_DRAWS):
             break  # level one-point frames are kept as drawn: the group the solver should refuse
         if group == "general" and len(located) >= 2:
             break
         if group == "pitched one-point" and len(located) < 2 and max(edges) >= MIN_EDGES:
+            break
+        if group == "redrawn" and len(located) < 2 and sorted(edges)[1] >= MIN_EDGES:
             break
     data = bpy.data.cameras.new(name)
     data.lens = lens
@@ -448,6 +455,7 @@ def _jobs(args: argparse.Namespace) -> list[tuple[str, int, bool, str]]:
     jobs += [(f"portrait_{i:03d}", i, True, "general") for i in range(args.portrait)]
     jobs += [(f"onepoint_{i:03d}", i, False, "level one-point") for i in range(args.one_point)]
     jobs += [(f"onepitch_{i:03d}", i, False, "pitched one-point") for i in range(args.one_point_pitched)]
+    jobs += [(f"redrawn_{i:03d}", i, False, "redrawn") for i in range(args.redrawn)]
     if args.only:
         unknown = sorted(set(args.only) - {job[0] for job in jobs})
         if unknown:
@@ -485,6 +493,12 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=4,
         help="pitched frames square-on to an axis whose edges locate fewer than two vanishing points",
+    )
+    parser.add_argument(
+        "--redrawn",
+        type=int,
+        default=4,
+        help="general cameras of the kind the rule draws again (edges along two axes, < 2 located)",
     )
     parser.add_argument("--only", nargs="+", metavar="NAME", help="render only these frames (e.g. land_015)")
     parser.add_argument("--seed", type=int, default=0)

@@ -30,7 +30,7 @@ def test_two_rendered_scenes_solve_to_their_true_cameras(tmp_path: Path) -> None
     assert (
         make_set.main(
             ["--out", str(tmp_path), "--scenes", "2", "--portrait", "0", "--one-point", "0"]
-            + ["--one-point-pitched", "0"]
+            + ["--one-point-pitched", "0", "--redrawn", "0"]
         )
         == 0
     )
@@ -48,18 +48,21 @@ def test_two_rendered_scenes_solve_to_their_true_cameras(tmp_path: Path) -> None
         assert abs(solution.pitch_deg - pitch) < 0.3 and abs(solution.roll_deg - roll) < 0.3
 
 
-def test_a_pitched_one_point_frame_locates_one_vanishing_point_and_the_solver_refuses_it(
-    tmp_path: Path,
-) -> None:
+def test_the_one_point_groups_locate_fewer_than_two_vanishing_points(tmp_path: Path) -> None:
+    """A pitched one-point frame (square-on, nothing running into the picture) is refused by the solver as a
+    one-point view; a "redrawn" frame is a general camera that shows edges along two axes but locates fewer
+    than two vanishing points (the kind the set's rule draws again)."""
     pytest.importorskip("cv2")
     from sync_server.camera_solve import solve_file
 
     make_set = _make_set()
-    assert make_set.main(["--out", str(tmp_path), "--seed", "4", "--only", "onepitch_000"]) == 0
+    assert (
+        make_set.main(["--out", str(tmp_path), "--seed", "4", "--only", "onepitch_000", "redrawn_000"]) == 0
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "onepitch_000.json",
-        "onepitch_000.png",
-        "onepitch_000_perturbed.jpg",
+        f"{name}{suffix}"
+        for name in ("onepitch_000", "redrawn_000")
+        for suffix in (".json", ".png", "_perturbed.jpg")
     ]
     truth = json.loads((tmp_path / "onepitch_000.json").read_text())
     assert truth["one_point"] and truth["group"] == "pitched one-point"
@@ -69,6 +72,9 @@ def test_a_pitched_one_point_frame_locates_one_vanishing_point_and_the_solver_re
         solution = solve_file(str(tmp_path / picture))
         assert not solution.accepted and solution.refusals == ["one_point_view"], picture
         assert solution.focal_source == "preset"
+    redrawn = json.loads((tmp_path / "redrawn_000.json").read_text())
+    assert redrawn["one_point"] and redrawn["group"] == "redrawn"
+    assert sorted(redrawn["visible_edges"])[1] >= 4 and len(redrawn["located_axes"]) < 2
 
 
 def test_only_names_frames_of_the_set(tmp_path: Path) -> None:
