@@ -263,10 +263,22 @@ async def claim_job(agent_id: uuid.UUID, body: ClaimBody, request: Request, prin
     )
     wait_s = min(body.wait_s, services.settings.farm_claim_wait_max_s)
     found = await services.claims.claim(wanted, wait_s, request.is_disconnected)
+    if found is not None and await request.is_disconnected():
+        # The agent hung up (it stopped, or gave up its claim) while a pass leased it this job: nobody will
+        # run it under that lease, so it goes back to the queue now instead of when the lease runs out.
+        await run_in_threadpool(_give_back, services, principal, found)
+        found = None
     if found is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
     # Already a validated Claim: serialised once, not validated again against the response model.
     return Response(found.model_dump_json(), media_type="application/json")
+
+
+def _give_back(services: Services, agent: Principal, claim: Claim) -> None:
+    with services.db.write_sessions() as session:
+        uow = UnitOfWork(session=session, hub=services.hub, actor=agent)
+        lease.release(uow, claim.job.id, claim.lease.id)
+    logger.info("farm: job %s went back to the queue: its claim's agent hung up", claim.job.id)
 
 
 @router.post(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import signal
+import socket
 import threading
 import time
 import uuid
@@ -136,6 +137,35 @@ def test_a_waiting_claim_wakes_as_soon_as_a_job_is_queued(farm: Api) -> None:
     waiter.join(timeout=30)
     assert result["claim"]["job"]["id"] == job["id"]
     assert result["after"] < 5, f"the claim waited {result['after']:.1f}s after the job was queued"
+
+
+def test_a_job_handed_to_a_claim_whose_agent_hung_up_goes_to_the_next_agent_at_once(farm: Api) -> None:
+    gone, next_agent = agent_client(farm), agent_client(farm)
+    gone_id, next_id = register(gone), register(next_agent)
+    already = waiting_claims(farm)
+    # The first agent's claim waits, then the agent goes (its connection closes, as when it stops): the
+    # server looks at a waiting claim's connection only every few seconds, so the job queued right after
+    # is handed to that gone claim.
+    url = httpx.URL(farm.base_url)
+    body = b'{"wait_s": 30}'
+    with socket.create_connection((url.host, url.port), timeout=10) as connection:
+        connection.sendall(
+            f"POST /api/farm/agents/{gone_id}/claim HTTP/1.1\r\nHost: {url.host}\r\n"
+            f"Authorization: {gone.headers['Authorization']}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        wait_for_waiting_claims(farm, already + 1)
+    job = submit(farm)
+    # It must not sit under that lease until the lease runs out (60 s): the next agent gets it now.
+    started = time.monotonic()
+    got = claim(next_agent, next_id, wait_s=20)
+    state = farm.admin.get(f"/api/farm/jobs/{job['id']}").json()
+    assert got is not None and got["job"]["id"] == job["id"], (
+        f"no job within {time.monotonic() - started:.1f} s: {state}"
+    )
+    assert state["agent_id"] == next_id and state["lease_losses"] == 0 and state["failures"] == []
+    farm.admin.post(f"/api/farm/jobs/{job['id']}/cancel")
 
 
 def test_outputs_are_idempotent_and_completion_releases_the_children(farm: Api) -> None:
