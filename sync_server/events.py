@@ -47,7 +47,9 @@ PACK_SLICE = 500
 # While a child process of this server writes events that this process will announce (`child_writing`),
 # events not known yet are not read back for up to this long: they are most likely the child's, committed
 # moments before its announcement (reading 20,000 back held this process's GIL for seconds). Anything else
-# (another process's events, the safety poll) is read this much later at most.
+# (another process's events, the safety poll) is read this much later at most. This process's own commits
+# are not held back meanwhile: they are sent at once, ahead of the gap (`_known_ahead`), and the gap's events
+# follow later; a resume from an id works in that order (`resume_plan`).
 READBACK_DEFER_S = 5.0
 LISTEN_RETRY_S = 2.0
 FARM_ENTITIES = ("agent", "job")
@@ -82,6 +84,18 @@ def pack_messages(messages: list[dict[str, Any]]) -> list[bytes]:
         pickle.dumps(messages[start : start + PACK_SLICE], protocol=pickle.HIGHEST_PROTOCOL)
         for start in range(0, len(messages), PACK_SLICE)
     ]
+
+
+@dataclass(frozen=True)
+class ResumePlan:
+    """What a client that resumes from event `since` missed besides the events after it, by the order this
+    process sent events in: `seq` is when `since` was sent (None: not sent by this process, or too long ago);
+    `late` the ids below `since` sent after it (a child's events that own commits overtook, or PostgreSQL
+    transactions that committed out of id order)."""
+
+    since: int
+    seq: int | None = None
+    late: tuple[int, ...] = ()
 
 
 @dataclass(eq=False)
@@ -129,9 +143,14 @@ class EventHub:
         self._wake: asyncio.Event | None = None
         self._requested: set[int] = set()
         self._known: dict[int, dict[str, Any]] = {}  # own committed events not dispatched yet
-        self._dispatched: set[int] = set()
+        # Sent events: id -> the order it was sent in (its seq), for the last DISPATCHED_MEMORY of them.
+        self._dispatched: dict[int, int] = {}
         self._dispatched_order: deque[int] = deque()
-        self._last_id = 0
+        self._seq = 0
+        self._late: deque[tuple[int, int]] = deque()  # (seq, id) of events sent after a higher id
+        self._last_id = 0  # every event up to this id has been read or sent (the read-back starts after it)
+        self._top_id = 0  # the highest id sent
+        self._last_sent_id = 0  # the id of the event sent last (a client's resume point after it)
         self._tasks: list[asyncio.Task[None]] = []
         self._listeners: list[
             tuple[Callable[[list[dict[str, Any]]], None], Callable[[dict[str, Any]], bool] | None]
@@ -155,12 +174,15 @@ class EventHub:
 
     @property
     def last_event_id(self) -> int:
-        return self._last_id
+        """The id of the event sent last: a client that subscribes now resumes from it (`resume_plan`). Not
+        always the highest: events of a gap may be sent after this process's own later commits."""
+        return self._last_sent_id
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         self._last_id = await asyncio.to_thread(self._max_id)
+        self._top_id = self._last_sent_id = self._last_id
         self._listener_queue = asyncio.Queue()
         self._tasks.append(asyncio.create_task(self._dispatch_loop(), name="aipipe-event-dispatch"))
         self._tasks.append(asyncio.create_task(self._listener_loop(), name="aipipe-event-listeners"))
@@ -298,14 +320,44 @@ class EventHub:
     def unsubscribe(self, subscriber: Subscriber) -> None:
         self._subscribers.discard(subscriber)
 
-    def replay(self, since: int, project_id: uuid.UUID | None, limit: int) -> list[dict[str, Any]]:
-        """Events after `since`, oldest first (blocking: call from a worker thread)."""
-        query = select(EVENTS).where(EVENTS.c.id > since)
+    def resume_plan(self, since: int) -> ResumePlan:
+        """(On the event loop, after `subscribe`.) What a client whose last event was `since` missed, besides
+        the events after it: the ones below it that this process sent after it. Quick: it walks back over
+        the late events sent since then only."""
+        seq = self._dispatched.get(since)
+        if seq is None:
+            return ResumePlan(since)
+        late = []
+        for sent, event_id in reversed(self._late):
+            if sent <= seq:
+                break
+            if event_id < since:
+                late.append(event_id)
+        return ResumePlan(since, seq, tuple(sorted(late)))
+
+    def replay(
+        self, since: int, project_id: uuid.UUID | None, limit: int, plan: ResumePlan | None = None
+    ) -> list[dict[str, Any]]:
+        """Events a client whose last event was `since` missed, in the order this process sent them (those it
+        has not sent yet last, oldest first): the ones after `since` and, with `plan` (`resume_plan`), the
+        late ones below it, less those after it that were sent before it. Blocking: call from a worker
+        thread."""
+        condition = EVENTS.c.id > since
+        if plan is not None and plan.late:
+            condition = or_(condition, EVENTS.c.id.in_(plan.late))
+        query = select(EVENTS).where(condition)
         if project_id is not None:
             query = query.where(EVENTS.c.project_id == project_id)
         with self._db.read_sessions() as session:
             rows = session.execute(query.order_by(EVENTS.c.id).limit(limit)).all()
-            return [event_message(row) for row in rows]
+            messages = [event_message(row) for row in rows]
+        sent = self._dispatched  # read only, one key at a time (the event loop adds to it meanwhile)
+        unsent = float("inf")
+        if plan is not None and plan.seq is not None:
+            before = plan.seq  # events after `since` sent before it: the client got them before `since`
+            messages = [m for m in messages if m["id"] < since or sent.get(m["id"], unsent) > before]
+        messages.sort(key=lambda m: (sent.get(m["id"], unsent), m["id"]))
+        return messages
 
     # -- dispatch -------------------------------------------------------------------------------------
 
@@ -330,9 +382,15 @@ class EventHub:
             self._wake.clear()
             requested, self._requested = self._requested, set()
             messages = self._known_next(requested)
+            ahead = False
             if messages is None and self._defer_readback():
-                self._requested |= requested  # read (or announced) on a later pass
-                continue
+                # The unknown ones are read back or announced on a later pass. This process's own commits
+                # past the gap are sent now, not after it: the gap's events follow.
+                unknown = {i for i in requested if i not in self._dispatched and i not in self._known}
+                self._requested |= unknown
+                messages, ahead = self._known_ahead(requested), True
+                if not messages:
+                    continue
             if messages is None:
                 try:
                     messages = await asyncio.to_thread(self._fetch, self._last_id, requested)
@@ -350,13 +408,16 @@ class EventHub:
             for count, message in enumerate(messages, start=1):
                 if count % FAN_OUT_SLICE == 0:
                     await asyncio.sleep(0)  # a commit of thousands of events lets other work in between
+                if not ahead:  # read back (all committed up to it) or the next ones from memory
+                    self._last_id = max(self._last_id, message["id"])
                 if message["id"] in self._dispatched:
                     continue
                 self._remember(message["id"])
-                self._last_id = max(self._last_id, message["id"])
                 self._fan_out(message)
                 batch.append(message)
-            for event_id in [i for i in self._known if i <= self._last_id]:
+            while self._last_id + 1 in self._dispatched:  # past events sent ahead of a gap that is now filled
+                self._last_id += 1
+            for event_id in [i for i in self._known if i <= self._last_id or i in self._dispatched]:
                 del self._known[event_id]
             if batch and self._listeners and self._listener_queue is not None:
                 self._listener_queue.put_nowait(batch)
@@ -386,11 +447,23 @@ class EventHub:
             return None
         return [self._known[i] for i in fresh]
 
+    def _known_ahead(self, requested: set[int]) -> list[dict[str, Any]]:
+        """The requested events this process committed itself (or a child of it announced) that are past a
+        gap, in id order: committed, so they may be sent before the gap's events are read back."""
+        return [self._known[i] for i in sorted(requested) if i in self._known and i not in self._dispatched]
+
     def _remember(self, event_id: int) -> None:
-        self._dispatched.add(event_id)
+        self._seq += 1
+        if event_id < self._top_id:
+            self._late.append((self._seq, event_id))
+        self._top_id = max(self._top_id, event_id)
+        self._last_sent_id = event_id
+        self._dispatched[event_id] = self._seq
         self._dispatched_order.append(event_id)
         while len(self._dispatched_order) > DISPATCHED_MEMORY:
-            self._dispatched.discard(self._dispatched_order.popleft())
+            forgotten = self._dispatched.pop(self._dispatched_order.popleft(), 0)
+            while self._late and self._late[0][0] <= forgotten:
+                self._late.popleft()
 
     def _fan_out(self, message: dict[str, Any]) -> None:
         self.dispatched_total += 1

@@ -57,20 +57,23 @@ async def events(websocket: WebSocket) -> None:
     subscriber = hub.subscribe(principal, project_id)
     services.metrics.websocket_clients.inc()
     try:
+        # The resume point is the event sent last, in the order this process sends them (the hub's, not
+        # always the highest id: its own commits may overtake a child process's events, EventHub.resume_plan).
         last_sent = since if since is not None else hub.last_event_id
         await websocket.send_json(
             {"type": "hello", "last_event_id": hub.last_event_id, "resumed_from": since}
         )
         replayed: set[int] = set()
         if since is not None:
+            plan = hub.resume_plan(since)
             backlog = await asyncio.to_thread(
-                hub.replay, since, project_id, services.settings.events_replay_max
+                hub.replay, since, project_id, services.settings.events_replay_max, plan
             )
             for message in backlog:
                 if subscriber.wants(message):
                     await websocket.send_json(message)
+                    last_sent = message["id"]
                 replayed.add(message["id"])
-                last_sent = max(last_sent, message["id"])
         await _pump(websocket, subscriber, last_sent, replayed, services)
     except WebSocketDisconnect:
         logger.debug("event client disconnected")
@@ -103,7 +106,8 @@ async def _pump(
                 else:
                     await websocket.send_json(message)
                     services.metrics.events_dispatched.inc()
-                    last_sent = max(last_sent, event_id or 0)
+                    if event_id is not None:
+                        last_sent = event_id
             else:
                 getter.cancel()
                 await websocket.send_json({"type": "ping"})
