@@ -7,6 +7,7 @@
 const SESSION_KEY = "aipipe.session";
 const LOCK_NAME = "aipipe-token-refresh";
 const EARLY_REFRESH_MS = 30_000; // refresh an access token this long before it expires
+const SEEN_EVENTS = 5000; // event ids a live stream remembers, so that none is handled twice
 
 export const boot = JSON.parse(document.getElementById("aipipe-boot").textContent);
 
@@ -187,6 +188,7 @@ export class LiveEvents {
     this.onMessage = onMessage;
     this.projectId = projectId;
     this.lastId = since;
+    this.seen = new Set(); // ids of the last SEEN_EVENTS events handled, oldest first
     this.delay = 500;
     this.socket = null;
     this.stopped = false;
@@ -243,7 +245,12 @@ export class LiveEvents {
         setLiveState("on");
         this.onOpen(message, resumed);
       } else if (message.type === "event") {
-        if (this.lastId !== null && message.id <= this.lastId) return;
+        // Ids do not always arrive in increasing order: the server's own commits may overtake a child
+        // process's events, which follow with lower ids (docs/events.md). Only an event already handled is
+        // skipped; the resume point is the last event received, not the highest id.
+        if (this.seen.has(message.id)) return;
+        this.seen.add(message.id);
+        if (this.seen.size > SEEN_EVENTS) this.seen.delete(this.seen.values().next().value);
         this.lastId = message.id;
         this.onEvent(message);
       } else if (message.type === "ping") {
