@@ -51,6 +51,7 @@ PACK_SLICE = 500
 # are not held back meanwhile: they are sent at once, ahead of the gap (`_known_ahead`), and the gap's events
 # follow later; a resume from an id works in that order (`resume_plan`).
 READBACK_DEFER_S = 5.0
+MAX_ID_RUNS = 100  # a resume's late ids are read as this many id ranges at most, else as a list
 LISTEN_RETRY_S = 2.0
 FARM_ENTITIES = ("agent", "job")
 FARM_READERS = (Permission.FARM_MANAGE, Permission.PROJECT_READ)
@@ -76,6 +77,17 @@ def event_message(event: AuditEvent | Row[Any]) -> dict[str, Any]:
         "changes": event.changes,
         "data": event.data,
     }
+
+
+def _id_runs(ids: tuple[int, ...]) -> list[tuple[int, int]]:
+    """Sorted ids as runs of consecutive ids, (first, last) each."""
+    runs: list[tuple[int, int]] = []
+    for event_id in ids:
+        if runs and event_id == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], event_id)
+        else:
+            runs.append((event_id, event_id))
+    return runs
 
 
 def pack_messages(messages: list[dict[str, Any]]) -> list[bytes]:
@@ -343,8 +355,12 @@ class EventHub:
         late ones below it, less those after it that were sent before it. Blocking: call from a worker
         thread."""
         condition = EVENTS.c.id > since
-        if plan is not None and plan.late:
-            condition = or_(condition, EVENTS.c.id.in_(plan.late))
+        if plan is not None and plan.late:  # mostly one run of ids (a child's commit): a range each
+            runs = _id_runs(plan.late)
+            if len(runs) <= MAX_ID_RUNS:
+                condition = or_(condition, *(EVENTS.c.id.between(low, high) for low, high in runs))
+            else:
+                condition = or_(condition, EVENTS.c.id.in_(plan.late))
         query = select(EVENTS).where(condition)
         if project_id is not None:
             query = query.where(EVENTS.c.project_id == project_id)

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 
+from sync_server import events
 from sync_server.context import SYSTEM
 from sync_server.db.engine import Database
 from sync_server.db.models import AuditEvent
@@ -158,3 +159,15 @@ def test_own_commits_are_not_held_back_behind_a_childs_gap(db: Database, in_flig
     assert got["from_hello"] == child_ids
     # From before it all: everything once, in the order it was sent (the own commits first).
     assert got["from_start"] == own_ids + child_ids
+
+
+def test_a_resume_reads_late_ids_given_as_a_list_the_same(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The late ids are read as ranges of consecutive ids (one for a child's commit); past MAX_ID_RUNS
+    # ranges as a list of ids.
+    monkeypatch.setattr(events, "MAX_ID_RUNS", 0)
+    got = asyncio.run(_gap_then_own_commits(db, in_flight=db.dialect == "postgresql"))
+    assert got["from_own"] == got["from_hello"] == got["child_ids"]
+    assert got["from_child"] == got["child_ids"][100:]
+    assert got["from_start"] == got["own_ids"] + got["child_ids"]
