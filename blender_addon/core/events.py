@@ -26,6 +26,19 @@ READ_TIMEOUT_S = 0.25  # how often the thread looks at its stop flag
 WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 section 1.3
 
 
+def is_older(known: dict[str, Any] | None, data: dict[str, Any]) -> bool:
+    """Whether `data`, a record as an event brings it, is an older state of the record than `known` (lower
+    revision). Events do not always arrive in id order: the server sends its own commits at once, ahead of a
+    child process's (an import's) events with lower ids (docs/events.md), so an import's update of a shot
+    may arrive after an edit made on top of it."""
+    if not known:
+        return False
+    try:
+        return int(data.get("revision") or 0) < int(known.get("revision") or 0)
+    except (TypeError, ValueError):
+        return False
+
+
 class WebSocketError(OSError):
     pass
 

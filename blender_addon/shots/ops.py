@@ -9,6 +9,7 @@ from bpy.props import IntProperty
 
 from .. import runtime
 from ..core.client import ApiError
+from ..core.events import is_older
 from ..i18n import iface, tip
 from ..registry import ensure_online, register_classes, unregister_classes
 from . import history, opsdata, thumbnails
@@ -181,6 +182,8 @@ def _on_shot_event(event: dict[str, Any]) -> None:
         return
     if event.get("action") == "shot.deleted":
         rt.table("shots").pop(shot_id, None)
+    elif is_older(rt.table("shots").get(shot_id), data):
+        return  # an import's update that arrives after an edit made on top of it
     else:
         rt.table("shots")[shot_id] = data
     fill_list()

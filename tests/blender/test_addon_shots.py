@@ -92,6 +92,21 @@ def test_live_update_refreshes_what_others_changed(online, studio) -> None:
     pump(lambda: bpy.context.window_manager.aipipe.shots[1].duration_frames == 36, what="live update")
 
 
+def test_a_late_event_with_an_older_revision_does_not_undo_a_newer_one(online, studio) -> None:
+    # Events do not always arrive in id order (the server sends its own commits ahead of an import's, whose
+    # ids are lower): an import's update may arrive after an edit made on top of it.
+    _pick(studio, 1)
+    current = studio.shot(1)
+    pump(lambda: online.get().table("shots")[current["id"]]["revision"] == current["revision"], what="shot")
+    older = {**current, "revision": current["revision"] - 1, "description": "an import's older text"}
+    online.get().dispatch({"action": "shot.updated", "entity_id": current["id"], "data": older})
+    assert online.get().table("shots")[current["id"]]["description"] == current["description"]
+    newer = {**current, "revision": current["revision"] + 1, "description": "a newer text"}
+    online.get().dispatch({"action": "shot.updated", "entity_id": current["id"], "data": newer})
+    assert online.get().table("shots")[current["id"]]["description"] == "a newer text"
+    online.get().table("shots")[current["id"]] = current  # as the server has it, for the other tests
+
+
 def test_server_refusal_is_shown_with_the_field(online, studio) -> None:
     form = _pick(studio, 0)  # approved and with an approved first frame; artists may edit text
     online.get().stop_listening()
