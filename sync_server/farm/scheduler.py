@@ -19,7 +19,9 @@ The rule, in plain words:
    stays on its loaded model unless that model is over-staffed by half an agent or more; then it goes
    where the shortage is largest, counting as shortage also the work that waits on a model's jobs
    (first frames that unlock i2v) and high-priority jobs nobody will free up for soon. Flexible work
-   fills the end of the run, where short jobs pack well.
+   fills the end of the run, where short jobs pack well. An agent making first frames (jobs that feed
+   long work) keeps making them while fewer long jobs are runnable than the agents on long models, plus
+   itself, could start: first frames are made ahead, so i2v cards do not run dry and reload.
 5. Nothing starves: a job of a model nobody holds that has waited 10 minutes is taken by the next agent
    whose own model can spare it.
 6. Within the chosen model: priority as a weight, not a strict class — each priority point is worth
@@ -55,6 +57,7 @@ SWITCH_MIN = 0.2  # shortage (in agents) a flexible model must show to draw an a
 SCARCE_SHARE = 0.5  # a model fewer than this share of agents can run is "scarce"
 ORPHAN_WAIT_S = 600.0  # jobs of a model nobody holds are taken once they have waited this long
 LATE_SHARE = 1.0  # a low-priority job whose critical path is this share of the remaining work goes as normal
+FEED_DEPTH = 1.0  # runnable long jobs per long-model agent (+1) below which first frames are made ahead
 
 
 @dataclass(frozen=True)
@@ -182,6 +185,7 @@ class _Plan:
     target: Mapping[str, float]  # model -> agents it needs to be done in time
     able: Mapping[str, int]  # model -> agents with enough VRAM for it
     rigid: frozenset[str]  # models with long jobs, staffed first
+    stock: int = 0  # runnable jobs of rigid models (what the agents on long models can start next)
 
 
 def _plan(jobs: Sequence[JobView], farm: FarmView, agent: AgentView) -> _Plan:
@@ -217,6 +221,7 @@ def _plan(jobs: Sequence[JobView], farm: FarmView, agent: AgentView) -> _Plan:
         else:  # only jobs waiting on parents: no lead time known yet
             lag[m] = 0.0
             jobs_left[m] = math.inf
+    rigid = frozenset(m for m in count if work[m] / count[m] >= RIGID_JOB_S)
     tiers = sorted({need[m] for m in demand})
     pool = {v: sum(1 for x in vrams if x >= v) or 1 for v in tiers}
 
@@ -245,7 +250,8 @@ def _plan(jobs: Sequence[JobView], farm: FarmView, agent: AgentView) -> _Plan:
         horizon=lo,
         target={m: agents_needed(m, lo) for m in demand},
         able={m: pool[need[m]] for m in demand},
-        rigid=frozenset(m for m in count if work[m] / count[m] >= RIGID_JOB_S),
+        rigid=rigid,
+        stock=sum(count[m] for m in rigid),
     )
 
 
@@ -260,6 +266,17 @@ def _model_to_run(
 
     def others(m: str) -> int:
         return farm.holders.get(m, 0) - (1 if loaded == m else 0)
+
+    # First frames ahead of the long jobs: an agent on short work that has runnable jobs feeding long work
+    # (a first frame whose i2v waits on it) keeps making them while the long models' runnable queue is
+    # shallow — fewer than FEED_DEPTH jobs per agent on a long model (and one for this agent). Else the
+    # i2v cards run dry, leave for a still or two and load their model again (fleets without small cards).
+    if loaded in by_model and loaded not in plan.rigid:
+        on_rigid = sum(farm.holders.get(m, 0) for m in plan.rigid)
+        if plan.stock < FEED_DEPTH * (on_rigid + 1) and any(
+            j.downstream_s >= RIGID_JOB_S for j in by_model[loaded]
+        ):
+            return loaded
 
     def able(m: str) -> int:
         return plan.able.get(m, 1)

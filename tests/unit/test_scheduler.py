@@ -294,6 +294,29 @@ def test_a_long_low_priority_job_is_not_left_to_end_the_run() -> None:
     assert choose(agent, [low, *normal, *stills], busy) in normal
 
 
+def test_first_frames_are_made_ahead_while_the_long_jobs_queue_is_shallow() -> None:
+    """On a fleet without small cards, an agent making first frames (each feeds a 600 s i2v job) keeps
+    making them while fewer i2v jobs are runnable than the agents on i2v (plus itself) could start: going
+    to i2v with one job queued, the i2v cards soon run dry, leave for a still or two and reload their
+    model. Once the i2v queue is deep enough, it goes to i2v as before."""
+    agent = AgentView(id="A1", vram_gb=48.0, loaded_model="flux")
+    frames = [job(f"f{i}", estimate_s=25.0, downstream_s=600.0) for i in range(6)]
+    stills = [job(f"s{i}", estimate_s=25.0) for i in range(10)]
+    wan = [job(f"w{i}", type="i2v", model="wan", min_vram_gb=24.0, estimate_s=600.0) for i in range(4)]
+    view = farm(
+        agent_vram=[48.0] * 4,
+        holders={"wan": 2, "flux": 2},
+        demand_s={"wan": 6000.0, "flux": 400.0},
+        next_free_s={"wan": 300.0, "flux": 0.0},
+    )
+    picked = choose(agent, frames + stills + wan[:1], view)
+    assert picked.model == "flux" and picked.id.startswith("f")
+    # Three i2v jobs runnable for two i2v agents and this one: it joins them.
+    assert choose(agent, frames + stills + wan[:3], view).model == "wan"
+    # Stills that feed nothing do not hold it back.
+    assert choose(agent, stills + wan[:1], view).model == "wan"
+
+
 def _traces_bench():
     _bench()
     spec = importlib.util.spec_from_file_location(
