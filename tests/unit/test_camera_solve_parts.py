@@ -157,3 +157,19 @@ def test_a_view_with_few_lines_is_solved_where_eight_lines_meet_in_two_points(
         )
     else:
         assert solution.refusals == ["too_few_lines"] and solution.focal_source == "preset"
+
+
+def test_the_focal_length_needs_two_vanishing_points_away_from_infinity_the_second_with_two_lines() -> None:
+    two_finite = solve_module._two_finite_points
+    options = SolveOptions()
+    # Pitched 12° and square-on to a wall across Y: X (its rows) vanishes at infinity, Y and Z do not.
+    square_on = camera_to_scene(12.0, 4.0, 0.0).T
+    assert not two_finite([30, 1, 30], square_on, options)  # one line into the picture: refused
+    assert two_finite([30, 2, 30], square_on, options)
+    assert not two_finite([30, 0, 30], square_on, options)
+    # Level and square-on: only the axis into the picture is away from infinity, however many lines.
+    assert not two_finite([30, 30, 30], camera_to_scene(0.0, 3.0, 0.0).T, options)
+    # The bound is min_point_angle_deg: the vertical just above it counts, just below it does not.
+    just_above = camera_to_scene(options.min_point_angle_deg + 0.2, 0.0, 0.0).T
+    just_below = camera_to_scene(options.min_point_angle_deg - 0.2, 0.0, 0.0).T
+    assert two_finite([0, 30, 30], just_above, options) and not two_finite([0, 30, 30], just_below, options)
