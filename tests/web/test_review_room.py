@@ -311,6 +311,60 @@ def test_a_player_whose_url_expired_gets_a_new_one_and_stays_on_its_frame(
     _shows(page, "#media-a", PLAYBLAST_FIRST + 5)
 
 
+def test_a_shot_event_older_than_the_shot_shown_changes_nothing_in_the_list(
+    web: WebServer, reel: Reel, browsing: Any
+) -> None:
+    """Events do not always arrive in revision order (an import's child process may follow the server's own
+    later edit): the shot list keeps the newer status. The page's event stream goes through the server as
+    usual; the test adds two events of its own to it (an older and a newer revision of the same shot)."""
+    session = browsing()
+    page = session.page
+    page.set_default_timeout(60_000)
+    routes: list[Any] = []
+
+    def through_the_server(ws: Any) -> None:
+        ws.connect_to_server()  # the page's messages and the server's pass through unchanged
+        routes.append(ws)
+
+    username, password = web.user("director")
+    session.login(web.url, username, password, then="/review")
+    page.route_web_socket(re.compile(r"/api/events"), through_the_server)
+    page.goto(f"{web.url}/review?project={reel.project['id']}&lang=en")
+    page.wait_for_selector("#review[data-ready=true]")
+    wait_until(lambda: bool(routes), 30, "the page's event stream")
+
+    shot = web.admin.get(f"/api/shots/{reel.shots[2]['id']}").json()
+    badge = f"#shots .shot[data-shot-id='{shot['id']}'] .status"
+    status = "omitted" if shot["status"] != "omitted" else "ready"
+    edited = web.admin.patch(
+        f"/api/shots/{shot['id']}", json={"status": status, "revision": shot["revision"]}
+    )
+    assert edited.status_code == 200, edited.text
+    newest = edited.json()
+    page.wait_for_selector(f"{badge}[data-status='{status}']")  # the real event arrived
+
+    def inject(event_id: int, state: dict[str, Any]) -> None:
+        routes[-1].send(
+            json.dumps(
+                {"type": "event", "id": event_id, "action": "shot.updated", "entity": "shot",
+                 "entity_id": state["id"], "project_id": reel.project["id"], "revision": state["revision"],
+                 "data": state}
+            )
+        )  # fmt: skip
+
+    inject(2_000_000_001, shot)  # the shot as it was before the edit, arriving late
+    later = {**newest, "status": "final", "revision": newest["revision"] + 1}
+    inject(2_000_000_002, later)  # a newer revision still applies (the injection reaches the page)
+    page.wait_for_selector(f"{badge}[data-status='final']")
+    inject(2_000_000_003, newest)  # and the one before it no longer does
+    other = web.admin.get(f"/api/shots/{reel.shots[0]['id']}").json()
+    marker = "approved" if other["status"] != "approved" else "review"
+    inject(2_000_000_004, {**other, "status": marker, "revision": other["revision"] + 1})
+    # Events are handled in order: once the marker (another shot) shows, the older one was handled too.
+    page.wait_for_selector(f"#shots .shot[data-shot-id='{other['id']}'] .status[data-status='{marker}']")
+    assert page.locator(badge).get_attribute("data-status") == "final"
+
+
 def test_media_urls_are_for_one_file_expire_and_stop_with_the_account(web: WebServer, reel: Reel) -> None:
     username, _ = web.user("artist")
     client = web.client_for(username)

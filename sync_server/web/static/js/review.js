@@ -532,6 +532,10 @@ function applyEvent(event) {
     renderVersions();
   } else if (event.action === "shot.updated" || event.action === "shot.created") {
     const at = state.shots.findIndex((s) => s.id === data.id);
+    // Events do not always arrive in revision order (a child process's import may follow the server's own
+    // later edit, docs/events.md): an older revision than the one shown changes nothing.
+    const known = at >= 0 ? state.shots[at] : state.shot && state.shot.id === data.id ? state.shot : null;
+    if (known && (data.revision ?? 0) < (known.revision ?? 0)) return;
     if (at >= 0) {
       state.shots[at] = data;
       const badge = document.querySelector(`#shots .shot[data-shot-id="${data.id}"] .status`);
