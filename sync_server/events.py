@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import pickle
 import threading
@@ -53,6 +54,11 @@ PACK_SLICE = 500
 READBACK_DEFER_S = 5.0
 MAX_ID_RUNS = 100  # a resume's late ids are read as this many id ranges at most, else as a list
 LISTEN_RETRY_S = 2.0
+# Live readings (agent heartbeats, job progress) go to the other server processes on PostgreSQL on their own
+# channel, as JSON {"o": origin process, "m": the message}; never stored. A NOTIFY payload holds < 8000 bytes.
+PG_LIVE_CHANNEL = f"{PG_CHANNEL}_live"
+LIVE_PAYLOAD_MAX = 7900
+LIVE_OUT_MAX = 1000  # readings waiting to be sent to the other processes; the oldest are dropped past it
 FARM_ENTITIES = ("agent", "job")
 FARM_READERS = (Permission.FARM_MANAGE, Permission.PROJECT_READ)
 
@@ -174,6 +180,9 @@ class EventHub:
         self._children_writing = 0  # child processes writing events this process will announce
         self._deferred_since: float | None = None
         self.dispatched_total = 0
+        self._origin = uuid.uuid4().hex  # this process, in the live readings it sends to the others
+        self._live_out: deque[dict[str, Any]] = deque(maxlen=LIVE_OUT_MAX)
+        self._live_wake: asyncio.Event | None = None
 
     @property
     def subscriber_count(self) -> int:
@@ -200,6 +209,10 @@ class EventHub:
         self._tasks.append(asyncio.create_task(self._listener_loop(), name="aipipe-event-listeners"))
         if self._db.dialect == "postgresql":
             self._tasks.append(asyncio.create_task(self._listen_loop(), name="aipipe-event-listen"))
+            self._live_wake = asyncio.Event()
+            self._tasks.append(
+                asyncio.create_task(self._live_send_loop(self._conninfo()), name="aipipe-live-send")
+            )
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -258,10 +271,51 @@ class EventHub:
         loop = self._loop
         if loop is None or loop.is_closed():
             return
-        loop.call_soon_threadsafe(self._fan_out_live, message)
+        loop.call_soon_threadsafe(self._fan_out_live, message, True)
 
-    def _fan_out_live(self, message: dict[str, Any]) -> None:
+    def _fan_out_live(self, message: dict[str, Any], here: bool = False) -> None:
         self._deliver(message)
+        if here and self._live_wake is not None:  # PostgreSQL: the other server processes' clients too
+            self._live_out.append(message)
+            self._live_wake.set()
+
+    def _live_received(self, payload: str) -> None:
+        """A live reading another server process sent on PG_LIVE_CHANNEL: to this process's subscribers."""
+        try:
+            sent = json.loads(payload)
+            origin, message = sent["o"], sent["m"]
+        except (ValueError, KeyError, TypeError):
+            logger.warning("ignoring a malformed live reading notification", extra={"payload": payload[:200]})
+            return
+        if origin != self._origin and isinstance(message, dict) and message.get("type") == "live":
+            self._fan_out_live(message)
+
+    async def _live_send_loop(self, conninfo: str) -> None:
+        """Send this process's live readings to the other server processes (PostgreSQL NOTIFY on its own
+        connection). While the database is away they are dropped: a reading is only worth its moment."""
+        assert self._live_wake is not None
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+                    while True:
+                        await self._live_wake.wait()
+                        self._live_wake.clear()
+                        while self._live_out:
+                            payload = json.dumps(
+                                {"o": self._origin, "m": self._live_out.popleft()},
+                                ensure_ascii=False,
+                                default=str,
+                            )
+                            if len(payload.encode()) > LIVE_PAYLOAD_MAX:
+                                logger.warning("a live reading too big to notify: kept to this process")
+                                continue
+                            await conn.execute("SELECT pg_notify(%s, %s)", (PG_LIVE_CHANNEL, payload))
+            except asyncio.CancelledError:
+                raise
+            except (psycopg.Error, OSError):
+                logger.exception("live readings lost their PostgreSQL connection; reconnecting")
+                self._live_out.clear()
+                await asyncio.sleep(LISTEN_RETRY_S)
 
     def _committed_here(self, messages: list[dict[str, Any]]) -> None:
         # Kept, so that they need not be read back when they are the next ones (`_known_next`).
@@ -504,19 +558,25 @@ class EventHub:
                 subscriber.overflowed = True
                 logger.warning("event subscriber overflowed", extra={"principal": subscriber.principal.name})
 
+    def _conninfo(self) -> str:
+        """The database URL as psycopg takes it (a plain postgresql:// URL)."""
+        return make_url(self._database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
     async def _listen_loop(self) -> None:
-        conninfo = (
-            make_url(self._database_url).set(drivername="postgresql").render_as_string(hide_password=False)
-        )
+        conninfo = self._conninfo()
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
                     await conn.execute(f"LISTEN {PG_CHANNEL}")
+                    await conn.execute(f"LISTEN {PG_LIVE_CHANNEL}")
                     logger.info("listening for events from other server processes")
                     # Anything committed while we were not listening is picked up by id.
                     if self._wake is not None:
                         self._wake.set()
                     async for notify in conn.notifies():
+                        if notify.channel == PG_LIVE_CHANNEL:
+                            self._live_received(notify.payload)
+                            continue
                         try:
                             self._request([int(part) for part in notify.payload.split(",")])
                         except ValueError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import httpx
 import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
@@ -153,3 +154,55 @@ def test_a_change_through_one_server_process_reaches_a_client_of_another(fresh_p
         server_a.stop()
         if server_b is not None:
             server_b.stop()
+
+
+def _next_live(ws: ClientConnection, agent_id: str) -> dict[str, Any]:
+    while True:
+        message = _next(ws, "live")
+        if message["entity_id"] == agent_id:
+            return message
+
+
+@pytest.mark.postgres
+def test_an_agents_live_reading_reaches_the_dashboards_of_every_server_process_once(
+    fresh_pg_url: str, tmp_path
+) -> None:
+    """Two server processes on one PostgreSQL database: an agent's heartbeat to one reaches a dashboard
+    subscribed to the other (live readings are not stored, so they travel on their own notification
+    channel), and the dashboards of the process that took it get it once, not again from the database."""
+    from tests.support.server import ServerProcess
+
+    server_a, password = start_server_with_admin(tmp_path / "a", fresh_pg_url)
+    server_b = None
+    try:
+        server_b = ServerProcess(tmp_path / "b", fresh_pg_url).start()
+        client_a = login(server_a.url, "admin_test", password)
+        client_b = login(server_b.url, "admin_test", password)
+        key = client_a.post("/api/api-keys", json={"name": "render-01-key", "role": "agent"}).json()["key"]
+        agent = httpx.Client(base_url=server_a.url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+        registered = agent.post("/api/farm/agents/register", json={"name": "render-01", "gpus": []})
+        assert registered.status_code == 200, registered.text
+        agent_id = registered.json()["agent_id"]
+        beat = f"/api/farm/agents/{agent_id}/heartbeat"
+        with (
+            _open(server_a.ws_url, _token(client_a)) as here,
+            _open(server_b.ws_url, _token(client_b)) as there,
+        ):
+            _next(here, "hello")
+            _next(there, "hello")
+            reason = "ComfyUI 재시작 중 / restarting"
+            assert agent.post(beat, json={"state": "unavailable", "reason": reason}).status_code == 200
+            seen_there, seen_here = _next_live(there, agent_id), _next_live(here, agent_id)
+            assert agent.post(beat, json={"state": "idle"}).status_code == 200
+            second_here, second_there = _next_live(here, agent_id), _next_live(there, agent_id)
+        agent.close()
+    finally:
+        server_a.stop()
+        if server_b is not None:
+            server_b.stop()
+    for reading in (seen_there, seen_here):
+        assert reading["kind"] == "agent.heartbeat" and reading["entity"] == "agent"
+        assert (reading["data"]["state"], reading["data"]["state_reason"]) == ("unavailable", reason)
+    assert seen_there == seen_here
+    # Each process's dashboards get each reading once: the next one for the agent is the second heartbeat.
+    assert second_here["data"]["state"] == second_there["data"]["state"] == "idle"
