@@ -14,13 +14,32 @@ export function timeOf(frame, { num, den }) {
   return ((frame + 0.5) * den) / num;
 }
 
-/** Non-drop-frame timecode HH:MM:SS:FF of `frame`, counted at the rate's nominal whole rate (24 for 23.976). */
-export function timecode(frame, { num, den }) {
+/** 29.97 and 59.94 count drop-frame timecode, as the server's EDL and XML do (editorial/timeline.py). */
+export function isDropFrame({ num, den }) {
+  return den === 1001 && (num === 30000 || num === 60000);
+}
+
+/** Timecode of `frame` at the rate's nominal whole rate (24 for 23.976): HH:MM:SS:FF, or HH:MM:SS;FF
+ * drop-frame at 29.97 / 59.94 (frame numbers 0–1 (0–3) skipped at each minute but every tenth), so the
+ * review room reads the same timecode as the EDL of the same edit. */
+export function timecode(frame, rate) {
+  const { num, den } = rate;
   const base = Math.max(1, Math.round(num / den));
+  let counted = frame;
+  const drop = isDropFrame(rate);
+  if (drop) {
+    const dropped = base / 15; // 2 at 29.97, 4 at 59.94
+    const perMinute = base * 60 - dropped;
+    const perTen = perMinute * 10 + dropped;
+    const tens = Math.floor(frame / perTen);
+    const rest = frame % perTen;
+    counted += dropped * 9 * tens + (rest > dropped ? dropped * Math.floor((rest - dropped) / perMinute) : 0);
+  }
   const pad = (n) => String(n).padStart(2, "0");
-  const ff = frame % base;
-  const total = Math.floor(frame / base);
-  return `${pad(Math.floor(total / 3600))}:${pad(Math.floor(total / 60) % 60)}:${pad(total % 60)}:${pad(ff)}`;
+  const ff = counted % base;
+  const total = Math.floor(counted / base);
+  const clock = `${pad(Math.floor(total / 3600))}:${pad(Math.floor(total / 60) % 60)}:${pad(total % 60)}`;
+  return `${clock}${drop ? ";" : ":"}${pad(ff)}`;
 }
 
 /** Signed media URLs (one file each, short-lived), cached until shortly before they expire. */
