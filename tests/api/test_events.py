@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -131,29 +134,39 @@ def test_the_event_stream_needs_a_valid_token_and_the_right_role(api: Api) -> No
         assert _next(ws, "hello")["type"] == "hello"
 
 
-@pytest.mark.postgres
-def test_a_change_through_one_server_process_reaches_a_client_of_another(fresh_pg_url: str, tmp_path) -> None:
-    server_a, password = start_server_with_admin(tmp_path / "a", fresh_pg_url)
+@contextlib.contextmanager
+def _two_server_processes(pg_url: str, tmp_path: Path) -> Iterator[tuple[Any, Any, Any, Any]]:
+    """Two server processes on one PostgreSQL database (replicas): each with an admin client logged in."""
+    from tests.support.server import ServerProcess
+
+    server_a, password = start_server_with_admin(tmp_path / "a", pg_url)
     server_b = None
     try:
-        from tests.support.server import ServerProcess
+        server_b = ServerProcess(tmp_path / "b", pg_url).start()
+        yield (
+            server_a,
+            server_b,
+            login(server_a.url, "admin_test", password),
+            login(server_b.url, "admin_test", password),
+        )
+    finally:
+        server_a.stop()
+        if server_b is not None:
+            server_b.stop()
 
-        server_b = ServerProcess(tmp_path / "b", fresh_pg_url).start()
-        client_a = login(server_a.url, "admin_test", password)
-        client_b = login(server_b.url, "admin_test", password)
+
+@pytest.mark.postgres
+def test_a_change_through_one_server_process_reaches_a_client_of_another(fresh_pg_url: str, tmp_path) -> None:
+    with _two_server_processes(fresh_pg_url, tmp_path) as (server_a, server_b, client_a, client_b):
         project = client_a.post("/api/projects", json={"code": "REPLICA", "name": "두 서버"}).json()
         with _open(server_b.ws_url, _token(client_b), project_id=project["id"]) as ws:
             _next(ws, "hello")
             scene = client_a.post(f"/api/projects/{project['id']}/scenes", json={"name": "골목길"})
             assert scene.status_code == 201
             event = _next_change(ws, project)
-        assert event["action"] == "scene.created"
-        assert event["data"]["name"] == "골목길"
-        assert event["entity_id"] == scene.json()["id"]
-    finally:
-        server_a.stop()
-        if server_b is not None:
-            server_b.stop()
+    assert event["action"] == "scene.created"
+    assert event["data"]["name"] == "골목길"
+    assert event["entity_id"] == scene.json()["id"]
 
 
 def _next_live(ws: ClientConnection, agent_id: str) -> dict[str, Any]:
@@ -170,14 +183,7 @@ def test_an_agents_live_reading_reaches_the_dashboards_of_every_server_process_o
     """Two server processes on one PostgreSQL database: an agent's heartbeat to one reaches a dashboard
     subscribed to the other (live readings are not stored, so they travel on their own notification
     channel), and the dashboards of the process that took it get it once, not again from the database."""
-    from tests.support.server import ServerProcess
-
-    server_a, password = start_server_with_admin(tmp_path / "a", fresh_pg_url)
-    server_b = None
-    try:
-        server_b = ServerProcess(tmp_path / "b", fresh_pg_url).start()
-        client_a = login(server_a.url, "admin_test", password)
-        client_b = login(server_b.url, "admin_test", password)
+    with _two_server_processes(fresh_pg_url, tmp_path) as (server_a, server_b, client_a, client_b):
         key = client_a.post("/api/api-keys", json={"name": "render-01-key", "role": "agent"}).json()["key"]
         agent = httpx.Client(base_url=server_a.url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
         registered = agent.post("/api/farm/agents/register", json={"name": "render-01", "gpus": []})
@@ -196,10 +202,6 @@ def test_an_agents_live_reading_reaches_the_dashboards_of_every_server_process_o
             assert agent.post(beat, json={"state": "idle"}).status_code == 200
             second_here, second_there = _next_live(here, agent_id), _next_live(there, agent_id)
         agent.close()
-    finally:
-        server_a.stop()
-        if server_b is not None:
-            server_b.stop()
     for reading in (seen_there, seen_here):
         assert reading["kind"] == "agent.heartbeat" and reading["entity"] == "agent"
         assert (reading["data"]["state"], reading["data"]["state_reason"]) == ("unavailable", reason)
