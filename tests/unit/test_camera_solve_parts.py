@@ -10,7 +10,7 @@ import pytest
 from scripts.camera_set.camera import camera_to_scene
 from sync_server.camera_solve import SolveOptions, solve_picture
 from sync_server.camera_solve import solve as solve_module
-from sync_server.camera_solve.calibrate import distinct_lines, refine
+from sync_server.camera_solve.calibrate import Fit, distinct_lines, refine
 from sync_server.camera_solve.lines import ImageFrame, Segments, detect_segments, picture_segments, to_gray
 from sync_server.camera_solve.orientation import pitch_roll_yaw, scene_axes
 from sync_server.camera_solve.solve import _best_fits
@@ -173,3 +173,65 @@ def test_the_focal_length_needs_two_vanishing_points_away_from_infinity_the_seco
     just_above = camera_to_scene(options.min_point_angle_deg + 0.2, 0.0, 0.0).T
     just_below = camera_to_scene(options.min_point_angle_deg - 0.2, 0.0, 0.0).T
     assert two_finite([0, 30, 30], just_above, options) and not two_finite([0, 30, 30], just_below, options)
+
+
+@pytest.mark.parametrize(
+    ("reading", "replaced"),
+    [((0.0, 0.0, 0.0), True), ((14.4, 7.5, 75.0), False)],
+    ids=["near-affine reading: replaced", "two finite points, focal spread: kept refused"],
+)
+def test_a_refused_best_hypothesis_gives_way_to_one_that_explains_other_lines(
+    monkeypatch: pytest.MonkeyPatch, reading: tuple, replaced: bool
+) -> None:
+    # Seed 5 land_015 (a box yard at 28.5 mm pitched 14°): the best-scoring fit was a two-point family far
+    # from the truth (227 mm, both points near infinity, the focal length sliding along a ridge of equal
+    # scores) that explained a few more segments than the true three-point solution; the jackknife refused
+    # it and 1.4 fell back to the preset. Here such a reading is injected as the only fit the search
+    # returns: it explains the lines along X and Y and some clutter, not those along Z, its focal length
+    # undetermined. Where the reading is a level camera square-on to a wall (one vanishing point away from
+    # infinity), the true camera, which explains other lines (Z), must be found and accepted instead. Where
+    # the reading has two finite points and is refused for its focal length's spread, the lines are weak
+    # and the refusal stands (trying alternatives there accepted perturbed frames 18-83 % off).
+    segments = _lines_per_axis(1.6, 14.4, 7.5, 75.0, (14, 10, 14), seed=11)
+    axis_of = np.repeat([0, 1, 2], [14, 10, 14])
+    rng = np.random.default_rng(4)
+    starts = rng.uniform([-0.9, -0.5], [0.9, 0.5], size=(12, 2))
+    angles = rng.uniform(0.0, np.pi, 12)
+    clutter = np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    clutter *= 1.05 * float(segments.length[axis_of == 2].sum()) / 12.0
+    segments = Segments(np.vstack([segments.a, starts]), np.vstack([segments.b, starts + clutter]))
+    labels = np.concatenate([np.where(axis_of == 2, -1, axis_of), np.full(12, 2)])
+    family = Fit(
+        focal=8.0,
+        rotation=camera_to_scene(*reading).T,
+        k1=0.0,
+        labels=labels,
+        cost=0.0,
+        log_focal_sigma=float("inf"),
+        support=float(segments.length[labels >= 0].sum() / segments.length.sum()),
+    )
+    real_best_fits = solve_module._best_fits
+
+    def best_fits(
+        segments_: Segments, frame: ImageFrame, options: SolveOptions, fixed_focal: float | None
+    ) -> list[Fit]:
+        return [family] if fixed_focal is None else real_best_fits(segments_, frame, options, fixed_focal)
+
+    monkeypatch.setattr(solve_module, "_best_fits", best_fits)
+    monkeypatch.setattr(solve_module, "picture_segments", lambda image: (FRAME, segments))
+    # The family outscores the true camera, which explains the 38 scene lines.
+    assert solve_module._fit_score(family, segments) > float(segments.length[:38].sum())
+    counts = solve_module._distinct_counts(segments, family, FRAME)
+    assert solve_module._two_finite_points(counts, family.rotation, SolveOptions()) is not replaced
+    solution = solve_picture(
+        np.zeros((720, 1280, 3), dtype=np.uint8), SolveOptions(estimate_distortion=False)
+    )
+    if not replaced:
+        assert not solution.accepted and solution.refusals == ["one_point_view"]
+        assert solution.focal_source == "preset"
+        return
+    assert solution.accepted, solution.refusals
+    assert solution.focal_source == "picture"
+    assert solution.relative_focal == pytest.approx(1.6, rel=0.01)
+    assert solution.pitch_deg == pytest.approx(14.4, abs=0.2)
+    assert solution.roll_deg == pytest.approx(7.5, abs=0.2)
