@@ -12,7 +12,6 @@ with a child's answer (`announce_packed`)."""
 from __future__ import annotations
 
 import json
-import secrets
 import time
 import uuid
 from collections.abc import Iterator
@@ -30,7 +29,7 @@ from sync_server.events import EventHub, event_message, pack_messages
 from sync_server.settings import Settings
 from tests.support.api import Api, login
 from tests.support.inprocess import InProcessServer, serve_in_process
-from tests.support.server import run_cli
+from tests.support.server import create_admin
 
 EVENTS = AuditEvent.__table__
 RECV_TIMEOUT_S = 10
@@ -46,12 +45,7 @@ def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[InP
     settings = Settings(data_dir=data_dir, database_url=url)
     app = create_app(settings)
     database_url = settings.resolved_database_url
-    password = secrets.token_urlsafe(12)
-    created = run_cli(
-        "admin", "create-user", "admin_gap", "--role", "admin", "--password-stdin",
-        data_dir=data_dir, database_url=url, stdin=password + "\n",
-    )  # fmt: skip
-    assert created.returncode == 0, created.stderr
+    password = create_admin(data_dir, url, "admin_gap")
     with serve_in_process(app) as server:
         admin = login(server.url, "admin_gap", password)
         try:

@@ -20,7 +20,7 @@ from sync_server.app import create_app
 from sync_server.settings import Settings
 from tests.support.api import login
 from tests.support.inprocess import InProcessServer, serve_in_process, wait_until
-from tests.support.server import run_cli
+from tests.support.server import create_admin
 
 RECV_TIMEOUT_S = 10
 QUEUE_SIZE = 4  # AIPIPE_EVENTS_QUEUE_SIZE of this server: a reader that stops falls behind quickly
@@ -33,12 +33,7 @@ def events_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[In
     data_dir: Path = tmp_path_factory.mktemp("events-server")
     app = create_app(Settings(data_dir=data_dir, events_queue_size=QUEUE_SIZE))
     # The app made the database; the admin is made through the real CLI, as a studio would.
-    password = secrets.token_urlsafe(12)
-    created = run_cli(
-        "admin", "create-user", "admin_ev", "--role", "admin", "--password-stdin",
-        data_dir=data_dir, database_url=None, stdin=password + "\n",
-    )  # fmt: skip
-    assert created.returncode == 0, created.stderr
+    password = create_admin(data_dir, None, "admin_ev")
     with serve_in_process(app) as server:
         admin = login(server.url, "admin_ev", password)
         token = admin.headers["Authorization"].split(" ", 1)[1]

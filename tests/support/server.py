@@ -126,6 +126,13 @@ def start_with_admin(
     data_dir: Path, database_url: str | None, username: str, env: dict[str, str] | None = None
 ) -> tuple[ServerProcess, str]:
     """Create an admin through the real CLI, then start a server; return it and the admin's password."""
+    password = create_admin(data_dir, database_url, username)
+    return ServerProcess(data_dir, database_url, env=env or {}).start(), password
+
+
+def create_admin(data_dir: Path, database_url: str | None, username: str) -> str:
+    """Create an admin through the real CLI, as a studio would (the database too, if there is none yet);
+    return the password it was given."""
     password = secrets.token_urlsafe(12)
     created = run_cli(
         "admin",
@@ -141,4 +148,4 @@ def start_with_admin(
     )
     if created.returncode != 0:
         raise RuntimeError(f"creating the admin failed: {created.stderr}{created.stdout}")
-    return ServerProcess(data_dir, database_url, env=env or {}).start(), password
+    return password
