@@ -196,8 +196,8 @@ def seed(api: Api) -> Records:
     return Records(by_name, by_collection)
 
 
-# Every operation of the document, positive and negative: 47 s on a quiet 2-core machine, 134 s with other work
-# on the cores (a CI run of 2026-12-06). Past pytest-timeout's 120 s the timeout's exception lands inside a
+# Every operation of the document, positive and negative: 47 s on a quiet 2-core machine, 134 s with other
+# work on the cores (a CI run of 2026-12-06). Past pytest-timeout's 120 s the timeout's exception lands in a
 # schemathesis call, which reports that operation as "inconsistent results": a time limit, not a finding.
 @pytest.mark.timeout(400)
 def test_no_server_errors_and_every_answer_declared(fuzzed: Api, monkeypatch: pytest.MonkeyPatch) -> None:
