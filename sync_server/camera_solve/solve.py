@@ -97,9 +97,10 @@ def relative_to_focal_mm(relative: float, sensor_width_mm: float, frame: ImageFr
     return relative * frame.scale / frame.width * sensor_width_mm
 
 
-def _hypotheses(
-    segments: Segments, options: SolveOptions, fixed_focal: float | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+Hypotheses = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def _hypotheses(segments: Segments, options: SolveOptions, fixed_focal: float | None) -> Hypotheses:
     """(focals, rotations, order): the hypotheses and their indices from the best soft inlier score down."""
     rng = np.random.default_rng(options.seed)
     scoring = segments.take(np.arange(min(len(segments), options.scoring_segments)))
@@ -119,9 +120,14 @@ def _hypotheses(
 
 
 def _best_fits(
-    segments: Segments, frame: ImageFrame, options: SolveOptions, fixed_focal: float | None
+    segments: Segments,
+    frame: ImageFrame,
+    options: SolveOptions,
+    fixed_focal: float | None,
+    hypotheses: Hypotheses | None = None,
 ) -> list[Fit]:
-    focals, rotations, order = _hypotheses(segments, options, fixed_focal)
+    """The best-scoring hypotheses (`_hypotheses` of these arguments, made here unless given), refined."""
+    focals, rotations, order = hypotheses or _hypotheses(segments, options, fixed_focal)
     fits: list[Fit] = []
     for index in order[: options.refined_candidates * 4]:
         if len(fits) >= options.refined_candidates:
@@ -143,10 +149,11 @@ def _best_fits(
 
 
 def _alternative_fits(
-    segments: Segments, frame: ImageFrame, options: SolveOptions, tried: list[Fit]
+    segments: Segments, frame: ImageFrame, options: SolveOptions, tried: list[Fit], hypotheses: Hypotheses
 ) -> list[Fit]:
-    """Refined hypotheses whose inliers differ from those of every fit in tried (and from each other)."""
-    focals, rotations, order = _hypotheses(segments, options, None)
+    """Refined hypotheses (of the free focal length) whose inliers differ from those of every fit in tried
+    (and from each other)."""
+    focals, rotations, order = hypotheses
     length = segments.length
     masks = [fit.labels >= 0 for fit in tried]
     threshold = math.sin(math.radians(2.0))
@@ -306,7 +313,10 @@ def solve_picture(image: np.ndarray, options: SolveOptions | None = None) -> Cam
     if len(segments) < options.min_segments:
         refusals.append("too_few_lines")
     else:
-        fits = _best_fits(segments, frame, options, held)
+        hypotheses = _hypotheses(
+            segments, options, held
+        )  # made once: the alternatives below look at them too
+        fits = _best_fits(segments, frame, options, held, hypotheses)
         fit = max(fits, key=lambda f: _fit_score(f, segments)) if fits else None
         if fit is None:
             refusals.append("too_few_lines")
@@ -317,7 +327,7 @@ def solve_picture(image: np.ndarray, options: SolveOptions | None = None) -> Cam
         refusals = _refusals(fit, segments, frame, options)
         if refusals and not _two_finite_points(_distinct_counts(segments, fit, frame), fit.rotation, options):
             floor = options.alternative_score_ratio * _fit_score(fit, segments)
-            for other in _alternative_fits(segments, frame, options, fits):
+            for other in _alternative_fits(segments, frame, options, fits, hypotheses):
                 if _fit_score(other, segments) < floor:
                     continue
                 other = _with_jackknife(other, segments, frame, options)

@@ -213,7 +213,11 @@ def test_a_refused_best_hypothesis_gives_way_to_one_that_explains_other_lines(
     real_best_fits = solve_module._best_fits
 
     def best_fits(
-        segments_: Segments, frame: ImageFrame, options: SolveOptions, fixed_focal: float | None
+        segments_: Segments,
+        frame: ImageFrame,
+        options: SolveOptions,
+        fixed_focal: float | None,
+        hypotheses: object = None,
     ) -> list[Fit]:
         return [family] if fixed_focal is None else real_best_fits(segments_, frame, options, fixed_focal)
 
