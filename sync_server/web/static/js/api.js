@@ -181,6 +181,13 @@ export async function requireLogin() {
  * left open for a day misses nothing; a connection that goes silent past the server's ping interval is
  * treated as dead. Other messages (`type` not "event") go to `onMessage`.
  */
+/** Whether `incoming` (a record as an event brings it) may replace `old`: not an older revision. Events do
+ * not always arrive in revision order (an import's child process may follow the server's own later edit,
+ * docs/events.md). */
+export function newer(old, incoming) {
+  return !old || (incoming.revision ?? 0) >= (old.revision ?? 0);
+}
+
 export class LiveEvents {
   constructor({ onEvent, onOpen = () => {}, onMessage = () => {}, projectId = null, since = null } = {}) {
     this.onEvent = onEvent;

@@ -13,6 +13,7 @@ import {
   errorText,
   goToLogin,
   loadSession,
+  newer,
   requireLogin,
   t,
   toast,
@@ -59,8 +60,6 @@ function agentState(agent) {
   if (agent.state === "idle" && currentJob(agent)) return "busy";
   return agent.state;
 }
-
-const newer = (old, incoming) => !old || (incoming.revision ?? 0) >= (old.revision ?? 0);
 
 // -- agents ----------------------------------------------------------------------------------------
 

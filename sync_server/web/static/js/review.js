@@ -2,7 +2,7 @@
 // side or as a wipe, played in sync and stepped frame by frame at the project's exact rate, and verdicts and
 // notes anchored to a frame. Media play from signed URLs (a <video> cannot send the Authorization header);
 // new notes, verdicts and versions arrive live on the event stream.
-import { api, boot, can, el, errorText, LiveEvents, requireLogin, t, toast } from "./api.js";
+import { api, boot, can, el, errorText, LiveEvents, newer, requireLogin, t, toast } from "./api.js";
 import { frameOf, MediaLinks, timecode, timeOf } from "./review_media.js";
 
 const STAGE_ORDER = ["previz", "layout", "playblast", "render", "comp", "final", "plate", "reference"];
@@ -532,10 +532,9 @@ function applyEvent(event) {
     renderVersions();
   } else if (event.action === "shot.updated" || event.action === "shot.created") {
     const at = state.shots.findIndex((s) => s.id === data.id);
-    // Events do not always arrive in revision order (a child process's import may follow the server's own
-    // later edit, docs/events.md): an older revision than the one shown changes nothing.
+    // An older revision than the one shown (events do not always arrive in revision order) changes nothing.
     const known = at >= 0 ? state.shots[at] : state.shot && state.shot.id === data.id ? state.shot : null;
-    if (known && (data.revision ?? 0) < (known.revision ?? 0)) return;
+    if (!newer(known, data)) return;
     if (at >= 0) {
       state.shots[at] = data;
       const badge = document.querySelector(`#shots .shot[data-shot-id="${data.id}"] .status`);
