@@ -271,11 +271,12 @@ class EventHub:
         loop = self._loop
         if loop is None or loop.is_closed():
             return
-        loop.call_soon_threadsafe(self._fan_out_live, message, True)
+        loop.call_soon_threadsafe(self._live_here, message)
 
-    def _fan_out_live(self, message: dict[str, Any], here: bool = False) -> None:
+    def _live_here(self, message: dict[str, Any]) -> None:
+        """A reading this process received: to its subscribers and, on PostgreSQL, to the other processes'."""
         self._deliver(message)
-        if here and self._live_wake is not None:  # PostgreSQL: the other server processes' clients too
+        if self._live_wake is not None:
             self._live_out.append(message)
             self._live_wake.set()
 
@@ -288,7 +289,7 @@ class EventHub:
             logger.warning("ignoring a malformed live reading notification", extra={"payload": payload[:200]})
             return
         if origin != self._origin and isinstance(message, dict) and message.get("type") == "live":
-            self._fan_out_live(message)
+            self._deliver(message)
 
     async def _live_send_loop(self, conninfo: str) -> None:
         """Send this process's live readings to the other server processes (PostgreSQL NOTIFY on its own
