@@ -29,7 +29,9 @@ from tests.web.conftest import WebServer
 
 RATE = "24000/1001"
 FRAMES = 600  # 25 s at 23.976: long enough that stepping at a wrong rate shows the wrong frame
-PLAYBLAST_FIRST = 100  # the playblast's frames show 100, 101, …; the previz's 0, 1, …
+# The playblast's frames show 1001, 1002, … and it says so (`first_frame`): the room shows the same numbers.
+# The previz's show 0, 1, … and it says nothing: the room numbers it from the cut, 1001.
+PLAYBLAST_FIRST = 1001
 # pytest-timeout counts fixture setup: the first test here also starts the server and Chromium and encodes and
 # publishes the two coded movies, which took 120 s on 2 cores at load 15-20 (the test itself, 15-40 s).
 pytestmark = pytest.mark.timeout(300)
@@ -45,9 +47,11 @@ class Reel:
     playblast: dict[str, Any]
 
 
-def _publish(client: httpx.Client, shot_id: str, stage: str, name: str, data: bytes) -> dict[str, Any]:
+def _publish(
+    client: httpx.Client, shot_id: str, stage: str, name: str, data: bytes, **fields: str
+) -> dict[str, Any]:
     parts = [("files", (name, data, "application/octet-stream"))]
-    response = client.post(f"/api/shots/{shot_id}/versions", data={"stage": stage}, files=parts)
+    response = client.post(f"/api/shots/{shot_id}/versions", data={"stage": stage, **fields}, files=parts)
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -73,7 +77,14 @@ def reel(web: WebServer, tmp_path_factory: pytest.TempPathFactory) -> Reel:
     previz_movie = coded_movie(folder / "previz.mp4", 0, FRAMES, RATE)
     playblast_movie = coded_movie(folder / "playblast.mp4", PLAYBLAST_FIRST, FRAMES, RATE)
     previz = _publish(admin, shots[1]["id"], "previz", "previz.mp4", previz_movie.read_bytes())
-    playblast = _publish(admin, shots[1]["id"], "playblast", "playblast.mp4", playblast_movie.read_bytes())
+    playblast = _publish(
+        admin,
+        shots[1]["id"],
+        "playblast",
+        "playblast.mp4",
+        playblast_movie.read_bytes(),
+        first_frame=str(PLAYBLAST_FIRST),
+    )
     return Reel(project, shots, previz, playblast)
 
 
@@ -176,12 +187,15 @@ def test_play_step_wipe_and_approve_at_frame_12_seen_live_in_a_second_browser(
     page.click("#play")  # pause
     page.wait_for_function("() => [...document.querySelectorAll('#viewer video')].every(v => v.paused)")
 
-    # Frame stepping with the keyboard, at 24000/1001: each player shows exactly the frame the readout says.
+    # Frame stepping with the keyboard, at 24000/1001: each player shows exactly the frame the readout says,
+    # numbered as the shot's frames are (A's, from its first frame, 1001), never from 0.
     page.keyboard.press("Home")
+    assert page.locator("#frame-number").inner_text() == str(PLAYBLAST_FIRST)
+    assert page.locator("#frame-total").inner_text() == f" ({PLAYBLAST_FIRST}–{PLAYBLAST_FIRST + FRAMES - 1})"
     for _ in range(13):
         page.keyboard.press("ArrowRight")
     page.keyboard.press("ArrowLeft")
-    assert page.locator("#frame-number").inner_text() == "12"
+    assert page.locator("#frame-number").inner_text() == str(PLAYBLAST_FIRST + 12)
     assert page.locator("#timecode").inner_text() == "00:00:00:12"
     _settled(page, 12)
     _shows(page, "#media-a", PLAYBLAST_FIRST + 12)
@@ -189,14 +203,14 @@ def test_play_step_wipe_and_approve_at_frame_12_seen_live_in_a_second_browser(
     page.keyboard.press("Shift+ArrowRight")
     page.keyboard.press("Shift+ArrowRight")
     page.keyboard.press("ArrowRight")
-    assert page.locator("#frame-number").inner_text() == "33"
+    assert page.locator("#frame-number").inner_text() == str(PLAYBLAST_FIRST + 33)
     assert page.locator("#timecode").inner_text() == "00:00:01:09"
     _settled(page, 33)
     _shows(page, "#media-a", PLAYBLAST_FIRST + 33)
     _shows(page, "#media-b", 33)
     # The last frame, 25 s in: a rate of 24 instead of 24000/1001 would be 0.6 frames off by now.
     page.keyboard.press("End")
-    assert page.locator("#frame-number").inner_text() == str(FRAMES - 1)
+    assert page.locator("#frame-number").inner_text() == str(PLAYBLAST_FIRST + FRAMES - 1)
     assert page.locator("#timecode").inner_text() == "00:00:24:23"
     _settled(page, FRAMES - 1)
     _shows(page, "#media-a", PLAYBLAST_FIRST + FRAMES - 1)
@@ -225,10 +239,11 @@ def test_play_step_wipe_and_approve_at_frame_12_seen_live_in_a_second_browser(
 
     page.screenshot(path=str(tmp_path / "review-wipe.png"))
 
-    # Approve the playblast with a note at frame 12.
+    # Approve the playblast with a note at frame 1013, its 13th: stored as 12 (counted from the movie's first
+    # frame, as the API keeps a note's frame and the add-on's markers read it).
     page.fill("#note-text", "Hands fixed. 손 수정 완료")
     assert page.locator("#note-at-frame").is_checked()
-    assert page.locator("#note-frame").inner_text() == "12"
+    assert page.locator("#note-frame").inner_text() == str(PLAYBLAST_FIRST + 12)
     page.click("#verdict-approve")
     page.wait_for_selector("#notes .note[data-verdict=approve]")
     reviews = web.admin.get(f"/api/versions/{reel.playblast['id']}/reviews").json()["items"]
@@ -239,16 +254,21 @@ def test_play_step_wipe_and_approve_at_frame_12_seen_live_in_a_second_browser(
 
     # The second browser sees the note and the verdict without reloading.
     watcher.page.wait_for_selector("#notes .note[data-verdict=approve] .at-frame")
-    assert watcher.page.locator("#notes .note .at-frame").inner_text() == "frame 12"
+    assert watcher.page.locator("#notes .note .at-frame").inner_text() == f"frame {PLAYBLAST_FIRST + 12}"
     watcher.page.wait_for_selector(
         f".version[data-version-id='{reel.playblast['id']}'] .verdict[data-verdict=approve]"
     )
     assert watcher.page.evaluate("window.__notReloaded") is True
 
-    # A note's frame takes the player there.
+    # A note's frame takes the player there: the picture it was written on.
+    page.check("#mode-side")
+    page.evaluate("document.activeElement.blur()")  # the keys step the players, not the radio buttons
     page.keyboard.press("Home")
+    assert page.locator("#frame-number").inner_text() == str(PLAYBLAST_FIRST)
     page.click("#notes .note .at-frame")
-    assert page.locator("#frame-number").inner_text() == "12"
+    assert page.locator("#frame-number").inner_text() == str(PLAYBLAST_FIRST + 12)
+    _settled(page, 12)
+    _shows(page, "#media-a", PLAYBLAST_FIRST + 12)
 
 
 def test_an_artist_may_note_but_not_judge_and_a_wrangler_may_do_neither(
@@ -306,7 +326,7 @@ def test_a_player_whose_url_expired_gets_a_new_one_and_stays_on_its_frame(
         "() => { const v = document.getElementById('video-a');"
         " return !v.src.endsWith('token=x') && v.readyState >= 2 && !v.seeking; }"
     )
-    assert page.locator("#frame-number").inner_text() == "5"
+    assert page.locator("#frame-number").inner_text() == str(PLAYBLAST_FIRST + 5)
     _settled(page, 5)
     _shows(page, "#media-a", PLAYBLAST_FIRST + 5)
 
@@ -420,6 +440,21 @@ def test_the_review_room_in_korean(web: WebServer, reel: Reel, browsing: Any, tm
         == "프리비즈"
     )
     assert page.locator("#frame-number").locator("xpath=..").inner_text().startswith("프레임")
+    # A version that does not say how its frames are numbered (the previz) counts from the cut, 1001: a note
+    # stored at its 4th frame (3) reads "1004 프레임" and takes the player to that picture.
+    noted = web.admin.post(
+        f"/api/versions/{reel.previz['id']}/reviews", json={"text": "눈 깜빡임", "frame": 3}
+    )
+    assert noted.status_code == 201, noted.text
+    page.click(f".version[data-version-id='{reel.previz['id']}'] .pick-a")
+    at_frame = page.locator("#notes .note:has-text('눈 깜빡임') .at-frame")
+    at_frame.wait_for()  # the notes are loaded once the new players are
+    assert at_frame.inner_text() == "1004 프레임"
+    page.evaluate(WATCH_PRESENTED)  # the players are new ones
+    at_frame.click()
+    assert page.locator("#frame-number").inner_text() == "1004"
+    _settled(page, 3)
+    _shows(page, "#media-a", 3)
     shot = tmp_path / "review-ko.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000

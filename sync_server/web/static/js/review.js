@@ -3,7 +3,7 @@
 // notes anchored to a frame. Media play from signed URLs (a <video> cannot send the Authorization header);
 // new notes, verdicts and versions arrive live on the event stream.
 import { api, boot, can, el, errorText, LiveEvents, newer, requireLogin, t, toast } from "./api.js";
-import { frameOf, MediaLinks, timecode, timeOf } from "./review_media.js";
+import { firstNumber, frameOf, MediaLinks, timecode, timeOf } from "./review_media.js";
 
 const STAGE_ORDER = ["previz", "layout", "playblast", "render", "comp", "final", "plate", "reference"];
 const VERDICTS = ["approve", "needs_changes", "reject"];
@@ -16,7 +16,7 @@ const state = {
   shot: null,
   versions: [], // the shot's versions, newest first
   slots: { a: null, b: null }, // version ids
-  frame: 0, // the frame the player shows (0 = the movie's first frame)
+  frame: 0, // the frame the player shows (0 = the movie's first frame; shown as the shot's number, `numbered`)
   notes: [], // notes of the version in slot A
   live: null,
 };
@@ -340,14 +340,19 @@ function step(delta) {
   seek(state.frame + delta);
 }
 
+/** The studio's number of `frame` (counted from the movie's first) of a version (default: A's), e.g. 1001. */
+function numbered(frame, versionId = state.slots.a) {
+  return firstNumber(state.versions.find((v) => v.id === versionId)) + frame;
+}
+
 function showFrame() {
   const lead = videos()[0];
   if (lead && !lead.paused) state.frame = frameOf(lead.currentTime, rate());
-  $("frame-number").textContent = String(state.frame);
-  const total = lastFrame() + 1;
-  $("frame-total").textContent = total > 1 ? ` / ${total}` : "";
+  $("frame-number").textContent = String(numbered(state.frame));
+  const last = lastFrame();
+  $("frame-total").textContent = last > 0 ? ` (${numbered(0)}–${numbered(last)})` : "";
   $("timecode").textContent = timecode(state.frame, rate());
-  $("note-frame").textContent = String(state.frame);
+  $("note-frame").textContent = String(numbered(state.frame));
   $("viewer").dataset.frame = String(state.frame);
 }
 
@@ -455,7 +460,7 @@ function renderNotes() {
           ? el("button", {
               type: "button",
               class: "link at-frame",
-              text: t("at_frame", { frame: note.frame }),
+              text: t("at_frame", { frame: numbered(note.frame, note.version_id) }),
               onclick: () => {
                 pause();
                 seek(note.frame);
@@ -491,6 +496,7 @@ async function sendReview(verdict) {
   if (!verdict && !text) return toast(t("note_needs_text"), "error");
   const body = { text };
   if (verdict) body.verdict = verdict;
+  // Stored counted from the movie's first frame (the add-on's markers read it so); shown as the shot's number.
   if ($("note-at-frame").checked) body.frame = state.frame;
   try {
     const result = await api(`/api/versions/${versionId}/reviews`, { method: "POST", body });

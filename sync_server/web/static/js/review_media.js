@@ -2,6 +2,18 @@
 import { accessToken } from "./api.js";
 
 const RENEW_BEFORE_MS = 60_000; // ask for a new URL when the cached one has less than this left
+// Where a shot's cut starts when its media does not say (the add-on's layout: blender_addon/layout/opsdata.py).
+export const CUT_START = 1001;
+
+/** The studio's number of a version's first media frame: as its maker numbered it (`first_frame`: 1001 for a
+ * playblast of the cut 1001–1084, 993 for a render with 8 frames of head handle), else as the add-on lays the
+ * shot out (the cut at 1001, the head handle the movie holds before it). The player and the notes count
+ * frames from the movie's first (0, as the API stores a note's frame); the room shows this number plus that. */
+export function firstNumber(version) {
+  if (!version) return CUT_START;
+  if (Number.isInteger(version.first_frame)) return version.first_frame;
+  return CUT_START - (Number(version.handle_in) || 0);
+}
 
 /** The frame (0 = the movie's first) shown at `seconds`, at `rate` = {num, den} frames per second. */
 export function frameOf(seconds, { num, den }) {
