@@ -79,7 +79,11 @@ def proxy(
     with connect(ServerClient, server, api_key, timeout_s=HTTP_TIMEOUT_S) as api:
         pid = api.project_id(project)
         queued = api.call("POST", f"/api/projects/{pid}/editorial/proxies")
-        err().print(f"Proxy v{queued['number']:03d} queued; waiting for it.", markup=False, highlight=False)
+        if queued["status"] == "succeeded":  # the edit is unchanged since that proxy: the server ran nothing
+            said = f"Proxy v{queued['number']:03d} already shows this edit; nothing to render."
+        else:
+            said = f"Proxy v{queued['number']:03d} {queued['status']}; waiting for it."
+        err().print(said, markup=False, highlight=False)
         done = _wait(api, queued)
         if done["status"] != "succeeded":
             raise CliError(f"Proxy v{done['number']:03d} failed: {done['error']}")

@@ -45,6 +45,9 @@ class ProxyRender(IdMixin, TimestampMixin, Base):
     encoded: Mapped[int] = mapped_column(Integer, default=0)
     reused: Mapped[int] = mapped_column(Integer, default=0)
     segments: Mapped[list[dict[str, Any]]] = mapped_column(JsonType, default=list)
+    # What the movie shows (`proxy.edit_key`): a request for an edit of the same key gets this render again.
+    # None: an empty edit, or a render made before the key was kept (never reused).
+    edit_key: Mapped[str | None] = mapped_column(String(64), default=None)
     error: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[str] = mapped_column(String(200), default="")
     started_at: Mapped[datetime | None] = mapped_column(default=None)

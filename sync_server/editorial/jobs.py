@@ -6,6 +6,10 @@ and progress the API serves; the movie lands in `edit/proxy/vNNN/`. The worker t
 records the start and the end; the render itself (driving ffmpeg, checking each segment, the join, the
 progress writes) runs in a spawned child process at `AIPIPE_BACKGROUND_NICE`, so none of it holds the
 server process's GIL.
+
+A request for the proxy of an unchanged edit (same `edit_key`: cuts, media files, rate, size, burn-ins, the
+proxy code's version) is answered with the render already made, or on its way in this process, and runs
+nothing; requests are taken one at a time per process, so two at once for the same edit make one render.
 """
 
 from __future__ import annotations
@@ -21,8 +25,10 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from aipipe_shared.framerate import fps_text
+from aipipe_shared.naming import PathOutsideRootError, resolve_inside
 
 from ..context import SYSTEM, Principal, UnitOfWork
 from ..crud import get_or_404
@@ -35,7 +41,7 @@ from ..settings import Settings
 from ..spawned import SpawnedPool
 from ..storage.layout import ProjectLayout
 from .edit import load_edit
-from .proxy import ProxyError, ProxyResult, ProxySpec, render_proxy
+from .proxy import ProxyError, ProxyResult, ProxySpec, edit_key, render_proxy
 from .schemas import ProxyRenderOut
 from .timeline import EditShot
 
@@ -87,6 +93,7 @@ class ProxyJobs:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aipipe-proxy")
         self._process = SpawnedPool(1, settings.background_nice)  # started on the first render
         self._lock = threading.Lock()
+        self._submitting = threading.Lock()  # one request at a time: the same edit twice at once, one render
         self._running: dict[uuid.UUID, Future[None]] = {}
 
     def close(self) -> None:
@@ -94,11 +101,23 @@ class ProxyJobs:
         self._process.close()
 
     def submit(self, project_id: uuid.UUID, actor: Principal) -> ProxyRenderOut:
-        """Queue a render of the project's edit as the next `vNNN`; returns the queued row."""
+        """Queue a render of the project's edit as the next `vNNN` and return the queued row; or, when the
+        edit is unchanged since a render (same `edit_key`), return that render."""
+        with self._submitting:
+            return self._submit(project_id, actor)
+
+    def _submit(self, project_id: uuid.UUID, actor: Principal) -> ProxyRenderOut:
         root = self._settings.resolved_storage_root
+        with self._db.read_sessions() as session:
+            edit = load_edit(session, project_id, root)
+            size = proxy_size(edit.project.width, edit.project.height, self._settings.editorial_proxy_height)
+            key = edit_key(edit.shots, self._spec(edit.project, *size)) if edit.shots else None
         with self._db.write_sessions() as session:
             uow = UnitOfWork(session=session, hub=self._hub, actor=actor)
             project = get_or_404(session, Project, project_id, "project")
+            made = self._made(session, project.id, key)
+            if made is not None:
+                return ProxyRenderOut.of(made)
             last = session.scalar(
                 select(func.max(ProxyRender.number)).where(ProxyRender.project_id == project.id)
             )
@@ -117,11 +136,21 @@ class ProxyJobs:
                 width=width,
                 height=height,
                 created_by=actor.name,
+                edit_key=key,
             )
             session.add(row)
             try:
                 session.flush()
             except IntegrityError as exc:
+                # Another server process queued a render meanwhile: of the same edit, that one is the answer.
+                session.rollback()
+                other = session.scalar(
+                    select(ProxyRender).where(
+                        ProxyRender.project_id == project_id, ProxyRender.number == number
+                    )
+                )
+                if key is not None and other is not None and other.edit_key == key:
+                    return ProxyRenderOut.of(other)
                 raise Conflict("Another proxy render took the same number; start it again.") from exc
             out = ProxyRenderOut.of(row)
             uow.record(
@@ -131,6 +160,44 @@ class ProxyJobs:
         with self._lock:
             self._running[out.id] = self._pool.submit(self._run, out.id)
         return out
+
+    def _made(self, session: Session, project_id: uuid.UUID, key: str | None) -> ProxyRender | None:
+        """The newest render of the edit of `key` that succeeded and whose movie is still there, or that this
+        process is still running (a render left `running` by a stopped process is never the answer)."""
+        if key is None:
+            return None
+        rows = session.scalars(
+            select(ProxyRender)
+            .where(ProxyRender.project_id == project_id, ProxyRender.edit_key == key)
+            .order_by(ProxyRender.number.desc())
+        )
+        for row in rows:
+            if row.status == "succeeded" and self._movie_exists(row.path):
+                return row
+            if row.status in ("queued", "running"):
+                with self._lock:
+                    if row.id in self._running:
+                        return row
+        return None
+
+    def _movie_exists(self, path: str) -> bool:
+        try:
+            return Path(resolve_inside(self._settings.resolved_storage_root, path)).is_file()
+        except PathOutsideRootError:
+            return False
+
+    def _spec(self, project: Project, width: int, height: int) -> ProxySpec:
+        settings = self._settings
+        return ProxySpec(
+            project.fps_num,
+            project.fps_den,
+            width,
+            height,
+            font=_font(settings.editorial_burnin_font),
+            workers=settings.editorial_proxy_workers,
+            timeout_s=settings.editorial_ffmpeg_timeout_s,
+            nice=settings.background_nice,
+        )
 
     def wait(self, render_id: uuid.UUID, timeout_s: float | None = None) -> None:
         """Block until the render has finished in this process (CLI and tests)."""
@@ -162,17 +229,7 @@ class ProxyJobs:
             layout = ProjectLayout.of(edit.project, root)
             cache = layout.absolute(f"{layout.build('edit_proxy_dir')}/{SEGMENT_CACHE}")
             output = layout.absolute(row.path)
-            num, den = edit.project.fps_num, edit.project.fps_den
-            spec = ProxySpec(
-                num,
-                den,
-                row.width,
-                row.height,
-                font=_font(settings.editorial_burnin_font),
-                workers=settings.editorial_proxy_workers,
-                timeout_s=settings.editorial_ffmpeg_timeout_s,
-                nice=settings.background_nice,
-            )
+            spec = self._spec(edit.project, row.width, row.height)
         with self._db.write_sessions() as session:
             started = get_or_404(session, ProxyRender, render_id, "proxy")
             started.status, started.started_at = "running", datetime.now(UTC)
@@ -211,6 +268,7 @@ class ProxyJobs:
             encoded=result.encoded,
             reused=result.reused,
             frames=result.frames,
+            edit_key=edit_key(edit.shots, spec),  # the edit rendered (it may have changed since the request)
         )
 
     def _finish(self, render_id: uuid.UUID, *, error: str | None = None, **values: object) -> None:

@@ -4,6 +4,8 @@ A segment's cache key covers everything that shows in it (media checksum, first 
 size, burn-in text, encoder settings). A change to one shot therefore makes one new key and one encode;
 every other segment is found in the cache and the join (`-f concat -c copy`) copies their packets.
 All segments share codec, size, rate and time base, which is what a stream copy join needs.
+A whole proxy's key (`edit_key`) is its segments' keys in order plus the join's recipe: a request for an edit
+whose key a proxy already has is answered with that proxy (`jobs.py`), nothing is run.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 ENCODER = ("-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p", "-bf", "0")
 ENCODER_VERSION = "3"  # bump when the segment recipe changes, so old cached segments are not reused
+JOIN_VERSION = "1"  # bump when the join changes (`_join`), so no earlier proxy is given for a new request
 SLATE_COLOUR = "0x1e2630"
 MISSING_COLOUR = "0x5a1020"  # frames a movie shorter than the cut lacks: dark red, never its last frame held
 
@@ -120,6 +123,13 @@ def segment_key(shot: EditShot, spec: ProxySpec) -> str:
         "font": spec.font,
     }
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def edit_key(shots: list[EditShot], spec: ProxySpec) -> str:
+    """The key of the proxy of `shots`: equal keys, the same movie (each segment's key covers what shows in
+    it; the proxy has no sound)."""
+    recipe = {"join": JOIN_VERSION, "segments": [segment_key(shot, spec) for shot in shots]}
+    return hashlib.sha256(json.dumps(recipe).encode()).hexdigest()
 
 
 def render_proxy(

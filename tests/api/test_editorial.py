@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -258,6 +259,62 @@ def test_proxy_movie_reencodes_only_the_changed_shot(api: Api, tmp_path: Path) -
     assert_problem(api.user("wrangler").post(f"/api/projects/{project['id']}/editorial/proxies"), 403)
 
 
+def test_the_proxy_of_an_unchanged_edit_is_the_one_made_and_a_one_frame_change_renders_again(
+    api: Api, tmp_path: Path
+) -> None:
+    made = _edit_project(api, tmp_path, "24")
+    project, shots = made["project"], made["shots"]
+    editors = [api.user("editor"), api.user("editor")]
+    url = f"/api/projects/{project['id']}/editorial/proxies"
+    root = api.data_dir / "storage"  # type: ignore[operator]
+
+    def ask_twice_at_once() -> list[dict[str, Any]]:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            answers = list(pool.map(lambda client: client.post(url), editors))
+        assert [a.status_code for a in answers] == [202, 202], [a.text for a in answers]
+        return [a.json() for a in answers]
+
+    # Two requests at once for an edit never rendered: one render, both answers name it.
+    first, same = ask_twice_at_once()
+    assert same["id"] == first["id"]
+    first = _wait_for_proxy(editors[0], first)
+    assert first["status"] == "succeeded", first["error"]
+    movie = root / first["path"]
+    made_at = movie.stat()
+
+    # The same edit again (twice at once): the same proxy, nothing run, the movie untouched.
+    for answer in ask_twice_at_once():
+        assert (answer["id"], answer["number"], answer["status"]) == (first["id"], 1, "succeeded")
+    assert (movie.stat().st_ino, movie.stat().st_mtime_ns) == (made_at.st_ino, made_at.st_mtime_ns)
+    assert [p["number"] for p in editors[0].get(url).json()] == [1]
+
+    # One frame shorter: a new proxy, one segment encoded.
+    shot = api.admin.get(f"/api/shots/{shots[2]['id']}").json()
+    changed = api.admin.patch(
+        f"/api/shots/{shot['id']}", json={"duration_frames": DURATIONS[2] - 1, "revision": shot["revision"]}
+    )
+    assert changed.status_code == 200, changed.text
+    second = _wait_for_proxy(editors[0], editors[0].post(url).json())
+    assert (second["status"], second["number"], second["encoded"], second["reused"]) == ("succeeded", 2, 1, 2)
+    assert second["frames"] == sum(DURATIONS) - 1
+    # A new version of a shot's media: a new proxy too; and the edit of proxy 2 asked again is proxy 2's.
+    _publish(
+        api.admin,
+        shots[0]["id"],
+        "render",
+        "render.mp4",
+        h264_mp4(tmp_path / "new.mp4", seconds=3).read_bytes(),
+    )
+    third = _wait_for_proxy(editors[0], editors[0].post(url).json())
+    assert (third["status"], third["number"], third["encoded"]) == ("succeeded", 3, 1)
+    assert editors[1].post(url).json()["id"] == third["id"]
+    # A proxy whose movie is gone is made again.
+    (root / third["path"]).unlink()
+    fourth = _wait_for_proxy(editors[0], editors[0].post(url).json())
+    assert (fourth["status"], fourth["number"], fourth["encoded"]) == ("succeeded", 4, 0)
+    assert [p["number"] for p in editors[0].get(url).json()] == [4, 3, 2, 1]
+
+
 def test_cli_exports_the_edl_and_renders_the_proxy_through_the_server(api: Api, tmp_path: Path) -> None:
     made = _edit_project(api, tmp_path, "25")
     code = made["project"]["code"]
@@ -273,7 +330,11 @@ def test_cli_exports_the_edl_and_renders_the_proxy_through_the_server(api: Api, 
     rendered = aipipe("editorial", "proxy", code, "--download", str(movie), env=env, cwd=tmp_path)
     assert rendered.returncode == 0, rendered.stderr
     assert "3 shots encoded, 0 joined from the cache" in rendered.stdout
+    again = aipipe("editorial", "proxy", code, env=env, cwd=tmp_path)  # the edit has not changed
+    assert again.returncode == 0, again.stderr
+    assert "Proxy v001 already shows this edit; nothing to render." in again.stderr
     listed = api.admin.get(f"/api/projects/{made['project']['id']}/editorial/proxies").json()
+    assert len(listed) == 1
     assert listed[0]["status"] == "succeeded" and listed[0]["frames"] == sum(DURATIONS)
     assert _frames_of(movie)[0] == sum(DURATIONS)
     missing = aipipe("editorial", "proxy", "NO_SUCH", env=env, cwd=tmp_path)

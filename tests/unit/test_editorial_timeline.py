@@ -10,7 +10,7 @@ import pytest
 
 from sync_server.editorial import exchange
 from sync_server.editorial.jobs import proxy_size
-from sync_server.editorial.proxy import ProxySpec, segment_key
+from sync_server.editorial.proxy import ProxySpec, edit_key, segment_key
 from sync_server.editorial.reels import REEL_LEN, reel_base, reel_names
 from sync_server.editorial.timeline import (
     EditMedia,
@@ -101,6 +101,24 @@ def test_a_segment_key_changes_only_with_what_shows_in_the_segment() -> None:
         assert segment_key(changed, spec) != key
     assert segment_key(shot, dataclasses.replace(spec, height=720)) != key
     assert segment_key(shot, dataclasses.replace(spec, fps_num=24, fps_den=1)) != key
+
+
+def test_an_edit_key_is_the_same_for_the_same_picture_and_changes_with_any_cut_order_or_setting() -> None:
+    spec = ProxySpec(24000, 1001, 960, 540)
+    a, b = _shot("SHT_0010", 48), _shot("SHT_0020", 17)
+    key = edit_key([a, b], spec)
+    again = [dataclasses.replace(a, revision=9), dataclasses.replace(b, scene_code="SCN_001")]
+    assert edit_key(again, spec) == key  # nothing that shows changed
+    assert edit_key([a, b], dataclasses.replace(spec, workers=8, timeout_s=5, nice=19)) == key
+    for changed in (
+        [a, dataclasses.replace(b, duration=16)],  # one frame
+        [b, a],  # the order
+        [a],  # a shot gone
+        [a, _shot("SHT_0020", 17, sha256="b" * 64)],  # a new file
+    ):
+        assert edit_key(changed, spec) != key
+    assert edit_key([a, b], dataclasses.replace(spec, height=720)) != key
+    assert edit_key([a, b], dataclasses.replace(spec, font="/fonts/NotoSansCJK.ttc")) != key
 
 
 def test_proxy_size_keeps_the_aspect_in_even_pixels() -> None:
