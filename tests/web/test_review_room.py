@@ -106,21 +106,24 @@ def _code_on_screen(page: Any, selector: str) -> int:
     return read_code(pixels)
 
 
-def _settled(page: Any, frame: int | None = None) -> None:
+def _settled(page: Any, frame: int | dict[str, int] | None = None) -> None:
     """Both players have finished seeking and hold a decoded frame; with `frame`, the browser has also
     presented that frame of the movie in both (so a screenshot taken now shows it, however busy the
-    machine: no guessing how long painting takes)."""
+    machine: no guessing how long painting takes); or, given {player id: frame}, that player's frame in
+    each player named."""
     page.wait_for_function(
         "() => [...document.querySelectorAll('#viewer video')].every(v => !v.seeking && v.readyState >= 2)"
     )
     if frame is None:
         return
-    presented = """([frame, num, den]) => [...document.querySelectorAll('#viewer video')].every(v =>
-        !v.seeking && v.dataset.presentedTime !== undefined
-        && Math.floor(Number(v.dataset.presentedTime) * num / den + 1e-6) === frame)"""
+    presented = """([frames, num, den]) => [...document.querySelectorAll('#viewer video')]
+        .filter(v => v.id in frames).every(v => !v.seeking && v.dataset.presentedTime !== undefined
+        && Math.floor(Number(v.dataset.presentedTime) * num / den + 1e-3) === frames[v.id])"""
+    # (+1e-3 frame: the media time is given in whole microseconds, so a frame's start may read a hair early.)
     num, den = (int(part) for part in RATE.split("/"))
+    frames = frame if isinstance(frame, dict) else {"video-a": frame, "video-b": frame}
     try:
-        page.wait_for_function(presented, arg=[frame, num, den])
+        page.wait_for_function(presented, arg=[frames, num, den])
     except Exception as exc:
         raise AssertionError(f"frame {frame} not presented: {page.evaluate(PLAYERS)}") from exc
 
@@ -140,7 +143,7 @@ def _shows(page: Any, selector: str, number: int) -> None:
         raise AssertionError(f"{exc}; read {read[-5:]}, players {page.evaluate(PLAYERS)}") from None
 
 
-def _open_shot(session: Any, web: WebServer, reel: Reel, role: str, lang: str = "en") -> str:
+def _open_shot(session: Any, web: WebServer, reel: Reel, role: str, lang: str = "en", shot: int = 1) -> str:
     username, password = web.user(role)
     page = session.page
     # Every wait here is for an event (a seek done, a frame presented, a note arrived), so a longer limit
@@ -149,7 +152,7 @@ def _open_shot(session: Any, web: WebServer, reel: Reel, role: str, lang: str = 
     session.login(web.url, username, password, then="/review")
     page.goto(f"{web.url}/review?project={reel.project['id']}&lang={lang}")
     page.wait_for_selector("#review[data-ready=true]")
-    page.click(f"#shots .shot[data-shot-id='{reel.shots[1]['id']}'] .shot-pick")
+    page.click(f"#shots .shot[data-shot-id='{reel.shots[shot]['id']}'] .shot-pick")
     page.wait_for_selector("#video-a")
     _settled(page)
     page.evaluate(WATCH_PRESENTED)
@@ -269,6 +272,102 @@ def test_play_step_wipe_and_approve_at_frame_12_seen_live_in_a_second_browser(
     assert page.locator("#frame-number").inner_text() == str(PLAYBLAST_FIRST + 12)
     _settled(page, 12)
     _shows(page, "#media-a", PLAYBLAST_FIRST + 12)
+
+
+def _no_frame(page: Any, slot: str, number: int) -> None:
+    """`slot` shows no picture and says it has no frame `number`."""
+    assert page.locator(f"#slot-{slot}").get_attribute("data-outside") == "true"
+    assert page.locator(f"#no-frame-{slot}").inner_text() == f"No frame {number} in this version"
+    assert page.locator(f"#video-{slot}").evaluate("v => getComputedStyle(v).visibility") == "hidden"
+    assert _code_on_screen(page, f"#media-{slot}") == 0  # black, not another frame's bars
+
+
+def test_a_and_b_show_the_same_shot_frame_and_b_says_where_it_has_none(
+    web: WebServer, reel: Reel, browsing: Any, tmp_path: Path
+) -> None:
+    """A render whose movie starts at 993 (8 frames of head handle, 993-1016) beside a playblast of 1001-1096:
+    stepping, seeking, playing and a note's link keep frame 1001 of A next to frame 1001 of B (the render's
+    9th picture, not its first); where B has no picture for A's number it shows none and says so."""
+    shot = reel.shots[2]["id"]
+    render_movie = coded_movie(tmp_path / "render.mp4", 993, 24, RATE)
+    render = _publish(
+        web.admin, shot, "render", "render.mp4", render_movie.read_bytes(), first_frame="993", handle_in="8"
+    )
+    playblast_movie = coded_movie(tmp_path / "playblast.mp4", 1001, 96, RATE)
+    _publish(web.admin, shot, "playblast", "playblast.mp4", playblast_movie.read_bytes(), first_frame="1001")
+    noted = web.admin.post(f"/api/versions/{render['id']}/reviews", json={"text": "Flicker", "frame": 10})
+    assert noted.status_code == 201, noted.text
+    session = browsing()
+    _open_shot(session, web, reel, "director", shot=2)
+    page = session.page
+    assert page.locator("#slot-b").get_attribute("data-version-id") == render["id"]
+
+    # A, the playblast, at 1001: B, the render, at its own 1001 (its 9th frame), not at its first (993).
+    page.keyboard.press("Home")
+    assert page.locator("#frame-number").inner_text() == "1001"
+    _settled(page, {"video-a": 0, "video-b": 8})
+    _shows(page, "#media-a", 1001)
+    _shows(page, "#media-b", 1001)
+    assert page.locator("#slot-b").get_attribute("data-outside") == "false"
+    assert not page.locator("#no-frame-b").is_visible()
+    for _ in range(15):
+        page.keyboard.press("ArrowRight")
+    _settled(page, {"video-a": 15, "video-b": 23})
+    _shows(page, "#media-a", 1016)
+    _shows(page, "#media-b", 1016)
+    # Past the render's last frame (1016): B shows no picture and says so.
+    page.keyboard.press("ArrowRight")
+    assert page.locator("#frame-number").inner_text() == "1017"
+    _settled(page, {"video-a": 16})
+    _shows(page, "#media-a", 1017)
+    _no_frame(page, "b", 1017)
+    page.keyboard.press("ArrowLeft")
+    _settled(page, {"video-a": 15, "video-b": 23})
+    _shows(page, "#media-b", 1016)
+    assert page.locator("#slot-b").get_attribute("data-outside") == "false"
+
+    # Playing: B runs 8 frames ahead in its movie (the same shot frame), stops where its frames end and is
+    # marked while A plays on.
+    page.keyboard.press("Home")
+    _settled(page, {"video-a": 0, "video-b": 8})
+    page.click("#play")
+    in_step = """() => { const [a, b] = ['video-a', 'video-b'].map(id => document.getElementById(id));
+        const frame = 1001 / 24000, ahead = b.currentTime - a.currentTime;
+        return !a.paused && !b.paused && a.currentTime > 0.1 && Math.abs(ahead - 8 * frame) < frame / 2; }"""
+    page.wait_for_function(in_step, timeout=20_000)
+    page.wait_for_function(
+        "() => !document.getElementById('video-a').paused && document.getElementById('video-b').paused"
+        " && document.getElementById('slot-b').dataset.outside === 'true'",
+        timeout=20_000,
+    )
+    page.wait_for_selector("#play[data-playing=false]")
+    assert page.locator("#frame-number").inner_text() == "1096"
+    assert page.locator("#slot-b").get_attribute("data-outside") == "true"
+
+    # The render in A, the playblast in B: at 993 the playblast has no picture; at 1001 its first.
+    page.click(f".version[data-version-id='{render['id']}'] .pick-a")
+    note = page.locator("#notes .note:has-text('Flicker') .at-frame")
+    note.wait_for()
+    page.evaluate(WATCH_PRESENTED)  # the players are new ones
+    page.evaluate("document.activeElement.blur()")
+    page.keyboard.press("Home")
+    assert page.locator("#frame-number").inner_text() == "993"
+    _settled(page, {"video-a": 0})
+    _shows(page, "#media-a", 993)
+    _no_frame(page, "b", 993)
+    for _ in range(8):
+        page.keyboard.press("ArrowRight")
+    assert page.locator("#frame-number").inner_text() == "1001"
+    _settled(page, {"video-a": 8, "video-b": 0})
+    _shows(page, "#media-a", 1001)
+    _shows(page, "#media-b", 1001)
+    # A note's link: the render's frame 1003 (stored as 10) beside the playblast's 1003 (its 3rd).
+    assert note.inner_text() == "frame 1003"
+    note.click()
+    assert page.locator("#frame-number").inner_text() == "1003"
+    _settled(page, {"video-a": 10, "video-b": 2})
+    _shows(page, "#media-a", 1003)
+    _shows(page, "#media-b", 1003)
 
 
 def test_an_artist_may_note_but_not_judge_and_a_wrangler_may_do_neither(

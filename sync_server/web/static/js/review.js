@@ -3,7 +3,7 @@
 // notes anchored to a frame. Media play from signed URLs (a <video> cannot send the Authorization header);
 // new notes, verdicts and versions arrive live on the event stream.
 import { api, boot, can, el, errorText, LiveEvents, newer, requireLogin, t, toast } from "./api.js";
-import { firstNumber, frameOf, MediaLinks, timecode, timeOf } from "./review_media.js";
+import { firstNumber, frameOf, matchFrame, MediaLinks, timecode, timeOf } from "./review_media.js";
 
 const STAGE_ORDER = ["previz", "layout", "playblast", "render", "comp", "final", "plate", "reference"];
 const VERDICTS = ["approve", "needs_changes", "reject"];
@@ -16,7 +16,9 @@ const state = {
   shot: null,
   versions: [], // the shot's versions, newest first
   slots: { a: null, b: null }, // version ids
-  frame: 0, // the frame the player shows (0 = the movie's first frame; shown as the shot's number, `numbered`)
+  // The frame A shows (0 = its movie's first frame; shown as the shot's number, `numbered`). B shows the frame
+  // with the same number (`matchFrame`), not the same place in its movie.
+  frame: 0,
   notes: [], // notes of the version in slot A
   live: null,
 };
@@ -268,6 +270,7 @@ async function fillSlot(slot, versionId) {
   box.replaceChildren();
   label.textContent = version ? `${t(`stage_${version.stage}`)} ${version.code}` : t("slot_empty");
   $(`slot-${slot}`).dataset.versionId = version?.id || "";
+  $(`slot-${slot}`).dataset.outside = "false";
   if (!version) return;
   const file = playable(version);
   if (!file) {
@@ -290,9 +293,9 @@ async function fillSlot(slot, versionId) {
   // A signed URL that expired while the page was open: ask for a new one and go on where it was.
   video.addEventListener("error", () => renewSource(video, version.id, file.id));
   video.addEventListener("seeked", showFrame);
-  video.addEventListener("ended", () => setPlaying(false));
+  video.addEventListener("ended", () => video === videos()[0] && setPlaying(false)); // B may end first
   video.src = url;
-  box.append(video);
+  box.append(video, el("p", { class: "no-frame", id: `no-frame-${slot}` }));
   await new Promise((resolve) => {
     if (video.readyState >= 1) return resolve();
     video.addEventListener("loadedmetadata", resolve, { once: true });
@@ -308,7 +311,7 @@ async function renewSource(video, versionId, fileId) {
   links.forget(versionId, fileId);
   try {
     video.src = await links.url(versionId, fileId);
-    video.currentTime = timeOf(state.frame, rate()); // a new source starts at 0: back to the frame shown
+    place(slotOf(video)); // a new source starts at 0: back to the frame shown
   } catch (error) {
     toast(errorText(error), "error");
   }
@@ -322,16 +325,55 @@ function rate() {
   return { num: state.project.fps_num, den: state.project.fps_den };
 }
 
+function versionIn(slot) {
+  return state.versions.find((v) => v.id === state.slots[slot]) || null;
+}
+
+function slotOf(node) {
+  return node.closest(".slot").dataset.slot;
+}
+
+/** The frames of the movie in `slot`: as its version says, else as its player found; null while unknown. */
+function frameCount(slot) {
+  const video = mediaOf(slot);
+  if (!(video instanceof HTMLVideoElement)) return null;
+  if (versionIn(slot)?.frame_count) return versionIn(slot).frame_count;
+  return Number.isFinite(video.duration) ? frameOf(video.duration, rate()) : null;
+}
+
+/** A's last frame (the player steps through A's frames; B's with the same numbers go with them). */
 function lastFrame() {
-  const version = state.versions.find((v) => v.id === state.slots.a);
   const counts = videos().map((v) => (Number.isFinite(v.duration) ? frameOf(v.duration, rate()) : 0));
-  const known = version?.frame_count || Math.max(0, ...counts);
+  const known = frameCount("a") || versionIn("a")?.frame_count || Math.max(0, ...counts);
   return Math.max(0, known - 1);
+}
+
+/** Where `slot`'s movie shows the shot frame A shows (`outside`: it has none; `frame`: its nearest). */
+function frameIn(slot) {
+  // A still in A has no frames to match: B steps through its own, as before.
+  const alone = slot === "a" || !(mediaOf("a") instanceof HTMLVideoElement);
+  if (alone) return { frame: state.frame, outside: false };
+  return matchFrame(state.frame, versionIn("a"), versionIn(slot), frameCount(slot));
+}
+
+/** Shows `slot`'s frame for the one A shows, or, where its movie has none, says so instead of a picture. */
+function place(slot) {
+  const video = mediaOf(slot);
+  if (!(video instanceof HTMLVideoElement)) return;
+  const { frame, outside } = frameIn(slot);
+  markOutside(slot, outside);
+  video.currentTime = timeOf(frame, rate());
+}
+
+function markOutside(slot, outside) {
+  $(`slot-${slot}`).dataset.outside = String(outside);
+  const label = $(`no-frame-${slot}`);
+  if (label) label.textContent = outside ? t("no_frame", { frame: numbered(state.frame) }) : "";
 }
 
 function seek(frame) {
   state.frame = Math.max(0, Math.min(frame, lastFrame()));
-  for (const video of videos()) video.currentTime = timeOf(state.frame, rate());
+  for (const slot of ["a", "b"]) place(slot);
   showFrame();
 }
 
@@ -374,19 +416,34 @@ async function play() {
   if (!all.length) return;
   if (state.frame >= lastFrame()) seek(0);
   setPlaying(true);
-  await Promise.all(all.map((v) => v.play().catch(() => null)));
+  const shown = all.filter((v) => $(`slot-${slotOf(v)}`).dataset.outside !== "true");
+  await Promise.all(shown.map((v) => v.play().catch(() => null)));
   follow();
 }
 
-/** While playing, B follows A (corrected when it drifts more than half a frame) and the readout runs. */
+/** While playing, B follows A by frame number (corrected when it drifts more than half a frame; paused and
+ * marked where it has no frame for A's, started again where it has) and the readout runs. */
 function follow() {
   const [lead, ...others] = videos();
   if (!lead || lead.paused) return;
-  const half = (0.5 * state.project.fps_den) / state.project.fps_num;
-  for (const other of others) {
-    if (Math.abs(other.currentTime - lead.currentTime) > half) other.currentTime = lead.currentTime;
-  }
   showFrame();
+  const period = state.project.fps_den / state.project.fps_num;
+  for (const other of others) {
+    const slot = slotOf(other);
+    const { frame, outside } = frameIn(slot);
+    markOutside(slot, outside);
+    if (outside) {
+      if (!other.paused) other.pause();
+      continue;
+    }
+    if (other.ended) continue; // on its last frame, which A reaches a moment later
+    // A's time moved by the frames between the two movies' same shot frame.
+    const due = lead.currentTime + (frame - frameOf(lead.currentTime, rate())) * period;
+    if (other.paused) {
+      other.currentTime = due;
+      other.play().catch(() => null);
+    } else if (Math.abs(other.currentTime - due) > period / 2) other.currentTime = due;
+  }
   requestAnimationFrame(follow);
 }
 

@@ -15,6 +15,16 @@ export function firstNumber(version) {
   return CUT_START - (Number(version.handle_in) || 0);
 }
 
+/** Where `to`'s movie shows the shot frame that `from`'s movie shows at `frame` (each counted from its movie's
+ * first, 0): the same number (`firstNumber`), not the same place in the movie — frame 1001 of a playblast
+ * that starts at 1001 (its 0) is the 8th (8) of a render that starts at 993. `outside`: `to` has no picture
+ * for it (before its first frame, or past its `count` frames when known); `frame` is then its nearest one. */
+export function matchFrame(frame, from, to, count = null) {
+  const same = frame + firstNumber(from) - firstNumber(to);
+  const last = count ? count - 1 : Infinity;
+  return { frame: Math.max(0, Math.min(same, last)), outside: same < 0 || same > last };
+}
+
 /** The frame (0 = the movie's first) shown at `seconds`, at `rate` = {num, den} frames per second. */
 export function frameOf(seconds, { num, den }) {
   // A hair over the boundary counts as the next frame; float seconds are never exactly on it.
