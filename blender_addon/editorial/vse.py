@@ -29,6 +29,7 @@ AUDIO = "aipipe_audio"
 MARKERS = "aipipe_markers"  # scene: JSON list of the marker names Build edit made
 OUTDATED = "aipipe_outdated"
 HANDLE_IN = "aipipe_handle_in"
+MEDIA_HEAD = "aipipe_media_head"  # head handle frames its movie holds: its frame 0 is 1001 less these
 MISSING = "aipipe_missing"  # frames the strip's movie lacks for the cut (Blender holds its last frame)
 REVISIONS = "aipipe_edit_revisions"  # scene: JSON {shot id: revision when built}
 PLACEHOLDER = os.path.join(os.sep, "aipipe-missing", "placeholder.png")
@@ -105,6 +106,7 @@ def place_strip(
     strip = strips.new_movie(name, path, channel, start - source_in)
     # trim the head first (content stays put), then the length; the strip keeps its channel
     strip.frame_offset_start = source_in
+    strip[MEDIA_HEAD] = source_in  # kept when the editor trims the strip: the movie's own numbering
     strip.frame_final_duration = length
     if strip.channel != channel:
         strip.channel = channel

@@ -1,6 +1,7 @@
 """The image loop's bpy-free rules: what a batch request holds, how a take reads in a panel, which take a
-step lands on, where an A/B wipe goes, which timeline markers become frame notes, and the A/B pictures
-(side by side, wipe) as pixel arrays. Tested with plain pytest; the operators call these."""
+step lands on, how a take's frames are numbered (the cut at 1001), where an A/B wipe goes, which timeline
+markers become frame notes, and the A/B pictures (side by side, wipe) as pixel arrays. Tested with plain
+pytest; the operators call these."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from ..layout.opsdata import SHOT_START
 
 CANDIDATES_MAX = 16
 SEEDS = ("random", "increment")
@@ -172,6 +175,22 @@ def review_body(verdict: str | None, text: str, frame: int | None) -> dict[str, 
     if frame is not None:
         body["frame"] = max(0, int(frame))
     return body
+
+
+def frame_number(media_frame: int, head: int) -> int:
+    """The shot's number of a take's media frame (0 = its first) whose movie holds `head` frames of head
+    handle: the cut at 1001 with the handle before it, as the add-on lays a shot out and the review room and
+    the shot's timeline number it (frame 0 of a render with 8 frames of handle is 993; of a still, 1001)."""
+    return SHOT_START - head + int(media_frame)
+
+
+def media_frame_of(number: int, head: int) -> int:
+    """The media frame (0 = the take's first) a note at the shot's frame `number` is stored at; ValueError
+    when the take has no such frame (before its first)."""
+    frame = int(number) - frame_number(0, head)
+    if frame < 0:
+        raise ValueError(f"frame {number} is before the take's first frame, {frame_number(0, head)}")
+    return frame
 
 
 def redo_body(

@@ -49,14 +49,34 @@ def media_frame(strip: Any, frame: int) -> int:
     return max(0, int(frame) - int(strip.frame_start))
 
 
+def head_handle(strip: Any) -> int:
+    """Head handle frames the strip's movie holds (as Build edit cut it; before, the strip's own head trim);
+    a still holds none."""
+    if strip.type != "MOVIE":
+        return 0
+    return int(strip.get(vse.MEDIA_HEAD, round(strip.frame_offset_start)))
+
+
+def _kind(context: Any, kind: str) -> str:
+    if kind != "AUTO":
+        return kind
+    area = getattr(context.area, "type", "")
+    if area == "IMAGE_EDITOR" or (area != "SEQUENCE_EDITOR" and strip_with_version(context) is None):
+        return "IMAGE"
+    return "VSE"
+
+
+def target_head(context: Any, kind: str) -> int:
+    """Head handle frames of the take `target` reviews: the strip's movie's; a take in the Image Editor
+    (a still) holds none. Its frames are numbered from 1001 less these (`core.frame_number`)."""
+    strip = strip_with_version(context) if _kind(context, kind) == "VSE" else None
+    return head_handle(strip) if strip is not None else 0
+
+
 def target(context: Any, kind: str) -> tuple[str, str, int | None]:
-    """(version id, what it is called, frame) of what the artist reviews; ("", "", None) when nothing is."""
-    if kind == "AUTO":
-        area = getattr(context.area, "type", "")
-        if area == "IMAGE_EDITOR" or (area != "SEQUENCE_EDITOR" and strip_with_version(context) is None):
-            kind = "IMAGE"
-        else:
-            kind = "VSE"
+    """(version id, what it is called, frame) of what the artist reviews; ("", "", None) when nothing is.
+    The frame is the media frame (0 = the take's first), as notes are stored."""
+    kind = _kind(context, kind)
     if kind == "VSE":
         strip = strip_with_version(context)
         if strip is None:
@@ -108,7 +128,8 @@ class AIPIPE_OT_images_review(bpy.types.Operator):
     text: StringProperty(name="Note", description="What to change, as the artist should read it")  # type: ignore[valid-type]
     frame: IntProperty(  # type: ignore[valid-type]
         name="Frame",
-        description="The take's frame the note is about (-1: the current frame)",
+        description="The shot's frame the note is about, numbered as the review room and the shot's timeline "
+        "number it (1001: the cut's first; -1: the current frame)",
         default=-1,
         min=-1,
     )
@@ -128,13 +149,29 @@ class AIPIPE_OT_images_review(bpy.types.Operator):
         layout.prop(self, "text")
         layout.prop(self, "frame")
         if self.frame < 0 and frame is not None:
-            layout.label(text=iface("Current frame: {frame}", frame=frame), translate=False)
+            number = core.frame_number(frame, target_head(context, self.target))
+            layout.label(text=iface("Current frame: {frame}", frame=number), translate=False)
 
     def execute(self, context: Any) -> set[str]:
         version_id, name, current = reported_target(self, context)
         if not version_id:
             return {"CANCELLED"}
-        frame = self.frame if self.frame >= 0 else current
+        frame = current
+        if self.frame >= 0:  # the shot's number; the note keeps the media frame (the markers read it so)
+            head = target_head(context, self.target)
+            try:
+                frame = core.media_frame_of(self.frame, head)
+            except ValueError:
+                first = core.frame_number(0, head)
+                self.report(
+                    {"ERROR"},
+                    iface(
+                        "Frame {frame} is before the take's first frame, {first}",
+                        frame=self.frame,
+                        first=first,
+                    ),
+                )
+                return {"CANCELLED"}
         try:
             body = core.review_body(None if self.verdict == "NONE" else self.verdict, self.text, frame)
         except ValueError as exc:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import secrets
 import uuid
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import bpy
@@ -14,6 +16,7 @@ import httpx
 import pytest
 
 from tests.blender.helpers import idle, pump
+from tests.support.framecode import coded_movie
 from tests.support.media import png_bytes
 
 DURATIONS = (48, 24, 30)
@@ -271,11 +274,79 @@ def test_a_review_from_the_image_editor_is_on_the_shown_take(edit, studio, direc
     _run(bpy.ops.aipipe.images_load_takes)
     bpy.context.window_manager.aipipe_images.take_index = 0
     _run(bpy.ops.aipipe.images_step_take, step=1)
-    _run(bpy.ops.aipipe.images_review, target="IMAGE", verdict="reject", text="too dark", frame=0)
+    # A still's frames are numbered from the cut, 1001: its first is stored as 0.
+    _run(bpy.ops.aipipe.images_review, target="IMAGE", verdict="reject", text="too dark", frame=1001)
     assert [(n["verdict"], n["frame"]) for n in _reviews(studio.admin, second["id"])] == [("reject", 0)]
     assert _reviews(studio.admin, first["id"]) == []
     state = bpy.context.window_manager.aipipe_images
     assert "reject" in state.takes[1].label  # the list was reloaded with the verdict
+
+
+class _DialogLayout:
+    """Stands in for the review dialog's `UILayout` (background Blender draws no UI): records its lines."""
+
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+
+    def label(self, text: str = "", **_kwargs: Any) -> None:
+        self.log.append(f"label:{text}")
+
+    def prop(self, _data: Any, name: str, **_kwargs: Any) -> None:
+        self.log.append(f"prop:{name}")
+
+
+def test_the_review_dialog_numbers_frames_as_the_shot_does_and_the_note_keeps_the_media_frame(
+    studio, director, tmp_path: Path
+) -> None:
+    """A render holding 8 frames of head handle (its movie starts at 993) in the VSE: the dialog's current
+    frame and its Frame field are the shot's numbers (1013 on the cut's 13th frame, as the review room and
+    the shot's timeline show it), not counted from 0; the note keeps the media frame (20), as before."""
+    from blender_addon.images.review import AIPIPE_OT_images_review
+
+    admin = studio.admin
+    code = f"TN{uuid.uuid4().hex[:8].upper()}"
+    project = admin.post("/api/projects", json={"code": code, "name": "Numbers", "fps": "24"}).json()
+    scene_id = admin.post(f"/api/projects/{project['id']}/scenes", json={}).json()["id"]
+    body = {"scene_id": scene_id, "duration_frames": 24}
+    shot = admin.post(f"/api/projects/{project['id']}/shots", json=body).json()
+    movie = coded_movie(tmp_path / "render.mp4", 993, 40, "24").read_bytes()
+    files = [("files", ("render.mp4", movie, "video/mp4"))]
+    data = {"stage": "render", "first_frame": "993", "handle_in": "8"}
+    render = admin.post(f"/api/shots/{shot['id']}/versions", data=data, files=files)
+    assert render.status_code == 201, render.text
+    render_id = render.json()["id"]
+    pump(idle, what="the add-on to settle")
+    director.get().extras["project_id"] = project["id"]
+    _run(bpy.ops.aipipe.editorial_build)
+    scene = bpy.context.scene
+    strip = _picture(shot["id"])
+    assert strip["aipipe_version_id"] == render_id
+    scene.sequence_editor.active_strip = strip
+    scene.frame_current = 13  # the edit starts at 1: the cut's 13th frame, the movie's 21st
+
+    log: list[str] = []
+    dialog = SimpleNamespace(layout=_DialogLayout(log), target="VSE", frame=-1)
+    AIPIPE_OT_images_review.draw(dialog, bpy.context)
+    assert "label:Current frame: 1013" in log and "prop:frame" in log
+
+    _run(bpy.ops.aipipe.images_review, target="VSE", text="at the current frame")
+    _run(bpy.ops.aipipe.images_review, target="VSE", text="at the cut's first", frame=1001)
+    _run(bpy.ops.aipipe.images_review, target="VSE", text="at the movie's first", frame=993)
+    # Before the take's first frame: refused, saying why; nothing sent.
+    with pytest.raises(RuntimeError, match="Frame 992 is before the take's first frame, 993"):
+        bpy.ops.aipipe.images_review(target="VSE", text="too early", frame=992)
+    pump(idle, what="the add-on to settle")
+    notes = admin.get(f"/api/versions/{render_id}/reviews").json()["items"]
+    assert sorted((n["text"], n["frame"]) for n in notes) == [
+        ("at the current frame", 20),
+        ("at the cut's first", 8),
+        ("at the movie's first", 0),
+    ]
+    # The editor trims the strip's head: the movie's frames keep their numbers.
+    strip.frame_offset_start = 10
+    log.clear()
+    AIPIPE_OT_images_review.draw(dialog, bpy.context)
+    assert "label:Current frame: 1013" in log
 
 
 def test_a_marker_on_a_strip_becomes_a_frame_note_once_and_is_not_doubled_by_a_rebuild(

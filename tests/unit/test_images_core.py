@@ -75,6 +75,24 @@ def test_review_body_keeps_verdict_note_and_frame_and_refuses_an_empty_review() 
         core.review_body("maybe", "x", 3)
 
 
+def test_a_takes_frames_are_numbered_from_the_cut_at_1001_and_notes_keep_the_media_frame() -> None:
+    """The review dialog shows the numbers the review room and the shot's timeline show; the note keeps the
+    media frame (0 = the take's first), which the VSE's markers read."""
+    assert core.frame_number(0, 0) == 1001  # a playblast of the cut, or a still
+    assert core.frame_number(12, 0) == 1013
+    assert core.frame_number(0, 8) == 993  # a render holding 8 frames of head handle
+    assert core.frame_number(8, 8) == 1001
+    assert core.media_frame_of(1013, 0) == 12
+    assert core.media_frame_of(1001, 8) == 8
+    assert core.media_frame_of(993, 8) == 0
+    for number in (12, 1000):
+        assert core.media_frame_of(core.frame_number(number, 8), 8) == number
+    with pytest.raises(ValueError, match="before the take's first frame, 993"):
+        core.media_frame_of(992, 8)
+    with pytest.raises(ValueError, match="before the take's first frame, 1001"):
+        core.media_frame_of(12, 0)  # a frame counted from 0, as the dialog took it before
+
+
 def test_redo_body_changes_only_what_was_typed_and_an_explicit_seed_wins() -> None:
     assert core.redo_body(True) == {"new_seed": True, "changes": {}}
     assert core.redo_body(True, " night ", "") == {"new_seed": True, "changes": {"prompt": "night"}}
