@@ -76,7 +76,7 @@ def _residuals(
     return residual
 
 
-def _expected_error(segments: Segments, pixels: float, angle_sigma: float) -> np.ndarray:
+def expected_error(segments: Segments, pixels: float, angle_sigma: float) -> np.ndarray:
     """(N,) each segment's expected |sin| error: endpoint noise over half its length, and the floor."""
     endpoint = ENDPOINT_PX / np.maximum(segments.length * 0.5 * pixels, 1.0)
     return np.sqrt(endpoint**2 + angle_sigma**2)
@@ -125,7 +125,7 @@ def refine(
         if angle_sigma is None:
             sines = sin_angles(subset, vanishing_points(current_focal, current_rotation), current_k1)
             floor = angle_floor(subset, sines[np.arange(len(sub_labels)), sub_labels], pixels)
-        error = _expected_error(subset, pixels, floor)
+        error = expected_error(subset, pixels, floor)
         fixed = current_focal if fix_focal else None
         params = (
             ([] if fix_focal else [np.log(current_focal)])

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-SOLVER_VERSION = "camera-solve 1.6"
+SOLVER_VERSION = "camera-solve 1.7"
 
 Case = Literal["three_point", "two_point", "one_point", "none"]
 Refusal = Literal["one_point_view", "too_few_lines", "not_manhattan", "focal_out_of_range"]
