@@ -137,7 +137,7 @@ def _media(
         file_id=file.id,
         handle_in=version.handle_in if movie else 0,
         handle_out=version.handle_out if movie else 0,
-        first_frame=version.first_frame if movie else None,
+        first_frame=version.first_frame,  # a still's too: the review room numbers it so
         rate_frames=_at_rate(int(frames), facts.get("fps"), rate) if frames is not None else None,
     )
 

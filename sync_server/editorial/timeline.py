@@ -42,7 +42,7 @@ class EditMedia:
     file_id: uuid.UUID | None = None
     handle_in: int = 0  # head handle frames the movie holds before the cut (the version's extent)
     handle_out: int = 0
-    first_frame: int | None = None  # the number of the movie's first frame, as its maker numbered it
+    first_frame: int | None = None  # the number of the media's first frame, as its maker numbered it
     rate_frames: int | None = None  # `frames` at the project's rate (a 16 fps render has fewer)
 
 

@@ -165,6 +165,35 @@ def test_a_render_that_holds_handles_is_cut_after_its_head_handle(api: Api, tmp_
     assert [read_code(frames[i]) for i in (0, CUT - 1)] == [1001, 1084]
 
 
+def test_each_clips_media_in_the_edit_carries_its_versions_first_frame(api: Api, tmp_path: Path) -> None:
+    """The add-on numbers a strip's frames as the review room does: from the version's own first frame
+    (2001 here, no handle), a still's too; null when its maker said none (then 1001 less the head handle)."""
+    project = api.project(fps="24", width=640, height=360)
+    scene = api.scene(project["id"])
+    render_shot, still_shot, plain_shot = (
+        api.shot(project["id"], scene["id"], duration_frames=NEXT) for _ in range(3)
+    )
+    movie = coded_movie(tmp_path / "render.mp4", 2001, NEXT, "24")
+    render = _publish(api.admin, render_shot["id"], "render", movie, first_frame=2001)
+    assert (render["first_frame"], render["handle_in"]) == (2001, 0)
+    files = [("files", ("first.png", png_bytes(64, 36, "blue"), "image/png"))]
+    still = api.admin.post(
+        f"/api/shots/{still_shot['id']}/versions",
+        data={"stage": "previz", "first_frame": "2001"},
+        files=files,
+    )
+    assert still.status_code == 201, still.text
+    _approve(api.admin, still.json()["id"])
+    _publish(api.admin, plain_shot["id"], "render", coded_movie(tmp_path / "plain.mp4", 1001, NEXT, "24"))
+
+    response = api.admin.get(f"/api/projects/{project['id']}/editorial/edit")
+    assert response.status_code == 200, response.text
+    media = {s["shot_id"]: s["media"] for s in response.json()["shots"]}
+    assert (media[render_shot["id"]]["first_frame"], media[render_shot["id"]]["handle_in"]) == (2001, 0)
+    assert media[still_shot["id"]]["still"] is True and media[still_shot["id"]]["first_frame"] == 2001
+    assert "first_frame" in media[plain_shot["id"]] and media[plain_shot["id"]]["first_frame"] is None
+
+
 def test_a_movie_shorter_than_the_cut_is_flagged_naming_the_shot_never_padded(
     api: Api, tmp_path: Path
 ) -> None:
