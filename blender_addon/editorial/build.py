@@ -68,7 +68,13 @@ def apply_media_update(scene_name: str, data: dict[str, Any], swap: bool) -> int
         if swap:
             path = data["paths"].get(str(shot["shot_id"]))
             new = vse.replace_media(
-                scene, strip, path, media["still"], shot["source_in"], str(media["version_id"])
+                scene,
+                strip,
+                path,
+                media["still"],
+                shot["source_in"],
+                str(media["version_id"]),
+                vse.media_first_frame(media),
             )
             vse.flag_short(new, int(shot.get("missing_frames") or 0) if path else 0)
         else:

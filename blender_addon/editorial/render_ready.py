@@ -277,7 +277,9 @@ def apply_result(rt: Any, shot_id: str, version: dict[str, Any], path: str | Non
             continue
         scene = bpy.data.scenes[target.scene]
         start, end = compat.strip_range(strip)
-        new = vse.replace_media(scene, strip, path, still, handle, str(version["id"]))
+        new = vse.replace_media(
+            scene, strip, path, still, handle, str(version["id"]), vse.media_first_frame(version)
+        )
         vse.flag_short(new, shared_editorial.missing_frames(end - start, handle, frames))
         swapped += 1
     st.mark_shown(shot_id, version)

@@ -30,7 +30,15 @@ def apply_takes(scene_name: str, strip_name: str, takes: list[dict[str, Any]]) -
         name = f"{base[vse.CODE]} {version['stage']} v{int(version['number']):03d}"
         handle = 0 if take["still"] else int(version.get("handle_in") or 0)  # what this take's movie holds
         strip = vse.place_strip(
-            strips, name, base.channel + 1 + index, start, end - start, take["path"], take["still"], handle
+            strips,
+            name,
+            base.channel + 1 + index,
+            start,
+            end - start,
+            take["path"],
+            take["still"],
+            handle,
+            vse.media_first_frame(version),
         )
         strip[vse.TAKE] = True
         strip[vse.SHOT_ID] = base[vse.SHOT_ID]
@@ -55,7 +63,8 @@ def apply_step(
     scene = vse.scene_named(scene_name)
     target = compat.vse_strips(scene).get(strip_name)
     handle = 0 if take["still"] else int(chosen.get("handle_in") or 0)  # the head handle this take holds
-    vse.replace_media(scene, target, take["path"], take["still"], handle, str(chosen["id"]))
+    first = vse.media_first_frame(chosen)
+    vse.replace_media(scene, target, take["path"], take["still"], handle, str(chosen["id"]), first)
     runtime.get().report(
         iface(
             "{strip}: {stage} v{number}",

@@ -30,6 +30,7 @@ MARKERS = "aipipe_markers"  # scene: JSON list of the marker names Build edit ma
 OUTDATED = "aipipe_outdated"
 HANDLE_IN = "aipipe_handle_in"
 MEDIA_HEAD = "aipipe_media_head"  # head handle frames its movie holds: its frame 0 is 1001 less these
+MEDIA_FIRST = "aipipe_media_first"  # its version's first_frame, where said: the number of its frame 0
 MISSING = "aipipe_missing"  # frames the strip's movie lacks for the cut (Blender holds its last frame)
 REVISIONS = "aipipe_edit_revisions"  # scene: JSON {shot id: revision when built}
 PLACEHOLDER = os.path.join(os.sep, "aipipe-missing", "placeholder.png")
@@ -93,8 +94,12 @@ def place_strip(
     path: str | None,
     still: bool,
     source_in: int,
+    first_frame: int | None = None,
 ) -> Any:
-    """One strip showing `path` (a still, a movie, or a slate when None) on [start, start + length)."""
+    """One strip showing `path` (a still, a movie, or a slate when None) on [start, start + length).
+
+    `first_frame` is the number its version gives the media's first frame (None: not said; its frames are
+    then numbered from 1001 less the head handle), kept on the strip for the review dialog."""
     if path is None:
         return new_color_strip(strips, name, channel, start, length)
     if still:
@@ -102,15 +107,24 @@ def place_strip(
         strip.directory = os.path.dirname(path) + os.sep
         strip.elements[0].filename = os.path.basename(path)
         strip.frame_final_duration = length
-        return strip
-    strip = strips.new_movie(name, path, channel, start - source_in)
-    # trim the head first (content stays put), then the length; the strip keeps its channel
-    strip.frame_offset_start = source_in
-    strip[MEDIA_HEAD] = source_in  # kept when the editor trims the strip: the movie's own numbering
-    strip.frame_final_duration = length
-    if strip.channel != channel:
-        strip.channel = channel
+    else:
+        strip = strips.new_movie(name, path, channel, start - source_in)
+        # trim the head first (content stays put), then the length; the strip keeps its channel
+        strip.frame_offset_start = source_in
+        strip[MEDIA_HEAD] = source_in  # kept when the editor trims the strip: the movie's own numbering
+        strip.frame_final_duration = length
+        if strip.channel != channel:
+            strip.channel = channel
+    if first_frame is not None:
+        strip[MEDIA_FIRST] = int(first_frame)
     return strip
+
+
+def media_first_frame(media: Mapping[str, Any] | None) -> int | None:
+    """The `first_frame` of an edit's media record or a version record (None: not said, or a server from
+    before the edit carried it)."""
+    value = (media or {}).get("first_frame")
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def build_edit(
@@ -131,7 +145,10 @@ def build_edit(
     for plan in plans:
         path = paths.get(plan.shot_id)
         still = plan.media is not None and plan.media.kind == "image"
-        strip = place_strip(strips, plan.code, channel, plan.start, plan.length, path, still, plan.source_in)
+        first = media_first_frame(plan.media.file) if plan.media is not None else None
+        strip = place_strip(
+            strips, plan.code, channel, plan.start, plan.length, path, still, plan.source_in, first
+        )
         strip[SHOT_ID] = plan.shot_id
         strip[CODE] = plan.code
         strip[VERSION_ID] = plan.media.version_id if plan.media is not None and path else ""
@@ -180,15 +197,22 @@ def set_note_markers(scene: Any, markers: Sequence[tuple[int, str]]) -> None:
 
 
 def replace_media(
-    scene: Any, strip: Any, path: str | None, still: bool, source_in: int, version_id: str
+    scene: Any,
+    strip: Any,
+    path: str | None,
+    still: bool,
+    source_in: int,
+    version_id: str,
+    first_frame: int | None = None,
 ) -> Any:
-    """Show another version in `strip`'s place (same shot, position, length and channel)."""
+    """Show another version in `strip`'s place (same shot, position, length and channel); `first_frame` as
+    in `place_strip`."""
     start, end = compat.strip_range(strip)
     props = {k: strip[k] for k in (SHOT_ID, CODE, TAKE, HANDLE_IN) if strip.get(k) is not None}
     name, channel = strip.name, strip.channel
     strips = compat.vse_strips(scene)
     strips.remove(strip)
-    new = place_strip(strips, name, channel, start, end - start, path, still, source_in)
+    new = place_strip(strips, name, channel, start, end - start, path, still, source_in, first_frame)
     for key, value in props.items():
         new[key] = value
     new[VERSION_ID] = version_id

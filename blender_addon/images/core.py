@@ -177,19 +177,22 @@ def review_body(verdict: str | None, text: str, frame: int | None) -> dict[str, 
     return body
 
 
-def frame_number(media_frame: int, head: int) -> int:
-    """The shot's number of a take's media frame (0 = its first) whose movie holds `head` frames of head
-    handle: the cut at 1001 with the handle before it, as the add-on lays a shot out and the review room and
-    the shot's timeline number it (frame 0 of a render with 8 frames of handle is 993; of a still, 1001)."""
-    return SHOT_START - head + int(media_frame)
+def frame_number(media_frame: int, head: int, first: int | None = None) -> int:
+    """The shot's number of a take's media frame (0 = its first): from `first`, the number its maker gave
+    the media's first frame (the version's `first_frame`), else from the cut at 1001 with the movie's `head`
+    handle frames before it, as the add-on lays a shot out. The review room and the shot's timeline number it
+    the same way (frame 0 of a render with 8 frames of handle is 993; of a still, 1001; of a take made at
+    2001, 2001)."""
+    return (SHOT_START - int(head) if first is None else int(first)) + int(media_frame)
 
 
-def media_frame_of(number: int, head: int) -> int:
-    """The media frame (0 = the take's first) a note at the shot's frame `number` is stored at; ValueError
-    when the take has no such frame (before its first)."""
-    frame = int(number) - frame_number(0, head)
+def media_frame_of(number: int, head: int, first: int | None = None) -> int:
+    """The media frame (0 = the take's first) a note at the shot's frame `number` is stored at (numbered as
+    `frame_number`); ValueError when the take has no such frame (before its first)."""
+    start = frame_number(0, head, first)
+    frame = int(number) - start
     if frame < 0:
-        raise ValueError(f"frame {number} is before the take's first frame, {frame_number(0, head)}")
+        raise ValueError(f"frame {number} is before the take's first frame, {start}")
     return frame
 
 

@@ -66,11 +66,19 @@ def _kind(context: Any, kind: str) -> str:
     return "VSE"
 
 
-def target_head(context: Any, kind: str) -> int:
-    """Head handle frames of the take `target` reviews: the strip's movie's; a take in the Image Editor
-    (a still) holds none. Its frames are numbered from 1001 less these (`core.frame_number`)."""
+def first_number(strip: Any) -> int | None:
+    """The number the strip's version gives its media's first frame (`first_frame`, as Build edit, Update
+    media, the takes and the farm put it in); None where it said none or the strip predates it."""
+    value = strip.get(vse.MEDIA_FIRST)
+    return int(value) if value is not None else None
+
+
+def target_numbering(context: Any, kind: str) -> tuple[int, int | None]:
+    """(head handle frames, first frame's number or None) of the take `target` reviews: the strip's; a take
+    in the Image Editor (a still) holds no handle and says no number. Its frames are numbered from the
+    first frame's number, else from 1001 less the handle (`core.frame_number`), as the review room does."""
     strip = strip_with_version(context) if _kind(context, kind) == "VSE" else None
-    return head_handle(strip) if strip is not None else 0
+    return (head_handle(strip), first_number(strip)) if strip is not None else (0, None)
 
 
 def target(context: Any, kind: str) -> tuple[str, str, int | None]:
@@ -149,7 +157,7 @@ class AIPIPE_OT_images_review(bpy.types.Operator):
         layout.prop(self, "text")
         layout.prop(self, "frame")
         if self.frame < 0 and frame is not None:
-            number = core.frame_number(frame, target_head(context, self.target))
+            number = core.frame_number(frame, *target_numbering(context, self.target))
             layout.label(text=iface("Current frame: {frame}", frame=number), translate=False)
 
     def execute(self, context: Any) -> set[str]:
@@ -158,11 +166,11 @@ class AIPIPE_OT_images_review(bpy.types.Operator):
             return {"CANCELLED"}
         frame = current
         if self.frame >= 0:  # the shot's number; the note keeps the media frame (the markers read it so)
-            head = target_head(context, self.target)
+            numbering = target_numbering(context, self.target)
             try:
-                frame = core.media_frame_of(self.frame, head)
+                frame = core.media_frame_of(self.frame, *numbering)
             except ValueError:
-                first = core.frame_number(0, head)
+                first = core.frame_number(0, *numbering)
                 self.report(
                     {"ERROR"},
                     iface(

@@ -349,6 +349,67 @@ def test_the_review_dialog_numbers_frames_as_the_shot_does_and_the_note_keeps_th
     assert "label:Current frame: 1013" in log
 
 
+def test_a_strip_of_a_take_published_at_2001_is_numbered_from_2001_as_the_review_room_numbers_it(
+    studio, director, tmp_path: Path
+) -> None:
+    """A render published with first_frame=2001 and no handle: the review room shows its first frame as 2001,
+    and so does the dialog (not 1001, the rule for a take that says no number); the note keeps the media
+    frame, counted from 0."""
+    from blender_addon.images.review import AIPIPE_OT_images_review
+
+    admin = studio.admin
+    code = f"TF{uuid.uuid4().hex[:8].upper()}"
+    project = admin.post("/api/projects", json={"code": code, "name": "First frame", "fps": "24"}).json()
+    scene_id = admin.post(f"/api/projects/{project['id']}/scenes", json={}).json()["id"]
+    body = {"scene_id": scene_id, "duration_frames": 24}
+    shot = admin.post(f"/api/projects/{project['id']}/shots", json=body).json()
+    movie = coded_movie(tmp_path / "render.mp4", 2001, 24, "24").read_bytes()
+    files = [("files", ("render.mp4", movie, "video/mp4"))]
+    render = admin.post(
+        f"/api/shots/{shot['id']}/versions", data={"stage": "render", "first_frame": "2001"}, files=files
+    )
+    assert render.status_code == 201, render.text
+    render_id = render.json()["id"]
+    pump(idle, what="the add-on to settle")
+    director.get().extras["project_id"] = project["id"]
+    _run(bpy.ops.aipipe.editorial_build)
+    scene = bpy.context.scene
+    strip = _picture(shot["id"])
+    assert strip["aipipe_version_id"] == render_id and strip["aipipe_media_first"] == 2001
+    scene.sequence_editor.active_strip = strip
+    scene.frame_current = 1  # the edit starts at 1: the take's first frame
+
+    log: list[str] = []
+    dialog = SimpleNamespace(layout=_DialogLayout(log), target="VSE", frame=-1)
+    AIPIPE_OT_images_review.draw(dialog, bpy.context)
+    assert "label:Current frame: 2001" in log
+
+    _run(bpy.ops.aipipe.images_review, target="VSE", text="at the current frame")
+    _run(bpy.ops.aipipe.images_review, target="VSE", text="at its 13th", frame=2013)
+    with pytest.raises(RuntimeError, match="Frame 1001 is before the take's first frame, 2001"):
+        bpy.ops.aipipe.images_review(target="VSE", text="the usual cut start", frame=1001)
+    pump(idle, what="the add-on to settle")
+    notes = admin.get(f"/api/versions/{render_id}/reviews").json()["items"]
+    assert sorted((n["text"], n["frame"]) for n in notes) == [
+        ("at its 13th", 12),
+        ("at the current frame", 0),
+    ]
+
+    # A newer render that says no number (a farm render of the cut): Update media swaps it in, and its
+    # frames are numbered by the rule again (1001 less its head handle), not from the old take's 2001.
+    movie = coded_movie(tmp_path / "render2.mp4", 1001, 24, "24").read_bytes()
+    files = [("files", ("render2.mp4", movie, "video/mp4"))]
+    newer = admin.post(f"/api/shots/{shot['id']}/versions", data={"stage": "render"}, files=files)
+    assert newer.status_code == 201, newer.text
+    _run(bpy.ops.aipipe.editorial_update_media, swap=True)
+    strip = _picture(shot["id"])
+    assert strip["aipipe_version_id"] == newer.json()["id"] and "aipipe_media_first" not in strip
+    scene.sequence_editor.active_strip = strip
+    log.clear()
+    AIPIPE_OT_images_review.draw(dialog, bpy.context)
+    assert "label:Current frame: 1001" in log
+
+
 def test_a_marker_on_a_strip_becomes_a_frame_note_once_and_is_not_doubled_by_a_rebuild(
     edit, studio, director
 ) -> None:

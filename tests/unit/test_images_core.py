@@ -93,6 +93,22 @@ def test_a_takes_frames_are_numbered_from_the_cut_at_1001_and_notes_keep_the_med
         core.media_frame_of(12, 0)  # a frame counted from 0, as the dialog took it before
 
 
+def test_a_takes_own_first_frame_numbers_its_frames_and_the_handle_rule_is_only_the_fallback() -> None:
+    """A version published with first_frame=2001 (no handle) is numbered 2001, 2002, … as the review room
+    numbers it, not 1001; without a first frame the cut at 1001 less the head handle still holds."""
+    assert core.frame_number(0, 0, 2001) == 2001
+    assert core.frame_number(12, 0, 2001) == 2013
+    assert core.frame_number(0, 8, 993) == 993  # the first frame wins over the handle rule where both say
+    assert core.frame_number(0, 8, 2001) == 2001
+    assert core.frame_number(0, 8, None) == 993  # none said: 1001 less the head handle, as before
+    assert core.frame_number(0, 0, 0) == 0  # a take numbered from 0 is not mistaken for one without a number
+    assert core.media_frame_of(2001, 0, 2001) == 0
+    assert core.media_frame_of(2013, 0, 2001) == 12
+    assert core.media_frame_of(1013, 8, None) == 20
+    with pytest.raises(ValueError, match="before the take's first frame, 2001"):
+        core.media_frame_of(1001, 0, 2001)  # the cut's usual first is before this take's
+
+
 def test_redo_body_changes_only_what_was_typed_and_an_explicit_seed_wins() -> None:
     assert core.redo_body(True) == {"new_seed": True, "changes": {}}
     assert core.redo_body(True, " night ", "") == {"new_seed": True, "changes": {"prompt": "night"}}
