@@ -295,6 +295,29 @@ class _DialogLayout:
         self.log.append(f"prop:{name}")
 
 
+def _render_built_into_the_edit(
+    admin, director, tmp_path: Path, first: int, frames: int, data: dict[str, str]
+) -> tuple[dict, int, Any]:
+    """A new project with one shot of 24 frames and a frame-coded render movie (frames numbered from first)
+    published with data; the edit built in the VSE: (shot, the render's version id, its picture strip)."""
+    code = f"TN{uuid.uuid4().hex[:8].upper()}"
+    project = admin.post("/api/projects", json={"code": code, "name": "Numbers", "fps": "24"}).json()
+    scene_id = admin.post(f"/api/projects/{project['id']}/scenes", json={}).json()["id"]
+    body = {"scene_id": scene_id, "duration_frames": 24}
+    shot = admin.post(f"/api/projects/{project['id']}/shots", json=body).json()
+    movie = coded_movie(tmp_path / "render.mp4", first, frames, "24").read_bytes()
+    files = [("files", ("render.mp4", movie, "video/mp4"))]
+    render = admin.post(f"/api/shots/{shot['id']}/versions", data=data, files=files)
+    assert render.status_code == 201, render.text
+    render_id = render.json()["id"]
+    pump(idle, what="the add-on to settle")
+    director.get().extras["project_id"] = project["id"]
+    _run(bpy.ops.aipipe.editorial_build)
+    strip = _picture(shot["id"])
+    assert strip["aipipe_version_id"] == render_id
+    return shot, render_id, strip
+
+
 def test_the_review_dialog_numbers_frames_as_the_shot_does_and_the_note_keeps_the_media_frame(
     studio, director, tmp_path: Path
 ) -> None:
@@ -304,23 +327,9 @@ def test_the_review_dialog_numbers_frames_as_the_shot_does_and_the_note_keeps_th
     from blender_addon.images.review import AIPIPE_OT_images_review
 
     admin = studio.admin
-    code = f"TN{uuid.uuid4().hex[:8].upper()}"
-    project = admin.post("/api/projects", json={"code": code, "name": "Numbers", "fps": "24"}).json()
-    scene_id = admin.post(f"/api/projects/{project['id']}/scenes", json={}).json()["id"]
-    body = {"scene_id": scene_id, "duration_frames": 24}
-    shot = admin.post(f"/api/projects/{project['id']}/shots", json=body).json()
-    movie = coded_movie(tmp_path / "render.mp4", 993, 40, "24").read_bytes()
-    files = [("files", ("render.mp4", movie, "video/mp4"))]
     data = {"stage": "render", "first_frame": "993", "handle_in": "8"}
-    render = admin.post(f"/api/shots/{shot['id']}/versions", data=data, files=files)
-    assert render.status_code == 201, render.text
-    render_id = render.json()["id"]
-    pump(idle, what="the add-on to settle")
-    director.get().extras["project_id"] = project["id"]
-    _run(bpy.ops.aipipe.editorial_build)
+    shot, render_id, strip = _render_built_into_the_edit(admin, director, tmp_path, 993, 40, data)
     scene = bpy.context.scene
-    strip = _picture(shot["id"])
-    assert strip["aipipe_version_id"] == render_id
     scene.sequence_editor.active_strip = strip
     scene.frame_current = 13  # the edit starts at 1: the cut's 13th frame, the movie's 21st
 
@@ -358,24 +367,10 @@ def test_a_strip_of_a_take_published_at_2001_is_numbered_from_2001_as_the_review
     from blender_addon.images.review import AIPIPE_OT_images_review
 
     admin = studio.admin
-    code = f"TF{uuid.uuid4().hex[:8].upper()}"
-    project = admin.post("/api/projects", json={"code": code, "name": "First frame", "fps": "24"}).json()
-    scene_id = admin.post(f"/api/projects/{project['id']}/scenes", json={}).json()["id"]
-    body = {"scene_id": scene_id, "duration_frames": 24}
-    shot = admin.post(f"/api/projects/{project['id']}/shots", json=body).json()
-    movie = coded_movie(tmp_path / "render.mp4", 2001, 24, "24").read_bytes()
-    files = [("files", ("render.mp4", movie, "video/mp4"))]
-    render = admin.post(
-        f"/api/shots/{shot['id']}/versions", data={"stage": "render", "first_frame": "2001"}, files=files
-    )
-    assert render.status_code == 201, render.text
-    render_id = render.json()["id"]
-    pump(idle, what="the add-on to settle")
-    director.get().extras["project_id"] = project["id"]
-    _run(bpy.ops.aipipe.editorial_build)
+    data = {"stage": "render", "first_frame": "2001"}
+    shot, render_id, strip = _render_built_into_the_edit(admin, director, tmp_path, 2001, 24, data)
     scene = bpy.context.scene
-    strip = _picture(shot["id"])
-    assert strip["aipipe_version_id"] == render_id and strip["aipipe_media_first"] == 2001
+    assert strip["aipipe_media_first"] == 2001
     scene.sequence_editor.active_strip = strip
     scene.frame_current = 1  # the edit starts at 1: the take's first frame
 

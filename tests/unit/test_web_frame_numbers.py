@@ -6,14 +6,12 @@ player shows the frame with A's number (`matchFrame`), or says it has none."""
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-JS = Path(__file__).resolve().parents[2] / "sync_server" / "web" / "static" / "js"
+from tests.support.node import run_module_script
 
 HARNESS = """
 globalThis.document = { getElementById: () => ({ textContent: "{}" }), addEventListener: () => {} };
@@ -36,19 +34,7 @@ VERSIONS: list[dict[str, object] | None] = [
 
 def _in_node(tmp_path: Path, expression: str) -> Any:
     """The JSON value of `expression` (with review_media.js imported as `media`), computed by Node."""
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("Node.js is not installed")
-    for name in ("review_media.js", "api.js"):
-        shutil.copyfile(JS / name, tmp_path / name)
-    (tmp_path / "package.json").write_text('{"type": "module"}', encoding="utf-8")
-    script = f"{HARNESS}console.log(JSON.stringify({expression}));\n"
-    (tmp_path / "harness.mjs").write_text(script, encoding="utf-8")
-    done = subprocess.run(
-        [node, "harness.mjs"], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_module_script(tmp_path, f"{HARNESS}console.log(JSON.stringify({expression}));\n")
 
 
 def test_the_review_room_numbers_a_versions_frames_from_its_first_frame_else_from_the_cut_at_1001(

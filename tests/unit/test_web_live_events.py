@@ -7,13 +7,9 @@ from the last event it received."""
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
-import pytest
-
-API_JS = Path(__file__).resolve().parents[2] / "sync_server" / "web" / "static" / "js" / "api.js"
+from tests.support.node import run_module_script
 
 HARNESS = """
 const sockets = [];
@@ -51,16 +47,7 @@ console.log(JSON.stringify({ handled, lastId, resumeUrl: sockets.at(-1).url, con
 
 
 def _run(tmp_path: Path, ids: list[int]) -> dict[str, object]:
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("Node.js is not installed")
-    shutil.copyfile(API_JS, tmp_path / "api.mjs")
-    (tmp_path / "harness.mjs").write_text(HARNESS.replace("IDS", json.dumps(ids)), encoding="utf-8")
-    done = subprocess.run(
-        [node, "harness.mjs"], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_module_script(tmp_path, HARNESS.replace("IDS", json.dumps(ids)), {"api.js": "api.mjs"})
 
 
 def test_events_with_lower_ids_after_a_higher_one_are_handled_once_each(tmp_path: Path) -> None:

@@ -5,15 +5,13 @@ the other rates, across the minute and ten-minute boundaries where frame numbers
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from fractions import Fraction
 from pathlib import Path
 
 import opentimelineio as otio
-import pytest
 
-JS = Path(__file__).resolve().parents[2] / "sync_server" / "web" / "static" / "js"
+from tests.support.node import run_module_script
+
 RATES = [(24000, 1001), (24, 1), (25, 1), (30000, 1001), (60000, 1001), (30, 1)]
 FRAMES = [
     0,
@@ -49,19 +47,8 @@ console.log(JSON.stringify(out));
 def test_the_review_rooms_timecode_is_otios_drop_frame_at_2997_and_5994_and_non_drop_elsewhere(
     tmp_path: Path,
 ) -> None:
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("Node.js is not installed")
-    for name in ("review_media.js", "api.js"):
-        shutil.copyfile(JS / name, tmp_path / name)
-    (tmp_path / "package.json").write_text('{"type": "module"}', encoding="utf-8")
     script = HARNESS.replace("RATES", json.dumps(RATES)).replace("FRAMES", json.dumps(FRAMES))
-    (tmp_path / "harness.mjs").write_text(script, encoding="utf-8")
-    done = subprocess.run(
-        [node, "harness.mjs"], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    shown = json.loads(done.stdout.strip().splitlines()[-1])
+    shown = run_module_script(tmp_path, script)
     for num, den in RATES:
         rate = float(Fraction(num, den))
         drop = den == 1001 and num in (30000, 60000)
