@@ -111,9 +111,11 @@ def _settled(page: Any, frame: int | dict[str, int] | None = None) -> None:
     presented that frame of the movie in both (so a screenshot taken now shows it, however busy the
     machine: no guessing how long painting takes); or, given {player id: frame}, that player's frame in
     each player named."""
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('#viewer video')].every(v => !v.seeking && v.readyState >= 2)"
-    )
+    done = "() => [...document.querySelectorAll('#viewer video')].every(v => !v.seeking && v.readyState >= 2)"
+    try:
+        page.wait_for_function(done)
+    except Exception as exc:
+        raise AssertionError(f"players still seeking: {page.evaluate(PLAYERS)}") from exc
     if frame is None:
         return
     presented = """([frames, num, den]) => [...document.querySelectorAll('#viewer video')]

@@ -362,7 +362,25 @@ function place(slot) {
   if (!(video instanceof HTMLVideoElement)) return;
   const { frame, outside } = frameIn(slot);
   markOutside(slot, outside);
-  video.currentTime = timeOf(frame, rate());
+  seekTo(video, timeOf(frame, rate()));
+}
+
+// Chromium now and then leaves a seek of a paused player unfinished (seeking, no decoded frame) when it
+// comes right after playing: asked again, it finishes. A seek still open after this long is asked again.
+const STALLED_SEEK_MS = 1500;
+
+const seeksAsked = new WeakMap(); // player → how many seeks it was asked for
+
+function seekTo(video, time) {
+  video.currentTime = time;
+  const asked = (seeksAsked.get(video) || 0) + 1;
+  seeksAsked.set(video, asked);
+  const check = () => {
+    if (seeksAsked.get(video) !== asked || !video.seeking || !video.isConnected) return; // done, or asked anew
+    video.currentTime = time;
+    setTimeout(check, STALLED_SEEK_MS);
+  };
+  setTimeout(check, STALLED_SEEK_MS);
 }
 
 function markOutside(slot, outside) {
