@@ -5,6 +5,8 @@
 import { api, boot, can, el, errorText, LiveEvents, newer, requireLogin, t, toast } from "./api.js";
 import { firstNumber, frameOf, matchFrame, MediaLinks, timecode, timeOf } from "./review_media.js";
 
+// How long a project's list waits for its event stream's hello before it loads without it.
+const HELLO_WAIT_MS = 5000;
 const STAGE_ORDER = ["previz", "layout", "playblast", "render", "comp", "final", "plate", "reference"];
 const VERDICTS = ["approve", "needs_changes", "reject"];
 const RENEW_EVERY_MS = 60_000;
@@ -47,17 +49,28 @@ async function chooseProject(projectId, shotId = null) {
   if (state.live) state.live.stop();
   state.live = null;
   if (!state.project) return renderShots([]);
+  // Subscribed first, then the list: a change made between loading the list and subscribing would otherwise
+  // never reach this page (the stream sends what happens after its hello). An event that arrives before the
+  // list is in the list; one after it applies on top (newer revisions only). Where the stream does not
+  // answer soon, the list loads anyway and the stream catches up when it connects.
+  state.shots = [];
+  let subscribed;
+  const hello = new Promise((resolve) => (subscribed = resolve));
+  state.live = await new LiveEvents({
+    projectId,
+    onEvent: applyEvent,
+    onOpen: (_hello, resumed) => {
+      subscribed();
+      if (resumed) refreshShot();
+    },
+  }).start();
+  await Promise.race([hello, new Promise((resolve) => setTimeout(resolve, HELLO_WAIT_MS))]);
   const page = await api(`/api/projects/${projectId}/shots`, {
     query: { sort: "order", limit: boot.page_size_max },
   });
   state.shots = page.items;
   renderShots(state.shots);
   remember();
-  state.live = await new LiveEvents({
-    projectId,
-    onEvent: applyEvent,
-    onOpen: (_hello, resumed) => resumed && refreshShot(),
-  }).start();
   const first = shotId && state.shots.find((s) => s.id === shotId);
   if (first) await chooseShot(first.id);
 }
@@ -407,7 +420,8 @@ function numbered(frame, versionId = state.slots.a) {
 
 function showFrame() {
   const lead = videos()[0];
-  if (lead && !lead.paused) state.frame = frameOf(lead.currentTime, rate());
+  // At its end a playing movie's time is its duration, one frame past its last (1097 for 1001-1096).
+  if (lead && !lead.paused) state.frame = Math.min(frameOf(lead.currentTime, rate()), lastFrame());
   $("frame-number").textContent = String(numbered(state.frame));
   const last = lastFrame();
   $("frame-total").textContent = last > 0 ? ` (${numbered(0)}–${numbered(last)})` : "";
