@@ -486,6 +486,39 @@ def test_a_shot_event_older_than_the_shot_shown_changes_nothing_in_the_list(
     assert page.locator(badge).get_attribute("data-status") == "final"
 
 
+def test_a_change_made_while_the_page_subscribes_is_in_its_shot_list(
+    web: WebServer, reel: Reel, browsing: Any
+) -> None:
+    """The page subscribes to the project's events before it loads the shot list, so a change committed after
+    the page asked for its event stream and before the server said hello is in the list. It used to load the
+    list first: such a change was neither in the list nor sent (the stream sends what follows its hello)."""
+    session = browsing()
+    page = session.page
+    page.set_default_timeout(60_000)
+    shot_id = reel.shots[0]["id"]
+    made: list[str] = []
+
+    def edit_then_connect(ws: Any) -> None:
+        if not made:  # the page's first stream: the change lands before the server hears of the page
+            shot = web.admin.get(f"/api/shots/{shot_id}").json()
+            status = "omitted" if shot["status"] != "omitted" else "ready"
+            edited = web.admin.patch(
+                f"/api/shots/{shot_id}", json={"status": status, "revision": shot["revision"]}
+            )
+            assert edited.status_code == 200, edited.text
+            made.append(status)
+        ws.connect_to_server()
+
+    username, password = web.user("director")
+    session.login(web.url, username, password, then="/review")
+    page.route_web_socket(re.compile(r"/api/events"), edit_then_connect)
+    page.goto(f"{web.url}/review?project={reel.project['id']}&lang=en")
+    page.wait_for_selector("#review[data-ready=true]")
+    assert made, "the page opened no event stream"
+    badge = f"#shots .shot[data-shot-id='{shot_id}'] .status"
+    page.wait_for_selector(f"{badge}[data-status='{made[0]}']", timeout=20_000)
+
+
 def test_media_urls_are_for_one_file_expire_and_stop_with_the_account(web: WebServer, reel: Reel) -> None:
     username, _ = web.user("artist")
     client = web.client_for(username)
