@@ -126,7 +126,7 @@ class ProxyJobs:
             folder = (
                 f"{layout.build('edit_proxy_dir')}/{layout.templates.build('version_code', version=number)}"
             )
-            width, height = proxy_size(project.width, project.height, self._settings.editorial_proxy_height)
+            width, height = size
             row = ProxyRender(
                 id=uuid.uuid4(),
                 project_id=project.id,
