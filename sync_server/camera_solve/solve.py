@@ -94,8 +94,8 @@ class SolveOptions:
     # Radial distortion (k1) is refined with the focal length from this many segments on (its prior,
     # calibrate.K1_PRIOR_SIGMA, holds it where the lines say little). Up to 1.5 it took 40: a picture with
     # fewer segments was solved as if undistorted, and k1 ±0.03 biased the focal length by up to ~10 % with
-    # an uncertainty that did not show it (seed 6, perturbed: 5 of the 8 worst accepted frames; their focal
-    # p90 10.5 % → 6.7 %).
+    # an uncertainty that did not show it (seed 6, perturbed: 4 of the 8 worst accepted frames; its focal
+    # p90 10.5 % → 6.6 %).
     distortion_min_segments: int = 8
 
 
@@ -338,9 +338,8 @@ def solve_picture(image: np.ndarray, options: SolveOptions | None = None) -> Cam
     if len(segments) < options.min_segments:
         refusals.append("too_few_lines")
     else:
-        hypotheses = _hypotheses(
-            segments, options, held
-        )  # made once: the alternatives below look at them too
+        # Made once: the alternatives below look at them too.
+        hypotheses = _hypotheses(segments, options, held)
         fits = _best_fits(segments, frame, options, held, hypotheses)
         fit = max(fits, key=lambda f: _fit_score(f, segments)) if fits else None
         if fit is None:
