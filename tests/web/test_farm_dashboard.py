@@ -273,6 +273,40 @@ def test_a_change_made_while_the_page_was_disconnected_arrives_when_it_resumes(
     farm.web.admin.post(f"/api/farm/jobs/{job['id']}/cancel")
 
 
+def test_a_change_made_while_the_page_subscribes_is_in_its_queue(web: WebServer, browsing: Any) -> None:
+    """The page waits for its event stream's hello before it reads the snapshot, so a change committed after
+    the page asked for its stream and before the server's hello is in what it shows. It used to read the
+    snapshot at once, beside a stream still connecting: a change made before the hello was neither in the
+    snapshot nor sent (the stream sends what follows its hello), and the queue kept the old priority."""
+    job = submit_job(web, priority=7, tags=["nowhere"])  # no agent has the tag: it stays queued
+    held: list[Any] = []
+    snapshot_asked: list[str] = []
+    session = browsing()
+    page = session.page
+    # Held: the page's stream is not connected to the server until the test says so.
+    page.route_web_socket(re.compile(r"/api/events"), lambda ws: held.append(ws))
+    page.on("request", lambda r: "/api/farm/status" in r.url and snapshot_asked.append(r.url))
+    session.login(web.url, ADMIN, web.passwords[ADMIN])
+    deadline = time.monotonic() + 20
+    while not held and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    assert held, "the page opened no event stream"
+    # The old page read its snapshot now, without waiting: let it show that snapshot before the change, so
+    # the test fails on it every time. The page as it is waits for the hello and asks for nothing yet.
+    page.wait_for_timeout(1000)
+    if snapshot_asked:
+        page.locator(f'#queue-rows tr[data-job-id="{job["id"]}"]').wait_for(timeout=PATIENCE_MS)
+    changed = web.admin.post(f"/api/farm/jobs/{job['id']}/priority", json={"priority": 93})
+    assert changed.status_code == 200, changed.text
+    held[0].connect_to_server()
+    page.wait_for_function(
+        "([id]) => document.querySelector(`#queue-rows tr[data-job-id='${id}'] input.prio`)?.value === '93'",
+        arg=[job["id"]],
+        timeout=PATIENCE_MS,
+    )
+    web.admin.post(f"/api/farm/jobs/{job['id']}/cancel")
+
+
 def test_the_korean_dashboard_reads_in_korean(farm: Farm, browsing: Any, tmp_path: Path) -> None:
     session = open_farm(browsing, farm.web, locale="ko-KR")
     page = session.page

@@ -8,6 +8,7 @@ const SESSION_KEY = "aipipe.session";
 const LOCK_NAME = "aipipe-token-refresh";
 const EARLY_REFRESH_MS = 30_000; // refresh an access token this long before it expires
 const SEEN_EVENTS = 5000; // event ids a live stream remembers, so that none is handled twice
+const HELLO_WAIT_MS = 5000; // how long start() waits for the stream's hello before the page loads anyway
 
 export const boot = JSON.parse(document.getElementById("aipipe-boot").textContent);
 
@@ -180,6 +181,11 @@ export async function requireLogin() {
  * after every (re)connect. Reconnects with back-off and resumes after the last event id it saw, so a page
  * left open for a day misses nothing; a connection that goes silent past the server's ping interval is
  * treated as dead. Other messages (`type` not "event") go to `onMessage`.
+ *
+ * `start()` resolves once the server has said hello (from then on it sends every change), or after `waitMs`
+ * where it does not answer: a page that subscribes with it first and then loads its data misses no change
+ * made in between. (A stream sends only what follows its hello: a page that loaded first, or loaded while
+ * the stream was still connecting, could miss a change made in that moment for good.)
  */
 /** Whether `incoming` (a record as an event brings it) may replace `old`: not an older revision. Events do
  * not always arrive in revision order (an import's child process may follow the server's own later edit,
@@ -206,9 +212,15 @@ export class LiveEvents {
     document.addEventListener("visibilitychange", () => document.visibilityState === "visible" && this.kick());
   }
 
-  async start() {
+  async start({ waitMs = HELLO_WAIT_MS } = {}) {
     this.stopped = false;
+    let timer;
+    const hello = new Promise((resolve) => (this.helloed = resolve));
+    const late = new Promise((resolve) => (timer = setTimeout(resolve, waitMs)));
     await this.connect();
+    await Promise.race([hello, late]);
+    clearTimeout(timer);
+    this.helloed = null;
     return this;
   }
 
@@ -251,6 +263,7 @@ export class LiveEvents {
         this.connects += 1;
         setLiveState("on");
         this.onOpen(message, resumed);
+        if (this.helloed) this.helloed();
       } else if (message.type === "event") {
         // Ids do not always arrive in increasing order: the server's own commits may overtake a child
         // process's events, which follow with lower ids (docs/events.md). Only an event already handled is

@@ -614,7 +614,8 @@ async function main() {
     await loadShots();
     await loadQueue();
   });
-  // Listen first, then read the snapshot: nothing that happens in between is lost.
+  // Subscribed first (start() waits for the stream's hello), then the snapshot: nothing that happens in
+  // between is lost.
   const live = new LiveEvents({
     onEvent,
     onMessage: onLive,

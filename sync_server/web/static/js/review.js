@@ -6,7 +6,6 @@ import { api, boot, can, el, errorText, LiveEvents, newer, requireLogin, t, toas
 import { firstNumber, frameOf, matchFrame, MediaLinks, timecode, timeOf } from "./review_media.js";
 
 // How long a project's list waits for its event stream's hello before it loads without it.
-const HELLO_WAIT_MS = 5000;
 const STAGE_ORDER = ["previz", "layout", "playblast", "render", "comp", "final", "plate", "reference"];
 const VERDICTS = ["approve", "needs_changes", "reject"];
 const RENEW_EVERY_MS = 60_000;
@@ -54,17 +53,11 @@ async function chooseProject(projectId, shotId = null) {
   // list is in the list; one after it applies on top (newer revisions only). Where the stream does not
   // answer soon, the list loads anyway and the stream catches up when it connects.
   state.shots = [];
-  let subscribed;
-  const hello = new Promise((resolve) => (subscribed = resolve));
   state.live = await new LiveEvents({
     projectId,
     onEvent: applyEvent,
-    onOpen: (_hello, resumed) => {
-      subscribed();
-      if (resumed) refreshShot();
-    },
+    onOpen: (_hello, resumed) => resumed && refreshShot(),
   }).start();
-  await Promise.race([hello, new Promise((resolve) => setTimeout(resolve, HELLO_WAIT_MS))]);
   const page = await api(`/api/projects/${projectId}/shots`, {
     query: { sort: "order", limit: boot.page_size_max },
   });
