@@ -165,10 +165,23 @@ def import_edit(project_id: uuid.UUID, body: ImportBody, uow: Structure) -> Impo
     response_model=ProxyRenderOut,
     status_code=status.HTTP_202_ACCEPTED,
     operation_id="start_proxy_render",
+    responses={
+        200: {
+            "model": ProxyRenderOut,
+            "description": "The edit is unchanged since a proxy that succeeded: that proxy, nothing queued.",
+        }
+    },
 )
-def start_proxy_render(project_id: uuid.UUID, principal: Editor, jobs: ProxyJobsDep) -> ProxyRenderOut:
-    """Render the edit into `edit/proxy/vNNN/` in the background; poll the returned render for its status."""
-    return jobs.submit(project_id, principal)
+def start_proxy_render(
+    project_id: uuid.UUID, principal: Editor, jobs: ProxyJobsDep, response: Response
+) -> ProxyRenderOut:
+    """Render the edit into `edit/proxy/vNNN/` in the background; poll the returned render for its status
+    (202). An edit unchanged since a render (same cuts, media, rate, size and burn-ins) gets that render
+    instead of a new one: 200 where it has succeeded, 202 while it is still queued or running."""
+    out = jobs.submit(project_id, principal)
+    if out.status == "succeeded":
+        response.status_code = status.HTTP_200_OK
+    return out
 
 
 @router.get(
