@@ -291,9 +291,10 @@ def test_a_change_made_while_the_page_subscribes_is_in_its_queue(web: WebServer,
     while not held and time.monotonic() < deadline:
         page.wait_for_timeout(50)
     assert held, "the page opened no event stream"
-    # The old page read its snapshot now, without waiting: let it show that snapshot before the change, so
-    # the test fails on it every time. The page as it is waits for the hello and asks for nothing yet.
-    page.wait_for_timeout(1000)
+    # The old page asked for its snapshot at once, without waiting: let it show that snapshot before the
+    # change, so the test fails on it. The page as it is waits for the hello (5 s at most) and asks for
+    # nothing yet: the change must come well within that wait.
+    page.wait_for_timeout(500)
     if snapshot_asked:
         page.locator(f'#queue-rows tr[data-job-id="{job["id"]}"]').wait_for(timeout=PATIENCE_MS)
     changed = web.admin.post(f"/api/farm/jobs/{job['id']}/priority", json={"priority": 93})
