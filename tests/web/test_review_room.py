@@ -313,6 +313,9 @@ def test_a_and_b_show_the_same_shot_frame_and_b_says_where_it_has_none(
     _open_shot(session, web, reel, "director", shot=2)
     page = session.page
     assert page.locator("#slot-b").get_attribute("data-version-id") == render["id"]
+    # Each player says the numbers its movie holds: B's are not A's.
+    page.wait_for_function("document.querySelector('#range-b').textContent === '993–1016'")
+    assert page.locator("#range-a").inner_text() == "1001–1096"
 
     # A, the playblast, at 1001: B, the render, at its own 1001 (its 9th frame), not at its first (993).
     page.keyboard.press("Home")
@@ -361,6 +364,8 @@ def test_a_and_b_show_the_same_shot_frame_and_b_says_where_it_has_none(
     note = page.locator("#notes .note:has-text('Flicker') .at-frame")
     note.wait_for()
     page.evaluate(WATCH_PRESENTED)  # the players are new ones
+    page.wait_for_function("document.querySelector('#range-a').textContent === '993–1016'")
+    assert page.locator("#range-b").inner_text() == "1001–1096"
     page.evaluate("document.activeElement.blur()")
     page.keyboard.press("Home")
     assert page.locator("#frame-number").inner_text() == "993"

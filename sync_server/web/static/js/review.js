@@ -275,6 +275,7 @@ async function fillSlot(slot, versionId) {
   const label = $(`label-${slot}`);
   box.replaceChildren();
   label.textContent = version ? `${t(`stage_${version.stage}`)} ${version.code}` : t("slot_empty");
+  $(`range-${slot}`).textContent = "";
   $(`slot-${slot}`).dataset.versionId = version?.id || "";
   $(`slot-${slot}`).dataset.outside = "false";
   if (!version) return;
@@ -307,6 +308,15 @@ async function fillSlot(slot, versionId) {
     video.addEventListener("loadedmetadata", resolve, { once: true });
     video.addEventListener("error", resolve, { once: true });
   });
+  showRange(slot, version);
+}
+
+/** The frame numbers `slot`'s movie holds (e.g. "1001–1096"): B's may differ from A's, which the readout
+ * shows; a frame of A's outside B's range is one B has none for. */
+function showRange(slot, version) {
+  const count = frameCount(slot);
+  const first = firstNumber(version);
+  $(`range-${slot}`).textContent = count ? `${first}–${first + count - 1}` : "";
 }
 
 async function renewSource(video, versionId, fileId) {
