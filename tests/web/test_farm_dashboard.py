@@ -308,6 +308,34 @@ def test_a_change_made_while_the_page_subscribes_is_in_its_queue(web: WebServer,
     web.admin.post(f"/api/farm/jobs/{job['id']}/cancel")
 
 
+def test_a_page_whose_stream_answers_late_still_shows_a_change_made_before_its_hello(
+    web: WebServer, browsing: Any
+) -> None:
+    """Where the event stream does not say hello within the page's wait (5 s), the page shows its snapshot
+    anyway; the stream's first hello then counts as a resume and the page reads its snapshot again, so a
+    change made after that first snapshot and before the hello is shown. Before, that change was lost for
+    good (neither in the snapshot nor sent)."""
+    job = submit_job(web, priority=7, tags=["nowhere"])
+    held: list[Any] = []
+    session = browsing()
+    page = session.page
+    page.route_web_socket(re.compile(r"/api/events"), lambda ws: held.append(ws))
+    session.login(web.url, ADMIN, web.passwords[ADMIN])
+    page.wait_for_selector("#farm[data-ready=true]", timeout=PATIENCE_MS)  # after the 5 s wait, no hello
+    prio = f"#queue-rows tr[data-job-id='{job['id']}'] input.prio"
+    assert page.locator(prio).input_value() == "7"
+    changed = web.admin.post(f"/api/farm/jobs/{job['id']}/priority", json={"priority": 93})
+    assert changed.status_code == 200, changed.text
+    assert held, "the page opened no event stream"
+    held[0].connect_to_server()
+    page.wait_for_function(
+        "([id]) => document.querySelector(`#queue-rows tr[data-job-id='${id}'] input.prio`)?.value === '93'",
+        arg=[job["id"]],
+        timeout=PATIENCE_MS,
+    )
+    web.admin.post(f"/api/farm/jobs/{job['id']}/cancel")
+
+
 def test_the_korean_dashboard_reads_in_korean(farm: Farm, browsing: Any, tmp_path: Path) -> None:
     session = open_farm(browsing, farm.web, locale="ko-KR")
     page = session.page

@@ -183,8 +183,8 @@ export async function requireLogin() {
  * treated as dead. Other messages (`type` not "event") go to `onMessage`.
  *
  * `start()` resolves once the server has said hello (from then on it sends every change), or after `waitMs`
- * where it does not answer: a page that subscribes with it first and then loads its data misses no change
- * made in between. (A stream sends only what follows its hello: a page that loaded first, or loaded while
+ * (or at a close) where it does not answer, and then the first hello is passed to `onOpen` as a resume: a
+ * page that subscribes with it first, loads its data, and loads again on a resume misses no change. (A stream sends only what follows its hello: a page that loaded first, or loaded while
  * the stream was still connecting, could miss a change made in that moment for good.)
  */
 /** Whether `incoming` (a record as an event brings it) may replace `old`: not an older revision. Events do
@@ -206,6 +206,7 @@ export class LiveEvents {
     this.socket = null;
     this.stopped = false;
     this.connects = 0;
+    this.phase = null; // "starting" while start() waits for the first hello, "late" when it stopped waiting
     this.watchdog = null;
     this.silenceMs = (boot.ws_ping_interval_s || 20) * 2500;
     addEventListener("online", () => this.kick());
@@ -214,6 +215,7 @@ export class LiveEvents {
 
   async start({ waitMs = HELLO_WAIT_MS } = {}) {
     this.stopped = false;
+    this.phase = "starting";
     let timer;
     const hello = new Promise((resolve) => (this.helloed = resolve));
     const late = new Promise((resolve) => (timer = setTimeout(resolve, waitMs)));
@@ -221,6 +223,9 @@ export class LiveEvents {
     await Promise.race([hello, late]);
     clearTimeout(timer);
     this.helloed = null;
+    // No hello yet (the stream is slow, or closed before it said one): the page loads now, and its first
+    // hello counts as a resume, so the page loads again then and a change made meanwhile is not lost.
+    if (this.phase === "starting") this.phase = "late";
     return this;
   }
 
@@ -262,7 +267,9 @@ export class LiveEvents {
         this.delay = 500;
         this.connects += 1;
         setLiveState("on");
-        this.onOpen(message, resumed);
+        const late = this.phase === "late";
+        this.phase = null;
+        this.onOpen(message, resumed || late);
         if (this.helloed) this.helloed();
       } else if (message.type === "event") {
         // Ids do not always arrive in increasing order: the server's own commits may overtake a child
@@ -281,6 +288,7 @@ export class LiveEvents {
     };
     socket.onclose = (closed) => {
       clearTimeout(this.watchdog);
+      if (this.helloed) this.helloed(); // closed before its hello: start() waits no longer
       if (this.socket !== socket || this.stopped) return;
       setLiveState("connecting");
       // 1008: the token was refused; the next connect refreshes it first.
