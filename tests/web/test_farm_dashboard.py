@@ -123,6 +123,23 @@ def submit_job(web: WebServer, **overrides: Any) -> dict[str, Any]:
     return made.json()
 
 
+def shows_priority(page: Any, job: dict[str, Any], priority: int) -> None:
+    """Wait until the queue row of `job` shows `priority`."""
+    page.wait_for_function(
+        "([id, value]) => document.querySelector(`#queue-rows tr[data-job-id='${id}'] input.prio`)?.value"
+        " === value",
+        arg=[job["id"], str(priority)],
+        timeout=PATIENCE_MS,
+    )
+
+
+def change_priority_then_connect(web: WebServer, job: dict[str, Any], held: Any) -> None:
+    """Change the job's priority through the API, then let the page's held event stream reach the server."""
+    changed = web.admin.post(f"/api/farm/jobs/{job['id']}/priority", json={"priority": 93})
+    assert changed.status_code == 200, changed.text
+    held.connect_to_server()
+
+
 def open_farm(browsing: Any, web: WebServer, username: str = ADMIN, locale: str = "en-US") -> Any:
     session = browsing(locale=locale)
     session.login(web.url, username, web.passwords[username])
@@ -263,11 +280,7 @@ def test_a_change_made_while_the_page_was_disconnected_arrives_when_it_resumes(
     page.evaluate("window.aipipeFarm.live.socket.close()")
     changed = farm.web.admin.post(f"/api/farm/jobs/{job['id']}/priority", json={"priority": 93})
     assert changed.status_code == 200
-    page.wait_for_function(
-        "([id]) => document.querySelector(`#queue-rows tr[data-job-id='${id}'] input.prio`)?.value === '93'",
-        arg=[job["id"]],
-        timeout=PATIENCE_MS,
-    )
+    shows_priority(page, job, 93)
     assert page.locator("#live-state").get_attribute("data-state") == "on"
     assert any(f"since={last_id}" in url for url in sockets), sockets
     farm.web.admin.post(f"/api/farm/jobs/{job['id']}/cancel")
@@ -297,14 +310,8 @@ def test_a_change_made_while_the_page_subscribes_is_in_its_queue(web: WebServer,
     page.wait_for_timeout(500)
     if snapshot_asked:
         page.locator(f'#queue-rows tr[data-job-id="{job["id"]}"]').wait_for(timeout=PATIENCE_MS)
-    changed = web.admin.post(f"/api/farm/jobs/{job['id']}/priority", json={"priority": 93})
-    assert changed.status_code == 200, changed.text
-    held[0].connect_to_server()
-    page.wait_for_function(
-        "([id]) => document.querySelector(`#queue-rows tr[data-job-id='${id}'] input.prio`)?.value === '93'",
-        arg=[job["id"]],
-        timeout=PATIENCE_MS,
-    )
+    change_priority_then_connect(web, job, held[0])
+    shows_priority(page, job, 93)
     web.admin.post(f"/api/farm/jobs/{job['id']}/cancel")
 
 
@@ -324,15 +331,9 @@ def test_a_page_whose_stream_answers_late_still_shows_a_change_made_before_its_h
     page.wait_for_selector("#farm[data-ready=true]", timeout=PATIENCE_MS)  # after the 5 s wait, no hello
     prio = f"#queue-rows tr[data-job-id='{job['id']}'] input.prio"
     assert page.locator(prio).input_value() == "7"
-    changed = web.admin.post(f"/api/farm/jobs/{job['id']}/priority", json={"priority": 93})
-    assert changed.status_code == 200, changed.text
     assert held, "the page opened no event stream"
-    held[0].connect_to_server()
-    page.wait_for_function(
-        "([id]) => document.querySelector(`#queue-rows tr[data-job-id='${id}'] input.prio`)?.value === '93'",
-        arg=[job["id"]],
-        timeout=PATIENCE_MS,
-    )
+    change_priority_then_connect(web, job, held[0])
+    shows_priority(page, job, 93)
     web.admin.post(f"/api/farm/jobs/{job['id']}/cancel")
 
 
