@@ -176,6 +176,13 @@ export async function requireLogin() {
 
 // -- live events -----------------------------------------------------------------------------------
 
+/** Whether `incoming` (a record as an event brings it) may replace `old`: not an older revision. Events do
+ * not always arrive in revision order (an import's child process may follow the server's own later edit,
+ * docs/events.md). */
+export function newer(old, incoming) {
+  return !old || (incoming.revision ?? 0) >= (old.revision ?? 0);
+}
+
 /**
  * The WebSocket /api/events stream. Calls `onEvent(message)` for each event and `onOpen(hello, resumed)`
  * after every (re)connect. Reconnects with back-off and resumes after the last event id it saw, so a page
@@ -184,16 +191,10 @@ export async function requireLogin() {
  *
  * `start()` resolves once the server has said hello (from then on it sends every change), or after `waitMs`
  * (or at a close) where it does not answer, and then the first hello is passed to `onOpen` as a resume: a
- * page that subscribes with it first, loads its data, and loads again on a resume misses no change. (A stream sends only what follows its hello: a page that loaded first, or loaded while
- * the stream was still connecting, could miss a change made in that moment for good.)
+ * page that subscribes with it first, loads its data, and loads again on a resume misses no change. (A
+ * stream sends only what follows its hello: a page that loaded first, or loaded while the stream was still
+ * connecting, could miss a change made in that moment for good.)
  */
-/** Whether `incoming` (a record as an event brings it) may replace `old`: not an older revision. Events do
- * not always arrive in revision order (an import's child process may follow the server's own later edit,
- * docs/events.md). */
-export function newer(old, incoming) {
-  return !old || (incoming.revision ?? 0) >= (old.revision ?? 0);
-}
-
 export class LiveEvents {
   constructor({ onEvent, onOpen = () => {}, onMessage = () => {}, projectId = null, since = null } = {}) {
     this.onEvent = onEvent;

@@ -5,7 +5,6 @@
 import { api, boot, can, el, errorText, LiveEvents, newer, requireLogin, t, toast } from "./api.js";
 import { firstNumber, frameOf, matchFrame, MediaLinks, timecode, timeOf } from "./review_media.js";
 
-// How long a project's list waits for its event stream's hello before it loads without it.
 const STAGE_ORDER = ["previz", "layout", "playblast", "render", "comp", "final", "plate", "reference"];
 const VERDICTS = ["approve", "needs_changes", "reject"];
 const RENEW_EVERY_MS = 60_000;
