@@ -227,6 +227,7 @@ class Take:
     is_first_frame: bool
     provenance: Mapping[str, Any]
     file: Mapping[str, Any] | None
+    media_first: int | None  # the version's `first_frame`: its media's first frame's number; None: not said
 
     @property
     def label(self) -> str:
@@ -239,6 +240,13 @@ class Take:
 def image_file(version: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """The version's picture (its first image file)."""
     return next((f for f in version.get("files") or [] if str(f.get("mime", "")).startswith("image/")), None)
+
+
+def media_first_of(version: Mapping[str, Any]) -> int | None:
+    """The version's `first_frame` (the number its maker gave the media's first frame); None where it says
+    none, or from a server whose take rows do not carry it."""
+    value = version.get("first_frame")
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def take_of(item: Mapping[str, Any]) -> Take:
@@ -254,6 +262,7 @@ def take_of(item: Mapping[str, Any]) -> Take:
         is_first_frame=bool(item.get("is_first_frame")),
         provenance=provenance,
         file=image_file(version),
+        media_first=media_first_of(version),
     )
 
 
@@ -275,6 +284,7 @@ class TakeRow:
     file_url: str
     file_name: str
     file_sha256: str
+    media_first: int | None  # the version's `first_frame`, where said: its frames are numbered from it
 
 
 def take_rows(items: Sequence[Mapping[str, Any]]) -> list[TakeRow]:
@@ -292,6 +302,7 @@ def take_rows(items: Sequence[Mapping[str, Any]]) -> list[TakeRow]:
                 str(file.get("url") or ""),
                 str(file.get("name") or ""),
                 str(file.get("sha256") or ""),
+                take.media_first,
             )
         )
     return rows

@@ -75,6 +75,9 @@ class AIPIPE_PG_images_take(bpy.types.PropertyGroup):
     file_url: StringProperty()  # type: ignore[valid-type]
     file_name: StringProperty()  # type: ignore[valid-type]
     file_sha256: StringProperty()  # type: ignore[valid-type]
+    # The version's `first_frame` (a property cannot hold None: has_media_first says whether it said one)
+    media_first: IntProperty()  # type: ignore[valid-type]
+    has_media_first: BoolProperty()  # type: ignore[valid-type]
 
 
 class AIPIPE_PG_images(bpy.types.PropertyGroup):

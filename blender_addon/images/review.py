@@ -17,7 +17,7 @@ from ..i18n import iface, tip
 from ..registry import ensure_online, register_classes, unregister_classes
 from . import core
 from .props import state
-from .takes import load_takes, shown_take
+from .takes import load_takes, shown_take, take_media_first
 
 SENT = "aipipe_sent_markers"  # scene: JSON list of the marker keys already sent as notes
 TARGETS = (
@@ -74,11 +74,15 @@ def first_number(strip: Any) -> int | None:
 
 
 def target_numbering(context: Any, kind: str) -> tuple[int, int | None]:
-    """(head handle frames, first frame's number or None) of the take `target` reviews: the strip's; a take
-    in the Image Editor (a still) holds no handle and says no number. Its frames are numbered from the
-    first frame's number, else from 1001 less the handle (`core.frame_number`), as the review room does."""
-    strip = strip_with_version(context) if _kind(context, kind) == "VSE" else None
-    return (head_handle(strip), first_number(strip)) if strip is not None else (0, None)
+    """(head handle frames, first frame's number or None) of the take `target` reviews: the strip's; the
+    take the Image Editor shows (a still: no handle) numbered by its version's `first_frame` where it says
+    one. Its frames are numbered from the first frame's number, else from 1001 less the handle
+    (`core.frame_number`), as the review room and the VSE do."""
+    if _kind(context, kind) == "VSE":
+        strip = strip_with_version(context)
+        return (head_handle(strip), first_number(strip)) if strip is not None else (0, None)
+    take = shown_take()
+    return 0, take_media_first(take) if take is not None else None
 
 
 def target(context: Any, kind: str) -> tuple[str, str, int | None]:
@@ -159,6 +163,9 @@ class AIPIPE_OT_images_review(bpy.types.Operator):
         if self.frame < 0 and frame is not None:
             number = core.frame_number(frame, *target_numbering(context, self.target))
             layout.label(text=iface("Current frame: {frame}", frame=number), translate=False)
+        elif version_id and frame is None:  # the Image Editor's take: the number a Frame starts from
+            first = core.frame_number(0, *target_numbering(context, self.target))
+            layout.label(text=iface("Take's first frame: {first}", first=first), translate=False)
 
     def execute(self, context: Any) -> set[str]:
         version_id, name, current = reported_target(self, context)

@@ -65,6 +65,11 @@ def take_file(take: Any) -> dict[str, str]:
     return {"url": take.file_url, "name": take.file_name, "sha256": take.file_sha256}
 
 
+def take_media_first(take: Any) -> int | None:
+    """The listed take's version `first_frame` (its frames are numbered from it); None: it said none."""
+    return int(take.media_first) if take.has_media_first else None
+
+
 # -- main thread: the take list --------------------------------------------------------------------------
 
 
@@ -81,6 +86,7 @@ def _fill(item: Any, row: core.TakeRow) -> None:
         row.file_name,
         row.file_sha256,
     )
+    item.media_first, item.has_media_first = row.media_first or 0, row.media_first is not None
 
 
 def apply_takes(shot_id: str, code: str, rows: list[core.TakeRow], keep: bool = False) -> None:
@@ -99,7 +105,12 @@ def apply_takes(shot_id: str, code: str, rows: list[core.TakeRow], keep: bool = 
         held = []
     st.shot_id, st.shot_code = shot_id, code
     for item, row in zip(st.takes, rows, strict=False):
-        if (item.label, item.verdict, item.first_frame) != (row.label, row.verdict, row.first_frame):
+        if (item.label, item.verdict, item.first_frame, take_media_first(item)) != (
+            row.label,
+            row.verdict,
+            row.first_frame,
+            row.media_first,
+        ):
             _fill(item, row)
     for row in rows[len(held) :]:
         _fill(st.takes.add(), row)

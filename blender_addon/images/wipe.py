@@ -124,9 +124,9 @@ def apply_wipe(
     code = str(base[vse.CODE])
     made = []
     for slot, take, path, channel in (("A", a, paths[0], plan.channel_a), ("B", b, paths[1], plan.channel_b)):
-        strip = vse.place_strip(
-            strips, f"{code} {slot} v{take.number:03d}", channel, start, end - start, path, True, 0
-        )
+        name = f"{code} {slot} v{take.number:03d}"
+        # the take's own first_frame, where said, numbers it in the review dialog (as the review room does)
+        strip = vse.place_strip(strips, name, channel, start, end - start, path, True, 0, take.media_first)
         strip[vse.TAKE], strip[COMPARE] = True, slot
         strip[vse.SHOT_ID], strip[vse.CODE], strip[vse.VERSION_ID] = base[vse.SHOT_ID], code, take.version_id
         made.append(strip)

@@ -16,6 +16,7 @@ KOREAN: dict[str, str] = {
     "Note at this frame": "이 프레임에 메모",
     "Nothing to review": "리뷰할 것이 없습니다",
     "Current frame: {frame}": "현재 프레임: {frame}",
+    "Take's first frame: {first}": "테이크의 첫 프레임: {first}",
     "Frame {frame} is before the take's first frame, {first}": "{frame} 프레임은 테이크의 첫 프레임({first})보다 앞입니다",
     "{count} shots": "샷 {count}개",
     "{count} shots ticked": "샷 {count}개 선택됨",

@@ -159,6 +159,24 @@ def test_use_as_first_frame_records_the_verdict_and_pins_the_take(takes_api: Api
     )
 
 
+def test_take_rows_carry_the_versions_first_frame_or_null_where_it_said_none(takes_api: Api) -> None:
+    """The add-on's Image Editor numbers a take from its version's first_frame, as the VSE and the review
+    room do: the take rows carry it (993 as published; null where the take said no number)."""
+    sample = sample_shot(takes_api)
+    shot_id, plain = sample["shot"]["id"], sample["take"]
+    files = {"files": ("own.png", png_bytes(64, 64, "red"), "image/png")}
+    own = takes_api.admin.post(
+        f"/api/shots/{shot_id}/versions", data={"stage": "previz", "first_frame": "993"}, files=files
+    )
+    assert own.status_code == 201, own.text
+    rows = takes_api.admin.get(f"/api/shots/{shot_id}/takes").json()["items"]
+    said = {r["version"]["id"]: r["version"]["first_frame"] for r in rows}
+    assert said == {own.json()["id"]: 993, plain["id"]: None}
+    chosen = takes_api.admin.post(f"/api/versions/{own.json()['id']}/use-as-first-frame", json={})
+    assert chosen.status_code == 200, chosen.text
+    assert chosen.json()["version"]["first_frame"] == 993  # the row use-as-first-frame answers with, too
+
+
 def test_800_candidates_for_200_shots_in_one_request(takes_api: Api) -> None:
     project = takes_api.project(width=1280, height=720)
     pid = project["id"]

@@ -405,6 +405,62 @@ def test_a_strip_of_a_take_published_at_2001_is_numbered_from_2001_as_the_review
     assert "label:Current frame: 1001" in log
 
 
+def test_a_take_whose_version_says_first_frame_993_is_numbered_from_993_in_the_image_editor_review(
+    edit, studio, director
+) -> None:
+    """A take published with first_frame=993 (the VSE and the review room number it from 993): the Image
+    Editor's review dialog says its first frame is 993, not 1001, a note "fix at 1012" keeps media frame 19,
+    and so do the A/B wipe's strips of it; a take that says no number is numbered from 1001, as before."""
+    from blender_addon import compat
+    from blender_addon.images.review import AIPIPE_OT_images_review
+
+    shot_id, plain = edit["shots"][0]["id"], edit["takes"][0]
+    files = [("files", ("own.png", png_bytes(64, 36, "red"), "image/png"))]
+    made = studio.admin.post(
+        f"/api/shots/{shot_id}/versions", data={"stage": "previz", "first_frame": "993"}, files=files
+    )
+    assert made.status_code == 201, made.text
+    own = made.json()["id"]
+    scene = bpy.context.scene
+    scene.sequence_editor.active_strip = _picture(shot_id)
+    _run(bpy.ops.aipipe.images_load_takes)
+    state = bpy.context.window_manager.aipipe_images
+    ids = [t.version_id for t in state.takes]
+    state.show, state.mode = "A", "SINGLE"
+    _run(bpy.ops.aipipe.images_set_take, index=ids.index(own), slot="A")
+    assert state.shown_version == own
+
+    log: list[str] = []
+    dialog = SimpleNamespace(layout=_DialogLayout(log), target="IMAGE", frame=-1)
+    AIPIPE_OT_images_review.draw(dialog, bpy.context)
+    assert "label:Take's first frame: 993" in log
+    _run(bpy.ops.aipipe.images_review, target="IMAGE", text="fix at 1012", frame=1012)
+    _run(bpy.ops.aipipe.images_review, target="IMAGE", text="at its first", frame=993)
+    with pytest.raises(RuntimeError, match="Frame 992 is before the take's first frame, 993"):
+        bpy.ops.aipipe.images_review(target="IMAGE", text="too early", frame=992)
+    pump(idle, what="the add-on to settle")
+    notes = sorted((n["text"], n["frame"]) for n in _reviews(studio.admin, own))
+    assert notes == [("at its first", 0), ("fix at 1012", 19)]
+
+    _run(bpy.ops.aipipe.images_set_take, index=ids.index(plain["id"]), slot="A")
+    log.clear()
+    AIPIPE_OT_images_review.draw(dialog, bpy.context)
+    assert "label:Take's first frame: 1001" in log
+
+    # The A/B wipe in the VSE: its strip of that take is numbered from 993 too, the other from 1001.
+    _run(bpy.ops.aipipe.images_vse_wipe, version_a=own, version_b=plain["id"])
+    compared = {s["aipipe_compare"]: s for s in compat.vse_all_strips(scene) if s.get("aipipe_compare")}
+    assert compared["A"]["aipipe_media_first"] == 993 and "aipipe_media_first" not in compared["B"]
+    scene.frame_current = compat.strip_range(compared["A"])[0]
+    for slot, number in (("A", 993), ("B", 1001)):
+        scene.sequence_editor.active_strip = compared[slot]
+        log.clear()
+        AIPIPE_OT_images_review.draw(
+            SimpleNamespace(layout=_DialogLayout(log), target="VSE", frame=-1), bpy.context
+        )
+        assert f"label:Current frame: {number}" in log
+
+
 def test_a_marker_on_a_strip_becomes_a_frame_note_once_and_is_not_doubled_by_a_rebuild(
     edit, studio, director
 ) -> None:

@@ -239,3 +239,22 @@ def test_take_rows_are_the_panels_strings_in_take_order() -> None:
     assert [r.version_id for r in rows] == ["v1", "v2"]
     assert rows[0].first_frame and rows[0].label == "v001 · approve ★"
     assert rows[1].provenance == '{"seed": 5, "prompt": "비"}' and rows[1].file_url == "/f/2"
+
+
+def test_a_takes_own_first_frame_comes_from_its_version_and_numbers_its_frames() -> None:
+    """The take rows carry the version's `first_frame` (993), and the Image Editor numbers the take from it,
+    as the VSE and the review room do; a take that says none (or a server that does not send it) keeps the
+    rule, 1001 for a still."""
+    said = _item(1)
+    said["version"]["first_frame"] = 993
+    at_zero = _item(3)
+    at_zero["version"]["first_frame"] = 0
+    flagged = _item(4)
+    flagged["version"]["first_frame"] = True  # not a number: not taken for 1
+    rows = core.take_rows([said, _item(2), at_zero, flagged])
+    assert [r.media_first for r in rows] == [993, None, 0, None]
+    assert [t.media_first for t in core.takes_of([said, _item(2)])] == [993, None]
+    assert core.frame_number(0, 0, rows[0].media_first) == 993
+    assert core.media_frame_of(1012, 0, rows[0].media_first) == 19  # "fix at 1012"
+    assert core.frame_number(0, 0, rows[1].media_first) == 1001
+    assert core.media_frame_of(1012, 0, rows[1].media_first) == 11
