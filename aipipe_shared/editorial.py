@@ -115,6 +115,13 @@ class StripPlan:
         return self.start + self.length
 
 
+def media_first_frame(record: Mapping[str, Any] | None) -> int | None:
+    """The `first_frame` of an edit's media record or a version record: the number its maker gave the
+    media's first frame (None: not said, or a server from before records carried it)."""
+    value = (record or {}).get("first_frame")
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def movie_extent(version: Mapping[str, Any]) -> tuple[int, int | None]:
     """(head handle frames, frame count or None) a version's movie holds, from its API record: what its
     maker said (`handle_in`, `frame_count`), never the project's handle."""

@@ -74,7 +74,7 @@ def apply_media_update(scene_name: str, data: dict[str, Any], swap: bool) -> int
                 media["still"],
                 shot["source_in"],
                 str(media["version_id"]),
-                vse.media_first_frame(media),
+                core.media_first_frame(media),
             )
             vse.flag_short(new, int(shot.get("missing_frames") or 0) if path else 0)
         else:

@@ -278,7 +278,7 @@ def apply_result(rt: Any, shot_id: str, version: dict[str, Any], path: str | Non
         scene = bpy.data.scenes[target.scene]
         start, end = compat.strip_range(strip)
         new = vse.replace_media(
-            scene, strip, path, still, handle, str(version["id"]), vse.media_first_frame(version)
+            scene, strip, path, still, handle, str(version["id"]), shared_editorial.media_first_frame(version)
         )
         vse.flag_short(new, shared_editorial.missing_frames(end - start, handle, frames))
         swapped += 1

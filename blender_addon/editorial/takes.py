@@ -38,7 +38,7 @@ def apply_takes(scene_name: str, strip_name: str, takes: list[dict[str, Any]]) -
             take["path"],
             take["still"],
             handle,
-            vse.media_first_frame(version),
+            core.media_first_frame(version),
         )
         strip[vse.TAKE] = True
         strip[vse.SHOT_ID] = base[vse.SHOT_ID]
@@ -63,7 +63,7 @@ def apply_step(
     scene = vse.scene_named(scene_name)
     target = compat.vse_strips(scene).get(strip_name)
     handle = 0 if take["still"] else int(chosen.get("handle_in") or 0)  # the head handle this take holds
-    first = vse.media_first_frame(chosen)
+    first = core.media_first_frame(chosen)
     vse.replace_media(scene, target, take["path"], take["still"], handle, str(chosen["id"]), first)
     runtime.get().report(
         iface(

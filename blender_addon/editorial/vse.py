@@ -120,13 +120,6 @@ def place_strip(
     return strip
 
 
-def media_first_frame(media: Mapping[str, Any] | None) -> int | None:
-    """The `first_frame` of an edit's media record or a version record (None: not said, or a server from
-    before the edit carried it)."""
-    value = (media or {}).get("first_frame")
-    return int(value) if isinstance(value, int) and not isinstance(value, bool) else None
-
-
 def build_edit(
     scene: Any,
     plans: Sequence[StripPlan],
@@ -145,7 +138,7 @@ def build_edit(
     for plan in plans:
         path = paths.get(plan.shot_id)
         still = plan.media is not None and plan.media.kind == "image"
-        first = media_first_frame(plan.media.file) if plan.media is not None else None
+        first = core.media_first_frame(plan.media.file) if plan.media is not None else None
         strip = place_strip(
             strips, plan.code, channel, plan.start, plan.length, path, still, plan.source_in, first
         )

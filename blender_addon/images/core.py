@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..layout.opsdata import SHOT_START
+from ..shared import editorial as shared_editorial
 
 CANDIDATES_MAX = 16
 SEEDS = ("random", "increment")
@@ -242,13 +243,6 @@ def image_file(version: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return next((f for f in version.get("files") or [] if str(f.get("mime", "")).startswith("image/")), None)
 
 
-def media_first_of(version: Mapping[str, Any]) -> int | None:
-    """The version's `first_frame` (the number its maker gave the media's first frame); None where it says
-    none, or from a server whose take rows do not carry it."""
-    value = version.get("first_frame")
-    return int(value) if isinstance(value, int) and not isinstance(value, bool) else None
-
-
 def take_of(item: Mapping[str, Any]) -> Take:
     version = item["version"]
     provenance = dict(item.get("provenance") or {})
@@ -262,7 +256,7 @@ def take_of(item: Mapping[str, Any]) -> Take:
         is_first_frame=bool(item.get("is_first_frame")),
         provenance=provenance,
         file=image_file(version),
-        media_first=media_first_of(version),
+        media_first=shared_editorial.media_first_frame(version),
     )
 
 
