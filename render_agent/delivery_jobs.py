@@ -34,7 +34,8 @@ log = logging.getLogger(__name__)
 CONFORM, MASTER = "conform", "master"
 DELIVERY_JOB_TYPES = (CONFORM, MASTER)
 SEGMENT_VERSION = "2"  # bump when a segment's recipe changes, so old cached segments are not reused
-CHUNK = 100  # shots encoded by one ffmpeg pass (each is an open input, so a pass takes a bounded number)
+CHUNK = 50  # shots encoded by one ffmpeg pass (each is an open input, so a pass takes a bounded number)
+PASSES = 2  # passes side by side: one's start (probing inputs) and end (checks) overlap the other's encode
 CACHE_MAX_BYTES = 50 * 1024**3  # the segment cache is trimmed (oldest use first) past this
 MISSING_COLOUR = "0x5a1020"  # the proxy's colour for frames a movie lacks
 COLOUR = "color_primaries=bt709:color_trc=bt709:colorspace=bt709"
@@ -405,16 +406,21 @@ async def make_conform(
     cache_dir.mkdir(parents=True, exist_ok=True)
     keys = [segment_key(shot, frame, profile) for shot in shots]
     segments = [cache_dir / f"{key}.mov" for key in keys]
-    todo = [i for i, path in enumerate(segments) if not path.is_file()]
+    todo, keyed = [], set()  # a shot whose segment is cached, or made earlier in this conform, is not encoded
+    for i, (key, path) in enumerate(zip(keys, segments, strict=True)):
+        if key not in keyed and not path.is_file():
+            todo.append(i)
+        keyed.add(key)
     inputs = job_dir / "inputs"
-    fetched: dict[str, Path] = {}
+    fetched: dict[str, asyncio.Future[str]] = {}
 
     async def fetch(url: str, sha256: str, file_name: str, what: str) -> Path:
-        if sha256 not in fetched:  # one download per file, however many shots use it
+        # One download per file, however many shots and tracks use it, even asked for at once.
+        if sha256 not in fetched:
             dest = inputs / f"{sha256[:16]}_{file_name}"
-            await download(url, dest, sha256, what)
-            fetched[sha256] = dest
-        return fetched[sha256]
+            fetched[sha256] = asyncio.ensure_future(download(url, dest, sha256, what))
+        await fetched[sha256]
+        return inputs / f"{sha256[:16]}_{file_name}"
 
     starts, frames, at = [], [], 0
     for shot in shots:
@@ -424,25 +430,33 @@ async def make_conform(
 
     async def picture() -> float:
         started = time.monotonic()
-        done = 0
-        frames_todo, frames_done = sum(shots[i].frames for i in todo), 0
+        frames_todo = sum(shots[i].frames for i in todo)
+        made: dict[int, int] = {}  # frames written so far by each pass
+        done: list[int] = []
+        gate = asyncio.Semaphore(PASSES)
         on_progress(0.0, f"encoding {len(todo)} of {len(shots)} shots")
-        for first in range(0, len(todo), CHUNK):
+
+        async def one_pass(first: int) -> None:
             chunk = todo[first : first + CHUNK]
-            items = []
-            for i in chunk:
-                shot = shots[i]
-                media = await fetch(shot.url, shot.sha256, shot.name, f"shot {shot.code}")
-                items.append((shot, media, segments[i]))
-            stage = f"encoding shots {done + 1}-{done + len(chunk)} of {len(todo)}"
+            async with gate:
+                items = []
+                for i in chunk:
+                    shot = shots[i]
+                    media = await fetch(shot.url, shot.sha256, shot.name, f"shot {shot.code}")
+                    items.append((shot, media, segments[i]))
+                stage = f"encoding shots {first + 1}-{first + len(chunk)} of {len(todo)}"
 
-            def on_frame(made: int, before: int = frames_done, stage: str = stage) -> None:
-                on_progress(_share(before + made, frames_todo), stage)
+                def on_frame(frames_made: int) -> None:
+                    made[first] = frames_made
+                    on_progress(_share(sum(made.values()), frames_todo), stage)
 
-            await _encode_chunk(exe, items, frame, profile, job_dir / "segments", on_frame)
-            done += len(chunk)
-            frames_done += sum(shots[i].frames for i in chunk)
-            on_progress(_share(frames_done, frames_todo), f"encoded {done} of {len(todo)} shots")
+                scratch = job_dir / "segments" / f"{first:05d}"
+                await _encode_chunk(exe, items, frame, profile, scratch, on_frame)
+            made[first] = sum(shots[i].frames for i in chunk)
+            done.extend(chunk)
+            on_progress(_share(sum(made.values()), frames_todo), f"encoded {len(done)} of {len(todo)} shots")
+
+        await _all_or_none([one_pass(first) for first in range(0, len(todo), CHUNK)])
         return time.monotonic() - started
 
     async def sound() -> list[tuple[str, Path]]:
@@ -503,6 +517,21 @@ async def make_conform(
     }
     on_progress(1.0, "conform done")
     return [output], report
+
+
+async def _all_or_none(steps: list[Awaitable[None]]) -> None:
+    """Run `steps` at once; the first to fail cancels the others (their ffmpeg is killed) and is raised."""
+    tasks = [asyncio.ensure_future(step) for step in steps]
+    try:
+        finished, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for task in finished:
+            error = task.exception()
+            if error is not None:
+                raise error
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _share(frames_done: int, frames_todo: int) -> float:

@@ -135,10 +135,54 @@ def test_the_segment_cache_drops_the_least_recently_used_first(tmp_path: Path) -
 
 def test_an_edit_of_many_short_shots_is_cut_exactly_across_passes(tmp_path: Path) -> None:
     movies = [coded_movie(tmp_path / f"m{i}.mp4", 1000 * (i + 1), 140) for i in range(3)]
-    shots = [_shot(f"S{i:03d}", movies[i % 3], 2, i) for i in range(130)]  # two passes of up to 100 shots
+    shots = [_shot(f"S{i:03d}", movies[i % 3], 2, i) for i in range(130)]  # three passes, two at a time
     movie, report = _conform(
         tmp_path, "job", {"name": "c", "fps": "24", "width": 320, "height": 180, "shots": shots}
     )
     assert report["encoded"] == 130
     expected = [1000 * (i % 3 + 1) + i + k for i in range(130) for k in range(2)]
     assert [read_code(f) for f in frames_of(movie)] == expected
+
+
+def test_a_short_movie_in_a_later_pass_stops_the_pass_beside_it_and_leaves_no_partial_segment(
+    tmp_path: Path,
+) -> None:
+    movie = coded_movie(tmp_path / "m.mp4", 1, 70)
+    short = coded_movie(tmp_path / "short.mp4", 1, 8)
+    cuts = (
+        [(2, i) for i in range(50)]
+        + [(51 + i // 10, i % 10) for i in range(50)]
+        + [(3, i) for i in range(20)]
+    )
+    shots = [_shot(f"S{i:03d}", movie, frames, source_in) for i, (frames, source_in) in enumerate(cuts)]
+    # Passes of 50, two at a time: the quick first ends, the third starts beside the long second and fails.
+    shots[110] = _shot("S110", short, 30, 2)
+    params = {"name": "c", "fps": "24", "width": 320, "height": 180, "shots": shots}
+    with pytest.raises(CpuJobError, match="shot S110: short.mp4 gives 6 frames from frame 2"):
+        _conform(tmp_path, "job", params)
+    assert len(list((tmp_path / "cache").glob("*.mov"))) == 50  # the first pass's; the second was stopped
+    assert list((tmp_path / "job").rglob("*.mov")) == []  # and its parts are gone
+
+
+def test_a_cut_used_twice_in_the_edit_is_encoded_once(tmp_path: Path) -> None:
+    movie = coded_movie(tmp_path / "m.mp4", 500, 20)
+    shots = [_shot("A", movie, 4, 3), _shot("B", movie, 5, 0), _shot("C", movie, 4, 3)]
+    out, report = _conform(
+        tmp_path, "job", {"name": "c", "fps": "24", "width": 320, "height": 180, "shots": shots}
+    )
+    assert (report["encoded"], report["reused"]) == (2, 1)
+    assert [read_code(f) for f in frames_of(out)] == [
+        503,
+        504,
+        505,
+        506,
+        500,
+        501,
+        502,
+        503,
+        504,
+        503,
+        504,
+        505,
+        506,
+    ]
