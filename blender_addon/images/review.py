@@ -141,7 +141,8 @@ class AIPIPE_OT_images_review(bpy.types.Operator):
     frame: IntProperty(  # type: ignore[valid-type]
         name="Frame",
         description="The shot's frame the note is about, numbered as the review room and the shot's timeline "
-        "number it (1001: the cut's first; -1: the current frame)",
+        "number it (the cut's first is 1001 unless the take says its own; -1: the current frame in the "
+        "Sequencer, the whole take in the Image Editor)",
         default=-1,
         min=-1,
     )

@@ -146,7 +146,7 @@ KOREAN: dict[str, str] = {
     "Reject the take": "테이크를 거절합니다",
     "Note": "메모",
     "Frame": "프레임",
-    "The shot's frame the note is about, numbered as the review room and the shot's timeline number it (1001: the cut's first; -1: the current frame)": "메모가 가리키는 샷의 프레임, 리뷰 룸과 샷 타임라인의 번호 그대로 (1001: 컷의 첫 프레임, -1: 현재 프레임)",
+    "The shot's frame the note is about, numbered as the review room and the shot's timeline number it (the cut's first is 1001 unless the take says its own; -1: the current frame in the Sequencer, the whole take in the Image Editor)": "메모가 가리키는 샷의 프레임, 리뷰 룸과 샷 타임라인의 번호 그대로 (컷의 첫 프레임은 1001, 테이크가 자기 번호를 가지면 그 번호; -1: 시퀀서에서는 현재 프레임, 이미지 편집기에서는 테이크 전체)",
     "Select a strip that shows a version, or show a take in the Image Editor": "버전을 보여 주는 스트립을 선택하거나 이미지 편집기에 테이크를 띄우세요",
     "Sending review": "리뷰 보내는 중",
     "{take}: {verdict} sent (shot is {status})": "{take}: {verdict} 보냄 (샷 상태 {status})",
