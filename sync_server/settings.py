@@ -12,7 +12,7 @@ import secrets
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 JWT_SECRET_FILE = "jwt_secret"
@@ -184,6 +184,17 @@ class Settings(BaseSettings):
         default=None, description="Font file for proxy burn-ins (one with Hangul for Korean codes)."
     )
     editorial_ffmpeg_timeout_s: float = Field(default=600.0, gt=0, description="Longest ffmpeg run per shot.")
+    editorial_proxy_heartbeat_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often a server process marks the proxy renders it holds (queued or running) alive.",
+    )
+    editorial_proxy_stale_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="A queued or running proxy render not marked alive this long was left by a stopped "
+        "server process: it is failed, and a request for the same edit renders it again.",
+    )
     timezone: str = Field(
         default="UTC",
         description="The studio's time zone (IANA name, e.g. Asia/Seoul): the calendar day dailies cover and "
@@ -242,6 +253,16 @@ class Settings(BaseSettings):
         ):
             raise ValueError(f"dailies_at must be a time of day as HH:MM (e.g. 19:00), not {value!r}")
         return f"{int(hours):02d}:{minutes}"
+
+    @model_validator(mode="after")
+    def _proxy_heartbeat_beats_often_enough(self) -> Settings:
+        if self.editorial_proxy_stale_s < 2 * self.editorial_proxy_heartbeat_s:
+            raise ValueError(
+                "editorial_proxy_stale_s must be at least twice editorial_proxy_heartbeat_s "
+                f"({self.editorial_proxy_stale_s:g} < 2 x {self.editorial_proxy_heartbeat_s:g}): a live "
+                "render would be taken for one whose server process stopped"
+            )
+        return self
 
     @field_validator("log_level")
     @classmethod

@@ -52,3 +52,6 @@ class ProxyRender(IdMixin, TimestampMixin, Base):
     created_by: Mapped[str] = mapped_column(String(200), default="")
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Written every few seconds by the server process that holds the render while it is queued or running
+    # (`ProxyJobs`): another process reuses it only while this is fresh. None: no process holds it.
+    heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)

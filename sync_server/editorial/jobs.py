@@ -8,8 +8,15 @@ progress writes) runs in a spawned child process at `AIPIPE_BACKGROUND_NICE`, so
 server process's GIL.
 
 A request for the proxy of an unchanged edit (same `edit_key`: cuts, media files, rate, size, burn-ins, the
-proxy code's version) is answered with the render already made, or on its way in this process, and runs
-nothing; requests are taken one at a time per process, so two at once for the same edit make one render.
+proxy code's version) is answered with the render already made, or on its way, and runs nothing; requests
+are taken one at a time per process, so two at once for the same edit make one render.
+
+Whether a render is still on its way is known only to the process that holds it: each `ProxyJobs` writes a
+heartbeat (`heartbeat_at`) on the renders it holds, queued or running, every
+`editorial_proxy_heartbeat_s`, so another server process on the same database reuses such a render while
+the heartbeat is fresh. One whose heartbeat is older than `editorial_proxy_stale_s` was left by a process
+that stopped: it is never the answer, and it is marked failed (by a request for its edit, or by any
+process's heartbeat thread), so the API does not show it `running` for ever.
 """
 
 from __future__ import annotations
@@ -20,12 +27,12 @@ import threading
 import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.sql import ColumnElement
 
 from aipipe_shared.framerate import fps_text
 from aipipe_shared.naming import PathOutsideRootError, resolve_inside
@@ -48,6 +55,8 @@ from .timeline import EditShot
 logger = logging.getLogger(__name__)
 SEGMENT_CACHE = ".segments"
 PROGRESS_STEP = 0.05  # write progress to the database at most every 5 %
+ACTIVE = ("queued", "running")
+ABANDONED = "the server process rendering it stopped; start it again"
 
 
 def write_progress(db: Database, render_id: uuid.UUID, value: float) -> None:
@@ -84,7 +93,8 @@ def proxy_size(width: int, height: int, proxy_height: int) -> tuple[int, int]:
 
 
 class ProxyJobs:
-    """Queues proxy renders and runs them one at a time on a worker thread."""
+    """Queues proxy renders and runs them one at a time on a worker thread; a heartbeat thread keeps the
+    renders it holds marked alive and fails those that other, stopped, processes left."""
 
     def __init__(self, db: Database, hub: EventHub | None, settings: Settings) -> None:
         self._db = db
@@ -94,11 +104,16 @@ class ProxyJobs:
         self._process = SpawnedPool(1, settings.background_nice)  # started on the first render
         self._lock = threading.Lock()
         self._submitting = threading.Lock()  # one request at a time: the same edit twice at once, one render
-        self._running: dict[uuid.UUID, Future[None]] = {}
+        self._running: dict[uuid.UUID, Future[None]] = {}  # queued or running here: the heartbeat's renders
+        self._stopping = threading.Event()
+        self._heartbeat = threading.Thread(target=self._beat, name="aipipe-proxy-heartbeat", daemon=True)
+        self._heartbeat.start()
 
     def close(self) -> None:
+        self._stopping.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._process.close()
+        self._heartbeat.join(timeout=5)
 
     def submit(self, project_id: uuid.UUID, actor: Principal) -> ProxyRenderOut:
         """Queue a render of the project's edit as the next `vNNN` and return the queued row; or, when the
@@ -115,8 +130,10 @@ class ProxyJobs:
         with self._db.write_sessions() as session:
             uow = UnitOfWork(session=session, hub=self._hub, actor=actor)
             project = get_or_404(session, Project, project_id, "project")
-            made = self._made(session, project.id, key)
+            system = UnitOfWork(session=session, hub=self._hub, actor=SYSTEM)  # marks abandoned renders
+            made = self._made(system, project.id, key)
             if made is not None:
+                system.commit()
                 return ProxyRenderOut.of(made)
             last = session.scalar(
                 select(func.max(ProxyRender.number)).where(ProxyRender.project_id == project.id)
@@ -137,6 +154,7 @@ class ProxyJobs:
                 height=height,
                 created_by=actor.name,
                 edit_key=key,
+                heartbeat_at=datetime.now(UTC),  # held from the start: another process waits for it
             )
             session.add(row)
             try:
@@ -156,29 +174,56 @@ class ProxyJobs:
             uow.record(
                 "proxy.queued", "proxy", row.id, project_id=project.id, data=out.model_dump(mode="json")
             )
+            system.commit()  # commits both units' work; its events (recorded first) announced first
             uow.commit()
         with self._lock:
             self._running[out.id] = self._pool.submit(self._run, out.id)
         return out
 
-    def _made(self, session: Session, project_id: uuid.UUID, key: str | None) -> ProxyRender | None:
-        """The newest render of the edit of `key` that succeeded and whose movie is still there, or that this
-        process is still running (a render left `running` by a stopped process is never the answer)."""
+    def _made(self, uow: UnitOfWork, project_id: uuid.UUID, key: str | None) -> ProxyRender | None:
+        """The newest render of the edit of `key` that succeeded and whose movie is still there, or that a
+        live server process (this one, or one whose heartbeat on it is fresh) holds queued or running. A
+        render whose process stopped is never the answer: it is marked failed on the way (in `uow`)."""
         if key is None:
             return None
-        rows = session.scalars(
+        rows = uow.session.scalars(
             select(ProxyRender)
             .where(ProxyRender.project_id == project_id, ProxyRender.edit_key == key)
             .order_by(ProxyRender.number.desc())
         )
+        fresh_since = self._fresh_since()
         for row in rows:
             if row.status == "succeeded" and self._movie_exists(row.path):
                 return row
-            if row.status in ("queued", "running"):
-                with self._lock:
-                    if row.id in self._running:
-                        return row
+            if row.status in ACTIVE:
+                if self._holds(row.id) or (row.heartbeat_at is not None and row.heartbeat_at >= fresh_since):
+                    return row
+                self._abandon(uow, row)
         return None
+
+    def _holds(self, render_id: uuid.UUID) -> bool:
+        with self._lock:
+            return render_id in self._running
+
+    def _fresh_since(self) -> datetime:
+        return datetime.now(UTC) - timedelta(seconds=self._settings.editorial_proxy_stale_s)
+
+    def _abandoned(self) -> tuple[ColumnElement[bool], ...]:
+        """Where a render is queued or running and its heartbeat is stale or was never written."""
+        beat = ProxyRender.heartbeat_at
+        return ProxyRender.status.in_(ACTIVE), or_(beat.is_(None), beat < self._fresh_since())
+
+    def _abandon(self, uow: UnitOfWork, row: ProxyRender) -> None:
+        """Fail a render whose server process stopped (its heartbeat went stale); the caller commits."""
+        row.status, row.error, row.finished_at = "failed", ABANDONED, datetime.now(UTC)
+        logger.warning(
+            "proxy render abandoned by a stopped server process: marked failed",
+            extra={"render_id": str(row.id), "number": row.number, "heartbeat_at": str(row.heartbeat_at)},
+        )
+        out = ProxyRenderOut.of(row)
+        uow.record(
+            "proxy.failed", "proxy", row.id, project_id=row.project_id, data=out.model_dump(mode="json")
+        )
 
     def _movie_exists(self, path: str) -> bool:
         try:
@@ -206,6 +251,50 @@ class ProxyJobs:
         if future is not None:
             future.result(timeout=timeout_s)
 
+    # -- the heartbeat --------------------------------------------------------------------------------
+
+    def _beat(self) -> None:
+        """(The heartbeat thread.) Until `close`: mark this process's renders alive, fail abandoned ones."""
+        while not self._stopping.wait(self._settings.editorial_proxy_heartbeat_s):
+            try:
+                self._keep_alive()
+                self._fail_abandoned()
+            except SQLAlchemyError:  # the database away or busy: the next beat tries again
+                logger.warning("proxy heartbeat not written", exc_info=True)
+
+    def _keep_alive(self) -> None:
+        """One short UPDATE for every render this process holds: SQLite's write lock is held for no longer
+        (the agents' heartbeats wait for it)."""
+        with self._lock:
+            held = list(self._running)
+        if not held:
+            return
+        with self._db.write_sessions() as session:
+            session.execute(
+                update(ProxyRender)
+                .where(ProxyRender.id.in_(held), ProxyRender.status.in_(ACTIVE))
+                .values(heartbeat_at=datetime.now(UTC)),
+                execution_options={"synchronize_session": False},
+            )
+            session.commit()
+
+    def _fail_abandoned(self) -> None:
+        """Mark failed the queued or running renders of any project whose heartbeat went stale (their server
+        process stopped): looked for in a read session, written only when there are some."""
+        with self._db.read_sessions() as session:
+            found = session.scalars(select(ProxyRender.id).where(*self._abandoned())).all()
+        found = [render_id for render_id in found if not self._holds(render_id)]
+        if not found:
+            return
+        with self._db.write_sessions() as session:
+            uow = UnitOfWork(session=session, hub=self._hub, actor=SYSTEM)
+            rows = session.scalars(  # asked again (and locked): a heartbeat, or another sweep, came meanwhile
+                select(ProxyRender).where(ProxyRender.id.in_(found), *self._abandoned()).with_for_update()
+            )
+            for row in rows:
+                self._abandon(uow, row)
+            uow.commit()
+
     # -- the worker -----------------------------------------------------------------------------------
 
     def _run(self, render_id: uuid.UUID) -> None:
@@ -232,6 +321,11 @@ class ProxyJobs:
             spec = self._spec(edit.project, row.width, row.height)
         with self._db.write_sessions() as session:
             started = get_or_404(session, ProxyRender, render_id, "proxy")
+            if started.status != "queued":  # failed as abandoned while it waited (this process was stalled)
+                logger.warning(
+                    "proxy render no longer queued: not started", extra={"render_id": str(render_id)}
+                )
+                return
             started.status, started.started_at = "running", datetime.now(UTC)
             started.frames, started.shots = edit.frames, len(edit.shots)
             session.commit()

@@ -53,6 +53,16 @@ def test_explicit_cors_origins_are_kept() -> None:
     assert _settings(cors_origins=origins).cors_origins == origins
 
 
+def test_a_proxy_staleness_under_two_heartbeats_is_refused_naming_both_settings() -> None:
+    with pytest.raises(ValidationError) as refused:
+        _settings(editorial_proxy_heartbeat_s=5, editorial_proxy_stale_s=9)
+    assert "editorial_proxy_stale_s" in str(refused.value) and "editorial_proxy_heartbeat_s" in str(
+        refused.value
+    )
+    kept = _settings(editorial_proxy_heartbeat_s=5, editorial_proxy_stale_s=10)
+    assert (kept.editorial_proxy_heartbeat_s, kept.editorial_proxy_stale_s) == (5, 10)
+
+
 def test_a_generated_jwt_secret_is_kept_in_the_data_dir_readable_only_by_the_owner(tmp_path: Path) -> None:
     secret = _settings(data_dir=tmp_path).resolved_jwt_secret()
     path = tmp_path / JWT_SECRET_FILE
