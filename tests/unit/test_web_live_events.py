@@ -2,7 +2,9 @@
 browser objects it touches stubbed: event ids do not always arrive in increasing order (the server's own
 commits may overtake a child process's events, which follow with lower ids, docs/events.md), so the page
 handles an event with a lower id than the last one, skips only an event it already handled, and resumes
-from the last event it received."""
+from the last event it received. And the page's reads of its data (`load`) are kept in step with the stream:
+the first one begins at once, without waiting for the stream's hello, and one that began before the hello is
+read again after it, one read at a time."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from pathlib import Path
 
 from tests.support.node import run_module_script
 
-HARNESS = """
+STUBS = """
 const sockets = [];
 class FakeSocket {
   static OPEN = 1;
@@ -30,12 +32,15 @@ globalThis.localStorage = { getItem: () => JSON.stringify(session), setItem: () 
 globalThis.addEventListener = () => {};
 globalThis.location = { origin: "http://server.test", protocol: "http:" };
 globalThis.WebSocket = FakeSocket;
-
+const send = (message) => sockets.at(-1).onmessage({ data: JSON.stringify(message) });
+const hello = { type: "hello", last_event_id: 10, resumed_from: null };
 const { LiveEvents } = await import("./api.mjs");
+"""
+
+HARNESS = """
 const handled = [];
 const live = await new LiveEvents({ onEvent: (m) => handled.push(m.id) }).start();
-const send = (message) => sockets.at(-1).onmessage({ data: JSON.stringify(message) });
-send({ type: "hello", last_event_id: 10, resumed_from: null });
+send(hello);
 for (const id of IDS) send({ type: "event", id, action: "shot.updated" });
 const lastId = live.lastId;
 sockets.at(-1).readyState = 3; // the connection dropped
@@ -47,7 +52,7 @@ console.log(JSON.stringify({ handled, lastId, resumeUrl: sockets.at(-1).url, con
 
 
 def _run(tmp_path: Path, ids: list[int]) -> dict[str, object]:
-    return run_module_script(tmp_path, HARNESS.replace("IDS", json.dumps(ids)), {"api.js": "api.mjs"})
+    return run_module_script(tmp_path, STUBS + HARNESS.replace("IDS", json.dumps(ids)), {"api.js": "api.mjs"})
 
 
 def test_events_with_lower_ids_after_a_higher_one_are_handled_once_each(tmp_path: Path) -> None:
@@ -64,3 +69,107 @@ def test_events_in_order_are_handled_and_resumed_from_as_before(tmp_path: Path) 
     got = _run(tmp_path, [11, 12, 14])
     assert got["handled"] == [11, 12, 14]
     assert got["lastId"] == 14 and "since=14" in str(got["resumeUrl"])
+
+
+READS = """
+// Each read of the page's data logs when it begins and ends; the test ends it (`finish()`).
+const log = [];
+const endings = [];
+const load = () => {
+  const n = log.filter((line) => line.startsWith("begin")).length + 1;
+  log.push(`begin ${n}`);
+  return new Promise((resolve) => endings.push(() => { log.push(`end ${n}`); resolve(); }));
+};
+const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
+const finish = async () => { endings.shift()(); await settle(); };
+const note = (line) => log.push(line);
+const live = new LiveEvents({ onEvent: () => {}, load });
+const began = Date.now();
+SCENARIO
+live.stop();
+console.log(JSON.stringify({ log, startMs: Date.now() - began }));
+"""
+
+
+def _reads(tmp_path: Path, scenario: str) -> dict[str, object]:
+    return run_module_script(tmp_path, STUBS + READS.replace("SCENARIO", scenario), {"api.js": "api.mjs"})
+
+
+def test_a_held_stream_does_not_hold_the_first_read_and_its_late_hello_reads_again(tmp_path: Path) -> None:
+    # The stream is held without an answer (a proxy holding the upgrade): start() reads at once and resolves
+    # when that read ends (it waited 5 s for the hello before, and read nothing itself).
+    got = _reads(
+        tmp_path,
+        """
+        const started = live.start();
+        await settle();
+        await finish();
+        await started;
+        note("started");
+        note("hello"); send(hello); await settle();
+        await finish();
+        """,
+    )
+    assert got["log"] == ["begin 1", "end 1", "started", "hello", "begin 2", "end 2"]
+    assert int(str(got["startMs"])) < 1000
+
+
+def test_a_hello_during_the_first_read_reads_again_after_it_not_beside_it(tmp_path: Path) -> None:
+    got = _reads(
+        tmp_path,
+        """
+        const started = live.start();
+        await settle();
+        note("hello"); send(hello); await settle();
+        await finish();
+        await started;
+        await finish();
+        """,
+    )
+    assert got["log"] == ["begin 1", "hello", "end 1", "begin 2", "end 2"]
+
+
+def test_a_read_after_the_hello_is_not_repeated_and_a_reconnect_reads_again_once(tmp_path: Path) -> None:
+    got = _reads(
+        tmp_path,
+        """
+        live.connect(); await settle();
+        note("hello"); send(hello);
+        const read = live.read(); await settle(); await finish(); await read;
+        note("reconnect"); sockets.at(-1).readyState = 3; live.kick(); await settle();
+        send({ ...hello, resumed_from: 10 }); await settle();
+        note("reload twice"); live.reload(); live.reload(); await settle();
+        await finish();
+        await finish();
+        """,
+    )
+    assert got["log"] == [
+        "hello", "begin 1", "end 1", "reconnect", "begin 2", "reload twice", "end 2", "begin 3", "end 3"
+    ]  # fmt: skip
+
+
+def test_a_read_keeps_the_record_an_event_brought_with_a_newer_revision(tmp_path: Path) -> None:
+    # A reread's answer may be older than an event that came while it was on its way: the event's stays.
+    got = run_module_script(
+        tmp_path,
+        STUBS
+        + """
+        const { newest } = await import("./api.mjs");
+        const known = new Map([
+          ["a", { id: "a", revision: 4, status: "omitted" }],
+          ["b", { id: "b", revision: 2, status: "draft", shown: true }],
+        ]);
+        const read = [
+          { id: "a", revision: 3, status: "ready" },
+          { id: "b", revision: 2, status: "draft" },
+          { id: "c", revision: 1, status: "draft" },
+        ];
+        console.log(JSON.stringify(newest(read, (id) => known.get(id))));
+        """,
+        {"api.js": "api.mjs"},
+    )
+    assert got == [
+        {"id": "a", "revision": 4, "status": "omitted"},  # the event's, newer than the read
+        {"id": "b", "revision": 2, "status": "draft"},  # the same revision: the read's
+        {"id": "c", "revision": 1, "status": "draft"},
+    ]

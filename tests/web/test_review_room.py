@@ -534,6 +534,43 @@ def test_a_change_made_while_the_page_subscribes_is_in_its_shot_list(
     page.wait_for_selector(f"{badge}[data-status='{made[0]}']", timeout=20_000)
 
 
+def test_a_page_whose_stream_is_held_shows_its_shot_list_at_once_and_a_change_made_before_its_hello(
+    web: WebServer, reel: Reel, browsing: Any
+) -> None:
+    """A proxy may hold the event stream's upgrade without an answer: the page shows the project's shots at
+    once all the same (it waited 5 s for the hello before), and reads them again when the stream says hello
+    at last, so a change made while the stream was held is shown."""
+    session = browsing()
+    page = session.page
+    page.set_default_timeout(60_000)
+    held: list[Any] = []
+    username, password = web.user("director")
+    session.login(web.url, username, password, then="/review")
+    page.route_web_socket(re.compile(r"/api/events"), lambda ws: held.append(ws))
+    # A shot of its own (the reel's shots' statuses are other tests' to change): made a draft, then omitted.
+    made = web.admin.post(
+        f"/api/projects/{reel.project['id']}/shots", json={"scene_id": reel.shots[0]["scene_id"]}
+    )
+    assert made.status_code == 201, made.text
+    shot_id = made.json()["id"]
+    page.goto(f"{web.url}/review?project={reel.project['id']}&lang=en")
+    badge = f"#shots .shot[data-shot-id='{shot_id}'] .status"
+    # Shown promptly, with the stream still held: well within the old wait for the hello (5 s).
+    page.wait_for_selector(badge, timeout=2_000)
+    page.wait_for_selector("#review[data-ready=true]", timeout=2_000)
+    assert held, "the page opened no event stream"
+    assert page.locator("#live-state").get_attribute("data-state") != "on"
+    shot = web.admin.get(f"/api/shots/{shot_id}").json()
+    edited = web.admin.patch(
+        f"/api/shots/{shot_id}", json={"status": "omitted", "revision": shot["revision"]}
+    )
+    assert edited.status_code == 200, edited.text
+    assert page.locator(badge).get_attribute("data-status") == shot["status"]
+    # The page's stream is the last one held (the page the login landed on may have opened one before).
+    held[-1].connect_to_server()
+    page.wait_for_selector(f"{badge}[data-status='omitted']", timeout=20_000)
+
+
 def test_media_urls_are_for_one_file_expire_and_stop_with_the_account(web: WebServer, reel: Reel) -> None:
     username, _ = web.user("artist")
     client = web.client_for(username)

@@ -8,7 +8,6 @@ const SESSION_KEY = "aipipe.session";
 const LOCK_NAME = "aipipe-token-refresh";
 const EARLY_REFRESH_MS = 30_000; // refresh an access token this long before it expires
 const SEEN_EVENTS = 5000; // event ids a live stream remembers, so that none is handled twice
-const HELLO_WAIT_MS = 5000; // how long start() waits for the stream's hello before the page loads anyway
 
 export const boot = JSON.parse(document.getElementById("aipipe-boot").textContent);
 
@@ -183,22 +182,31 @@ export function newer(old, incoming) {
   return !old || (incoming.revision ?? 0) >= (old.revision ?? 0);
 }
 
+/** The records a read returned, each replaced by the page's own (`known(id)`) where that is a newer revision:
+ * an event that came while the read was on its way. */
+export function newest(records, known) {
+  return records.map((record) => {
+    const old = known(record.id);
+    return newer(old, record) ? record : old;
+  });
+}
+
 /**
- * The WebSocket /api/events stream. Calls `onEvent(message)` for each event and `onOpen(hello, resumed)`
- * after every (re)connect. Reconnects with back-off and resumes after the last event id it saw, so a page
- * left open for a day misses nothing; a connection that goes silent past the server's ping interval is
- * treated as dead. Other messages (`type` not "event") go to `onMessage`.
+ * The WebSocket /api/events stream, and the page's reads of its data kept in step with it. Calls
+ * `onEvent(message)` for each event; other messages (`type` not "event") go to `onMessage`. Reconnects with
+ * back-off and resumes after the last event id it saw, so a page left open for a day misses nothing; a
+ * connection that goes silent past the server's ping interval is treated as dead.
  *
- * `start()` resolves once the server has said hello (from then on it sends every change), or after `waitMs`
- * (or at a close) where it does not answer, and then the first hello is passed to `onOpen` as a resume: a
- * page that subscribes with it first, loads its data, and loads again on a resume misses no change. (A
- * stream sends only what follows its hello: a page that loaded first, or loaded while the stream was still
- * connecting, could miss a change made in that moment for good.)
+ * `start()` opens the stream and reads the page's data (`load`) at once, without waiting for the stream: a
+ * page whose stream hangs (a proxy that holds the upgrade) still shows its data. A stream sends only what
+ * follows its hello, so a read that began before the hello may lack a change made meanwhile: after that hello
+ * the page's data is read once more (and after every reconnect, for things that are not events, such as
+ * progress). Reads run one at a time through `read()`, so an older read never lands after a newer one.
  */
 export class LiveEvents {
-  constructor({ onEvent, onOpen = () => {}, onMessage = () => {}, projectId = null, since = null } = {}) {
+  constructor({ onEvent, load = async () => {}, onMessage = () => {}, projectId = null, since = null } = {}) {
     this.onEvent = onEvent;
-    this.onOpen = onOpen;
+    this.load = load;
     this.onMessage = onMessage;
     this.projectId = projectId;
     this.lastId = since;
@@ -207,27 +215,44 @@ export class LiveEvents {
     this.socket = null;
     this.stopped = false;
     this.connects = 0;
-    this.phase = null; // "starting" while start() waits for the first hello, "late" when it stopped waiting
+    this.confirmed = false; // the open connection has said hello: it sends every change from then on
+    this.unconfirmed = false; // a read began while it had not: read again at the next hello
+    this.reading = Promise.resolve(); // the last read asked for; the next one waits for it
+    this.rereading = null; // a reread asked for and not yet begun
     this.watchdog = null;
     this.silenceMs = (boot.ws_ping_interval_s || 20) * 2500;
     addEventListener("online", () => this.kick());
     document.addEventListener("visibilitychange", () => document.visibilityState === "visible" && this.kick());
   }
 
-  async start({ waitMs = HELLO_WAIT_MS } = {}) {
+  /** Open the stream and read the page's data (`first`, by default `load`) at once; resolves once read. */
+  async start(first = this.load) {
     this.stopped = false;
-    this.phase = "starting";
-    let timer;
-    const hello = new Promise((resolve) => (this.helloed = resolve));
-    const late = new Promise((resolve) => (timer = setTimeout(resolve, waitMs)));
-    await this.connect();
-    await Promise.race([hello, late]);
-    clearTimeout(timer);
-    this.helloed = null;
-    // No hello yet (the stream is slow, or closed before it said one): the page loads now, and its first
-    // hello counts as a resume, so the page loads again then and a change made meanwhile is not lost.
-    if (this.phase === "starting") this.phase = "late";
+    this.connect();
+    await this.read(first);
     return this;
+  }
+
+  /** Run `work`, a read of the page's data, after the reads asked for before it; resolves with its result. */
+  read(work = this.load) {
+    const turn = this.reading.then(() => {
+      if (!this.confirmed) this.unconfirmed = true;
+      return work();
+    });
+    this.reading = turn.catch(() => undefined); // the caller hears of a failure; the next read runs anyway
+    return turn;
+  }
+
+  /** Read the page's data again after the read running now: once, however often it is asked meanwhile. */
+  reload() {
+    if (!this.rereading) {
+      this.rereading = this.read(() => {
+        this.rereading = null;
+        return this.stopped ? undefined : this.load(); // a stopped stream's page has moved on
+      });
+      this.rereading.catch((error) => console.warn("live: the page's data was not read again", error));
+    }
+    return this.rereading;
   }
 
   stop() {
@@ -268,10 +293,10 @@ export class LiveEvents {
         this.delay = 500;
         this.connects += 1;
         setLiveState("on");
-        const late = this.phase === "late";
-        this.phase = null;
-        this.onOpen(message, resumed || late);
-        if (this.helloed) this.helloed();
+        const again = resumed || this.unconfirmed;
+        this.confirmed = true;
+        this.unconfirmed = false;
+        if (again && !this.stopped) this.reload();
       } else if (message.type === "event") {
         // Ids do not always arrive in increasing order: the server's own commits may overtake a child
         // process's events, which follow with lower ids (docs/events.md). Only an event already handled is
@@ -289,8 +314,9 @@ export class LiveEvents {
     };
     socket.onclose = (closed) => {
       clearTimeout(this.watchdog);
-      if (this.helloed) this.helloed(); // closed before its hello: start() waits no longer
-      if (this.socket !== socket || this.stopped) return;
+      if (this.socket !== socket) return;
+      this.confirmed = false;
+      if (this.stopped) return;
       setLiveState("connecting");
       // 1008: the token was refused; the next connect refreshes it first.
       if (closed.code === 1008) this.forceRefresh = token;

@@ -1,7 +1,8 @@
 // The farm dashboard: agents with their GPUs and current job, the queue, throughput charts and the wrangler's
 // actions. A snapshot from the JSON API, then kept current by the event stream: job and agent events (by
 // revision), and live readings (job progress and previews, agents' GPUs) that are not stored as events.
-// After a reconnect the snapshot is read again, so a dashboard left open for a day stays correct.
+// After a reconnect (and after a hello that came later than the first read) the snapshot is read again, so a
+// dashboard left open for a day stays correct.
 import {
   LiveEvents,
   accessToken,
@@ -14,6 +15,7 @@ import {
   goToLogin,
   loadSession,
   newer,
+  newest,
   requireLogin,
   t,
   toast,
@@ -427,11 +429,17 @@ async function loadQueue() {
   const page = await api("/api/farm/jobs", {
     query: { status: f.status, type: f.type, project_id: f.project_id, shot_id: f.shot_id, sort: f.sort, limit: boot.queue_limit },
   });
-  state.queue = new Map(page.items.map((job) => [job.id, job]));
+  // An event that came while this was read may carry a newer job than the page: the newer stays.
+  const jobs = newest(page.items, knownJob).filter((job) => matches(job, f));
+  state.queue = new Map(jobs.map((job) => [job.id, job]));
   state.queueTotal = page.total;
   // One object per job in both maps, so that a live reading updates the row and the agent card alike.
-  for (const job of page.items) if (job.status === "running") state.running.set(job.id, job);
+  for (const job of jobs) if (job.status === "running") state.running.set(job.id, job);
   renderQueue();
+}
+
+function knownJob(id) {
+  return state.queue.get(id) || state.running.get(id);
 }
 
 // -- summary and charts ----------------------------------------------------------------------------
@@ -566,7 +574,11 @@ async function loadSnapshot() {
     state.agents.set(agent.id, newer(old, agent) ? agent : old);
   }
   for (const id of [...state.agents.keys()]) if (!agents.some((a) => a.id === id)) state.agents.delete(id);
-  state.running = new Map(running.items.map((job) => [job.id, job]));
+  state.running = new Map(
+    newest(running.items, knownJob)
+      .filter((job) => job.status === "running")
+      .map((job) => [job.id, job]),
+  );
   state.status = status;
   state.throughput = throughput;
   for (const job of state.queue.values()) if (state.running.has(job.id)) state.running.set(job.id, job);
@@ -608,21 +620,19 @@ async function main() {
       renderQueue();
     }
   });
+  // The stream opens and the snapshot is read at once; LiveEvents reads it again after a hello that came
+  // later (and after a reconnect), so a change made meanwhile is not lost. The queue's reads go through it
+  // too: one at a time, none landing after a newer one.
+  const live = new LiveEvents({ onEvent, onMessage: onLive, load: loadSnapshot });
   $("f-type").append(...boot.job_types.map((type) => el("option", { value: type, text: type })));
-  for (const id of ["f-status", "f-type", "f-shot", "f-sort"]) $(id).addEventListener("change", () => loadQueue());
+  for (const id of ["f-status", "f-type", "f-shot", "f-sort"]) {
+    $(id).addEventListener("change", () => live.read(loadQueue));
+  }
   $("f-project").addEventListener("change", async () => {
     await loadShots();
-    await loadQueue();
+    await live.read(loadQueue);
   });
-  // Subscribed first (start() waits for the stream's hello), then the snapshot: nothing that happens in
-  // between is lost.
-  const live = new LiveEvents({
-    onEvent,
-    onMessage: onLive,
-    onOpen: (_hello, resumed) => resumed && loadSnapshot(),
-  });
-  await live.start();
-  await Promise.all([loadSnapshot(), loadProjects(), confirmed]);
+  await Promise.all([live.start(), loadProjects(), confirmed]);
   // Ages and offline agents change with time alone.
   setInterval(() => {
     renderAgents();

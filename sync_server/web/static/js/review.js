@@ -2,7 +2,7 @@
 // side or as a wipe, played in sync and stepped frame by frame at the project's exact rate, and verdicts and
 // notes anchored to a frame. Media play from signed URLs (a <video> cannot send the Authorization header);
 // new notes, verdicts and versions arrive live on the event stream.
-import { api, boot, can, el, errorText, LiveEvents, newer, requireLogin, t, toast } from "./api.js";
+import { api, boot, can, el, errorText, LiveEvents, newer, newest, requireLogin, t, toast } from "./api.js";
 import { firstNumber, frameOf, matchFrame, MediaLinks, timecode, timeOf } from "./review_media.js";
 
 const STAGE_ORDER = ["previz", "layout", "playblast", "render", "comp", "final", "plate", "reference"];
@@ -47,24 +47,21 @@ async function chooseProject(projectId, shotId = null) {
   if (state.live) state.live.stop();
   state.live = null;
   if (!state.project) return renderShots([]);
-  // Subscribed first, then the list: a change made between loading the list and subscribing would otherwise
-  // never reach this page (the stream sends what happens after its hello). An event that arrives before the
-  // list is in the list; one after it applies on top (newer revisions only). Where the stream does not
-  // answer soon, the list loads anyway and the stream catches up when it connects.
+  // The stream opens and the list is read at once; LiveEvents reads the list and the shot again after a
+  // hello that came later (and after a reconnect), so a change made meanwhile is not lost.
   state.shots = [];
-  state.live = await new LiveEvents({
-    projectId,
-    onEvent: applyEvent,
-    onOpen: (_hello, resumed) => resumed && refreshShot(),
-  }).start();
-  const page = await api(`/api/projects/${projectId}/shots`, {
-    query: { sort: "order", limit: boot.page_size_max },
-  });
-  state.shots = page.items;
-  renderShots(state.shots);
+  state.live = new LiveEvents({ projectId, onEvent: applyEvent, load: refreshShot });
+  await state.live.start();
   remember();
   const first = shotId && state.shots.find((s) => s.id === shotId);
   if (first) await chooseShot(first.id);
+}
+
+/** Run `work`, a read of what the stream changes, in turn with the stream's own rereads (`LiveEvents.read`),
+ * so that an older read never lands after a newer one. Media are not read in turn: a movie slow to load
+ * would hold every read behind it. */
+function inTurn(work) {
+  return state.live ? state.live.read(work) : work();
 }
 
 function renderShots(shots) {
@@ -158,7 +155,7 @@ async function chooseShot(shotId) {
   showShotStatus();
   const { fps, fps_decimal: decimal } = state.project;
   $("shot-rate").textContent = t("rate", { fps: String(Number(decimal.toFixed(3))), exact: fps });
-  await loadVersions();
+  await inTurn(loadVersions);
   state.frame = 0;
   // A: the newest version; B: the newest of another stage (else the one before), to compare with.
   const a = state.versions[0] || null;
@@ -174,7 +171,8 @@ function showShotStatus() {
 
 async function loadVersions() {
   const page = await api(`/api/shots/${state.shot.id}/versions`, { query: { limit: 200 } });
-  state.versions = page.items;
+  const shown = new Map(state.versions.map((version) => [version.id, version]));
+  state.versions = newest(page.items, (id) => shown.get(id));
   renderVersions();
 }
 
@@ -183,7 +181,8 @@ async function refreshShot() {
   const page = await api(`/api/projects/${state.project.id}/shots`, {
     query: { sort: "order", limit: boot.page_size_max },
   });
-  state.shots = page.items;
+  const shown = new Map(state.shots.map((shot) => [shot.id, shot]));
+  state.shots = newest(page.items, (id) => shown.get(id));
   renderShots(state.shots);
   if (state.shot) {
     state.shot = state.shots.find((s) => s.id === state.shot.id) || state.shot;
@@ -264,7 +263,7 @@ async function setSlots(a, b) {
   pause();
   await Promise.all([fillSlot("a", a), fillSlot("b", b)]);
   $("viewer").dataset.single = String(!b);
-  await loadNotes();
+  await inTurn(loadNotes);
   seek(Math.min(state.frame, lastFrame()));
 }
 
