@@ -131,14 +131,20 @@ def _numbers(client: httpx.Client, project_id: str) -> list[int]:
     return [p["number"] for p in client.get(f"/api/projects/{project_id}/editorial/proxies").json()]
 
 
-def test_two_server_processes_asked_for_one_edit_while_it_renders_make_one_render(
-    servers: TwoServers,
-) -> None:
+def _rendering_on_a(servers: TwoServers) -> tuple[str, str, httpx.Response]:
+    """A new edit whose proxy the first server was asked for and is rendering (held at the gate)."""
     project_id = _edit(servers.a)
     url = f"/api/projects/{project_id}/editorial/proxies"
     first = servers.a.post(url)
     assert first.status_code == 202, first.text
     _until(servers.a, first.json(), {"running"}, RENDER_S)
+    return project_id, url, first
+
+
+def test_two_server_processes_asked_for_one_edit_while_it_renders_make_one_render(
+    servers: TwoServers,
+) -> None:
+    project_id, url, first = _rendering_on_a(servers)
     # Past the staleness: the first server's heartbeat keeps its render fresh, not only its queuing.
     time.sleep(STALE_S + 1)
 
@@ -158,11 +164,7 @@ def test_two_server_processes_asked_for_one_edit_while_it_renders_make_one_rende
 def test_a_render_whose_server_process_was_killed_is_failed_and_the_edit_rendered_anew(
     servers: TwoServers,
 ) -> None:
-    project_id = _edit(servers.a)
-    url = f"/api/projects/{project_id}/editorial/proxies"
-    first = servers.a.post(url)
-    assert first.status_code == 202, first.text
-    _until(servers.a, first.json(), {"running"}, RENDER_S)
+    project_id, url, first = _rendering_on_a(servers)
     servers.first.stop(kill=True)
 
     # Nobody asks: the other process finds the heartbeat stale and marks the render failed, saying why.
