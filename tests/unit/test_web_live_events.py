@@ -173,3 +173,28 @@ def test_a_read_keeps_the_record_an_event_brought_with_a_newer_revision(tmp_path
         {"id": "b", "revision": 2, "status": "draft"},  # the same revision: the read's
         {"id": "c", "revision": 1, "status": "draft"},
     ]
+
+
+def test_a_read_keeps_a_record_an_event_brought_while_it_was_on_its_way(tmp_path: Path) -> None:
+    got = run_module_script(
+        tmp_path,
+        STUBS
+        + """
+        const { arrived, merged } = await import("./api.mjs");
+        const old = { id: "old", revision: 1 };  // shown before the read, and gone from the server since
+        const before = arrived({ id: "before", revision: 1 });  // brought by an event before the read began
+        const since = performance.now();
+        await new Promise((resolve) => setTimeout(resolve, 2));
+        const during = arrived({ id: "during", revision: 1 });  // brought while the read was on its way
+        const changed = arrived({ id: "a", revision: 5 });
+        const local = [during, changed, before, old];
+        const known = new Map(local.map((r) => [r.id, r]));
+        const read = [{ id: "a", revision: 4 }, { id: "b", revision: 1 }];
+        const left = merged(read, (id) => known.get(id), local, since);
+        console.log(JSON.stringify(left.map((r) => [r.id, r.revision])));
+        """,
+        {"api.js": "api.mjs"},
+    )
+    # The job queued while the read was on its way stays (first: the newest); the newer revision stays; what
+    # the page had before the read and the read lacks is gone.
+    assert got == [["during", 1], ["a", 5], ["b", 1]]

@@ -343,6 +343,42 @@ def test_a_page_whose_stream_is_held_shows_its_queue_at_once_and_a_change_made_b
     web.admin.post(f"/api/farm/jobs/{job['id']}/cancel")
 
 
+def test_a_job_queued_while_the_queue_is_read_stays_in_it(web: WebServer, browsing: Any) -> None:
+    """A job an event brings while a read of the queue is on its way stays when that read, taken before the
+    job existed, lands: the page once replaced its queue with what the read had, and the new job vanished
+    from it until its next event."""
+    old = submit_job(web, priority=7, tags=["nowhere"])
+    session = open_farm(browsing, web)
+    page = session.page
+    page.locator(f'#queue-rows tr[data-job-id="{old["id"]}"]').wait_for(timeout=PATIENCE_MS)
+    page.wait_for_selector("#live-state[data-state=on]", timeout=PATIENCE_MS)
+    held: list[tuple[Any, Any]] = []
+    reads = re.compile(r"/api/farm/jobs\?")
+
+    def hold_the_first(route: Any) -> None:
+        if held:
+            route.continue_()
+        else:
+            held.append((route, route.fetch()))  # answered now, delivered when the test says
+
+    page.route(reads, hold_the_first)
+    page.select_option("#f-sort", "created_at")  # the queue is read again
+    deadline = time.monotonic() + 20
+    while not held and time.monotonic() < deadline:
+        page.wait_for_timeout(20)
+    assert held, "the page did not read its queue again"
+    new = submit_job(web, priority=8, tags=["nowhere"])
+    row = page.locator(f'#queue-rows tr[data-job-id="{new["id"]}"]')
+    row.wait_for(timeout=PATIENCE_MS)  # its event brought it
+    route, answer = held[0]
+    route.fulfill(response=answer)
+    page.evaluate("window.aipipeFarm.live.reading")  # the read has landed
+    assert row.count() == 1, "the job queued while the queue was read vanished when the read landed"
+    assert page.locator(f'#queue-rows tr[data-job-id="{old["id"]}"]').count() == 1
+    for job in (old, new):
+        web.admin.post(f"/api/farm/jobs/{job['id']}/cancel")
+
+
 def test_the_korean_dashboard_reads_in_korean(farm: Farm, browsing: Any, tmp_path: Path) -> None:
     session = open_farm(browsing, farm.web, locale="ko-KR")
     page = session.page

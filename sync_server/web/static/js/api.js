@@ -191,6 +191,22 @@ export function newest(records, known) {
   });
 }
 
+/** Mark `record` as brought by an event (or an action's answer) now; see `merged`. */
+export function arrived(record) {
+  record.arrived = performance.now();
+  return record;
+}
+
+/** What a read that began at `since` (`performance.now()`) leaves the page: the records it returned, each
+ * kept as the page's own where that is a newer revision (`newest`), and before them the page's records
+ * (`local`) that an event brought after `since` and the read did not have yet (it was taken before them). */
+export function merged(records, known, local, since) {
+  const read = newest(records, known);
+  const ids = new Set(read.map((record) => record.id));
+  const later = [...local].filter((record) => !ids.has(record.id) && (record.arrived ?? -Infinity) >= since);
+  return [...later, ...read];
+}
+
 /**
  * The WebSocket /api/events stream, and the page's reads of its data kept in step with it. Calls
  * `onEvent(message)` for each event; other messages (`type` not "event") go to `onMessage`. Reconnects with

@@ -7,6 +7,7 @@ import {
   LiveEvents,
   accessToken,
   api,
+  arrived,
   boot,
   can,
   confirmDialog,
@@ -14,8 +15,8 @@ import {
   errorText,
   goToLogin,
   loadSession,
+  merged,
   newer,
-  newest,
   requireLogin,
   t,
   toast,
@@ -232,7 +233,7 @@ async function agentAction(agent, action) {
 function applyAgent(incoming) {
   const old = state.agents.get(incoming.id);
   if (!newer(old, incoming)) return;
-  state.agents.set(incoming.id, { ...old, ...incoming });
+  state.agents.set(incoming.id, arrived({ ...old, ...incoming }));
   renderAgent(state.agents.get(incoming.id));
 }
 
@@ -384,7 +385,7 @@ async function jobAction(job, action, priority) {
 function applyJob(incoming, previousStatus = null) {
   const known = state.queue.get(incoming.id) || state.running.get(incoming.id);
   if (known && !newer(known, incoming)) return;
-  const job = { ...known, ...incoming };
+  const job = arrived({ ...known, ...incoming });
   // Progress comes with live readings, not with events: keep the newest we saw.
   if (known && job.status === "running" && incoming.revision === known.revision) {
     job.progress = known.progress;
@@ -426,13 +427,15 @@ function trimQueue() {
 
 async function loadQueue() {
   const f = filters();
+  const since = performance.now();
   const page = await api("/api/farm/jobs", {
     query: { status: f.status, type: f.type, project_id: f.project_id, shot_id: f.shot_id, sort: f.sort, limit: boot.queue_limit },
   });
-  // An event that came while this was read may carry a newer job than the page: the newer stays.
-  const jobs = newest(page.items, knownJob).filter((job) => matches(job, f));
+  // An event that came while this was read may carry a newer job than the page, or a job the read did not
+  // have yet: the newer stays, and so does the new job.
+  const jobs = merged(page.items, knownJob, state.queue.values(), since).filter((job) => matches(job, f));
   state.queue = new Map(jobs.map((job) => [job.id, job]));
-  state.queueTotal = page.total;
+  state.queueTotal = page.total + jobs.length - page.items.length;
   // One object per job in both maps, so that a live reading updates the row and the agent card alike.
   for (const job of jobs) if (job.status === "running") state.running.set(job.id, job);
   renderQueue();
@@ -561,6 +564,7 @@ async function loadPreview(job) {
 
 async function loadSnapshot() {
   const started = Date.now();
+  const since = performance.now();
   const [agents, status, throughput, running] = await Promise.all([
     api("/api/farm/agents"),
     api("/api/farm/status"),
@@ -573,9 +577,12 @@ async function loadSnapshot() {
     const old = state.agents.get(agent.id);
     state.agents.set(agent.id, newer(old, agent) ? agent : old);
   }
-  for (const id of [...state.agents.keys()]) if (!agents.some((a) => a.id === id)) state.agents.delete(id);
+  // An agent the read does not have is gone, unless an event brought it while the read was on its way.
+  for (const [id, agent] of [...state.agents]) {
+    if (!agents.some((a) => a.id === id) && !((agent.arrived ?? -Infinity) >= since)) state.agents.delete(id);
+  }
   state.running = new Map(
-    newest(running.items, knownJob)
+    merged(running.items, knownJob, state.running.values(), since)
       .filter((job) => job.status === "running")
       .map((job) => [job.id, job]),
   );

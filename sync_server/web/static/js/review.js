@@ -2,7 +2,7 @@
 // side or as a wipe, played in sync and stepped frame by frame at the project's exact rate, and verdicts and
 // notes anchored to a frame. Media play from signed URLs (a <video> cannot send the Authorization header);
 // new notes, verdicts and versions arrive live on the event stream.
-import { api, boot, can, el, errorText, LiveEvents, newer, newest, requireLogin, t, toast } from "./api.js";
+import { api, arrived, boot, can, el, errorText, LiveEvents, merged, newer, newest, requireLogin, t, toast } from "./api.js";
 import { firstNumber, frameOf, matchFrame, MediaLinks, timecode, timeOf } from "./review_media.js";
 
 const STAGE_ORDER = ["previz", "layout", "playblast", "render", "comp", "final", "plate", "reference"];
@@ -170,9 +170,11 @@ function showShotStatus() {
 }
 
 async function loadVersions() {
+  const since = performance.now();
   const page = await api(`/api/shots/${state.shot.id}/versions`, { query: { limit: 200 } });
   const shown = new Map(state.versions.map((version) => [version.id, version]));
-  state.versions = newest(page.items, (id) => shown.get(id));
+  // A version an event brought while this was read stays, first (the newest), though the read lacks it.
+  state.versions = merged(page.items, (id) => shown.get(id), state.versions, since);
   renderVersions();
 }
 
@@ -623,8 +625,8 @@ function applyEvent(event) {
     }
     if (!state.shot || data.shot_id !== state.shot.id) return;
     const at = state.versions.findIndex((v) => v.id === data.id);
-    if (at >= 0) state.versions[at] = data;
-    else state.versions.unshift(data);
+    if (at >= 0) state.versions[at] = arrived(data);
+    else state.versions.unshift(arrived(data));
     renderVersions();
   } else if (event.action === "shot.updated" || event.action === "shot.created") {
     const at = state.shots.findIndex((s) => s.id === data.id);
