@@ -521,6 +521,8 @@ async def make_conform(
 
 async def _all_or_none(steps: list[Awaitable[None]]) -> None:
     """Run `steps` at once; the first to fail cancels the others (their ffmpeg is killed) and is raised."""
+    if not steps:  # every segment cached: nothing to encode (asyncio.wait refuses an empty set)
+        return
     tasks = [asyncio.ensure_future(step) for step in steps]
     try:
         finished, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)

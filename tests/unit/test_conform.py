@@ -4,7 +4,6 @@ refuses a master that is not what was asked."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import os
 import shutil
@@ -20,6 +19,7 @@ from aipipe_shared.delivery import check_master, expected_master, probe_movie
 from render_agent.cpu_jobs import CpuJobError
 from render_agent.delivery_jobs import make_conform, trim_cache
 from render_agent.delivery_master import make_master
+from tests.support.aio import run as run_async
 from tests.support.framecode import coded_movie, frames_of, read_code
 
 EXE = imageio_ffmpeg.get_ffmpeg_exe()
@@ -46,7 +46,7 @@ def _shot(code: str, movie: Path, frames: int, source_in: int) -> dict[str, Any]
 
 def _conform(tmp: Path, job: str, params: dict[str, Any]) -> tuple[Path, dict[str, Any]]:
     heard: list[tuple[float, str]] = []
-    files, report = asyncio.run(
+    files, report = run_async(
         make_conform(EXE, params, _copy, tmp / job, tmp / "cache", lambda p, s: heard.append((p, s)))
     )
     values = [p for p, _ in heard]
@@ -118,7 +118,7 @@ def test_a_master_from_the_conform_copies_its_picture_when_the_codec_is_the_same
         "params": {"name": "m", "format": "h264", "fps": "24", "width": 320, "height": 180, "frames": 16},
         "parents": [{"outputs": [{"name": "c.mov", "url": str(conform), "sha256": None}]}],
     }
-    files, report = asyncio.run(make_master(EXE, job, _copy, tmp_path / "m", lambda _p, _s: None))
+    files, report = run_async(make_master(EXE, job, _copy, tmp_path / "m", lambda _p, _s: None))
     assert report["copied_picture"] and report["probe"]["frames"] == 16
     assert report["probe"]["audio"][0]["codec"] == "aac"  # silence, but a sound track as deliveries need
     assert [read_code(f) for f in frames_of(files[0])] == list(range(3, 19))
@@ -171,6 +171,11 @@ def test_a_cut_used_twice_in_the_edit_is_encoded_once(tmp_path: Path) -> None:
         tmp_path, "job", {"name": "c", "fps": "24", "width": 320, "height": 180, "shots": shots}
     )
     assert (report["encoded"], report["reused"]) == (2, 1)
+    again, report = _conform(
+        tmp_path, "again", {"name": "c", "fps": "24", "width": 320, "height": 180, "shots": shots}
+    )
+    assert (report["encoded"], report["reused"]) == (0, 3)  # nothing changed: every segment from the cache
+    assert [read_code(f) for f in frames_of(again)] == [read_code(f) for f in frames_of(out)]
     assert [read_code(f) for f in frames_of(out)] == [
         503,
         504,

@@ -22,6 +22,7 @@ from sync_server.context import SYSTEM
 from sync_server.db.engine import Database
 from sync_server.db.models import AuditEvent
 from sync_server.events import EventHub, Subscriber, event_message, pack_messages
+from tests.support.aio import run as run_async
 from tests.support.statements import migrated_database
 
 EVENTS = AuditEvent.__table__
@@ -138,7 +139,7 @@ async def _gap_then_own_commits(db: Database, in_flight: bool) -> dict[str, Any]
 def test_own_commits_are_not_held_back_behind_a_childs_gap(db: Database, in_flight: bool) -> None:
     if in_flight and db.dialect != "postgresql":
         pytest.skip("SQLite has one writer: the child's transaction ends before the server's can start")
-    got = asyncio.run(_gap_then_own_commits(db, in_flight))
+    got = run_async(_gap_then_own_commits(db, in_flight))
     own_ids, child_ids = got["own_ids"], got["child_ids"]
     assert max(child_ids) < min(own_ids)  # the child took its ids first: the own commits are past its gap
     # The own commits within a second, in commit order, although the child's events are not sent yet.
@@ -167,7 +168,7 @@ def test_a_resume_reads_late_ids_given_as_a_list_the_same(
     # The late ids are read as ranges of consecutive ids (one for a child's commit); past MAX_ID_RUNS
     # ranges as a list of ids.
     monkeypatch.setattr(events, "MAX_ID_RUNS", 0)
-    got = asyncio.run(_gap_then_own_commits(db, in_flight=db.dialect == "postgresql"))
+    got = run_async(_gap_then_own_commits(db, in_flight=db.dialect == "postgresql"))
     assert got["from_own"] == got["from_hello"] == got["child_ids"]
     assert got["from_child"] == got["child_ids"][100:]
     assert got["from_start"] == got["own_ids"] + got["child_ids"]

@@ -19,6 +19,7 @@ from sync_server import events
 from sync_server.db.engine import Database
 from sync_server.db.models import AuditEvent
 from sync_server.events import FETCH_SLICE, EventHub, event_message, pack_messages
+from tests.support.aio import run as run_async
 from tests.support.statements import migrated_database
 
 EVENTS = AuditEvent.__table__
@@ -80,13 +81,13 @@ async def dispatched(db: Database, announce_after_first_slice: bool) -> tuple[li
 
 
 def test_events_committed_elsewhere_are_read_back_in_slices_once_each_in_order(db: Database) -> None:
-    got, reads = asyncio.run(dispatched(db, announce_after_first_slice=False))
+    got, reads = run_async(dispatched(db, announce_after_first_slice=False))
     assert got == sorted(got) and len(got) == len(set(got)) == COUNT
     assert max(reads) == FETCH_SLICE and sum(reads) == COUNT
 
 
 def test_the_read_back_stops_when_the_announcement_brings_the_rest(db: Database) -> None:
-    got, reads = asyncio.run(dispatched(db, announce_after_first_slice=True))
+    got, reads = run_async(dispatched(db, announce_after_first_slice=True))
     assert got == sorted(got) and len(got) == len(set(got)) == COUNT
     assert sum(reads) == FETCH_SLICE  # the other events came from the announcement, not the database
 
@@ -131,7 +132,7 @@ async def while_a_child_writes(db: Database, announce: bool) -> tuple[list[int],
 
 
 def test_nothing_is_read_back_while_a_child_writes_what_this_process_announces(db: Database) -> None:
-    got, reads = asyncio.run(while_a_child_writes(db, announce=True))
+    got, reads = run_async(while_a_child_writes(db, announce=True))
     assert got == sorted(got) and len(got) == len(set(got)) == COUNT
     assert reads == []  # every event came from the announcement
 
@@ -140,6 +141,6 @@ def test_events_nobody_announces_are_read_back_after_the_deferral(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(events, "READBACK_DEFER_S", 0.2)
-    got, reads = asyncio.run(while_a_child_writes(db, announce=False))
+    got, reads = run_async(while_a_child_writes(db, announce=False))
     assert got == sorted(got) and len(got) == len(set(got)) == COUNT
     assert sum(reads) == COUNT

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import threading
 import tracemalloc
@@ -13,6 +12,7 @@ import pytest
 
 from sync_server.errors import ApiError
 from sync_server.farm.outputs_upload import FEED_BYTES, QUEUED_FEEDS, OutputsReceiver, place, receive
+from tests.support.aio import run as run_async
 
 BOUNDARY = b"b0undary"
 CHUNK = 64 * 1024  # what uvicorn hands a route at a time
@@ -50,7 +50,7 @@ def test_a_body_far_bigger_than_the_memory_it_may_use_is_written_and_hashed(tmp_
     receiver = OutputsReceiver(BOUNDARY, tmp_path / "job", lambda n, v: fields.append((n, v)))
     tracemalloc.start()
     try:
-        asyncio.run(receive(body(size, sent), receiver))
+        run_async(receive(body(size, sent), receiver))
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -71,7 +71,7 @@ def test_a_refused_lease_stops_the_upload_before_the_file_is_written(tmp_path: P
 
     receiver = OutputsReceiver(BOUNDARY, tmp_path / "job", refuse)
     with pytest.raises(ApiError):
-        asyncio.run(receive(body(8 * 1024 * 1024, hashlib.sha256(), "old"), receiver))
+        run_async(receive(body(8 * 1024 * 1024, hashlib.sha256(), "old"), receiver))
     receiver.discard()
     assert receiver.files == []
     assert not (tmp_path / "job").exists() or not any((tmp_path / "job").iterdir())
@@ -83,7 +83,7 @@ def test_an_interrupted_body_leaves_no_file(tmp_path: Path) -> None:
         yield b"x" * (5 * 1024 * 1024)
 
     receiver = OutputsReceiver(BOUNDARY, tmp_path / "job", lambda n, v: None)
-    asyncio.run(receive(cut(), receiver))
+    run_async(receive(cut(), receiver))
     with pytest.raises(ApiError, match="ended before its closing boundary"):
         receiver.finish()
     receiver.discard()
