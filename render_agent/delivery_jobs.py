@@ -412,15 +412,17 @@ async def make_conform(
             todo.append(i)
         keyed.add(key)
     inputs = job_dir / "inputs"
-    fetched: dict[str, asyncio.Future[str]] = {}
+    fetched: dict[str, tuple[asyncio.Future[str], Path]] = {}
 
     async def fetch(url: str, sha256: str, file_name: str, what: str) -> Path:
-        # One download per file, however many shots and tracks use it, even asked for at once.
+        # One download per file, however many shots and tracks use it (under whatever name), even asked
+        # for at once.
         if sha256 not in fetched:
             dest = inputs / f"{sha256[:16]}_{file_name}"
-            fetched[sha256] = asyncio.ensure_future(download(url, dest, sha256, what))
-        await fetched[sha256]
-        return inputs / f"{sha256[:16]}_{file_name}"
+            fetched[sha256] = (asyncio.ensure_future(download(url, dest, sha256, what)), dest)
+        loading, dest = fetched[sha256]
+        await loading
+        return dest
 
     starts, frames, at = [], [], 0
     for shot in shots:

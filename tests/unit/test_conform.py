@@ -191,3 +191,15 @@ def test_a_cut_used_twice_in_the_edit_is_encoded_once(tmp_path: Path) -> None:
         505,
         506,
     ]
+
+
+def test_one_file_under_two_names_is_downloaded_once_and_used_by_both_shots(tmp_path: Path) -> None:
+    movie = coded_movie(tmp_path / "m.mp4", 700, 12)
+    twin = tmp_path / "same_bytes.mp4"
+    shutil.copy(movie, twin)
+    shots = [_shot("A", movie, 3, 0), _shot("B", twin, 3, 5)]
+    out, _ = _conform(
+        tmp_path, "job", {"name": "c", "fps": "24", "width": 320, "height": 180, "shots": shots}
+    )
+    assert [read_code(f) for f in frames_of(out)] == [700, 701, 702, 705, 706, 707]
+    assert len(list((tmp_path / "job" / "inputs").iterdir())) == 1
