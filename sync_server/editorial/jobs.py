@@ -57,6 +57,7 @@ SEGMENT_CACHE = ".segments"
 PROGRESS_STEP = 0.05  # write progress to the database at most every 5 %
 ACTIVE = ("queued", "running")
 ABANDONED = "the server process rendering it stopped; start it again"
+STOPPED = "the server was stopped while this proxy was queued or rendering; ask for it again"
 
 
 def write_progress(db: Database, render_id: uuid.UUID, value: float) -> None:
@@ -110,10 +111,26 @@ class ProxyJobs:
         self._heartbeat.start()
 
     def close(self) -> None:
+        """Stop (the server is shutting down): the renders this process holds are failed at once, saying
+        so, rather than left `running` with a fresh heartbeat that a restarted server would take for a live
+        render for `editorial_proxy_stale_s`. Their spawned process ends with the server's."""
         self._stopping.set()
+        with self._lock:
+            held = list(self._running)
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._process.close()
         self._heartbeat.join(timeout=5)
+        if not held:
+            return
+        try:
+            self._fail(held, STOPPED)
+        except SQLAlchemyError:
+            logger.warning(
+                "proxy renders of a stopping server not marked failed: the next server does once their "
+                "heartbeat is stale",
+                exc_info=True,
+                extra={"render_ids": [str(render_id) for render_id in held]},
+            )
 
     def submit(self, project_id: uuid.UUID, actor: Principal) -> ProxyRenderOut:
         """Queue a render of the project's edit as the next `vNNN` and return the queued row; or, when the
@@ -213,11 +230,12 @@ class ProxyJobs:
         beat = ProxyRender.heartbeat_at
         return ProxyRender.status.in_(ACTIVE), or_(beat.is_(None), beat < self._fresh_since())
 
-    def _abandon(self, uow: UnitOfWork, row: ProxyRender) -> None:
-        """Fail a render whose server process stopped (its heartbeat went stale); the caller commits."""
-        row.status, row.error, row.finished_at = "failed", ABANDONED, datetime.now(UTC)
+    def _abandon(self, uow: UnitOfWork, row: ProxyRender, error: str = ABANDONED) -> None:
+        """Fail a render whose server process stopped (its heartbeat went stale, or it is this process,
+        shutting down); the caller commits."""
+        row.status, row.error, row.finished_at = "failed", error, datetime.now(UTC)
         logger.warning(
-            "proxy render abandoned by a stopped server process: marked failed",
+            "proxy render left by a stopped server process: marked failed",
             extra={"render_id": str(row.id), "number": row.number, "heartbeat_at": str(row.heartbeat_at)},
         )
         out = ProxyRenderOut.of(row)
@@ -286,13 +304,19 @@ class ProxyJobs:
         found = [render_id for render_id in found if not self._holds(render_id)]
         if not found:
             return
+        self._fail(found, ABANDONED, *self._abandoned())
+
+    def _fail(self, render_ids: list[uuid.UUID], error: str, *where: ColumnElement[bool]) -> None:
+        """Mark failed, with `error`, those of `render_ids` still queued or running (and matching `where`)."""
         with self._db.write_sessions() as session:
             uow = UnitOfWork(session=session, hub=self._hub, actor=SYSTEM)
             rows = session.scalars(  # asked again (and locked): a heartbeat, or another sweep, came meanwhile
-                select(ProxyRender).where(ProxyRender.id.in_(found), *self._abandoned()).with_for_update()
+                select(ProxyRender)
+                .where(ProxyRender.id.in_(render_ids), ProxyRender.status.in_(ACTIVE), *where)
+                .with_for_update()
             )
             for row in rows:
-                self._abandon(uow, row)
+                self._abandon(uow, row, error)
             uow.commit()
 
     # -- the worker -----------------------------------------------------------------------------------
@@ -369,6 +393,8 @@ class ProxyJobs:
         with self._db.write_sessions() as session:
             row = session.get(ProxyRender, render_id)
             if row is None:  # the project was deleted meanwhile
+                return
+            if error and row.status not in ACTIVE:  # already failed, saying why (the server stopping)
                 return
             row.status = "failed" if error else "succeeded"
             row.error = error or ""

@@ -180,3 +180,27 @@ def test_a_render_whose_server_process_was_killed_is_failed_and_the_edit_rendere
     done = _until(servers.b, second.json(), {"succeeded", "failed"}, RENDER_S)
     assert done["status"] == "succeeded", done["error"]
     assert _numbers(servers.b, project_id) == [2, 1]
+
+
+def test_a_render_whose_server_was_stopped_is_failed_at_once_and_the_edit_rendered_anew(
+    servers: TwoServers,
+) -> None:
+    """A server stopped the usual way (SIGTERM: a restart, a deploy) fails the renders it held as it stops;
+    before, they stayed `running` with a fresh heartbeat, and for `AIPIPE_EDITORIAL_PROXY_STALE_S` the
+    restarted server answered the same edit with the render nobody was making."""
+    project_id, url, first = _rendering_on_a(servers)
+    servers.first.stop()
+    stopped = time.monotonic()
+
+    left = servers.b.get(f"/api/editorial/proxies/{first.json()['id']}").json()
+    assert time.monotonic() - stopped < STALE_S, "too slow to tell a stopped render from a stale one"
+    assert left["status"] == "failed" and "server was stopped" in left["error"], left
+    assert left["finished_at"] is not None
+
+    second = servers.b.post(url)
+    assert second.status_code == 202, second.text
+    assert second.json()["number"] == 2
+    servers.gate.open()
+    done = _until(servers.b, second.json(), {"succeeded", "failed"}, RENDER_S)
+    assert done["status"] == "succeeded", done["error"]
+    assert _numbers(servers.b, project_id) == [2, 1]
