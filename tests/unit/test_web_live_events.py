@@ -198,3 +198,112 @@ def test_a_read_keeps_a_record_an_event_brought_while_it_was_on_its_way(tmp_path
     # The job queued while the read was on its way stays (first: the newest); the newer revision stays; what
     # the page had before the read and the read lacks is gone.
     assert got == [["during", 1], ["a", 5], ["b", 1]]
+
+
+RETRIES = """
+// The page's reads fail or succeed as the test says (`outcomes`); its retries run when the test says (`due`).
+globalThis.location.assign = (url) => visits.push(url);
+globalThis.location.pathname = "/farm";
+globalThis.location.search = "";
+const { ApiError } = await import("./api.mjs");
+Math.random = () => 0.5; // no jitter: the waits are the back-off itself
+const visits = [];
+const outcomes = OUTCOMES;
+const log = [];
+const load = async () => {
+  const outcome = outcomes.shift() ?? "ok";
+  log.push(outcome);
+  if (outcome === 500) throw new ApiError(500, { detail: "down" });
+  if (outcome === 401) throw new ApiError(401, { detail: "expired" });
+  if (outcome === "network") throw new TypeError("Failed to fetch");
+};
+const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
+const live = new LiveEvents({ onEvent: () => {}, load });
+const waits = [];
+let pending = null;
+live.later = (work, ms) => { waits.push(Math.round(ms)); pending = work; return waits.length; };
+const due = async () => { const work = pending; pending = null; work(); await settle(); await settle(); };
+SCENARIO
+const stale = live.stale;
+live.stop();
+console.log(JSON.stringify({ log, waits, visits, stale, pending: Boolean(pending) }));
+"""
+
+
+def _retries(tmp_path: Path, outcomes: list[object], scenario: str) -> dict[str, object]:
+    script = STUBS + RETRIES.replace("OUTCOMES", json.dumps(outcomes)).replace("SCENARIO", scenario)
+    return run_module_script(tmp_path, script, {"api.js": "api.mjs"})
+
+
+def test_a_failed_reread_is_retried_with_back_off_until_it_succeeds(tmp_path: Path) -> None:
+    # The reread after a hello failed and the page said nothing: it showed data that may miss changes until
+    # the next reconnect. Now it is read again after 1 s, 2 s, 4 s … (30 s at most) until a read succeeds.
+    got = _retries(
+        tmp_path,
+        ["ok", 500, "network", 500, 500, 500, 500, 500, "ok", 500],
+        """
+        await live.start();
+        send(hello); await settle(); await settle();  // the late hello's reread fails
+        for (let i = 0; i < 7; i += 1) await due();
+        const staleBefore = live.stale;
+        live.reload(); await settle(); await settle();  // fails again: the back-off starts over
+        log.push(`stale before ${staleBefore}`);
+        """,
+    )
+    assert got["log"] == ["ok", 500, "network", 500, 500, 500, 500, 500, "ok", 500, "stale before false"]
+    assert got["waits"] == [1000, 2000, 4000, 8000, 16000, 30000, 30000, 1000]
+    assert got["stale"] is True and got["visits"] == []
+
+
+def test_a_failed_first_read_holds_start_until_a_retry_succeeds(tmp_path: Path) -> None:
+    # start() once rejected with the first read's error: the page stopped there with nothing to show.
+    got = _retries(
+        tmp_path,
+        [500, 500, "ok"],
+        """
+        let started = false;
+        live.start().then(() => { started = true; });
+        await settle(); await settle();
+        await due();
+        log.push(`started ${started}`);
+        await due();
+        log.push(`started ${started}`);
+        """,
+    )
+    assert got["log"] == [500, 500, "started false", "ok", "started true"]
+    assert got["waits"] == [1000, 2000]
+    assert got["stale"] is False
+
+
+def test_coming_back_online_retries_at_once_and_a_stopped_page_retries_no_more(tmp_path: Path) -> None:
+    got = _retries(
+        tmp_path,
+        ["ok", 500, 500, 500],
+        """
+        await live.start();
+        live.reload(); await settle(); await settle();   // fails: a retry waits 1 s
+        live.reload(); await settle(); await settle();   // fails: the retry waits 2 s
+        live.kick(); await settle(); await settle();     // back online: at once, and the back-off starts over
+        live.stop();
+        log.push(`retry waiting after stop: ${Boolean(live.retryTimer)}`);
+        await due();                                     // the timer stop() cleared, had it fired
+        """,
+    )
+    assert got["log"] == ["ok", 500, 500, 500, "retry waiting after stop: false"]
+    assert got["waits"] == [1000, 2000, 1000]
+    # The page stopped the stream: the retry scheduled before does nothing (and reads nothing).
+    assert got["stale"] is False
+
+
+def test_a_refused_login_goes_to_the_login_page_not_to_endless_retries(tmp_path: Path) -> None:
+    got = _retries(
+        tmp_path,
+        ["ok", 401],
+        """
+        await live.start();
+        live.reload(); await settle(); await settle();
+        """,
+    )
+    assert got["log"] == ["ok", 401]
+    assert got["waits"] == [] and got["pending"] is False
+    assert got["visits"] == ["/login?next=%2Ffarm"]

@@ -432,3 +432,46 @@ def test_a_wranglers_dashboard_follows_agent_changes_made_elsewhere(farm: Farm, 
     page.wait_for_selector(f"{card} button[data-action=undrain]", timeout=PATIENCE_MS)
     assert farm.web.admin.post(f"/api/farm/agents/{agent_id}/undrain").status_code == 200
     page.wait_for_selector(f"{card} button[data-action=drain]", timeout=PATIENCE_MS)
+
+
+def test_a_reread_that_fails_says_the_data_is_out_of_date_and_is_retried_until_it_shows_the_change(
+    web: WebServer, browsing: Any
+) -> None:
+    """The reread after a late hello fails twice (the server answers 500): the page says its data may be out
+    of date, since when, and reads again (1 s, then 2 s later) until a read succeeds; then the notice goes and
+    the change made before the hello is shown. It once only logged the failure: the queue kept the old
+    priority, with nothing on screen to say so, until the next reconnect."""
+    job = submit_job(web, priority=7, tags=["nowhere"])
+    held: list[Any] = []
+    session = browsing()
+    page = session.page
+    page.route_web_socket(re.compile(r"/api/events"), lambda ws: held.append(ws))
+    session.login(web.url, ADMIN, web.passwords[ADMIN])
+    page.wait_for_selector("#farm[data-ready=true]", timeout=PATIENCE_MS)
+    prio = f"#queue-rows tr[data-job-id='{job['id']}'] input.prio"
+    page.locator(prio).wait_for(timeout=PATIENCE_MS)
+    assert held, "the page opened no event stream"
+    assert page.locator("#stale").is_hidden()
+    answered: list[int] = []
+
+    def fail_twice(route: Any) -> None:
+        # Each read of the snapshot reads jobs twice (the queue and the running jobs): two reads fail.
+        if len(answered) < 4:
+            answered.append(500)
+            route.fulfill(status=500, json={"title": "Internal Server Error", "status": 500})
+        else:
+            answered.append(200)
+            route.continue_()
+
+    page.route(re.compile(r"/api/farm/jobs\?"), fail_twice)
+    change_priority_then_connect(web, job, held[-1])
+    notice = page.locator("#stale")
+    notice.wait_for(state="visible", timeout=PATIENCE_MS)
+    assert notice.get_attribute("role") == "status"
+    text = notice.locator(".stale-text").inner_text()
+    assert re.fullmatch(r"Could not refresh — showing data from \d\d:\d\d( [AP]M)?; retrying…", text), text
+    assert page.locator(prio).input_value() == "7"  # what the page has is shown, and said to be old
+    shows_priority(page, job, 93)
+    notice.wait_for(state="hidden", timeout=PATIENCE_MS)
+    assert answered[:5] == [500, 500, 500, 500, 200]
+    web.admin.post(f"/api/farm/jobs/{job['id']}/cancel")

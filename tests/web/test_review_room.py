@@ -665,3 +665,56 @@ def test_every_review_text_has_both_languages_and_every_key_used_exists() -> Non
     assert sorted(used - table.keys()) == []
     raw = json.loads((I18N_DIR / "review.json").read_text(encoding="utf-8"))
     assert all(texts["en"].strip() and texts["ko"].strip() for texts in raw.values())
+
+
+def test_a_first_read_that_fails_says_so_in_korean_and_is_retried_until_the_list_shows(
+    web: WebServer, reel: Reel, browsing: Any
+) -> None:
+    """The shot list's first read fails twice (the server answers 500): the room says, in the page's language,
+    that it could not load its data and is trying again, and reads again until a read succeeds; then the list
+    shows, with a change made meanwhile, and the notice goes. The room once stopped at the first failure: an
+    error for a moment, an empty list for good."""
+    session = browsing(locale="ko-KR")
+    page = session.page
+    page.set_default_timeout(60_000)
+    username, password = web.user("director")
+    session.login(web.url, username, password, then="/review")
+    made = web.admin.post(
+        f"/api/projects/{reel.project['id']}/shots", json={"scene_id": reel.shots[0]["scene_id"]}
+    )
+    assert made.status_code == 201, made.text
+    shot_id = made.json()["id"]
+    held: list[Any] = []
+    page.route_web_socket(re.compile(r"/api/events"), lambda ws: held.append(ws))  # retries only, no hello
+    answered: list[int] = []
+
+    def fail_twice(route: Any) -> None:
+        if len(answered) < 2:
+            answered.append(500)
+            route.fulfill(status=500, json={"title": "Internal Server Error", "status": 500})
+        else:
+            answered.append(200)
+            route.continue_()
+
+    page.route(re.compile(rf"/api/projects/{reel.project['id']}/shots\?"), fail_twice)
+    page.goto(f"{web.url}/review?project={reel.project['id']}&lang=ko")
+    notice = page.locator("#stale")
+    notice.wait_for(state="visible", timeout=20_000)
+    assert notice.get_attribute("aria-live") == "polite"
+    assert (
+        notice.locator(".stale-text").inner_text()
+        == "이 페이지의 데이터를 불러오지 못했습니다. 다시 시도하고 있습니다…"
+    )
+    assert notice.locator("button").inner_text() == "지금 다시 시도"
+    assert page.locator("#review").get_attribute("data-ready") != "true"
+    shot = web.admin.get(f"/api/shots/{shot_id}").json()
+    edited = web.admin.patch(
+        f"/api/shots/{shot_id}", json={"status": "omitted", "revision": shot["revision"]}
+    )
+    assert edited.status_code == 200, edited.text
+    page.wait_for_selector(
+        f"#shots .shot[data-shot-id='{shot_id}'] .status[data-status='omitted']", timeout=20_000
+    )
+    notice.wait_for(state="hidden", timeout=20_000)
+    page.wait_for_selector("#review[data-ready=true]", timeout=20_000)
+    assert answered[:3] == [500, 500, 200]

@@ -8,6 +8,8 @@ const SESSION_KEY = "aipipe.session";
 const LOCK_NAME = "aipipe-token-refresh";
 const EARLY_REFRESH_MS = 30_000; // refresh an access token this long before it expires
 const SEEN_EVENTS = 5000; // event ids a live stream remembers, so that none is handled twice
+const RETRY_FIRST_MS = 1000; // a failed read of a live page's data is tried again after this (jittered),
+const RETRY_MAX_MS = 30_000; // doubling up to this, until it succeeds
 
 export const boot = JSON.parse(document.getElementById("aipipe-boot").textContent);
 
@@ -218,6 +220,13 @@ export function merged(records, known, local, since) {
  * follows its hello, so a read that began before the hello may lack a change made meanwhile: after that hello
  * the page's data is read once more (and after every reconnect, for things that are not events, such as
  * progress). Reads run one at a time through `read()`, so an older read never lands after a newer one.
+ *
+ * A read of the page's data that fails (the first, a reread, or a page's own read it reports with
+ * `readFailed`) leaves the page showing data that may miss changes: a notice says so (since when), and the
+ * data is read again after 1 s, doubling to 30 s (jittered), at once when the browser comes back online or the
+ * tab becomes visible (or the notice's "Retry now"), until a read succeeds (the notice goes) or the page stops
+ * the stream. A refused login (401 after the token refresh) goes to the login page instead. `start()` resolves
+ * once the page's data has been read (after retries, if need be), or when the page stops the stream.
  */
 export class LiveEvents {
   constructor({ onEvent, load = async () => {}, onMessage = () => {}, projectId = null, since = null } = {}) {
@@ -235,6 +244,11 @@ export class LiveEvents {
     this.unconfirmed = false; // a read began while it had not: read again at the next hello
     this.reading = Promise.resolve(); // the last read asked for; the next one waits for it
     this.rereading = null; // a reread asked for and not yet begun
+    this.stale = false; // a read of the page's data failed, and none has succeeded since
+    this.readAt = null; // when (Date.now()) a read of the page's data last succeeded; null: never
+    this.retryMs = RETRY_FIRST_MS; // the wait before the next retry (before jitter)
+    this.retryTimer = null; // the retry waiting for its time
+    this.waiting = []; // start()s waiting for a read that succeeds
     this.watchdog = null;
     this.silenceMs = (boot.ws_ping_interval_s || 20) * 2500;
     addEventListener("online", () => this.kick());
@@ -245,7 +259,13 @@ export class LiveEvents {
   async start(first = this.load) {
     this.stopped = false;
     this.connect();
-    await this.read(first);
+    try {
+      await this.read(first);
+      this.readOk();
+    } catch (error) {
+      if (!this.readFailed(error)) throw error;
+      if (!this.stopped) await new Promise((resolve) => this.waiting.push(resolve));
+    }
     return this;
   }
 
@@ -266,18 +286,75 @@ export class LiveEvents {
         this.rereading = null;
         return this.stopped ? undefined : this.load(); // a stopped stream's page has moved on
       });
-      this.rereading.catch((error) => console.warn("live: the page's data was not read again", error));
+      clearTimeout(this.retryTimer); // this read is the retry
+      this.retryTimer = null;
+      this.rereading.then(
+        () => this.readOk(),
+        (error) => this.readFailed(error),
+      );
     }
     return this.rereading;
+  }
+
+  /** A read of the page's data succeeded: it is up to date (the notice goes, the back-off starts over). */
+  readOk() {
+    if (this.stopped) return;
+    this.readAt = Date.now();
+    this.retryMs = RETRY_FIRST_MS;
+    if (this.stale) {
+      this.stale = false;
+      showStale(this, false);
+    }
+    for (const resolve of this.waiting.splice(0)) resolve();
+  }
+
+  /** A read of the page's data failed: say so and read it again after the back-off. Returns false where the
+   * login was refused (401 after the token refresh): the page goes to the login page instead. */
+  readFailed(error) {
+    if (this.stopped) return true;
+    if (error instanceof ApiError && error.status === 401) {
+      goToLogin();
+      return false;
+    }
+    console.warn("live: the page's data was not read; trying again", error);
+    this.stale = true;
+    showStale(this, true);
+    if (!this.rereading && !this.retryTimer) {
+      const wait = this.retryMs * (0.75 + Math.random() / 2);
+      this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
+      this.retryTimer = this.later(() => {
+        this.retryTimer = null;
+        this.reload();
+      }, wait);
+    }
+    return true;
+  }
+
+  /** Retry a failed read now, rather than at the back-off's time (back online, tab shown, "Retry now"). */
+  retryNow() {
+    if (this.stopped || !this.retryTimer) return; // nothing waits, or a read is on its way
+    this.retryMs = RETRY_FIRST_MS;
+    this.reload();
+  }
+
+  /** `setTimeout`; a test may replace it to run the retries when it says. */
+  later(work, ms) {
+    return setTimeout(work, ms);
   }
 
   stop() {
     this.stopped = true;
     clearTimeout(this.watchdog);
+    clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    if (this.stale) showStale(this, false); // the page has moved on from this data
+    this.stale = false;
+    for (const resolve of this.waiting.splice(0)) resolve();
     if (this.socket) this.socket.close(1000);
   }
 
   kick() {
+    this.retryNow();
     if (!this.stopped && (!this.socket || this.socket.readyState > WebSocket.OPEN)) {
       this.delay = 500;
       this.connect();
@@ -360,6 +437,18 @@ export class LiveEvents {
     clearTimeout(this.watchdog);
     this.watchdog = setTimeout(() => this.socket && this.socket.close(4000, "silent"), this.silenceMs);
   }
+}
+
+/** Show (or hide) the notice that the page's data of `live` is out of date, with the time it was last read. */
+function showStale(live, stale) {
+  const banner = document.getElementById("stale");
+  if (!banner) return;
+  banner.hidden = !stale;
+  if (!stale) return;
+  const clock = { hour: "2-digit", minute: "2-digit" };
+  const at = live.readAt && new Date(live.readAt).toLocaleTimeString(boot.lang, clock);
+  banner.querySelector(".stale-text").textContent = at ? t("stale_since", { time: at }) : t("stale_never");
+  banner.querySelector("button").onclick = () => live.retryNow();
 }
 
 function setLiveState(state) {

@@ -629,15 +629,22 @@ async function main() {
   });
   // The stream opens and the snapshot is read at once; LiveEvents reads it again after a hello that came
   // later (and after a reconnect), so a change made meanwhile is not lost. The queue's reads go through it
-  // too: one at a time, none landing after a newer one.
+  // too: one at a time, none landing after a newer one. A read that fails is retried (with a notice that the
+  // page's data is out of date) until one succeeds; the page is ready once its data has been read.
   const live = new LiveEvents({ onEvent, onMessage: onLive, load: loadSnapshot });
   $("f-type").append(...boot.job_types.map((type) => el("option", { value: type, text: type })));
+  // A filter's read that fails leaves the queue of the filter before: LiveEvents says so and reads again.
+  const readQueue = () => live.read(loadQueue).catch((error) => live.readFailed(error));
   for (const id of ["f-status", "f-type", "f-shot", "f-sort"]) {
-    $(id).addEventListener("change", () => live.read(loadQueue));
+    $(id).addEventListener("change", readQueue);
   }
   $("f-project").addEventListener("change", async () => {
-    await loadShots();
-    await live.read(loadQueue);
+    try {
+      await loadShots();
+    } catch (error) {
+      toast(errorText(error), "error");
+    }
+    await readQueue();
   });
   await Promise.all([live.start(), loadProjects(), confirmed]);
   // Ages and offline agents change with time alone.

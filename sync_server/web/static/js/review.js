@@ -49,9 +49,12 @@ async function chooseProject(projectId, shotId = null) {
   if (!state.project) return renderShots([]);
   // The stream opens and the list is read at once; LiveEvents reads the list and the shot again after a
   // hello that came later (and after a reconnect), so a change made meanwhile is not lost.
+  // A read that fails is retried (with a notice that the list is out of date) until one succeeds.
   state.shots = [];
-  state.live = new LiveEvents({ projectId, onEvent: applyEvent, load: refreshShot });
-  await state.live.start();
+  const live = new LiveEvents({ projectId, onEvent: applyEvent, load: refreshShot });
+  state.live = live;
+  await live.start();
+  if (state.live !== live) return; // another project was chosen meanwhile
   remember();
   const first = shotId && state.shots.find((s) => s.id === shotId);
   if (first) await chooseShot(first.id);
@@ -61,7 +64,13 @@ async function chooseProject(projectId, shotId = null) {
  * so that an older read never lands after a newer one. Media are not read in turn: a movie slow to load
  * would hold every read behind it. */
 function inTurn(work) {
-  return state.live ? state.live.read(work) : work();
+  if (!state.live) return work();
+  const live = state.live;
+  // One that fails leaves versions or notes that may be out of date: LiveEvents says so and reads them again.
+  return live.read(work).catch((error) => {
+    live.readFailed(error);
+    throw error;
+  });
 }
 
 function renderShots(shots) {
