@@ -90,6 +90,14 @@ def audio_tracks(path: Path) -> int:
         return len(container.streams.audio)
 
 
+def container_tag(path: Path, name: str) -> str | None:
+    """A movie's container-level metadata tag `name`, if it has one."""
+    import av
+
+    with av.open(str(path)) as container:
+        return container.metadata.get(name)
+
+
 def probe_movie(path: Path) -> dict[str, Any]:
     """What a delivery check reads from a movie (PyAV, no decoding): codec, profile, pixel format, size,
     rate, frames, colour tags, and the sound streams."""

@@ -36,6 +36,7 @@ DELIVERY_JOB_TYPES = (CONFORM, MASTER)
 SEGMENT_VERSION = "2"  # bump when a segment's recipe changes, so old cached segments are not reused
 CHUNK = 50  # shots encoded by one ffmpeg pass (each is an open input, so a pass takes a bounded number)
 PASSES = 2  # passes side by side: one's start (probing inputs) and end (checks) overlap the other's encode
+SOUND_TAG = "aipipe_sound"  # the conform's tag naming its sound (sound_key)
 CACHE_MAX_BYTES = 50 * 1024**3  # the segment cache is trimmed (oldest use first) past this
 MISSING_COLOUR = "0x5a1020"  # the proxy's colour for frames a movie lacks
 COLOUR = "color_primaries=bt709:color_trc=bt709:colorspace=bt709"
@@ -203,6 +204,14 @@ def track_key(clips: list[AudioClip], frames: list[int], frame: Frame) -> str:
         "sample_rate": SAMPLE_RATE,
     }
     return "track_" + hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def sound_key(tracks: list[tuple[str, Path]]) -> str:
+    """What the conform's sound is, whole (its tracks' names and cache keys, in order): written into the
+    conform as the `aipipe_sound` tag, so a master made from a later conform with the same sound reuses the
+    sound it encoded (`delivery_master`)."""
+    recipe = [[name, wav.stem] for name, wav in tracks]
+    return "sound_" + hashlib.sha256(json.dumps(recipe).encode()).hexdigest()[:32]
 
 
 def _picture_chain(index: int, shot: ShotCut, frame: Frame, profile: Profile) -> str:
@@ -497,7 +506,8 @@ async def make_conform(
     args += ["-map", "0:v"]
     for index, (track_name, _) in enumerate(wavs):
         args += ["-map", f"{index + 1}:a", f"-metadata:s:a:{index}", f"title={track_name}"]
-    args += ["-c:v", "copy", "-c:a", "pcm_s16le", "-video_track_timescale", str(frame.timescale), str(output)]
+    args += ["-c:v", "copy", "-c:a", "pcm_s16le", "-video_track_timescale", str(frame.timescale)]
+    args += ["-movflags", "use_metadata_tags", "-metadata", f"{SOUND_TAG}={sound_key(wavs)}", str(output)]
     await _ffmpeg(exe, args, "the join")
     total = sum(frames)
     made = await asyncio.to_thread(frame_count, output)
@@ -514,6 +524,7 @@ async def make_conform(
             for i, (shot, key) in enumerate(zip(shots, keys, strict=True))
         ],
         "tracks": [track_name for track_name, _ in wavs],
+        "sound_key": sound_key(wavs),
         "encode_seconds": round(encode_s, 3),
         "profile": params.get("profile", "h264"),
     }
@@ -546,7 +557,7 @@ def _share(frames_done: int, frames_todo: int) -> float:
 def trim_cache(cache_dir: Path, max_bytes: int) -> None:
     """Delete the segments used longest ago until the cache is under `max_bytes`."""
     entries = []
-    for path in [*cache_dir.glob("*.mov"), *cache_dir.glob("*.wav")]:
+    for path in [*cache_dir.glob("*.mov"), *cache_dir.glob("*.wav"), *cache_dir.glob("*.m4a")]:
         with contextlib.suppress(FileNotFoundError):
             stat = path.stat()
             entries.append((stat.st_mtime, stat.st_size, path))
@@ -560,5 +571,6 @@ def trim_cache(cache_dir: Path, max_bytes: int) -> None:
 
 
 def cache_dir_of(work_dir: Path) -> Path:
-    """Where an agent keeps conform segments between jobs (kept when job folders are cleaned)."""
+    """Where an agent keeps conform segments and sound, and masters' encoded sound, between jobs (kept
+    when job folders are cleaned)."""
     return work_dir / "segments"

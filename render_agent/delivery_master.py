@@ -6,13 +6,17 @@ Params: `{"name", "format": "prores_hq"|"h264"|"h265", "fps", "width", "height",
 "frames"} | null, "burn_ins": {"shots": [{"code", "start", "frames"}], "timecode": "01:00:00:00" | null,
 "frame": bool} | null}`. A master whose codec is the conform's, in limited range, without slate or
 burn-ins, copies the conform's picture; any other is encoded from it. The conform's sound tracks are mixed
-into one stereo track.
+into one stereo track. An AAC sound is kept in the agent's cache under what it was made from (the conform's
+`aipipe_sound` tag, the slate, the length): a master of a later conform whose sound did not change (a
+picture-only change, the usual one) copies it instead of encoding the whole mix again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import json
 import os
 import time
 from collections.abc import Callable
@@ -27,12 +31,15 @@ from aipipe_shared.delivery import (
     Profile,
     audio_tracks,
     check_master,
+    container_tag,
     expected_master,
     probe_movie,
 )
 from render_agent.cpu_jobs import CpuJobError
 from render_agent.delivery_jobs import (
     COLOUR,
+    SEGMENT_VERSION,
+    SOUND_TAG,
     Download,
     Frame,
     Progress,
@@ -162,29 +169,52 @@ def _colour_tags(plan: MasterPlan) -> list[str]:
     ]  # fmt: skip
 
 
+def sound_cache(plan: MasterPlan, sound: str | None, cache_dir: Path | None) -> Path | None:
+    """Where the master's encoded sound is kept for the next master of the same sound: only AAC (PCM costs
+    nothing to make), only from a conform that says what its sound is."""
+    if plan.audio_codec != "aac" or not sound or cache_dir is None:
+        return None
+    recipe = {
+        "v": SEGMENT_VERSION,
+        "sound": sound,
+        "codec": list(AUDIO_CODECS[plan.audio_codec]),
+        "sample_rate": SAMPLE_RATE,
+        "rate": plan.frame.rate_text,
+        "frames": plan.frames,
+        "slate": plan.slate_frames,
+    }
+    key = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:32]
+    return cache_dir / f"master_{key}.m4a"
+
+
 async def encode_master(
-    exe: str, plan: MasterPlan, conform: Path, out_dir: Path, on_frame: Callable[[int], None] | None = None
-) -> Path:
+    exe: str,
+    plan: MasterPlan,
+    conform: Path,
+    out_dir: Path,
+    on_frame: Callable[[int], None] | None = None,
+    cache_dir: Path | None = None,
+) -> tuple[Path, bool]:
     """The master from the conform: its picture copied or encoded, its tracks mixed into one stereo
-    track in the asked codec, a slate before the first frame when asked."""
+    track in the asked codec, a slate before the first frame when asked. With `cache_dir`, an AAC sound
+    made before from the same sound is copied (and one made now is kept there). Returns the master and
+    whether its sound was copied from the cache."""
     out_dir.mkdir(parents=True, exist_ok=True)
     output = out_dir / f"{plan.name}{plan.profile.extension}"
     partial = output.with_name(f".{output.stem}.partial{output.suffix}")
     tracks = await asyncio.to_thread(audio_tracks, conform)
+    kept = sound_cache(plan, await asyncio.to_thread(container_tag, conform, SOUND_TAG), cache_dir)
+    reuse = kept is not None and kept.is_file()
     frame = plan.frame
     args = ["-i", str(conform)]
     graph: list[str] = []
-    if tracks > 1:
-        mix = "".join(f"[0:a:{i}]" for i in range(tracks))
-        graph.append(
-            f"{mix}amix=inputs={tracks}:normalize=0:duration=first,aformat=channel_layouts=stereo[mix]"
-        )
-    elif tracks == 1:
-        graph.append("[0:a:0]aformat=channel_layouts=stereo[mix]")
+    if reuse:
+        args += ["-i", str(kept)]
+        audio, audio_args = "1:a", ["-c:a", "copy"]
     else:
-        samples = frame.sample(plan.frames)
-        graph.append(f"anullsrc=r={SAMPLE_RATE}:cl=stereo,atrim=end_sample={samples}[mix]")
-    audio = "[mix]"
+        graph.append(_mix(plan, tracks))
+        audio = "[mix]"
+        audio_args = [*AUDIO_CODECS[plan.audio_codec], "-ar", str(SAMPLE_RATE), "-ac", "2"]
     if plan.copies_picture:
         video_map, video_args = ["-map", "0:v"], ["-c:v", "copy"]
     else:
@@ -207,15 +237,18 @@ async def encode_master(
             )
             graph.append(f"[slate]{picture}concat=n=2:v=1:a=0[picall]")
             picture = "[picall]"
-            graph.append(
-                f"anullsrc=r={SAMPLE_RATE}:cl=stereo,atrim=end_sample={frame.sample(plan.slate_frames)}[hush]"
-            )
-            graph.append(f"[hush]{audio}concat=n=2:v=0:a=1[sound]")
-            audio = "[sound]"
+            if not reuse:  # a kept sound has its slate's silence already
+                graph.append(
+                    f"anullsrc=r={SAMPLE_RATE}:cl=stereo,atrim=end_sample={frame.sample(plan.slate_frames)}"
+                    "[hush]"
+                )
+                graph.append(f"[hush]{audio}concat=n=2:v=0:a=1[sound]")
+                audio = "[sound]"
         video_map = ["-map", picture]
         video_args = [*plan.profile.args, "-r", frame.rate_text, "-frames:v", str(plan.total_frames)]
-    args += ["-filter_complex", ";".join(graph), *video_map, "-map", audio, *video_args]
-    args += [*_colour_tags(plan), *AUDIO_CODECS[plan.audio_codec], "-ar", str(SAMPLE_RATE), "-ac", "2"]
+    if graph:
+        args += ["-filter_complex", ";".join(graph)]
+    args += [*video_map, "-map", audio, *video_args, *_colour_tags(plan), *audio_args]
     args += ["-video_track_timescale", str(frame.timescale), "-movflags", "+faststart", str(partial)]
     try:
         await _ffmpeg(exe, args, f"the {plan.format} master", on_frame)
@@ -223,14 +256,48 @@ async def encode_master(
     finally:
         with contextlib.suppress(FileNotFoundError):
             partial.unlink()
-    return output
+    if kept is not None:
+        if reuse:
+            with contextlib.suppress(OSError):
+                os.utime(kept)  # in use: the cache trim keeps recent ones
+        else:
+            await _keep_sound(exe, output, kept)
+    return output, reuse
+
+
+def _mix(plan: MasterPlan, tracks: int) -> str:
+    """The filter making `[mix]`, the master's stereo sound: the conform's tracks mixed, or silence."""
+    if tracks > 1:
+        mix = "".join(f"[0:a:{i}]" for i in range(tracks))
+        return f"{mix}amix=inputs={tracks}:normalize=0:duration=first,aformat=channel_layouts=stereo[mix]"
+    if tracks == 1:
+        return "[0:a:0]aformat=channel_layouts=stereo[mix]"
+    return f"anullsrc=r={SAMPLE_RATE}:cl=stereo,atrim=end_sample={plan.frame.sample(plan.frames)}[mix]"
+
+
+async def _keep_sound(exe: str, master: Path, kept: Path) -> None:
+    """Copy the master's encoded sound into the cache (stream copy: the same packets, the same priming)."""
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    partial = kept.with_name(f".{kept.stem}.{os.getpid()}.partial.m4a")
+    try:
+        args = ["-i", str(master), "-map", "0:a", "-c", "copy", str(partial)]
+        await _ffmpeg(exe, args, "keeping the sound")
+        os.replace(partial, kept)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            partial.unlink()
 
 
 async def make_master(
-    exe: str, job: dict[str, Any], download: Download, job_dir: Path, on_progress: Progress
+    exe: str,
+    job: dict[str, Any],
+    download: Download,
+    job_dir: Path,
+    on_progress: Progress,
+    cache_dir: Path | None = None,
 ) -> tuple[list[Path], dict[str, Any]]:
     """Download the conform (the parent job's output), make the master, probe it; CpuJobError when the
-    probe does not find what the master must be."""
+    probe does not find what the master must be. `cache_dir`: where encoded sound is kept between jobs."""
     plan = plan_master(job)
     conform = next(
         (
@@ -255,7 +322,7 @@ async def make_master(
     def on_frame(made: int) -> None:
         on_progress(0.1 + 0.85 * min(1.0, made / plan.total_frames), stage)
 
-    output = await encode_master(exe, plan, source, job_dir / "outputs", on_frame)
+    output, sound_reused = await encode_master(exe, plan, source, job_dir / "outputs", on_frame, cache_dir)
     on_progress(0.95, "probing the master")
     probe = await asyncio.to_thread(probe_movie, output)
     expected = expected_master(
@@ -276,6 +343,7 @@ async def make_master(
         "format": plan.format,
         "probe": probe,
         "copied_picture": plan.copies_picture,
+        "reused_sound": sound_reused,
         "encode_seconds": round(time.monotonic() - started, 3),
     }
     on_progress(1.0, "master done")

@@ -377,12 +377,12 @@ class JobExecutor:
         started = time.monotonic()
         try:
             async with asyncio.timeout(float(timeout) if timeout else None):
+                cache = cache_dir_of(self.settings.work_dir)
                 if spec.get("type") == CONFORM:
-                    cache = cache_dir_of(self.settings.work_dir)
                     params = spec.get("params") or {}
                     files, report = await make_conform(exe, params, download, job.dir, cache, job.on_progress)
                 else:
-                    files, report = await make_master(exe, spec, download, job.dir, job.on_progress)
+                    files, report = await make_master(exe, spec, download, job.dir, job.on_progress, cache)
         except TimeoutError as exc:
             raise JobFailed(
                 f"{spec.get('type')} did not finish within the job's timeout_s ({timeout} s)", retryable=True

@@ -132,7 +132,9 @@ def conform_and_master(
         "parents": [{"outputs": [{"name": files[0].name, "url": str(files[0]), "sha256": None}]}],
     }
     started = time.monotonic()
-    masters, _ = asyncio.run(make_master(exe, master_job, _link, work / f"{job}_m", lambda _p, _s: None))
+    masters, master_report = asyncio.run(
+        make_master(exe, master_job, _link, work / f"{job}_m", lambda _p, _s: None, cache)
+    )
     master_s = time.monotonic() - started
     assert frame_count(masters[0]) == frames
     return {
@@ -142,6 +144,7 @@ def conform_and_master(
         "encode_s": report["encode_seconds"],
         "encoded": report["encoded"],
         "reused": report["reused"],
+        "master_reused_sound": master_report["reused_sound"],
     }
 
 

@@ -203,3 +203,71 @@ def test_one_file_under_two_names_is_downloaded_once_and_used_by_both_shots(tmp_
     )
     assert [read_code(f) for f in frames_of(out)] == [700, 701, 702, 705, 706, 707]
     assert len(list((tmp_path / "job" / "inputs").iterdir())) == 1
+
+
+def _tone(path: Path, seconds: float, hz: int) -> Path:
+    import subprocess
+
+    subprocess.run(
+        [EXE, "-v", "error", "-y", "-f", "lavfi", "-i", f"sine=f={hz}:r=48000:d={seconds}", str(path)],
+        check=True,
+    )
+    return path
+
+
+def _sound(path: Path) -> tuple[Any, int]:
+    import numpy as np
+
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        samples = np.concatenate([f.to_ndarray() for f in container.decode(stream)], axis=1)
+        return samples, int(stream.duration)
+
+
+def test_a_master_of_a_picture_only_change_copies_the_sound_it_encoded_before(tmp_path: Path) -> None:
+    import numpy as np
+
+    a = coded_movie(tmp_path / "a.mp4", 100, 30)
+    b = coded_movie(tmp_path / "b.mp4", 200, 30)
+    tone = _tone(tmp_path / "ref.wav", 2.0, 440)
+    clip = {"shot": 0, "url": str(tone), "sha256": _sha(tone), "name": "ref.wav", "offset_s": 0.0}
+    params = {
+        "name": "c",
+        "fps": "24",
+        "width": 320,
+        "height": 180,
+        "shots": [_shot("A", a, 20, 2), _shot("B", b, 16, 0)],
+        "audio": {"tracks": [{"name": "reference", "clips": [clip]}]},
+    }
+
+    def master(job: str, conform: Path, **extra: Any) -> tuple[Path, dict[str, Any]]:
+        spec = {
+            "params": {"name": "m", "format": "h264", "fps": "24", "width": 320, "height": 180, "frames": 36}
+            | extra,
+            "parents": [{"outputs": [{"name": "c.mov", "url": str(conform), "sha256": None}]}],
+        }
+        files, report = run_async(
+            make_master(EXE, spec, _copy, tmp_path / job, lambda _p, _s: None, tmp_path / "cache")
+        )
+        return files[0], report
+
+    first, report = master("m1", _conform(tmp_path, "c1", params)[0])
+    assert not report["reused_sound"] and report["probe"]["audio"][0]["codec"] == "aac"
+
+    params["shots"][1] = _shot("B", b, 16, 4)  # a new cut of shot B: the picture changes, not the sound
+    conform, _ = _conform(tmp_path, "c2", params)
+    second, report = master("m2", conform)
+    assert report["reused_sound"], report
+    assert report["probe"]["frames"] == 36 and report["probe"]["audio"][0]["codec"] == "aac"
+    assert [read_code(f) for f in frames_of(second)][20:] == list(range(204, 220))  # the new cut is in it
+    before, after = _sound(first), _sound(second)
+    assert after[1] == before[1] == 36 * 2000  # 1.5 s at 48 kHz, in the stream's duration
+    assert np.array_equal(before[0], after[0])  # the same samples, to the sample
+
+    # What the sound is made from changes: encoded again, not copied.
+    _, report = master("m3", conform, slate={"lines": ["P"], "frames": 24})
+    assert not report["reused_sound"] and report["probe"]["frames"] == 60
+    clip["offset_s"] = 0.5
+    _, report = master("m4", _conform(tmp_path, "c3", params)[0])
+    assert not report["reused_sound"]
+    assert len(list((tmp_path / "cache").glob("master_*.m4a"))) == 3
