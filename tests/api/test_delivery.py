@@ -233,6 +233,20 @@ def test_a_conform_and_its_masters_have_the_right_frames_in_order_with_sound(
     expected_codes[SHOTS[0][0] : SHOTS[0][0] + cut] = [2500 + head + i for i in range(cut)]
     assert codes == expected_codes
 
+    # A master of the changed edit on the same agent host: its sound did not change, so the AAC encoded for
+    # the first delivery's H.264 master is copied, not encoded again; the master is what was asked.
+    third = api.admin.post(f"/api/projects/{project['id']}/deliveries", json={"formats": ["h264"]})
+    assert third.status_code == 201, third.text
+    with _agent(api, tmp_path / "agent"):
+        third = _finished(api, third.json()["id"])
+    (master,) = third["masters"]
+    provenance = api.admin.get(f"/api/farm/jobs/{master['job_id']}").json()["result"]["provenance"]
+    assert provenance["reused_sound"] is True, provenance
+    path = _download(api, master["file"], tmp_path / "v3")
+    assert [read_code(frame) for frame in frames_of(path)] == expected_codes
+    first = _download(api, masters["h264"]["file"], tmp_path / "v1")
+    assert np.array_equal(_sound(path, 0), _sound(first, 0))  # the same sound, to the sample
+
 
 @pytest.mark.timeout(300)
 def test_masters_with_slate_burn_ins_full_range_and_pcm_sound(api: Api, tmp_path: Path) -> None:
