@@ -307,3 +307,113 @@ def test_a_refused_login_goes_to_the_login_page_not_to_endless_retries(tmp_path:
     assert got["log"] == ["ok", 401]
     assert got["waits"] == [] and got["pending"] is False
     assert got["visits"] == ["/login?next=%2Ffarm"]
+
+
+SHARED = """
+// The top bar's notice and live badge, as plain objects; every read's retries run when the test says (`due`).
+const banner = { hidden: true, text: { textContent: "" }, button: { onclick: null } };
+banner.querySelector = (selector) => (selector === ".stale-text" ? banner.text : banner.button);
+const badge = { dataset: {}, textContent: "" };
+const elements = { stale: banner, "live-state": badge };
+const getElement = document.getElementById;
+document.getElementById = (id) => elements[id] ?? getElement(id);
+globalThis.location.assign = () => {};
+const { DataReads, readRetried } = await import("./api.mjs");
+Math.random = () => 0.5;
+const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
+const waits = [];
+let pending = [];
+DataReads.prototype.later = (work, ms) => {
+  waits.push(Math.round(ms));
+  pending.push(work);
+  return waits.length;
+};
+const due = async () => {
+  const work = pending;
+  pending = [];
+  work.forEach((w) => w());
+  await settle();
+  await settle();
+};
+const failing = (outcomes, log) => async () => {
+  const outcome = outcomes.shift() ?? "ok";
+  log.push(outcome);
+  if (outcome === 500) throw new Error("HTTP 500");
+};
+const shown = () => ({ banner: banner.hidden ? null : banner.text.textContent, badge: badge.textContent,
+  state: badge.dataset.state, stale: badge.dataset.stale });
+const seen = [];
+SCENARIO
+console.log(JSON.stringify({ seen, waits }));
+"""
+
+
+def _shared(tmp_path: Path, scenario: str) -> dict[str, object]:
+    script = STUBS + SHARED.replace("SCENARIO", scenario)
+    return run_module_script(tmp_path, script, {"api.js": "api.mjs"})
+
+
+def test_read_retried_reads_data_no_stream_keeps_until_a_read_succeeds(tmp_path: Path) -> None:
+    # A page's projects were read once: a failure ended the page's start, with nothing said and no retry.
+    got = _shared(
+        tmp_path,
+        """
+        const log = [];
+        let done = false;
+        readRetried(failing([500, 500, "ok"], log)).then(() => { done = true; });
+        await settle(); await settle();
+        seen.push([...log], done, shown());
+        await due();
+        seen.push([...log], done);
+        await due();
+        seen.push([...log], done, shown());
+        """,
+    )
+    assert got["seen"] == [
+        [500],
+        False,
+        {"banner": "stale_never", "badge": "live_off", "state": "off", "stale": "true"},
+        [500, 500],
+        False,
+        [500, 500, "ok"],
+        True,
+        {"banner": None, "badge": "live_off", "state": "off", "stale": "false"},
+    ]
+    assert got["waits"] == [1000, 2000]
+
+
+def test_the_notice_and_the_badge_stay_while_any_read_is_out_of_date(tmp_path: Path) -> None:
+    # Two reads of the page's data (the stream's and the projects'): the notice goes only when both are up
+    # to date, and a live stream over old data says so on its badge, not a plain "Live".
+    got = _shared(
+        tmp_path,
+        """
+        const log = [];
+        const live = new LiveEvents({ onEvent: () => {}, load: failing(["ok", "ok", 500, "ok", 500], log) });
+        await live.start();
+        send(hello); await settle(); await settle();             // the reread after the late hello
+        seen.push(shown());
+        readRetried(failing([500, "ok"], log));
+        await settle(); await settle();
+        live.reload(); await settle(); await settle();           // the stream's reread fails too
+        seen.push(shown());
+        let upToDate = null;
+        live.untilRead().then((value) => { upToDate = value; });
+        await due();                                             // both retries succeed, one after the other
+        seen.push(shown(), upToDate, log);
+        live.reload(); await settle(); await settle();           // fails: the page then moves on
+        const stopped = live.untilRead();
+        live.stop();
+        seen.push(await stopped, shown());
+        """,
+    )
+    on = {"banner": None, "badge": "live_on", "state": "on", "stale": "false"}
+    assert got["seen"] == [
+        on,
+        {"banner": "stale_never", "badge": "live_stale", "state": "on", "stale": "true"},
+        on,
+        True,
+        ["ok", "ok", 500, 500, "ok", "ok", 500],
+        False,
+        on,
+    ]

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -475,3 +476,49 @@ def test_a_reread_that_fails_says_the_data_is_out_of_date_and_is_retried_until_i
     notice.wait_for(state="hidden", timeout=PATIENCE_MS)
     assert answered[:5] == [500, 500, 500, 500, 200]
     web.admin.post(f"/api/farm/jobs/{job['id']}/cancel")
+
+
+def test_a_projects_read_that_fails_is_retried_until_the_page_is_ready_and_the_badge_says_the_data_is_old(
+    web: WebServer, browsing: Any
+) -> None:
+    """The read of the projects (the project filter) fails (the server answers 500) while the rest of the
+    page reads well: the notice says the page's data could not be loaded, the live badge says the stream is
+    live but the data not refreshed (not a plain "Live" beside the notice), and the projects are read again
+    until a read succeeds; then the filter is filled, the page is ready (its 5 s timer runs) and the notice
+    goes. A failed projects read once ended the page's start: an empty filter, never ready, no retry."""
+    code = f"PR{uuid.uuid4().hex[:6].upper()}"
+    made = web.admin.post("/api/projects", json={"code": code, "name": "Retried"})
+    assert made.status_code == 201, made.text
+    answered: list[int] = []
+    released: list[bool] = []
+
+    def fail_until_released(route: Any) -> None:
+        if not released:
+            answered.append(500)
+            route.fulfill(status=500, json={"title": "Internal Server Error", "status": 500})
+        else:
+            answered.append(200)
+            route.continue_()
+
+    session = browsing()
+    page = session.page
+    page.route(re.compile(r"/api/projects\?"), fail_until_released)
+    session.login(web.url, ADMIN, web.passwords[ADMIN])
+    notice = page.locator("#stale")
+    notice.wait_for(state="visible", timeout=PATIENCE_MS)
+    assert notice.locator(".stale-text").inner_text() == "Could not load this page's data; retrying…"
+    # The stream is on and the rest of the page was read: the badge says live, its data not refreshed.
+    badge = page.locator("#live-state")
+    page.wait_for_selector("#live-state[data-state=on][data-stale=true]", timeout=PATIENCE_MS)
+    assert badge.inner_text() == "Live · data not refreshed"
+    assert page.locator("#farm").get_attribute("data-ready") != "true"
+    while len(answered) < 2:  # (the route answers only while Playwright is called: no time.sleep here)
+        page.wait_for_timeout(100)
+    assert page.locator("#farm").get_attribute("data-ready") != "true"
+    released.append(True)
+    page.wait_for_selector("#farm[data-ready=true]", timeout=PATIENCE_MS)
+    assert page.locator(f"#f-project option[value='{made.json()['id']}']").count() == 1
+    notice.wait_for(state="hidden", timeout=PATIENCE_MS)
+    page.wait_for_selector("#live-state[data-state=on][data-stale=false]", timeout=PATIENCE_MS)
+    assert badge.inner_text() == "Live"
+    assert set(answered[:2]) == {500} and answered[-1] == 200

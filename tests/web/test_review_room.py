@@ -718,3 +718,91 @@ def test_a_first_read_that_fails_says_so_in_korean_and_is_retried_until_the_list
     notice.wait_for(state="hidden", timeout=20_000)
     page.wait_for_selector("#review[data-ready=true]", timeout=20_000)
     assert answered[:3] == [500, 500, 200]
+
+
+def _failing_until_released(answered: list[int], released: list[bool]) -> Any:
+    """A route handler: 500 until `released` holds something, then the server's own answer (`answered` logs
+    each). It runs only while the test is in a Playwright call: wait with page.wait_for_timeout, not sleep."""
+
+    def handle(route: Any) -> None:
+        if not released:
+            answered.append(500)
+            route.fulfill(status=500, json={"title": "Internal Server Error", "status": 500})
+        else:
+            answered.append(200)
+            route.continue_()
+
+    return handle
+
+
+def test_a_projects_read_that_fails_is_retried_until_the_menu_fills_and_the_room_opens(
+    web: WebServer, reel: Reel, browsing: Any
+) -> None:
+    """The read of the projects fails twice (the server answers 500): the room says it could not load its
+    data and reads them again until a read succeeds; then the project menu is filled, the project in the
+    address opens with its shots, the room is ready and the notice goes. A failed projects read once ended the
+    room's start: an empty menu for good, nothing retried."""
+    session = browsing()
+    page = session.page
+    page.set_default_timeout(60_000)
+    username, password = web.user("director")
+    session.login(web.url, username, password, then="/review")
+    answered: list[int] = []
+    released: list[bool] = []
+    page.route(re.compile(r"/api/projects\?"), _failing_until_released(answered, released))
+    page.goto(f"{web.url}/review?project={reel.project['id']}")
+    notice = page.locator("#stale")
+    notice.wait_for(state="visible", timeout=20_000)
+    assert notice.locator(".stale-text").inner_text() == "Could not load this page's data; retrying…"
+    while len(answered) < 2:
+        page.wait_for_timeout(100)
+    assert page.locator(f"#project option[value='{reel.project['id']}']").count() == 0
+    assert page.locator("#review").get_attribute("data-ready") != "true"
+    released.append(True)
+    page.wait_for_selector("#review[data-ready=true]", timeout=20_000)
+    assert page.locator("#project").input_value() == reel.project["id"]
+    page.wait_for_selector(f"#shots .shot[data-shot-id='{reel.shots[1]['id']}']", timeout=20_000)
+    notice.wait_for(state="hidden", timeout=20_000)
+    assert set(answered[:2]) == {500} and answered[-1] == 200
+
+
+def test_a_versions_read_that_fails_on_a_shot_click_fills_the_slots_once_a_retry_reads_them(
+    web: WebServer, reel: Reel, browsing: Any
+) -> None:
+    """A click on a shot whose versions read fails (the server answers 500): the notice says the data could
+    not be refreshed, the live badge says the stream is live but its data not refreshed, and the room reads
+    again; once a read succeeds, slots A and B show the shot's versions (the playblast and the previz) as they
+    would had the first read succeeded, the badge says "Live" and the notice goes. The retry once read the
+    versions but left both slots empty until the user picked one."""
+    session = browsing()
+    page = session.page
+    page.set_default_timeout(60_000)
+    username, password = web.user("director")
+    session.login(web.url, username, password, then="/review")
+    page.goto(f"{web.url}/review?project={reel.project['id']}")
+    page.wait_for_selector("#review[data-ready=true]")
+    page.wait_for_selector("#live-state[data-state=on][data-stale=false]", timeout=20_000)
+    shot_id = reel.shots[1]["id"]
+    answered: list[int] = []
+    released: list[bool] = []
+    # Only the shot's own versions read (limit 200), not the list's thumbnails (limit 20).
+    page.route(
+        re.compile(rf"/api/shots/{shot_id}/versions\?limit=200"), _failing_until_released(answered, released)
+    )
+    page.click(f"#shots .shot[data-shot-id='{shot_id}'] .shot-pick")
+    notice = page.locator("#stale")
+    notice.wait_for(state="visible", timeout=20_000)
+    assert re.fullmatch(
+        r"Could not refresh — showing data from \d\d:\d\d( [AP]M)?; retrying…",
+        notice.locator(".stale-text").inner_text(),
+    )
+    page.wait_for_selector("#live-state[data-state=on][data-stale=true]", timeout=20_000)
+    assert page.locator("#live-state").inner_text() == "Live · data not refreshed"
+    assert not page.locator("#slot-a").get_attribute("data-version-id")  # no slot filled yet
+    released.append(True)
+    page.wait_for_selector(f"#slot-a[data-version-id='{reel.playblast['id']}']", timeout=20_000)
+    assert page.locator("#slot-b").get_attribute("data-version-id") == reel.previz["id"]
+    page.wait_for_selector("#video-a")
+    notice.wait_for(state="hidden", timeout=20_000)
+    assert page.locator("#live-state").inner_text() == "Live"
+    assert answered[0] == 500 and answered[-1] == 200

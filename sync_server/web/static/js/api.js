@@ -210,71 +210,47 @@ export function merged(records, known, local, since) {
 }
 
 /**
- * The WebSocket /api/events stream, and the page's reads of its data kept in step with it. Calls
- * `onEvent(message)` for each event; other messages (`type` not "event") go to `onMessage`. Reconnects with
- * back-off and resumes after the last event id it saw, so a page left open for a day misses nothing; a
- * connection that goes silent past the server's ping interval is treated as dead.
- *
- * `start()` opens the stream and reads the page's data (`load`) at once, without waiting for the stream: a
- * page whose stream hangs (a proxy that holds the upgrade) still shows its data. A stream sends only what
- * follows its hello, so a read that began before the hello may lack a change made meanwhile: after that hello
- * the page's data is read once more (and after every reconnect, for things that are not events, such as
- * progress). Reads run one at a time through `read()`, so an older read never lands after a newer one.
- *
- * A read of the page's data that fails (the first, a reread, or a page's own read it reports with
- * `readFailed`) leaves the page showing data that may miss changes: a notice says so (since when), and the
- * data is read again after 1 s, doubling to 30 s (jittered), at once when the browser comes back online or the
- * tab becomes visible (or the notice's "Retry now"), until a read succeeds (the notice goes) or the page stops
- * the stream. A refused login (401 after the token refresh) goes to the login page instead. `start()` resolves
- * once the page's data has been read (after retries, if need be), or when the page stops the stream.
+ * A page's reads of its data (`load`), one at a time, retried until one succeeds. Reads run in turn through
+ * `read()`, so an older read never lands after a newer one. A read that fails (the first, a reread, or a
+ * page's own read it reports with `readFailed`) leaves the page showing data that may miss changes: a notice
+ * in the top bar says so (since when), the live badge says the data is not up to date, and the data is read
+ * again after 1 s, doubling to 30 s (jittered), at once when the browser comes back online or the tab becomes
+ * visible (or the notice's "Retry now"), until a read succeeds (the notice goes) or the page stops it. A
+ * refused login (401 after the token refresh) goes to the login page instead. `start()` resolves once the
+ * data has been read (after retries, if need be), or when the page stops it. `LiveEvents` is one (the data an
+ * event stream keeps up to date); `readRetried()` reads data no stream changes (a page's list of projects).
  */
-export class LiveEvents {
-  constructor({ onEvent, load = async () => {}, onMessage = () => {}, projectId = null, since = null } = {}) {
-    this.onEvent = onEvent;
+export class DataReads {
+  constructor({ load = async () => {} } = {}) {
     this.load = load;
-    this.onMessage = onMessage;
-    this.projectId = projectId;
-    this.lastId = since;
-    this.seen = new Set(); // ids of the last SEEN_EVENTS events handled, oldest first
-    this.delay = 500;
-    this.socket = null;
     this.stopped = false;
-    this.connects = 0;
-    this.confirmed = false; // the open connection has said hello: it sends every change from then on
-    this.unconfirmed = false; // a read began while it had not: read again at the next hello
     this.reading = Promise.resolve(); // the last read asked for; the next one waits for it
     this.rereading = null; // a reread asked for and not yet begun
     this.stale = false; // a read of the page's data failed, and none has succeeded since
     this.readAt = null; // when (Date.now()) a read of the page's data last succeeded; null: never
     this.retryMs = RETRY_FIRST_MS; // the wait before the next retry (before jitter)
     this.retryTimer = null; // the retry waiting for its time
-    this.waiting = []; // start()s waiting for a read that succeeds
-    this.watchdog = null;
-    this.silenceMs = (boot.ws_ping_interval_s || 20) * 2500;
+    this.waiting = []; // callers waiting for a read that succeeds (true) or for the stop (false)
     addEventListener("online", () => this.kick());
     document.addEventListener("visibilitychange", () => document.visibilityState === "visible" && this.kick());
   }
 
-  /** Open the stream and read the page's data (`first`, by default `load`) at once; resolves once read. */
+  /** Read the page's data (`first`, by default `load`) at once; resolves once read. */
   async start(first = this.load) {
     this.stopped = false;
-    this.connect();
     try {
       await this.read(first);
       this.readOk();
     } catch (error) {
       if (!this.readFailed(error)) throw error;
-      if (!this.stopped) await new Promise((resolve) => this.waiting.push(resolve));
+      await this.untilRead();
     }
     return this;
   }
 
   /** Run `work`, a read of the page's data, after the reads asked for before it; resolves with its result. */
   read(work = this.load) {
-    const turn = this.reading.then(() => {
-      if (!this.confirmed) this.unconfirmed = true;
-      return work();
-    });
+    const turn = this.reading.then(() => work());
     this.reading = turn.catch(() => undefined); // the caller hears of a failure; the next read runs anyway
     return turn;
   }
@@ -284,7 +260,7 @@ export class LiveEvents {
     if (!this.rereading) {
       this.rereading = this.read(() => {
         this.rereading = null;
-        return this.stopped ? undefined : this.load(); // a stopped stream's page has moved on
+        return this.stopped ? undefined : this.load(); // a stopped page has moved on
       });
       clearTimeout(this.retryTimer); // this read is the retry
       this.retryTimer = null;
@@ -296,6 +272,14 @@ export class LiveEvents {
     return this.rereading;
   }
 
+  /** Resolves true once the page's data is up to date (at once if it is: no read failed since the last that
+   * succeeded), false if the page stops this first. */
+  untilRead() {
+    if (this.stopped) return Promise.resolve(false);
+    if (!this.stale) return Promise.resolve(true);
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
   /** A read of the page's data succeeded: it is up to date (the notice goes, the back-off starts over). */
   readOk() {
     if (this.stopped) return;
@@ -305,7 +289,7 @@ export class LiveEvents {
       this.stale = false;
       showStale(this, false);
     }
-    for (const resolve of this.waiting.splice(0)) resolve();
+    for (const resolve of this.waiting.splice(0)) resolve(true);
   }
 
   /** A read of the page's data failed: say so and read it again after the back-off. Returns false where the
@@ -344,17 +328,76 @@ export class LiveEvents {
 
   stop() {
     this.stopped = true;
-    clearTimeout(this.watchdog);
     clearTimeout(this.retryTimer);
     this.retryTimer = null;
     if (this.stale) showStale(this, false); // the page has moved on from this data
     this.stale = false;
-    for (const resolve of this.waiting.splice(0)) resolve();
-    if (this.socket) this.socket.close(1000);
+    for (const resolve of this.waiting.splice(0)) resolve(false);
   }
 
   kick() {
     this.retryNow();
+  }
+}
+
+/** Read data that no event stream keeps up to date (`work`, e.g. a page's list of projects) as a page's data
+ * is read (`DataReads`): a read that fails is said on screen and retried until one succeeds; resolves then. */
+export async function readRetried(work) {
+  const reads = await new DataReads({ load: work }).start();
+  reads.stop(); // read: nothing more to retry
+}
+
+/**
+ * The WebSocket /api/events stream, and the page's reads of its data kept in step with it. Calls
+ * `onEvent(message)` for each event; other messages (`type` not "event") go to `onMessage`. Reconnects with
+ * back-off and resumes after the last event id it saw, so a page left open for a day misses nothing; a
+ * connection that goes silent past the server's ping interval is treated as dead.
+ *
+ * `start()` opens the stream and reads the page's data (`load`) at once, without waiting for the stream: a
+ * page whose stream hangs (a proxy that holds the upgrade) still shows its data. A stream sends only what
+ * follows its hello, so a read that began before the hello may lack a change made meanwhile: after that hello
+ * the page's data is read once more (and after every reconnect, for things that are not events, such as
+ * progress). Reads run one at a time and failed ones are retried, as `DataReads` says.
+ */
+export class LiveEvents extends DataReads {
+  constructor({ onEvent, load = async () => {}, onMessage = () => {}, projectId = null, since = null } = {}) {
+    super({ load });
+    this.onEvent = onEvent;
+    this.onMessage = onMessage;
+    this.projectId = projectId;
+    this.lastId = since;
+    this.seen = new Set(); // ids of the last SEEN_EVENTS events handled, oldest first
+    this.delay = 500;
+    this.socket = null;
+    this.connects = 0;
+    this.confirmed = false; // the open connection has said hello: it sends every change from then on
+    this.unconfirmed = false; // a read began while it had not: read again at the next hello
+    this.watchdog = null;
+    this.silenceMs = (boot.ws_ping_interval_s || 20) * 2500;
+  }
+
+  /** Open the stream and read the page's data (`first`, by default `load`) at once; resolves once read. */
+  async start(first = this.load) {
+    this.stopped = false;
+    this.connect();
+    return super.start(first);
+  }
+
+  read(work = this.load) {
+    return super.read(() => {
+      if (!this.confirmed) this.unconfirmed = true;
+      return work();
+    });
+  }
+
+  stop() {
+    super.stop();
+    clearTimeout(this.watchdog);
+    if (this.socket) this.socket.close(1000);
+  }
+
+  kick() {
+    super.kick();
     if (!this.stopped && (!this.socket || this.socket.readyState > WebSocket.OPEN)) {
       this.delay = 500;
       this.connect();
@@ -439,23 +482,42 @@ export class LiveEvents {
   }
 }
 
-/** Show (or hide) the notice that the page's data of `live` is out of date, with the time it was last read. */
-function showStale(live, stale) {
+// The reads whose data is out of date (`DataReads` whose read failed): the notice shows while there is one.
+const staleReads = new Set();
+let connection = "off"; // the event stream's state, as the live badge shows it
+
+/** Show (or hide) the notice that the page's data of `reads` is out of date, with the time it was last read
+ * (the oldest, where several are; "could not load" where one was never read). */
+function showStale(reads, stale) {
+  if (stale) staleReads.add(reads);
+  else staleReads.delete(reads);
+  showLiveState();
   const banner = document.getElementById("stale");
   if (!banner) return;
-  banner.hidden = !stale;
-  if (!stale) return;
+  banner.hidden = staleReads.size === 0;
+  if (banner.hidden) return;
+  const times = [...staleReads].map((r) => r.readAt);
   const clock = { hour: "2-digit", minute: "2-digit" };
-  const at = live.readAt && new Date(live.readAt).toLocaleTimeString(boot.lang, clock);
+  const at = !times.includes(null) && new Date(Math.min(...times)).toLocaleTimeString(boot.lang, clock);
   banner.querySelector(".stale-text").textContent = at ? t("stale_since", { time: at }) : t("stale_never");
-  banner.querySelector("button").onclick = () => live.retryNow();
+  banner.querySelector("button").onclick = () => [...staleReads].forEach((r) => r.retryNow());
 }
 
 function setLiveState(state) {
+  connection = state;
+  showLiveState();
+}
+
+/** The live badge: the stream's state (data-state), and whether the page's data is out of date (data-stale):
+ * a live stream over data that could not be read says so rather than plain "Live". */
+function showLiveState() {
   const badge = document.getElementById("live-state");
   if (!badge) return;
-  badge.dataset.state = state;
-  badge.textContent = t({ on: "live_on", off: "live_off", connecting: "live_connecting" }[state]);
+  const stale = staleReads.size > 0;
+  badge.dataset.state = connection;
+  badge.dataset.stale = String(stale);
+  const key = { on: "live_on", off: "live_off", connecting: "live_connecting" }[connection];
+  badge.textContent = stale && connection === "on" ? t("live_stale") : t(key);
 }
 
 // -- small UI helpers ------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import {
   loadSession,
   merged,
   newer,
+  readRetried,
   requireLogin,
   t,
   toast,
@@ -646,7 +647,8 @@ async function main() {
     }
     await readQueue();
   });
-  await Promise.all([live.start(), loadProjects(), confirmed]);
+  // The projects (the project filter) are read the same way: retried, with the notice, until read.
+  await Promise.all([live.start(), readRetried(loadProjects), confirmed]);
   // Ages and offline agents change with time alone.
   setInterval(() => {
     renderAgents();

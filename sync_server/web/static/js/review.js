@@ -2,7 +2,7 @@
 // side or as a wipe, played in sync and stepped frame by frame at the project's exact rate, and verdicts and
 // notes anchored to a frame. Media play from signed URLs (a <video> cannot send the Authorization header);
 // new notes, verdicts and versions arrive live on the event stream.
-import { api, arrived, boot, can, el, errorText, LiveEvents, merged, newer, newest, requireLogin, t, toast } from "./api.js";
+import { api, arrived, boot, can, el, errorText, LiveEvents, merged, newer, newest, readRetried, requireLogin, t, toast } from "./api.js";
 import { firstNumber, frameOf, matchFrame, MediaLinks, timecode, timeOf } from "./review_media.js";
 
 const STAGE_ORDER = ["previz", "layout", "playblast", "render", "comp", "final", "plate", "reference"];
@@ -164,7 +164,15 @@ async function chooseShot(shotId) {
   showShotStatus();
   const { fps, fps_decimal: decimal } = state.project;
   $("shot-rate").textContent = t("rate", { fps: String(Number(decimal.toFixed(3))), exact: fps });
-  await inTurn(loadVersions);
+  const live = state.live;
+  try {
+    await inTurn(loadVersions);
+  } catch (error) {
+    // LiveEvents reads the list and this shot (its versions and notes) again until a read succeeds: the
+    // slots are filled then, unless the page moved on (another shot or project) meanwhile.
+    if (!live) throw error;
+    if (!(await live.untilRead()) || state.live !== live || state.shot?.id !== shotId) return;
+  }
   state.frame = 0;
   // A: the newest version; B: the newest of another stage (else the one before), to compare with.
   const a = state.versions[0] || null;
@@ -703,7 +711,8 @@ async function main() {
   for (const verdict of VERDICTS) $(`verdict-${verdict}`).addEventListener("click", () => sendReview(verdict));
   wireWipe();
   wireKeys();
-  await loadProjects();
+  // A failed read of the projects is said on screen and retried until it succeeds (the menu fills then).
+  await readRetried(loadProjects);
   const params = new URLSearchParams(location.search);
   const projectId = params.get("project") || (state.projects.size === 1 ? [...state.projects.keys()][0] : null);
   if (projectId) await chooseProject(projectId, params.get("shot"));
