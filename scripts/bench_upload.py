@@ -16,6 +16,11 @@ Paths measured:
   server's settings (httptools + uvloop when installed, as `aipipe server` runs) that only counts the
   bytes: what receiving the body costs before anything is parsed, hashed or written.
 
+- `raw path` (--raw): no HTTP at all, what a second, bare data port would do at best: the file sent with
+  `sendfile` over a loopback TCP socket, received with `splice` (socket → pipe → file, no byte through
+  user space), hashed by a second thread from the page cache one 8 MiB step behind, written back every
+  64 MiB, fsynced once: the ceiling for any upload that keeps verifying every byte on this machine.
+
 The source file is read from the page cache in every case (it is read once before the first run). The
 server's resident memory (VmRSS of its process, read from /proc every 20 ms) is reported as the largest
 growth over its value before the upload. Targets: upload ≥ 0.8 × the durable copy's rate, growth
@@ -23,7 +28,7 @@ growth over its value before the upload. Targets: upload ≥ 0.8 × the durable 
 --profile DIR records each upload's server side with py-spy (if installed) into DIR as raw stacks.
 
     .venv/bin/python scripts/bench_upload.py [--size-mb 2048] [--tmp /tmp] [--runs 2] [--pieces]
-        [--profile DIR]
+        [--raw] [--profile DIR]
 """
 
 from __future__ import annotations
@@ -186,6 +191,74 @@ def bare_receive(path: Path) -> tuple[float, float, float]:
         bare.wait()
 
 
+def raw_upload(source: Path, target: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process) of the raw path (--raw): sendfile → splice → file,
+    sha256 on a second thread from the page cache, fsync; the digest is checked against the source's."""
+    size = source.stat().st_size
+    step = 8 * MB
+    listener = socket.create_server(("127.0.0.1", 0))
+    digest: list[str] = []
+
+    def receive() -> None:
+        conn, _ = listener.accept()
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        pipe_r, pipe_w = os.pipe()
+        written, hashed, done = 0, 0, threading.Condition()
+
+        def hasher() -> None:
+            nonlocal hashed
+            sha = hashlib.sha256()
+            buffer = bytearray(step)
+            view = memoryview(buffer)
+            with open(target, "rb", buffering=0) as reader:
+                while hashed < size:
+                    with done:
+                        done.wait_for(lambda at=hashed: written - at >= step or written == size)
+                    n = os.preadv(reader.fileno(), [view[: min(step, written - hashed)]], hashed)
+                    sha.update(view[:n])
+                    hashed += n
+                    if hashed % (64 * MB) == 0:  # hashed: let the kernel write it back
+                        os.posix_fadvise(reader.fileno(), 0, hashed, os.POSIX_FADV_DONTNEED)
+            digest.append(sha.hexdigest())
+
+        thread = threading.Thread(target=hasher)
+        thread.start()
+        try:
+            while written < size:
+                n = os.splice(conn.fileno(), pipe_w, min(MB, size - written))
+                if n == 0:
+                    raise ConnectionError("the raw upload ended early")
+                moved = 0
+                while moved < n:
+                    moved += os.splice(pipe_r, fd, n - moved)
+                with done:
+                    written += n
+                    done.notify()
+            thread.join()
+            os.fsync(fd)
+            conn.sendall(b"ok")
+        finally:
+            os.close(fd)
+            os.close(pipe_r)
+            os.close(pipe_w)
+            conn.close()
+
+    server = threading.Thread(target=receive)
+    server.start()
+    before = os.times()
+    started = time.perf_counter()
+    with socket.create_connection(listener.getsockname()) as conn, source.open("rb") as fh:
+        conn.sendfile(fh)
+        assert conn.recv(2) == b"ok"
+    elapsed = time.perf_counter() - started
+    after = os.times()
+    server.join()
+    listener.close()
+    assert digest == [sha256_file(source)], "the raw path's hash is not the source's"
+    target.unlink()
+    return elapsed, after.user - before.user + after.system - before.system
+
+
 def profiler(pid: int, out: Path | None) -> subprocess.Popen[bytes] | None:
     """py-spy recording the server (every thread, 200 Hz) until stopped, or None."""
     spy = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
@@ -250,6 +323,7 @@ def main() -> None:
     parser.add_argument("--tmp", type=Path, default=Path("/tmp"))
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--pieces", action="store_true", help="also time sha256 alone")
+    parser.add_argument("--raw", action="store_true", help="also time the raw path (no HTTP) each run")
     parser.add_argument("--profile", type=Path, help="py-spy each upload's server into this folder")
     args = parser.parse_args()
     print(machine())
@@ -311,6 +385,15 @@ def main() -> None:
                     flush=True,
                 )
                 shutil.rmtree(server.data_dir / "storage" / ".farm", ignore_errors=True)
+                if args.raw:
+                    os.sync()
+                    raw_s, raw_cpu = raw_upload(source, folder / "raw.bin")
+                    print(
+                        f"  raw path (sendfile -> splice -> file, sha256 beside it, no HTTP) {raw_s:6.2f} s "
+                        f"({size / raw_s / MB:5.0f} MB/s) = {copy_s / raw_s:4.2f} x the durable copy, CPU "
+                        f"{raw_cpu:5.2f} s",
+                        flush=True,
+                    )
         except Exception:
             print(server.log()[-4000:], file=sys.stderr)
             raise
