@@ -119,3 +119,35 @@ def browsing(chromium: Any) -> Iterator[Any]:
     yield open_context
     for context in opened:
         context.close()
+
+
+@dataclass
+class FailingReads:
+    """A Playwright route handler for reads the test makes fail: the server answers 500 to the first `fails`
+    (None: to every one until `release()`), then the reads reach the server; `answered` logs each answer (500
+    or 200). It runs only while the test is in a Playwright call: wait with page.wait_for_timeout, not
+    time.sleep."""
+
+    fails: int | None = None
+    answered: list[int] = field(default_factory=list)
+    released: bool = False
+
+    def release(self) -> None:
+        self.released = True
+
+    def wait_for_failures(self, page: Any, count: int, timeout_ms: int = 30_000) -> None:
+        """Until `count` reads were answered 500 (letting the page's retries run)."""
+        for _ in range(timeout_ms // 100):
+            if self.answered.count(500) >= count:
+                return
+            page.wait_for_timeout(100)
+        raise AssertionError(f"{count} failed reads expected, answered: {self.answered}")
+
+    def __call__(self, route: Any) -> None:
+        failing = not self.released if self.fails is None else len(self.answered) < self.fails
+        if failing:
+            self.answered.append(500)
+            route.fulfill(status=500, json={"title": "Internal Server Error", "status": 500})
+        else:
+            self.answered.append(200)
+            route.continue_()

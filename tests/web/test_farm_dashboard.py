@@ -22,7 +22,7 @@ from PIL import Image
 
 from tests.comfyui_standin.fixtures import running_standin
 from tests.conftest import ADMIN
-from tests.web.conftest import WebServer
+from tests.web.conftest import FailingReads, WebServer
 
 JOB_PARAMS = {"image": "first_frame.png", "width": 64, "height": 64, "length": 4, "fps": 8}
 PATIENCE_MS = 20_000
@@ -139,6 +139,16 @@ def change_priority_then_connect(web: WebServer, job: dict[str, Any], held: Any)
     changed = web.admin.post(f"/api/farm/jobs/{job['id']}/priority", json={"priority": 93})
     assert changed.status_code == 200, changed.text
     held.connect_to_server()
+
+
+def open_with_held_stream(browsing: Any, web: WebServer) -> tuple[Any, list[Any]]:
+    """Log in to the farm page with its event stream held (never answered): the page, and the held sockets."""
+    held: list[Any] = []
+    session = browsing()
+    page = session.page
+    page.route_web_socket(re.compile(r"/api/events"), lambda ws: held.append(ws))
+    session.login(web.url, ADMIN, web.passwords[ADMIN])
+    return page, held
 
 
 def open_farm(browsing: Any, web: WebServer, username: str = ADMIN, locale: str = "en-US") -> Any:
@@ -324,11 +334,7 @@ def test_a_page_whose_stream_is_held_shows_its_queue_at_once_and_a_change_made_b
     snapshot again, so a change made after that first snapshot and before the hello is shown (it was lost for
     good before last round's fix: neither in the snapshot nor sent)."""
     job = submit_job(web, priority=7, tags=["nowhere"])
-    held: list[Any] = []
-    session = browsing()
-    page = session.page
-    page.route_web_socket(re.compile(r"/api/events"), lambda ws: held.append(ws))
-    session.login(web.url, ADMIN, web.passwords[ADMIN])
+    page, held = open_with_held_stream(browsing, web)
     deadline = time.monotonic() + 20
     while not held and time.monotonic() < deadline:
         page.wait_for_timeout(20)
@@ -443,27 +449,14 @@ def test_a_reread_that_fails_says_the_data_is_out_of_date_and_is_retried_until_i
     the change made before the hello is shown. It once only logged the failure: the queue kept the old
     priority, with nothing on screen to say so, until the next reconnect."""
     job = submit_job(web, priority=7, tags=["nowhere"])
-    held: list[Any] = []
-    session = browsing()
-    page = session.page
-    page.route_web_socket(re.compile(r"/api/events"), lambda ws: held.append(ws))
-    session.login(web.url, ADMIN, web.passwords[ADMIN])
+    page, held = open_with_held_stream(browsing, web)
     page.wait_for_selector("#farm[data-ready=true]", timeout=PATIENCE_MS)
     prio = f"#queue-rows tr[data-job-id='{job['id']}'] input.prio"
     page.locator(prio).wait_for(timeout=PATIENCE_MS)
     assert held, "the page opened no event stream"
     assert page.locator("#stale").is_hidden()
-    answered: list[int] = []
-
-    def fail_twice(route: Any) -> None:
-        # Each read of the snapshot reads jobs twice (the queue and the running jobs): two reads fail.
-        if len(answered) < 4:
-            answered.append(500)
-            route.fulfill(status=500, json={"title": "Internal Server Error", "status": 500})
-        else:
-            answered.append(200)
-            route.continue_()
-
+    # Each read of the snapshot reads jobs twice (the queue and the running jobs): two reads fail.
+    fail_twice = FailingReads(fails=4)
     page.route(re.compile(r"/api/farm/jobs\?"), fail_twice)
     change_priority_then_connect(web, job, held[-1])
     notice = page.locator("#stale")
@@ -474,7 +467,7 @@ def test_a_reread_that_fails_says_the_data_is_out_of_date_and_is_retried_until_i
     assert page.locator(prio).input_value() == "7"  # what the page has is shown, and said to be old
     shows_priority(page, job, 93)
     notice.wait_for(state="hidden", timeout=PATIENCE_MS)
-    assert answered[:5] == [500, 500, 500, 500, 200]
+    assert fail_twice.answered[:5] == [500, 500, 500, 500, 200]
     web.admin.post(f"/api/farm/jobs/{job['id']}/cancel")
 
 
@@ -489,20 +482,10 @@ def test_a_projects_read_that_fails_is_retried_until_the_page_is_ready_and_the_b
     code = f"PR{uuid.uuid4().hex[:6].upper()}"
     made = web.admin.post("/api/projects", json={"code": code, "name": "Retried"})
     assert made.status_code == 201, made.text
-    answered: list[int] = []
-    released: list[bool] = []
-
-    def fail_until_released(route: Any) -> None:
-        if not released:
-            answered.append(500)
-            route.fulfill(status=500, json={"title": "Internal Server Error", "status": 500})
-        else:
-            answered.append(200)
-            route.continue_()
-
+    projects = FailingReads()
     session = browsing()
     page = session.page
-    page.route(re.compile(r"/api/projects\?"), fail_until_released)
+    page.route(re.compile(r"/api/projects\?"), projects)
     session.login(web.url, ADMIN, web.passwords[ADMIN])
     notice = page.locator("#stale")
     notice.wait_for(state="visible", timeout=PATIENCE_MS)
@@ -512,13 +495,36 @@ def test_a_projects_read_that_fails_is_retried_until_the_page_is_ready_and_the_b
     page.wait_for_selector("#live-state[data-state=on][data-stale=true]", timeout=PATIENCE_MS)
     assert badge.inner_text() == "Live · data not refreshed"
     assert page.locator("#farm").get_attribute("data-ready") != "true"
-    while len(answered) < 2:  # (the route answers only while Playwright is called: no time.sleep here)
-        page.wait_for_timeout(100)
+    projects.wait_for_failures(page, 2)
     assert page.locator("#farm").get_attribute("data-ready") != "true"
-    released.append(True)
+    projects.release()
     page.wait_for_selector("#farm[data-ready=true]", timeout=PATIENCE_MS)
     assert page.locator(f"#f-project option[value='{made.json()['id']}']").count() == 1
     notice.wait_for(state="hidden", timeout=PATIENCE_MS)
     page.wait_for_selector("#live-state[data-state=on][data-stale=false]", timeout=PATIENCE_MS)
     assert badge.inner_text() == "Live"
-    assert set(answered[:2]) == {500} and answered[-1] == 200
+    assert set(projects.answered[:2]) == {500} and projects.answered[-1] == 200
+
+
+def test_a_login_check_that_fails_is_retried_and_the_page_starts_once_it_succeeds(
+    web: WebServer, browsing: Any
+) -> None:
+    """The page's check of the login (/api/users/me) fails (the server answers 500): the page says it could
+    not load its data and checks again until the server answers; then it is ready and says who is logged in,
+    without a reload. A failed check once ended the page's start: never ready, nothing retried."""
+    me = FailingReads()
+    session = browsing()
+    page = session.page
+    page.route(re.compile(r"/api/users/me$"), me)
+    session.login(web.url, ADMIN, web.passwords[ADMIN])
+    notice = page.locator("#stale")
+    notice.wait_for(state="visible", timeout=PATIENCE_MS)
+    assert notice.locator(".stale-text").inner_text() == "Could not load this page's data; retrying…"
+    me.wait_for_failures(page, 2)
+    assert page.locator("#farm").get_attribute("data-ready") != "true"
+    assert page.locator("#who").is_hidden()
+    me.release()
+    page.wait_for_selector("#farm[data-ready=true]", timeout=PATIENCE_MS)
+    notice.wait_for(state="hidden", timeout=PATIENCE_MS)
+    assert page.locator("#who").inner_text().startswith(ADMIN)
+    assert set(me.answered[:2]) == {500} and me.answered[-1] == 200

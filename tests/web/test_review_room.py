@@ -25,7 +25,7 @@ from sync_server.web.i18n import I18N_DIR, page_table
 from tests.support.framecode import coded_movie, read_code
 from tests.support.inprocess import wait_until
 from tests.support.media import png_bytes
-from tests.web.conftest import WebServer
+from tests.web.conftest import FailingReads, WebServer
 
 RATE = "24000/1001"
 FRAMES = 600  # 25 s at 23.976: long enough that stepping at a wrong rate shows the wrong frame
@@ -686,16 +686,7 @@ def test_a_first_read_that_fails_says_so_in_korean_and_is_retried_until_the_list
     shot_id = made.json()["id"]
     held: list[Any] = []
     page.route_web_socket(re.compile(r"/api/events"), lambda ws: held.append(ws))  # retries only, no hello
-    answered: list[int] = []
-
-    def fail_twice(route: Any) -> None:
-        if len(answered) < 2:
-            answered.append(500)
-            route.fulfill(status=500, json={"title": "Internal Server Error", "status": 500})
-        else:
-            answered.append(200)
-            route.continue_()
-
+    fail_twice = FailingReads(fails=2)
     page.route(re.compile(rf"/api/projects/{reel.project['id']}/shots\?"), fail_twice)
     page.goto(f"{web.url}/review?project={reel.project['id']}&lang=ko")
     notice = page.locator("#stale")
@@ -717,22 +708,7 @@ def test_a_first_read_that_fails_says_so_in_korean_and_is_retried_until_the_list
     )
     notice.wait_for(state="hidden", timeout=20_000)
     page.wait_for_selector("#review[data-ready=true]", timeout=20_000)
-    assert answered[:3] == [500, 500, 200]
-
-
-def _failing_until_released(answered: list[int], released: list[bool]) -> Any:
-    """A route handler: 500 until `released` holds something, then the server's own answer (`answered` logs
-    each). It runs only while the test is in a Playwright call: wait with page.wait_for_timeout, not sleep."""
-
-    def handle(route: Any) -> None:
-        if not released:
-            answered.append(500)
-            route.fulfill(status=500, json={"title": "Internal Server Error", "status": 500})
-        else:
-            answered.append(200)
-            route.continue_()
-
-    return handle
+    assert fail_twice.answered[:3] == [500, 500, 200]
 
 
 def test_a_projects_read_that_fails_is_retried_until_the_menu_fills_and_the_room_opens(
@@ -747,23 +723,21 @@ def test_a_projects_read_that_fails_is_retried_until_the_menu_fills_and_the_room
     page.set_default_timeout(60_000)
     username, password = web.user("director")
     session.login(web.url, username, password, then="/review")
-    answered: list[int] = []
-    released: list[bool] = []
-    page.route(re.compile(r"/api/projects\?"), _failing_until_released(answered, released))
+    projects = FailingReads()
+    page.route(re.compile(r"/api/projects\?"), projects)
     page.goto(f"{web.url}/review?project={reel.project['id']}")
     notice = page.locator("#stale")
     notice.wait_for(state="visible", timeout=20_000)
     assert notice.locator(".stale-text").inner_text() == "Could not load this page's data; retrying…"
-    while len(answered) < 2:
-        page.wait_for_timeout(100)
+    projects.wait_for_failures(page, 2)
     assert page.locator(f"#project option[value='{reel.project['id']}']").count() == 0
     assert page.locator("#review").get_attribute("data-ready") != "true"
-    released.append(True)
+    projects.release()
     page.wait_for_selector("#review[data-ready=true]", timeout=20_000)
     assert page.locator("#project").input_value() == reel.project["id"]
     page.wait_for_selector(f"#shots .shot[data-shot-id='{reel.shots[1]['id']}']", timeout=20_000)
     notice.wait_for(state="hidden", timeout=20_000)
-    assert set(answered[:2]) == {500} and answered[-1] == 200
+    assert set(projects.answered[:2]) == {500} and projects.answered[-1] == 200
 
 
 def test_a_versions_read_that_fails_on_a_shot_click_fills_the_slots_once_a_retry_reads_them(
@@ -783,12 +757,9 @@ def test_a_versions_read_that_fails_on_a_shot_click_fills_the_slots_once_a_retry
     page.wait_for_selector("#review[data-ready=true]")
     page.wait_for_selector("#live-state[data-state=on][data-stale=false]", timeout=20_000)
     shot_id = reel.shots[1]["id"]
-    answered: list[int] = []
-    released: list[bool] = []
+    versions = FailingReads()
     # Only the shot's own versions read (limit 200), not the list's thumbnails (limit 20).
-    page.route(
-        re.compile(rf"/api/shots/{shot_id}/versions\?limit=200"), _failing_until_released(answered, released)
-    )
+    page.route(re.compile(rf"/api/shots/{shot_id}/versions\?limit=200"), versions)
     page.click(f"#shots .shot[data-shot-id='{shot_id}'] .shot-pick")
     notice = page.locator("#stale")
     notice.wait_for(state="visible", timeout=20_000)
@@ -799,10 +770,88 @@ def test_a_versions_read_that_fails_on_a_shot_click_fills_the_slots_once_a_retry
     page.wait_for_selector("#live-state[data-state=on][data-stale=true]", timeout=20_000)
     assert page.locator("#live-state").inner_text() == "Live · data not refreshed"
     assert not page.locator("#slot-a").get_attribute("data-version-id")  # no slot filled yet
-    released.append(True)
+    versions.release()
     page.wait_for_selector(f"#slot-a[data-version-id='{reel.playblast['id']}']", timeout=20_000)
     assert page.locator("#slot-b").get_attribute("data-version-id") == reel.previz["id"]
     page.wait_for_selector("#video-a")
     notice.wait_for(state="hidden", timeout=20_000)
     assert page.locator("#live-state").inner_text() == "Live"
-    assert answered[0] == 500 and answered[-1] == 200
+    assert versions.answered[0] == 500 and versions.answered[-1] == 200
+
+
+def test_a_login_check_that_fails_is_retried_until_the_room_opens_and_a_refused_one_goes_to_login(
+    web: WebServer, reel: Reel, browsing: Any
+) -> None:
+    """The room's check of the login (/api/users/me) fails (the server answers 500): the room says it could
+    not load its data and checks again until the server answers; then the project in the address opens and
+    the room is ready, without a reload. A failed check once ended the room's start: a toast, then nothing.
+    A check the server refuses (401, after the token refresh) still goes to the login page."""
+    session = browsing()
+    page = session.page
+    page.set_default_timeout(60_000)
+    username, password = web.user("director")
+    session.login(web.url, username, password, then="/review")
+    me = FailingReads()
+    page.route(re.compile(r"/api/users/me$"), me)
+    page.goto(f"{web.url}/review?project={reel.project['id']}")
+    notice = page.locator("#stale")
+    notice.wait_for(state="visible", timeout=20_000)
+    assert notice.locator(".stale-text").inner_text() == "Could not load this page's data; retrying…"
+    me.wait_for_failures(page, 2)
+    assert page.locator("#review").get_attribute("data-ready") != "true"
+    me.release()
+    page.wait_for_selector("#review[data-ready=true]", timeout=20_000)
+    page.wait_for_selector(f"#shots .shot[data-shot-id='{reel.shots[1]['id']}']", timeout=20_000)
+    notice.wait_for(state="hidden", timeout=20_000)
+    assert page.locator("#who").inner_text().startswith(username)
+
+    page.unroute(re.compile(r"/api/users/me$"))
+    page.route(
+        re.compile(r"/api/users/me$"),
+        lambda route: route.fulfill(status=401, json={"title": "Unauthorized", "status": 401}),
+    )
+    page.goto(f"{web.url}/review?project={reel.project['id']}")
+    page.wait_for_url(re.compile(r"/login\?next="), timeout=20_000)
+
+
+def test_choosing_another_shot_whose_versions_read_fails_shows_nothing_of_the_shot_before(
+    web: WebServer, reel: Reel, browsing: Any
+) -> None:
+    """A shot is open (its versions listed, in slots A and B, its notes); the reviewer picks another shot
+    whose versions read fails (the server answers 500). At once, under the new shot's code, the room says it
+    is loading that shot's versions: no version, slot, player or notes of the shot before (a note sent then
+    went to the previous shot's version). Once a retry reads them, the new shot's own version is in slot A.
+    The previous shot's versions and slots once stayed on screen under the new code until the retry
+    succeeded."""
+    session = browsing()
+    page = session.page
+    page.set_default_timeout(60_000)
+    username, password = web.user("director")
+    session.login(web.url, username, password, then="/review")
+    page.goto(f"{web.url}/review?project={reel.project['id']}&shot={reel.shots[1]['id']}")
+    page.wait_for_selector("#review[data-ready=true]")
+    page.wait_for_selector(f"#slot-a[data-version-id='{reel.playblast['id']}']", timeout=20_000)
+    page.wait_for_selector("#video-a")
+    assert page.locator("#versions .version").count() == 2
+    other = reel.shots[0]
+    still = web.admin.get(f"/api/shots/{other['id']}/versions").json()["items"][0]
+    versions = FailingReads()
+    page.route(re.compile(rf"/api/shots/{other['id']}/versions\?limit=200"), versions)
+    page.click(f"#shots .shot[data-shot-id='{other['id']}'] .shot-pick")
+    page.locator("#stale").wait_for(state="visible", timeout=20_000)
+    assert page.locator("#shot-code").inner_text() == other["code"]
+    assert page.locator("#versions .version").count() == 0
+    for slot in ("a", "b"):
+        assert not page.locator(f"#slot-{slot}").get_attribute("data-version-id")
+        assert page.locator(f"#label-{slot}").inner_text() == "nothing chosen"
+    assert page.locator("#viewer video, #viewer img").count() == 0
+    assert page.locator("#notes-for").inner_text() == ""
+    loading = page.locator("#versions-loading")
+    assert loading.is_visible() and loading.inner_text() == "Loading this shot's versions…"
+    assert page.locator("#versions-empty").is_hidden()
+    versions.wait_for_failures(page, 1)
+    versions.release()
+    page.wait_for_selector(f"#slot-a[data-version-id='{still['id']}']", timeout=20_000)
+    assert loading.is_hidden()
+    assert page.locator("#versions .version").count() == 1
+    page.locator("#stale").wait_for(state="hidden", timeout=20_000)

@@ -159,13 +159,24 @@ export async function api(path, { method = "GET", body, query } = {}) {
   return data;
 }
 
-/** The logged-in user (checked with the server), or a trip to the login page. */
+/** The logged-in user (checked with the server), or a trip to the login page. A read that fails otherwise
+ * (a 500, no network) is said on screen and retried as the page's data is (`readRetried`): the page goes on
+ * starting once it succeeds, without a reload. */
 export async function requireLogin() {
   if (!loadSession()) {
     goToLogin();
     return new Promise(() => {});
   }
-  const me = await api("/api/users/me");
+  let me;
+  try {
+    await readRetried(async () => {
+      me = await api("/api/users/me");
+    });
+  } catch (error) {
+    // Refused (401 after the token refresh): on the way to the login page, the page starts no further.
+    if (error instanceof ApiError && error.status === 401) return new Promise(() => {});
+    throw error;
+  }
   const session = loadSession();
   if (session && session.user.role !== me.role) {
     session.user = { ...session.user, role: me.role };

@@ -15,6 +15,7 @@ const state = {
   shots: [], // in edit order
   shot: null,
   versions: [], // the shot's versions, newest first
+  versionsRead: false, // whether the chosen shot's versions were read (else: loading, or its read failed)
   slots: { a: null, b: null }, // version ids
   // The frame A shows (0 = its movie's first frame; shown as the shot's number, `numbered`). B shows the frame
   // with the same number (`matchFrame`), not the same place in its movie.
@@ -164,6 +165,9 @@ async function chooseShot(shotId) {
   showShotStatus();
   const { fps, fps_decimal: decimal } = state.project;
   $("shot-rate").textContent = t("rate", { fps: String(Number(decimal.toFixed(3))), exact: fps });
+  // Nothing of the shot shown before stays under this one's code (its versions, slots, notes: a note sent
+  // now would go to its version): the room says it is loading this shot's versions until they are read.
+  await clearShot();
   const live = state.live;
   try {
     await inTurn(loadVersions);
@@ -171,13 +175,27 @@ async function chooseShot(shotId) {
     // LiveEvents reads the list and this shot (its versions and notes) again until a read succeeds: the
     // slots are filled then, unless the page moved on (another shot or project) meanwhile.
     if (!live) throw error;
-    if (!(await live.untilRead()) || state.live !== live || state.shot?.id !== shotId) return;
+    if (!(await live.untilRead()) || state.live !== live) return;
   }
+  if (state.shot?.id !== shotId) return; // another shot was chosen meanwhile: its own choice fills the slots
   state.frame = 0;
   // A: the newest version; B: the newest of another stage (else the one before), to compare with.
   const a = state.versions[0] || null;
   const b = state.versions.find((v) => a && v.stage !== a.stage) || state.versions[1] || null;
   await setSlots(a?.id || null, b?.id || null);
+}
+
+/** Empty the versions, slots and notes (of the shot shown before) and say this shot's are loading. */
+async function clearShot() {
+  pause();
+  state.versions = [];
+  state.versionsRead = false;
+  state.notes = [];
+  state.frame = 0;
+  await setSlots(null, null, { notes: false });
+  $("notes-for").textContent = "";
+  renderNotes();
+  showFrame();
 }
 
 function showShotStatus() {
@@ -188,7 +206,10 @@ function showShotStatus() {
 
 async function loadVersions() {
   const since = performance.now();
-  const page = await api(`/api/shots/${state.shot.id}/versions`, { query: { limit: 200 } });
+  const shotId = state.shot.id;
+  const page = await api(`/api/shots/${shotId}/versions`, { query: { limit: 200 } });
+  if (state.shot?.id !== shotId) return; // another shot was chosen meanwhile: these are not its versions
+  state.versionsRead = true;
   const shown = new Map(state.versions.map((version) => [version.id, version]));
   // A version an event brought while this was read stays, first (the newest), though the read lacks it.
   state.versions = merged(page.items, (id) => shown.get(id), state.versions, since);
@@ -257,7 +278,8 @@ function renderVersions() {
       ),
     ),
   );
-  $("versions-empty").hidden = state.versions.length > 0;
+  $("versions-empty").hidden = state.versions.length > 0 || !state.versionsRead;
+  $("versions-loading").hidden = state.versions.length > 0 || state.versionsRead;
 }
 
 // -- the player -------------------------------------------------------------------------------------
@@ -276,12 +298,13 @@ function mediaOf(slot) {
   return $(`media-${slot}`).firstElementChild;
 }
 
-async function setSlots(a, b) {
+async function setSlots(a, b, { notes = true } = {}) {
   state.slots = { a, b };
   renderVersions();
   pause();
   await Promise.all([fillSlot("a", a), fillSlot("b", b)]);
   $("viewer").dataset.single = String(!b);
+  if (!notes) return;
   await inTurn(loadNotes);
   seek(Math.min(state.frame, lastFrame()));
 }
@@ -302,6 +325,7 @@ async function fillSlot(slot, versionId) {
     return;
   }
   const url = await links.url(version.id, file.id);
+  if (state.slots[slot] !== version.id) return; // another version (or shot) was chosen meanwhile
   if (file.media.kind === "image") {
     box.append(el("img", { src: url, alt: label.textContent, id: `img-${slot}` }));
     return;
