@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,11 +16,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from aipipe_shared.vocabulary import ShotStatus
 from sync_server.auth.tokens import Tokens
 from sync_server.settings import JWT_SECRET_FILE
-from sync_server.versions.schemas import Stage, Verdict
-from sync_server.web.i18n import I18N_DIR, page_table
 from tests.support.framecode import coded_movie, read_code
 from tests.support.inprocess import wait_until
 from tests.support.media import png_bytes
@@ -644,27 +640,6 @@ def test_the_review_room_in_korean(web: WebServer, reel: Reel, browsing: Any, tm
     shot = tmp_path / "review-ko.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
-
-
-def test_every_review_text_has_both_languages_and_every_key_used_exists() -> None:
-    table = page_table("review")
-    web_dir = I18N_DIR.parent
-    used: set[str] = set()
-    for name in ("review.js", "review_media.js", "api.js"):
-        source = (web_dir / "static" / "js" / name).read_text(encoding="utf-8")
-        used |= set(re.findall(r"""\bt\(\s*["']([a-z0-9_]+)["']\s*[,)]""", source))
-    for name in ("review.html", "base.html"):
-        source = (web_dir / "templates" / name).read_text(encoding="utf-8")
-        used |= {a or b for a, b in re.findall(r"""\bt\.([a-z0-9_]+)|\bt\[["']([a-z0-9_]+)["']\]""", source)}
-    # Keys made from a value: every stage, shot status and verdict the API can send.
-    used |= {f"stage_{s}" for s in typing.get_args(Stage)}
-    used |= {f"status_{s}" for s in typing.get_args(ShotStatus)}
-    used |= {f"verdict_{v}" for v in typing.get_args(Verdict)} | {
-        f"verdict_is_{v}" for v in typing.get_args(Verdict)
-    }
-    assert sorted(used - table.keys()) == []
-    raw = json.loads((I18N_DIR / "review.json").read_text(encoding="utf-8"))
-    assert all(texts["en"].strip() and texts["ko"].strip() for texts in raw.values())
 
 
 def test_a_first_read_that_fails_says_so_in_korean_and_is_retried_until_the_list_shows(

@@ -13,11 +13,29 @@ const RETRY_MAX_MS = 30_000; // doubling up to this, until it succeeds
 
 export const boot = JSON.parse(document.getElementById("aipipe-boot").textContent);
 
-/** The page text for `key` in the chosen language, with {name} placeholders filled from `vars`. */
+/** The page text for `key` in the chosen language, with {name} placeholders filled from `vars`. A key is
+ * always written out in full (never built from a value), so that tests/web/test_farm_dashboard_texts.py sees
+ * every key a page uses: a text chosen by a value goes through a `*_TEXTS` table and `textOf`. */
 export function t(key, vars = {}) {
   const text = boot.texts[key] ?? key;
   return text.replace(/\{(\w+)\}/g, (_, name) => (name in vars ? String(vars[name]) : `{${name}}`));
 }
+
+/** The text for `value` by `table` (value → text key, e.g. `{ on: "live_on" }`, named `*_TEXTS`); the value
+ * itself where the table lacks it (a value newer than the page). */
+export function textOf(table, value, vars = {}) {
+  return Object.hasOwn(table, value) ? t(table[value], vars) : String(value);
+}
+
+const ROLE_TEXTS = {
+  admin: "role_admin",
+  director: "role_director",
+  editor: "role_editor",
+  artist: "role_artist",
+  wrangler: "role_wrangler",
+  agent: "role_agent",
+};
+const LIVE_TEXTS = { on: "live_on", off: "live_off", connecting: "live_connecting" }; // the event stream's state
 
 // -- session ---------------------------------------------------------------------------------------
 
@@ -527,8 +545,7 @@ function showLiveState() {
   const stale = staleReads.size > 0;
   badge.dataset.state = connection;
   badge.dataset.stale = String(stale);
-  const key = { on: "live_on", off: "live_off", connecting: "live_connecting" }[connection];
-  badge.textContent = stale && connection === "on" ? t("live_stale") : t(key);
+  badge.textContent = stale && connection === "on" ? t("live_stale") : textOf(LIVE_TEXTS, connection);
 }
 
 // -- small UI helpers ------------------------------------------------------------------------------
@@ -589,7 +606,7 @@ export function errorText(error) {
 
 function showUser(me) {
   const who = document.getElementById("who");
-  who.textContent = `${me.display_name || me.username} · ${t("role_" + me.role)}`;
+  who.textContent = `${me.display_name || me.username} · ${textOf(ROLE_TEXTS, me.role)}`;
   who.hidden = false;
   const out = document.getElementById("logout");
   out.hidden = false;

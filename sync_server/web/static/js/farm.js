@@ -20,6 +20,7 @@ import {
   readRetried,
   requireLogin,
   t,
+  textOf,
   toast,
 } from "./api.js";
 import { drawBars } from "./charts.js";
@@ -27,6 +28,37 @@ import { drawBars } from "./charts.js";
 const FINISHED = new Set(["succeeded", "failed", "cancelled"]);
 const ACTIVE = new Set(["queued", "running"]);
 const GIB = 1024;
+// Texts chosen by a value, each key written out in full (api.js `textOf`; the texts test reads them).
+const JOB_STATUS_TEXTS = {
+  queued: "status_queued",
+  running: "status_running",
+  succeeded: "status_succeeded",
+  failed: "status_failed",
+  cancelled: "status_cancelled",
+};
+const AGENT_STATE_TEXTS = {
+  idle: "state_idle",
+  busy: "state_busy",
+  draining: "state_draining",
+  offline: "state_offline",
+  unavailable: "state_unavailable",
+};
+const ACTION_TEXTS = { drain: "action_drain", undrain: "action_undrain" };
+const CONFIRM_TEXTS = {
+  drain: "confirm_drain",
+  undrain: "confirm_undrain",
+  clear_blocklist: "confirm_clear_blocklist",
+  retry: "confirm_retry",
+  cancel: "confirm_cancel",
+  priority: "confirm_priority",
+};
+const RESULT_TEXTS = {
+  drain: "result_drain",
+  undrain: "result_undrain",
+  retry: "result_retry",
+  cancel: "result_cancel",
+  priority: "result_priority",
+};
 
 const state = {
   me: null,
@@ -145,7 +177,7 @@ function agentActions(agent) {
       dataset: { action: drain },
       disabled: !state.manage,
       title: why,
-      text: t(`action_${drain}`),
+      text: textOf(ACTION_TEXTS, drain),
       onclick: () => agentAction(agent, drain),
     }),
   );
@@ -179,7 +211,7 @@ function agentCard(agent) {
       "header",
       {},
       el("b", { class: "agent-name", text: agent.name }),
-      el("span", { class: "state", dataset: { state: shown }, text: t(`state_${shown}`) }),
+      el("span", { class: "state", dataset: { state: shown }, text: textOf(AGENT_STATE_TEXTS, shown) }),
       agent.draining && shown !== "draining" ? el("span", { class: "state", dataset: { state: "draining" }, text: t("state_draining") }) : null,
     ),
     el("div", { class: "muted host", text: `${agent.host || "—"} · v${agent.version || "?"} · ${t("last_seen", { ago: ago(agent.last_seen_at) })}` }),
@@ -214,7 +246,7 @@ function renderAgentOfJob(job) {
 
 async function agentAction(agent, action) {
   const types = (agent.blocked_types || []).join(", ");
-  if (!(await confirmDialog(t(`confirm_${action}`, { name: agent.name, types })))) return;
+  if (!(await confirmDialog(textOf(CONFIRM_TEXTS, action, { name: agent.name, types })))) return;
   try {
     if (action === "clear_blocklist") {
       const result = await api(`/api/farm/blocklist/${agent.id}`, { method: "DELETE" });
@@ -224,7 +256,7 @@ async function agentAction(agent, action) {
     } else {
       const updated = await api(`/api/farm/agents/${agent.id}/${action}`, { method: "POST" });
       applyAgent(updated);
-      toast(t(`result_${action}`, { name: agent.name }));
+      toast(textOf(RESULT_TEXTS, action, { name: agent.name }));
     }
   } catch (error) {
     toast(t("failed_action", { why: errorText(error) }), "error");
@@ -327,7 +359,7 @@ function jobRow(job) {
     el("td", { title: job.id }, el("code", { text: short(job.id) })),
     el("td", { text: [job.type, job.workflow].filter(Boolean).join(" · ") }),
     el("td", { text: job.project_code || "—" }),
-    el("td", { class: "status", text: t(`status_${job.status}`) + (job.cancel_requested && !FINISHED.has(job.status) ? ` (${t("cancel_pending")})` : "") }),
+    el("td", { class: "status", text: textOf(JOB_STATUS_TEXTS, job.status) + (job.cancel_requested && !FINISHED.has(job.status) ? ` (${t("cancel_pending")})` : "") }),
     el("td", {}, priority, " ", setPriority),
     el("td", { class: "progress-cell", text: progress + (job.status === "running" && job.stage_text ? ` ${job.stage_text}` : "") }),
     el("td", { text: job.agent_name || "—" }),
@@ -368,7 +400,7 @@ function placeJobRow(job) {
 }
 
 async function jobAction(job, action, priority) {
-  const question = t(`confirm_${action}`, { job: short(job.id), priority });
+  const question = textOf(CONFIRM_TEXTS, action, { job: short(job.id), priority });
   if (!(await confirmDialog(question))) return;
   try {
     const updated = await api(`/api/farm/jobs/${job.id}/${action}`, {
@@ -376,8 +408,8 @@ async function jobAction(job, action, priority) {
       body: action === "priority" ? { priority } : undefined,
     });
     applyJob(updated);
-    const status = t(`status_${updated.status}`) + (updated.cancel_requested && !FINISHED.has(updated.status) ? ` (${t("cancel_pending")})` : "");
-    toast(t(`result_${action}`, { job: short(job.id), priority: updated.priority, status }));
+    const status = textOf(JOB_STATUS_TEXTS, updated.status) + (updated.cancel_requested && !FINISHED.has(updated.status) ? ` (${t("cancel_pending")})` : "");
+    toast(textOf(RESULT_TEXTS, action, { job: short(job.id), priority: updated.priority, status }));
   } catch (error) {
     toast(t("failed_action", { why: errorText(error) }), "error");
   }
@@ -456,7 +488,7 @@ function renderSummary() {
   }
   $("fig-agents").textContent = String(state.agents.size);
   $("fig-agent-states").textContent = Object.entries(counts)
-    .map(([name, n]) => `${t(`state_${name}`)} ${n}`)
+    .map(([name, n]) => `${textOf(AGENT_STATE_TEXTS, name)} ${n}`)
     .join(" · ");
   if (!state.status) return;
   $("fig-queue").textContent = String(state.status.queue_depth);

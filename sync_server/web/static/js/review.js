@@ -2,12 +2,42 @@
 // side or as a wipe, played in sync and stepped frame by frame at the project's exact rate, and verdicts and
 // notes anchored to a frame. Media play from signed URLs (a <video> cannot send the Authorization header);
 // new notes, verdicts and versions arrive live on the event stream.
-import { api, arrived, boot, can, el, errorText, LiveEvents, merged, newer, newest, readRetried, requireLogin, t, toast } from "./api.js";
+import { api, arrived, boot, can, el, errorText, LiveEvents, merged, newer, newest, readRetried, requireLogin, t, textOf, toast } from "./api.js";
 import { firstNumber, frameOf, matchFrame, MediaLinks, timecode, timeOf } from "./review_media.js";
 
 const STAGE_ORDER = ["previz", "layout", "playblast", "render", "comp", "final", "plate", "reference"];
 const VERDICTS = ["approve", "needs_changes", "reject"];
 const RENEW_EVERY_MS = 60_000;
+// Texts chosen by a value, each key written out in full (api.js `textOf`; the texts test reads them).
+const STAGE_TEXTS = {
+  previz: "stage_previz",
+  layout: "stage_layout",
+  playblast: "stage_playblast",
+  render: "stage_render",
+  comp: "stage_comp",
+  final: "stage_final",
+  plate: "stage_plate",
+  reference: "stage_reference",
+  mask: "stage_mask",
+  control: "stage_control",
+  interp: "stage_interp",
+  upscale: "stage_upscale",
+  audio: "stage_audio",
+};
+const SHOT_STATUS_TEXTS = {
+  draft: "status_draft",
+  ready: "status_ready",
+  generating: "status_generating",
+  review: "status_review",
+  approved: "status_approved",
+  final: "status_final",
+  omitted: "status_omitted",
+};
+const VERDICT_TEXTS = {
+  approve: "verdict_is_approve",
+  needs_changes: "verdict_is_needs_changes",
+  reject: "verdict_is_reject",
+};
 
 const state = {
   projects: new Map(),
@@ -96,8 +126,7 @@ function renderShots(shots) {
 }
 
 function statusText(status) {
-  const key = `status_${status}`;
-  return boot.texts[key] ? t(key) : status;
+  return textOf(SHOT_STATUS_TEXTS, status);
 }
 
 /**
@@ -246,7 +275,7 @@ function renderVersions() {
       el(
         "div",
         { class: "stage", dataset: { stage } },
-        el("h3", { text: t(`stage_${stage}`) }),
+        el("h3", { text: textOf(STAGE_TEXTS, stage) }),
         ...list.map((v) =>
           el(
             "div",
@@ -255,7 +284,7 @@ function renderVersions() {
             el("span", {
               class: "verdict",
               dataset: { verdict: v.verdict || "" },
-              text: v.verdict ? t(`verdict_is_${v.verdict}`) : "",
+              text: v.verdict ? textOf(VERDICT_TEXTS, v.verdict) : "",
             }),
             el("button", {
               type: "button",
@@ -314,7 +343,7 @@ async function fillSlot(slot, versionId) {
   const box = $(`media-${slot}`);
   const label = $(`label-${slot}`);
   box.replaceChildren();
-  label.textContent = version ? `${t(`stage_${version.stage}`)} ${version.code}` : t("slot_empty");
+  label.textContent = version ? `${textOf(STAGE_TEXTS, version.stage)} ${version.code}` : t("slot_empty");
   $(`range-${slot}`).textContent = "";
   $(`slot-${slot}`).dataset.versionId = version?.id || "";
   $(`slot-${slot}`).dataset.outside = "false";
@@ -574,7 +603,7 @@ async function loadNotes() {
   const versionId = state.slots.a;
   state.notes = [];
   const version = state.versions.find((v) => v.id === versionId);
-  $("notes-for").textContent = version ? `${t(`stage_${version.stage}`)} ${version.code}` : "";
+  $("notes-for").textContent = version ? `${textOf(STAGE_TEXTS, version.stage)} ${version.code}` : "";
   if (versionId) {
     const page = await api(`/api/versions/${versionId}/reviews`, { query: { limit: boot.page_size_max } });
     if (state.slots.a !== versionId) return; // another version was chosen meanwhile
@@ -600,7 +629,7 @@ function renderNotes() {
               },
             })
           : null,
-        note.verdict ? el("span", { class: "verdict", dataset: { verdict: note.verdict }, text: t(`verdict_is_${note.verdict}`) }) : null,
+        note.verdict ? el("span", { class: "verdict", dataset: { verdict: note.verdict }, text: textOf(VERDICT_TEXTS, note.verdict) }) : null,
         el("span", { class: "note-text", text: note.text }),
         el("span", { class: "muted", text: `— ${note.author_name}, ${new Date(note.created_at).toLocaleString(boot.lang)}` }),
       ),
@@ -642,7 +671,7 @@ async function sendReview(verdict) {
       showShotStatus();
     }
     renderVersions();
-    toast(verdict ? t("verdict_sent", { verdict: t(`verdict_is_${verdict}`) }) : t("note_sent"));
+    toast(verdict ? t("verdict_sent", { verdict: textOf(VERDICT_TEXTS, verdict) }) : t("note_sent"));
   } catch (error) {
     toast(errorText(error), "error");
   }
