@@ -121,6 +121,14 @@ def browsing(chromium: Any) -> Iterator[Any]:
         context.close()
 
 
+# The reads every page needs to start that no event stream keeps up to date (URL patterns to fail, for
+# page.route): the projects, and the check of the login.
+START_READS = [
+    pytest.param(r"/api/projects\?", id="projects"),
+    pytest.param(r"/api/users/me$", id="login-check"),
+]
+
+
 @dataclass
 class FailingReads:
     """A Playwright route handler for reads the test makes fail: the server answers 500 to the first `fails`

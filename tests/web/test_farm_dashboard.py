@@ -22,7 +22,7 @@ from PIL import Image
 
 from tests.comfyui_standin.fixtures import running_standin
 from tests.conftest import ADMIN
-from tests.web.conftest import FailingReads, WebServer
+from tests.web.conftest import START_READS, FailingReads, WebServer
 
 JOB_PARAMS = {"image": "first_frame.png", "width": 64, "height": 64, "length": 4, "fps": 8}
 PATIENCE_MS = 20_000
@@ -471,21 +471,23 @@ def test_a_reread_that_fails_says_the_data_is_out_of_date_and_is_retried_until_i
     web.admin.post(f"/api/farm/jobs/{job['id']}/cancel")
 
 
-def test_a_projects_read_that_fails_is_retried_until_the_page_is_ready_and_the_badge_says_the_data_is_old(
-    web: WebServer, browsing: Any
+@pytest.mark.parametrize("failing", START_READS)
+def test_a_start_read_that_fails_is_retried_until_the_page_is_ready_and_the_badge_says_the_data_is_old(
+    web: WebServer, browsing: Any, failing: str
 ) -> None:
-    """The read of the projects (the project filter) fails (the server answers 500) while the rest of the
-    page reads well: the notice says the page's data could not be loaded, the live badge says the stream is
-    live but the data not refreshed (not a plain "Live" beside the notice), and the projects are read again
-    until a read succeeds; then the filter is filled, the page is ready (its 5 s timer runs) and the notice
-    goes. A failed projects read once ended the page's start: an empty filter, never ready, no retry."""
+    """A read the page needs to start fails (the server answers 500) while the rest of the page reads well:
+    the projects (the project filter), or the check of the login (/api/users/me). The notice says the page's
+    data could not be loaded, the live badge says the stream is live but the data not refreshed (not a plain
+    "Live" beside the notice), and the read is made again until it succeeds; then the filter is filled, the
+    user is shown, the page is ready (its 5 s timer runs) and the notice goes, without a reload. Either
+    failure once ended the page's start: never ready, nothing retried."""
     code = f"PR{uuid.uuid4().hex[:6].upper()}"
     made = web.admin.post("/api/projects", json={"code": code, "name": "Retried"})
     assert made.status_code == 201, made.text
-    projects = FailingReads()
+    reads = FailingReads()
     session = browsing()
     page = session.page
-    page.route(re.compile(r"/api/projects\?"), projects)
+    page.route(re.compile(failing), reads)
     session.login(web.url, ADMIN, web.passwords[ADMIN])
     notice = page.locator("#stale")
     notice.wait_for(state="visible", timeout=PATIENCE_MS)
@@ -494,37 +496,15 @@ def test_a_projects_read_that_fails_is_retried_until_the_page_is_ready_and_the_b
     badge = page.locator("#live-state")
     page.wait_for_selector("#live-state[data-state=on][data-stale=true]", timeout=PATIENCE_MS)
     assert badge.inner_text() == "Live · data not refreshed"
+    reads.wait_for_failures(page, 2)
     assert page.locator("#farm").get_attribute("data-ready") != "true"
-    projects.wait_for_failures(page, 2)
-    assert page.locator("#farm").get_attribute("data-ready") != "true"
-    projects.release()
+    if "users" in failing:
+        assert page.locator("#who").is_hidden()
+    reads.release()
     page.wait_for_selector("#farm[data-ready=true]", timeout=PATIENCE_MS)
     assert page.locator(f"#f-project option[value='{made.json()['id']}']").count() == 1
+    assert page.locator("#who").inner_text().startswith(ADMIN)
     notice.wait_for(state="hidden", timeout=PATIENCE_MS)
     page.wait_for_selector("#live-state[data-state=on][data-stale=false]", timeout=PATIENCE_MS)
     assert badge.inner_text() == "Live"
-    assert set(projects.answered[:2]) == {500} and projects.answered[-1] == 200
-
-
-def test_a_login_check_that_fails_is_retried_and_the_page_starts_once_it_succeeds(
-    web: WebServer, browsing: Any
-) -> None:
-    """The page's check of the login (/api/users/me) fails (the server answers 500): the page says it could
-    not load its data and checks again until the server answers; then it is ready and says who is logged in,
-    without a reload. A failed check once ended the page's start: never ready, nothing retried."""
-    me = FailingReads()
-    session = browsing()
-    page = session.page
-    page.route(re.compile(r"/api/users/me$"), me)
-    session.login(web.url, ADMIN, web.passwords[ADMIN])
-    notice = page.locator("#stale")
-    notice.wait_for(state="visible", timeout=PATIENCE_MS)
-    assert notice.locator(".stale-text").inner_text() == "Could not load this page's data; retrying…"
-    me.wait_for_failures(page, 2)
-    assert page.locator("#farm").get_attribute("data-ready") != "true"
-    assert page.locator("#who").is_hidden()
-    me.release()
-    page.wait_for_selector("#farm[data-ready=true]", timeout=PATIENCE_MS)
-    notice.wait_for(state="hidden", timeout=PATIENCE_MS)
-    assert page.locator("#who").inner_text().startswith(ADMIN)
-    assert set(me.answered[:2]) == {500} and me.answered[-1] == 200
+    assert set(reads.answered[:2]) == {500} and reads.answered[-1] == 200

@@ -21,7 +21,7 @@ from sync_server.settings import JWT_SECRET_FILE
 from tests.support.framecode import coded_movie, read_code
 from tests.support.inprocess import wait_until
 from tests.support.media import png_bytes
-from tests.web.conftest import FailingReads, WebServer
+from tests.web.conftest import START_READS, FailingReads, WebServer
 
 RATE = "24000/1001"
 FRAMES = 600  # 25 s at 23.976: long enough that stepping at a wrong rate shows the wrong frame
@@ -165,6 +165,16 @@ def _open_shot(session: Any, web: WebServer, reel: Reel, role: str, lang: str = 
     _settled(page)
     page.evaluate(WATCH_PRESENTED)
     return username
+
+
+def _director_in_room(browsing: Any, web: WebServer) -> tuple[Any, str]:
+    """A new director logged in on the review room (no project open yet): the page, and the user name."""
+    session = browsing()
+    page = session.page
+    page.set_default_timeout(60_000)
+    username, password = web.user("director")
+    session.login(web.url, username, password, then="/review")
+    return page, username
 
 
 def test_play_step_wipe_and_approve_at_frame_12_seen_live_in_a_second_browser(
@@ -686,33 +696,32 @@ def test_a_first_read_that_fails_says_so_in_korean_and_is_retried_until_the_list
     assert fail_twice.answered[:3] == [500, 500, 200]
 
 
-def test_a_projects_read_that_fails_is_retried_until_the_menu_fills_and_the_room_opens(
-    web: WebServer, reel: Reel, browsing: Any
+@pytest.mark.parametrize("failing", START_READS)
+def test_a_start_read_that_fails_is_retried_until_the_menu_fills_and_the_room_opens(
+    web: WebServer, reel: Reel, browsing: Any, failing: str
 ) -> None:
-    """The read of the projects fails twice (the server answers 500): the room says it could not load its
-    data and reads them again until a read succeeds; then the project menu is filled, the project in the
-    address opens with its shots, the room is ready and the notice goes. A failed projects read once ended the
-    room's start: an empty menu for good, nothing retried."""
-    session = browsing()
-    page = session.page
-    page.set_default_timeout(60_000)
-    username, password = web.user("director")
-    session.login(web.url, username, password, then="/review")
-    projects = FailingReads()
-    page.route(re.compile(r"/api/projects\?"), projects)
+    """A read the room needs to start fails twice (the server answers 500): the projects, or the check of the
+    login (/api/users/me). The room says it could not load its data and reads again until a read succeeds;
+    then the project menu is filled, the project in the address opens with its shots, the user is shown, the
+    room is ready and the notice goes, without a reload. Either failure once ended the room's start: an empty
+    menu for good (after a toast), nothing retried."""
+    page, username = _director_in_room(browsing, web)
+    reads = FailingReads()
+    page.route(re.compile(failing), reads)
     page.goto(f"{web.url}/review?project={reel.project['id']}")
     notice = page.locator("#stale")
     notice.wait_for(state="visible", timeout=20_000)
     assert notice.locator(".stale-text").inner_text() == "Could not load this page's data; retrying…"
-    projects.wait_for_failures(page, 2)
+    reads.wait_for_failures(page, 2)
     assert page.locator(f"#project option[value='{reel.project['id']}']").count() == 0
     assert page.locator("#review").get_attribute("data-ready") != "true"
-    projects.release()
+    reads.release()
     page.wait_for_selector("#review[data-ready=true]", timeout=20_000)
     assert page.locator("#project").input_value() == reel.project["id"]
     page.wait_for_selector(f"#shots .shot[data-shot-id='{reel.shots[1]['id']}']", timeout=20_000)
     notice.wait_for(state="hidden", timeout=20_000)
-    assert set(projects.answered[:2]) == {500} and projects.answered[-1] == 200
+    assert page.locator("#who").inner_text().startswith(username)
+    assert set(reads.answered[:2]) == {500} and reads.answered[-1] == 200
 
 
 def test_a_versions_read_that_fails_on_a_shot_click_fills_the_slots_once_a_retry_reads_them(
@@ -723,11 +732,7 @@ def test_a_versions_read_that_fails_on_a_shot_click_fills_the_slots_once_a_retry
     again; once a read succeeds, slots A and B show the shot's versions (the playblast and the previz) as they
     would had the first read succeeded, the badge says "Live" and the notice goes. The retry once read the
     versions but left both slots empty until the user picked one."""
-    session = browsing()
-    page = session.page
-    page.set_default_timeout(60_000)
-    username, password = web.user("director")
-    session.login(web.url, username, password, then="/review")
+    page, _ = _director_in_room(browsing, web)
     page.goto(f"{web.url}/review?project={reel.project['id']}")
     page.wait_for_selector("#review[data-ready=true]")
     page.wait_for_selector("#live-state[data-state=on][data-stale=false]", timeout=20_000)
@@ -754,38 +759,18 @@ def test_a_versions_read_that_fails_on_a_shot_click_fills_the_slots_once_a_retry
     assert versions.answered[0] == 500 and versions.answered[-1] == 200
 
 
-def test_a_login_check_that_fails_is_retried_until_the_room_opens_and_a_refused_one_goes_to_login(
-    web: WebServer, reel: Reel, browsing: Any
-) -> None:
-    """The room's check of the login (/api/users/me) fails (the server answers 500): the room says it could
-    not load its data and checks again until the server answers; then the project in the address opens and
-    the room is ready, without a reload. A failed check once ended the room's start: a toast, then nothing.
-    A check the server refuses (401, after the token refresh) still goes to the login page."""
+def test_a_login_check_the_server_refuses_goes_to_the_login_page(web: WebServer, browsing: Any) -> None:
+    """The check of the login (/api/users/me) is refused (401, after the token refresh): the room goes to the
+    login page, neither retrying nor staying open (it once showed an error and stayed)."""
     session = browsing()
     page = session.page
-    page.set_default_timeout(60_000)
     username, password = web.user("director")
     session.login(web.url, username, password, then="/review")
-    me = FailingReads()
-    page.route(re.compile(r"/api/users/me$"), me)
-    page.goto(f"{web.url}/review?project={reel.project['id']}")
-    notice = page.locator("#stale")
-    notice.wait_for(state="visible", timeout=20_000)
-    assert notice.locator(".stale-text").inner_text() == "Could not load this page's data; retrying…"
-    me.wait_for_failures(page, 2)
-    assert page.locator("#review").get_attribute("data-ready") != "true"
-    me.release()
-    page.wait_for_selector("#review[data-ready=true]", timeout=20_000)
-    page.wait_for_selector(f"#shots .shot[data-shot-id='{reel.shots[1]['id']}']", timeout=20_000)
-    notice.wait_for(state="hidden", timeout=20_000)
-    assert page.locator("#who").inner_text().startswith(username)
-
-    page.unroute(re.compile(r"/api/users/me$"))
     page.route(
         re.compile(r"/api/users/me$"),
         lambda route: route.fulfill(status=401, json={"title": "Unauthorized", "status": 401}),
     )
-    page.goto(f"{web.url}/review?project={reel.project['id']}")
+    page.goto(f"{web.url}/review")
     page.wait_for_url(re.compile(r"/login\?next="), timeout=20_000)
 
 
@@ -798,11 +783,7 @@ def test_choosing_another_shot_whose_versions_read_fails_shows_nothing_of_the_sh
     went to the previous shot's version). Once a retry reads them, the new shot's own version is in slot A.
     The previous shot's versions and slots once stayed on screen under the new code until the retry
     succeeded."""
-    session = browsing()
-    page = session.page
-    page.set_default_timeout(60_000)
-    username, password = web.user("director")
-    session.login(web.url, username, password, then="/review")
+    page, _ = _director_in_room(browsing, web)
     page.goto(f"{web.url}/review?project={reel.project['id']}&shot={reel.shots[1]['id']}")
     page.wait_for_selector("#review[data-ready=true]")
     page.wait_for_selector(f"#slot-a[data-version-id='{reel.playblast['id']}']", timeout=20_000)
