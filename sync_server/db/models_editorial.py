@@ -55,3 +55,6 @@ class ProxyRender(IdMixin, TimestampMixin, Base):
     # Written every few seconds by the server process that holds the render while it is queued or running
     # (`ProxyJobs`): another process reuses it only while this is fresh. None: no process holds it.
     heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The server process holding it (`editorial.holder`): another process of the same machine tells at once
+    # that it is gone, without waiting for the heartbeat to go stale. None or "": not known.
+    holder: Mapped[str | None] = mapped_column(String(300), default=None)

@@ -16,7 +16,10 @@ heartbeat (`heartbeat_at`) on the renders it holds, queued or running, every
 `editorial_proxy_heartbeat_s`, so another server process on the same database reuses such a render while
 the heartbeat is fresh. One whose heartbeat is older than `editorial_proxy_stale_s` was left by a process
 that stopped: it is never the answer, and it is marked failed (by a request for its edit, or by any
-process's heartbeat thread), so the API does not show it `running` for ever.
+process's heartbeat thread), so the API does not show it `running` for ever. A render also names the
+process holding it (`holder`): a process of the same machine knows at once when that one is gone (killed,
+crashed), without waiting for its heartbeat to go stale; one stopped the usual way fails its renders as
+it stops (`close`).
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from ..events import EventHub
 from ..settings import Settings
 from ..spawned import SpawnedPool
 from ..storage.layout import ProjectLayout
+from . import holder as holders
 from .edit import load_edit
 from .proxy import ProxyError, ProxyResult, ProxySpec, edit_key, render_proxy
 from .schemas import ProxyRenderOut
@@ -107,6 +111,7 @@ class ProxyJobs:
         self._submitting = threading.Lock()  # one request at a time: the same edit twice at once, one render
         self._running: dict[uuid.UUID, Future[None]] = {}  # queued or running here: the heartbeat's renders
         self._stopping = threading.Event()
+        self._holder = holders.this_process()  # written on the renders this process queues
         self._heartbeat = threading.Thread(target=self._beat, name="aipipe-proxy-heartbeat", daemon=True)
         self._heartbeat.start()
 
@@ -172,6 +177,7 @@ class ProxyJobs:
                 created_by=actor.name,
                 edit_key=key,
                 heartbeat_at=datetime.now(UTC),  # held from the start: another process waits for it
+                holder=self._holder,
             )
             session.add(row)
             try:
@@ -213,10 +219,16 @@ class ProxyJobs:
             if row.status == "succeeded" and self._movie_exists(row.path):
                 return row
             if row.status in ACTIVE:
-                if self._holds(row.id) or (row.heartbeat_at is not None and row.heartbeat_at >= fresh_since):
+                if self._holds(row.id) or self._alive(row, fresh_since):
                     return row
                 self._abandon(uow, row)
         return None
+
+    def _alive(self, row: ProxyRender, fresh_since: datetime) -> bool:
+        """Whether another process holds `row` still: its heartbeat is fresh and its process, where this
+        process can tell (the same machine), is running."""
+        fresh = row.heartbeat_at is not None and row.heartbeat_at >= fresh_since
+        return fresh and not holders.gone(row.holder, self._holder)
 
     def _holds(self, render_id: uuid.UUID) -> bool:
         with self._lock:
@@ -297,14 +309,21 @@ class ProxyJobs:
             session.commit()
 
     def _fail_abandoned(self) -> None:
-        """Mark failed the queued or running renders of any project whose heartbeat went stale (their server
-        process stopped): looked for in a read session, written only when there are some."""
+        """Mark failed the queued or running renders of any project whose heartbeat went stale, or whose
+        process (of this machine) is gone: looked for in a read session, written only when there are some."""
         with self._db.read_sessions() as session:
-            found = session.scalars(select(ProxyRender.id).where(*self._abandoned())).all()
-        found = [render_id for render_id in found if not self._holds(render_id)]
-        if not found:
-            return
-        self._fail(found, ABANDONED, *self._abandoned())
+            stale = session.scalars(select(ProxyRender.id).where(*self._abandoned())).all()
+            here = []
+            if self._holder:  # the active renders held by other processes of this machine
+                mine = ProxyRender.holder.startswith(holders.machine_of(self._holder), autoescape=True)
+                rows = select(ProxyRender.id, ProxyRender.holder).where(ProxyRender.status.in_(ACTIVE), mine)
+                here = session.execute(rows).all()
+        stale = [render_id for render_id in stale if not self._holds(render_id)]
+        if stale:
+            self._fail(stale, ABANDONED, *self._abandoned())
+        gone = [r.id for r in here if not self._holds(r.id) and holders.gone(r.holder, self._holder)]
+        if gone:
+            self._fail(gone, ABANDONED)
 
     def _fail(self, render_ids: list[uuid.UUID], error: str, *where: ColumnElement[bool]) -> None:
         """Mark failed, with `error`, those of `render_ids` still queued or running (and matching `where`)."""

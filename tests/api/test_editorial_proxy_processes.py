@@ -204,3 +204,25 @@ def test_a_render_whose_server_was_stopped_is_failed_at_once_and_the_edit_render
     done = _until(servers.b, second.json(), {"succeeded", "failed"}, RENDER_S)
     assert done["status"] == "succeeded", done["error"]
     assert _numbers(servers.b, project_id) == [2, 1]
+
+
+def test_a_server_on_the_same_machine_knows_at_once_that_a_killed_servers_render_is_not_coming(
+    servers: TwoServers,
+) -> None:
+    """A render names the process holding it: a server of the same machine asked for the edit right after
+    that process was killed renders it anew at once, where it answered with the dead render (its heartbeat
+    still fresh) for up to `AIPIPE_EDITORIAL_PROXY_STALE_S` before."""
+    project_id, url, first = _rendering_on_a(servers)
+    servers.first.stop(kill=True)
+    killed = time.monotonic()
+
+    servers.gate.open()
+    second = servers.b.post(url)
+    assert time.monotonic() - killed < STALE_S - HEARTBEAT_S, "too slow to tell a dead holder from stale"
+    assert second.status_code == 202, second.text
+    assert second.json()["number"] == 2, second.json()
+    left = servers.b.get(f"/api/editorial/proxies/{first.json()['id']}").json()
+    assert left["status"] == "failed" and "server process rendering it stopped" in left["error"], left
+    done = _until(servers.b, second.json(), {"succeeded", "failed"}, RENDER_S)
+    assert done["status"] == "succeeded", done["error"]
+    assert _numbers(servers.b, project_id) == [2, 1]
