@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -203,6 +204,7 @@ def raw_upload(source: Path, target: Path) -> tuple[float, float]:
         conn, _ = listener.accept()
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         pipe_r, pipe_w = os.pipe()
+        fcntl.fcntl(pipe_w, getattr(fcntl, "F_SETPIPE_SZ", 1031), MB)  # 1 MiB a splice, not 64 KiB
         written, hashed, done = 0, 0, threading.Condition()
 
         def hasher() -> None:
