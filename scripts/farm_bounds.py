@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import random
 from dataclasses import dataclass
 from functools import cache
 
@@ -243,3 +244,35 @@ def lower_bound_packed(trace: dict) -> Bound:
         t=checks[i].t if i >= 0 else 0.0,
         loads_s=counted.get(i, 0.0),
     )
+
+
+def tiny_traces(count: int):
+    """`count` random tiny traces (2–3 agents of 16–48 GB, 3–6 jobs of three models with different VRAM needs
+    and load times, chains, late submits): small enough for an exact optimum by brute force
+    (tests/unit/test_scheduler.py checks the bounds against it; scripts/farm_cpsat_bound.py too)."""
+    rng = random.Random(5)
+    for _ in range(count):
+        models = {"a": (rng.choice([5, 20, 40]), 10), "b": (rng.choice([5, 30, 60]), 24), "c": (15, 10)}
+        vrams = rng.choice([[24, 24], [16, 24], [16, 48], [24, 24, 24], [16, 16, 24]])
+        jobs = []
+        for i in range(rng.randint(3, 6 if len(vrams) == 2 else 5)):
+            model = rng.choice(sorted(models))
+            jobs.append(
+                {
+                    "id": f"J{i}",
+                    "workflow": model,
+                    "type": "t2i",
+                    "min_vram_gb": models[model][1],
+                    "model": model,
+                    "compute_s": float(rng.choice([10, 30, 50, 100, 150, 300])),
+                    "priority": 50,
+                    "depends_on": [f"J{rng.randrange(i)}"] if i and rng.random() < 0.4 else [],
+                    "shot": f"S{i}",
+                    "submit_s": float(rng.choice([0, 0, 0, 50, 200])),
+                }
+            )
+        yield {
+            "agents": [{"id": f"A{i}", "vram_gb": v, "loaded_model": None} for i, v in enumerate(vrams)],
+            "jobs": jobs,
+            "model_load_s": {m: float(load) for m, (load, _) in models.items()},
+        }

@@ -77,7 +77,6 @@ import argparse
 import importlib.util
 import json
 import math
-import random
 import sys
 import time
 from collections import defaultdict
@@ -100,7 +99,7 @@ except ImportError:
 
 from bench_farm import TRACE, simulate  # noqa: E402
 from bench_scheduler_traces import generate, lower_bound_with_loads  # noqa: E402
-from farm_bounds import lower_bound_packed  # noqa: E402
+from farm_bounds import lower_bound_packed, tiny_traces  # noqa: E402
 
 from sync_server.farm.scheduler import choose  # noqa: E402
 
@@ -457,36 +456,6 @@ def solve(
         steps.append(f"{c / SCALE:.0f}:{status_name.split()[0][:4]}")
         print(f"    C = {c / SCALE:.1f} s: {status_name}", flush=True)
     return Outcome(proven / SCALE, relaxed, replayed, " ".join(steps), time.monotonic() - began)
-
-
-def tiny_traces(count: int):
-    """The unit test's random tiny traces (tests/unit/test_scheduler.py, same generator and seed)."""
-    rng = random.Random(5)
-    for _ in range(count):
-        models = {"a": (rng.choice([5, 20, 40]), 10), "b": (rng.choice([5, 30, 60]), 24), "c": (15, 10)}
-        vrams = rng.choice([[24, 24], [16, 24], [16, 48], [24, 24, 24], [16, 16, 24]])
-        jobs = []
-        for i in range(rng.randint(3, 6 if len(vrams) == 2 else 5)):
-            model = rng.choice(sorted(models))
-            jobs.append(
-                {
-                    "id": f"J{i}",
-                    "workflow": model,
-                    "type": "t2i",
-                    "min_vram_gb": models[model][1],
-                    "model": model,
-                    "compute_s": float(rng.choice([10, 30, 50, 100, 150, 300])),
-                    "priority": 50,
-                    "depends_on": [f"J{rng.randrange(i)}"] if i and rng.random() < 0.4 else [],
-                    "shot": f"S{i}",
-                    "submit_s": float(rng.choice([0, 0, 0, 50, 200])),
-                }
-            )
-        yield {
-            "agents": [{"id": f"A{i}", "vram_gb": v, "loaded_model": None} for i, v in enumerate(vrams)],
-            "jobs": jobs,
-            "model_load_s": {m: float(load) for m, (load, _) in models.items()},
-        }
 
 
 def check_tiny(count: int, workers: int, campaigns: int, tier: float | None) -> None:
