@@ -90,12 +90,12 @@ def audio_tracks(path: Path) -> int:
         return len(container.streams.audio)
 
 
-def container_tag(path: Path, name: str) -> str | None:
-    """A movie's container-level metadata tag `name`, if it has one."""
+def sound_streams(path: Path, tag: str) -> tuple[int, str | None]:
+    """Sound streams in a movie, and its container-level metadata tag `tag` (None if it has none)."""
     import av
 
     with av.open(str(path)) as container:
-        return container.metadata.get(name)
+        return len(container.streams.audio), container.metadata.get(tag)
 
 
 def probe_movie(path: Path) -> dict[str, Any]:

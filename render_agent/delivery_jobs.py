@@ -20,7 +20,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path, PurePosixPath
@@ -163,6 +163,19 @@ async def _ffmpeg(
     returncode, tail = await run_process(command, progress_line if on_frame is not None else None)
     if returncode != 0:
         raise CpuJobError(f"ffmpeg failed on {what}: {tail or f'exit {returncode}'}", retryable=False)
+
+
+@contextlib.contextmanager
+def written(path: Path) -> Iterator[Path]:
+    """A hidden partial file beside `path` to write; renamed onto `path` when the block ends without an
+    error, removed otherwise (a cache or output file is never seen half written)."""
+    partial = path.with_name(f".{path.stem}.{os.getpid()}.partial{path.suffix}")
+    try:
+        yield partial
+        os.replace(partial, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            partial.unlink()
 
 
 def _escape(value: str) -> str:
@@ -480,13 +493,8 @@ async def make_conform(
                 for clip in clips:
                     what = f"{track_name} sound of shot {clip.shot}"
                     paths.append((clip, await fetch(clip.url, clip.sha256, clip.name, what)))
-                partial = wav.with_name(f".{wav.stem}.{os.getpid()}.partial.wav")
-                try:
+                with written(wav) as partial:
                     await _build_track(exe, paths, starts, frames, frame, partial)
-                    os.replace(partial, wav)
-                finally:
-                    with contextlib.suppress(FileNotFoundError):
-                        partial.unlink()
             wavs.append((track_name, wav))
         return wavs
 
@@ -506,8 +514,9 @@ async def make_conform(
     args += ["-map", "0:v"]
     for index, (track_name, _) in enumerate(wavs):
         args += ["-map", f"{index + 1}:a", f"-metadata:s:a:{index}", f"title={track_name}"]
+    sound = sound_key(wavs)
     args += ["-c:v", "copy", "-c:a", "pcm_s16le", "-video_track_timescale", str(frame.timescale)]
-    args += ["-movflags", "use_metadata_tags", "-metadata", f"{SOUND_TAG}={sound_key(wavs)}", str(output)]
+    args += ["-movflags", "use_metadata_tags", "-metadata", f"{SOUND_TAG}={sound}", str(output)]
     await _ffmpeg(exe, args, "the join")
     total = sum(frames)
     made = await asyncio.to_thread(frame_count, output)
@@ -524,7 +533,7 @@ async def make_conform(
             for i, (shot, key) in enumerate(zip(shots, keys, strict=True))
         ],
         "tracks": [track_name for track_name, _ in wavs],
-        "sound_key": sound_key(wavs),
+        "sound_key": sound,
         "encode_seconds": round(encode_s, 3),
         "profile": params.get("profile", "h264"),
     }

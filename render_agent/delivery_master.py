@@ -29,11 +29,10 @@ from aipipe_shared.delivery import (
     RANGES,
     SAMPLE_RATE,
     Profile,
-    audio_tracks,
     check_master,
-    container_tag,
     expected_master,
     probe_movie,
+    sound_streams,
 )
 from render_agent.cpu_jobs import CpuJobError
 from render_agent.delivery_jobs import (
@@ -49,6 +48,7 @@ from render_agent.delivery_jobs import (
     _file_name,
     _frame,
     _profile,
+    written,
 )
 
 
@@ -201,9 +201,8 @@ async def encode_master(
     whether its sound was copied from the cache."""
     out_dir.mkdir(parents=True, exist_ok=True)
     output = out_dir / f"{plan.name}{plan.profile.extension}"
-    partial = output.with_name(f".{output.stem}.partial{output.suffix}")
-    tracks = await asyncio.to_thread(audio_tracks, conform)
-    kept = sound_cache(plan, await asyncio.to_thread(container_tag, conform, SOUND_TAG), cache_dir)
+    tracks, sound = await asyncio.to_thread(sound_streams, conform, SOUND_TAG)
+    kept = sound_cache(plan, sound, cache_dir)
     reuse = kept is not None and kept.is_file()
     frame = plan.frame
     args = ["-i", str(conform)]
@@ -249,13 +248,9 @@ async def encode_master(
     if graph:
         args += ["-filter_complex", ";".join(graph)]
     args += [*video_map, "-map", audio, *video_args, *_colour_tags(plan), *audio_args]
-    args += ["-video_track_timescale", str(frame.timescale), "-movflags", "+faststart", str(partial)]
-    try:
-        await _ffmpeg(exe, args, f"the {plan.format} master", on_frame)
-        os.replace(partial, output)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            partial.unlink()
+    args += ["-video_track_timescale", str(frame.timescale), "-movflags", "+faststart"]
+    with written(output) as partial:
+        await _ffmpeg(exe, [*args, str(partial)], f"the {plan.format} master", on_frame)
     if kept is not None:
         if reuse:
             with contextlib.suppress(OSError):
@@ -278,14 +273,9 @@ def _mix(plan: MasterPlan, tracks: int) -> str:
 async def _keep_sound(exe: str, master: Path, kept: Path) -> None:
     """Copy the master's encoded sound into the cache (stream copy: the same packets, the same priming)."""
     kept.parent.mkdir(parents=True, exist_ok=True)
-    partial = kept.with_name(f".{kept.stem}.{os.getpid()}.partial.m4a")
-    try:
+    with written(kept) as partial:
         args = ["-i", str(master), "-map", "0:a", "-c", "copy", str(partial)]
         await _ffmpeg(exe, args, "keeping the sound")
-        os.replace(partial, kept)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            partial.unlink()
 
 
 async def make_master(

@@ -32,10 +32,10 @@ import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Row, func, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.sql import ColumnElement
 
 from aipipe_shared.framerate import fps_text
 from aipipe_shared.naming import PathOutsideRootError, resolve_inside
@@ -224,7 +224,7 @@ class ProxyJobs:
                 self._abandon(uow, row)
         return None
 
-    def _alive(self, row: ProxyRender, fresh_since: datetime) -> bool:
+    def _alive(self, row: ProxyRender | Row[Any], fresh_since: datetime) -> bool:
         """Whether another process holds `row` still: its heartbeat is fresh and its process, where this
         process can tell (the same machine), is running."""
         fresh = row.heartbeat_at is not None and row.heartbeat_at >= fresh_since
@@ -236,11 +236,6 @@ class ProxyJobs:
 
     def _fresh_since(self) -> datetime:
         return datetime.now(UTC) - timedelta(seconds=self._settings.editorial_proxy_stale_s)
-
-    def _abandoned(self) -> tuple[ColumnElement[bool], ...]:
-        """Where a render is queued or running and its heartbeat is stale or was never written."""
-        beat = ProxyRender.heartbeat_at
-        return ProxyRender.status.in_(ACTIVE), or_(beat.is_(None), beat < self._fresh_since())
 
     def _abandon(self, uow: UnitOfWork, row: ProxyRender, error: str = ABANDONED) -> None:
         """Fail a render whose server process stopped (its heartbeat went stale, or it is this process,
@@ -309,33 +304,31 @@ class ProxyJobs:
             session.commit()
 
     def _fail_abandoned(self) -> None:
-        """Mark failed the queued or running renders of any project whose heartbeat went stale, or whose
-        process (of this machine) is gone: looked for in a read session, written only when there are some."""
+        """Mark failed the queued or running renders of other processes that are not alive (`_alive`: a
+        stale heartbeat, or a process of this machine that is gone): looked for in a read session (the
+        active renders are few), written only when there are some."""
         with self._db.read_sessions() as session:
-            stale = session.scalars(select(ProxyRender.id).where(*self._abandoned())).all()
-            here = []
-            if self._holder:  # the active renders held by other processes of this machine
-                mine = ProxyRender.holder.startswith(holders.machine_of(self._holder), autoescape=True)
-                rows = select(ProxyRender.id, ProxyRender.holder).where(ProxyRender.status.in_(ACTIVE), mine)
-                here = session.execute(rows).all()
-        stale = [render_id for render_id in stale if not self._holds(render_id)]
-        if stale:
-            self._fail(stale, ABANDONED, *self._abandoned())
-        gone = [r.id for r in here if not self._holds(r.id) and holders.gone(r.holder, self._holder)]
-        if gone:
-            self._fail(gone, ABANDONED)
+            active = select(ProxyRender.id, ProxyRender.heartbeat_at, ProxyRender.holder)
+            rows = session.execute(active.where(ProxyRender.status.in_(ACTIVE))).all()
+        fresh_since = self._fresh_since()
+        found = [row.id for row in rows if not self._holds(row.id) and not self._alive(row, fresh_since)]
+        if found:
+            self._fail(found, ABANDONED, unless_alive=True)
 
-    def _fail(self, render_ids: list[uuid.UUID], error: str, *where: ColumnElement[bool]) -> None:
-        """Mark failed, with `error`, those of `render_ids` still queued or running (and matching `where`)."""
+    def _fail(self, render_ids: list[uuid.UUID], error: str, *, unless_alive: bool = False) -> None:
+        """Mark failed, with `error`, those of `render_ids` still queued or running (and, `unless_alive`,
+        not alive by now: a heartbeat may have come since they were looked for)."""
         with self._db.write_sessions() as session:
             uow = UnitOfWork(session=session, hub=self._hub, actor=SYSTEM)
-            rows = session.scalars(  # asked again (and locked): a heartbeat, or another sweep, came meanwhile
+            rows = session.scalars(  # asked again, and locked
                 select(ProxyRender)
-                .where(ProxyRender.id.in_(render_ids), ProxyRender.status.in_(ACTIVE), *where)
+                .where(ProxyRender.id.in_(render_ids), ProxyRender.status.in_(ACTIVE))
                 .with_for_update()
             )
+            fresh_since = self._fresh_since()
             for row in rows:
-                self._abandon(uow, row, error)
+                if not (unless_alive and self._alive(row, fresh_since)):
+                    self._abandon(uow, row, error)
             uow.commit()
 
     # -- the worker -----------------------------------------------------------------------------------
