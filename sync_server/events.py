@@ -454,7 +454,7 @@ class EventHub:
             requested, self._requested = self._requested, set()
             messages = self._known_next(requested)
             ahead = False
-            if messages is None and self._defer_readback():
+            if messages is None and await self._defer_readback(requested):
                 # The unknown ones are read back or announced on a later pass. This process's own commits
                 # past the gap are sent now, not after it: the gap's events follow.
                 unknown = {i for i in requested if i not in self._dispatched and i not in self._known}
@@ -493,12 +493,16 @@ class EventHub:
             if batch and self._listeners and self._listener_queue is not None:
                 self._listener_queue.put_nowait(batch)
 
-    def _defer_readback(self) -> bool:
+    async def _defer_readback(self, requested: set[int]) -> bool:
         """Whether to leave unknown events for now: a child process is writing and will announce its events
-        (for READBACK_DEFER_S at most, counted from the first pass that left them)."""
+        (for READBACK_DEFER_S at most, counted from the first pass that found events it does not know: a child
+        may work for minutes before its one commit, and its events must not be read back the moment they
+        appear)."""
         if not self._children_writing:
             self._deferred_since = None
             return False
+        if self._deferred_since is None and not await self._unknown_events(requested):
+            return True  # nothing to read yet (the child has not committed): the window has not begun
         now = time.monotonic()
         if self._deferred_since is None:
             self._deferred_since = now
@@ -506,6 +510,17 @@ class EventHub:
             return True
         self._deferred_since = None  # read now; a later gap may wait again
         return False
+
+    async def _unknown_events(self, requested: set[int]) -> bool:
+        """Whether events this process has not sent are committed: notified ones, or any past the last read
+        (one max(id) in a worker thread, as cheap as the poll's read it replaces)."""
+        if any(i not in self._dispatched and i not in self._known for i in requested):
+            return True
+        try:
+            return await asyncio.to_thread(self._max_id) > self._last_id
+        except Exception:
+            logger.exception("event dispatch: reading the last event id failed")
+            return True  # count the window from now: the read-back retries after it
 
     def _known_next(self, requested: set[int]) -> list[dict[str, Any]] | None:
         """The requested events from memory when they are exactly the ones after the last dispatched (this

@@ -92,9 +92,12 @@ def test_the_read_back_stops_when_the_announcement_brings_the_rest(db: Database)
     assert sum(reads) == FETCH_SLICE  # the other events came from the announcement, not the database
 
 
-async def while_a_child_writes(db: Database, announce: bool) -> tuple[list[int], list[int]]:
+async def while_a_child_writes(
+    db: Database, announce: bool, works_for_s: float = 0.0
+) -> tuple[list[int], list[int]]:
     """(ids the listeners got, rows each read-back returned) when COUNT events are committed elsewhere while
-    a child process is writing; `announce`: this process then announces them, as after an import."""
+    a child process is writing; `announce`: this process then announces them, as after an import;
+    `works_for_s`: the child works this long before it commits."""
     hub = EventHub(db, 0.05, str(db.engine.url))
     await hub.start()
     got: list[int] = []
@@ -111,6 +114,7 @@ async def while_a_child_writes(db: Database, announce: bool) -> tuple[list[int],
     hub._fetch = counted  # type: ignore[method-assign]
     try:
         with hub.child_writing():
+            await asyncio.sleep(works_for_s)
             await asyncio.to_thread(commit_elsewhere, db, COUNT)
             await asyncio.sleep(0.5)  # ten polls meanwhile
             if announce:
@@ -133,6 +137,17 @@ async def while_a_child_writes(db: Database, announce: bool) -> tuple[list[int],
 
 def test_nothing_is_read_back_while_a_child_writes_what_this_process_announces(db: Database) -> None:
     got, reads = run_async(while_a_child_writes(db, announce=True))
+    assert got == sorted(got) and len(got) == len(set(got)) == COUNT
+    assert reads == []  # every event came from the announcement
+
+
+def test_a_child_that_works_longer_than_the_deferral_before_it_commits_is_not_read_back(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The deferral counts from the child's commit, not from its start: an import that parses for minutes
+    before its one commit was read back whole the moment it committed (the GIL held for seconds)."""
+    monkeypatch.setattr(events, "READBACK_DEFER_S", 2.0)
+    got, reads = run_async(while_a_child_writes(db, announce=True, works_for_s=1.6))
     assert got == sorted(got) and len(got) == len(set(got)) == COUNT
     assert reads == []  # every event came from the announcement
 
