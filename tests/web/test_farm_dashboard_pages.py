@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.conftest import ADMIN
 from tests.web.conftest import WebServer
@@ -110,3 +111,59 @@ def test_logging_out_forgets_the_tokens_and_revokes_the_refresh_token(web: WebSe
     assert page.evaluate("localStorage.getItem('aipipe.session')") is None
     refused = httpx.post(f"{web.url}/api/auth/refresh", json={"refresh_token": kept["refresh_token"]})
     assert refused.status_code == 401
+
+
+@pytest.mark.parametrize("failure", ["network", "server-restarting"])
+def test_a_token_refresh_that_fails_on_the_way_keeps_the_login_and_the_page_retries(
+    web: WebServer, browsing: Any, failure: str
+) -> None:
+    """The access token is due for its refresh while the refresh cannot reach the server (no network) or the
+    server answers 503 (restarting): the page stays, keeps the login, says it could not load its data and
+    tries again; once the refresh goes through the page starts and the spent refresh token is replaced.
+    Before, any failed refresh sent the user to the login page, and a 503 forgot the login."""
+    session = browsing()
+    session.login(web.url, ADMIN, web.admin_password)
+    page = session.page
+    page.wait_for_selector("#farm[data-ready=true]")
+    before = json.loads(page.evaluate("localStorage.getItem('aipipe.session')"))
+    refreshes: list[str] = []
+    held = {"on": True}
+
+    def refresh(route: Any) -> None:
+        if not held["on"]:
+            refreshes.append("passed")
+            route.continue_()
+        elif failure == "network":
+            refreshes.append("failed")
+            route.abort("internetdisconnected")
+        else:
+            refreshes.append("failed")
+            route.fulfill(status=503, json={"title": "Service Unavailable", "status": 503})
+
+    page.route("**/api/auth/refresh", refresh)
+    # The access token is about to expire: the next request refreshes it first. The page is reloaded.
+    page.evaluate(
+        "() => { const s = JSON.parse(localStorage.getItem('aipipe.session'));"
+        " s.access_expires_at = Date.now(); localStorage.setItem('aipipe.session', JSON.stringify(s)); }"
+    )
+    page.reload()
+    notice = page.locator("#stale")
+    notice.wait_for(state="visible")
+    assert notice.locator(".stale-text").inner_text() == "Could not load this page's data; retrying…"
+    for _ in range(100):  # the page tries again (back-off from 1 s)
+        if refreshes.count("failed") >= 3:
+            break
+        page.wait_for_timeout(100)
+    assert refreshes.count("failed") >= 3, refreshes
+    assert page.url.startswith(f"{web.url}/farm"), page.url
+    kept = json.loads(page.evaluate("localStorage.getItem('aipipe.session')"))
+    assert kept["refresh_token"] == before["refresh_token"]  # the login is kept
+    held["on"] = False
+    page.wait_for_selector("#farm[data-ready=true]", timeout=30_000)
+    notice.wait_for(state="hidden")
+    page.wait_for_selector("#live-state[data-state=on]", timeout=30_000)
+    assert page.url.startswith(f"{web.url}/farm"), page.url
+    after = json.loads(page.evaluate("localStorage.getItem('aipipe.session')"))
+    assert after["refresh_token"] != before["refresh_token"]
+    me = httpx.get(f"{web.url}/api/users/me", headers={"Authorization": f"Bearer {after['access_token']}"})
+    assert me.json()["username"] == ADMIN

@@ -101,6 +101,12 @@ export async function logout() {
   goToLogin();
 }
 
+/** Whether `error` is the login refused (401: the refresh token unknown, expired or used), as opposed to a read
+ * that failed on the way (no network, a server restarting: tried again, the session kept). */
+export function refused(error) {
+  return error instanceof ApiError && error.status === 401;
+}
+
 export function goToLogin() {
   const next = location.pathname + location.search;
   location.assign(`/login?next=${encodeURIComponent(next)}`);
@@ -111,7 +117,9 @@ async function withRefreshLock(work) {
   return work();
 }
 
-/** A fresh access token: refreshed (once, across tabs) when `used` was refused or it is about to expire. */
+/** A fresh access token: refreshed (once, across tabs) when `used` was refused or it is about to expire. Only a
+ * refused refresh (401) forgets the session; a refresh that fails otherwise (no network: a TypeError; a 5xx
+ * while the server restarts) throws and keeps it, so that the caller's retry can refresh again. */
 export async function accessToken(used = null) {
   let session = loadSession();
   if (!session) throw new ApiError(401, { detail: "not logged in" });
@@ -130,14 +138,16 @@ export async function accessToken(used = null) {
     if (!response.ok) {
       const now = loadSession();
       if (now && now.refresh_token !== session.refresh_token) return now.access_token;
-      clearSession();
-      throw new ApiError(401, await response.json().catch(() => null));
+      const problem = await response.json().catch(() => null);
+      if (response.status === 401) clearSession();
+      throw new ApiError(response.status, problem);
     }
     return saveSession(await response.json()).access_token;
   });
 }
 
-/** Call the JSON API: `api("/api/farm/jobs", {query: {status: "queued"}})`; refreshes once on 401. */
+/** Call the JSON API: `api("/api/farm/jobs", {query: {status: "queued"}})`; refreshes once on 401. A refused
+ * login goes to the login page; a token refresh that failed on the way throws like any failed read. */
 export async function api(path, { method = "GET", body, query } = {}) {
   const url = new URL(path, location.origin);
   for (const [key, value] of Object.entries(query || {})) {
@@ -149,7 +159,7 @@ export async function api(path, { method = "GET", body, query } = {}) {
   try {
     token = await accessToken();
   } catch (error) {
-    goToLogin();
+    if (refused(error)) goToLogin();
     throw error;
   }
   const send = (bearer) =>
@@ -166,7 +176,7 @@ export async function api(path, { method = "GET", body, query } = {}) {
     try {
       response = await send(await accessToken(token));
     } catch (error) {
-      goToLogin();
+      if (refused(error)) goToLogin();
       throw error;
     }
   }
@@ -192,7 +202,7 @@ export async function requireLogin() {
     });
   } catch (error) {
     // Refused (401 after the token refresh): on the way to the login page, the page starts no further.
-    if (error instanceof ApiError && error.status === 401) return new Promise(() => {});
+    if (refused(error)) return new Promise(() => {});
     throw error;
   }
   const session = loadSession();
@@ -325,7 +335,7 @@ export class DataReads {
    * login was refused (401 after the token refresh): the page goes to the login page instead. */
   readFailed(error) {
     if (this.stopped) return true;
-    if (error instanceof ApiError && error.status === 401) {
+    if (refused(error)) {
       goToLogin();
       return false;
     }
@@ -438,8 +448,8 @@ export class LiveEvents extends DataReads {
     let token;
     try {
       token = await accessToken();
-    } catch {
-      goToLogin();
+    } catch (error) {
+      this.tokenFailed(error);
       return;
     }
     const url = new URL("/api/events", location.origin);
@@ -485,19 +495,37 @@ export class LiveEvents extends DataReads {
       setLiveState("connecting");
       // 1008: the token was refused; the next connect refreshes it first.
       if (closed.code === 1008) this.forceRefresh = token;
-      const wait = this.delay * (0.75 + Math.random() / 2);
-      this.delay = Math.min(this.delay * 2, 15_000);
-      setTimeout(() => this.reconnect(), wait);
+      this.reconnectLater();
     };
     this.arm();
   }
 
+  /** Connect again after the back-off (jittered, doubling up to 15 s). */
+  reconnectLater() {
+    const wait = this.delay * (0.75 + Math.random() / 2);
+    this.delay = Math.min(this.delay * 2, 15_000);
+    setTimeout(() => this.reconnect(), wait);
+  }
+
+  /** The token for the stream could not be had: a refused login goes to the login page; a refresh that failed
+   * on the way (no network, the server restarting) is tried again with the next connect. */
+  tokenFailed(error) {
+    if (refused(error)) {
+      goToLogin();
+      return;
+    }
+    console.warn("live: no access token for the event stream; trying again", error);
+    setLiveState("connecting");
+    if (!this.stopped) this.reconnectLater();
+  }
+
   async reconnect() {
+    if (this.stopped) return;
     if (this.forceRefresh) {
       try {
         await accessToken(this.forceRefresh);
-      } catch {
-        goToLogin();
+      } catch (error) {
+        this.tokenFailed(error);
         return;
       }
       this.forceRefresh = null;
