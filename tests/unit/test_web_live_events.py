@@ -3,8 +3,8 @@ browser objects it touches stubbed: event ids do not always arrive in increasing
 commits may overtake a child process's events, which follow with lower ids, docs/events.md), so the page
 handles an event with a lower id than the last one, skips only an event it already handled, and resumes
 from the last event it received. And the page's reads of its data (`load`) are kept in step with the stream:
-the first one begins at once, without waiting for the stream's hello, and one that began before the hello is
-read again after it, one read at a time."""
+the first one begins once the stream said hello (it is then read once), or failed, or HELLO_WAIT_MS later at
+most (a held stream), and one that began before the hello is read again after it, one read at a time."""
 
 from __future__ import annotations
 
@@ -84,6 +84,7 @@ const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
 const finish = async () => { endings.shift()(); await settle(); };
 const note = (line) => log.push(line);
 const live = new LiveEvents({ onEvent: () => {}, load });
+live.helloWaitMs = WAIT; // the first read's longest wait for the hello (0: at once)
 const began = Date.now();
 SCENARIO
 live.stop();
@@ -91,26 +92,68 @@ console.log(JSON.stringify({ log, startMs: Date.now() - began }));
 """
 
 
-def _reads(tmp_path: Path, scenario: str) -> dict[str, object]:
-    return run_module_script(tmp_path, STUBS + READS.replace("SCENARIO", scenario), {"api.js": "api.mjs"})
+def _reads(tmp_path: Path, scenario: str, wait_ms: int = 0) -> dict[str, object]:
+    script = STUBS + READS.replace("SCENARIO", scenario).replace("WAIT", str(wait_ms))
+    return run_module_script(tmp_path, script, {"api.js": "api.mjs"})
 
 
-def test_a_held_stream_does_not_hold_the_first_read_and_its_late_hello_reads_again(tmp_path: Path) -> None:
-    # The stream is held without an answer (a proxy holding the upgrade): start() reads at once and resolves
-    # when that read ends (it waited 5 s for the hello before, and read nothing itself).
+def test_a_hello_that_comes_at_once_is_waited_for_and_the_data_read_once(tmp_path: Path) -> None:
+    # Read at once, the data was read again at the hello, which came during the read (a quick stream).
     got = _reads(
         tmp_path,
         """
         const started = live.start();
         await settle();
+        note("hello"); send(hello); await settle();
+        await finish();
+        await started;
+        note("started");
+        await settle();
+        """,
+        wait_ms=5000,
+    )
+    assert got["log"] == ["hello", "begin 1", "end 1", "started"]
+    assert int(str(got["startMs"])) < 1000  # not the whole wait
+
+
+def test_a_stream_that_fails_before_its_hello_is_not_waited_for(tmp_path: Path) -> None:
+    got = _reads(
+        tmp_path,
+        """
+        const started = live.start();
+        await settle();
+        note("closed"); sockets.at(-1).onclose({ code: 1006 }); await settle();
+        await finish();
+        await started;
+        note("started");
+        """,
+        wait_ms=5000,
+    )
+    assert got["log"] == ["closed", "begin 1", "end 1", "started"]
+    assert int(str(got["startMs"])) < 1000
+
+
+def test_a_held_stream_holds_the_first_read_a_moment_at_most_and_its_late_hello_reads_again(
+    tmp_path: Path,
+) -> None:
+    # The stream is held without an answer (a proxy holding the upgrade): start() reads after the wait and
+    # resolves when that read ends (it waited 5 s for the hello once, and read nothing itself).
+    got = _reads(
+        tmp_path,
+        """
+        const started = live.start();
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        note("waiting");
+        await new Promise((resolve) => setTimeout(resolve, 400));
         await finish();
         await started;
         note("started");
         note("hello"); send(hello); await settle();
         await finish();
         """,
+        wait_ms=300,
     )
-    assert got["log"] == ["begin 1", "end 1", "started", "hello", "begin 2", "end 2"]
+    assert got["log"] == ["waiting", "begin 1", "end 1", "started", "hello", "begin 2", "end 2"]
     assert int(str(got["startMs"])) < 1000
 
 
@@ -219,6 +262,7 @@ const load = async () => {
 };
 const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
 const live = new LiveEvents({ onEvent: () => {}, load });
+live.helloWaitMs = 0; // the first read at once (its wait for the hello: the tests above)
 const waits = [];
 let pending = null;
 live.later = (work, ms) => { waits.push(Math.round(ms)); pending = work; return waits.length; };

@@ -167,3 +167,19 @@ def test_a_token_refresh_that_fails_on_the_way_keeps_the_login_and_the_page_retr
     assert after["refresh_token"] != before["refresh_token"]
     me = httpx.get(f"{web.url}/api/users/me", headers={"Authorization": f"Bearer {after['access_token']}"})
     assert me.json()["username"] == ADMIN
+
+
+def test_a_page_whose_stream_says_hello_at_once_reads_its_data_once(web: WebServer, browsing: Any) -> None:
+    """The farm page opens its event stream and reads its snapshot once the stream has said hello: one read of
+    the agents, not two (before, the snapshot was read at once and again at the hello, which came meanwhile).
+    A page whose stream never answers still shows its data (tests/web/test_farm_dashboard.py)."""
+    session = browsing()
+    reads: list[str] = []
+    agents = f"{web.url}/api/farm/agents"
+    session.page.on("request", lambda request: request.url == agents and reads.append(request.url))
+    session.login(web.url, ADMIN, web.admin_password)
+    page = session.page
+    page.wait_for_selector("#farm[data-ready=true]")
+    page.wait_for_selector("#live-state[data-state=on]")
+    page.wait_for_timeout(1500)  # a reread after the hello would be on its way by now
+    assert len(reads) == 1, reads

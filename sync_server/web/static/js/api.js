@@ -10,6 +10,9 @@ const EARLY_REFRESH_MS = 30_000; // refresh an access token this long before it 
 const SEEN_EVENTS = 5000; // event ids a live stream remembers, so that none is handled twice
 const RETRY_FIRST_MS = 1000; // a failed read of a live page's data is tried again after this (jittered),
 const RETRY_MAX_MS = 30_000; // doubling up to this, until it succeeds
+// A live page's first read waits this long at most for its event stream's hello: read after the hello, the data
+// misses nothing the stream does not bring, and is read once; read before it, it is read again at the hello.
+const HELLO_WAIT_MS = 750;
 
 export const boot = JSON.parse(document.getElementById("aipipe-boot").textContent);
 
@@ -412,14 +415,30 @@ export class LiveEvents extends DataReads {
     this.confirmed = false; // the open connection has said hello: it sends every change from then on
     this.unconfirmed = false; // a read began while it had not: read again at the next hello
     this.watchdog = null;
+    this.greeted = null; // ends the first read's wait for the hello (`start`)
+    this.helloWaitMs = HELLO_WAIT_MS; // the longest wait (0: read at once)
     this.silenceMs = (boot.ws_ping_interval_s || 20) * 2500;
   }
 
-  /** Open the stream and read the page's data (`first`, by default `load`) at once; resolves once read. */
+  /** Open the stream and read the page's data (`first`, by default `load`) as soon as the stream says hello
+   * (or fails, or HELLO_WAIT_MS have passed); resolves once read. */
   async start(first = this.load) {
     this.stopped = false;
+    const greeted = new Promise((resolve) => {
+      this.greeted = resolve;
+      if (this.helloWaitMs > 0) setTimeout(resolve, this.helloWaitMs);
+      else resolve();
+    });
     this.connect();
+    if (this.helloWaitMs > 0) await greeted;
+    this.greeted = null;
+    if (this.stopped) return this; // the page moved on meanwhile (another project chosen)
     return super.start(first);
+  }
+
+  /** The first read need wait no longer for the stream: it said hello, or it will not soon. */
+  greet() {
+    if (this.greeted) this.greeted();
   }
 
   read(work = this.load) {
@@ -431,6 +450,7 @@ export class LiveEvents extends DataReads {
 
   stop() {
     super.stop();
+    this.greet();
     clearTimeout(this.watchdog);
     if (this.socket) this.socket.close(1000);
   }
@@ -471,6 +491,7 @@ export class LiveEvents extends DataReads {
         const again = resumed || this.unconfirmed;
         this.confirmed = true;
         this.unconfirmed = false;
+        this.greet();
         if (again && !this.stopped) this.reload();
       } else if (message.type === "event") {
         // Ids do not always arrive in increasing order: the server's own commits may overtake a child
@@ -491,6 +512,7 @@ export class LiveEvents extends DataReads {
       clearTimeout(this.watchdog);
       if (this.socket !== socket) return;
       this.confirmed = false;
+      this.greet();
       if (this.stopped) return;
       setLiveState("connecting");
       // 1008: the token was refused; the next connect refreshes it first.
@@ -515,6 +537,7 @@ export class LiveEvents extends DataReads {
       return;
     }
     console.warn("live: no access token for the event stream; trying again", error);
+    this.greet();
     setLiveState("connecting");
     if (!this.stopped) this.reconnectLater();
   }
