@@ -90,12 +90,12 @@ def audio_tracks(path: Path) -> int:
         return len(container.streams.audio)
 
 
-def sound_streams(path: Path, tag: str) -> tuple[int, str | None]:
-    """Sound streams in a movie, and its container-level metadata tag `tag` (None if it has none)."""
+def streams_and_tags(path: Path) -> tuple[int, dict[str, str]]:
+    """Sound streams in a movie, and its container-level metadata tags."""
     import av
 
     with av.open(str(path)) as container:
-        return len(container.streams.audio), container.metadata.get(tag)
+        return len(container.streams.audio), dict(container.metadata)
 
 
 def probe_movie(path: Path) -> dict[str, Any]:

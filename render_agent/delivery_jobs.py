@@ -37,6 +37,10 @@ SEGMENT_VERSION = "2"  # bump when a segment's recipe changes, so old cached seg
 CHUNK = 50  # shots encoded by one ffmpeg pass (each is an open input, so a pass takes a bounded number)
 PASSES = 2  # passes side by side: one's start (probing inputs) and end (checks) overlap the other's encode
 SOUND_TAG = "aipipe_sound"  # the conform's tag naming its sound (sound_key)
+# The conform's tag naming its picture, shot by shot: "key:frames,…" (each shot's segment key and length), so
+# that a master encoded from it is made of per-shot pieces too and a later master re-encodes only the shots
+# that changed (delivery_master).
+PICTURE_TAG = "aipipe_picture"
 CACHE_MAX_BYTES = 50 * 1024**3  # the segment cache is trimmed (oldest use first) past this
 MISSING_COLOUR = "0x5a1020"  # the proxy's colour for frames a movie lacks
 COLOUR = "color_primaries=bt709:color_trc=bt709:colorspace=bt709"
@@ -516,7 +520,9 @@ async def make_conform(
         args += ["-map", f"{index + 1}:a", f"-metadata:s:a:{index}", f"title={track_name}"]
     sound = sound_key(wavs)
     args += ["-c:v", "copy", "-c:a", "pcm_s16le", "-video_track_timescale", str(frame.timescale)]
-    args += ["-movflags", "use_metadata_tags", "-metadata", f"{SOUND_TAG}={sound}", str(output)]
+    picture_tag = ",".join(f"{key}:{shot.frames}" for key, shot in zip(keys, shots, strict=True))
+    args += ["-movflags", "use_metadata_tags", "-metadata", f"{SOUND_TAG}={sound}"]
+    args += ["-metadata", f"{PICTURE_TAG}={picture_tag}", str(output)]
     await _ffmpeg(exe, args, "the join")
     total = sum(frames)
     made = await asyncio.to_thread(frame_count, output)

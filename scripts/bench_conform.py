@@ -2,6 +2,11 @@
 and a conform after a one-shot change (issue 17, BENCHMARKS.md "Conform and delivery masters").
 
     .venv/bin/python scripts/bench_conform.py [--shots 300] [--minutes 15] [--size 640x360]
+        [--master h264|h265|prores_hq] [--burn-ins]
+
+The master is H.264 by default (it copies the conform's picture); another format, or burn-ins, makes it
+encode the picture, shot by shot (pieces kept in the agent's cache), so the one-shot change shows what a
+later master re-encodes.
 
 Synthetic media: one moving test pattern encoded once and split (stream copy) into one movie per shot, each
 with an 8-frame head and tail handle around a cut of 48-96 frames, so every shot has its own file and
@@ -115,20 +120,29 @@ async def _link(url: str, dest: Path, sha256: str | None, what: str) -> str:
 
 
 def conform_and_master(
-    exe: str, params: dict[str, Any], work: Path, cache: Path, job: str, frames: int
+    exe: str,
+    params: dict[str, Any],
+    work: Path,
+    cache: Path,
+    job: str,
+    frames: int,
+    master: dict[str, Any] | None = None,
 ) -> dict[str, float]:
+    """Conform, then a master (`master`: its params besides the edit's; by default an H.264 one, which
+    copies the conform's picture)."""
     started = time.monotonic()
     files, report = asyncio.run(make_conform(exe, params, _link, work / job, cache, lambda _p, _s: None))
     conform_s = time.monotonic() - started
     master_job = {
         "params": {
-            "name": f"{job}_h264",
+            "name": f"{job}_master",
             "format": "h264",
             "fps": str(FPS),
             "width": params["width"],
             "height": params["height"],
             "frames": frames,
-        },
+        }
+        | (master or {}),
         "parents": [{"outputs": [{"name": files[0].name, "url": str(files[0]), "sha256": None}]}],
     }
     started = time.monotonic()
@@ -137,6 +151,11 @@ def conform_and_master(
     )
     master_s = time.monotonic() - started
     assert frame_count(masters[0]) == frames
+    whole_s = None
+    if master_report["pieces"] is not None:  # the same master encoded whole, as before pieces, to compare
+        started = time.monotonic()
+        asyncio.run(make_master(exe, master_job, _link, work / f"{job}_w", lambda _p, _s: None, None))
+        whole_s = round(time.monotonic() - started, 2)
     return {
         "conform_s": round(conform_s, 2),
         "master_s": round(master_s, 2),
@@ -145,6 +164,8 @@ def conform_and_master(
         "encoded": report["encoded"],
         "reused": report["reused"],
         "master_reused_sound": master_report["reused_sound"],
+        "master_pieces": master_report["pieces"],
+        "master_whole_s": whole_s,
     }
 
 
@@ -154,6 +175,12 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=15.0)
     parser.add_argument("--size", default="640x360")
     parser.add_argument("--work", type=Path, default=None, help="Default: a temporary folder.")
+    parser.add_argument(
+        "--master", default="h264", choices=["h264", "h265", "prores_hq"], help="The master's format."
+    )
+    parser.add_argument(
+        "--burn-ins", action="store_true", help="Shot codes, record timecode and frame numbers burnt in."
+    )
     args = parser.parse_args()
     exe = imageio_ffmpeg.get_ffmpeg_exe()
     frames = round(args.minutes * 60 * FPS)
@@ -175,12 +202,20 @@ def main() -> None:
         ]
         params = {"name": "bench_conform", "fps": str(FPS), "width": width, "height": height, "shots": shots}
         params["audio"] = {"tracks": [{"name": "reference", "clips": []}, {"name": "temp", "clips": []}]}
+        master: dict[str, Any] = {"format": args.master}
+        if args.burn_ins:
+            starts = [sum(lengths[:i]) for i in range(len(lengths))]
+            burnt = [
+                {"code": s["code"], "start": a, "frames": s["frames"]}
+                for s, a in zip(shots, starts, strict=True)
+            ]
+            master["burn_ins"] = {"shots": burnt, "timecode": "01:00:00:00", "frame": True}
 
         base_out = work / "baseline.mp4"
         base_s = baseline(exe, movies, lengths, args.size, base_out, sound=False)
         base_frames = frame_count(base_out)
         sound_s = baseline(exe, movies, lengths, args.size, work / "baseline_sound.mp4", sound=True)
-        full = conform_and_master(exe, params, work, work / "cache", "full", frames)
+        full = conform_and_master(exe, params, work, work / "cache", "full", frames, master)
         # Again after the conform: on a shared machine the load moves; the two runs bracket the conform.
         sound_after_s = baseline(exe, movies, lengths, args.size, work / "baseline_sound.mp4", sound=True)
 
@@ -197,12 +232,14 @@ def main() -> None:
             **shots[middle],
             "media": {"url": str(changed), "sha256": _sha(changed), "name": "changed.mp4"},
         }
-        one = conform_and_master(exe, params, work, work / "cache", "one", frames)
+        one = conform_and_master(exe, params, work, work / "cache", "one", frames, master)
 
     report = {
         "shots": args.shots,
         "frames": frames,
         "size": args.size,
+        "master": args.master,
+        "burn_ins": args.burn_ins,
         "media_generation_s": round(media_s, 1),
         "baseline_single_pass_s": round(base_s, 2),
         "baseline_frames": base_frames,

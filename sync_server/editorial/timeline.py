@@ -15,6 +15,8 @@ from pathlib import Path
 import opentimelineio as otio
 from opentimelineio.opentime import RationalTime, TimeRange
 
+from aipipe_shared import timecode
+
 from .reels import reel_names
 
 DEFAULT_RECORD_START = "01:00:00:00"
@@ -209,8 +211,9 @@ def _reference(shot: EditShot, rate: float, num: int, den: int) -> otio.core.Med
 
 
 def is_drop_frame(num: int, den: int) -> bool:
-    """29.97 and 59.94 are written as drop-frame timecode, in the EDL and in the XML alike."""
-    return den == 1001 and num in (30000, 60000)
+    """29.97 and 59.94 are written as drop-frame timecode, in the EDL and in the XML alike (the agent's
+    burn-ins too: aipipe_shared.timecode)."""
+    return timecode.is_drop_frame(Fraction(num, den))
 
 
 def _fcp_timecode_meta(num: int, den: int) -> dict[str, str]:
