@@ -233,13 +233,23 @@ def test_a_conform_and_its_masters_have_the_right_frames_in_order_with_sound(
     expected_codes[SHOTS[0][0] : SHOTS[0][0] + cut] = [2500 + head + i for i in range(cut)]
     assert codes == expected_codes
 
-    # A master of the changed edit on the same agent host: its sound did not change, so the AAC encoded for
-    # the first delivery's H.264 master is copied, not encoded again; the master is what was asked.
-    third = api.admin.post(f"/api/projects/{project['id']}/deliveries", json={"formats": ["h264"]})
+    # Masters of the changed edit on the same agent host: its sound did not change, so the AAC encoded for
+    # the first delivery's H.264 master is copied, not encoded again; the ProRes master encodes the changed
+    # shot's piece only and joins the first delivery's three others; each master is what was asked.
+    third = api.admin.post(
+        f"/api/projects/{project['id']}/deliveries", json={"formats": ["h264", "prores_hq"]}
+    )
     assert third.status_code == 201, third.text
     with _agent(api, tmp_path / "agent"):
         third = _finished(api, third.json()["id"])
-    (master,) = third["masters"]
+    masters_now = {m["format"]: m for m in third["masters"]}
+    prores = masters_now["prores_hq"]
+    provenance = api.admin.get(f"/api/farm/jobs/{prores['job_id']}").json()["result"]["provenance"]
+    assert provenance["pieces"] == {"encoded": 1, "reused": 3}, provenance
+    assert prores["status"] == "succeeded"
+    path = _download(api, prores["file"], tmp_path / "v3p")
+    assert [read_code(frame) for frame in frames_of(path)] == expected_codes
+    master = masters_now["h264"]
     provenance = api.admin.get(f"/api/farm/jobs/{master['job_id']}").json()["result"]["provenance"]
     assert provenance["reused_sound"] is True, provenance
     path = _download(api, master["file"], tmp_path / "v3")
