@@ -1,5 +1,5 @@
-"""Benchmark: conform + H.264 master of a long edit against one ffmpeg concat+encode pass over the same media,
-and a conform after a one-shot change (issue 17, BENCHMARKS.md "Conform and masters of a 300-shot, 15-minute edit").
+"""Benchmark: conform + master of a long edit against one ffmpeg concat+encode pass over the same media, and
+both after a one-shot change (issue 17; BENCHMARKS.md "Conform and masters of a 300-shot, 15-minute edit").
 
     .venv/bin/python scripts/bench_conform.py [--shots 300] [--minutes 15] [--size 640x360]
         [--master h264|h265|prores_hq] [--burn-ins]

@@ -1,6 +1,6 @@
 """The agent's SMPTE timecode (aipipe_shared.timecode) read against OpenTimelineIO's: every frame of the
-first eleven minutes and spot frames past a day (a 24-hour clock), at drop-frame 29.97 / 59.94 and the non-drop rates; and
-the texts it refuses."""
+first eleven minutes and spot frames past a day (a 24-hour clock), at drop-frame 29.97 / 59.94 and the
+non-drop rates; and the texts it refuses."""
 
 from __future__ import annotations
 
