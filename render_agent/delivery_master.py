@@ -292,11 +292,17 @@ def _piece_output(plan: MasterPlan, frames: int, path: Path) -> list[str]:
 
 
 async def _encode_pieces(
-    exe: str, plan: MasterPlan, conform: Path, pieces: list[Piece], on_frame: Callable[[int], None]
+    exe: str,
+    plan: MasterPlan,
+    conform: Path,
+    pieces: list[Piece],
+    scratch: Path,
+    on_frame: Callable[[int], None],
 ) -> None:
     """Encode `pieces` in one ffmpeg pass: each seeks the conform to its first frame (a key frame: every
-    conform segment starts on one) and takes exactly its frames; each is checked and then moved into the
-    cache (never seen half written)."""
+    conform segment starts on one) and takes exactly its frames; each is written in the job's `scratch`,
+    checked and then moved into the cache (never seen half written; two jobs making the same piece at once
+    each move a whole one)."""
     args: list[str] = []
     graph: list[str] = []
     outputs: list[str] = []
@@ -308,7 +314,7 @@ async def _encode_pieces(
         graph.append(
             f"[{index}:v]trim=end_frame={piece.frames},setpts=PTS-STARTPTS,{piece.filters}[p{index}]"
         )
-        partial = piece.path.with_name(f".{piece.path.stem}.{os.getpid()}.partial.mov")
+        partial = scratch / piece.path.name
         partials.append(partial)
         outputs += ["-map", f"[p{index}]", *_piece_output(plan, piece.frames, partial)]
     try:
@@ -330,15 +336,16 @@ async def _encode_pieces(
                 partial.unlink()
 
 
-async def _slate_piece(exe: str, plan: MasterPlan, cache_dir: Path) -> Path:
+async def _slate_piece(exe: str, plan: MasterPlan, cache_dir: Path, scratch: Path) -> Path:
     """The slate as a piece of the master's picture (kept in the cache like the shots)."""
     filters = _slate_filters(plan)
     recipe = {"v": SEGMENT_VERSION, "slate": filters, "encoder": list(plan.profile.args)}
     path = cache_dir / f"master_{hashlib.sha256(json.dumps(recipe).encode()).hexdigest()[:32]}.mov"
     if not path.is_file():
-        with written(path) as partial:
-            args = ["-filter_complex", f"{filters}[slate]", "-map", "[slate]"]
-            await _ffmpeg(exe, [*args, *_piece_output(plan, plan.slate_frames, partial)], "the slate")
+        partial = scratch / path.name
+        args = ["-filter_complex", f"{filters}[slate]", "-map", "[slate]"]
+        await _ffmpeg(exe, [*args, *_piece_output(plan, plan.slate_frames, partial)], "the slate")
+        os.replace(partial, path)
     return path
 
 
@@ -354,10 +361,10 @@ async def _picture_pieces(
     """The master's picture joined from its pieces (those not in the cache encoded now, PASSES passes side
     by side), as a concat list; and how many pieces were encoded."""
     cache_dir.mkdir(parents=True, exist_ok=True)
-    todo, keyed = (
-        [],
-        set(),
-    )  # a piece cached, or made earlier in this master (a cut used twice), is not encoded
+    scratch.mkdir(parents=True, exist_ok=True)
+    # A piece cached, or made earlier in this master (a cut used twice), is not encoded.
+    todo: list[Piece] = []
+    keyed: set[Path] = set()
     for piece in pieces:
         if piece.path not in keyed and not piece.path.is_file():
             todo.append(piece)
@@ -373,16 +380,16 @@ async def _picture_pieces(
                 on_frame(round(sum(made.values()) * plan.total_frames / todo_frames))
 
         async with gate:
-            await _encode_pieces(exe, plan, conform, todo[first : first + PIECES_PER_PASS], counted)
+            chunk = todo[first : first + PIECES_PER_PASS]
+            await _encode_pieces(exe, plan, conform, chunk, scratch, counted)
 
     await _all_or_none([one_pass(first) for first in range(0, len(todo), PIECES_PER_PASS)])
     parts = [piece.path for piece in pieces]
     if plan.slate_frames:
-        parts.insert(0, await _slate_piece(exe, plan, cache_dir))
+        parts.insert(0, await _slate_piece(exe, plan, cache_dir, scratch))
     for path in parts:  # in use: the cache trim keeps recent ones
         with contextlib.suppress(OSError):
             os.utime(path)
-    scratch.mkdir(parents=True, exist_ok=True)
     return _concat_list(parts, scratch / f"{plan.name}.pieces.txt"), len(todo)
 
 
