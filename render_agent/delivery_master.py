@@ -44,6 +44,7 @@ from aipipe_shared.delivery import (
 from aipipe_shared.timecode import timecode_after
 from render_agent.cpu_jobs import CpuJobError
 from render_agent.delivery_jobs import (
+    CACHE_MAX_BYTES,
     COLOUR,
     PASSES,
     PICTURE_TAG,
@@ -60,6 +61,7 @@ from render_agent.delivery_jobs import (
     _file_name,
     _frame,
     _profile,
+    trim_cache,
     written,
 )
 
@@ -461,6 +463,8 @@ async def encode_master(
                 os.utime(kept)  # in use: the cache trim keeps recent ones
         else:
             await _keep_sound(exe, output, kept)
+    if cache_dir is not None and (pieces is not None or kept is not None):  # it grew: ProRes pieces are big
+        await asyncio.to_thread(trim_cache, cache_dir, CACHE_MAX_BYTES)
     return output, {"reused_sound": reuse, "pieces": counts}
 
 
