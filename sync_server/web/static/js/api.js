@@ -536,10 +536,11 @@ export class LiveEvents extends DataReads {
       goToLogin();
       return;
     }
-    console.warn("live: no access token for the event stream; trying again", error);
     this.greet();
+    if (this.stopped) return;
+    console.warn("live: no access token for the event stream; trying again", error);
     setLiveState("connecting");
-    if (!this.stopped) this.reconnectLater();
+    this.reconnectLater();
   }
 
   async reconnect() {
