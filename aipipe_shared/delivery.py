@@ -9,6 +9,11 @@ from pathlib import Path
 from typing import Any
 
 SAMPLE_RATE = 48000
+# The font of every burnt-in text (masters, proxies, dailies): a fontconfig family with Hangul (Korean project
+# names, shot codes, notes). drawtext takes one font for the whole text, with no fallback per glyph: "Sans"
+# is DejaVu Sans on Debian, which draws Hangul as empty boxes. Where it is not installed (fonts-noto-cjk)
+# fontconfig gives its nearest, as "Sans" did.
+BURN_IN_FONT = "Noto Sans CJK KR"
 AUDIO_SECONDS_SLACK = 0.1  # AAC priming and frame rounding: a master's sound may differ by this much
 
 

@@ -28,13 +28,14 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from aipipe_shared.delivery import BURN_IN_FONT
 from render_agent.cpu_jobs import STDERR_TAIL, CpuJobError
 
 log = logging.getLogger(__name__)
 
 DAILIES = "dailies"
 KINDS = ("video", "image", "none")
-SLATE_FONT = "Noto Sans CJK KR"  # a fontconfig family with Hangul; fontconfig picks its nearest if absent
+SLATE_FONT = BURN_IN_FONT  # a fontconfig family with Hangul; fontconfig picks its nearest if absent
 FRAME_COUNT = re.compile(r"frame=\s*(\d+)")
 THUMB_WIDTH = 320
 VERDICT_NAMES = {

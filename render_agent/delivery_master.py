@@ -32,6 +32,7 @@ from typing import Any
 
 from aipipe_shared.delivery import (
     AUDIO_CODECS,
+    BURN_IN_FONT,
     RANGES,
     SAMPLE_RATE,
     Profile,
@@ -144,7 +145,7 @@ def plan_master(job: dict[str, Any]) -> MasterPlan:
 
 def _text_filter(text: str, size: int, x: str, y: str, enable: str | None = None) -> str:
     out = (
-        f"drawtext=font=Sans:text='{_escape(text)}':fontsize={size}:fontcolor=white"
+        f"drawtext=font='{BURN_IN_FONT}':text='{_escape(text)}':fontsize={size}:fontcolor=white"
         f":box=1:boxcolor=black@0.55:boxborderw={max(2, size // 3)}:x={x}:y={y}"
     )
     return out + (f":enable='{enable}'" if enable else "")
@@ -174,13 +175,13 @@ def _burn_ins(plan: MasterPlan, start: int, frames: int) -> list[str]:
         except ValueError as exc:
             raise CpuJobError(f"params.burn_ins.timecode: {exc}", retryable=False) from exc
         filters.append(
-            f"drawtext=font=Sans:timecode='{_escape(at)}':rate={plan.frame.rate_text}:tc24hmax=1"
+            f"drawtext=font='{BURN_IN_FONT}':timecode='{_escape(at)}':rate={plan.frame.rate_text}:tc24hmax=1"
             f":fontsize={size}:fontcolor=white:box=1:boxcolor=black@0.55:boxborderw={max(2, size // 3)}"
             f":x=w-tw-{margin}:y=h-th-{margin}"
         )
     if plan.frame_numbers:
         filters.append(
-            f"drawtext=font=Sans:text='%{{frame_num}}':start_number={start + 1}:fontsize={size}"
+            f"drawtext=font='{BURN_IN_FONT}':text='%{{frame_num}}':start_number={start + 1}:fontsize={size}"
             f":fontcolor=white:box=1:boxcolor=black@0.55:boxborderw={max(2, size // 3)}"
             f":x=w-tw-{margin}:y={margin}"
         )

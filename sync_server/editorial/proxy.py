@@ -25,6 +25,8 @@ from pathlib import Path
 import av
 import imageio_ffmpeg
 
+from aipipe_shared.delivery import BURN_IN_FONT
+
 from ..spawned import niced
 from ..storage.atomic import fsync_dir
 from .timeline import EditShot
@@ -32,7 +34,7 @@ from .timeline import EditShot
 logger = logging.getLogger(__name__)
 
 ENCODER = ("-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p", "-bf", "0")
-ENCODER_VERSION = "3"  # bump when the segment recipe changes, so old cached segments are not reused
+ENCODER_VERSION = "4"  # bump when the segment recipe changes, so old cached segments are not reused
 JOIN_VERSION = "1"  # bump when the join changes (`_join`), so no earlier proxy is given for a new request
 SLATE_COLOUR = "0x1e2630"
 MISSING_COLOUR = "0x5a1020"  # frames a movie shorter than the cut lacks: dark red, never its last frame held
@@ -50,7 +52,7 @@ class ProxySpec:
     fps_den: int
     width: int
     height: int
-    font: str | None = None  # a font file for the burn-in; None: fontconfig's default sans
+    font: str | None = None  # a font file for the burn-in; None: fontconfig's BURN_IN_FONT (Hangul)
     workers: int = 2
     timeout_s: float = 600.0
     nice: int = 0  # ffmpeg runs at this much more niceness than the server (requests come first)
@@ -181,7 +183,7 @@ def _encode_segment(shot: EditShot, spec: ProxySpec, target: Path) -> None:
         text_file.write_text(burn_in_text(shot), encoding="utf-8")
         media = shot.media
         fit = f"scale={w}:{h}:force_original_aspect_ratio=decrease,pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,setsar=1"
-        font = f"fontfile='{_escape(spec.font)}'" if spec.font else "font=Sans"
+        font = f"fontfile='{_escape(spec.font)}'" if spec.font else f"font='{BURN_IN_FONT}'"
         size = max(12, h // 18)
         text = (
             f"drawtext={font}:textfile='{_escape(str(text_file))}':fontsize={size}:fontcolor=white"

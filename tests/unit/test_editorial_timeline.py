@@ -172,3 +172,22 @@ def test_proxy_counts_encodes_and_names_a_shot_whose_movie_is_too_short(tmp_path
         )
     assert not (tmp_path / "bad.mp4").exists()
     assert not [p for p in (tmp_path / "cache").iterdir() if p.name.startswith(".")]  # no half segment left
+
+
+def test_a_proxy_burns_in_a_korean_shot_code_in_hangul(tmp_path: Path) -> None:
+    """Two slates whose codes differ only in their Hangul syllables are two different pictures (in
+    fontconfig's "Sans", DejaVu, every syllable was the same empty box)."""
+    import av
+
+    from sync_server.editorial.proxy import render_proxy
+    from tests.support.fonts import hangul_font_or_skip
+
+    hangul_font_or_skip()
+    spec = ProxySpec(25, 1, 320, 180)
+    pictures = []
+    for code in ("밤골목_0010", "낮거리_0010"):
+        out = tmp_path / f"{len(pictures)}.mp4"
+        render_proxy([EditShot(uuid.uuid4(), code, 3)], spec, tmp_path / "cache", out)
+        with av.open(str(out)) as container:
+            pictures.append(next(container.decode(video=0)).to_ndarray(format="rgb24").tobytes())
+    assert pictures[0] != pictures[1]

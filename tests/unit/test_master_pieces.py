@@ -15,6 +15,7 @@ import av
 
 from render_agent.delivery_master import make_master
 from tests.support.aio import run as run_async
+from tests.support.fonts import hangul_font_or_skip
 from tests.support.framecode import coded_movie, frames_of, read_code
 from tests.unit.test_conform import EXE, _conform, _copy, _shot
 
@@ -151,3 +152,19 @@ def test_an_edit_of_many_short_shots_is_pieced_exactly_across_passes(tmp_path: P
     assert [read_code(f) for f in frames_of(pieced)] == [
         i * 3 + k for i in range(19) for k in range(2 + i % 3)
     ]
+
+
+def test_a_slate_with_a_korean_project_name_is_drawn_in_hangul(tmp_path: Path) -> None:
+    """The slate's lines (the project's name, often Korean) and burnt-in shot codes are drawn with a font
+    that has Hangul: two names of the same length give two different slates. In DejaVu Sans (fontconfig's
+    "Sans", what drawtext used) every Hangul syllable was the same empty box, so both slates were alike."""
+    hangul_font_or_skip()
+    conform, _ = _conform(tmp_path, "c1", _edit(tmp_path))
+    slates = []
+    for job, name in (("m1", "밤골목"), ("m2", "낮거리")):
+        master, _ = _master(
+            tmp_path, job, conform, cache=True, format="prores_hq", frames=30,
+            slate={"lines": [name], "frames": 2},
+        )  # fmt: skip
+        slates.append(_pixels(master)[0])
+    assert slates[0] != slates[1]
