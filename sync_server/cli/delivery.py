@@ -88,6 +88,21 @@ def _download(api: ServerClient, delivery: dict[str, Any], folder: Path) -> None
         err().print(f"Saved {dest}.", markup=False, highlight=False)
 
 
+def _made(master: dict[str, Any]) -> str:
+    """How a finished master was made: its picture copied, or its shots encoded and reused; its sound."""
+    if master.get("status") != "succeeded":
+        return ""
+    parts = []
+    if master.get("copied_picture"):
+        parts.append("picture copied")
+    elif master.get("encoded") is not None:
+        shots = master["encoded"] + (master.get("reused") or 0)
+        parts.append(f"{master['encoded']} of {shots} shots encoded")
+    if master.get("reused_sound"):
+        parts.append("sound reused")
+    return f"({'; '.join(parts)})" if parts else ""
+
+
 def _report(delivery: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print_json(delivery)
@@ -106,7 +121,8 @@ def _report(delivery: dict[str, Any], as_json: bool) -> None:
     for master in delivery["masters"]:
         name = master["file"]["name"] if master.get("file") else ""
         console.print(
-            f"  {master['format']:<9} {master['status']:<9} {name} {master.get('error') or ''}".rstrip(),
+            f"  {master['format']:<9} {master['status']:<9} {name} {_made(master)}"
+            f" {master.get('error') or ''}".rstrip(),
             markup=False,
             highlight=False,
         )

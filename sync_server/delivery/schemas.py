@@ -92,6 +92,14 @@ class MasterOut(Output):
     file: FileOut | None = None
     probe: dict[str, Any] | None = Field(default=None, description="What PyAV read from the master.")
     error: str = ""
+    copied_picture: bool = Field(default=False, description="The conform's picture copied (no re-encode).")
+    encoded: int | None = Field(
+        default=None,
+        description="Shots whose picture this master encoded; the others were reused from an earlier master "
+        "on the same agent. None: the picture was copied, or encoded whole (a conform of an older agent).",
+    )
+    reused: int | None = None
+    reused_sound: bool = Field(default=False, description="The sound copied from an earlier master's.")
 
 
 class DeliveryOut(Output):

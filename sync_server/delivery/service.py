@@ -252,6 +252,10 @@ def delivery_out(session: Session, row: Delivery, jobs: dict[uuid.UUID, Job] | N
                 file=file_out(row, entry["file"]) if entry.get("file") else None,
                 probe=entry.get("probe"),
                 error=entry.get("error", ""),
+                copied_picture=bool(entry.get("copied_picture")),
+                encoded=entry.get("encoded"),
+                reused=entry.get("reused"),
+                reused_sound=bool(entry.get("reused_sound")),
             )
         )
     conform = None

@@ -219,6 +219,20 @@ def _record_master(services: Services, root: Path, row: Delivery, job: Job, fmt:
         str(options.get("audio_codec", "aac")),
     )
     problems = check_master(probe, expected)
+    made = _master_made((job.result or {}).get("provenance") or {})
     if problems:
-        return {"status": "failed", "file": entry, "probe": probe, "error": "probe: " + "; ".join(problems)}
-    return {"status": "succeeded", "file": entry, "probe": probe, "error": ""}
+        error = "probe: " + "; ".join(problems)
+        return {"status": "failed", "file": entry, "probe": probe, "error": error, **made}
+    return {"status": "succeeded", "file": entry, "probe": probe, "error": "", **made}
+
+
+def _master_made(report: dict[str, Any]) -> dict[str, Any]:
+    """How the agent made a master (its job's provenance): the picture copied from the conform, or its shots
+    encoded / reused from the agent's cache; the sound reused."""
+    pieces = report.get("pieces") if isinstance(report.get("pieces"), dict) else None
+    return {
+        "copied_picture": bool(report.get("copied_picture")),
+        "encoded": int(pieces["encoded"]) if pieces else None,
+        "reused": int(pieces["reused"]) if pieces else None,
+        "reused_sound": bool(report.get("reused_sound")),
+    }

@@ -247,6 +247,15 @@ def test_a_conform_and_its_masters_have_the_right_frames_in_order_with_sound(
     provenance = api.admin.get(f"/api/farm/jobs/{prores['job_id']}").json()["result"]["provenance"]
     assert provenance["pieces"] == {"encoded": 1, "reused": 3}, provenance
     assert prores["status"] == "succeeded"
+    assert (prores["encoded"], prores["reused"], prores["copied_picture"]) == (1, 3, False)
+    assert (masters["prores_hq"]["encoded"], masters["prores_hq"]["reused"]) == (4, 0)  # the first delivery
+    assert masters_now["h264"]["copied_picture"] and masters_now["h264"]["reused_sound"]
+    env = cli_env(tmp_path / "config", api.base_url, api_key(api, "editor"))
+    shown = aipipe("deliver", "show", third["id"], env=env)
+    assert shown.returncode == 0, shown.stderr
+    lines = {line.split()[0]: line for line in shown.stdout.splitlines() if line.startswith("  ")}
+    assert lines["prores_hq"].endswith("(1 of 4 shots encoded; sound reused)"), shown.stdout
+    assert lines["h264"].endswith("(picture copied; sound reused)"), shown.stdout
     path = _download(api, prores["file"], tmp_path / "v3p")
     assert [read_code(frame) for frame in frames_of(path)] == expected_codes
     master = masters_now["h264"]
