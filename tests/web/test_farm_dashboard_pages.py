@@ -174,12 +174,17 @@ def test_a_page_whose_stream_says_hello_at_once_reads_its_data_once(web: WebServ
     the agents, not two (before, the snapshot was read at once and again at the hello, which came meanwhile).
     A page whose stream never answers still shows its data (tests/web/test_farm_dashboard.py)."""
     session = browsing()
-    reads: list[str] = []
+    seen: list[str] = []  # in the order the browser reported them
     agents = f"{web.url}/api/farm/agents"
-    session.page.on("request", lambda request: request.url == agents and reads.append(request.url))
+    session.page.on("request", lambda request: request.url == agents and seen.append("read"))
+
+    def stream(socket: Any) -> None:
+        socket.on("framereceived", lambda frame: '"hello"' in str(frame) and seen.append("hello"))
+
+    session.page.on("websocket", stream)
     session.login(web.url, ADMIN, web.admin_password)
     page = session.page
     page.wait_for_selector("#farm[data-ready=true]")
     page.wait_for_selector("#live-state[data-state=on]")
     page.wait_for_timeout(1500)  # a reread after the hello would be on its way by now
-    assert len(reads) == 1, reads
+    assert seen == ["hello", "read"], seen  # read once, after the hello (read, hello, read before)

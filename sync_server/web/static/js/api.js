@@ -12,7 +12,7 @@ const RETRY_FIRST_MS = 1000; // a failed read of a live page's data is tried aga
 const RETRY_MAX_MS = 30_000; // doubling up to this, until it succeeds
 // A live page's first read waits this long at most for its event stream's hello: read after the hello, the data
 // misses nothing the stream does not bring, and is read once; read before it, it is read again at the hello.
-const HELLO_WAIT_MS = 750;
+const HELLO_WAIT_MS = 1000;
 
 export const boot = JSON.parse(document.getElementById("aipipe-boot").textContent);
 

@@ -660,9 +660,9 @@ async function main() {
       renderQueue();
     }
   });
-  // The stream opens and the snapshot is read once it says hello (or at most 0.75 s later); LiveEvents reads
-  // it again after a hello that came later (and after a reconnect), so a change made meanwhile is not lost. The queue's reads go through it
-  // too: one at a time, none landing after a newer one. A read that fails is retried (with a notice that the
+  // The stream opens and the snapshot is read once it says hello (or at most 1 s later); LiveEvents reads
+  // it again after a hello that came later (and after a reconnect), so a change made meanwhile is not lost.
+  // The queue's reads go through it too: one at a time, none landing after a newer one. A read that fails is retried (with a notice that the
   // page's data is out of date) until one succeeds; the page is ready once its data has been read.
   const live = new LiveEvents({ onEvent, onMessage: onLive, load: loadSnapshot });
   $("f-type").append(...boot.job_types.map((type) => el("option", { value: type, text: type })));
