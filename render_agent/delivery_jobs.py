@@ -512,17 +512,20 @@ async def make_conform(
     output = job_dir / "outputs" / f"{name}.mov"
     output.parent.mkdir(parents=True, exist_ok=True)
     listing = _concat_list(segments, job_dir / "segments.txt")
+    sound = sound_key(wavs)
+    # The tags go in from a metadata file: the picture tag of a 3,000-shot edit is longer than one command
+    # argument may be (128 KiB).
+    tags = job_dir / "conform.ffmeta"
+    picture_tag = ",".join(f"{key}:{shot.frames}" for key, shot in zip(keys, shots, strict=True))
+    tags.write_text(f";FFMETADATA1\n{SOUND_TAG}={sound}\n{PICTURE_TAG}={picture_tag}\n", encoding="utf-8")
     args = ["-f", "concat", "-safe", "0", "-i", str(listing)]
     for _, wav in wavs:
         args += ["-i", str(wav)]
-    args += ["-map", "0:v"]
+    args += ["-f", "ffmetadata", "-i", str(tags), "-map_metadata", str(len(wavs) + 1), "-map", "0:v"]
     for index, (track_name, _) in enumerate(wavs):
         args += ["-map", f"{index + 1}:a", f"-metadata:s:a:{index}", f"title={track_name}"]
-    sound = sound_key(wavs)
     args += ["-c:v", "copy", "-c:a", "pcm_s16le", "-video_track_timescale", str(frame.timescale)]
-    picture_tag = ",".join(f"{key}:{shot.frames}" for key, shot in zip(keys, shots, strict=True))
-    args += ["-movflags", "use_metadata_tags", "-metadata", f"{SOUND_TAG}={sound}"]
-    args += ["-metadata", f"{PICTURE_TAG}={picture_tag}", str(output)]
+    args += ["-movflags", "use_metadata_tags", str(output)]
     await _ffmpeg(exe, args, "the join")
     total = sum(frames)
     made = await asyncio.to_thread(frame_count, output)
