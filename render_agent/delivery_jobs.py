@@ -41,7 +41,7 @@ SOUND_TAG = "aipipe_sound"  # the conform's tag naming its sound (sound_key)
 # that a master encoded from it is made of per-shot pieces too and a later master re-encodes only the shots
 # that changed (delivery_master).
 PICTURE_TAG = "aipipe_picture"
-CACHE_MAX_BYTES = 50 * 1024**3  # the segment cache is trimmed (oldest use first) past this
+CACHE_MAX_BYTES = 50 * 1024**3  # the segment cache is trimmed (oldest use first) past this (segment_cache_gb)
 MISSING_COLOUR = "0x5a1020"  # the proxy's colour for frames a movie lacks
 COLOUR = "color_primaries=bt709:color_trc=bt709:colorspace=bt709"
 
@@ -422,8 +422,10 @@ async def make_conform(
     job_dir: Path,
     cache_dir: Path,
     on_progress: Progress,
+    cache_max_bytes: int = CACHE_MAX_BYTES,
 ) -> tuple[list[Path], dict[str, Any]]:
-    """The conform movie (picture in the profile's codec, one PCM track per sound track) and a report."""
+    """The conform movie (picture in the profile's codec, one PCM track per sound track) and a report;
+    `cache_dir` is trimmed to `cache_max_bytes` after it."""
     frame = _frame(params)
     profile = _profile(params.get("profile", "h264"), "params.profile")
     name = _file_name(params.get("name"), "params.name")
@@ -531,7 +533,7 @@ async def make_conform(
     made = await asyncio.to_thread(frame_count, output)
     if made != total:
         raise CpuJobError(f"the conform has {made} frames; the edit has {total}", retryable=False)
-    await asyncio.to_thread(trim_cache, cache_dir, CACHE_MAX_BYTES)
+    await asyncio.to_thread(trim_cache, cache_dir, cache_max_bytes)
     report = {
         "frames": total,
         "shots": len(shots),

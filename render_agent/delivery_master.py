@@ -403,6 +403,7 @@ async def encode_master(
     out_dir: Path,
     on_frame: Callable[[int], None] | None = None,
     cache_dir: Path | None = None,
+    cache_max_bytes: int = CACHE_MAX_BYTES,
 ) -> tuple[Path, dict[str, Any]]:
     """The master from the conform: its picture copied or encoded (shot by shot, reusing the pieces in
     `cache_dir`, where the conform names its shots), its tracks mixed into one stereo track in the asked
@@ -465,7 +466,7 @@ async def encode_master(
         else:
             await _keep_sound(exe, output, kept)
     if cache_dir is not None and (pieces is not None or kept is not None):  # it grew: ProRes pieces are big
-        await asyncio.to_thread(trim_cache, cache_dir, CACHE_MAX_BYTES)
+        await asyncio.to_thread(trim_cache, cache_dir, cache_max_bytes)
     return output, {"reused_sound": reuse, "pieces": counts}
 
 
@@ -495,9 +496,11 @@ async def make_master(
     job_dir: Path,
     on_progress: Progress,
     cache_dir: Path | None = None,
+    cache_max_bytes: int = CACHE_MAX_BYTES,
 ) -> tuple[list[Path], dict[str, Any]]:
     """Download the conform (the parent job's output), make the master, probe it; CpuJobError when the
-    probe does not find what the master must be. `cache_dir`: where encoded sound is kept between jobs."""
+    probe does not find what the master must be. `cache_dir`: where shot pieces and encoded sound are kept
+    between jobs (trimmed to `cache_max_bytes`)."""
     plan = plan_master(job)
     conform = next(
         (
@@ -522,7 +525,9 @@ async def make_master(
     def on_frame(made: int) -> None:
         on_progress(0.1 + 0.85 * min(1.0, made / plan.total_frames), stage)
 
-    output, reused = await encode_master(exe, plan, source, job_dir / "outputs", on_frame, cache_dir)
+    output, reused = await encode_master(
+        exe, plan, source, job_dir / "outputs", on_frame, cache_dir, cache_max_bytes
+    )
     on_progress(0.95, "probing the master")
     probe = await asyncio.to_thread(probe_movie, output)
     expected = expected_master(

@@ -378,11 +378,16 @@ class JobExecutor:
         try:
             async with asyncio.timeout(float(timeout) if timeout else None):
                 cache = cache_dir_of(self.settings.work_dir)
+                keep = int(self.settings.segment_cache_gb * 1024**3)
                 if spec.get("type") == CONFORM:
                     params = spec.get("params") or {}
-                    files, report = await make_conform(exe, params, download, job.dir, cache, job.on_progress)
+                    files, report = await make_conform(
+                        exe, params, download, job.dir, cache, job.on_progress, keep
+                    )
                 else:
-                    files, report = await make_master(exe, spec, download, job.dir, job.on_progress, cache)
+                    files, report = await make_master(
+                        exe, spec, download, job.dir, job.on_progress, cache, keep
+                    )
         except TimeoutError as exc:
             raise JobFailed(
                 f"{spec.get('type')} did not finish within the job's timeout_s ({timeout} s)", retryable=True

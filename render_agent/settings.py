@@ -83,6 +83,12 @@ class AgentSettings(BaseSettings):
         default=600.0, gt=0, description="Read/write timeout of one input download or output upload."
     )
     download_attempts: int = Field(default=5, ge=1, description="Tries per input download before failing.")
+    segment_cache_gb: float = Field(
+        default=50.0,
+        gt=0,
+        description="The delivery cache in <work_dir>/segments/ (conform segments and sound, masters' shot "
+        "pieces and sound) is trimmed past this many GB, least recently used first.",
+    )
     shutdown_flush_s: float = Field(
         default=30.0, ge=0, description="On exit, how long to keep trying to deliver buffered reports."
     )

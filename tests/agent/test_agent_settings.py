@@ -22,6 +22,7 @@ def test_settings_come_from_aipipe_agent_variables_with_comma_lists(
     monkeypatch.setenv("AIPIPE_AGENT_TAGS", "wan, studio-a")
     monkeypatch.setenv("AIPIPE_AGENT_JOB_TYPES", '["i2v", "upscale"]')
     monkeypatch.setenv("AIPIPE_AGENT_ON_SIGTERM", "release")
+    monkeypatch.setenv("AIPIPE_AGENT_SEGMENT_CACHE_GB", "120")
 
     settings = AgentSettings(_env_file=None, work_dir=tmp_path)  # type: ignore[call-arg]
 
@@ -29,6 +30,7 @@ def test_settings_come_from_aipipe_agent_variables_with_comma_lists(
     assert settings.api_key.get_secret_value() == "aip_secret" and "aip_secret" not in repr(settings)
     assert (settings.tags, settings.job_types) == (["wan", "studio-a"], ["i2v", "upscale"])
     assert settings.on_sigterm == "release" and settings.heartbeat_s is None
+    assert settings.segment_cache_gb == 120
     assert settings.resolved_outbox_path == tmp_path / "outbox.db"
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import av
 
+from render_agent.delivery_jobs import CACHE_MAX_BYTES
 from render_agent.delivery_master import make_master
 from tests.support.aio import run as run_async
 from tests.support.fonts import hangul_font_or_skip
@@ -43,7 +44,9 @@ def _burn_shots(edit: dict[str, Any]) -> list[dict[str, Any]]:
     return shots
 
 
-def _master(tmp: Path, job: str, conform: Path, cache: bool, **params: Any) -> tuple[Path, dict[str, Any]]:
+def _master(
+    tmp: Path, job: str, conform: Path, cache: bool, keep: int = CACHE_MAX_BYTES, **params: Any
+) -> tuple[Path, dict[str, Any]]:
     spec = {
         "params": {"name": "m", "fps": RATE, "width": 320, "height": 180} | params,
         "parents": [{"outputs": [{"name": "c.mov", "url": str(conform), "sha256": None}]}],
@@ -51,7 +54,7 @@ def _master(tmp: Path, job: str, conform: Path, cache: bool, **params: Any) -> t
     cache_dir = tmp / "cache" if cache else None
     heard: list[float] = []
     files, report = run_async(
-        make_master(EXE, spec, _copy, tmp / job, lambda p, _s: heard.append(p), cache_dir)
+        make_master(EXE, spec, _copy, tmp / job, lambda p, _s: heard.append(p), cache_dir, keep)
     )
     assert heard == sorted(heard) and heard[-1] == 1.0  # progress only grows
     return files[0], report
@@ -168,3 +171,16 @@ def test_a_slate_with_a_korean_project_name_is_drawn_in_hangul(tmp_path: Path) -
         )  # fmt: skip
         slates.append(_pixels(master)[0])
     assert slates[0] != slates[1]
+
+
+def test_the_cache_is_trimmed_to_its_size_after_a_master(tmp_path: Path) -> None:
+    """The agent's segment_cache_gb holds for masters' pieces too (ProRes pieces are big): past it, the least
+    recently used go, and a later master encodes what is gone."""
+    conform, _ = _conform(tmp_path, "c1", _edit(tmp_path))
+    _, report = _master(tmp_path, "m1", conform, cache=True, keep=1, format="prores_hq", frames=30)
+    assert report["pieces"] == {"encoded": 3, "reused": 0}
+    assert not list((tmp_path / "cache").glob("master_*.mov"))
+    _, report = _master(tmp_path, "m2", conform, cache=True, format="prores_hq", frames=30)
+    assert report["pieces"] == {"encoded": 3, "reused": 0}
+    _, report = _master(tmp_path, "m3", conform, cache=True, format="prores_hq", frames=30)
+    assert report["pieces"] == {"encoded": 0, "reused": 3}
