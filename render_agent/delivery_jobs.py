@@ -196,6 +196,22 @@ def _concat_list(parts: Sequence[Path], listing: Path) -> Path:
 # -- the conform --------------------------------------------------------------------------------------
 
 
+def recipe_key(recipe: Any) -> str:
+    """The cache key of what a cached file is made from (its recipe, as JSON)."""
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def uncached(paths: Sequence[Path]) -> list[int]:
+    """The indices of `paths` to make: not in the cache, and not made already for an earlier index (a cut
+    used twice in the edit is made once)."""
+    todo, seen = [], set()
+    for index, path in enumerate(paths):
+        if path not in seen and not path.is_file():
+            todo.append(index)
+        seen.add(path)
+    return todo
+
+
 def segment_key(shot: ShotCut, frame: Frame, profile: Profile) -> str:
     """The cache key of a shot's segment: everything that shows in it, nothing else."""
     recipe = {
@@ -208,7 +224,7 @@ def segment_key(shot: ShotCut, frame: Frame, profile: Profile) -> str:
         "rate": frame.rate_text,
         "size": [frame.width, frame.height],
     }
-    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:32]
+    return recipe_key(recipe)
 
 
 def track_key(clips: list[AudioClip], frames: list[int], frame: Frame) -> str:
@@ -220,7 +236,7 @@ def track_key(clips: list[AudioClip], frames: list[int], frame: Frame) -> str:
         "rate": frame.rate_text,
         "sample_rate": SAMPLE_RATE,
     }
-    return "track_" + hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:32]
+    return "track_" + recipe_key(recipe)
 
 
 def sound_key(tracks: list[tuple[str, Path]]) -> str:
@@ -228,7 +244,7 @@ def sound_key(tracks: list[tuple[str, Path]]) -> str:
     conform as the `aipipe_sound` tag, so a master made from a later conform with the same sound reuses the
     sound it encoded (`delivery_master`)."""
     recipe = [[name, wav.stem] for name, wav in tracks]
-    return "sound_" + hashlib.sha256(json.dumps(recipe).encode()).hexdigest()[:32]
+    return "sound_" + recipe_key(recipe)
 
 
 def _picture_chain(index: int, shot: ShotCut, frame: Frame, profile: Profile) -> str:
@@ -434,11 +450,7 @@ async def make_conform(
     cache_dir.mkdir(parents=True, exist_ok=True)
     keys = [segment_key(shot, frame, profile) for shot in shots]
     segments = [cache_dir / f"{key}.mov" for key in keys]
-    todo, keyed = [], set()  # a shot whose segment is cached, or made earlier in this conform, is not encoded
-    for i, (key, path) in enumerate(zip(keys, segments, strict=True)):
-        if key not in keyed and not path.is_file():
-            todo.append(i)
-        keyed.add(key)
+    todo = uncached(segments)  # the shots whose segment is not cached (a cut used twice: encoded once)
     inputs = job_dir / "inputs"
     fetched: dict[str, tuple[asyncio.Future[str], Path]] = {}
 

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import json
 import os
 import time
 from collections.abc import Callable
@@ -45,6 +43,7 @@ from render_agent.delivery_jobs import (
     Download,
     Progress,
     _ffmpeg,
+    recipe_key,
     trim_cache,
     written,
 )
@@ -66,8 +65,7 @@ def sound_cache(plan: MasterPlan, sound: str | None, cache_dir: Path | None) -> 
         "frames": plan.frames,
         "slate": plan.slate_frames,
     }
-    key = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:32]
-    return cache_dir / f"master_{key}.m4a"
+    return cache_dir / f"master_{recipe_key(recipe)}.m4a"
 
 
 async def encode_master(

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import json
 import logging
 import os
 from collections.abc import Callable
@@ -25,6 +23,8 @@ from render_agent.delivery_jobs import (
     _all_or_none,
     _concat_list,
     _ffmpeg,
+    recipe_key,
+    uncached,
 )
 from render_agent.master_plan import MasterPlan, colour_tags, picture_filters, slate_filters
 
@@ -37,11 +37,10 @@ PIECES_PER_PASS = 8  # shot pieces encoded by one ffmpeg pass: each seeks the co
 @dataclass(frozen=True)
 class Piece:
     """One shot of the master's picture: the edit's frames [start, start + frames), made from the conform's
-    segment `source` (its key) with `filters`, kept in the cache as `path`."""
+    segment (named in the cache key) with `filters`, kept in the cache as `path`."""
 
     start: int
     frames: int
-    source: str
     filters: str
     path: Path
 
@@ -69,8 +68,7 @@ def plan_pieces(plan: MasterPlan, picture_tag: str | None, cache_dir: Path | Non
             "rate": plan.frame.rate_text,
             "size": [plan.frame.width, plan.frame.height],
         }
-        key = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:32]
-        pieces.append(Piece(at, frames, source, filters, cache_dir / f"master_{key}.mov"))
+        pieces.append(Piece(at, frames, filters, cache_dir / f"master_{recipe_key(recipe)}.mov"))
         at += frames
     if at != plan.frames:
         log.warning(
@@ -136,7 +134,7 @@ async def _slate_piece(exe: str, plan: MasterPlan, cache_dir: Path, scratch: Pat
     """The slate as a piece of the master's picture (kept in the cache like the shots)."""
     filters = slate_filters(plan)
     recipe = {"v": SEGMENT_VERSION, "slate": filters, "encoder": list(plan.profile.args)}
-    path = cache_dir / f"master_{hashlib.sha256(json.dumps(recipe).encode()).hexdigest()[:32]}.mov"
+    path = cache_dir / f"master_{recipe_key(recipe)}.mov"
     if not path.is_file():
         partial = scratch / path.name
         args = ["-filter_complex", f"{filters}[slate]", "-map", "[slate]"]
@@ -158,13 +156,7 @@ async def picture_pieces(
     by side), as a concat list; and how many pieces were encoded."""
     cache_dir.mkdir(parents=True, exist_ok=True)
     scratch.mkdir(parents=True, exist_ok=True)
-    # A piece cached, or made earlier in this master (a cut used twice), is not encoded.
-    todo: list[Piece] = []
-    keyed: set[Path] = set()
-    for piece in pieces:
-        if piece.path not in keyed and not piece.path.is_file():
-            todo.append(piece)
-        keyed.add(piece.path)
+    todo = [pieces[i] for i in uncached([piece.path for piece in pieces])]  # a cut used twice: made once
     made: dict[int, int] = {}
     gate = asyncio.Semaphore(PASSES)
     todo_frames = max(1, sum(piece.frames for piece in todo))

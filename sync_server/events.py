@@ -457,8 +457,7 @@ class EventHub:
             if messages is None and await self._defer_readback(requested):
                 # The unknown ones are read back or announced on a later pass. This process's own commits
                 # past the gap are sent now, not after it: the gap's events follow.
-                unknown = {i for i in requested if i not in self._dispatched and i not in self._known}
-                self._requested |= unknown
+                self._requested |= self._unknown(requested)
                 messages, ahead = self._known_ahead(requested), True
                 if not messages:
                     continue
@@ -511,10 +510,14 @@ class EventHub:
         self._deferred_since = None  # read now; a later gap may wait again
         return False
 
+    def _unknown(self, requested: set[int]) -> set[int]:
+        """The requested ids this process neither sent nor knows (from its own commits or an announcement)."""
+        return {i for i in requested if i not in self._dispatched and i not in self._known}
+
     async def _unknown_events(self, requested: set[int]) -> bool:
         """Whether events this process has not sent are committed: notified ones, or any past the last read
         (one max(id) in a worker thread, as cheap as the poll's read it replaces)."""
-        if any(i not in self._dispatched and i not in self._known for i in requested):
+        if self._unknown(requested):
             return True
         try:
             return await asyncio.to_thread(self._max_id) > self._last_id

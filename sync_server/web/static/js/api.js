@@ -424,13 +424,14 @@ export class LiveEvents extends DataReads {
    * (or fails, or HELLO_WAIT_MS have passed); resolves once read. */
   async start(first = this.load) {
     this.stopped = false;
-    const greeted = new Promise((resolve) => {
-      this.greeted = resolve;
-      if (this.helloWaitMs > 0) setTimeout(resolve, this.helloWaitMs);
-      else resolve();
-    });
+    const greeted =
+      this.helloWaitMs > 0 &&
+      new Promise((resolve) => {
+        this.greeted = resolve;
+        setTimeout(resolve, this.helloWaitMs);
+      });
     this.connect();
-    if (this.helloWaitMs > 0) await greeted;
+    await greeted;
     this.greeted = null;
     if (this.stopped) return this; // the page moved on meanwhile (another project chosen)
     return super.start(first);
